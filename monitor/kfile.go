@@ -1,0 +1,157 @@
+package monitor
+
+import (
+	"errors"
+	"io"
+	"math"
+	"os"
+)
+
+// kfile reads small kernel files (/proc, /sys, cgroupfs) into a buffer it
+// keeps between calls, and walks them line by line and field by field
+// without allocating. The host sampler reads about ten such files every
+// interval; this is what keeps one sample within its allocation budget (see
+// host.go for why the hot path does not go through procfs).
+type kfile struct {
+	path string
+	buf  []byte
+	// data is the content of the last read, a prefix of buf.
+	data []byte
+	pos  int
+	line int
+	// fieldBuf backs the slice fields returns.
+	fieldBuf [32][]byte
+}
+
+// read loads path. Kernel files report size 0, so it reads until EOF.
+func (k *kfile) read(path string) error {
+	k.path, k.pos, k.line = path, 0, 0
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if k.buf == nil {
+		k.buf = make([]byte, 4096)
+	}
+	n := 0
+	for {
+		if n == len(k.buf) {
+			k.buf = append(k.buf, make([]byte, len(k.buf))...)
+		}
+		m, err := f.Read(k.buf[n:])
+		n += m
+		if errors.Is(err, io.EOF) || (err == nil && m == 0) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	k.data = k.buf[:n]
+	return nil
+}
+
+// next returns the next line without its newline.
+func (k *kfile) next() ([]byte, bool) {
+	if k.pos >= len(k.data) {
+		return nil, false
+	}
+	rest := k.data[k.pos:]
+	end := len(rest)
+	for i, c := range rest {
+		if c == '\n' {
+			end = i
+			break
+		}
+	}
+	k.pos += end + 1
+	k.line++
+	return rest[:end], true
+}
+
+// fields splits line on spaces and tabs. The result is valid until the next
+// call.
+func (k *kfile) fields(line []byte) [][]byte {
+	out := k.fieldBuf[:0]
+	start := -1
+	for i, c := range line {
+		if c == ' ' || c == '\t' {
+			if start >= 0 {
+				out = append(out, line[start:i])
+				start = -1
+			}
+			continue
+		}
+		if start < 0 {
+			start = i
+		}
+	}
+	if start >= 0 {
+		out = append(out, line[start:])
+	}
+	return out
+}
+
+// errorf returns a ParseError at the current line.
+func (k *kfile) errorf(field string, value []byte, err error) error {
+	return &ParseError{File: k.path, Line: k.line, Field: field, Value: string(value), Err: err}
+}
+
+// missing returns a ParseError for a field that never appeared: the line is
+// the one after the last.
+func (k *kfile) missing(field string) error {
+	err := errMissingLine
+	if len(k.data) == 0 || k.data[len(k.data)-1] != '\n' {
+		err = errTruncated
+	}
+	return &ParseError{File: k.path, Line: k.line + 1, Field: field, Err: err}
+}
+
+// parseUint parses a decimal unsigned integer.
+func parseUint(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
+}
+
+// parseDecimal parses a non-negative decimal such as "3.29", the only form
+// /proc/loadavg and /proc/pressure use. strconv.ParseFloat would need a
+// string, that is, an allocation per value.
+func parseDecimal(b []byte) (float64, bool) {
+	intPart, frac := b, []byte(nil)
+	for i, c := range b {
+		if c == '.' {
+			intPart, frac = b[:i], b[i+1:]
+			break
+		}
+	}
+	iv, ok := parseUint(intPart)
+	if !ok {
+		return 0, false
+	}
+	v := float64(iv)
+	if frac != nil {
+		if len(frac) > 18 {
+			return 0, false
+		}
+		fv, ok := parseUint(frac)
+		if !ok {
+			return 0, false
+		}
+		v += float64(fv) / math.Pow10(len(frac))
+	}
+	return v, true
+}
