@@ -29,7 +29,7 @@ import (
 type Host struct {
 	paths struct {
 		stat, meminfo, loadavg, netdev, diskstats string
-		psi                                         [3]string
+		psi                                       [3]string
 	}
 	mounts []string
 	disks  map[string]bool

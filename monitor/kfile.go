@@ -138,20 +138,27 @@ func parseDecimal(b []byte) (float64, bool) {
 			break
 		}
 	}
+	if len(frac) > 18 {
+		return 0, false
+	}
 	iv, ok := parseUint(intPart)
 	if !ok {
 		return 0, false
 	}
-	v := float64(iv)
-	if frac != nil {
-		if len(frac) > 18 {
-			return 0, false
-		}
-		fv, ok := parseUint(frac)
-		if !ok {
-			return 0, false
-		}
-		v += float64(fv) / math.Pow10(len(frac))
+	if frac == nil {
+		return float64(iv), true
 	}
+	fv, ok := parseUint(frac)
+	if !ok {
+		return 0, false
+	}
+	pow := uint64(math.Pow10(len(frac)))
+	if fv <= 1<<53 && iv <= (1<<53-fv)/pow {
+		// Both integers are exact in a float64, so one division
+		// rounds correctly: "1.36" gives the same float as the
+		// literal 1.36.
+		return float64(iv*pow+fv) / float64(pow), true
+	}
+	v := float64(iv) + float64(fv)/float64(pow)
 	return v, true
 }

@@ -32,9 +32,9 @@ type ResourceUsage struct {
 // adds its own time plus the time of the children it has waited for
 // (utime+stime+cutime+cstime), so a child reaped inside the tree moves its
 // time to its parent instead of losing it. A process that leaves the tree
-// without being reaped inside it (reparented to init) takes its time along;
-// then the growth of the processes seen in both walks is used, a lower
-// bound, so that CPUSeconds never goes backwards.
+// without being reaped inside it (reparented to init) keeps the time it
+// used while in the tree but adds nothing after. CPUSeconds never goes
+// backwards.
 type ProcessTree struct {
 	fs   procfs.FS
 	root string
@@ -43,8 +43,8 @@ type ProcessTree struct {
 	started  bool
 	cpuTotal float64 // reported cumulative seconds
 	lastSum  uint64  // ticks summed over the tree at the last walk
-	last     map[int]uint64
-	next     map[int]uint64
+	last     map[int]procEntry
+	next     map[int]procEntry
 	children map[int][]int
 }
 
@@ -60,7 +60,7 @@ func NewProcessTree(procRoot string, pid int) (*ProcessTree, error) {
 	}
 	return &ProcessTree{
 		fs: pfs, root: procRoot, pid: pid,
-		last: map[int]uint64{}, next: map[int]uint64{}, children: map[int][]int{},
+		last: map[int]procEntry{}, next: map[int]procEntry{}, children: map[int][]int{},
 	}, nil
 }
 
@@ -120,23 +120,35 @@ func (t *ProcessTree) Usage(ctx context.Context) (ResourceUsage, error) {
 		u.Processes++
 		u.MemoryBytes += e.rss
 		sum += e.ticks
-		if prev, ok := t.last[pid]; ok && e.own >= prev {
-			live += e.own - prev
+		if prev, ok := t.last[pid]; ok && e.own >= prev.own {
+			live += e.own - prev.own
 		} else {
 			live += e.own // new, or a reused PID
 		}
-		t.next[pid] = e.own
+		t.next[pid] = e
 		stack = append(stack, t.children[pid]...)
 	}
 	if !t.started {
 		t.cpuTotal = float64(sum) / userHZ
 		t.started = true
 	} else {
-		grew := live
-		if sum >= t.lastSum && sum-t.lastSum > grew {
-			grew = sum - t.lastSum
+		// The sum dropped the last ticks of every process no longer in
+		// the tree. That is right for one that exited and was reaped
+		// inside the tree (its time is now in its parent's cutime), and
+		// wrong for one still alive elsewhere: add those back.
+		grew := int64(sum) - int64(t.lastSum)
+		for pid, prev := range t.last {
+			if _, inTree := t.next[pid]; inTree {
+				continue
+			}
+			if _, alive := entries[pid]; alive {
+				grew += int64(prev.ticks)
+			}
 		}
-		t.cpuTotal += float64(grew) / userHZ
+		// A process that left and was then reaped outside the tree
+		// cannot be told apart from one reaped inside; the growth of
+		// the processes seen both times is a floor.
+		t.cpuTotal += float64(max(grew, int64(live))) / userHZ
 	}
 	t.lastSum = sum
 	t.last, t.next = t.next, t.last
