@@ -110,4 +110,3 @@ gleaner_host_pressure_supported 0
 `), "gleaner_host_pressure_supported"))
 	assert.Equal(t, 0, testutil.CollectAndCount(c, "gleaner_business_memory_used_bytes"), "no own target, no business metrics")
 }
-
