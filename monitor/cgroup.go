@@ -132,11 +132,10 @@ func (c *Cgroup) key(path, key string) (uint64, error) {
 		return 0, readErr(err)
 	}
 	for {
-		line, ok := c.k.next()
+		_, f, ok := c.k.nextFields()
 		if !ok {
 			return 0, c.k.missing(key)
 		}
-		f := c.k.fields(line)
 		if len(f) != 2 || string(f[0]) != key {
 			continue
 		}

@@ -29,3 +29,16 @@ func (n names) get(b []byte) string {
 	n[s] = s
 	return s
 }
+
+// pairByName calls f for each element of cur that has an element of prev
+// with the same name: a device or interface seen in both readings.
+func pairByName[T any](prev, cur []T, name func(*T) string, f func(p, c *T)) {
+	for i := range cur {
+		for j := range prev {
+			if name(&prev[j]) == name(&cur[i]) {
+				f(&prev[j], &cur[i])
+				break
+			}
+		}
+	}
+}

@@ -20,15 +20,11 @@ type cpuTicks struct {
 func (k *kfile) parseStat(dst []cpuTicks) ([]cpuTicks, error) {
 	dst = dst[:0]
 	for {
-		line, ok := k.next()
+		line, f, ok := k.nextFields()
 		if !ok {
 			break
 		}
-		if !bytes.HasPrefix(line, []byte("cpu")) {
-			continue
-		}
-		f := k.fields(line)
-		if len(f) == 0 || len(f[0]) == 3 { // the aggregate "cpu" line
+		if !bytes.HasPrefix(f[0], []byte("cpu")) || len(f[0]) == 3 { // not a CPU, or the aggregate "cpu" line
 			continue
 		}
 		id, ok := parseUint(f[0][3:])

@@ -18,13 +18,9 @@ type diskCounters struct {
 func (k *kfile) parseDiskstats(dst []diskCounters, keep func(string) bool, intern names) ([]diskCounters, error) {
 	dst = dst[:0]
 	for {
-		line, ok := k.next()
+		line, f, ok := k.nextFields()
 		if !ok {
 			break
-		}
-		f := k.fields(line)
-		if len(f) == 0 {
-			continue
 		}
 		if len(f) < 14 {
 			return nil, k.errorf("device line", line, errShortLine)
@@ -53,28 +49,22 @@ var (
 // counters were reset, between the readings is left out.
 func diskRates(prev, cur []diskCounters, seconds float64) []DiskIO {
 	out := make([]DiskIO, 0, len(cur))
-	for _, n := range cur {
-		for _, p := range prev {
-			if p.name != n.name {
-				continue
-			}
-			r, ok1 := counterDelta(p.reads, n.reads)
-			rs, ok2 := counterDelta(p.readSectors, n.readSectors)
-			w, ok3 := counterDelta(p.writes, n.writes)
-			ws, ok4 := counterDelta(p.writeSectors, n.writeSectors)
-			t, ok5 := counterDelta(p.ioTicksMs, n.ioTicksMs)
-			if ok1 && ok2 && ok3 && ok4 && ok5 {
-				out = append(out, DiskIO{
-					Device:              n.name,
-					ReadBytesPerSecond:  float64(rs*sectorBytes) / seconds,
-					WriteBytesPerSecond: float64(ws*sectorBytes) / seconds,
-					ReadsPerSecond:      float64(r) / seconds,
-					WritesPerSecond:     float64(w) / seconds,
-					Busy:                min(float64(t)/1000/seconds, 1),
-				})
-			}
-			break
+	pairByName(prev, cur, func(c *diskCounters) string { return c.name }, func(p, n *diskCounters) {
+		r, ok1 := counterDelta(p.reads, n.reads)
+		rs, ok2 := counterDelta(p.readSectors, n.readSectors)
+		w, ok3 := counterDelta(p.writes, n.writes)
+		ws, ok4 := counterDelta(p.writeSectors, n.writeSectors)
+		t, ok5 := counterDelta(p.ioTicksMs, n.ioTicksMs)
+		if ok1 && ok2 && ok3 && ok4 && ok5 {
+			out = append(out, DiskIO{
+				Device:              n.name,
+				ReadBytesPerSecond:  float64(rs*sectorBytes) / seconds,
+				WriteBytesPerSecond: float64(ws*sectorBytes) / seconds,
+				ReadsPerSecond:      float64(r) / seconds,
+				WritesPerSecond:     float64(w) / seconds,
+				Busy:                min(float64(t)/1000/seconds, 1),
+			})
 		}
-	}
+	})
 	return out
 }

@@ -44,6 +44,19 @@ func (k *kfile) next() ([]byte, bool) {
 	return rest[:end], true
 }
 
+// nextFields returns the next line that is not blank, split into fields.
+// The fields are valid until the next call.
+func (k *kfile) nextFields() (line []byte, fields [][]byte, ok bool) {
+	for {
+		if line, ok = k.next(); !ok {
+			return nil, nil, false
+		}
+		if fields = k.fields(line); len(fields) > 0 {
+			return line, fields, true
+		}
+	}
+}
+
 // fields splits line on spaces and tabs. The result is valid until the next
 // call.
 func (k *kfile) fields(line []byte) [][]byte {

@@ -9,13 +9,9 @@ func (k *kfile) parseMeminfo() (Memory, error) {
 	var m Memory
 	var seen uint8
 	for {
-		line, ok := k.next()
+		line, f, ok := k.nextFields()
 		if !ok {
 			break
-		}
-		f := k.fields(line)
-		if len(f) == 0 {
-			continue
 		}
 		if len(f) < 2 || len(f) > 3 || !bytes.HasSuffix(f[0], []byte(":")) {
 			return Memory{}, k.errorf("line", line, errShortLine)

@@ -49,26 +49,20 @@ var netColumns = [4]string{"receive bytes", "receive packets", "transmit bytes",
 // were reset, between the readings is left out.
 func netRates(prev, cur []netCounters, seconds float64) []NetworkIO {
 	out := make([]NetworkIO, 0, len(cur))
-	for _, n := range cur {
-		for _, p := range prev {
-			if p.name != n.name {
-				continue
-			}
-			rb, ok1 := counterDelta(p.rxBytes, n.rxBytes)
-			tb, ok2 := counterDelta(p.txBytes, n.txBytes)
-			rp, ok3 := counterDelta(p.rxPackets, n.rxPackets)
-			tp, ok4 := counterDelta(p.txPackets, n.txPackets)
-			if ok1 && ok2 && ok3 && ok4 {
-				out = append(out, NetworkIO{
-					Interface:                n.name,
-					ReceiveBytesPerSecond:    float64(rb) / seconds,
-					TransmitBytesPerSecond:   float64(tb) / seconds,
-					ReceivePacketsPerSecond:  float64(rp) / seconds,
-					TransmitPacketsPerSecond: float64(tp) / seconds,
-				})
-			}
-			break
+	pairByName(prev, cur, func(c *netCounters) string { return c.name }, func(p, n *netCounters) {
+		rb, ok1 := counterDelta(p.rxBytes, n.rxBytes)
+		tb, ok2 := counterDelta(p.txBytes, n.txBytes)
+		rp, ok3 := counterDelta(p.rxPackets, n.rxPackets)
+		tp, ok4 := counterDelta(p.txPackets, n.txPackets)
+		if ok1 && ok2 && ok3 && ok4 {
+			out = append(out, NetworkIO{
+				Interface:                n.name,
+				ReceiveBytesPerSecond:    float64(rb) / seconds,
+				TransmitBytesPerSecond:   float64(tb) / seconds,
+				ReceivePacketsPerSecond:  float64(rp) / seconds,
+				TransmitPacketsPerSecond: float64(tp) / seconds,
+			})
 		}
-	}
+	})
 	return out
 }

@@ -12,13 +12,9 @@ func (k *kfile) parsePSI() (PSI, error) {
 	var p PSI
 	hasSome := false
 	for {
-		line, ok := k.next()
+		line, f, ok := k.nextFields()
 		if !ok {
 			break
-		}
-		f := k.fields(line)
-		if len(f) == 0 {
-			continue
 		}
 		var dst *PSIAverages
 		switch string(f[0]) {
