@@ -20,13 +20,15 @@ type cpuTicks struct {
 func (k *kfile) parseStat(dst []cpuTicks) ([]cpuTicks, error) {
 	dst = dst[:0]
 	for {
-		line, f, ok := k.nextFields()
+		line, ok := k.next()
 		if !ok {
 			break
 		}
-		if !bytes.HasPrefix(f[0], []byte("cpu")) || len(f[0]) == 3 { // not a CPU, or the aggregate "cpu" line
-			continue
+		// Look before splitting: the "intr" line has hundreds of fields.
+		if !bytes.HasPrefix(line, []byte("cpu")) || bytes.HasPrefix(line, []byte("cpu ")) {
+			continue // not a CPU, or the aggregate "cpu" line
 		}
+		f := k.fields(line)
 		id, ok := parseUint(f[0][3:])
 		if !ok {
 			return nil, k.errorf("cpu id", f[0], errNotNumber)
