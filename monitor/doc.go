@@ -16,9 +16,8 @@
 //	if err != nil {
 //		return err
 //	}
-//	go s.Run(ctx) // returns when ctx is done
 //	sub := s.Subscribe(8)
-//	defer sub.Close()
+//	go s.Run(ctx) // closes sub.C and returns when ctx is done
 //	for sample := range sub.C {
 //		if b := sample.Business; b != nil && b.CPUCores != nil {
 //			fmt.Printf("business uses %.2f cores\n", *b.CPUCores)

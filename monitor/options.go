@@ -75,7 +75,8 @@ func WithSysRoot(dir string) Option {
 }
 
 // WithMounts sets the mount points whose space is reported (default "/").
-// No arguments reports none.
+// No arguments reports none. A mount point that cannot be statted fails
+// the sample, like an unreadable /proc file.
 func WithMounts(points ...string) Option {
 	return func(c *config) { c.mounts = points }
 }

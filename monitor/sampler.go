@@ -131,6 +131,9 @@ func (s *Sampler) takeAndKeep(ctx context.Context) {
 		s.logger.LogAttrs(ctx, slog.LevelWarn, "monitor: sample failed", slog.Any("error", err))
 		return
 	}
+	if sample.OwnErr != nil {
+		s.logger.LogAttrs(ctx, slog.LevelWarn, "monitor: own usage unavailable", slog.Any("error", sample.OwnErr))
+	}
 	s.keep(sample)
 }
 
