@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,4 +151,28 @@ func TestCgroupLiveV1BusyChild(t *testing.T) {
 	t.Logf("working set %d bytes", u2.MemoryBytes)
 	assertBusyCores(t, (u2.CPUSeconds-u1.CPUSeconds)/r2.at.Sub(r1.at).Seconds(), r1, r2)
 	assert.Greater(t, u2.MemoryBytes, uint64(4e6), "the 4 MB string is charged to the cgroup")
+}
+
+func TestCgroupLiveV2(t *testing.T) {
+	// On a hybrid host the unified hierarchy has no controllers: cpu.stat
+	// exists (core accounting) but memory.current does not, which must be
+	// reported as not supported rather than as a missing cgroup.
+	mount := testenv.RequireCgroupV2(t)
+	name := fmt.Sprintf("/gleaner-test-monitor-%d", rand.Uint64())
+	dir := filepath.Join(mount, name)
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	t.Cleanup(func() { _ = os.Remove(dir) })
+
+	cg, err := NewCgroup(mount, name)
+	require.NoError(t, err)
+	assert.Equal(t, 2, cg.Version())
+	subtree, err := os.ReadFile(filepath.Join(mount, "cgroup.subtree_control"))
+	require.NoError(t, err)
+	_, err = cg.Usage(context.Background())
+	if slices.Contains(strings.Fields(string(subtree)), "memory") {
+		assert.NoError(t, err)
+	} else {
+		assert.ErrorIs(t, err, ErrNotSupported)
+		assert.Contains(t, err.Error(), "memory controller is not enabled")
+	}
 }
