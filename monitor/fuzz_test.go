@@ -23,12 +23,15 @@ func FuzzKernelFiles(f *testing.F) {
 	f.Add([]byte("cpu0 1 2 3\n"))
 	f.Add([]byte("some avg10=1.5 avg60=2\n"))
 	parsers := map[string]func(k *kfile) error{
-		"stat":      func(k *kfile) error { _, err := k.parseStat(nil); return err },
-		"meminfo":   func(k *kfile) error { _, err := k.parseMeminfo(); return err },
-		"loadavg":   func(k *kfile) error { _, err := k.parseLoadavg(); return err },
-		"pressure":  func(k *kfile) error { _, err := k.parsePSI(); return err },
-		"net/dev":   func(k *kfile) error { _, err := k.parseNetDev(nil, names{}); return err },
-		"diskstats": func(k *kfile) error { _, err := k.parseDiskstats(nil, func(string) bool { return true }, names{}); return err },
+		"stat":     func(k *kfile) error { _, err := k.parseStat(nil); return err },
+		"meminfo":  func(k *kfile) error { _, err := k.parseMeminfo(); return err },
+		"loadavg":  func(k *kfile) error { _, err := k.parseLoadavg(); return err },
+		"pressure": func(k *kfile) error { _, err := k.parsePSI(); return err },
+		"net/dev":  func(k *kfile) error { _, err := k.parseNetDev(nil, names{}); return err },
+		"diskstats": func(k *kfile) error {
+			_, err := k.parseDiskstats(nil, func(string) bool { return true }, names{})
+			return err
+		},
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lines := 1
