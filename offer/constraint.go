@@ -1,0 +1,422 @@
+package offer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Operator is a Marathon placement-constraint operator.
+type Operator uint8
+
+// Marathon's operators.
+const (
+	// Unique: no two tasks of the app share a value of the field.
+	Unique Operator = iota + 1
+	// Cluster: every task runs where the field equals the value; without a
+	// value, where the app's first task landed.
+	Cluster
+	// GroupBy: tasks spread evenly over the values of the field; an
+	// optional value is the number of distinct values to expect.
+	GroupBy
+	// Like: the field's whole value matches the regular expression.
+	Like
+	// Unlike: the field's whole value does not match the regular
+	// expression; an agent without the field is accepted.
+	Unlike
+	// MaxPer: at most n tasks of the app per value of the field.
+	MaxPer
+	// Is: the field equals the value.
+	Is
+)
+
+var operatorNames = [...]string{
+	Unique: "UNIQUE", Cluster: "CLUSTER", GroupBy: "GROUP_BY", Like: "LIKE",
+	Unlike: "UNLIKE", MaxPer: "MAX_PER", Is: "IS",
+}
+
+func (o Operator) String() string {
+	if int(o) < len(operatorNames) && operatorNames[o] != "" {
+		return operatorNames[o]
+	}
+	return fmt.Sprintf("Operator(%d)", uint8(o))
+}
+
+func parseOperator(s string) (Operator, bool) {
+	for op, name := range operatorNames {
+		if name != "" && name == s {
+			return Operator(op), true
+		}
+	}
+	return 0, false
+}
+
+// Hostname is the field name that means the agent's hostname rather than an
+// attribute; "@hostname" means the same.
+const Hostname = "hostname"
+
+// Constraint is a Marathon placement constraint: a field (an attribute name,
+// or "hostname"), an operator and an optional value. Build one with
+// ParseConstraint, NewConstraint or JSON unmarshalling, which validate it
+// and compile its regular expression.
+type Constraint struct {
+	Field string
+	Op    Operator
+	Value string
+
+	value string         // Value in the form compared against attributes
+	n     int            // GROUP_BY and MAX_PER count
+	re    *regexp.Regexp // LIKE and UNLIKE, anchored to the whole value
+	ok    bool           // compiled and valid
+}
+
+// NewConstraint validates and builds a constraint.
+func NewConstraint(field string, op Operator, value string) (Constraint, error) {
+	c := Constraint{Field: field, Op: op, Value: value}
+	if tok, part, msg := c.compile(); msg != "" {
+		// Offsets refer to the text form, field:OPERATOR:value.
+		offs := []int{0, len(field) + 1, len(field) + len(op.String()) + 2}
+		return Constraint{}, &SyntaxError{What: "constraint", Token: tok, Offset: offs[part], Msg: msg}
+	}
+	return c, nil
+}
+
+// compile validates c and fills in its derived fields. On failure it returns
+// the bad token, which part it is (0 field, 1 operator, 2 value) and the
+// message.
+func (c *Constraint) compile() (string, int, string) {
+	if c.Field == "" || c.Field == "@" {
+		return c.Field, 0, "empty field"
+	}
+	if _, ok := parseOperator(c.Op.String()); !ok {
+		return c.Op.String(), 1, "unknown operator"
+	}
+	c.value = normalizeValue(c.Value)
+	switch c.Op {
+	case Unique:
+		if c.Value != "" {
+			return c.Value, 2, "UNIQUE takes no value"
+		}
+	case Cluster:
+	case GroupBy:
+		if c.Value != "" {
+			n, err := strconv.Atoi(c.Value)
+			if err != nil || n < 0 {
+				return c.Value, 2, "GROUP_BY value must be a non-negative integer"
+			}
+			c.n = n
+		}
+	case MaxPer:
+		n, err := strconv.Atoi(c.Value)
+		if err != nil || n < 1 {
+			return c.Value, 2, "MAX_PER value must be a positive integer"
+		}
+		c.n = n
+	case Like, Unlike:
+		if c.Value == "" {
+			return c.Value, 2, c.Op.String() + " needs a regular expression"
+		}
+		// Compile alone first so that the error quotes the user's
+		// expression, not the anchored one.
+		if _, err := regexp.Compile(c.Value); err != nil {
+			return c.Value, 2, "invalid regular expression: " + strings.TrimPrefix(err.Error(), "error parsing regexp: ")
+		}
+		re, err := regexp.Compile(`^(?:` + c.Value + `)$`)
+		if err != nil {
+			return c.Value, 2, "invalid regular expression: " + strings.TrimPrefix(err.Error(), "error parsing regexp: ")
+		}
+		c.re = re
+	case Is:
+		if c.Value == "" {
+			return c.Value, 2, "IS needs a value"
+		}
+	}
+	c.ok = true
+	return "", 0, ""
+}
+
+// ParseConstraint parses Marathon's text form "field:OPERATOR[:value]", for
+// example "rack:GROUP_BY:3" or "hostname:UNIQUE", or, when the text starts
+// with '[', the JSON form ["rack","GROUP_BY","3"]. The value is everything
+// after the second colon, so regular expressions may contain colons. An
+// error is a *SyntaxError naming the bad token and its byte offset.
+func ParseConstraint(text string) (Constraint, error) {
+	if strings.HasPrefix(strings.TrimSpace(text), "[") {
+		return parseConstraintJSON([]byte(text))
+	}
+	parts := strings.SplitN(text, ":", 3)
+	offs := []int{0, 0, 0}
+	if len(parts) > 1 {
+		offs[1] = len(parts[0]) + 1
+	}
+	if len(parts) > 2 {
+		offs[2] = offs[1] + len(parts[1]) + 1
+	}
+	if len(parts) < 2 {
+		return Constraint{}, &SyntaxError{What: "constraint", Token: text, Offset: 0, Msg: "missing operator (want field:OPERATOR[:value])"}
+	}
+	var value string
+	if len(parts) == 3 {
+		value = parts[2]
+	}
+	return buildConstraint(parts[0], parts[1], value, offs)
+}
+
+// buildConstraint validates the three parts of a constraint whose byte
+// offsets in the input are offs.
+func buildConstraint(field, op, value string, offs []int) (Constraint, error) {
+	fail := func(part int, tok, msg string) error {
+		return &SyntaxError{What: "constraint", Token: tok, Offset: offs[part], Msg: msg}
+	}
+	o, ok := parseOperator(op)
+	if !ok {
+		return Constraint{}, fail(1, op, "unknown operator (want UNIQUE, CLUSTER, GROUP_BY, LIKE, UNLIKE, MAX_PER or IS)")
+	}
+	c := Constraint{Field: field, Op: o, Value: value}
+	if tok, part, msg := c.compile(); msg != "" {
+		return Constraint{}, fail(part, tok, msg)
+	}
+	return c, nil
+}
+
+// MustParseConstraint is like ParseConstraint but panics on error. It is for
+// literals in tests and examples.
+func MustParseConstraint(text string) Constraint {
+	c, err := ParseConstraint(text)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// String returns the text form, "field:OPERATOR" or "field:OPERATOR:value".
+func (c Constraint) String() string {
+	if c.Value == "" {
+		return c.Field + ":" + c.Op.String()
+	}
+	return c.Field + ":" + c.Op.String() + ":" + c.Value
+}
+
+// reason is how a rejection by c is reported: "rack GROUP_BY".
+func (c *Constraint) reason() string {
+	if c.Value == "" {
+		return c.Field + " " + c.Op.String()
+	}
+	return c.Field + " " + c.Op.String() + " " + c.Value
+}
+
+// MarshalJSON encodes c in Marathon's JSON form, ["field","OPERATOR"] or
+// ["field","OPERATOR","value"].
+func (c Constraint) MarshalJSON() ([]byte, error) {
+	parts := []string{c.Field, c.Op.String()}
+	if c.Value != "" {
+		parts = append(parts, c.Value)
+	}
+	return json.Marshal(parts)
+}
+
+// UnmarshalJSON decodes Marathon's JSON form; see ParseConstraint.
+func (c *Constraint) UnmarshalJSON(data []byte) error {
+	v, err := parseConstraintJSON(data)
+	if err != nil {
+		return err
+	}
+	*c = v
+	return nil
+}
+
+// parseConstraintJSON reads ["field","OP"(,"value")] token by token so that
+// errors carry byte offsets.
+func parseConstraintJSON(data []byte) (Constraint, error) {
+	fail := func(tok string, off int, msg string) error {
+		return &SyntaxError{What: "constraint", Token: tok, Offset: off, Msg: msg}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+		return Constraint{}, fail(prefix(string(data)), 0, `JSON constraint must be a list like ["rack","GROUP_BY","3"]`)
+	}
+	var parts []string
+	var offs []int
+	for dec.More() {
+		off := int(dec.InputOffset())
+		off += len(data[off:]) - len(bytes.TrimLeft(data[off:], ", \t\r\n"))
+		t, err := dec.Token()
+		if err != nil {
+			return Constraint{}, fail(prefix(string(data[off:])), off, "malformed JSON: "+jsonMsg(err))
+		}
+		s, ok := t.(string)
+		if !ok {
+			return Constraint{}, fail(fmt.Sprint(t), off, "constraint parts must be strings")
+		}
+		parts, offs = append(parts, s), append(offs, off)
+	}
+	if _, err := dec.Token(); err != nil {
+		return Constraint{}, fail(prefix(string(data)), int(dec.InputOffset()), "malformed JSON: "+jsonMsg(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		off := int(dec.InputOffset())
+		return Constraint{}, fail(prefix(string(data[off:])), off, "trailing data after constraint")
+	}
+	if len(parts) < 2 || len(parts) > 3 {
+		return Constraint{}, fail(prefix(string(data)), 0, fmt.Sprintf("constraint needs 2 or 3 parts, got %d", len(parts)))
+	}
+	value := ""
+	if len(parts) == 3 {
+		value = parts[2]
+	} else {
+		offs = append(offs, offs[1])
+	}
+	return buildConstraint(parts[0], parts[1], value, offs)
+}
+
+// fieldValue returns the value of field on an agent, in the form constraints
+// compare: "hostname" and "@hostname" mean the hostname, numbers are
+// formatted like scalars.
+func fieldValue(field, hostname string, attrs map[string]string) (string, bool) {
+	if field == Hostname || field == "@"+Hostname {
+		return hostname, hostname != ""
+	}
+	v, ok := attrs[field]
+	if !ok {
+		return "", false
+	}
+	return normalizeValue(v), true
+}
+
+// normalizeValue formats a numeric value ("1.50", "007") as a scalar with up
+// to three decimals ("1.5", "7"), as Mesos scalar attributes are; other
+// values are returned unchanged.
+func normalizeValue(s string) string {
+	if !looksNumeric(s) {
+		return s
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return s
+	}
+	neg := v < 0
+	f, ok := FixedFromFloat(max(v, -v))
+	if !ok {
+		return s
+	}
+	if neg && f != 0 {
+		f = -f
+	}
+	return f.String()
+}
+
+// looksNumeric reports whether s is a plain decimal: an optional minus,
+// digits, and optionally a point followed by digits.
+func looksNumeric(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	intPart, frac, hasPoint := strings.Cut(s, ".")
+	return allDigits(intPart) && (!hasPoint || allDigits(frac))
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// tally counts an app's placed tasks per value of one field.
+type tally struct {
+	counts map[string]int
+	first  string // value of the first placement; CLUSTER without value sticks to it
+	min    int    // smallest count over values
+	nmin   int    // how many values have count min
+}
+
+func (t *tally) count(v string) int {
+	if t == nil {
+		return 0
+	}
+	return t.counts[v]
+}
+
+// add records one more task where the field has value v.
+func (t *tally) add(v string) {
+	if t.counts == nil {
+		t.counts = make(map[string]int)
+		t.first = v
+	}
+	old := t.counts[v]
+	t.counts[v] = old + 1
+	switch {
+	case old == 0 && (len(t.counts) == 1 || t.min > 1):
+		t.min, t.nmin = 1, 1
+	case old == 0 && t.min == 1:
+		t.nmin++
+	case old == t.min:
+		t.nmin--
+		if t.nmin == 0 {
+			t.min = old + 1
+			for _, n := range t.counts {
+				if n == t.min {
+					t.nmin++
+				}
+			}
+		}
+	}
+}
+
+// allows reports whether c accepts another task on an agent whose field value
+// is v (present false when the agent lacks the field), given the tally of the
+// app's placed tasks over the field (nil when none). match evaluates LIKE and
+// UNLIKE so that callers may memoize it.
+func (c *Constraint) allows(v string, present bool, t *tally, match func(string) bool) bool {
+	if !present {
+		return c.Op == Unlike
+	}
+	switch c.Op {
+	case Unique:
+		return t.count(v) == 0
+	case MaxPer:
+		return t.count(v) < c.n
+	case Is:
+		return v == c.value
+	case Cluster:
+		if c.Value != "" {
+			return v == c.value
+		}
+		return t == nil || t.counts == nil || v == t.first
+	case GroupBy:
+		n := t.count(v)
+		return n == 0 || (len(t.counts) >= c.n && n == t.min)
+	case Like:
+		return match(v)
+	case Unlike:
+		return !match(v)
+	}
+	return false
+}
+
+// Check reports whether c lets one more task of an app run on the agent with
+// the given hostname and attributes, when the app's other tasks run where
+// placed says. It follows Marathon: when the field is missing every operator
+// rejects except UNLIKE, which accepts; LIKE and UNLIKE match the whole
+// value; CLUSTER without a value sticks to the first placement's value.
+// Placements on agents that lack the field are not counted.
+func (c Constraint) Check(hostname string, attrs map[string]string, placed []Placement) bool {
+	if !c.ok {
+		if _, _, msg := c.compile(); msg != "" {
+			return false
+		}
+	}
+	var t tally
+	for _, p := range placed {
+		if v, ok := fieldValue(c.Field, p.Hostname, p.Attributes); ok {
+			t.add(v)
+		}
+	}
+	v, ok := fieldValue(c.Field, hostname, attrs)
+	return c.allows(v, ok, &t, func(s string) bool { return c.re.MatchString(s) })
+}

@@ -1,0 +1,160 @@
+package offer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+)
+
+// jsonResource is one element of Mesos's JSON resource list.
+type jsonResource struct {
+	Name   string      `json:"name"`
+	Type   string      `json:"type"`
+	Scalar *jsonScalar `json:"scalar,omitempty"`
+	Ranges *jsonRanges `json:"ranges,omitempty"`
+	Set    *jsonSet    `json:"set,omitempty"`
+	Role   string      `json:"role,omitempty"`
+}
+
+type jsonScalar struct {
+	Value float64 `json:"value"`
+}
+
+type jsonRanges struct {
+	Range []jsonRange `json:"range"`
+}
+
+type jsonRange struct {
+	Begin uint64 `json:"begin"`
+	End   uint64 `json:"end"`
+}
+
+type jsonSet struct {
+	Item []string `json:"item"`
+}
+
+// MarshalJSON encodes r in Mesos's JSON form, a list of resource objects.
+func (r Resources) MarshalJSON() ([]byte, error) {
+	out := make([]jsonResource, len(r.rs))
+	for i, e := range r.rs {
+		j := jsonResource{Name: e.Name, Type: e.Type.String()}
+		if e.Role != Unreserved {
+			j.Role = e.Role
+		}
+		switch e.Type {
+		case Scalar:
+			j.Scalar = &jsonScalar{Value: e.Scalar.Float64()}
+		case Ranges:
+			j.Ranges = &jsonRanges{Range: make([]jsonRange, len(e.Ranges))}
+			for k, rg := range e.Ranges {
+				j.Ranges.Range[k] = jsonRange(rg)
+			}
+		case Set:
+			j.Set = &jsonSet{Item: e.Set}
+		}
+		out[i] = j
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON decodes Mesos's JSON form; see ParseResources.
+func (r *Resources) UnmarshalJSON(data []byte) error {
+	v, err := parseResourcesJSON(data)
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
+}
+
+// parseResourcesJSON decodes the list element by element, so that an error
+// can name the element and its byte offset.
+func parseResourcesJSON(data []byte) (Resources, error) {
+	fail := func(tok string, off int, msg string) error {
+		return &SyntaxError{What: "resources", Token: tok, Offset: off, Msg: msg}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+		return Resources{}, fail(prefix(string(data)), 0, "JSON resources must be a list")
+	}
+	var b builder
+	for dec.More() {
+		off := int(dec.InputOffset())
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return Resources{}, fail(prefix(string(data[off:])), off, "malformed JSON: "+jsonMsg(err))
+		}
+		// InputOffset is just past the previous token; skip the separator.
+		off += len(data[off:]) - len(bytes.TrimLeft(data[off:], ", \t\r\n"))
+		tok := string(raw)
+		var j jsonResource
+		if err := json.Unmarshal(raw, &j); err != nil {
+			return Resources{}, fail(tok, off, "malformed resource: "+jsonMsg(err))
+		}
+		res, msg := j.resource()
+		if msg == "" {
+			msg = validate(&res)
+		}
+		if msg == "" {
+			msg = b.add(res, true)
+		}
+		if msg != "" {
+			return Resources{}, fail(tok, off, msg)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return Resources{}, fail(prefix(string(data)), int(dec.InputOffset()), "malformed JSON: "+jsonMsg(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Resources{}, fail(prefix(string(data[dec.InputOffset():])), int(dec.InputOffset()), "trailing data after list")
+	}
+	return b.done(), nil
+}
+
+func (j *jsonResource) resource() (Resource, string) {
+	r := Resource{Name: j.Name, Role: j.Role}
+	if r.Role == "" {
+		r.Role = Unreserved
+	}
+	switch strings.ToUpper(j.Type) {
+	case "SCALAR":
+		if j.Scalar == nil {
+			return r, "SCALAR without scalar value"
+		}
+		v, msg := checkFloat(j.Scalar.Value)
+		if msg != "" {
+			return r, msg
+		}
+		r.Type, r.Scalar = Scalar, Fixed(0)
+		r.Scalar, _ = FixedFromFloat(v)
+	case "RANGES":
+		if j.Ranges == nil {
+			return r, "RANGES without ranges value"
+		}
+		r.Type = Ranges
+		for _, rg := range j.Ranges.Range {
+			r.Ranges = append(r.Ranges, Range(rg))
+		}
+	case "SET":
+		if j.Set == nil {
+			return r, "SET without set value"
+		}
+		r.Type, r.Set = Set, j.Set.Item
+	default:
+		return r, "unknown type " + j.Type
+	}
+	return r, ""
+}
+
+func prefix(s string) string {
+	if len(s) > 40 {
+		return s[:40]
+	}
+	return s
+}
+
+func jsonMsg(err error) string {
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
