@@ -156,6 +156,8 @@ func ParseConstraint(text string) (Constraint, error) {
 	}
 	if len(parts) > 2 {
 		offs[2] = offs[1] + len(parts[1]) + 1
+	} else {
+		offs[2] = len(text) // a missing value is reported where it should start
 	}
 	if len(parts) < 2 {
 		return Constraint{}, &SyntaxError{What: "constraint", Token: text, Offset: 0, Msg: "missing operator (want field:OPERATOR[:value])"}
