@@ -93,6 +93,9 @@ func (c *Constraint) compile() (string, int, string) {
 	if c.Field == "" || c.Field == "@" {
 		return c.Field, 0, "empty field"
 	}
+	if strings.Contains(c.Field, ":") {
+		return c.Field, 0, "field contains ':'"
+	}
 	if _, ok := parseOperator(c.Op.String()); !ok {
 		return c.Op.String(), 1, "unknown operator"
 	}

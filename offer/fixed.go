@@ -3,6 +3,7 @@ package offer
 import (
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Fixed is a scalar resource amount in fixed point with three decimals: the
@@ -50,6 +51,9 @@ func parseFixed(s string) (Fixed, string) {
 	if s == "" {
 		return 0, "empty scalar"
 	}
+	if f, msg, ok := parseDecimal(s); ok {
+		return f, msg
+	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		// ParseFloat reports overflow as an error with ±Inf; name it as
@@ -63,6 +67,36 @@ func parseFixed(s string) (Fixed, string) {
 		return 0, msg
 	}
 	return Fixed(math.Round(v * FixedScale)), ""
+}
+
+// parseDecimal parses a plain decimal ("1024", "0.125", "2.0005") exactly,
+// without going through float64, so that every value String prints parses
+// back to the same Fixed even near MaxFixed. ok is false for other forms
+// (signs, exponents, ".5"), which parseFixed hands to strconv.ParseFloat.
+func parseDecimal(s string) (f Fixed, msg string, ok bool) {
+	intPart, frac, hasPoint := strings.Cut(s, ".")
+	if !allDigits(intPart) || hasPoint && !allDigits(frac) {
+		return 0, "", false
+	}
+	n, err := strconv.ParseUint(intPart, 10, 64)
+	if err != nil || n > uint64(MaxFixed/FixedScale) {
+		return 0, "scalar too large", true
+	}
+	var milli uint64
+	for i := range 3 {
+		milli *= 10
+		if i < len(frac) {
+			milli += uint64(frac[i] - '0')
+		}
+	}
+	if len(frac) > 3 && frac[3] >= '5' {
+		milli++ // round half away from zero, as math.Round does
+	}
+	v := n*FixedScale + milli
+	if v > uint64(MaxFixed) {
+		return 0, "scalar too large", true
+	}
+	return Fixed(v), "", true
 }
 
 // Float64 returns f in whole units.

@@ -18,8 +18,9 @@ type jsonResource struct {
 	Role   string      `json:"role,omitempty"`
 }
 
+// jsonScalar keeps the number's text so that it converts to Fixed exactly.
 type jsonScalar struct {
-	Value float64 `json:"value"`
+	Value json.Number `json:"value"`
 }
 
 type jsonRanges struct {
@@ -45,7 +46,7 @@ func (r Resources) MarshalJSON() ([]byte, error) {
 		}
 		switch e.Type {
 		case Scalar:
-			j.Scalar = &jsonScalar{Value: e.Scalar.Float64()}
+			j.Scalar = &jsonScalar{Value: json.Number(e.Scalar.String())}
 		case Ranges:
 			j.Ranges = &jsonRanges{Range: make([]jsonRange, len(e.Ranges))}
 			for k, rg := range e.Ranges {
@@ -123,12 +124,11 @@ func (j *jsonResource) resource() (Resource, string) {
 		if j.Scalar == nil {
 			return r, "SCALAR without scalar value"
 		}
-		v, msg := checkFloat(j.Scalar.Value)
-		if msg != "" {
+		var msg string
+		r.Type = Scalar
+		if r.Scalar, msg = parseFixed(j.Scalar.Value.String()); msg != "" {
 			return r, msg
 		}
-		r.Type, r.Scalar = Scalar, Fixed(0)
-		r.Scalar, _ = FixedFromFloat(v)
 	case "RANGES":
 		if j.Ranges == nil {
 			return r, "RANGES without ranges value"
