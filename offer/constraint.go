@@ -73,6 +73,8 @@ type Constraint struct {
 	n     int            // GROUP_BY and MAX_PER count
 	re    *regexp.Regexp // LIKE and UNLIKE, anchored to the whole value
 	ok    bool           // compiled and valid
+	text  string         // String(), kept for the matcher
+	why   string         // how a rejection is reported: "rack GROUP_BY"
 }
 
 // NewConstraint validates and builds a constraint.
@@ -139,6 +141,7 @@ func (c *Constraint) compile() (string, int, string) {
 			return c.Value, 2, "IS needs a value"
 		}
 	}
+	c.text, c.why = c.String(), c.reason()
 	c.ok = true
 	return "", 0, ""
 }
@@ -279,20 +282,6 @@ func parseConstraintJSON(data []byte) (Constraint, error) {
 	return buildConstraint(parts[0], parts[1], value, offs)
 }
 
-// fieldValue returns the value of field on an agent, in the form constraints
-// compare: "hostname" and "@hostname" mean the hostname, numbers are
-// formatted like scalars.
-func fieldValue(field, hostname string, attrs map[string]string) (string, bool) {
-	if field == Hostname || field == "@"+Hostname {
-		return hostname, hostname != ""
-	}
-	v, ok := attrs[field]
-	if !ok {
-		return "", false
-	}
-	return normalizeValue(v), true
-}
-
 // normalizeValue formats a numeric value ("1.50", "007") as a scalar with up
 // to three decimals ("1.5", "7"), as Mesos scalar attributes are; other
 // values are returned unchanged.
@@ -330,98 +319,4 @@ func allDigits(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// tally counts an app's placed tasks per value of one field.
-type tally struct {
-	counts map[string]int
-	first  string // value of the first placement; CLUSTER without value sticks to it
-	min    int    // smallest count over values
-	nmin   int    // how many values have count min
-}
-
-func (t *tally) count(v string) int {
-	if t == nil {
-		return 0
-	}
-	return t.counts[v]
-}
-
-// add records one more task where the field has value v.
-func (t *tally) add(v string) {
-	if t.counts == nil {
-		t.counts = make(map[string]int)
-		t.first = v
-	}
-	old := t.counts[v]
-	t.counts[v] = old + 1
-	switch {
-	case old == 0 && (len(t.counts) == 1 || t.min > 1):
-		t.min, t.nmin = 1, 1
-	case old == 0 && t.min == 1:
-		t.nmin++
-	case old == t.min:
-		t.nmin--
-		if t.nmin == 0 {
-			t.min = old + 1
-			for _, n := range t.counts {
-				if n == t.min {
-					t.nmin++
-				}
-			}
-		}
-	}
-}
-
-// allows reports whether c accepts another task on an agent whose field value
-// is v (present false when the agent lacks the field), given the tally of the
-// app's placed tasks over the field (nil when none). match evaluates LIKE and
-// UNLIKE so that callers may memoize it.
-func (c *Constraint) allows(v string, present bool, t *tally, match func(string) bool) bool {
-	if !present {
-		return c.Op == Unlike
-	}
-	switch c.Op {
-	case Unique:
-		return t.count(v) == 0
-	case MaxPer:
-		return t.count(v) < c.n
-	case Is:
-		return v == c.value
-	case Cluster:
-		if c.Value != "" {
-			return v == c.value
-		}
-		return t == nil || t.counts == nil || v == t.first
-	case GroupBy:
-		n := t.count(v)
-		return n == 0 || (len(t.counts) >= c.n && n == t.min)
-	case Like:
-		return match(v)
-	case Unlike:
-		return !match(v)
-	}
-	return false
-}
-
-// Check reports whether c lets one more task of an app run on the agent with
-// the given hostname and attributes, when the app's other tasks run where
-// placed says. It follows Marathon: when the field is missing every operator
-// rejects except UNLIKE, which accepts; LIKE and UNLIKE match the whole
-// value; CLUSTER without a value sticks to the first placement's value.
-// Placements on agents that lack the field are not counted.
-func (c Constraint) Check(hostname string, attrs map[string]string, placed []Placement) bool {
-	if !c.ok {
-		if _, _, msg := c.compile(); msg != "" {
-			return false
-		}
-	}
-	var t tally
-	for _, p := range placed {
-		if v, ok := fieldValue(c.Field, p.Hostname, p.Attributes); ok {
-			t.add(v)
-		}
-	}
-	v, ok := fieldValue(c.Field, hostname, attrs)
-	return c.allows(v, ok, &t, func(s string) bool { return c.re.MatchString(s) })
 }

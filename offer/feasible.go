@@ -10,8 +10,7 @@ type prepared struct {
 	demands  []demand
 	exact    bool // ranges, sets or role-reserved demands: check with take
 	checks   []check
-	invalid  int    // reason id when a constraint is invalid, else -1
-	classKey string // identifies tasks that are placed identically
+	invalid  int // reason id when a constraint is invalid, else -1
 }
 
 // demand is a task's need for one scalar resource, summed over roles.
@@ -25,11 +24,12 @@ type demand struct {
 type check struct {
 	c      *Constraint
 	field  int
+	want   int32 // ID of the constraint's value, for IS and CLUSTER
 	reason int
-	match  func(string) bool // memoized regular expression match
+	match  func(int32) bool // memoized regular expression match
 }
 
-func (m *matcher) prepare(t *Task, memos map[string]func(string) bool) prepared {
+func (m *matcher) prepare(t *Task, memos map[string]func(int32) bool) prepared {
 	p := prepared{invalid: -1}
 	app := m.apps[t.AppID]
 	if app == nil {
@@ -52,49 +52,61 @@ func (m *matcher) prepare(t *Task, memos map[string]func(string) bool) prepared 
 		}
 		p.demands = append(p.demands, demand{column: col, amount: e.Scalar, reason: m.reasons.id(e.Name)})
 	}
-	key := make([]byte, 0, 64)
-	key = append(append(append(key, t.AppID...), 0), t.Resources.String()...)
 	for i := range t.Constraints {
 		c := t.Constraints[i] // a copy, compiled here if built by hand
-		key = append(append(key, 0), c.String()...)
 		if !c.ok {
 			if _, _, msg := c.compile(); msg != "" {
 				p.invalid = m.reasons.id("invalid constraint " + c.String() + ": " + msg)
 				continue
 			}
 		}
-		f, ok := m.fields[c.Field]
-		if !ok {
-			f = len(m.fields)
-			m.fields[c.Field] = f
-		}
+		f := m.field(c.Field)
 		if !slices.Contains(app.fields, f) {
 			app.fields = append(app.fields, f)
 		}
-		ch := check{c: &c, field: f, reason: m.reasons.id(c.reason())}
+		in := m.interns[f]
+		ch := check{c: &c, field: f, want: noValue, reason: m.reasons.id(c.why)}
+		if c.Op == Is || c.Op == Cluster {
+			ch.want = in.id(c.value)
+		}
 		if c.re != nil {
-			text := c.String()
+			text := c.text
 			if memos[text] == nil {
-				memos[text] = memoize(c.re.MatchString)
+				memos[text] = memoize(in, c.re.MatchString)
 			}
 			ch.match = memos[text]
 		}
 		p.checks = append(p.checks, ch)
 	}
-	p.classKey = string(key)
 	return p
 }
 
-// memoize caches a match function; attribute values repeat across agents.
-func memoize(match func(string) bool) func(string) bool {
-	memo := make(map[string]bool)
-	return func(s string) bool {
-		r, ok := memo[s]
-		if !ok {
-			r = match(s)
-			memo[s] = r
+// classKey identifies tasks that any placement decision treats alike: same
+// app, resources and constraints.
+func classKey(t *Task) string {
+	key := make([]byte, 0, 128)
+	key = append(append(append(key, t.AppID...), 0), t.Resources.String()...)
+	for i := range t.Constraints {
+		key = append(append(key, 0), t.Constraints[i].String()...)
+	}
+	return string(key)
+}
+
+// memoize caches a match function per value ID of a field; values repeat
+// across agents, and a regular expression costs far more than an index.
+func memoize(in *interner, match func(string) bool) func(int32) bool {
+	var memo []int8 // 0 unknown, 1 match, -1 no match
+	return func(v int32) bool {
+		for int(v) >= len(memo) {
+			memo = append(memo, 0)
 		}
-		return r
+		if memo[v] == 0 {
+			memo[v] = -1
+			if match(in.names[v]) {
+				memo[v] = 1
+			}
+		}
+		return memo[v] == 1
 	}
 }
 
@@ -108,14 +120,15 @@ func (m *matcher) reject(t *Task, p *prepared, i int) int {
 		}
 	}
 	if p.exact {
+		m.materialize(i)
 		if _, _, short := take(m.slots[i].remaining, t.Resources); short != "" {
 			return m.reasons.id(short)
 		}
 	}
-	base := i * m.nfields
+	values := m.values[i*m.nfields : (i+1)*m.nfields]
 	for k := range p.checks {
 		ch := &p.checks[k]
-		if !ch.c.allows(m.values[base+ch.field], m.present[base+ch.field], p.app.tallies[ch.field], ch.match) {
+		if !ch.c.allows(values[ch.field], p.app.tallies[ch.field], ch.want, ch.match) {
 			return ch.reason
 		}
 	}

@@ -129,11 +129,12 @@ func Match(offers []Offer, tasks []Task, running []Placement, opts ...MatchOptio
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(tasks[b].Priority, tasks[a].Priority) })
-	var res Result
+	res := Result{Launches: make([]Launch, 0, len(tasks))}
 	for _, ti := range order {
 		m.placeTask(&tasks[ti], &m.prepared[ti], &res)
 	}
 	for i := range m.slots {
+		m.materialize(i)
 		if s := &m.slots[i]; !s.remaining.IsEmpty() {
 			o := *s.offer
 			o.Resources = s.remaining

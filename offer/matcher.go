@@ -3,8 +3,8 @@ package offer
 import "slices"
 
 // matcher is the state of one Match call: the offers' remaining resources in
-// a dense form for the hot loop, each offer's constraint field values, and
-// per app the tally of placements over each field.
+// a dense form for the hot loop, each offer's constraint field values as
+// interned IDs, and per app the tally of placements over each field.
 type matcher struct {
 	cfg      matchConfig
 	slots    []slot
@@ -12,27 +12,33 @@ type matcher struct {
 	nnames   int
 	free     []Fixed // remaining scalar per slot and name, summed over roles: [slot*nnames+name]
 	fields   map[string]int
+	interns  []*interner // by field
 	nfields  int
-	values   []string // field value per slot: [slot*nfields+field]
-	present  []bool
+	values   []int32 // field value ID per slot, or noValue: [slot*nfields+field]
 	apps     map[string]*appState
 	reasons  reasonTable
 	prepared []prepared
 	cursor   int // where Spread starts the next search
 	version  int // bumped on every placement; invalidates failure memos
 	failed   map[string]failure
+	// failVersion is the version at which failed was filled.
+	failVersion int
 }
 
 // slot is one offer and what is left of it.
 type slot struct {
 	offer     *Offer
-	remaining Resources
+	remaining Resources // stale while dirty
+	// simple offers hold only unreserved resources, so a scalar-only task
+	// can be placed by updating the dense free vector alone; remaining is
+	// then rebuilt from it when needed (dirty).
+	simple, dirty bool
 }
 
 // appState holds what constraints need about one app.
 type appState struct {
 	fields  []int    // fields its tasks' constraints use
-	tallies []*tally // by field index; nil where the app has no placement
+	tallies []*tally // by field; nil where the app has no placement
 }
 
 // failure remembers the outcome of a task that could not be placed, so that
@@ -110,11 +116,12 @@ func newMatcher(offers []Offer, tasks []Task, running []Placement, cfg matchConf
 		failed: make(map[string]failure),
 	}
 	for i := range offers {
-		m.slots[i] = slot{offer: &offers[i], remaining: offers[i].Resources}
-		m.nameColumns(offers[i].Resources)
+		r := offers[i].Resources
+		m.slots[i] = slot{offer: &offers[i], remaining: r, simple: !slices.ContainsFunc(r.rs, func(e Resource) bool { return e.Role != Unreserved })}
+		m.nameColumns(r)
 	}
 	m.prepared = make([]prepared, len(tasks))
-	memos := make(map[string]func(string) bool)
+	memos := make(map[string]func(int32) bool)
 	for i := range tasks {
 		m.nameColumns(tasks[i].Resources)
 		m.prepared[i] = m.prepare(&tasks[i], memos)
@@ -133,11 +140,10 @@ func newMatcher(offers []Offer, tasks []Task, running []Placement, cfg matchConf
 	for f, i := range m.fields {
 		fieldNames[i] = f
 	}
-	m.values = make([]string, len(offers)*m.nfields)
-	m.present = make([]bool, len(offers)*m.nfields)
+	m.values = make([]int32, len(offers)*m.nfields)
 	for i := range offers {
 		for f, name := range fieldNames {
-			m.values[i*m.nfields+f], m.present[i*m.nfields+f] = fieldValue(name, offers[i].Hostname, offers[i].Attributes)
+			m.values[i*m.nfields+f] = m.interns[f].lookup(name, offers[i].Hostname, offers[i].Attributes)
 		}
 	}
 	for _, app := range m.apps {
@@ -147,7 +153,7 @@ func newMatcher(offers []Offer, tasks []Task, running []Placement, cfg matchConf
 		p := &running[i]
 		if app := m.apps[p.AppID]; app != nil {
 			for _, f := range app.fields {
-				if v, ok := fieldValue(fieldNames[f], p.Hostname, p.Attributes); ok {
+				if v := m.interns[f].lookup(fieldNames[f], p.Hostname, p.Attributes); v != noValue {
 					app.tally(f).add(v)
 				}
 			}
@@ -173,17 +179,53 @@ func (m *matcher) nameColumns(r Resources) {
 	}
 }
 
+// field returns the column of a constraint field, adding it if new.
+func (m *matcher) field(name string) int {
+	f, ok := m.fields[name]
+	if !ok {
+		f = len(m.fields)
+		m.fields[name] = f
+		m.interns = append(m.interns, newInterner())
+	}
+	return f
+}
+
+// materialize brings slot i's remaining Resources up to date with the dense
+// free vector after fast placements.
+func (m *matcher) materialize(i int) {
+	s := &m.slots[i]
+	if !s.dirty {
+		return
+	}
+	out := make([]Resource, 0, len(s.remaining.rs))
+	for _, e := range s.remaining.rs {
+		if e.Type == Scalar {
+			// A simple slot has one (unreserved) entry per name.
+			e.Scalar = m.free[i*m.nnames+m.names[e.Name]]
+		}
+		if !e.isEmpty() {
+			out = append(out, e)
+		}
+	}
+	s.remaining, s.dirty = Resources{rs: out}, false
+}
+
 // place records task t, prepared as p, on slot i.
 func (m *matcher) place(t *Task, p *prepared, i int, res *Result) {
 	s := &m.slots[i]
-	used, rest, _ := take(s.remaining, t.Resources)
-	s.remaining = rest
+	used := t.Resources
+	if p.exact || !s.simple {
+		m.materialize(i)
+		used, s.remaining, _ = take(s.remaining, t.Resources)
+	} else {
+		s.dirty = true
+	}
 	for _, d := range p.demands {
 		m.free[i*m.nnames+d.column] -= d.amount
 	}
 	for _, f := range p.app.fields {
-		if m.present[i*m.nfields+f] {
-			p.app.tally(f).add(m.values[i*m.nfields+f])
+		if v := m.values[i*m.nfields+f]; v != noValue {
+			p.app.tally(f).add(v)
 		}
 	}
 	m.version++

@@ -22,9 +22,12 @@ func (m *matcher) score(p *prepared, i int) float64 {
 // best (the earliest on ties). A task no offer accepts is reported pending
 // with its rejection counts.
 func (m *matcher) placeTask(t *Task, p *prepared, res *Result) {
-	if f, ok := m.failed[p.classKey]; ok && f.version == m.version {
-		res.Pending = append(res.Pending, Pending{TaskID: t.ID, AppID: t.AppID, Rejections: slices.Clone(f.rejections)})
-		return
+	// Identical tasks fail identically until something is placed.
+	if m.failVersion == m.version && len(m.failed) > 0 {
+		if f, ok := m.failed[classKey(t)]; ok && f.version == m.version {
+			res.Pending = append(res.Pending, Pending{TaskID: t.ID, AppID: t.AppID, Rejections: slices.Clone(f.rejections)})
+			return
+		}
 	}
 	n := len(m.slots)
 	if p.invalid >= 0 {
@@ -65,6 +68,10 @@ func (m *matcher) placeTask(t *Task, p *prepared, res *Result) {
 
 func (m *matcher) fail(t *Task, p *prepared, res *Result) {
 	rej := m.reasons.take()
-	m.failed[p.classKey] = failure{version: m.version, rejections: rej}
+	if m.failVersion != m.version {
+		clear(m.failed)
+		m.failVersion = m.version
+	}
+	m.failed[classKey(t)] = failure{version: m.version, rejections: rej}
 	res.Pending = append(res.Pending, Pending{TaskID: t.ID, AppID: t.AppID, Rejections: rej})
 }
