@@ -1,14 +1,12 @@
 package offer
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Operator is a Marathon placement-constraint operator.
@@ -97,6 +95,13 @@ func (c *Constraint) compile() (string, int, string) {
 	}
 	if strings.Contains(c.Field, ":") {
 		return c.Field, 0, "field contains ':'"
+	}
+	// JSON cannot carry invalid UTF-8; reject it so that both forms agree.
+	if !utf8.ValidString(c.Field) {
+		return c.Field, 0, "field is not valid UTF-8"
+	}
+	if !utf8.ValidString(c.Value) {
+		return c.Value, 2, "value is not valid UTF-8"
 	}
 	if _, ok := parseOperator(c.Op.String()); !ok {
 		return c.Op.String(), 1, "unknown operator"
@@ -241,37 +246,29 @@ func (c *Constraint) UnmarshalJSON(data []byte) error {
 // parseConstraintJSON reads ["field","OP"(,"value")] token by token so that
 // errors carry byte offsets.
 func parseConstraintJSON(data []byte) (Constraint, error) {
-	fail := func(tok string, off int, msg string) error {
-		return &SyntaxError{What: "constraint", Token: tok, Offset: off, Msg: msg}
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-		return Constraint{}, fail(prefix(string(data)), 0, `JSON constraint must be a list like ["rack","GROUP_BY","3"]`)
+	l, err := openJSONList("constraint", data, `JSON constraint must be a list like ["rack","GROUP_BY","3"]`)
+	if err != nil {
+		return Constraint{}, err
 	}
 	var parts []string
 	var offs []int
-	for dec.More() {
-		off := int(dec.InputOffset())
-		off += len(data[off:]) - len(bytes.TrimLeft(data[off:], ", \t\r\n"))
-		t, err := dec.Token()
+	for l.more() {
+		off := l.offset()
+		t, err := l.dec.Token()
 		if err != nil {
-			return Constraint{}, fail(prefix(string(data[off:])), off, "malformed JSON: "+jsonMsg(err))
+			return Constraint{}, l.failJSON(off, err)
 		}
 		s, ok := t.(string)
 		if !ok {
-			return Constraint{}, fail(fmt.Sprint(t), off, "constraint parts must be strings")
+			return Constraint{}, l.fail(fmt.Sprint(t), off, "constraint parts must be strings")
 		}
 		parts, offs = append(parts, s), append(offs, off)
 	}
-	if _, err := dec.Token(); err != nil {
-		return Constraint{}, fail(prefix(string(data)), int(dec.InputOffset()), "malformed JSON: "+jsonMsg(err))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		off := int(dec.InputOffset())
-		return Constraint{}, fail(prefix(string(data[off:])), off, "trailing data after constraint")
+	if err := l.close(); err != nil {
+		return Constraint{}, err
 	}
 	if len(parts) < 2 || len(parts) > 3 {
-		return Constraint{}, fail(prefix(string(data)), 0, fmt.Sprintf("constraint needs 2 or 3 parts, got %d", len(parts)))
+		return Constraint{}, l.fail(prefix(string(data)), 0, fmt.Sprintf("constraint needs 2 or 3 parts, got %d", len(parts)))
 	}
 	value := ""
 	if len(parts) == 3 {

@@ -67,6 +67,8 @@ func TestParseConstraintErrors(t *testing.T) {
 		{"JSON non-numeric MAX_PER", `["rack","MAX_PER","x"]`, `constraint: "x" at 18: MAX_PER value must be a positive integer`},
 		{"JSON number part", `["rack","MAX_PER",2]`, `constraint: "2" at 18: constraint parts must be strings`},
 		{"JSON too many parts", `["a","IS","b","c"]`, `constraint: "[\"a\",\"IS\",\"b\",\"c\"]" at 0: constraint needs 2 or 3 parts, got 4`},
+		{"invalid UTF-8 field", "\xe1:UNIQUE", `constraint: "\xe1" at 0: field is not valid UTF-8`},
+		{"field with colon from JSON", `["a:b","UNIQUE"]`, `constraint: "a:b" at 1: field contains ':'`},
 		{"JSON not closed", `["a","IS"`, `constraint: "[\"a\",\"IS\"" at 9: malformed JSON: EOF`},
 	}
 	for _, tt := range tests {

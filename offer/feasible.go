@@ -6,11 +6,11 @@ import "slices"
 // columns, whether it needs the exact (slow) resource check, and its
 // constraint checks.
 type prepared struct {
-	app      *appState
-	demands  []demand
-	exact    bool // ranges, sets or role-reserved demands: check with take
-	checks   []check
-	invalid  int // reason id when a constraint is invalid, else -1
+	app     *appState
+	demands []demand
+	exact   bool // ranges, sets or role-reserved demands: check with take
+	checks  []check
+	invalid int // reason id when a constraint is invalid, else -1
 }
 
 // demand is a task's need for one scalar resource, summed over roles.

@@ -22,13 +22,7 @@ func FuzzParseResources(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string) {
 		r, err := ParseResources(text)
 		if err != nil {
-			var se *SyntaxError
-			if !errors.As(err, &se) || !errors.Is(err, ErrInvalid) {
-				t.Fatalf("error %v is not a *SyntaxError wrapping ErrInvalid", err)
-			}
-			if se.Offset < 0 || se.Offset > len(text) {
-				t.Fatalf("offset %d outside input of length %d", se.Offset, len(text))
-			}
+			checkSyntaxError(t, text, err)
 			return
 		}
 		printed := r.String()
@@ -69,13 +63,7 @@ func FuzzParseConstraint(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string) {
 		c, err := ParseConstraint(text)
 		if err != nil {
-			var se *SyntaxError
-			if !errors.As(err, &se) || !errors.Is(err, ErrInvalid) {
-				t.Fatalf("error %v is not a *SyntaxError wrapping ErrInvalid", err)
-			}
-			if se.Offset < 0 || se.Offset > len(text) {
-				t.Fatalf("offset %d outside input of length %d", se.Offset, len(text))
-			}
+			checkSyntaxError(t, text, err)
 			return
 		}
 		printed := c.String()
@@ -94,4 +82,17 @@ func FuzzParseConstraint(f *testing.F) {
 		c.Check("h1", attrs, placed)
 		c.Check("h3", nil, placed)
 	})
+}
+
+// checkSyntaxError asserts that a parse error is a *SyntaxError wrapping
+// ErrInvalid whose offset lies inside the input.
+func checkSyntaxError(t *testing.T, text string, err error) {
+	t.Helper()
+	var se *SyntaxError
+	if !errors.As(err, &se) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("error %v is not a *SyntaxError wrapping ErrInvalid", err)
+	}
+	if se.Offset < 0 || se.Offset > len(text) {
+		t.Fatalf("offset %d outside input of length %d", se.Offset, len(text))
+	}
 }

@@ -11,9 +11,6 @@ type Range struct {
 	Begin, End uint64
 }
 
-// size returns the number of integers in r.
-func (r Range) size() uint64 { return r.End - r.Begin + 1 }
-
 // normalizeRanges sorts rs and coalesces overlapping and adjacent ranges. It
 // returns the index of the first range that overlapped an earlier one (-1 if
 // none did), so parsers can reject overlaps while Add merges them.

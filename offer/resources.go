@@ -52,8 +52,6 @@ func (r *Resource) isEmpty() bool {
 	}
 }
 
-func (r *Resource) key() (string, string) { return r.Name, r.Role }
-
 func compareKey(a, b *Resource) int {
 	return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Role, b.Role))
 }

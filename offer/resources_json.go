@@ -1,10 +1,7 @@
 package offer
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"strings"
 )
 
@@ -73,26 +70,21 @@ func (r *Resources) UnmarshalJSON(data []byte) error {
 // parseResourcesJSON decodes the list element by element, so that an error
 // can name the element and its byte offset.
 func parseResourcesJSON(data []byte) (Resources, error) {
-	fail := func(tok string, off int, msg string) error {
-		return &SyntaxError{What: "resources", Token: tok, Offset: off, Msg: msg}
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-		return Resources{}, fail(prefix(string(data)), 0, "JSON resources must be a list")
+	l, err := openJSONList("resources", data, "JSON resources must be a list")
+	if err != nil {
+		return Resources{}, err
 	}
 	var b builder
-	for dec.More() {
-		off := int(dec.InputOffset())
+	for l.more() {
+		off := l.offset()
 		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return Resources{}, fail(prefix(string(data[off:])), off, "malformed JSON: "+jsonMsg(err))
+		if err := l.dec.Decode(&raw); err != nil {
+			return Resources{}, l.failJSON(off, err)
 		}
-		// InputOffset is just past the previous token; skip the separator.
-		off += len(data[off:]) - len(bytes.TrimLeft(data[off:], ", \t\r\n"))
 		tok := string(raw)
 		var j jsonResource
 		if err := json.Unmarshal(raw, &j); err != nil {
-			return Resources{}, fail(tok, off, "malformed resource: "+jsonMsg(err))
+			return Resources{}, l.fail(tok, off, "malformed resource: "+jsonMsg(err))
 		}
 		res, msg := j.resource()
 		if msg == "" {
@@ -102,14 +94,11 @@ func parseResourcesJSON(data []byte) (Resources, error) {
 			msg = b.add(res, true)
 		}
 		if msg != "" {
-			return Resources{}, fail(tok, off, msg)
+			return Resources{}, l.fail(tok, off, msg)
 		}
 	}
-	if _, err := dec.Token(); err != nil {
-		return Resources{}, fail(prefix(string(data)), int(dec.InputOffset()), "malformed JSON: "+jsonMsg(err))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Resources{}, fail(prefix(string(data[dec.InputOffset():])), int(dec.InputOffset()), "trailing data after list")
+	if err := l.close(); err != nil {
+		return Resources{}, err
 	}
 	return b.done(), nil
 }
@@ -146,15 +135,4 @@ func (j *jsonResource) resource() (Resource, string) {
 		return r, "unknown type " + j.Type
 	}
 	return r, ""
-}
-
-func prefix(s string) string {
-	if len(s) > 40 {
-		return s[:40]
-	}
-	return s
-}
-
-func jsonMsg(err error) string {
-	return strings.TrimPrefix(err.Error(), "json: ")
 }
