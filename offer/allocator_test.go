@@ -277,3 +277,46 @@ func TestAllocatorErrors(t *testing.T) {
 		t.Errorf("update unknown agent: %v", err)
 	}
 }
+
+// TestAllocateMatchAccept runs the whole two-level loop: the allocator
+// offers, the framework matches tasks onto the offers, accepts what it
+// launched and declines the leftover. What the agents hold afterwards must
+// be exactly what was launched.
+func TestAllocateMatchAccept(t *testing.T) {
+	agents := map[string]string{}
+	for i := range 6 {
+		agents[fmt.Sprintf("a%d", i)] = "cpus:4;mem:4096;ports:[31000-31009]"
+	}
+	a, _ := newTestAllocator(t, agents, Framework{ID: "fw"})
+	var tasks []Task
+	for i := range 20 {
+		tasks = append(tasks, testTask(fmt.Sprintf("t%02d", i), "app", "cpus:1;mem:512", "hostname:MAX_PER:3"))
+	}
+	offers := a.Allocate()
+	res := Match(offers, tasks, nil)
+	if len(res.Launches) != 18 || len(res.Pending) != 2 {
+		t.Fatalf("launched %d, pending %d; want 18 and 2", len(res.Launches), len(res.Pending))
+	}
+	used := map[string]Resources{}
+	for _, l := range res.Launches {
+		used[l.OfferID] = used[l.OfferID].Add(l.Resources)
+	}
+	for _, o := range offers {
+		if err := a.Accept(o.ID, used[o.ID]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var launched, held Resources
+	for _, l := range res.Launches {
+		launched = launched.Add(l.Resources)
+	}
+	for _, s := range a.agents {
+		held = held.Add(s.allocated)
+	}
+	if !held.Equal(launched) {
+		t.Fatalf("agents hold %v, tasks launched %v", held, launched)
+	}
+	if got := a.Allocate(); len(got) != 0 {
+		t.Fatalf("declined leftovers re-offered within the refuse time: %d offers", len(got))
+	}
+}

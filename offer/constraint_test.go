@@ -186,3 +186,33 @@ func TestNormalizeValue(t *testing.T) {
 		}
 	}
 }
+
+// TestTallyMinimum checks the incremental minimum that GROUP_BY relies on
+// against a recount after every addition.
+func TestTallyMinimum(t *testing.T) {
+	var tl tally
+	seq := []int32{3, 3, 1, 0, 3, 1, 2, 0, 2, 1, 0, 2, 4, 4, 4, 4, 3, 0, 1, 2}
+	for step, v := range seq {
+		tl.add(v)
+		var distinct, minCount, nmin int32
+		for _, n := range tl.counts {
+			if n == 0 {
+				continue
+			}
+			distinct++
+			switch {
+			case minCount == 0 || n < minCount:
+				minCount, nmin = n, 1
+			case n == minCount:
+				nmin++
+			}
+		}
+		if tl.distinct != distinct || tl.min != minCount || tl.nmin != nmin {
+			t.Fatalf("step %d: distinct/min/nmin = %d/%d/%d, recount %d/%d/%d",
+				step, tl.distinct, tl.min, tl.nmin, distinct, minCount, nmin)
+		}
+	}
+	if tl.first != 3 {
+		t.Fatalf("first = %d, want 3", tl.first)
+	}
+}

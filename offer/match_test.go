@@ -253,3 +253,32 @@ func TestMatchIsDeterministic(t *testing.T) {
 			len(first.Launches), len(first.Pending))
 	}
 }
+
+func TestMatchLimitBoundsTheCandidates(t *testing.T) {
+	offers := []Offer{
+		testOffer("loose", "h1", "cpus:8"),
+		testOffer("looser", "h2", "cpus:16"),
+		testOffer("tight", "h3", "cpus:1"),
+	}
+	task := testTask("t", "app", "cpus:1")
+	tests := []struct {
+		name  string
+		limit int
+		want  string
+	}{
+		{"limit 2 ranks only the first two feasible offers", 2, "loose"},
+		{"limit 0 ranks every feasible offer", 0, "tight"},
+		{"default limit of 2 for few offers", -1, "loose"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := []MatchOption{WithStrategy(BinPack)}
+			if tt.limit >= 0 {
+				opts = append(opts, WithLimit(tt.limit))
+			}
+			if got := launchedOn(Match(offers, []Task{task}, nil, opts...))["t"]; got != tt.want {
+				t.Fatalf("placed on %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

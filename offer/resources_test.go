@@ -3,6 +3,7 @@ package offer
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -211,6 +212,17 @@ func TestResourcesOperations(t *testing.T) {
 		}
 		if got := r("gpus:1").DominantShare(total); got != 0 {
 			t.Fatalf("share of a resource absent from total = %v, want 0", got)
+		}
+	})
+	t.Run("roles and entries", func(t *testing.T) {
+		x := r("cpus:1;cpus(batch):2;mem(web):3")
+		if got := fmt.Sprint(x.Roles()); got != "[* batch web]" {
+			t.Fatalf("Roles() = %s", got)
+		}
+		all := x.All()
+		all[0].Scalar = 99 // a copy: x must not change
+		if len(all) != 3 || x.String() != "cpus:1;cpus(batch):2;mem(web):3" {
+			t.Fatalf("All() = %v, x = %v", all, x)
 		}
 	})
 	t.Run("empty", func(t *testing.T) {
