@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"testing"
 	"time"
 )
@@ -318,5 +319,49 @@ func TestAllocateMatchAccept(t *testing.T) {
 	}
 	if got := a.Allocate(); len(got) != 0 {
 		t.Fatalf("declined leftovers re-offered within the refuse time: %d offers", len(got))
+	}
+}
+
+// TestAllocatorConcurrentUse drives one allocator from several goroutines,
+// as a master's API handlers would; the race detector checks the locking
+// and the invariants must still hold at the end.
+func TestAllocatorConcurrentUse(t *testing.T) {
+	agents := map[string]string{}
+	for i := range 20 {
+		agents[fmt.Sprintf("a%02d", i)] = "cpus:4;mem:4096"
+	}
+	a, _ := newTestAllocator(t, agents, Framework{ID: "f1"}, Framework{ID: "f2", Weight: 2}, Framework{ID: "f3"})
+	task := MustParseResources("cpus:1;mem:256")
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				for _, o := range a.Allocate() {
+					var err error
+					if (i+w)%2 == 0 && o.Resources.Contains(task) {
+						err = a.Accept(o.ID, task, RefuseFor(0))
+					} else {
+						err = a.Decline(o.ID, RefuseFor(0))
+					}
+					// Another goroutine may not touch this offer: each
+					// Allocate hands out distinct offers.
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	checkAllocatorInvariants(t, a, -1)
+	var held Resources
+	for _, s := range a.agents {
+		held = held.Add(s.allocated)
+	}
+	if held.IsEmpty() {
+		t.Fatal("no task was ever accepted")
 	}
 }
