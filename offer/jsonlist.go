@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 )
@@ -64,6 +65,10 @@ func prefix(s string) string {
 	return s
 }
 
+// jsonMsg words a decoding error without naming this package's types.
 func jsonMsg(err error) string {
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		return fmt.Sprintf("%s is a JSON %s, want %s", te.Field, te.Value, te.Type)
+	}
 	return strings.TrimPrefix(err.Error(), "json: ")
 }

@@ -77,15 +77,11 @@ func parseResourcesJSON(data []byte) (Resources, error) {
 	var b builder
 	for l.more() {
 		off := l.offset()
-		var raw json.RawMessage
-		if err := l.dec.Decode(&raw); err != nil {
+		var j jsonResource
+		if err := l.dec.Decode(&j); err != nil {
 			return Resources{}, l.failJSON(off, err)
 		}
-		tok := string(raw)
-		var j jsonResource
-		if err := json.Unmarshal(raw, &j); err != nil {
-			return Resources{}, l.fail(tok, off, "malformed resource: "+jsonMsg(err))
-		}
+		tok := strings.TrimRight(string(data[off:l.dec.InputOffset()]), " \t\r\n")
 		res, msg := j.resource()
 		if msg == "" {
 			msg = validate(&res)

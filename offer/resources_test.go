@@ -140,6 +140,7 @@ func TestResourcesJSON(t *testing.T) {
 		{"inverted range", `[{"name":"ports","type":"RANGES","ranges":{"range":[{"begin":5,"end":3}]}}]`,
 			`resources: "{\"name\":\"ports\",\"type\":\"RANGES\",\"ranges\":{\"range\":[{\"begin\":5,\"end\":3}]}}" at 1: inverted range 5-3`},
 		{"scalar type without value", `[{"name":"cpus","type":"SCALAR"}]`, `resources: "{\"name\":\"cpus\",\"type\":\"SCALAR\"}" at 1: SCALAR without scalar value`},
+		{"wrong JSON type", `[{"name":5}]`, `resources: "{\"name\":5}]" at 1: malformed JSON: name is a JSON number, want string`},
 		{"not a list", `{"name":"cpus"}`, `resources: "{\"name\":\"cpus\"}" at 0: JSON resources must be a list`},
 		{"trailing garbage", `[] x`, `resources: "x" at 3: trailing data after list`},
 	}
