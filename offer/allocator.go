@@ -38,12 +38,16 @@ func WithDefaultRefuse(d time.Duration) AllocatorOption {
 }
 
 // FilterOption sets the filter that Accept or Decline installs.
-type FilterOption func(*time.Duration)
+type FilterOption func(*filterConfig)
+
+type filterConfig struct {
+	refuse time.Duration
+}
 
 // RefuseFor keeps the declined resources from being offered again to the
 // framework from the same agent for d. Zero or less installs no filter.
 func RefuseFor(d time.Duration) FilterOption {
-	return func(r *time.Duration) { *r = d }
+	return func(c *filterConfig) { c.refuse = d }
 }
 
 // Allocator is the master side of two-level scheduling: it holds the agents'
@@ -364,10 +368,11 @@ func (a *Allocator) Accept(offerID string, used Resources, opts ...FilterOption)
 	if !o.Resources.Contains(used) {
 		return fmt.Errorf("offer: offer %s holds %q, not %q: %w", offerID, o.Resources, used, ErrInvalid)
 	}
-	refuse := a.refuse
+	cfg := filterConfig{refuse: a.refuse}
 	for _, opt := range opts {
-		opt(&refuse)
+		opt(&cfg)
 	}
+	refuse := cfg.refuse
 	a.remove(o)
 	s, f := o.agent, o.framework
 	leftover := o.Resources.Subtract(used)
