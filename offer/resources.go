@@ -52,8 +52,11 @@ func (r *Resource) isEmpty() bool {
 	}
 }
 
+// compareKey orders entries by name, role and type. Type is part of the key
+// so that Add never has to drop one of two same-named entries of different
+// types; NewResources and the parsers reject such mixes, as Mesos does.
 func compareKey(a, b *Resource) int {
-	return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Role, b.Role))
+	return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Role, b.Role), cmp.Compare(a.Type, b.Type))
 }
 
 // Resources is a vector of resources: at most one entry per name and role,
@@ -67,7 +70,7 @@ type Resources struct {
 // the same name and role together. It rejects invalid names and roles,
 // negative or oversized scalars, mismatched types and unprintable set items.
 func NewResources(rs ...Resource) (Resources, error) {
-	var b builder
+	b := builder{typed: true}
 	for i := range rs {
 		r := rs[i]
 		if r.Role == "" {
@@ -172,7 +175,8 @@ func hasSpaceOrControl(s string) bool {
 
 // builder accumulates entries into a sorted Resources.
 type builder struct {
-	rs []Resource
+	rs    []Resource
+	typed bool // reject a name used with two types
 }
 
 // add merges r (already validated) into the builder. With strict set, an
@@ -184,13 +188,23 @@ func (b *builder) add(r Resource, strict bool) string {
 	}
 	i, found := slices.BinarySearchFunc(b.rs, &r, func(e Resource, t *Resource) int { return compareKey(&e, t) })
 	if !found {
+		if b.typed {
+			// Entries of one name are adjacent: look both ways.
+			for j := i - 1; j >= 0 && b.rs[j].Name == r.Name; j-- {
+				if b.rs[j].Type != r.Type {
+					return fmt.Sprintf("type %s differs from earlier %s", r.Type, b.rs[j].Type)
+				}
+			}
+			for j := i; j < len(b.rs) && b.rs[j].Name == r.Name; j++ {
+				if b.rs[j].Type != r.Type {
+					return fmt.Sprintf("type %s differs from earlier %s", r.Type, b.rs[j].Type)
+				}
+			}
+		}
 		b.rs = slices.Insert(b.rs, i, r)
 		return ""
 	}
 	e := &b.rs[i]
-	if e.Type != r.Type {
-		return fmt.Sprintf("type %s differs from earlier %s", r.Type, e.Type)
-	}
 	switch r.Type {
 	case Scalar:
 		if e.Scalar+r.Scalar > MaxFixed {
@@ -274,10 +288,6 @@ func (r Resources) Add(o Resources) Resources {
 			out = append(out, *a)
 		case a == nil:
 			out = append(out, *b)
-		case a.Type != b.Type:
-			// Cannot happen for values built by this package with
-			// consistent types; keep the left one.
-			out = append(out, *a)
 		default:
 			e := *a
 			switch a.Type {
@@ -305,7 +315,7 @@ func (r Resources) Subtract(o Resources) Resources {
 	merge(r.rs, o.rs, func(a, b *Resource) {
 		switch {
 		case a == nil:
-		case b == nil || a.Type != b.Type:
+		case b == nil:
 			out = append(out, *a)
 		default:
 			e := *a
@@ -331,7 +341,7 @@ func (r Resources) Contains(o Resources) bool {
 	merge(r.rs, o.rs, func(a, b *Resource) {
 		switch {
 		case !ok || b == nil:
-		case a == nil || a.Type != b.Type:
+		case a == nil:
 			ok = false
 		case a.Type == Scalar:
 			ok = a.Scalar >= b.Scalar

@@ -74,7 +74,7 @@ func parseResourcesJSON(data []byte) (Resources, error) {
 	if err != nil {
 		return Resources{}, err
 	}
-	var b builder
+	b := builder{typed: true}
 	for l.more() {
 		off := l.offset()
 		var j jsonResource

@@ -174,6 +174,7 @@ func TestResourcesOperations(t *testing.T) {
 		{"role filters one role", r("cpus:1;cpus(batch):2;mem(web):3").Role("batch"), "cpus(batch):2"},
 		{"role star is unreserved", r("cpus:1;cpus(batch):2").Role(Unreserved), "cpus:1"},
 		{"allocatable adds unreserved", r("cpus:1;cpus(batch):2;mem(web):3").Allocatable("batch"), "cpus:1;cpus(batch):2"},
+		{"add keeps a name of two types as two entries", r("x:1").Add(r("x:[1-2]")), "x:1;x:[1-2]"},
 		{"flatten merges roles", r("cpus:1;cpus(batch):2;ports(a):[1-2];ports:[3-4]").Flatten(), "cpus:3;ports:[1-4]"},
 	}
 	for _, tt := range tests {
@@ -272,5 +273,9 @@ func TestNewResources(t *testing.T) {
 		if _, err := NewResources(bad); !errors.Is(err, ErrInvalid) {
 			t.Errorf("NewResources(%+v) error = %v, want ErrInvalid", bad, err)
 		}
+	}
+	mixed := []Resource{{Name: "cpus", Type: Scalar, Scalar: 1}, {Name: "cpus", Role: "r", Type: Set, Set: []string{"a"}}}
+	if _, err := NewResources(mixed...); !errors.Is(err, ErrInvalid) {
+		t.Errorf("NewResources with one name of two types: error = %v, want ErrInvalid", err)
 	}
 }

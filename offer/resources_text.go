@@ -19,7 +19,7 @@ func ParseResources(text string) (Resources, error) {
 	if t := strings.TrimSpace(text); strings.HasPrefix(t, "[") {
 		return parseResourcesJSON([]byte(text))
 	}
-	var b builder
+	b := builder{typed: true}
 	for off := 0; off <= len(text); {
 		end := strings.IndexByte(text[off:], ';')
 		if end < 0 {
