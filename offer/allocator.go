@@ -297,7 +297,12 @@ func (a *Allocator) Allocate() []Offer {
 		}
 	}
 	heap.Init(&h)
-	var out []Offer
+	out := make([]Offer, 0, len(a.order))
+	if len(a.offers) == 0 {
+		// Size the table for about one offer per agent rather than
+		// growing it step by step during the cycle.
+		a.offers = make(map[string]*offerState, len(a.order))
+	}
 	var skipped []*frameworkState
 	for _, s := range a.order {
 		for !s.available.IsEmpty() && h.Len() > 0 {

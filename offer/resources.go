@@ -377,16 +377,21 @@ func (r Resources) Roles() []string {
 }
 
 func (r Resources) filter(keep func(*Resource) bool) Resources {
-	var out []Resource
 	for i := range r.rs {
 		if keep(&r.rs[i]) {
-			out = append(out, r.rs[i])
+			continue
 		}
+		// Copy only once an entry is dropped; keeping all allocates nothing.
+		out := make([]Resource, i, len(r.rs))
+		copy(out, r.rs[:i])
+		for j := i + 1; j < len(r.rs); j++ {
+			if keep(&r.rs[j]) {
+				out = append(out, r.rs[j])
+			}
+		}
+		return Resources{rs: out}
 	}
-	if len(out) == len(r.rs) {
-		return r
-	}
-	return Resources{rs: out}
+	return r
 }
 
 // Flatten returns r with every role replaced by Unreserved, adding up the
