@@ -1,0 +1,174 @@
+// Package etcdtest runs a real etcd server inside the test process, for the
+// tests of packages (and examples) that talk to etcd. Each Server has its
+// own temporary data directory and loopback ports, logs only errors, and is
+// closed when the test ends.
+//
+//	srv := etcdtest.Start(t)
+//	cli := srv.Client(t)
+//
+// Stop and Restart take the server away and bring it back on the same data
+// directory and ports, to test how clients ride out an outage; Proxy cuts
+// one client off while the server keeps running.
+package etcdtest
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+
+	"github.com/gleaner/gleaner/internal/testenv"
+)
+
+// startTimeout bounds how long a server may take to become ready.
+const startTimeout = 30 * time.Second
+
+// Server is one embedded etcd member.
+type Server struct {
+	dir       string
+	clientURL url.URL
+	peerURL   url.URL
+	configure []func(*embed.Config)
+	mu        sync.Mutex
+	etcd      *embed.Etcd
+	closeOnce sync.Once
+}
+
+// Start starts a single-member etcd on free loopback ports with a fresh
+// data directory. configure, if given, adjusts the configuration (for
+// example MaxRequestBytes) before the server starts. The server is closed
+// in t's cleanup.
+func Start(t testing.TB, configure ...func(*embed.Config)) *Server {
+	t.Helper()
+	s := &Server{dir: t.TempDir(), configure: configure}
+	var err error
+	// A port picked free may be taken before etcd binds it (other tests run
+	// alongside); pick again a few times.
+	for range 5 {
+		s.clientURL = loopbackURL(testenv.FreePort(t))
+		s.peerURL = loopbackURL(testenv.FreePort(t))
+		if err = s.start(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("etcdtest: %v", err)
+	}
+	t.Cleanup(s.close)
+	return s
+}
+
+func loopbackURL(port int) url.URL {
+	return url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", port)}
+}
+
+func (s *Server) start() error {
+	cfg := embed.NewConfig()
+	cfg.Name = "etcdtest"
+	cfg.Dir = s.dir
+	cfg.ListenClientUrls = []url.URL{s.clientURL}
+	cfg.AdvertiseClientUrls = []url.URL{s.clientURL}
+	cfg.ListenPeerUrls = []url.URL{s.peerURL}
+	cfg.AdvertisePeerUrls = []url.URL{s.peerURL}
+	cfg.InitialCluster = cfg.Name + "=" + s.peerURL.String()
+	cfg.LogLevel = "error"
+	cfg.LogOutputs = []string{"stderr"}
+	for _, f := range s.configure {
+		f(cfg)
+	}
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return fmt.Errorf("starting embedded etcd in %s: %w", s.dir, err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return fmt.Errorf("embedded etcd failed: %w", err)
+	case <-time.After(startTimeout):
+		e.Close()
+		return fmt.Errorf("embedded etcd not ready after %v", startTimeout)
+	}
+	s.mu.Lock()
+	s.etcd = e
+	s.mu.Unlock()
+	return nil
+}
+
+// Endpoint is the client URL, such as "http://127.0.0.1:2379".
+func (s *Server) Endpoint() string { return s.clientURL.String() }
+
+// Client returns a client of the server that logs nothing and reconnects
+// within half a second of the server coming back. It is closed in t's
+// cleanup.
+func (s *Server) Client(t testing.TB) *clientv3.Client {
+	t.Helper()
+	return NewClient(t, s.Endpoint())
+}
+
+// NewClient returns a client of endpoint like Server.Client does, for
+// clients that go through a Proxy.
+func NewClient(t testing.TB, endpoint string) *clientv3.Client {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   []string{endpoint},
+		DialTimeout: 5 * time.Second,
+		Logger:      zap.NewNop(),
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, MaxDelay: 500 * time.Millisecond},
+			MinConnectTimeout: time.Second,
+		})},
+	})
+	if err != nil {
+		t.Fatalf("etcdtest: client of %s: %v", endpoint, err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// Stop closes the server, keeping its data directory and ports for Restart.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	e := s.etcd
+	s.etcd = nil
+	s.mu.Unlock()
+	if e == nil {
+		t.Fatalf("etcdtest: Stop of a stopped server")
+	}
+	e.Close()
+}
+
+// Restart starts a stopped server again on the same data directory and
+// ports.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	var err error
+	for range 20 { // the old listeners may take a moment to release the ports
+		if err = s.start(); err == nil || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("etcdtest: restart: %v", err)
+	}
+}
+
+func (s *Server) close() {
+	s.mu.Lock()
+	e := s.etcd
+	s.etcd = nil
+	s.mu.Unlock()
+	if e != nil {
+		e.Close()
+	}
+}
