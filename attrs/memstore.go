@@ -133,6 +133,9 @@ func (m *MemStore) SetAgent(ctx context.Context, agent string, as Attributes) (i
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if len(as) == 0 {
+		return m.rev, nil // etcd does not bump the revision for an empty transaction
+	}
 	m.rev++ // one transaction, one revision
 	for _, a := range as {
 		m.kvs[m.keys.attribute(agent, a.Name)] = Entry{Agent: agent, Name: a.Name, Value: a.Value, Revision: m.rev}

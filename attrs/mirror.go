@@ -80,17 +80,28 @@ func (m *mirror) run(ctx context.Context) {
 // watch follows the prefix until a resync is due.
 func (m *mirror) watch(ctx context.Context, probe *time.Ticker) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer cancel()
 	m.mu.Lock()
 	from := m.rev + 1
 	m.mu.Unlock()
-	wch := m.cli.Watch(wctx, m.prefix, clientv3.WithPrefix(), clientv3.WithRev(from))
+	// clientv3's Watch blocks until the watch stream is up, which is never
+	// while etcd is away; start it aside so that probes carry on meanwhile.
+	started, done := make(chan clientv3.WatchChan, 1), make(chan struct{})
+	go func() {
+		defer close(done)
+		started <- m.cli.Watch(wctx, m.prefix, clientv3.WithPrefix(), clientv3.WithRev(from))
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	var wch clientv3.WatchChan // nil, so never ready, until started
 	resync := time.NewTimer(m.o.resync)
 	defer resync.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case wch = <-started:
 		case resp, ok := <-wch:
 			switch {
 			case !ok:
@@ -106,6 +117,7 @@ func (m *mirror) watch(ctx context.Context, probe *time.Ticker) {
 			m.contact(resp.Header.Revision)
 			m.events(resp.Events)
 		case <-probe.C:
+			m.log.Debug("attrs: probing etcd")
 			wasStale := m.status().Stale
 			if err := m.probe(ctx); err != nil {
 				m.markStale(err)

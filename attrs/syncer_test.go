@@ -50,3 +50,145 @@ func TestSyncerDeliversSetAndDelete(t *testing.T) {
 		t.Fatalf("Attributes() = %q, want none", got)
 	}
 }
+
+func TestSyncerLocalAttributesYieldToEtcd(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	ctx := testContext(t)
+	store := attrs.NewEtcdStore(cli)
+	if _, err := store.Set(ctx, "agent-1", "rack", attrs.Text("r1")); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := attrs.NewSyncer(cli, "agent-1", attrs.WithLocal(mustParse(t, "rack:r0;cores:8")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Attributes().String(), "cores:8;rack:r0"; got != want {
+		t.Fatalf("before the first sync: Attributes() = %q, want the local %q", got, want)
+	}
+	changes, cancel := s.Subscribe()
+	defer cancel()
+	start(t, s)
+
+	if c := next(t, changes); c.Kind != attrs.Updated || c.Name != "rack" || c.Old.String() != "r0" || c.New.String() != "r1" {
+		t.Fatalf("first sync: got %+v, want rack r0 -> r1 (etcd wins)", c)
+	}
+	if got, want := s.Attributes().String(), "cores:8;rack:r1"; got != want {
+		t.Fatalf("Attributes() = %q, want %q", got, want)
+	}
+	if _, err := store.Delete(ctx, "agent-1", "rack"); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(t, changes); c.Kind != attrs.Updated || c.New.String() != "r0" {
+		t.Fatalf("after deleting rack in etcd: got %+v, want the local r0 back", c)
+	}
+}
+
+func TestSyncerKeepsValuesWhileEtcdIsDownAndRecovers(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	ctx := testContext(t)
+	store := attrs.NewEtcdStore(cli)
+	if _, err := store.SetAgent(ctx, "agent-1", mustParse(t, "rack:r1;cores:16")); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := attrs.NewSyncer(cli, "agent-1", attrs.WithProbeInterval(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, cancel := s.Subscribe()
+	defer cancel()
+	start(t, s)
+	waitReady(t, s.Ready())
+	next(t, changes)
+	next(t, changes)
+	const want = "cores:16;rack:r1"
+
+	srv.Stop(t)
+	eventually(t, "status stale", func() bool { return s.Status().Stale })
+	time.Sleep(300 * time.Millisecond)
+	st := s.Status()
+	if !st.Stale || st.Age < 300*time.Millisecond || st.Err == nil {
+		t.Fatalf("while etcd is down: status %+v, want stale with age >= 300ms and an error", st)
+	}
+	if got := s.Attributes().String(); got != want {
+		t.Fatalf("while etcd is down: Attributes() = %q, want the last known %q", got, want)
+	}
+
+	srv.Restart(t)
+	eventually(t, "status fresh again", func() bool { return !s.Status().Stale })
+	if got := s.Attributes().String(); got != want {
+		t.Fatalf("after restart: Attributes() = %q, want %q", got, want)
+	}
+	select {
+	case c := <-changes:
+		t.Fatalf("nothing changed in etcd, yet got %+v", c)
+	default:
+	}
+	if _, err := store.Set(ctx, "agent-1", "zone", attrs.Text("east")); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(t, changes); c.Kind != attrs.Added || c.Name != "zone" {
+		t.Fatalf("after restart, set zone: got %+v, want zone added", c)
+	}
+}
+
+func TestSyncerResyncsAfterCompactionDuringDisconnect(t *testing.T) {
+	srv := etcdtest.Start(t)
+	admin := srv.Client(t)
+	proxy := etcdtest.NewProxy(t, srv.Endpoint())
+	cli := etcdtest.NewClient(t, proxy.Endpoint())
+	ctx := testContext(t)
+	store := attrs.NewEtcdStore(admin)
+	if _, err := store.SetAgent(ctx, "agent-1", mustParse(t, "rack:r1;zone:east")); err != nil {
+		t.Fatal(err)
+	}
+
+	// Probe and resync periods far beyond the test: only the compacted
+	// watch can make the syncer read everything again.
+	s, err := attrs.NewSyncer(cli, "agent-1", attrs.WithProbeInterval(time.Hour), attrs.WithResyncPeriod(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, cancel := s.Subscribe()
+	defer cancel()
+	start(t, s)
+	next(t, changes)
+	next(t, changes)
+
+	proxy.Cut()
+	if _, err := store.Set(ctx, "agent-1", "rack", attrs.Text("r2")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Delete(ctx, "agent-1", "zone"); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := store.Set(ctx, "agent-1", "cores", attrs.Scalar(16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Compact(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Restore()
+
+	got := map[string]attrs.Change{}
+	for range 3 {
+		c := next(t, changes)
+		got[c.Name] = c
+	}
+	if c := got["rack"]; c.Kind != attrs.Updated || c.New.String() != "r2" {
+		t.Errorf("rack: got %+v, want updated to r2", c)
+	}
+	if c := got["zone"]; c.Kind != attrs.Removed {
+		t.Errorf("zone: got %+v, want removed", c)
+	}
+	if c := got["cores"]; c.Kind != attrs.Added || c.New.Scalar() != 16 {
+		t.Errorf("cores: got %+v, want added as 16", c)
+	}
+	if got, want := s.Attributes().String(), "cores:16;rack:r2"; got != want {
+		t.Fatalf("Attributes() = %q, want %q", got, want)
+	}
+}

@@ -6,14 +6,21 @@
 //	srv := etcdtest.Start(t)
 //	cli := srv.Client(t)
 //
-// Stop and Restart take the server away and bring it back on the same data
-// directory and ports, to test how clients ride out an outage; Proxy cuts
-// one client off while the server keeps running.
+// Clients reach the server through a Proxy in front of it, so that Stop can
+// cut their connections at once (etcd's own Close waits up to its request
+// timeout, seven seconds, for open watch streams) and Restart brings the
+// server back on the same data directory behind the same endpoint. A
+// separate NewProxy cuts one client off while the server keeps running.
+//
+// etcd logs at error level into a file that is printed only when the test
+// fails: a normal shutdown logs errors too ("server closed").
 package etcdtest
 
 import (
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -34,12 +41,13 @@ const startTimeout = 30 * time.Second
 // Server is one embedded etcd member.
 type Server struct {
 	dir       string
+	logFile   string
 	clientURL url.URL
 	peerURL   url.URL
 	configure []func(*embed.Config)
+	front     *Proxy
 	mu        sync.Mutex
 	etcd      *embed.Etcd
-	closeOnce sync.Once
 }
 
 // Start starts a single-member etcd on free loopback ports with a fresh
@@ -48,7 +56,8 @@ type Server struct {
 // in t's cleanup.
 func Start(t testing.TB, configure ...func(*embed.Config)) *Server {
 	t.Helper()
-	s := &Server{dir: t.TempDir(), configure: configure}
+	tmp := t.TempDir()
+	s := &Server{dir: filepath.Join(tmp, "data"), logFile: filepath.Join(tmp, "etcd.log"), configure: configure}
 	var err error
 	// A port picked free may be taken before etcd binds it (other tests run
 	// alongside); pick again a few times.
@@ -62,7 +71,15 @@ func Start(t testing.TB, configure ...func(*embed.Config)) *Server {
 	if err != nil {
 		t.Fatalf("etcdtest: %v", err)
 	}
-	t.Cleanup(s.close)
+	s.front = NewProxy(t, s.clientURL.String())
+	t.Cleanup(func() {
+		s.close()
+		if t.Failed() {
+			if log, err := os.ReadFile(s.logFile); err == nil && len(log) > 0 {
+				t.Logf("etcd log (%s):\n%s", s.logFile, log)
+			}
+		}
+	})
 	return s
 }
 
@@ -80,7 +97,7 @@ func (s *Server) start() error {
 	cfg.AdvertisePeerUrls = []url.URL{s.peerURL}
 	cfg.InitialCluster = cfg.Name + "=" + s.peerURL.String()
 	cfg.LogLevel = "error"
-	cfg.LogOutputs = []string{"stderr"}
+	cfg.LogOutputs = []string{s.logFile}
 	for _, f := range s.configure {
 		f(cfg)
 	}
@@ -103,8 +120,13 @@ func (s *Server) start() error {
 	return nil
 }
 
-// Endpoint is the client URL, such as "http://127.0.0.1:2379".
-func (s *Server) Endpoint() string { return s.clientURL.String() }
+// Endpoint is the URL clients should use: the front proxy's, which stays
+// the same across Stop and Restart.
+func (s *Server) Endpoint() string { return s.front.Endpoint() }
+
+// ServerEndpoint is etcd's own client URL, without the front proxy, for
+// measurements that must not include the extra hop.
+func (s *Server) ServerEndpoint() string { return s.clientURL.String() }
 
 // Client returns a client of the server that logs nothing and reconnects
 // within half a second of the server coming back. It is closed in t's
@@ -134,17 +156,13 @@ func NewClient(t testing.TB, endpoint string) *clientv3.Client {
 	return cli
 }
 
-// Stop closes the server, keeping its data directory and ports for Restart.
+// Stop cuts every client connection and closes the server, keeping its
+// data directory and ports for Restart.
 func (s *Server) Stop(t testing.TB) {
 	t.Helper()
-	s.mu.Lock()
-	e := s.etcd
-	s.etcd = nil
-	s.mu.Unlock()
-	if e == nil {
+	if !s.close() {
 		t.Fatalf("etcdtest: Stop of a stopped server")
 	}
-	e.Close()
 }
 
 // Restart starts a stopped server again on the same data directory and
@@ -161,14 +179,19 @@ func (s *Server) Restart(t testing.TB) {
 	if err != nil {
 		t.Fatalf("etcdtest: restart: %v", err)
 	}
+	s.front.Restore()
 }
 
-func (s *Server) close() {
+// close stops a running server and reports whether it was running.
+func (s *Server) close() bool {
 	s.mu.Lock()
 	e := s.etcd
 	s.etcd = nil
 	s.mu.Unlock()
-	if e != nil {
-		e.Close()
+	if e == nil {
+		return false
 	}
+	s.front.Cut()
+	e.Close()
+	return true
 }
