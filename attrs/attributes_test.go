@@ -13,7 +13,7 @@ func TestParse(t *testing.T) {
 	tests := []struct {
 		name string
 		text string
-		want string            // String() of the result
+		want string // String() of the result
 		kind map[string]attrs.Kind
 	}{
 		{"mesos example keeps order and kinds", "rack:r1;zone:east;cores:16;ports:[31000-32000]",
