@@ -2,8 +2,11 @@ package attrs_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gleaner/gleaner/attrs"
 )
@@ -88,4 +91,47 @@ func mustValue(t testing.TB, s string) attrs.Value {
 		t.Fatalf("ParseValue(%q): %v", s, err)
 	}
 	return v
+}
+
+// loadAgents writes agents × perAgent attributes straight through the
+// client in batched transactions (100 puts each), the fast way to fill
+// etcd for a test or benchmark. Agent i has zone z<i%10>, rack r<i%100>,
+// cores 16, ports [31000-32000] and filler text attributes.
+func loadAgents(t testing.TB, cli *clientv3.Client, agents, perAgent int) {
+	t.Helper()
+	ctx := testContext(t)
+	const batch = 100
+	ops := make([]clientv3.Op, 0, batch)
+	flush := func() {
+		if len(ops) == 0 {
+			return
+		}
+		if _, err := cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+			t.Fatalf("loading agents: %v", err)
+		}
+		ops = ops[:0]
+	}
+	for i := range agents {
+		agent := fmt.Sprintf("agent-%05d", i)
+		for j := range perAgent {
+			var name, value string
+			switch j {
+			case 0:
+				name, value = "zone", fmt.Sprintf("z%d", i%10)
+			case 1:
+				name, value = "rack", fmt.Sprintf("r%d", i%100)
+			case 2:
+				name, value = "cores", "16"
+			case 3:
+				name, value = "ports", "[31000-32000]"
+			default:
+				name, value = fmt.Sprintf("label%d", j), fmt.Sprintf("value-%d-%d", i, j)
+			}
+			ops = append(ops, clientv3.OpPut("/gleaner/agents/"+agent+"/attributes/"+name, value))
+			if len(ops) == batch {
+				flush()
+			}
+		}
+	}
+	flush()
 }
