@@ -19,8 +19,6 @@ const (
 // agents is the prefix of every key the package writes.
 func (k keyspace) agents() string { return k.prefix + "/agents/" }
 
-func (k keyspace) agent(agent string) string { return k.agents() + agent + "/" }
-
 func (k keyspace) attributes(agent string) string { return k.agents() + agent + attributesSegment }
 
 func (k keyspace) attribute(agent, name string) string { return k.attributes(agent) + name }
