@@ -35,10 +35,8 @@ type Agent struct {
 //
 // Options read: WithPrefix, WithResyncPeriod, WithProbeInterval, WithLogger.
 type ClusterView struct {
-	keys   keyspace
-	mirror *mirror
-	life   lifecycle
-	subs   *broadcaster[Change]
+	follower
+	keys keyspace
 
 	mu     sync.RWMutex
 	agents map[string]*agentState
@@ -55,28 +53,18 @@ type agentState struct {
 // keeps owning cli.
 func NewClusterView(cli *clientv3.Client, opts ...Option) *ClusterView {
 	o := newOptions(opts)
-	v := &ClusterView{keys: keyspace{o.prefix}, subs: newBroadcaster[Change](), agents: make(map[string]*agentState)}
+	v := &ClusterView{keys: keyspace{o.prefix}, agents: make(map[string]*agentState)}
+	v.subs = newBroadcaster[Change]()
 	v.mirror = newMirror(cli, v.keys.agents(), o, v.apply)
 	return v
 }
 
 // Run follows etcd until ctx ends or Close is called. It returns ctx's
 // error, or nil after Close, or ErrClosed if called twice.
-func (v *ClusterView) Run(ctx context.Context) error {
-	rctx, err := v.life.begin(ctx)
-	if err != nil {
-		return err
-	}
-	v.mirror.run(rctx)
-	return v.life.end(ctx)
-}
+func (v *ClusterView) Run(ctx context.Context) error { return v.run(ctx) }
 
 // Close stops Run, waits for it, and closes every subscription channel.
-func (v *ClusterView) Close() error {
-	v.life.close()
-	v.subs.close()
-	return nil
-}
+func (v *ClusterView) Close() error { return v.close() }
 
 // Ready is closed once the first full read has been loaded.
 func (v *ClusterView) Ready() <-chan struct{} { return v.mirror.ready }

@@ -128,6 +128,7 @@ func (m *mirror) watch(ctx context.Context, probe *time.Ticker) {
 				return // etcd is back: read everything again
 			}
 		case <-resync.C:
+			m.log.Debug("attrs: periodic resync")
 			return
 		}
 	}
@@ -242,4 +243,27 @@ func (m *mirror) status() Status {
 		s.Stale = true
 	}
 	return s
+}
+
+// follower is what Syncer and ClusterView share: a mirror run under a
+// Run/Close lifecycle, with subscribers to its changes.
+type follower struct {
+	mirror *mirror
+	life   lifecycle
+	subs   *broadcaster[Change]
+}
+
+func (f *follower) run(ctx context.Context) error {
+	rctx, err := f.life.begin(ctx)
+	if err != nil {
+		return err
+	}
+	f.mirror.run(rctx)
+	return f.life.end(ctx)
+}
+
+func (f *follower) close() error {
+	f.life.close()
+	f.subs.close()
+	return nil
 }

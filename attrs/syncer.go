@@ -20,12 +20,10 @@ import (
 // Options read: WithPrefix, WithLocal, WithResyncPeriod, WithProbeInterval,
 // WithLogger.
 type Syncer struct {
-	agent  string
-	keys   keyspace
-	mirror *mirror
-	life   lifecycle
-	subs   *broadcaster[Change]
-	local  map[string]Value
+	follower
+	agent string
+	keys  keyspace
+	local map[string]Value
 
 	mu     sync.Mutex
 	remote map[string]Value // from etcd
@@ -45,7 +43,6 @@ func NewSyncer(cli *clientv3.Client, agent string, opts ...Option) (*Syncer, err
 	s := &Syncer{
 		agent:  agent,
 		keys:   keyspace{o.prefix},
-		subs:   newBroadcaster[Change](),
 		local:  make(map[string]Value, len(o.local)),
 		remote: make(map[string]Value),
 	}
@@ -53,27 +50,17 @@ func NewSyncer(cli *clientv3.Client, agent string, opts ...Option) (*Syncer, err
 		s.local[a.Name] = a.Value
 	}
 	s.merged = maps.Clone(s.local)
+	s.subs = newBroadcaster[Change]()
 	s.mirror = newMirror(cli, s.keys.attributes(agent), o, s.apply)
 	return s, nil
 }
 
 // Run syncs until ctx ends or Close is called. It returns ctx's error, or
 // nil after Close, or ErrClosed if called twice.
-func (s *Syncer) Run(ctx context.Context) error {
-	rctx, err := s.life.begin(ctx)
-	if err != nil {
-		return err
-	}
-	s.mirror.run(rctx)
-	return s.life.end(ctx)
-}
+func (s *Syncer) Run(ctx context.Context) error { return s.run(ctx) }
 
 // Close stops Run, waits for it, and closes every subscription channel.
-func (s *Syncer) Close() error {
-	s.life.close()
-	s.subs.close()
-	return nil
-}
+func (s *Syncer) Close() error { return s.close() }
 
 // Ready is closed once the first read from etcd has been applied.
 func (s *Syncer) Ready() <-chan struct{} { return s.mirror.ready }

@@ -1,6 +1,10 @@
 package attrs_test
 
 import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -190,5 +194,89 @@ func TestSyncerResyncsAfterCompactionDuringDisconnect(t *testing.T) {
 	}
 	if got, want := s.Attributes().String(), "cores:16;rack:r2"; got != want {
 		t.Fatalf("Attributes() = %q, want %q", got, want)
+	}
+}
+
+// countingHandler counts log records by message.
+type countingHandler struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.counts[r.Message]++
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+func (h *countingHandler) count(msg string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.counts[msg]
+}
+
+func TestSyncerResyncsPeriodicallyWithoutSpuriousChanges(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	ctx := testContext(t)
+	if _, err := attrs.NewEtcdStore(cli).Set(ctx, "agent-1", "rack", attrs.Text("r1")); err != nil {
+		t.Fatal(err)
+	}
+	h := &countingHandler{counts: map[string]int{}}
+	s, err := attrs.NewSyncer(cli, "agent-1", attrs.WithResyncPeriod(100*time.Millisecond), attrs.WithLogger(slog.New(h)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, cancel := s.Subscribe()
+	defer cancel()
+	start(t, s)
+	if c := next(t, changes); c.Kind != attrs.Added {
+		t.Fatalf("got %+v, want rack added", c)
+	}
+	eventually(t, "three periodic resyncs", func() bool { return h.count("attrs: periodic resync") >= 3 })
+	select {
+	case c := <-changes:
+		t.Fatalf("resyncs of unchanged data delivered %+v", c)
+	default:
+	}
+	if _, err := attrs.NewEtcdStore(cli).Set(ctx, "agent-1", "rack", attrs.Text("r2")); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(t, changes); c.Kind != attrs.Updated || c.New.String() != "r2" {
+		t.Fatalf("got %+v, want rack updated once", c)
+	}
+}
+
+func TestSyncerLifecycle(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	s, err := attrs.NewSyncer(cli, "agent-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, _ := s.Subscribe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	waitReady(t, s.Ready())
+	if err := s.Run(ctx); err != attrs.ErrClosed {
+		t.Fatalf("second Run = %v, want ErrClosed", err)
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("Run after its context ended = %v, want context.Canceled", err)
+	}
+	s.Close()
+	if _, ok := <-changes; ok {
+		t.Fatal("subscription channel still open after Close")
+	}
+	if _, err := attrs.NewSyncer(cli, "bad/agent"); !errors.Is(err, attrs.ErrInvalid) {
+		t.Fatalf("NewSyncer with a bad agent ID = %v, want ErrInvalid", err)
+	}
+	if _, err := attrs.NewSyncer(cli, "a", attrs.WithLocal(attrs.Attributes{{Name: "x/y", Value: attrs.Text("v")}})); !errors.Is(err, attrs.ErrInvalid) {
+		t.Fatalf("NewSyncer with a bad local attribute = %v, want ErrInvalid", err)
 	}
 }
