@@ -127,6 +127,11 @@ func (v *ClusterView) apply(evs []kvEvent, initial bool) {
 	// delivered, so they are filled in place rather than copied per key.
 	fresh := make(map[*agentState]bool)
 	var changes []Change
+	emit := func(c Change) {
+		if !initial {
+			changes = append(changes, c)
+		}
+	}
 	for _, ev := range evs {
 		agent, name, alive, ok := v.keys.parse(ev.key)
 		if !ok {
@@ -145,7 +150,7 @@ func (v *ClusterView) apply(evs []kvEvent, initial bool) {
 				if ev.deleted {
 					kind = AgentGone
 				}
-				changes = append(changes, Change{Kind: kind, Agent: agent, Revision: ev.rev, Attributes: st.strs})
+				emit(Change{Kind: kind, Agent: agent, Revision: ev.rev, Attributes: st.strs})
 			}
 		} else {
 			old := st.typed[name]
@@ -162,7 +167,7 @@ func (v *ClusterView) apply(evs []kvEvent, initial bool) {
 					st.typed[name] = now
 					st.strs[name] = now.MesosString()
 				}
-				changes = append(changes, Change{
+				emit(Change{
 					Kind: changeKind(old, now), Agent: agent, Name: name,
 					Old: old, New: now, Revision: ev.rev, Attributes: st.strs,
 				})
@@ -172,7 +177,5 @@ func (v *ClusterView) apply(evs []kvEvent, initial bool) {
 			delete(v.agents, agent)
 		}
 	}
-	if !initial {
-		v.subs.publish(changes...)
-	}
+	v.subs.publish(changes...)
 }

@@ -147,11 +147,18 @@ func (m *mirror) probe(ctx context.Context) error {
 // known.
 func (m *mirror) resync(ctx context.Context) error {
 	initial := m.status().Revision == 0
-	seen := make(map[string]struct{}, len(m.known))
+	// Keys seen in this read; not needed when nothing is known yet, which
+	// spares a large map on the first load of a big cluster.
+	var seen map[string]struct{}
+	if len(m.known) > 0 {
+		seen = make(map[string]struct{}, len(m.known))
+	}
 	var evs []kvEvent
 	rev, err := getPrefix(ctx, m.cli, m.prefix, m.o.probe, func(kv *mvccpb.KeyValue) error {
 		key := string(kv.Key)
-		seen[key] = struct{}{}
+		if seen != nil {
+			seen[key] = struct{}{}
+		}
 		if m.known[key] != kv.ModRevision {
 			evs = append(evs, kvEvent{key: key, value: kv.Value, rev: kv.ModRevision})
 		}
