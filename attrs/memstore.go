@@ -55,10 +55,9 @@ func (m *MemStore) put(ctx context.Context, agent, name string, v Value, rev int
 	if err := checkWrite(agent, name, v); err != nil {
 		return 0, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := m.lock(ctx, agent); err != nil {
 		return 0, err
 	}
-	m.mu.Lock()
 	defer m.mu.Unlock()
 	key := m.keys.attribute(agent, name)
 	if rev >= 0 {
@@ -73,13 +72,9 @@ func (m *MemStore) put(ctx context.Context, agent, name string, v Value, rev int
 
 // Delete implements Store.
 func (m *MemStore) Delete(ctx context.Context, agent, name string) (int64, error) {
-	if err := checkAgent(agent); err != nil {
+	if err := m.lock(ctx, agent); err != nil {
 		return 0, err
 	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	m.mu.Lock()
 	defer m.mu.Unlock()
 	key := m.keys.attribute(agent, name)
 	if _, ok := m.kvs[key]; !ok {
@@ -128,10 +123,9 @@ func (m *MemStore) SetAgent(ctx context.Context, agent string, as Attributes) (i
 	if err := checkAgentAttributes(agent, as); err != nil {
 		return 0, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := m.lock(ctx, agent); err != nil {
 		return 0, err
 	}
-	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(as) == 0 {
 		return m.rev, nil // etcd does not bump the revision for an empty transaction
@@ -145,13 +139,9 @@ func (m *MemStore) SetAgent(ctx context.Context, agent string, as Attributes) (i
 
 // DeleteAgent implements Store.
 func (m *MemStore) DeleteAgent(ctx context.Context, agent string) (int64, error) {
-	if err := checkAgent(agent); err != nil {
+	if err := m.lock(ctx, agent); err != nil {
 		return 0, err
 	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	m.mu.Lock()
 	defer m.mu.Unlock()
 	prefix, n := m.keys.attributes(agent), 0
 	for k := range m.kvs {
@@ -165,4 +155,17 @@ func (m *MemStore) DeleteAgent(ctx context.Context, agent string) (int64, error)
 	}
 	m.rev++
 	return m.rev, nil
+}
+
+// lock checks the agent ID and ctx and then locks the store; on success the
+// caller unlocks.
+func (m *MemStore) lock(ctx context.Context, agent string) error {
+	if err := checkAgent(agent); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	return nil
 }

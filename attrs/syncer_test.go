@@ -280,3 +280,37 @@ func TestSyncerLifecycle(t *testing.T) {
 		t.Fatalf("NewSyncer with a bad local attribute = %v, want ErrInvalid", err)
 	}
 }
+
+func TestSyncerDeliversChangesInOrder(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	ctx := testContext(t)
+	store := attrs.NewEtcdStore(cli)
+	s, err := attrs.NewSyncer(cli, "agent-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, cancelSlow := s.Subscribe() // read only at the end: must not hold anything up
+	defer cancelSlow()
+	fast, cancel := s.Subscribe()
+	defer cancel()
+	start(t, s)
+	waitReady(t, s.Ready())
+
+	const n = 50
+	for i := range n {
+		if _, err := store.Set(ctx, "agent-1", "seq", attrs.Scalar(float64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ch := range []<-chan attrs.Change{fast, slow} {
+		var last int64
+		for i := range n {
+			c := next(t, ch)
+			if c.New.Scalar() != float64(i) || c.Revision <= last {
+				t.Fatalf("change %d: got seq %v at revision %d (previous %d), want seq %d in revision order", i, c.New, c.Revision, last, i)
+			}
+			last = c.Revision
+		}
+	}
+}
