@@ -314,3 +314,31 @@ func TestSyncerDeliversChangesInOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestSyncerTreatsUnparsableValuesAsAbsent(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	ctx := testContext(t)
+	s, err := attrs.NewSyncer(cli, "agent-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, cancel := s.Subscribe()
+	defer cancel()
+	start(t, s)
+	waitReady(t, s.Ready())
+
+	const key = "/gleaner/agents/agent-1/attributes/ports"
+	if _, err := cli.Put(ctx, key, "[31000-32000]"); err != nil { // as etcdctl would
+		t.Fatal(err)
+	}
+	if c := next(t, changes); c.Kind != attrs.Added || c.New.Kind() != attrs.KindRanges {
+		t.Fatalf("got %+v, want ports added as ranges", c)
+	}
+	if _, err := cli.Put(ctx, key, "[32000-31000]"); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(t, changes); c.Kind != attrs.Removed || c.Name != "ports" {
+		t.Fatalf("got %+v, want ports removed: a malformed range is no value", c)
+	}
+}
