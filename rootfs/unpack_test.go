@@ -130,6 +130,7 @@ func TestUnpackRefusesMaliciousArchives(t *testing.T) {
 
 			if c.refused {
 				require.Error(t, err)
+				t.Logf("refused: %v", err)
 				assert.ErrorIs(t, err, rootfs.ErrUnsafe)
 				var ee *rootfs.EntryError
 				assert.ErrorAs(t, err, &ee)
