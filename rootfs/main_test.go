@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -133,3 +134,8 @@ func snapshot(t testing.TB, dir string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// net0 listens on a free loopback port.
+type net0 struct{}
+
+func (net0) listen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
