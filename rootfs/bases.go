@@ -74,6 +74,9 @@ func (b Bases) Add(ctx context.Context, name, version, archive string, opts Unpa
 		return "", fmt.Errorf("rootfs: base %q: %w", name, err)
 	}
 	dst := filepath.Join(dir, version)
+	if _, err := os.Lstat(dst); err == nil {
+		return "", fmt.Errorf("rootfs: base %q version %q: %w (versions are immutable)", name, version, ErrExist)
+	}
 	if err := Unpack(ctx, archive, dst, opts); err != nil {
 		return "", fmt.Errorf("rootfs: base %q version %q: %w", name, version, err)
 	}
