@@ -44,7 +44,7 @@ type EntryError struct {
 }
 
 func (e *EntryError) Error() string {
-	return fmt.Sprintf("rootfs: archive entry %q refused: %s", e.Name, e.Reason)
+	return fmt.Sprintf("archive entry %q refused: %s", e.Name, e.Reason)
 }
 
 // Unwrap makes errors.Is(err, ErrUnsafe) true.

@@ -65,6 +65,10 @@ type Spec struct {
 	// sandbox directory) created or truncated for the command's output;
 	// empty means /dev/null. Stdin is always /dev/null.
 	Stdout, Stderr string
+	// StdoutFile and StderrFile, when set, are used instead of the paths
+	// (for example os.Stdout in a command-line tool). The caller keeps
+	// ownership.
+	StdoutFile, StderrFile *os.File
 
 	// ParentDeathSignal is sent to the command when the launching thread
 	// dies; 0 means SIGKILL.

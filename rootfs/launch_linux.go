@@ -131,7 +131,6 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		p.pid = l.cmd.Process.Pid
 		started <- nil
 		p.status, p.err = exitStatus(l.cmd.Wait())
-		l.closeParentEnds()
 		close(p.done)
 	}()
 	if err := <-started; err != nil {
@@ -274,13 +273,19 @@ func newLauncher(spec Spec, cfg initConfig) (l *launcher, err error) {
 	if l.errR, l.errW, err = os.Pipe(); err != nil {
 		return l, err
 	}
-	if l.stdout, err = openOutput(spec.Stdout); err != nil {
-		return l, err
+	l.childEnds = []*os.File{l.cfgR, l.errW}
+	if l.stdout = spec.StdoutFile; l.stdout == nil {
+		if l.stdout, err = openOutput(spec.Stdout); err != nil {
+			return l, err
+		}
+		l.childEnds = append(l.childEnds, l.stdout)
 	}
-	if l.stderr, err = openOutput(spec.Stderr); err != nil {
-		return l, err
+	if l.stderr = spec.StderrFile; l.stderr == nil {
+		if l.stderr, err = openOutput(spec.Stderr); err != nil {
+			return l, err
+		}
+		l.childEnds = append(l.childEnds, l.stderr)
 	}
-	l.childEnds = []*os.File{l.cfgR, l.errW, l.stdout, l.stderr}
 	self, err := os.Executable()
 	if err != nil {
 		return l, err
@@ -336,6 +341,7 @@ func (l *launcher) closeParentEnds() {
 // handshake places the child in its cgroups, releases it with the config
 // and waits until it has exec'd the command or reported why it could not.
 func (l *launcher) handshake(ctx context.Context, pid int, cfg initConfig) error {
+	defer l.closeParentEnds()
 	name := cfg.Args[0]
 	for _, procs := range l.procs {
 		if err := writeProcs(procs, pid); err != nil {
@@ -350,6 +356,7 @@ func (l *launcher) handshake(ctx context.Context, pid int, cfg initConfig) error
 		return fmt.Errorf("rootfs: launch %q: sending config to helper: %w", name, err)
 	}
 	l.cfgW.Close()
+	l.cfgW = nil
 	// The helper's error pipe is close-on-exec: EOF without a message means
 	// the command is running. Cancelling ctx closes the pipe to unblock.
 	stop := context.AfterFunc(ctx, func() { l.errR.SetReadDeadline(time.Now()) })

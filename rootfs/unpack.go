@@ -78,10 +78,10 @@ func Unpack(ctx context.Context, archive, dst string, opts UnpackOptions) error 
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("rootfs: unpack: archive %s: %w", archive, ErrNotFound)
 		}
-		return fmt.Errorf("rootfs: unpack: %w", err)
+		return err
 	}
 	defer f.Close()
-	if err := UnpackReader(ctx, f, dst, opts); err != nil {
+	if err := unpack(ctx, f, dst, opts); err != nil {
 		return fmt.Errorf("rootfs: unpack %s: %w", archive, err)
 	}
 	return nil
@@ -89,10 +89,20 @@ func Unpack(ctx context.Context, archive, dst string, opts UnpackOptions) error 
 
 // UnpackReader is Unpack reading the archive from r.
 func UnpackReader(ctx context.Context, r io.Reader, dst string, opts UnpackOptions) error {
+	if err := unpack(ctx, r, dst, opts); err != nil {
+		return fmt.Errorf("rootfs: unpack into %s: %w", dst, err)
+	}
+	return nil
+}
+
+func unpack(ctx context.Context, r io.Reader, dst string, opts UnpackOptions) error {
 	opts = opts.withDefaults()
 	dst = filepath.Clean(dst)
 	if _, err := os.Lstat(dst); err == nil {
-		return fmt.Errorf("rootfs: unpack destination %s: %w", dst, ErrExist)
+		return fmt.Errorf("destination %s: %w", dst, ErrExist)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
 	}
 	stream, closeStream, err := decompress(r)
 	if err != nil {
@@ -102,7 +112,7 @@ func UnpackReader(ctx context.Context, r io.Reader, dst string, opts UnpackOptio
 
 	tmp, err := os.MkdirTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".unpack-")
 	if err != nil {
-		return fmt.Errorf("rootfs: unpack: %w", err)
+		return err
 	}
 	ok := false
 	defer func() {
@@ -112,7 +122,7 @@ func UnpackReader(ctx context.Context, r io.Reader, dst string, opts UnpackOptio
 	}()
 	root, err := os.OpenRoot(tmp)
 	if err != nil {
-		return fmt.Errorf("rootfs: unpack: %w", err)
+		return err
 	}
 	u := &unpacker{ctx: ctx, root: root, opts: opts, topMode: 0o755}
 	err = u.run(tar.NewReader(stream))
@@ -123,10 +133,10 @@ func UnpackReader(ctx context.Context, r io.Reader, dst string, opts UnpackOptio
 		return err
 	}
 	if err := os.Chmod(tmp, u.topMode); err != nil {
-		return fmt.Errorf("rootfs: unpack: %w", err)
+		return err
 	}
 	if err := os.Rename(tmp, dst); err != nil {
-		return fmt.Errorf("rootfs: unpack: %w", err)
+		return err
 	}
 	ok = true
 	return nil
@@ -145,13 +155,13 @@ func decompress(r io.Reader) (io.Reader, func(), error) {
 	case bytes.HasPrefix(head, gzipMagic):
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, nil, fmt.Errorf("rootfs: gzip: %w: %w", ErrInvalid, err)
+			return nil, nil, fmt.Errorf("gzip: %w: %w", ErrInvalid, err)
 		}
 		return zr, func() { zr.Close() }, nil
 	case bytes.HasPrefix(head, zstdMagic):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
 		if err != nil {
-			return nil, nil, fmt.Errorf("rootfs: zstd: %w: %w", ErrInvalid, err)
+			return nil, nil, fmt.Errorf("zstd: %w: %w", ErrInvalid, err)
 		}
 		return zr, zr.Close, nil
 	}
@@ -186,7 +196,7 @@ func (u *unpacker) run(tr *tar.Reader) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("rootfs: reading archive: %w: %w", ErrInvalid, err)
+			return fmt.Errorf("reading archive: %w: %w", ErrInvalid, err)
 		}
 		if err := u.entry(hdr, tr); err != nil {
 			return err
@@ -219,7 +229,7 @@ func (u *unpacker) fail(name string, err error) error {
 	if strings.Contains(err.Error(), "path escapes from parent") || errors.Is(err, fs.ErrInvalid) {
 		return refuse(name, "path leads outside the target through a link: %v", err)
 	}
-	return fmt.Errorf("rootfs: archive entry %q: %w", name, err)
+	return fmt.Errorf("archive entry %q: %w", name, err)
 }
 
 // checkName validates an entry name and returns it cleaned.
@@ -423,7 +433,7 @@ func (u *unpacker) file(name string, hdr *tar.Header, mode fs.FileMode, tr *tar.
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("rootfs: archive entry %q: %w", hdr.Name, err)
+		return fmt.Errorf("archive entry %q: %w", hdr.Name, err)
 	}
 	if err := u.root.Chtimes(name, hdr.ModTime, hdr.ModTime); err != nil {
 		return u.fail(hdr.Name, err)
