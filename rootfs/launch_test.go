@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -204,6 +205,22 @@ func TestLaunchBadInput(t *testing.T) {
 			assertNoChildren(t)
 		})
 	}
+	t.Run("failed launch in a cgroup leaves it empty and the host mounts unchanged", func(t *testing.T) {
+		testenv.RequireCgroupV1(t, "cpu")
+		requireMode(t, rootfs.ModePivotRoot)
+		cg := v1Cgroup(t, "cpu", uniqueName("gleaner-test-rootfs-"))
+		mounts, err := os.ReadFile("/proc/self/mountinfo")
+		require.NoError(t, err)
+		_, err = rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot, Args: []string{"/bin/absent"},
+			CgroupProcsFiles: []string{filepath.Join(cg, "cgroup.procs")}})
+		require.ErrorIs(t, err, rootfs.ErrNotFound)
+		assertNoChildren(t)
+		procs, err := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
+		require.NoError(t, err)
+		assert.Empty(t, string(procs), "the cgroup can be removed")
+		after, _ := os.ReadFile("/proc/self/mountinfo")
+		assert.Equal(t, string(mounts), string(after))
+	})
 	t.Run("unwritable cgroup leaves no process", func(t *testing.T) {
 		_, err := rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: rootfs.ModeChroot, Args: []string{"true"},
 			CgroupProcsFiles: []string{"/sys/fs/cgroup/cpu/" + uniqueName("gleaner-test-rootfs-absent-") + "/cgroup.procs"}})
@@ -278,4 +295,34 @@ func TestLaunchCgroupV2UseCgroupFD(t *testing.T) {
 	out, stderr, st := run(t, spec, "")
 	require.True(t, st.Success(), "status %v, stderr %s", st, stderr)
 	assert.Contains(t, out, "0::/"+name+"\n")
+}
+
+func TestLaunchParentDeathKillsTheCommand(t *testing.T) {
+	root := taskRoot(t)
+	for _, m := range modes {
+		t.Run(m.String(), func(t *testing.T) {
+			requireMode(t, m)
+			pidfile := filepath.Join(t.TempDir(), "pid")
+			self, err := os.Executable()
+			require.NoError(t, err)
+			cmd := exec.Command(self, "-test.run=^$")
+			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d:%s:%s", orphanEnv, int(m), root, pidfile))
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			data, err := os.ReadFile(pidfile)
+			require.NoError(t, err)
+			pid, err := strconv.Atoi(string(data))
+			require.NoError(t, err)
+			// The launcher is gone; its command must follow.
+			assert.Eventually(t, func() bool {
+				stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+				if err != nil {
+					return true
+				}
+				s := string(stat)
+				state := s[strings.LastIndexByte(s, ')')+2]
+				return state == 'Z' || state == 'X' || !strings.Contains(s, "(sleep)")
+			}, 5*time.Second, 10*time.Millisecond, "pid %d survived its parent", pid)
+		})
+	}
 }

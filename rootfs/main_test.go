@@ -1,6 +1,10 @@
 package rootfs_test
 
 import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
 	"archive/tar"
 	"bytes"
 	"crypto/rand"
@@ -19,7 +23,27 @@ import (
 func TestMain(m *testing.M) {
 	// Start re-executes this test binary as the launch helper.
 	rootfs.Init()
+	if arg := os.Getenv(orphanEnv); arg != "" {
+		orphanMain(arg)
+	}
 	os.Exit(m.Run())
+}
+
+// orphanEnv makes the test binary start `sleep` in a root and exit without
+// stopping it, so that a test can watch the parent-death signal act.
+const orphanEnv = "GLEANER_ROOTFS_TEST_ORPHAN"
+
+func orphanMain(arg string) {
+	mode, rest, _ := strings.Cut(arg, ":")
+	root, pidfile, _ := strings.Cut(rest, ":")
+	m, _ := strconv.Atoi(mode)
+	p, err := rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: rootfs.LaunchMode(m), Args: []string{"/bin/sleep", "100"}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	os.WriteFile(pidfile, []byte(strconv.Itoa(p.Pid())), 0o644)
+	os.Exit(0)
 }
 
 // uniqueName returns a per-test name for host-wide objects (cgroups).
