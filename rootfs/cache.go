@@ -79,8 +79,8 @@ func openCache(dir string, max int64) (*cache, error) {
 	return c, nil
 }
 
-func (c *cache) objects() string            { return filepath.Join(c.dir, "sha256") }
-func (c *cache) tmp() string                { return filepath.Join(c.dir, "tmp") }
+func (c *cache) objects() string           { return filepath.Join(c.dir, "sha256") }
+func (c *cache) tmp() string               { return filepath.Join(c.dir, "tmp") }
 func (c *cache) path(digest string) string { return filepath.Join(c.objects(), digest) }
 
 // get returns the path of the object with digest and marks it used.

@@ -251,12 +251,12 @@ func probePivotRoot() bool {
 
 // launcher holds the helper command and the pipes of one Start.
 type launcher struct {
-	cmd              *exec.Cmd
-	cfgR, cfgW       *os.File // parent writes the config once the child is placed
-	errR, errW       *os.File // child reports a failure to exec; EOF means exec'd
-	stdout, stderr   *os.File
-	childEnds        []*os.File
-	procs            []string // cgroup v1 cgroup.procs files
+	cmd            *exec.Cmd
+	cfgR, cfgW     *os.File // parent writes the config once the child is placed
+	errR, errW     *os.File // child reports a failure to exec; EOF means exec'd
+	stdout, stderr *os.File
+	childEnds      []*os.File
+	procs          []string // cgroup v1 cgroup.procs files
 }
 
 func newLauncher(spec Spec, cfg initConfig) (l *launcher, err error) {

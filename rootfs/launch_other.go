@@ -33,3 +33,16 @@ func (p *Process) Signal(sig syscall.Signal) error { return ErrNotSupported }
 func (p *Process) Stop(ctx context.Context, grace time.Duration) (ExitStatus, error) {
 	return ExitStatus{}, ErrNotSupported
 }
+
+// PivotRootSupported reports false outside Linux.
+func PivotRootSupported() bool { return false }
+
+// Mode returns ModeAuto.
+func (p *Process) Mode() LaunchMode { return ModeAuto }
+
+// Done returns a closed channel.
+func (p *Process) Done() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}

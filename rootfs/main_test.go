@@ -1,19 +1,19 @@
 package rootfs_test
 
 import (
-	"context"
-	"fmt"
-	"strconv"
-	"strings"
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/gleaner/gleaner/internal/testenv"

@@ -134,4 +134,3 @@ func (s *s3Store) put(ctx context.Context, dst source, r io.Reader, size int64) 
 	}
 	return nil
 }
-

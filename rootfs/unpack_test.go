@@ -65,7 +65,9 @@ func TestUnpackRefusesMaliciousArchives(t *testing.T) {
 		{name: "write through a symlink to an outside directory is refused", refused: true,
 			entries: func(o string) []tarEntry { return []tarEntry{sym("l", o), reg("l/evil", "pwned")} }},
 		{name: "overwrite through a symlink to an outside file is refused", refused: true,
-			entries: func(o string) []tarEntry { return []tarEntry{sym("l", o+"/secret"), reg("d/x", ""), sym("d/l", "../l"), reg("d/l/x", "pwned")} }},
+			entries: func(o string) []tarEntry {
+				return []tarEntry{sym("l", o+"/secret"), reg("d/x", ""), sym("d/l", "../l"), reg("d/l/x", "pwned")}
+			}},
 		{name: "relative symlink climbing out of the target is refused", refused: true,
 			entries: func(o string) []tarEntry { return []tarEntry{sym("l", "../outside")} }},
 		{name: "symlink chain leading out is refused on write", refused: true,
@@ -73,7 +75,9 @@ func TestUnpackRefusesMaliciousArchives(t *testing.T) {
 				return []tarEntry{{name: "d/", typ: tar.TypeDir, mode: 0o755}, sym("d/l1", "../l2"), sym("l2", o), reg("d/l1/evil", "pwned")}
 			}},
 		{name: "directory created through a symlink is refused", refused: true,
-			entries: func(o string) []tarEntry { return []tarEntry{sym("l", o), {name: "l/sub/", typ: tar.TypeDir, mode: 0o755}} }},
+			entries: func(o string) []tarEntry {
+				return []tarEntry{sym("l", o), {name: "l/sub/", typ: tar.TypeDir, mode: 0o755}}
+			}},
 		{name: "hard link to an absolute path is refused", refused: true,
 			entries: func(o string) []tarEntry { return []tarEntry{hard("h", o+"/secret")} }},
 		{name: "hard link climbing out is refused", refused: true,
@@ -111,7 +115,9 @@ func TestUnpackRefusesMaliciousArchives(t *testing.T) {
 		{name: "file replacing a symlink to an outside file does not write through it",
 			entries: func(o string) []tarEntry { return []tarEntry{sym("l", o+"/secret"), reg("l", "pwned")} }},
 		{name: "directory replacing a symlink to an outside directory does not write through it",
-			entries: func(o string) []tarEntry { return []tarEntry{sym("l", o), {name: "l/", typ: tar.TypeDir, mode: 0o755}, reg("l/evil", "pwned")} }},
+			entries: func(o string) []tarEntry {
+				return []tarEntry{sym("l", o), {name: "l/", typ: tar.TypeDir, mode: 0o755}, reg("l/evil", "pwned")}
+			}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
