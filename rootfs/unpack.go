@@ -124,7 +124,7 @@ func unpack(ctx context.Context, r io.Reader, dst string, opts UnpackOptions) er
 	if err != nil {
 		return err
 	}
-	u := &unpacker{ctx: ctx, root: root, opts: opts, topMode: 0o755}
+	u := &unpacker{ctx: ctx, root: root, opts: opts, topMode: 0o755, made: map[string]bool{}}
 	err = u.run(tar.NewReader(stream))
 	if cerr := root.Close(); err == nil {
 		err = cerr
@@ -183,6 +183,7 @@ type unpacker struct {
 	dirs    []dirMeta
 	topMode fs.FileMode
 	buf     []byte
+	made    map[string]bool // directories known to exist
 }
 
 func (u *unpacker) run(tr *tar.Reader) error {
@@ -276,10 +277,13 @@ func (u *unpacker) entry(hdr *tar.Header, tr *tar.Reader) error {
 		u.topMode = mode
 		return nil
 	}
-	if dir := path.Dir(name); dir != "." {
+	// Directories are never replaced (clear refuses), so one that exists
+	// once exists for the rest of the archive.
+	if dir := path.Dir(name); dir != "." && !u.made[dir] {
 		if err := u.root.MkdirAll(dir, 0o755); err != nil {
 			return u.fail(hdr.Name, err)
 		}
+		u.made[dir] = true
 	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
@@ -295,6 +299,7 @@ func (u *unpacker) entry(hdr *tar.Header, tr *tar.Reader) error {
 		if err := u.chown(name, hdr); err != nil {
 			return err
 		}
+		u.made[name] = true
 		u.dirs = append(u.dirs, dirMeta{name: name, mode: mode, mtime: hdr.ModTime})
 		return nil
 	case tar.TypeReg, tar.TypeGNUSparse, '\x00':
