@@ -90,8 +90,11 @@ func (f *Fetcher) Close() error {
 
 // Object is a fetched object in the cache.
 type Object struct {
-	URI    string
-	Path   string // file in the cache; read it, do not modify it
+	URI string
+	// Path is the file in the cache. Read it, never modify it. It stays
+	// until evicted to make room for newer objects, so unpack or open it
+	// promptly (an open file survives eviction).
+	Path   string
 	SHA256 string // hex
 	Size   int64
 	Cached bool // served from the cache without downloading

@@ -212,8 +212,12 @@ func populateDev(dev string) error {
 		major, minor uint32
 	}{{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}}
 	for _, n := range nodes {
-		if err := unix.Mknod(filepath.Join(dev, n.name), unix.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor))); err != nil {
+		p := filepath.Join(dev, n.name)
+		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor))); err != nil {
 			return fmt.Errorf("mknod /dev/%s: %w", n.name, err)
+		}
+		if err := unix.Chmod(p, 0o666); err != nil { // undo the umask
+			return fmt.Errorf("chmod /dev/%s: %w", n.name, err)
 		}
 	}
 	links := [][2]string{{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}}
@@ -222,5 +226,9 @@ func populateDev(dev string) error {
 			return err
 		}
 	}
-	return os.Mkdir(filepath.Join(dev, "shm"), 0o1777)
+	shm := filepath.Join(dev, "shm")
+	if err := os.Mkdir(shm, 0o755); err != nil {
+		return err
+	}
+	return os.Chmod(shm, 0o777|os.ModeSticky)
 }

@@ -96,6 +96,11 @@ func TestLaunchPivotRootIsPID1AndIsolated(t *testing.T) {
 	assert.Contains(t, out, "tmpok")
 	assert.NoFileExists(t, filepath.Join(root, "tmp", "x"), "/tmp is a tmpfs, not the root's directory")
 	assert.NotContains(t, out, " /sys ", "host mounts leaked")
+
+	out, stderr, st = run(t, rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot, Credential: &rootfs.Credential{UID: 65534, GID: 65534}},
+		"echo x > /dev/null && head -c 4 /dev/zero | wc -c && touch /tmp/mine && echo user-ok")
+	require.True(t, st.Success(), "status %v, stderr %s", st, stderr)
+	assert.Equal(t, "4\nuser-ok\n", out, "an unprivileged task can use /dev and /tmp")
 }
 
 func TestLaunchAutoModeFollowsKernelSupport(t *testing.T) {

@@ -54,7 +54,7 @@ func uniqueName(prefix string) string {
 }
 
 // busyboxApplets are linked into every test root.
-var busyboxApplets = []string{"sh", "true", "false", "cat", "ls", "echo", "id", "pwd", "sleep", "test", "touch", "ps", "kill", "wc", "readlink", "env", "mkdir", "rm"}
+var busyboxApplets = []string{"sh", "true", "false", "cat", "ls", "echo", "id", "pwd", "sleep", "test", "touch", "ps", "kill", "wc", "readlink", "env", "mkdir", "rm", "head"}
 
 // buildBusyboxRoot makes a base rootfs directory holding a static busybox
 // and its applet links, as an operator's base image would.
