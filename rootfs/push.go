@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Push uploads the local file src to dst, a file:// or s3:// URI. A file://
@@ -71,4 +72,27 @@ func writeFileAtomic(path string, r io.Reader) (err error) {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// PushBundle uploads the bundle a manifest (written by PackBundle) names,
+// then the manifest itself, under destPrefix (a file:// or s3:// URI ending
+// in a directory or key prefix). The bundle goes first, so a reader that
+// sees the manifest can fetch its bundle. It returns the manifest's URI.
+func (f *Fetcher) PushBundle(ctx context.Context, manifestPath, destPrefix string) (string, error) {
+	m, err := ReadManifest(manifestPath)
+	if err != nil {
+		return "", err
+	}
+	if m.Bundle == "" || m.SHA256 == "" {
+		return "", fmt.Errorf("rootfs: push %s: %w: manifest has no bundle or sha256 (write it with PackBundle)", manifestPath, ErrInvalid)
+	}
+	prefix := strings.TrimSuffix(destPrefix, "/") + "/"
+	if err := f.Push(ctx, filepath.Join(filepath.Dir(manifestPath), m.Bundle), prefix+m.Bundle); err != nil {
+		return "", err
+	}
+	dst := prefix + m.ManifestFile()
+	if err := f.Push(ctx, manifestPath, dst); err != nil {
+		return "", err
+	}
+	return dst, nil
 }

@@ -94,6 +94,26 @@ func TestS3PushAndFetchAgainstARealServer(t *testing.T) {
 	require.ErrorIs(t, err, rootfs.ErrNotFound)
 	assert.Contains(t, err.Error(), "s3://images/tasks/absent.tar.zst")
 
+	// A packed bundle and its manifest, pushed and fetched back as an
+	// agent would: manifest first, then the bundle it names, verified.
+	tree, outDir := t.TempDir(), t.TempDir()
+	writeTree(t, tree, map[string]string{"app/run.sh": "echo hi\n"})
+	m, err := rootfs.PackBundle(ctx, tree, outDir, rootfs.Manifest{Name: "web", Version: "2", Base: rootfs.Ref{Name: "busybox", Version: "1"}})
+	require.NoError(t, err)
+	uri, err := f.PushBundle(ctx, filepath.Join(outDir, m.ManifestFile()), "s3://images/tasks/")
+	require.NoError(t, err)
+	assert.Equal(t, "s3://images/tasks/web-2.manifest.json", uri)
+	mobj, err := f.Fetch(ctx, uri)
+	require.NoError(t, err)
+	got2, err := rootfs.ReadManifest(mobj.Path)
+	require.NoError(t, err)
+	assert.Equal(t, m, got2)
+	bobj, err := f.Fetch(ctx, "s3://images/tasks/"+got2.Bundle, rootfs.WithSHA256(got2.SHA256))
+	require.NoError(t, err)
+	dst := filepath.Join(t.TempDir(), "bundle")
+	require.NoError(t, rootfs.Unpack(ctx, bobj.Path, dst, rootfs.UnpackOptions{}))
+	assert.FileExists(t, filepath.Join(dst, "app", "run.sh"))
+
 	_, err = f.Fetch(ctx, "s3://no-such-bucket/x")
 	require.ErrorIs(t, err, rootfs.ErrNotFound)
 }

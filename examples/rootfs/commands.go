@@ -90,20 +90,11 @@ func cmdPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return errUsage
 	}
-	m, err := rootfs.ReadManifest(*manifest)
+	uri, err := f.PushBundle(ctx, *manifest, fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	prefix := strings.TrimSuffix(fs.Arg(0), "/") + "/"
-	// Bundle first: a manifest is only visible once its bundle is.
-	if err := f.Push(ctx, filepath.Join(filepath.Dir(*manifest), m.Bundle), prefix+m.Bundle); err != nil {
-		return err
-	}
-	if err := f.Push(ctx, *manifest, prefix+m.ManifestFile()); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, prefix+m.Bundle)
-	fmt.Fprintln(stdout, prefix+m.ManifestFile())
+	fmt.Fprintln(stdout, uri)
 	return nil
 }
 

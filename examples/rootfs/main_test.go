@@ -60,7 +60,7 @@ func TestOperatorFlow(t *testing.T) {
 
 	out, stderr, code = cli(t, "push", "-manifest", in("out", "web-1.manifest.json"), "file://"+in("store", "tasks"))
 	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, out, "web-1.tar.zst")
+	assert.Contains(t, out, "web-1.manifest.json")
 
 	out, stderr, code = cli(t, "fetch", "-cache", in("cache"), "-sha256", m.SHA256, "file://"+in("store", "tasks", "web-1.tar.zst"))
 	require.Equal(t, 0, code, stderr)
