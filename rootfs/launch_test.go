@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -329,5 +330,37 @@ func TestLaunchParentDeathKillsTheCommand(t *testing.T) {
 				return state == 'Z' || state == 'X' || !strings.Contains(s, "(sleep)")
 			}, 5*time.Second, 10*time.Millisecond, "pid %d survived its parent", pid)
 		})
+	}
+}
+
+func TestLaunchAndFetchLeaveNoGoroutines(t *testing.T) {
+	root := taskRoot(t)
+	before := runtime.NumGoroutine()
+	for range 3 {
+		_, _, st := run(t, rootfs.Spec{Root: root, Mode: rootfs.ModeChroot}, "true")
+		require.True(t, st.Success())
+	}
+	p, err := rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: rootfs.ModeChroot, Args: []string{"/bin/sleep", "100"}})
+	require.NoError(t, err)
+	_, err = p.Stop(context.Background(), 0)
+	require.NoError(t, err)
+
+	src := filepath.Join(t.TempDir(), "obj")
+	require.NoError(t, os.WriteFile(src, []byte("object"), 0o644))
+	f, err := rootfs.NewFetcher(filepath.Join(t.TempDir(), "cache"))
+	require.NoError(t, err)
+	for range 4 {
+		_, err := f.Fetch(context.Background(), "file://"+src)
+		require.NoError(t, err)
+	}
+	require.NoError(t, f.Close())
+
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		t.Errorf("goroutines: %d before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 	}
 }
