@@ -149,12 +149,12 @@ func (i *Isolator) Resize(cpus float64, memoryBytes int64) error {
 	if i.pg == nil {
 		return fmt.Errorf("isolate: parent %s destroyed: %w", i.parent, ErrNotFound)
 	}
-	newQuota := quotaUs(cpus)
+	oldQuota, newQuota := i.parentQuotaUs, quotaUs(cpus)
 	v1 := i.feat.Mode.Version() == 1
 	// Lower tasks above the new quota before the parent, raise capped ones
 	// after it: v1 rejects any moment where a child exceeds its parent.
 	if v1 {
-		if err := i.recap(newQuota, func(now, next int64) bool { return next < now }); err != nil {
+		if err := i.recap(oldQuota, newQuota, func(now, next int64) bool { return next < now }); err != nil {
 			return err
 		}
 	}
@@ -169,7 +169,7 @@ func (i *Isolator) Resize(cpus float64, memoryBytes int64) error {
 	}
 	i.parentQuotaUs = newQuota
 	if v1 {
-		if err := i.recap(newQuota, func(now, next int64) bool { return next > now }); err != nil {
+		if err := i.recap(oldQuota, newQuota, func(now, next int64) bool { return next > now }); err != nil {
 			return err
 		}
 	}
@@ -177,14 +177,15 @@ func (i *Isolator) Resize(cpus float64, memoryBytes int64) error {
 	return nil
 }
 
-// recap reapplies the limits of hard-limited tasks whose quota under
-// parentQuota differs from the current one in the direction pick accepts.
-func (i *Isolator) recap(parentQuota int64, pick func(now, next int64) bool) error {
+// recap reapplies the limits of hard-limited tasks whose quota under the
+// parent's new quota differs from the one under its old quota in the
+// direction pick accepts.
+func (i *Isolator) recap(oldQuota, parentQuota int64, pick func(now, next int64) bool) error {
 	for _, t := range i.tasks {
 		t.mu.Lock()
 		if t.mode == Hard && !t.destroyed {
 			want := quotaUs(t.limits.CPUs)
-			now, next := capQuota(want, i.parentQuotaUs), capQuota(want, parentQuota)
+			now, next := capQuota(want, oldQuota), capQuota(want, parentQuota)
 			if pick(now, next) {
 				if err := t.g.apply(t.limits, t.mode, parentQuota); err != nil {
 					t.mu.Unlock()
