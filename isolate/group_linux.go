@@ -34,14 +34,18 @@ type group interface {
 	children() ([]string, error)
 }
 
-// killPollInterval is how often kill rechecks that a cgroup has emptied.
-const killPollInterval = 2 * time.Millisecond
+// Polling for an emptied cgroup backs off from killPollMin to killPollMax:
+// a killed process usually exits within microseconds on an idle machine,
+// and within milliseconds on a busy one.
+const (
+	killPollMin = 50 * time.Microsecond
+	killPollMax = 5 * time.Millisecond
+)
 
 // waitEmpty polls until g has no process left, SIGKILLing stragglers (a
 // process that forked while being listed) on each round.
 func waitEmpty(ctx context.Context, g group, signal func(pids []int)) error {
-	t := time.NewTicker(killPollInterval)
-	defer t.Stop()
+	delay := killPollMin
 	for {
 		pids, err := g.procs()
 		if err != nil {
@@ -51,10 +55,13 @@ func waitEmpty(ctx context.Context, g group, signal func(pids []int)) error {
 			return nil
 		}
 		signal(pids)
+		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return context.Cause(ctx)
 		case <-t.C:
 		}
+		delay = min(2*delay, killPollMax)
 	}
 }

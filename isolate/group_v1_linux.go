@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
+	
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"golang.org/x/sys/unix"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -61,6 +61,7 @@ type v1Group struct {
 	subs []cgroup1.Subsystem
 	path string // e.g. /gleaner/task-1, relative to every hierarchy
 	cg   cgroup1.Cgroup
+	sr   statReader
 }
 
 func (g *v1Group) hierarchy() cgroup1.InitOpts {
@@ -93,6 +94,7 @@ func newV1Group(feat Features, path string, l *Limits, mode CPUMode, parentQuota
 		return nil, err
 	}
 	g := &v1Group{feat: feat, subs: subs, path: path}
+	g.sr.files = v1StatFiles(g)
 	if !create {
 		g.cg, err = cgroup1.Load(cgroup1.StaticPath(path), g.hierarchy())
 		if errors.Is(err, cgroup1.ErrCgroupDeleted) {
@@ -197,22 +199,49 @@ func (g *v1Group) addProc(pid int) error {
 	return nil
 }
 
+// procs lists the processes in the cgroup and its descendants in every
+// hierarchy. It reads cgroup.procs itself: containerd's Processes walks the
+// tree with filepath.Walk, which lstat()s every control file (about 30 per
+// directory, five hierarchies), and that dominated a task's teardown.
 func (g *v1Group) procs() ([]int, error) {
 	var pids []int
-	for _, s := range g.subs {
-		ps, err := g.cg.Processes(s.Name(), true)
-		if err != nil {
-			if errors.Is(err, cgroup1.ErrCgroupDeleted) || errors.Is(err, os.ErrNotExist) {
-				continue
-			}
+	for _, d := range g.dirs() {
+		var err error
+		if pids, err = appendProcs(pids, d); err != nil {
 			return nil, fmt.Errorf("isolate: list %s: %w", g.path, err)
-		}
-		for _, p := range ps {
-			pids = append(pids, p.Pid)
 		}
 	}
 	slices.Sort(pids)
 	return slices.Compact(pids), nil
+}
+
+// appendProcs appends the PIDs in dir/cgroup.procs and in every
+// descendant's; a directory that vanished has none.
+func appendProcs(pids []int, dir string) ([]int, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENODEV) {
+			return pids, nil
+		}
+		return nil, err
+	}
+	for _, f := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if pids, err = appendProcs(pids, filepath.Join(dir, e.Name())); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return pids, nil
 }
 
 func (g *v1Group) procsFiles() []string {
@@ -227,24 +256,7 @@ func (g *v1Group) openDir() (*os.File, error) {
 	return nil, fmt.Errorf("isolate: a cgroup directory FD (CLONE_INTO_CGROUP) needs cgroup v2; on v1 write the PID into ProcsFiles: %w", ErrNotSupported)
 }
 
-func (g *v1Group) stats() (Stats, error) {
-	m, err := g.cg.Stat(cgroup1.IgnoreNotExist)
-	if err != nil {
-		return Stats{}, fmt.Errorf("isolate: stats of %s: %w", g.path, err)
-	}
-	var s Stats
-	if c := m.GetCPU(); c != nil {
-		s.CPUUsage = time.Duration(c.GetUsage().GetTotal())
-		s.CPUPeriods = c.GetThrottling().GetPeriods()
-		s.CPUThrottled = c.GetThrottling().GetThrottledPeriods()
-		s.CPUThrottledTime = time.Duration(c.GetThrottling().GetThrottledTime())
-	}
-	s.MemoryBytes = m.GetMemory().GetUsage().GetUsage()
-	s.MemoryPeakBytes = m.GetMemory().GetUsage().GetMax()
-	s.OOMKills = m.GetMemoryOomControl().GetOomKill()
-	s.PIDs = m.GetPids().GetCurrent()
-	return s, nil
-}
+func (g *v1Group) stats() (Stats, error) { return g.sr.read() }
 
 func (g *v1Group) oomNotifier() (*os.File, error) {
 	// The eventfd registered on memory.oom_control fires on every OOM in
@@ -287,6 +299,9 @@ func (g *v1Group) exists() bool {
 // kill freezes the cgroup so nothing forks, SIGKILLs every process, thaws
 // so the signals are delivered, and waits until the cgroup is empty.
 func (g *v1Group) kill(ctx context.Context) error {
+	if pids, err := g.procs(); err != nil || len(pids) == 0 {
+		return err
+	}
 	frozen := false
 	if g.feat.Freezer && exists(g.dir(cgroup1.Freezer)) {
 		frozen = g.cg.Freeze() == nil
@@ -306,12 +321,49 @@ func (g *v1Group) kill(ctx context.Context) error {
 	})
 }
 
+// remove deletes the (empty) cgroup, descendants first, in every
+// hierarchy. It calls rmdir itself: containerd's Delete first re-lists
+// every hierarchy with filepath.Walk (see procs), which the caller's kill
+// has just done.
 func (g *v1Group) remove() error {
-	err := g.cg.Delete()
-	if err == nil || errors.Is(err, cgroup1.ErrCgroupDeleted) {
+	g.sr.close()
+	var errs []error
+	for _, d := range g.dirs() {
+		errs = append(errs, rmdirTree(d))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("isolate: remove cgroup %s: %w", g.path, err)
+	}
+	return nil
+}
+
+// rmdirTree removes a cgroup directory and its child cgroups. The kernel
+// may answer EBUSY for a moment after the last process exited; that is
+// retried briefly.
+func rmdirTree(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	return fmt.Errorf("isolate: remove cgroup %s: %w", g.path, err)
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := rmdirTree(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	delay := 100 * time.Microsecond
+	for try := 0; ; try++ {
+		err := unix.Rmdir(dir)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) || try == 12 {
+			return &os.PathError{Op: "rmdir", Path: dir, Err: err}
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 50*time.Millisecond)
+	}
 }
 
 func (g *v1Group) children() ([]string, error) {

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/containerd/cgroups/v3/cgroup2"
 	"golang.org/x/sys/unix"
@@ -21,6 +20,7 @@ type v2Group struct {
 	mount string
 	path  string // e.g. /gleaner/task-1, relative to the mount
 	m     *cgroup2.Manager
+	sr    statReader
 }
 
 func (g *v2Group) dir() string { return filepath.Join(g.mount, g.path) }
@@ -29,6 +29,7 @@ func (g *v2Group) dir() string { return filepath.Join(g.mount, g.path) }
 // every ancestor's subtree_control) or loads it when create is false.
 func newV2Group(feat Features, path string, l *Limits, mode CPUMode, create bool) (*v2Group, error) {
 	g := &v2Group{feat: feat, mount: feat.Mounts["unified"], path: path}
+	g.sr.files = v2StatFiles(g.dir(), feat)
 	if !create {
 		if !exists(g.dir()) {
 			return nil, fmt.Errorf("isolate: cgroup %s: %w", path, ErrNotFound)
@@ -155,22 +156,7 @@ func (g *v2Group) openDir() (*os.File, error) {
 	return f, nil
 }
 
-func (g *v2Group) stats() (Stats, error) {
-	m, err := g.m.StatFiltered(cgroup2.StatPids | cgroup2.StatCPU | cgroup2.StatMemory | cgroup2.StatMemoryEvents)
-	if err != nil {
-		return Stats{}, fmt.Errorf("isolate: stats of %s: %w", g.path, err)
-	}
-	return Stats{
-		CPUUsage:         time.Duration(m.GetCPU().GetUsageUsec()) * time.Microsecond,
-		CPUPeriods:       m.GetCPU().GetNrPeriods(),
-		CPUThrottled:     m.GetCPU().GetNrThrottled(),
-		CPUThrottledTime: time.Duration(m.GetCPU().GetThrottledUsec()) * time.Microsecond,
-		MemoryBytes:      m.GetMemory().GetUsage(),
-		MemoryPeakBytes:  m.GetMemory().GetMaxUsage(),
-		OOMKills:         m.GetMemoryEvents().GetOomKill(),
-		PIDs:             m.GetPids().GetCurrent(),
-	}, nil
-}
+func (g *v2Group) stats() (Stats, error) { return g.sr.read() }
 
 func (g *v2Group) oomNotifier() (*os.File, error) {
 	// inotify on memory.events (and cgroup.events, to notice the cgroup
@@ -214,6 +200,7 @@ func (g *v2Group) kill(ctx context.Context) error {
 }
 
 func (g *v2Group) remove() error {
+	g.sr.close()
 	if !g.exists() {
 		return nil
 	}
