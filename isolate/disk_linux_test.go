@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -107,6 +108,7 @@ func TestDuDoesNotCrossMountPoints(t *testing.T) {
 }
 
 func TestDiskWatcherCallsBackOverLimit(t *testing.T) {
+	goroutines := runtime.NumGoroutine()
 	dir, _ := makeSandbox(t)
 	small := t.TempDir()
 	w := NewDiskWatcher(WithDiskInterval(10*time.Millisecond), WithDiskBudget(50))
@@ -130,6 +132,7 @@ func TestDiskWatcherCallsBackOverLimit(t *testing.T) {
 	assert.ErrorIs(t, <-done, context.Canceled)
 	_, ok := w.Usage("big")
 	assert.False(t, ok, "unwatched")
+	requireGoroutines(t, goroutines)
 }
 
 func TestDiskWatcherTickIsSerialisedAndBounded(t *testing.T) {

@@ -10,10 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	
+
 	"github.com/containerd/cgroups/v3/cgroup1"
-	"golang.org/x/sys/unix"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // pather is the part of a cgroup1.Subsystem that knows its directory; the

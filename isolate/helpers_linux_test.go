@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -31,13 +32,12 @@ func TestMain(m *testing.M) {
 		spin()
 	case "hog":
 		waitGo()
-		var keep [][]byte
 		for {
 			b := make([]byte, 1<<20)
 			for i := 0; i < len(b); i += 4096 {
 				b[i] = 1
 			}
-			keep = append(keep, b)
+			hogged = append(hogged, b)
 		}
 	case "sleep":
 		waitGo()
@@ -52,8 +52,12 @@ func waitGo() {
 	_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
 }
 
+// hogged keeps the hog helper's memory reachable.
+var hogged [][]byte
+
 func spin() {
-	for {
+	for x := 0; ; x++ {
+		_ = x
 	}
 }
 
@@ -195,4 +199,18 @@ func listDir(t testing.TB, dir string) []string {
 		}
 	}
 	return names
+}
+
+// requireGoroutines fails t unless the goroutine count falls back to at most
+// n within a second. (testify's Eventually runs its condition in a goroutine
+// of its own, so it cannot be used for this.)
+func requireGoroutines(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines leaked: %d before, %d after", n, runtime.NumGoroutine())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -159,9 +160,9 @@ func TestUpdateRunningTask(t *testing.T) {
 	require.NoError(t, task.Update(Limits{CPUs: 0.25, MemoryBytes: 96 << 20, MemorySwapBytes: 16 << 20}))
 	assert.Equal(t, "25000", read("cpu", "cpu.cfs_quota_us"))
 	assert.Equal(t, "256", read("cpu", "cpu.shares"))
-	assert.Equal(t, strconv.Itoa(96 << 20), read("memory", "memory.limit_in_bytes"))
+	assert.Equal(t, strconv.Itoa(96<<20), read("memory", "memory.limit_in_bytes"))
 	if iso.feat.SwapAccounting {
-		assert.Equal(t, strconv.Itoa(112 << 20), read("memory", "memory.memsw.limit_in_bytes"))
+		assert.Equal(t, strconv.Itoa(112<<20), read("memory", "memory.memsw.limit_in_bytes"))
 	}
 	assert.Equal(t, "max", read("pids", "pids.max"), "PidsMax 0 lifts the limit")
 	require.NoError(t, task.Update(Limits{CPUs: 0.25, CPUMode: Soft, MemoryBytes: 96 << 20}))
@@ -204,6 +205,7 @@ func TestMemoryHogIsOOMKilledAndReported(t *testing.T) {
 
 func TestOOMWatcherEndsWhenCgroupRemovedOrClosed(t *testing.T) {
 	iso := newTestIsolator(t)
+	goroutines := runtime.NumGoroutine()
 	task, err := iso.Create("w", Limits{CPUs: 1, MemoryBytes: 64 << 20})
 	require.NoError(t, err)
 	w, err := task.WatchOOM(context.Background())
@@ -230,6 +232,13 @@ func TestOOMWatcherEndsWhenCgroupRemovedOrClosed(t *testing.T) {
 		t.Fatal("watcher did not stop on context cancel")
 	}
 	require.NoError(t, w2.Close())
+
+	w3, err := task2.WatchOOM(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, w3.Close(), "Close alone stops the goroutine")
+	_, ok := <-w3.Events()
+	assert.False(t, ok)
+	requireGoroutines(t, goroutines)
 }
 
 func TestForkBombStopsAtPidsMax(t *testing.T) {
