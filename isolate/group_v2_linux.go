@@ -94,8 +94,14 @@ func (g *v2Group) readLimits() (Limits, error) {
 	}
 	l.MemorySwapBytes = -1
 	if g.feat.SwapAccounting {
-		if l.MemorySwapBytes, err = readInt(filepath.Join(g.dir(), "memory.swap.max")); err != nil {
+		sw, err := os.ReadFile(filepath.Join(g.dir(), "memory.swap.max"))
+		if err != nil {
 			return l, err
+		}
+		if s := strings.TrimSpace(string(sw)); s != "max" {
+			if l.MemorySwapBytes, err = strconv.ParseInt(s, 10, 64); err != nil {
+				return l, fmt.Errorf("isolate: %s memory.swap.max %q: %w", g.path, s, err)
+			}
 		}
 	}
 	if g.feat.Pids {
