@@ -194,6 +194,9 @@ func (g *v1Group) readLimits() (Limits, error) {
 
 func (g *v1Group) addProc(pid int) error {
 	if err := g.cg.AddProc(uint64(pid)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			err = fmt.Errorf("%w: %w", ErrNotFound, err)
+		}
 		return fmt.Errorf("isolate: add pid %d to %s: %w", pid, g.path, err)
 	}
 	return nil

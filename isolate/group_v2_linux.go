@@ -129,6 +129,9 @@ func sharesForWeight(w uint64) uint64 {
 
 func (g *v2Group) addProc(pid int) error {
 	if err := g.m.AddProc(uint64(pid)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			err = fmt.Errorf("%w: %w", ErrNotFound, err)
+		}
 		return fmt.Errorf("isolate: add pid %d to %s: %w", pid, g.path, err)
 	}
 	return nil

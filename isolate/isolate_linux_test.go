@@ -2,7 +2,6 @@ package isolate
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -452,5 +451,8 @@ func TestKillEmptiesButKeepsCgroup(t *testing.T) {
 		assert.DirExists(t, d)
 	}
 	assert.True(t, slices.Contains(listDir(t, filepath.Join(iso.feat.Mounts["cpu"], iso.parent)), "k"))
-	assert.False(t, errors.Is(task.AddPID(-1), ErrNotFound))
+	assert.ErrorIs(t, task.AddPID(-1), ErrInvalid)
+	require.NoError(t, task.Destroy(context.Background()))
+	assert.ErrorIs(t, task.AddPID(os.Getpid()), ErrNotFound, "adding to a destroyed task")
+	assert.ErrorIs(t, task.Update(Limits{CPUs: 1, MemoryBytes: 64 << 20}), ErrNotFound)
 }

@@ -159,17 +159,19 @@ func (i *Isolator) Resize(cpus float64, memoryBytes int64) error {
 		}
 	}
 	err := i.pg.resize(cpus, memoryBytes)
-	if v1 {
+	if !v1 {
+		if err != nil {
+			return err
+		}
+	} else {
+		// The CPU write may have succeeded where the memory one failed:
+		// trust the file, and raise the capped tasks to whatever it says.
+		i.parentQuotaUs = newQuota
 		if q, rerr := readInt(filepath.Join(i.pg.(*v1Group).dir("cpu"), "cpu.cfs_quota_us")); rerr == nil {
 			i.parentQuotaUs = q
 		}
-	}
-	if err != nil {
-		return err
-	}
-	i.parentQuotaUs = newQuota
-	if v1 {
-		if err := i.recap(oldQuota, newQuota, func(now, next int64) bool { return next > now }); err != nil {
+		cerr := i.recap(oldQuota, i.parentQuotaUs, func(now, next int64) bool { return next > now })
+		if err := errors.Join(err, cerr); err != nil {
 			return err
 		}
 	}
