@@ -305,23 +305,64 @@ func (g *v1Group) kill(ctx context.Context) error {
 	if pids, err := g.procs(); err != nil || len(pids) == 0 {
 		return err
 	}
+	freezer := ""
+	if g.feat.Freezer {
+		freezer = g.dir(cgroup1.Freezer)
+	}
 	frozen := false
-	if g.feat.Freezer && exists(g.dir(cgroup1.Freezer)) {
-		frozen = g.cg.Freeze() == nil
-	}
-	thaw := func() {
-		if frozen {
-			_ = g.cg.Thaw()
-			frozen = false
+	if freezer != "" && exists(freezer) {
+		if err := setFreezerState(ctx, freezer, "FROZEN"); err != nil {
+			_ = setFreezerState(context.WithoutCancel(ctx), freezer, "THAWED")
+			return fmt.Errorf("isolate: freeze %s: %w", g.path, err)
 		}
+		frozen = true
 	}
-	defer thaw()
-	return waitEmpty(ctx, g, func(pids []int) {
+	thaw := func() error {
+		if !frozen {
+			return nil
+		}
+		frozen = false
+		return setFreezerState(context.WithoutCancel(ctx), freezer, "THAWED")
+	}
+	var thawErr error
+	err := waitEmpty(ctx, g, func(pids []int) {
 		for _, pid := range pids {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
-		thaw()
+		if err := thaw(); err != nil {
+			thawErr = err
+		}
 	})
+	return errors.Join(err, thawErr, thaw())
+}
+
+// setFreezerState writes freezer.state and waits, until ctx is done, for the
+// kernel to reach it. Written by hand because cgroup1's Freeze and Thaw poll
+// every 1 ms with no way to give up: half the teardown budget on an idle
+// machine, and forever on a task stuck in uninterruptible sleep.
+func setFreezerState(ctx context.Context, dir, state string) error {
+	file := filepath.Join(dir, "freezer.state")
+	delay := 20 * time.Microsecond
+	for {
+		if err := os.WriteFile(file, []byte(state), 0); err != nil {
+			return err
+		}
+		cur, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(string(cur)) == state {
+			return nil
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return context.Cause(ctx)
+		case <-t.C:
+		}
+		delay = min(2*delay, time.Millisecond)
+	}
 }
 
 // remove deletes the (empty) cgroup, descendants first, in every
