@@ -55,13 +55,21 @@ func waitEmpty(ctx context.Context, g group, signal func(pids []int)) error {
 			return nil
 		}
 		signal(pids)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return context.Cause(ctx)
-		case <-t.C:
+		if err := sleepCtx(ctx, delay); err != nil {
+			return err
 		}
 		delay = min(2*delay, killPollMax)
+	}
+}
+
+// sleepCtx sleeps for d or until ctx is done, whichever comes first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
 	}
 }

@@ -354,12 +354,8 @@ func setFreezerState(ctx context.Context, dir, state string) error {
 		if strings.TrimSpace(string(cur)) == state {
 			return nil
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return context.Cause(ctx)
-		case <-t.C:
+		if err := sleepCtx(ctx, delay); err != nil {
+			return err
 		}
 		delay = min(2*delay, time.Millisecond)
 	}
