@@ -38,7 +38,18 @@ func newV2Group(feat Features, path string, l *Limits, mode CPUMode, create bool
 		g.m = m
 		return g, err
 	}
-	res := &cgroup2.Resources{CPU: &cgroup2.CPU{}, Memory: &cgroup2.Memory{}, Pids: &cgroup2.Pids{}}
+	// A parent enables for its children those of cpu, memory and pids
+	// the host has.
+	res := &cgroup2.Resources{}
+	if feat.Has("cpu") {
+		res.CPU = &cgroup2.CPU{}
+	}
+	if feat.Has("memory") {
+		res.Memory = &cgroup2.Memory{}
+	}
+	if feat.Has("pids") {
+		res.Pids = &cgroup2.Pids{}
+	}
 	if l != nil {
 		res = v2Resources(*l, mode, feat.SwapAccounting)
 	}
