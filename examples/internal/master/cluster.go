@@ -32,10 +32,10 @@ type cluster struct {
 	alloc      *offer.Allocator
 	agents     map[string]*agent
 	frameworks map[string]*framework
-	tasks      map[string]*task         // non-terminal tasks
-	offers     map[string]outstanding   // by wire offer ID
-	ended      []api.TaskView           // recently ended tasks, oldest first
-	events     []api.ClusterEvent       // recent, oldest first
+	tasks      map[string]*task       // non-terminal tasks
+	offers     map[string]outstanding // by wire offer ID
+	ended      []api.TaskView         // recently ended tasks, oldest first
+	events     []api.ClusterEvent     // recent, oldest first
 	nextFwID   int
 }
 

@@ -154,5 +154,3 @@ func (s *stream) closed(within time.Duration) bool {
 		return false
 	}
 }
-
-
