@@ -151,14 +151,20 @@ func fieldErr(field, value, format string, args ...any) *FieldError {
 // wrong types and invalid values are errors naming the field. Fields left out
 // take Marathon's defaults, and the ID is made absolute ("web" → "/web").
 func DecodeApp(r io.Reader) (App, error) {
-	a := App{
-		Cpus: DefaultCpus, Mem: DefaultMem, Instances: DefaultInstances,
-		BackoffSeconds: DefaultBackoffSeconds, BackoffFactor: DefaultBackoffFactor,
-		MaxLaunchDelaySeconds: DefaultMaxLaunchDelaySeconds,
-	}
 	data, err := io.ReadAll(io.LimitReader(r, MaxAppBytes+1))
 	if err != nil {
 		return App{}, fmt.Errorf("read app: %w", err)
+	}
+	return decodeApp(data, "")
+}
+
+// decodeApp is DecodeApp on bytes. A non-empty pathID is the ID from a
+// request path: the body may leave its id out, and must match when not.
+func decodeApp(data []byte, pathID string) (App, error) {
+	a := App{ID: pathID,
+		Cpus: DefaultCpus, Mem: DefaultMem, Instances: DefaultInstances,
+		BackoffSeconds: DefaultBackoffSeconds, BackoffFactor: DefaultBackoffFactor,
+		MaxLaunchDelaySeconds: DefaultMaxLaunchDelaySeconds,
 	}
 	if err := decodeStrict(data, &a); err != nil {
 		if errors.Is(err, offer.ErrInvalid) {
@@ -168,6 +174,9 @@ func DecodeApp(r io.Reader) (App, error) {
 	}
 	if err := a.Normalize(); err != nil {
 		return App{}, err
+	}
+	if pathID != "" && a.ID != pathID {
+		return App{}, fieldErr("id", a.ID, "does not match the app %q in the path", pathID)
 	}
 	return a, nil
 }
