@@ -1,0 +1,186 @@
+package reserve
+
+import (
+	"fmt"
+	"time"
+)
+
+// DefaultKeep is how much raw history a History created with keep 0 retains
+// to seed a window that a policy asks for the first time.
+const DefaultKeep = time.Hour
+
+// History is the record of samples that policies estimate from. It keeps the
+// newest sample plus, for every window a policy has asked about, a structure
+// that is updated with each sample in amortised constant or logarithmic time,
+// so an estimate over an hour of one-second samples costs microseconds.
+//
+// A window asked for the first time is seeded from the raw samples History
+// retains (keep, DefaultKeep if zero), so it is exact for windows up to keep.
+// A History is not safe for concurrent use; Reservation serialises access.
+type History struct {
+	keep   time.Duration
+	raw    []Sample // newest last, within keep of the newest
+	n      int
+	maxes  map[time.Duration]*[numResources]windowMax
+	quants map[time.Duration]*[numResources]windowQuantile
+	decays map[decayKey]*decayIndex
+}
+
+type decayKey struct {
+	halfLife, window time.Duration
+	q                float64
+}
+
+// decayIndex is the maximum over a window of a decaying quantile.
+type decayIndex struct {
+	d   [numResources]decayed
+	max [numResources]windowMax
+}
+
+func (x *decayIndex) add(s Sample) {
+	for r := range numResources {
+		v := x.d[r].add(s.Time, s.Business.get(r), s.Capacity.get(r))
+		x.max[r].add(s.Time, v)
+	}
+}
+
+// NewHistory returns an empty History that retains keep of raw samples
+// (DefaultKeep if keep is 0).
+func NewHistory(keep time.Duration) *History {
+	if keep <= 0 {
+		keep = DefaultKeep
+	}
+	return &History{
+		keep:   keep,
+		maxes:  make(map[time.Duration]*[numResources]windowMax),
+		quants: make(map[time.Duration]*[numResources]windowQuantile),
+		decays: make(map[decayKey]*decayIndex),
+	}
+}
+
+// Add appends s. It returns an error wrapping ErrInvalid if s fails
+// Validate, or ErrOutOfOrder if s is not later than the newest sample; the
+// History is unchanged in both cases.
+func (h *History) Add(s Sample) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if h.n > 0 {
+		if last := h.raw[len(h.raw)-1].Time; !s.Time.After(last) {
+			return fmt.Errorf("%w: sample at %s is not after %s",
+				ErrOutOfOrder, s.Time.Format(time.RFC3339Nano), last.Format(time.RFC3339Nano))
+		}
+	}
+	h.n++
+	h.raw = append(h.raw, s)
+	drop := 0
+	for drop < len(h.raw)-1 && expired(h.raw[drop].Time, s.Time, h.keep) {
+		drop++
+	}
+	if drop > 0 && drop*2 >= len(h.raw) {
+		h.raw = h.raw[:copy(h.raw, h.raw[drop:])]
+	} else if drop > 0 {
+		// Let the slice advance; the copy above reclaims space periodically.
+		h.raw = h.raw[drop:]
+	}
+	for _, m := range h.maxes {
+		for r := range numResources {
+			m[r].add(s.Time, s.Business.get(r))
+		}
+	}
+	for _, q := range h.quants {
+		for r := range numResources {
+			q[r].add(s.Time, s.Business.get(r))
+		}
+	}
+	for _, d := range h.decays {
+		d.add(s)
+	}
+	return nil
+}
+
+// Len returns the number of samples added.
+func (h *History) Len() int { return h.n }
+
+// Latest returns the newest sample and whether there is one.
+func (h *History) Latest() (Sample, bool) {
+	if h.n == 0 {
+		return Sample{}, false
+	}
+	return h.raw[len(h.raw)-1], true
+}
+
+// Max returns the largest business usage of each resource over the window
+// ending at the newest sample (the newest sample alone if window is 0).
+func (h *History) Max(window time.Duration) Resources {
+	m, ok := h.maxes[window]
+	if !ok {
+		m = new([numResources]windowMax)
+		for r := range numResources {
+			m[r].window = window
+		}
+		for _, s := range h.raw {
+			for r := range numResources {
+				m[r].add(s.Time, s.Business.get(r))
+			}
+		}
+		h.maxes[window] = m
+	}
+	var out Resources
+	for r := range numResources {
+		out.set(r, m[r].max())
+	}
+	return out
+}
+
+// Quantile returns the q-quantile (0 < q <= 1, nearest rank) of business
+// usage of each resource over the window ending at the newest sample.
+func (h *History) Quantile(window time.Duration, q float64) Resources {
+	if q >= 1 {
+		return h.Max(window)
+	}
+	w, ok := h.quants[window]
+	if !ok {
+		w = new([numResources]windowQuantile)
+		for r := range numResources {
+			w[r].window = window
+		}
+		for _, s := range h.raw {
+			for r := range numResources {
+				w[r].add(s.Time, s.Business.get(r))
+			}
+		}
+		h.quants[window] = w
+	}
+	var out Resources
+	for r := range numResources {
+		out.set(r, w[r].quantile(q))
+	}
+	return out
+}
+
+// DecayedQuantile returns, for each resource, the maximum over the window of
+// the q-quantile of business usage weighted by exponentially decaying
+// weights with the given half-life (q = 1: a peak that decays by half per
+// half-life). This is Autopilot's recommender input; window 0 gives the
+// current value alone.
+func (h *History) DecayedQuantile(halfLife, window time.Duration, q float64) Resources {
+	k := decayKey{halfLife: halfLife, window: window, q: q}
+	x, ok := h.decays[k]
+	if !ok {
+		x = new(decayIndex)
+		for r := range numResources {
+			x.d[r].halfLife, x.d[r].q = halfLife, q
+			x.max[r].window = window
+		}
+		for _, s := range h.raw {
+			x.add(s)
+		}
+		h.decays[k] = x
+	}
+	var out Resources
+	for r := range numResources {
+		out.set(r, x.max[r].max())
+	}
+	return out
+}
