@@ -13,7 +13,8 @@ import (
 //   - a lower estimate takes effect at once (the business needs it back);
 //   - a higher estimate takes effect only after every estimate for GrowAfter
 //     has been higher, then rises to the lowest of those estimates, by at
-//     most MaxGrowPercent of capacity per step;
+//     most MaxGrowPercent of capacity; each further step waits GrowAfter
+//     again (with GrowAfter 0, one step per sample);
 //   - changes smaller than MinChangePercent of capacity are not made, in
 //     either direction, unless the reservation exceeds what is idle right
 //     now (capacity minus current business usage), which always shrinks it;
@@ -79,12 +80,31 @@ type damper struct {
 	cur    [numResources]float64
 	since  [numResources]time.Time // when the estimate first stayed higher; zero if not
 	lowest [numResources]float64   // lowest higher estimate since then
+	moves  []move
+}
+
+// move is one resource's change made by a damper step.
+type move struct {
+	r        resource
+	from, to float64
+	waited   time.Duration // how long a grow waited; 0 for shrinks
+}
+
+func (m move) String() string {
+	switch {
+	case m.to < m.from:
+		return fmt.Sprintf("%s shrinks %s → %s at once", m.r, formatAmount(m.r, m.from), formatAmount(m.r, m.to))
+	case m.waited > 0:
+		return fmt.Sprintf("%s grows %s → %s after staying higher for %s", m.r,
+			formatAmount(m.r, m.from), formatAmount(m.r, m.to), shortDuration(m.waited))
+	}
+	return fmt.Sprintf("%s grows %s → %s", m.r, formatAmount(m.r, m.from), formatAmount(m.r, m.to))
 }
 
 // step moves the reservation toward est given sample s and returns the new
-// reservation and, for each resource that changed, why.
-func (d *damper) step(s Sample, est Resources) (Resources, []string) {
-	var why []string
+// reservation and the changes made. moves is reused between calls.
+func (d *damper) step(s Sample, est Resources) (Resources, []move) {
+	why := d.moves[:0]
 	for r := range numResources {
 		c := s.Capacity.get(r)
 		hard := clamp(c-s.Business.get(r), 0, c) // idle right now
@@ -100,7 +120,7 @@ func (d *damper) step(s Sample, est Resources) (Resources, []string) {
 		case cur > hard || (target < cur && cur-target >= max(minChange, 1e-9*c)):
 			d.cur[r] = target
 			d.since[r] = time.Time{}
-			why = append(why, fmt.Sprintf("%s shrinks %s → %s at once", r, formatAmount(r, cur), formatAmount(r, target)))
+			why = append(why, move{r: r, from: cur, to: target})
 		case target > cur && target-cur >= max(minChange, 1e-9*c):
 			if d.since[r].IsZero() {
 				d.since[r], d.lowest[r] = s.Time, target
@@ -116,16 +136,12 @@ func (d *damper) step(s Sample, est Resources) (Resources, []string) {
 				next = min(next, cur+step)
 			}
 			d.cur[r] = next
-			d.since[r], d.lowest[r] = s.Time, target
-			if waited == 0 {
-				why = append(why, fmt.Sprintf("%s grows %s → %s", r, formatAmount(r, cur), formatAmount(r, next)))
-			} else {
-				why = append(why, fmt.Sprintf("%s grows %s → %s after staying higher for %s", r,
-					formatAmount(r, cur), formatAmount(r, next), shortDuration(waited)))
-			}
+			d.since[r] = time.Time{} // a further step waits again
+			why = append(why, move{r: r, from: cur, to: next, waited: waited})
 		default:
 			d.since[r] = time.Time{}
 		}
 	}
+	d.moves = why
 	return Resources{CPUCores: d.cur[cpu], MemoryBytes: d.cur[memory], DiskBytes: d.cur[disk]}, why
 }

@@ -102,7 +102,7 @@ func (q QoS) Decide(reservation, business Resources, tasks []Task) ([]Action, er
 		return nil, &FieldError{Field: "QoS.MinCPUCores", Value: minCores, Why: "is negative"}
 	}
 	// Eviction order: lowest priority, then youngest, then ID for determinism.
-	order := make([]*Task, len(tasks))
+	order := make([]int, len(tasks))
 	seen := make(map[string]bool, len(tasks))
 	for i := range tasks {
 		t := &tasks[i]
@@ -118,9 +118,10 @@ func (q QoS) Decide(reservation, business Resources, tasks []Task) ([]Action, er
 				return nil, &FieldError{Field: "task " + t.ID + " " + f.name, Value: f.v, Why: "is not a non-negative number"}
 			}
 		}
-		order[i] = t
+		order[i] = i
 	}
-	slices.SortFunc(order, func(a, b *Task) int {
+	slices.SortFunc(order, func(i, j int) int {
+		a, b := &tasks[i], &tasks[j]
 		if a.Priority != b.Priority {
 			return a.Priority - b.Priority
 		}
@@ -131,34 +132,46 @@ func (q QoS) Decide(reservation, business Resources, tasks []Task) ([]Action, er
 	})
 
 	var actions []Action
-	evicted := make(map[*Task]bool)
-	evict := func(t *Task, r resource, reason string) {
-		evicted[t] = true
+	evicted := make([]bool, len(tasks))
+	// evict evicts the task at position k of order.
+	evict := func(k int, r resource, reason string) {
+		i := order[k]
+		evicted[i] = true
+		t := &tasks[i]
+		why := "lowest"
+		for _, j := range order[k+1:] {
+			if !evicted[j] {
+				if tasks[j].Priority == t.Priority {
+					why = "youngest"
+				}
+				break
+			}
+		}
 		actions = append(actions, Action{Kind: Evict, TaskID: t.ID, Resource: r.String(),
-			Reason: reason + fmt.Sprintf("evict task %s (%s)", t.ID, whyFirst(t, order, evicted))})
+			Reason: reason + fmt.Sprintf("evict task %s (priority %d, %s)", t.ID, t.Priority, why)})
 	}
 
 	// Memory: evict until what remains fits.
 	var heldMem float64
-	for _, t := range order {
-		heldMem += t.MemoryUsage
+	for i := range tasks {
+		heldMem += tasks[i].MemoryUsage
 	}
-	for _, t := range order {
+	for k, i := range order {
 		if heldMem <= reservation.MemoryBytes {
 			break
 		}
-		evict(t, memory, fmt.Sprintf("business memory rose to %s; reservation %s < held %s; ",
+		evict(k, memory, fmt.Sprintf("business memory rose to %s; reservation %s < held %s; ",
 			formatAmount(memory, business.MemoryBytes), formatAmount(memory, reservation.MemoryBytes), formatAmount(memory, heldMem)))
-		heldMem -= t.MemoryUsage
+		heldMem -= tasks[i].MemoryUsage
 	}
 
 	// CPU: evict while even the floors do not fit, then throttle the rest.
 	floor := func(t *Task) float64 { return min(t.cpuHeld(), max(t.cpuHeld()*floorPct/100, minCores)) }
 	var held, floors float64
-	for _, t := range order {
-		if !evicted[t] {
-			held += t.cpuHeld()
-			floors += floor(t)
+	for i := range tasks {
+		if !evicted[i] {
+			held += tasks[i].cpuHeld()
+			floors += floor(&tasks[i])
 		}
 	}
 	if held <= reservation.CPUCores {
@@ -166,16 +179,16 @@ func (q QoS) Decide(reservation, business Resources, tasks []Task) ([]Action, er
 	}
 	prefix := fmt.Sprintf("business CPU rose to %s; reservation %s < held %s; ",
 		formatAmount(cpu, business.CPUCores), formatAmount(cpu, reservation.CPUCores), formatAmount(cpu, held))
-	for _, t := range order {
+	for k, i := range order {
 		if floors <= reservation.CPUCores {
 			break
 		}
-		if evicted[t] {
+		if evicted[i] {
 			continue
 		}
-		evict(t, cpu, prefix+fmt.Sprintf("throttled to floors tasks would still hold %s; ", formatAmount(cpu, floors)))
-		held -= t.cpuHeld()
-		floors -= floor(t)
+		evict(k, cpu, prefix+fmt.Sprintf("throttled to their floors tasks would still hold %s; ", formatAmount(cpu, floors)))
+		held -= tasks[i].cpuHeld()
+		floors -= floor(&tasks[i])
 	}
 	if held <= reservation.CPUCores {
 		return actions, nil
@@ -183,12 +196,12 @@ func (q QoS) Decide(reservation, business Resources, tasks []Task) ([]Action, er
 	// Find the common factor s with sum(max(floor, s*held)) = reservation by
 	// bisection; the sum is monotone in s.
 	lo, hi := 0.0, 1.0
-	for range 60 {
+	for range 50 {
 		s := (lo + hi) / 2
 		var sum float64
-		for _, t := range order {
-			if !evicted[t] {
-				sum += max(floor(t), s*t.cpuHeld())
+		for i := range tasks {
+			if !evicted[i] {
+				sum += max(floor(&tasks[i]), s*tasks[i].cpuHeld())
 			}
 		}
 		if sum > reservation.CPUCores {
@@ -199,7 +212,7 @@ func (q QoS) Decide(reservation, business Resources, tasks []Task) ([]Action, er
 	}
 	for i := range tasks {
 		t := &tasks[i]
-		if evicted[t] {
+		if evicted[i] {
 			continue
 		}
 		limit := max(floor(t), lo*t.cpuHeld())
@@ -215,18 +228,4 @@ func (q QoS) Decide(reservation, business Resources, tasks []Task) ([]Action, er
 				t.ID, formatAmount(cpu, t.cpuHeld()), formatAmount(cpu, limit), limit/t.cpuHeld(), pinned)})
 	}
 	return actions, nil
-}
-
-// whyFirst says why t is the next to go among the tasks not yet evicted.
-func whyFirst(t *Task, order []*Task, evicted map[*Task]bool) string {
-	same := 0
-	for _, o := range order {
-		if o != t && !evicted[o] && o.Priority == t.Priority {
-			same++
-		}
-	}
-	if same == 0 {
-		return fmt.Sprintf("priority %d, lowest", t.Priority)
-	}
-	return fmt.Sprintf("priority %d, youngest", t.Priority)
 }

@@ -72,6 +72,7 @@ func Replay(tr Trace, p Policy, h Hysteresis, opts ReplayOptions) (Score, error)
 	if err != nil {
 		return Score{}, err
 	}
+	e.quiet = true
 	if opts.MaxGap <= 0 {
 		opts.MaxGap = 15 * time.Minute
 	}

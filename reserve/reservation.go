@@ -28,6 +28,7 @@ type engine struct {
 	history *History
 	damper  damper
 	current Resources
+	quiet   bool // skip formatting reasons (Replay does not read them)
 }
 
 func newEngine(p Policy, h Hysteresis, keep time.Duration) (*engine, error) {
@@ -55,8 +56,16 @@ func (e *engine) observe(s Sample) (Change, bool, error) {
 		Business: s.Business, Capacity: s.Capacity, Policy: e.name,
 	}
 	e.current = next
+	if e.quiet {
+		return c, true, nil
+	}
 	var b strings.Builder
-	b.WriteString(strings.Join(why, "; "))
+	for i, m := range why {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(m.String())
+	}
 	fmt.Fprintf(&b, "; policy %s estimated %s idle with business at %s of %s", e.name,
 		formatAmount(cpu, est.CPUCores), formatAmount(cpu, s.Business.CPUCores), formatAmount(cpu, s.Capacity.CPUCores))
 	if s.Capacity.MemoryBytes > 0 {
