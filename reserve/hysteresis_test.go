@@ -30,7 +30,7 @@ func TestHysteresis(t *testing.T) {
 		}},
 		{"shrinks at once, grows only after staying higher", Hysteresis{GrowAfter: 10 * time.Minute}, []step{
 			{0, 1, 5, 0}, {5, 1, 5, 0}, {10, 1, 5, 5}, // first grant waits 10 minutes too
-			{11, 1, 2, 2}, // shrink at once
+			{11, 1, 2, 2},                               // shrink at once
 			{12, 1, 6, 2}, {20, 1, 4, 2}, {22, 1, 6, 4}, // grows to the lowest estimate seen while waiting
 		}},
 		{"a dip restarts the wait", Hysteresis{GrowAfter: 10 * time.Minute}, []step{

@@ -1,0 +1,185 @@
+package reserve
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReadBitbrains(t *testing.T) {
+	tr, err := ReadTraceFile("testdata/bitbrains.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr) != 1 {
+		t.Fatalf("%d traces, want 1", len(tr))
+	}
+	got := tr[0]
+	if len(got.Samples) != 3 {
+		t.Fatalf("%d samples, want 3: %+v", len(got.Samples), got.Samples)
+	}
+	s := got.Samples[1]
+	if !s.Time.Equal(time.Unix(1372630104, 0)) || s.Capacity.CPUCores != 2 || !approx(s.Business.CPUCores, 1) ||
+		s.Capacity.MemoryBytes != 8218624*1024 || !approx(s.Business.MemoryBytes, 458575.4666666667*1024) {
+		t.Errorf("sample 1 = %+v, want 1 of 2 cores used at 1372630104", s)
+	}
+	if !approx(got.Samples[2].Business.CPUCores, 2) {
+		t.Errorf("100%% usage = %v cores, want 2", got.Samples[2].Business.CPUCores)
+	}
+	want := []Skip{{Line: 4, Reason: "zero CPU capacity"}, {Line: 6, Reason: "timestamp not after the previous row"}}
+	if len(got.Skipped) != 2 || got.Skipped[0] != want[0] || got.Skipped[1] != want[1] {
+		t.Errorf("skipped %+v, want %+v", got.Skipped, want)
+	}
+}
+
+func TestReadBitbrainsGzipAndMilliseconds(t *testing.T) {
+	var buf bytes.Buffer
+	z := gzip.NewWriter(&buf)
+	z.Write([]byte("Timestamp [ms];CPU cores;cap;use;pct;memcap;memuse\n1372629804000;4;8000;2000;25;1024;512\n"))
+	z.Close()
+	tr, err := ReadBitbrains(&buf, "vm.csv.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Samples) != 1 || !tr.Samples[0].Time.Equal(time.Unix(1372629804, 0)) || tr.Samples[0].Business.CPUCores != 1 {
+		t.Errorf("samples %+v, want one at 1372629804 using 1 core", tr.Samples)
+	}
+}
+
+func TestReadBitbrainsErrorsNameFileAndLine(t *testing.T) {
+	const header = "Timestamp [ms];CPU cores;cap;use;pct;memcap;memuse\n"
+	tests := []struct {
+		name, input string
+		line        int
+		field       string
+	}{
+		{"unparsable number", header + "1;2;3;4;5;6;7\n1;2;x;4;5;6;7\n", 3, "cap"},
+		{"NaN usage", header + "1;2;3;NaN;5;6;7\n", 2, "use"},
+		{"negative memory", header + "1;2;3;4;5;6;-7\n", 2, "memuse"},
+		{"wrong column count", header + "1;2;3\n", 2, ""},
+		{"short header", "a;b\n", 1, ""},
+		{"empty file", "", 1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ReadBitbrains(strings.NewReader(tt.input), "vm7.csv")
+			var pe *ParseError
+			if !errors.As(err, &pe) || pe.File != "vm7.csv" || pe.Line != tt.line || pe.Field != tt.field || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err = %v, want ParseError at vm7.csv:%d field %q", err, tt.line, tt.field)
+			}
+		})
+	}
+}
+
+// planetLabArchive builds a gzip-compressed tar like the public archives.
+func planetLabArchive(t testing.TB, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	z := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(z)
+	tw.WriteHeader(&tar.Header{Name: "20110303/", Typeflag: tar.TypeDir, Mode: 0o755})
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: "20110303/" + name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	z.Close()
+	return buf.Bytes()
+}
+
+func TestReadPlanetLab(t *testing.T) {
+	data := planetLabArchive(t, map[string]string{"vm-a": "10\n20\n\n30\n"})
+	trs, err := ReadPlanetLab(bytes.NewReader(data), "20110303.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trs) != 1 {
+		t.Fatalf("%d traces, want 1", len(trs))
+	}
+	tr := trs[0]
+	day := time.Date(2011, 3, 3, 0, 0, 0, 0, time.UTC)
+	if tr.Name != "20110303.tar.gz:20110303/vm-a" || len(tr.Samples) != 3 || len(tr.Skipped) != 1 {
+		t.Fatalf("trace %s: %d samples, %d skipped", tr.Name, len(tr.Samples), len(tr.Skipped))
+	}
+	last := tr.Samples[2]
+	if !last.Time.Equal(day.Add(15*time.Minute)) || last.Business.CPUCores != 0.3 || last.Capacity.CPUCores != 1 || last.Capacity.MemoryBytes != 0 {
+		t.Errorf("last sample %+v, want 30%% of one host at 00:15 with no memory", last)
+	}
+	_, err = ReadPlanetLab(bytes.NewReader(planetLabArchive(t, map[string]string{"vm-b": "10\n-3\n"})), "x.tar.gz")
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.File != "x.tar.gz:20110303/vm-b" || pe.Line != 2 {
+		t.Errorf("negative percent: %v, want ParseError at x.tar.gz:20110303/vm-b:2", err)
+	}
+	if _, err := ReadPlanetLab(strings.NewReader("not a tar"), "y.tar"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("garbage archive: %v, want ErrInvalid", err)
+	}
+}
+
+// tracesDir returns the shared public traces: $GLEANER_TRACES, or
+// <repository root>/../shared/traces. The traces are not part of a user's
+// checkout, so tests that need them skip when they are absent.
+func tracesDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("GLEANER_TRACES"); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+	d := filepath.Join(dir, "..", "shared", "traces")
+	if _, err := os.Stat(d); err != nil {
+		t.Skipf("public traces not present at %s (set GLEANER_TRACES): %v", d, err)
+	}
+	return d
+}
+
+// TestRealTraces reads every shared trace and replays the default policy
+// over each: no reader error, no replay error, no negative or NaN score.
+func TestRealTraces(t *testing.T) {
+	dir := tracesDir(t)
+	files, _ := filepath.Glob(filepath.Join(dir, "bitbrains-rnd-2013-07", "*.csv.gz"))
+	plab, _ := filepath.Glob(filepath.Join(dir, "planetlab", "*.tar.gz"))
+	files = append(files, plab...)
+	if len(files) == 0 {
+		t.Skipf("no trace files under %s", dir)
+	}
+	var n int
+	for _, f := range files {
+		trs, err := ReadTraceFile(f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, tr := range trs {
+			n++
+			sc, err := Replay(tr, DefaultPolicy(), DefaultHysteresis(), ReplayOptions{})
+			if err != nil {
+				t.Fatalf("%s: %v", tr.Name, err)
+			}
+			for _, r := range []ResourceScore{sc.CPU, sc.Memory} {
+				if !(r.HarvestRatio >= 0 && r.HarvestRatio <= 1) || !(r.ViolationRatio >= 0 && r.ViolationRatio <= 1) || r.Lent < 0 {
+					t.Errorf("%s: score out of range: %+v", tr.Name, r)
+				}
+			}
+		}
+	}
+	t.Logf("replayed %d traces from %d files", n, len(files))
+}
