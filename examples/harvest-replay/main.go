@@ -39,7 +39,7 @@ func run(args []string, stdout io.Writer) error {
 	all := fs.String("all", "", "replay every trace file in this directory")
 	policy := fs.String("policy", "", "replay only this policy of the catalogue: "+strings.Join(names(), ", "))
 	markdown := fs.Bool("markdown", false, "print Markdown tables")
-	plotPath := fs.String("plot", "", "write an SVG of the first trace replayed with -policy (default: default) to this file")
+	plotPath := fs.String("plot", "", "write an SVG (or .png) of the first trace replayed with -policy (default: default) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -3,14 +3,17 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/gleaner/gleaner/reserve"
@@ -18,8 +21,9 @@ import (
 
 // writePlot replays tr with c and draws, for CPU and memory, the capacity,
 // the business usage, the line the reservation leaves to the business
-// (capacity minus what was lent) and the violating intervals. The file is
-// written to a temporary name and renamed, so a reader never sees half.
+// (capacity minus what was lent) and the violating intervals, as SVG (or
+// PNG if path ends in .png). The file is written to a temporary name and
+// renamed, so a reader never sees half of it.
 func writePlot(path string, tr reserve.Trace, c candidate) error {
 	var cpu, mem [4]plotter.XYs // capacity, business, kept for business, violations
 	t0 := tr.Samples[0].Time
@@ -54,7 +58,15 @@ func writePlot(path string, tr reserve.Trace, c candidate) error {
 		return err
 	}
 	const width, height = 40 * vg.Centimeter, 24 * vg.Centimeter
-	canvas := vgsvg.New(width, height)
+	var canvas interface {
+		vg.CanvasSizer
+		io.WriterTo
+	}
+	if strings.EqualFold(filepath.Ext(path), ".png") {
+		canvas = vgimg.PngCanvas{Canvas: vgimg.New(width, height)}
+	} else {
+		canvas = vgsvg.New(width, height)
+	}
 	tiles := draw.Tiles{Rows: 2, Cols: 1, PadX: vg.Centimeter, PadY: vg.Centimeter,
 		PadTop: vg.Centimeter / 2, PadBottom: vg.Centimeter / 2, PadLeft: vg.Centimeter / 2, PadRight: vg.Centimeter / 2}
 	plots := [][]*plot.Plot{{top}, {bottom}}
@@ -62,12 +74,16 @@ func writePlot(path string, tr reserve.Trace, c candidate) error {
 	for i, row := range plots {
 		row[0].Draw(cs[i][0])
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".harvest-replay-*.svg")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".harvest-replay-*"+filepath.Ext(path))
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := canvas.WriteTo(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
 		return err
 	}
