@@ -18,23 +18,27 @@ import (
 //   - changes smaller than MinChangePercent of capacity are not made, in
 //     either direction, unless the reservation exceeds what is idle right
 //     now (capacity minus current business usage), which always shrinks it;
+//   - with Refresh set, a change smaller than MinChangePercent is made
+//     anyway once Refresh has passed since the resource last changed
+//     (Koordinator updates on a >10% change or every 300 s);
 //   - the result lies in [Floor, Ceiling] as far as the business leaves
 //     that much idle, and always in [0, capacity - current business usage].
 //
 // The zero Hysteresis passes the policy's estimate through, clamped.
 type Hysteresis struct {
 	GrowAfter        time.Duration
-	MaxGrowPercent   float64   // percent of capacity per step; 0 = no bound
-	MinChangePercent float64   // percent of capacity; 0 = every change
-	Floor            Resources // lend at least this much while it is idle
-	Ceiling          Resources // lend at most this much; zero = capacity
+	MaxGrowPercent   float64       // percent of capacity per step; 0 = no bound
+	MinChangePercent float64       // percent of capacity; 0 = every change
+	Refresh          time.Duration // make a small change after this long; 0 = never
+	Floor            Resources     // lend at least this much while it is idle
+	Ceiling          Resources     // lend at most this much; zero = capacity
 }
 
 // KoordinatorHysteresis returns the damping Koordinator applies to its
-// batch resources: no change below 10% of the node, growth by at most 10%
-// of the node per round, shrinking at once.
+// batch resources: no change below 10% of the node unless 300 s have passed,
+// growth by at most 10% of the node per round, shrinking at once.
 func KoordinatorHysteresis() Hysteresis {
-	return Hysteresis{MaxGrowPercent: 10, MinChangePercent: 10}
+	return Hysteresis{MaxGrowPercent: 10, MinChangePercent: 10, Refresh: 300 * time.Second}
 }
 
 // Validate reports a negative duration, a percentage outside [0, 100], or a
@@ -42,6 +46,9 @@ func KoordinatorHysteresis() Hysteresis {
 func (h Hysteresis) Validate() error {
 	if h.GrowAfter < 0 {
 		return &FieldError{Field: "Hysteresis.GrowAfter", Value: h.GrowAfter.Seconds(), Why: "is negative (seconds)"}
+	}
+	if h.Refresh < 0 {
+		return &FieldError{Field: "Hysteresis.Refresh", Value: h.Refresh.Seconds(), Why: "is negative (seconds)"}
 	}
 	for _, f := range []struct {
 		name string
@@ -68,6 +75,9 @@ func (h Hysteresis) String() string {
 	if h.MinChangePercent > 0 {
 		parts = append(parts, fmt.Sprintf("change ≥%g%%", h.MinChangePercent))
 	}
+	if h.Refresh > 0 {
+		parts = append(parts, "refresh "+shortDuration(h.Refresh))
+	}
 	if len(parts) == 0 {
 		return "none"
 	}
@@ -81,6 +91,8 @@ type damper struct {
 	since  [numResources]time.Time // when the estimate first stayed higher; zero if not
 	lowest [numResources]float64   // lowest higher estimate since then
 	moves  []move
+	// changed is when each resource last changed (zero before the first).
+	changed [numResources]time.Time
 }
 
 // move is one resource's change made by a damper step.
@@ -88,10 +100,13 @@ type move struct {
 	r        resource
 	from, to float64
 	waited   time.Duration // how long a grow waited; 0 for shrinks
+	refresh  bool          // a small change made because Refresh passed
 }
 
 func (m move) String() string {
 	switch {
+	case m.refresh:
+		return fmt.Sprintf("%s refreshed %s → %s", m.r, formatAmount(m.r, m.from), formatAmount(m.r, m.to))
 	case m.to < m.from:
 		return fmt.Sprintf("%s shrinks %s → %s at once", m.r, formatAmount(m.r, m.from), formatAmount(m.r, m.to))
 	case m.waited > 0:
@@ -138,8 +153,16 @@ func (d *damper) step(s Sample, est Resources) (Resources, []move) {
 			d.cur[r] = next
 			d.since[r] = time.Time{} // a further step waits again
 			why = append(why, move{r: r, from: cur, to: next, waited: waited})
+		case target != cur && d.cfg.Refresh > 0 && !d.changed[r].IsZero() && s.Time.Sub(d.changed[r]) >= d.cfg.Refresh:
+			// A small change, made because Refresh has passed.
+			d.cur[r] = target
+			d.since[r] = time.Time{}
+			why = append(why, move{r: r, from: cur, to: target, refresh: true})
 		default:
 			d.since[r] = time.Time{}
+		}
+		if d.cur[r] != cur || d.changed[r].IsZero() {
+			d.changed[r] = s.Time
 		}
 	}
 	d.moves = why

@@ -48,6 +48,9 @@ func TestHysteresis(t *testing.T) {
 		{"floor yields to the business", Hysteresis{Floor: Resources{CPUCores: 2}}, []step{
 			{0, 7, 0, 1}, {1, 8, 0, 0},
 		}},
+		{"refresh makes a small change once it is due", Hysteresis{MinChangePercent: 10, Refresh: 5 * time.Minute}, []step{
+			{0, 0, 4, 4}, {1, 0, 4.5, 4}, {4, 0, 4.5, 4}, {5, 0, 4.5, 4.5}, {6, 0, 4.2, 4.5}, {10, 0, 4.2, 4.2},
+		}},
 		{"never negative", Hysteresis{}, []step{{0, 0, -3, 0}}},
 		{"never above capacity", Hysteresis{}, []step{{0, 0, 100, 8}}},
 		{"never above what is idle now, even within the minimum change", Hysteresis{MinChangePercent: 50}, []step{
@@ -84,6 +87,7 @@ func TestHysteresisValidate(t *testing.T) {
 		{"negative grow delay is rejected", Hysteresis{GrowAfter: -time.Second}, "Hysteresis.GrowAfter"},
 		{"step above 100% is rejected", Hysteresis{MaxGrowPercent: 120}, "Hysteresis.MaxGrowPercent"},
 		{"negative minimum change is rejected", Hysteresis{MinChangePercent: -1}, "Hysteresis.MinChangePercent"},
+		{"negative refresh is rejected", Hysteresis{Refresh: -time.Second}, "Hysteresis.Refresh"},
 		{"negative floor is rejected", Hysteresis{Floor: Resources{DiskBytes: -1}}, "Hysteresis.Floor.DiskBytes"},
 	}
 	for _, tt := range tests {

@@ -243,7 +243,7 @@ func (p Min) Validate() error {
 	}
 	for i, q := range p {
 		if err := validatePolicy(q); err != nil {
-			return fmt.Errorf("Min[%d]: %w", i, err)
+			return fmt.Errorf("policy %d of Min: %w", i, err)
 		}
 	}
 	return nil

@@ -190,13 +190,6 @@ func (s Sample) Validate() error {
 	return nil
 }
 
-// idle is capacity minus usage in each dimension, never negative.
-func idle(capacity, usage Resources) Resources {
-	return capacity.each(func(r resource, c float64) float64 {
-		return clamp(c-usage.get(r), 0, c)
-	})
-}
-
 // clamp limits v to [lo, hi]; NaN becomes lo so that no NaN escapes.
 func clamp(v, lo, hi float64) float64 {
 	if math.IsNaN(v) || v < lo {

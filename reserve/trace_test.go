@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -153,33 +154,60 @@ func tracesDir(t testing.TB) string {
 }
 
 // TestRealTraces reads every shared trace and replays the default policy
-// over each: no reader error, no replay error, no negative or NaN score.
+// over each: no reader error, no replay error, scores in range. On the
+// Bitbrains traces it also checks the counts RESULTS.md reports, so that
+// the document cannot silently go stale.
 func TestRealTraces(t *testing.T) {
 	dir := tracesDir(t)
 	files, _ := filepath.Glob(filepath.Join(dir, "bitbrains-rnd-2013-07", "*.csv.gz"))
 	plab, _ := filepath.Glob(filepath.Join(dir, "planetlab", "*.tar.gz"))
-	files = append(files, plab...)
-	if len(files) == 0 {
+	if len(files)+len(plab) == 0 {
 		t.Skipf("no trace files under %s", dir)
 	}
-	var n int
-	for _, f := range files {
-		trs, err := ReadTraceFile(f)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for _, tr := range trs {
-			n++
-			sc, err := Replay(tr, DefaultPolicy(), DefaultHysteresis(), ReplayOptions{})
-			if err != nil {
-				t.Fatalf("%s: %v", tr.Name, err)
-			}
-			for _, r := range []ResourceScore{sc.CPU, sc.Memory} {
-				if !(r.HarvestRatio >= 0 && r.HarvestRatio <= 1) || !(r.ViolationRatio >= 0 && r.ViolationRatio <= 1) || r.Lent < 0 {
-					t.Errorf("%s: score out of range: %+v", tr.Name, r)
+	var mu sync.Mutex
+	var cpuMet, memMet, bitbrains int
+	t.Run("group", func(t *testing.T) {
+		for _, f := range append(files, plab...) {
+			t.Run(filepath.Base(f), func(t *testing.T) {
+				t.Parallel()
+				trs, err := ReadTraceFile(f)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
+				for _, tr := range trs {
+					if len(tr.Samples) < 2 {
+						continue // VM 54 was off all month
+					}
+					sc, err := Replay(tr, DefaultPolicy(), DefaultHysteresis(), ReplayOptions{})
+					if err != nil {
+						t.Fatalf("%s: %v", tr.Name, err)
+					}
+					for _, r := range []ResourceScore{sc.CPU, sc.Memory} {
+						if !(r.HarvestRatio >= 0 && r.HarvestRatio <= 1) || !(r.ViolationRatio >= 0 && r.ViolationRatio <= 1) || r.Lent < 0 {
+							t.Errorf("%s: score out of range: %+v", tr.Name, r)
+						}
+					}
+					if strings.HasSuffix(f, ".csv.gz") {
+						mu.Lock()
+						bitbrains++
+						if sc.CPU.HarvestRatio >= 0.9 && sc.CPU.ViolationRatio <= 0.01 {
+							cpuMet++
+						}
+						if sc.Memory.HarvestRatio >= 0.9 && sc.Memory.ViolationRatio <= 0.01 {
+							memMet++
+						}
+						mu.Unlock()
+					}
+				}
+			})
 		}
+	})
+	if len(files) != 100 {
+		return // not the full Bitbrains set RESULTS.md describes
 	}
-	t.Logf("replayed %d traces from %d files", n, len(files))
+	// RESULTS.md: goal met on 70 of 99 traces for CPU, 41 for memory.
+	if bitbrains != 99 || cpuMet != 70 || memMet != 41 {
+		t.Errorf("default policy on Bitbrains: CPU goal met on %d, memory on %d, of %d traces; RESULTS.md says 70 and 41 of 99 (rerun harvest-replay and update it)",
+			cpuMet, memMet, bitbrains)
+	}
 }
