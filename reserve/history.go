@@ -18,17 +18,38 @@ const DefaultKeep = time.Hour
 // retains (keep, DefaultKeep if zero), so it is exact for windows up to keep.
 // A History is not safe for concurrent use; Reservation serialises access.
 type History struct {
-	keep   time.Duration
-	raw    []Sample // newest last, within keep of the newest
-	n      int
-	maxes  map[time.Duration]*[numResources]windowMax
-	quants map[time.Duration]*[numResources]windowQuantile
-	decays map[decayKey]*decayIndex
+	keep    time.Duration
+	raw     []Sample // newest last, within keep of the newest
+	n       int
+	indexes map[indexKey]index
 }
 
-type decayKey struct {
-	halfLife, window time.Duration
+// index is a structure kept up to date with every sample.
+type index interface{ add(s Sample) }
+
+// indexKey identifies an index: its kind and parameters.
+type indexKey struct {
+	kind             byte // 'm' max, 'q' quantile, 'd' decayed
+	window, halfLife time.Duration
 	q                float64
+}
+
+// maxIndex is the maximum business usage per resource over a window.
+type maxIndex [numResources]windowMax
+
+func (x *maxIndex) add(s Sample) {
+	for r := range numResources {
+		x[r].add(s.Time, s.Business.get(r))
+	}
+}
+
+// quantileIndex keeps each resource's business usage over a window sorted.
+type quantileIndex [numResources]windowQuantile
+
+func (x *quantileIndex) add(s Sample) {
+	for r := range numResources {
+		x[r].add(s.Time, s.Business.get(r))
+	}
 }
 
 // decayIndex is the maximum over a window of a decaying quantile.
@@ -50,12 +71,7 @@ func NewHistory(keep time.Duration) *History {
 	if keep <= 0 {
 		keep = DefaultKeep
 	}
-	return &History{
-		keep:   keep,
-		maxes:  make(map[time.Duration]*[numResources]windowMax),
-		quants: make(map[time.Duration]*[numResources]windowQuantile),
-		decays: make(map[decayKey]*decayIndex),
-	}
+	return &History{keep: keep, indexes: make(map[indexKey]index)}
 }
 
 // Add appends s. It returns an error wrapping ErrInvalid if s fails
@@ -77,24 +93,11 @@ func (h *History) Add(s Sample) error {
 	for drop < len(h.raw)-1 && expired(h.raw[drop].Time, s.Time, h.keep) {
 		drop++
 	}
-	if drop > 0 && drop*2 >= len(h.raw) {
-		h.raw = h.raw[:copy(h.raw, h.raw[drop:])]
-	} else if drop > 0 {
-		// Let the slice advance; the copy above reclaims space periodically.
-		h.raw = h.raw[drop:]
-	}
-	for _, m := range h.maxes {
-		for r := range numResources {
-			m[r].add(s.Time, s.Business.get(r))
-		}
-	}
-	for _, q := range h.quants {
-		for r := range numResources {
-			q[r].add(s.Time, s.Business.get(r))
-		}
-	}
-	for _, d := range h.decays {
-		d.add(s)
+	// Reslicing from the front is cheap; append copies only the live part
+	// when it next grows the array.
+	h.raw = h.raw[drop:]
+	for _, x := range h.indexes {
+		x.add(s)
 	}
 	return nil
 }
@@ -110,25 +113,33 @@ func (h *History) Latest() (Sample, bool) {
 	return h.raw[len(h.raw)-1], true
 }
 
+// index returns the index for k, making it with newIndex and seeding it
+// from the retained raw samples the first time.
+func (h *History) index(k indexKey, newIndex func() index) index {
+	x, ok := h.indexes[k]
+	if !ok {
+		x = newIndex()
+		for _, s := range h.raw {
+			x.add(s)
+		}
+		h.indexes[k] = x
+	}
+	return x
+}
+
 // Max returns the largest business usage of each resource over the window
 // ending at the newest sample (the newest sample alone if window is 0).
 func (h *History) Max(window time.Duration) Resources {
-	m, ok := h.maxes[window]
-	if !ok {
-		m = new([numResources]windowMax)
+	x := h.index(indexKey{kind: 'm', window: window}, func() index {
+		x := new(maxIndex)
 		for r := range numResources {
-			m[r].window = window
+			x[r].window = window
 		}
-		for _, s := range h.raw {
-			for r := range numResources {
-				m[r].add(s.Time, s.Business.get(r))
-			}
-		}
-		h.maxes[window] = m
-	}
+		return x
+	}).(*maxIndex)
 	var out Resources
 	for r := range numResources {
-		out.set(r, m[r].max())
+		out.set(r, x[r].max())
 	}
 	return out
 }
@@ -139,22 +150,16 @@ func (h *History) Quantile(window time.Duration, q float64) Resources {
 	if q >= 1 {
 		return h.Max(window)
 	}
-	w, ok := h.quants[window]
-	if !ok {
-		w = new([numResources]windowQuantile)
+	x := h.index(indexKey{kind: 'q', window: window}, func() index {
+		x := new(quantileIndex)
 		for r := range numResources {
-			w[r].window = window
+			x[r].window = window
 		}
-		for _, s := range h.raw {
-			for r := range numResources {
-				w[r].add(s.Time, s.Business.get(r))
-			}
-		}
-		h.quants[window] = w
-	}
+		return x
+	}).(*quantileIndex)
 	var out Resources
 	for r := range numResources {
-		out.set(r, w[r].quantile(q))
+		out.set(r, x[r].quantile(q))
 	}
 	return out
 }
@@ -165,19 +170,14 @@ func (h *History) Quantile(window time.Duration, q float64) Resources {
 // half-life). This is Autopilot's recommender input; window 0 gives the
 // current value alone.
 func (h *History) DecayedQuantile(halfLife, window time.Duration, q float64) Resources {
-	k := decayKey{halfLife: halfLife, window: window, q: q}
-	x, ok := h.decays[k]
-	if !ok {
-		x = new(decayIndex)
+	x := h.index(indexKey{kind: 'd', window: window, halfLife: halfLife, q: q}, func() index {
+		x := new(decayIndex)
 		for r := range numResources {
 			x.d[r].halfLife, x.d[r].q = halfLife, q
 			x.max[r].window = window
 		}
-		for _, s := range h.raw {
-			x.add(s)
-		}
-		h.decays[k] = x
-	}
+		return x
+	}).(*decayIndex)
 	var out Resources
 	for r := range numResources {
 		out.set(r, x.max[r].max())
