@@ -19,7 +19,8 @@ const DefaultKeep = time.Hour
 // A History is not safe for concurrent use; Reservation serialises access.
 type History struct {
 	keep    time.Duration
-	raw     []Sample // newest last, within keep of the newest
+	raw     []Sample // raw[head:] is within keep of the newest, newest last
+	head    int
 	n       int
 	indexes map[indexKey]index
 }
@@ -89,13 +90,15 @@ func (h *History) Add(s Sample) error {
 	}
 	h.n++
 	h.raw = append(h.raw, s)
-	drop := 0
-	for drop < len(h.raw)-1 && expired(h.raw[drop].Time, s.Time, h.keep) {
-		drop++
+	for h.head < len(h.raw)-1 && expired(h.raw[h.head].Time, s.Time, h.keep) {
+		h.head++
 	}
-	// Reslicing from the front is cheap; append copies only the live part
-	// when it next grows the array.
-	h.raw = h.raw[drop:]
+	// Move the live samples to the front once half the array is dead, so
+	// the array is reused rather than reallocated.
+	if h.head > 64 && h.head*2 >= len(h.raw) {
+		h.raw = h.raw[:copy(h.raw, h.raw[h.head:])]
+		h.head = 0
+	}
 	for _, x := range h.indexes {
 		x.add(s)
 	}
@@ -119,7 +122,7 @@ func (h *History) index(k indexKey, newIndex func() index) index {
 	x, ok := h.indexes[k]
 	if !ok {
 		x = newIndex()
-		for _, s := range h.raw {
+		for _, s := range h.raw[h.head:] {
 			x.add(s)
 		}
 		h.indexes[k] = x

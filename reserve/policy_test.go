@@ -172,3 +172,24 @@ func TestHistoryRejectsOutOfOrder(t *testing.T) {
 		t.Errorf("history changed by rejected samples: latest %v, len %d", got.Business, h.Len())
 	}
 }
+
+func TestHistoryKeepBoundsSeeding(t *testing.T) {
+	h := NewHistory(10 * time.Minute)
+	for m := range 200 {
+		cpu := 1.0
+		if m == 100 {
+			cpu = 7
+		}
+		if err := h.Add(at(m, cpu, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The burst at minute 100 is older than keep: a window asked for now
+	// starts from what was kept, and then grows with new samples.
+	if got := h.Max(time.Hour).CPUCores; got != 1 {
+		t.Errorf("Max over an hour asked after the burst left keep = %v, want 1", got)
+	}
+	if len(h.raw)-h.head > 11 {
+		t.Errorf("retains %d raw samples, want at most 11 for 10 minutes of keep", len(h.raw)-h.head)
+	}
+}
