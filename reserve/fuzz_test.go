@@ -2,6 +2,7 @@ package reserve
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"os"
 	"strings"
@@ -41,6 +42,11 @@ func FuzzReadBitbrains(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(seed)
+	var gz bytes.Buffer
+	z := gzip.NewWriter(&gz)
+	z.Write(seed)
+	z.Close()
+	f.Add(gz.Bytes())
 	f.Add([]byte("Timestamp [ms];CPU cores;cap;use;pct;memcap;memuse\n1;2;3;4;5;6;7\n"))
 	f.Add([]byte("a;b;c;d;e;f;g\n1e300;1e-300;1;1;1;1;1\n\"q;\"\"\";2;3;4;5;6;7\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
