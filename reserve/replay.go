@@ -48,11 +48,12 @@ type ResourceScore struct {
 
 // Step is one scored interval, reported to ReplayOptions.OnStep (for plots).
 type Step struct {
-	Time      time.Time // end of the interval
-	Capacity  Resources
-	Business  Resources
-	Lent      Resources // in force during the interval
-	Violation [2]bool   // CPU, memory
+	Time     time.Time // end of the interval
+	Capacity Resources
+	Business Resources
+	Lent     Resources // in force during the interval
+	// CPUViolation and MemoryViolation report business + lent > capacity.
+	CPUViolation, MemoryViolation bool
 }
 
 // ReplayOptions adjust Replay. The zero value is usable.
@@ -85,9 +86,8 @@ func Replay(tr Trace, p Policy, h Hysteresis, opts ReplayOptions) (Score, error)
 				st := Step{Time: s.Time, Capacity: s.Capacity, Business: s.Business, Lent: lent}
 				hours := dt.Hours()
 				sc.Intervals++
-				for k, r := range [2]resource{cpu, memory} {
-					st.Violation[k] = sc.resource(r).add(s.Capacity.get(r), s.Business.get(r), lent.get(r), hours)
-				}
+				st.CPUViolation = sc.CPU.add(s.Capacity.CPUCores, s.Business.CPUCores, lent.CPUCores, hours)
+				st.MemoryViolation = sc.Memory.add(s.Capacity.MemoryBytes, s.Business.MemoryBytes, lent.MemoryBytes, hours)
 				if opts.OnStep != nil {
 					opts.OnStep(st)
 				}
@@ -102,8 +102,7 @@ func Replay(tr Trace, p Policy, h Hysteresis, opts ReplayOptions) (Score, error)
 		}
 		lent, prev = e.current, s.Time
 	}
-	for _, r := range [2]resource{cpu, memory} {
-		rs := sc.resource(r)
+	for _, rs := range []*ResourceScore{&sc.CPU, &sc.Memory} {
 		rs.HarvestRatio = 1
 		if rs.OracleIdle > 0 {
 			rs.HarvestRatio = rs.Harvested / rs.OracleIdle
@@ -113,13 +112,6 @@ func Replay(tr Trace, p Policy, h Hysteresis, opts ReplayOptions) (Score, error)
 		}
 	}
 	return sc, nil
-}
-
-func (sc *Score) resource(r resource) *ResourceScore {
-	if r == cpu {
-		return &sc.CPU
-	}
-	return &sc.Memory
 }
 
 // add scores one interval of the given length and reports a violation.

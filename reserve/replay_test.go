@@ -42,7 +42,7 @@ func TestReplayScoresCausally(t *testing.T) {
 	if sc.Changes != 3 { // grant, shrink at the burst, grow back
 		t.Errorf("changes = %d, want 3", sc.Changes)
 	}
-	if len(steps) != 4 || !steps[2].Violation[0] || steps[2].Lent.CPUCores != 6 || steps[3].Lent.CPUCores != 1 {
+	if len(steps) != 4 || !steps[2].CPUViolation || steps[2].Lent.CPUCores != 6 || steps[3].Lent.CPUCores != 1 {
 		t.Errorf("steps %+v", steps)
 	}
 }

@@ -34,13 +34,13 @@ func writePlot(path string, tr reserve.Trace, c candidate) error {
 		cpu[0] = append(cpu[0], plotter.XY{X: x, Y: s.Capacity.CPUCores})
 		cpu[1] = append(cpu[1], plotter.XY{X: x, Y: s.Business.CPUCores})
 		cpu[2] = append(cpu[2], plotter.XY{X: x, Y: s.Capacity.CPUCores - s.Lent.CPUCores})
-		if s.Violation[0] {
+		if s.CPUViolation {
 			cpu[3] = append(cpu[3], plotter.XY{X: x, Y: s.Business.CPUCores})
 		}
 		mem[0] = append(mem[0], plotter.XY{X: x, Y: s.Capacity.MemoryBytes / gib})
 		mem[1] = append(mem[1], plotter.XY{X: x, Y: s.Business.MemoryBytes / gib})
 		mem[2] = append(mem[2], plotter.XY{X: x, Y: (s.Capacity.MemoryBytes - s.Lent.MemoryBytes) / gib})
-		if s.Violation[1] {
+		if s.MemoryViolation {
 			mem[3] = append(mem[3], plotter.XY{X: x, Y: s.Business.MemoryBytes / gib})
 		}
 	}})
