@@ -41,8 +41,8 @@ func ExampleReservation() {
 		}
 	}
 	// Output:
-	// CPU grows 0.00 cores → 6.00 cores after staying higher for 5m; memory grows 0 B → 24.0 GiB after staying higher for 5m; policy p100 over 15m estimated 6.00 cores idle with business at 2.00 cores of 8.00 cores, 24.0 GiB idle with business memory at 8.0 GiB of 32.0 GiB
-	// CPU shrinks 6.00 cores → 2.00 cores at once; policy p100 over 15m estimated 2.00 cores idle with business at 6.00 cores of 8.00 cores, 24.0 GiB idle with business memory at 8.0 GiB of 32.0 GiB
+	// CPU grows 0.00 cores → 6.00 cores after staying higher for 5m (business 2.00 cores of 8.00 cores, estimate 6.00 cores); memory grows 0 B → 24.0 GiB after staying higher for 5m (business 8.0 GiB of 32.0 GiB, estimate 24.0 GiB); policy p100 over 15m
+	// CPU shrinks 6.00 cores → 2.00 cores at once (business 6.00 cores of 8.00 cores, estimate 2.00 cores); policy p100 over 15m
 }
 
 func ExampleQoS_Decide() {

@@ -11,13 +11,13 @@ import (
 type Change struct {
 	Time     time.Time
 	From, To Resources // reservation before and after
-	Estimate Resources // what the policy said, before hysteresis
+	Estimate Resources // what the policy said, clamped to [0, capacity], before hysteresis
 	Business Resources // the business usage of the sample that caused it
 	Capacity Resources
 	Policy   string // the policy's String
 	// Reason says in words what changed and why, e.g. "CPU shrinks 3.20
-	// cores → 1.10 cores at once; policy p95 over 1h estimated 1.10 cores
-	// idle with business at 6.40 of 8.00 cores".
+	// cores → 1.10 cores at once (business 6.40 cores of 8.00 cores,
+	// estimate 1.10 cores); policy p95 over 1h".
 	Reason string
 }
 
@@ -46,7 +46,9 @@ func (e *engine) observe(s Sample) (Change, bool, error) {
 	if err := e.history.Add(s); err != nil {
 		return Change{}, false, err
 	}
-	est := e.policy.Estimate(e.history)
+	est := e.policy.Estimate(e.history).each(func(r resource, v float64) float64 {
+		return clamp(v, 0, s.Capacity.get(r))
+	})
 	next, why := e.damper.step(s, est)
 	if len(why) == 0 {
 		return Change{}, false, nil
@@ -60,18 +62,11 @@ func (e *engine) observe(s Sample) (Change, bool, error) {
 		return c, true, nil
 	}
 	var b strings.Builder
-	for i, m := range why {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(m.String())
+	for _, m := range why {
+		fmt.Fprintf(&b, "%s (business %s of %s, estimate %s); ", m, formatAmount(m.r, s.Business.get(m.r)),
+			formatAmount(m.r, s.Capacity.get(m.r)), formatAmount(m.r, est.get(m.r)))
 	}
-	fmt.Fprintf(&b, "; policy %s estimated %s idle with business at %s of %s", e.name,
-		formatAmount(cpu, est.CPUCores), formatAmount(cpu, s.Business.CPUCores), formatAmount(cpu, s.Capacity.CPUCores))
-	if s.Capacity.MemoryBytes > 0 {
-		fmt.Fprintf(&b, ", %s idle with business memory at %s of %s", formatAmount(memory, est.MemoryBytes),
-			formatAmount(memory, s.Business.MemoryBytes), formatAmount(memory, s.Capacity.MemoryBytes))
-	}
+	fmt.Fprintf(&b, "policy %s", e.name)
 	c.Reason = b.String()
 	return c, true, nil
 }

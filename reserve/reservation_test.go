@@ -36,7 +36,7 @@ func TestReservationPublishesChangesWithReasons(t *testing.T) {
 
 	c, _, _ = r.Observe(at(6, 7, 8))
 	if c.To.CPUCores != 1 || !strings.Contains(c.Reason, "CPU shrinks 6.00 cores → 1.00 cores at once") ||
-		!strings.Contains(c.Reason, "business at 7.00 cores of 8.00 cores") {
+		!strings.Contains(c.Reason, "(business 7.00 cores of 8.00 cores, estimate 1.00 cores)") {
 		t.Errorf("shrink: %v, reason %q", c.To, c.Reason)
 	}
 	if got := r.Current(); got != c.To {
