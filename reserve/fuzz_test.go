@@ -79,3 +79,12 @@ func FuzzReadPlanetLab(f *testing.F) {
 		}
 	})
 }
+
+func FuzzReadCSV(f *testing.F) {
+	f.Add("time,cpu,memory\n1372629804,1.5,1073741824\n1372630104,50%,2\n2013-07-01T00:13:24Z,0.25\n")
+	f.Add("# c\n1,1\n1,2\n")
+	f.Fuzz(func(t *testing.T, data string) {
+		tr, err := ReadCSV(strings.NewReader(data), "fuzz.csv", Resources{CPUCores: 4, MemoryBytes: 1 << 30})
+		checkTrace(t, tr, err)
+	})
+}

@@ -9,11 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -132,10 +130,7 @@ func ReadBitbrains(r io.Reader, name string) (Trace, error) {
 			if i == 4 {
 				continue
 			}
-			f, err := strconv.ParseFloat(strings.TrimSpace(rec[i]), 64)
-			if err == nil && (math.IsNaN(f) || math.IsInf(f, 0) || f < 0) {
-				err = fmt.Errorf("%q is not a non-negative number", rec[i])
-			}
+			f, err := parseAmount(rec[i])
 			if err != nil {
 				return tr, &ParseError{File: name, Line: line, Field: cols[i], Err: err}
 			}
@@ -242,10 +237,7 @@ func ReadPlanetLabVM(r io.Reader, name string, start time.Time) (Trace, error) {
 			tr.Skipped = append(tr.Skipped, Skip{Line: line, Reason: "blank line"})
 			continue
 		}
-		pct, err := strconv.ParseFloat(text, 64)
-		if err == nil && (math.IsNaN(pct) || math.IsInf(pct, 0) || pct < 0) {
-			err = fmt.Errorf("%q is not a non-negative number", text)
-		}
+		pct, err := parseAmount(text)
 		if err != nil {
 			return tr, &ParseError{File: name, Line: line, Field: "CPU percent", Err: err}
 		}

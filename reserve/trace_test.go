@@ -211,3 +211,56 @@ func TestRealTraces(t *testing.T) {
 			cpuMet, memMet, bitbrains)
 	}
 }
+
+func TestReadCSV(t *testing.T) {
+	capacity := Resources{CPUCores: 4, MemoryBytes: 16 * gib}
+	input := `time,cpu,memory
+# a comment
+1372629804,1.5,1073741824
+1372630104,50%,2147483648
+2013-07-01T00:13:24Z,0.25
+1372630104,3,0
+`
+	tr, err := ReadCSV(strings.NewReader(input), "m.csv", capacity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Samples) != 3 {
+		t.Fatalf("%d samples, want 3: %+v", len(tr.Samples), tr.Samples)
+	}
+	want := []Resources{{CPUCores: 1.5, MemoryBytes: gib}, {CPUCores: 2, MemoryBytes: 2 * gib}, {CPUCores: 0.25}}
+	for i, s := range tr.Samples {
+		if s.Business != want[i] || s.Capacity != capacity {
+			t.Errorf("sample %d: business %v capacity %v, want %v and %v", i, s.Business, s.Capacity, want[i], capacity)
+		}
+	}
+	if !tr.Samples[2].Time.Equal(time.Unix(1372637604, 0)) {
+		t.Errorf("RFC 3339 time = %v", tr.Samples[2].Time)
+	}
+	if len(tr.Skipped) != 1 || tr.Skipped[0].Line != 6 {
+		t.Errorf("skipped %+v, want line 6 (out of order)", tr.Skipped)
+	}
+
+	for _, tc := range []struct {
+		name, input string
+		line        int
+		field       string
+	}{
+		{"bad timestamp after the first line", "1,1\nyesterday,1\n", 2, "timestamp"},
+		{"negative cpu", "1,-1\n", 1, "cpu"},
+		{"NaN memory", "1,1,NaN\n", 1, "memory"},
+		{"too many fields", "1,1,1,1\n", 1, ""},
+		{"zero time", "0001-01-01T00:00:00Z,1\n", 1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadCSV(strings.NewReader(tc.input), "m.csv", capacity)
+			var pe *ParseError
+			if !errors.As(err, &pe) || pe.Line != tc.line || pe.Field != tc.field || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err = %v, want ParseError at m.csv:%d field %q", err, tc.line, tc.field)
+			}
+		})
+	}
+	if _, err := ReadCSV(strings.NewReader("1,1\n"), "m.csv", Resources{}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("zero CPU capacity: %v, want ErrInvalid", err)
+	}
+}

@@ -8,8 +8,13 @@
 //	harvest-replay -all ../shared/traces/bitbrains-rnd-2013-07 -markdown
 //	harvest-replay -policy default -plot out.svg ../shared/traces/bitbrains-rnd-2013-07/7.csv.gz
 //
-// A trace is a Bitbrains GWA-T-12 VM file (*.csv or *.csv.gz) or a
-// PlanetLab day (*.tar.gz, one trace per VM). Without -policy every policy
+// A trace is a Bitbrains GWA-T-12 VM file (*.csv or *.csv.gz), a PlanetLab
+// day (*.tar.gz, one trace per VM), or, with -cpus (and -memory), a plain
+// CSV of timestamp,cpu,memory rows of the business's usage on a machine of
+// that capacity (see reserve.ReadCSV):
+//
+//	harvest-replay -cpus 16 -memory 68719476736 -policy default my-host.csv Without -policy every policy
+//
 // in the catalogue is replayed; -markdown prints the tables of
 // reserve/RESULTS.md.
 package main
@@ -39,6 +44,8 @@ func run(args []string, stdout io.Writer) error {
 	all := fs.String("all", "", "replay every trace file in this directory")
 	policy := fs.String("policy", "", "replay only this policy of the catalogue: "+strings.Join(names(), ", "))
 	markdown := fs.Bool("markdown", false, "print Markdown tables")
+	cpus := fs.Float64("cpus", 0, "read the traces as plain timestamp,cpu,memory CSV of a machine with this many cores")
+	memBytes := fs.Float64("memory", 0, "with -cpus: the machine's memory in bytes")
 	plotPath := fs.String("plot", "", "write an SVG (or .png) of the first trace replayed with -policy (default: default) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -61,7 +68,7 @@ func run(args []string, stdout io.Writer) error {
 	sortNumerically(files)
 	var traces []reserve.Trace
 	for _, f := range files {
-		trs, err := reserve.ReadTraceFile(f)
+		trs, err := readTraces(f, reserve.Resources{CPUCores: *cpus, MemoryBytes: *memBytes})
 		if err != nil {
 			return err
 		}
@@ -112,6 +119,20 @@ func run(args []string, stdout io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// readTraces reads a public trace file, or a plain CSV if capacity has CPU.
+func readTraces(path string, capacity reserve.Resources) ([]reserve.Trace, error) {
+	if capacity.CPUCores == 0 {
+		return reserve.ReadTraceFile(path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tr, err := reserve.ReadCSV(f, path, capacity)
+	return []reserve.Trace{tr}, err
 }
 
 // sortNumerically orders 2.csv.gz before 10.csv.gz.

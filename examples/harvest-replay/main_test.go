@@ -90,3 +90,21 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainCSV(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("timestamp,cpu,memory\n")
+	for i := range 100 {
+		fmt.Fprintf(&b, "%d,%d%%,%d\n", 1700000000+60*i, 20+i%3*10, 4<<30)
+	}
+	p := filepath.Join(dir, "host.csv")
+	os.WriteFile(p, []byte(b.String()), 0o644)
+	var out bytes.Buffer
+	if err := run([]string{"-cpus", "8", "-memory", fmt.Sprint(16 << 30), "-policy", "default", p}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "default      host.csv cpu harvest") {
+		t.Errorf("output %q", out.String())
+	}
+}
