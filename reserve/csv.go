@@ -35,19 +35,13 @@ func ReadCSV(r io.Reader, name string, capacity Resources) (Trace, error) {
 	c.TrimLeadingSpace = true
 	c.ReuseRecord = true
 	for first := true; ; first = false {
-		rec, err := c.Read()
+		rec, line, err := readRecord(c, name)
 		if errors.Is(err, io.EOF) {
 			return tr, nil
 		}
 		if err != nil {
-			var pe *csv.ParseError
-			line := 0
-			if errors.As(err, &pe) {
-				line = pe.Line
-			}
-			return tr, &ParseError{File: name, Line: line, Err: err}
+			return tr, err
 		}
-		line, _ := c.FieldPos(0)
 		t, terr := parseTimestamp(rec[0])
 		if terr != nil && first {
 			continue // a header
@@ -71,14 +65,9 @@ func ReadCSV(r io.Reader, name string, capacity Resources) (Trace, error) {
 				return tr, &ParseError{File: name, Line: line, Field: "memory", Err: err}
 			}
 		}
-		if n := len(tr.Samples); n > 0 && !s.Time.After(tr.Samples[n-1].Time) {
-			tr.Skipped = append(tr.Skipped, Skip{Line: line, Reason: "timestamp not after the previous row"})
-			continue
+		if err := tr.append(s, line); err != nil {
+			return tr, err
 		}
-		if err := s.Validate(); err != nil {
-			return tr, &ParseError{File: name, Line: line, Err: err}
-		}
-		tr.Samples = append(tr.Samples, s)
 	}
 }
 
@@ -107,4 +96,23 @@ func parseAmount(text string) (float64, error) {
 		return 0, fmt.Errorf("%q is not a non-negative number", text)
 	}
 	return f, nil
+}
+
+// readRecord reads the next CSV record and its line number. It returns
+// io.EOF at the end and a ParseError naming name and the line otherwise.
+func readRecord(c *csv.Reader, name string) ([]string, int, error) {
+	rec, err := c.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, 0, io.EOF
+	}
+	if err != nil {
+		var pe *csv.ParseError
+		line := 0
+		if errors.As(err, &pe) {
+			line = pe.Line
+		}
+		return nil, line, &ParseError{File: name, Line: line, Err: err}
+	}
+	line, _ := c.FieldPos(0)
+	return rec, line, nil
 }

@@ -34,7 +34,7 @@
 //   - QoS turns a reservation below what tasks hold into throttles and
 //     evictions with reasons a person can read.
 //   - Replay scores a policy on a recorded Trace (ReadBitbrains,
-//     ReadPlanetLab): harvested versus oracle-idle core-hours and the share
+//     ReadPlanetLab, ReadCSV): harvested versus oracle-idle core-hours and the share
 //     of intervals where lending would have hurt the business. RESULTS.md
 //     has the table for the public Bitbrains traces and how to remake it;
 //     the default policy was chosen from it.

@@ -34,6 +34,20 @@ type Skip struct {
 	Reason string
 }
 
+// append adds s, read from the given line of tr's file: it skips s if it
+// is not after the previous sample and reports it if it is invalid.
+func (tr *Trace) append(s Sample, line int) error {
+	if n := len(tr.Samples); n > 0 && !s.Time.After(tr.Samples[n-1].Time) {
+		tr.Skipped = append(tr.Skipped, Skip{Line: line, Reason: "timestamp not after the previous row"})
+		return nil
+	}
+	if err := s.Validate(); err != nil {
+		return &ParseError{File: tr.Name, Line: line, Err: err}
+	}
+	tr.Samples = append(tr.Samples, s)
+	return nil
+}
+
 // ParseError is a trace line that could not be used; it names the file and
 // line and wraps ErrInvalid.
 type ParseError struct {
@@ -112,19 +126,13 @@ func ReadBitbrains(r io.Reader, name string) (Trace, error) {
 	}
 	cols := append([]string(nil), header...)
 	for {
-		rec, err := c.Read()
+		rec, line, err := readRecord(c, name)
 		if errors.Is(err, io.EOF) {
 			return tr, nil
 		}
 		if err != nil {
-			var pe *csv.ParseError
-			line := 0
-			if errors.As(err, &pe) {
-				line = pe.Line
-			}
-			return tr, &ParseError{File: name, Line: line, Err: err}
+			return tr, err
 		}
-		line, _ := c.FieldPos(0)
 		var v [bbColumns]float64
 		for i := range v {
 			if i == 4 {
@@ -155,14 +163,9 @@ func ReadBitbrains(r io.Reader, name string) (Trace, error) {
 				MemoryBytes: v[bbMemUsageKB] * 1024,
 			},
 		}
-		if n := len(tr.Samples); n > 0 && !s.Time.After(tr.Samples[n-1].Time) {
-			tr.Skipped = append(tr.Skipped, Skip{Line: line, Reason: "timestamp not after the previous row"})
-			continue
+		if err := tr.append(s, line); err != nil {
+			return tr, err
 		}
-		if err := s.Validate(); err != nil {
-			return tr, &ParseError{File: name, Line: line, Err: err}
-		}
-		tr.Samples = append(tr.Samples, s)
 	}
 }
 
