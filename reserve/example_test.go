@@ -2,6 +2,7 @@ package reserve_test
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gleaner/gleaner/reserve"
@@ -87,4 +88,24 @@ func ExampleReplay() {
 	// Output:
 	// headroom         CPU harvest 99%, violations 3.4%
 	// p100 over 1h     CPU harvest 63%, violations 0.8%
+}
+
+func ExampleReadCSV() {
+	const trace = `timestamp,cpu,memory
+2026-07-01T00:00:00Z,25%,8589934592
+2026-07-01T00:05:00Z,25%,8589934592
+2026-07-01T00:10:00Z,50%,8589934592
+`
+	tr, err := reserve.ReadCSV(strings.NewReader(trace), "host.csv",
+		reserve.Resources{CPUCores: 8, MemoryBytes: 32 * gib})
+	if err != nil {
+		panic(err)
+	}
+	for _, s := range tr.Samples {
+		fmt.Printf("%s %.1f of %.0f cores\n", s.Time.Format("15:04"), s.Business.CPUCores, s.Capacity.CPUCores)
+	}
+	// Output:
+	// 00:00 2.0 of 8 cores
+	// 00:05 2.0 of 8 cores
+	// 00:10 4.0 of 8 cores
 }
