@@ -45,11 +45,15 @@ func printMarkdown(w io.Writer, cands []candidate, results [][]reserve.Score) {
 				mh, mv = append(mh, s.Memory.HarvestRatio), append(mv, s.Memory.ViolationRatio)
 			}
 		}
-		fmt.Fprintf(w, "| %s: %s | %s | %d | %d | %s / %s | %s / %s | %d of %d | %s / %s | %s / %s | %s | %.0f |\n",
+		mem := "n/a | n/a | n/a" // no trace had memory to lend (PlanetLab)
+		if memTraces > 0 {
+			mem = fmt.Sprintf("%d of %d | %s / %s | %s / %s", memMet, memTraces,
+				pct(median(mh)), pct(slices.Min(mh)), pct2(median(mv)), pct2(slices.Max(mv)))
+		}
+		fmt.Fprintf(w, "| %s: %s | %s | %d | %d | %s / %s | %s / %s | %s | %s | %.0f |\n",
 			c.name, c.policy, c.hysteresis, len(sc), cpuMet,
 			pct(median(ch)), pct(slices.Min(ch)), pct2(median(cv)), pct2(slices.Max(cv)),
-			memMet, memTraces, pct(median(mh)), pct(minOr(mh)), pct2(median(mv)), pct2(maxOr(mv)),
-			pct(harvested/idle), median(changes))
+			mem, pct(harvested/idle), median(changes))
 	}
 	fmt.Fprintf(w, "\nPer trace, policy %s (%s; %s):\n\n", cands[0].name, cands[0].policy, cands[0].hysteresis)
 	fmt.Fprintln(w, "| trace | intervals | CPU oracle-idle core-h | CPU harvested core-h | CPU harvest | CPU violations | memory oracle-idle GiB-h | memory harvested GiB-h | memory harvest | memory violations | changes | goal |")
@@ -82,18 +86,4 @@ func median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-func minOr(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	return slices.Min(v)
-}
-
-func maxOr(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	return slices.Max(v)
 }
