@@ -1,0 +1,156 @@
+package master
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/gleaner/gleaner/examples/internal/api"
+)
+
+// testConfig has intervals short enough for tests.
+func testConfig(cli *clientv3.Client, prefix string) Config {
+	return Config{
+		Etcd:               cli,
+		Prefix:             prefix,
+		AllocationInterval: 50 * time.Millisecond,
+		ReportInterval:     100 * time.Millisecond,
+		HeartbeatInterval:  time.Second,
+		SessionTTL:         2 * time.Second,
+		AgentGrace:         3 * time.Second,
+		Refuse:             time.Second,
+	}
+}
+
+// running is a master started by startMaster.
+type running struct {
+	*Master
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// stop ends the master and waits for Run to return.
+func (r *running) stop(t testing.TB) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("master did not stop")
+	}
+}
+
+// startMaster runs a master on a free loopback port until the test ends.
+func startMaster(t testing.TB, cfg Config) *running {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cfg.Listener = ln
+	m, err := New(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{Master: m, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(15 * time.Second):
+			t.Error("master did not stop")
+		}
+	})
+	return r
+}
+
+// waitLeader waits until m leads.
+func waitLeader(t testing.TB, m *Master) {
+	t.Helper()
+	require.Eventually(t, m.IsLeader, 15*time.Second, 10*time.Millisecond, "master %s never led", m.ID())
+}
+
+// stream collects a subscription's events in a goroutine owned by the test.
+type stream struct {
+	t      testing.TB
+	es     *api.EventStream
+	events chan api.Event
+	done   chan struct{}
+}
+
+func subscribe(t testing.TB, c *api.SchedulerClient, req api.Subscribe) (*stream, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	es, err := c.Subscribe(ctx, req)
+	require.NoError(t, err)
+	s := &stream{t: t, es: es, events: make(chan api.Event, 4096), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		defer close(s.events)
+		for {
+			ev, err := es.Next()
+			if err != nil {
+				return
+			}
+			s.events <- ev
+		}
+	}()
+	t.Cleanup(func() { cancel(); _ = es.Close(); <-s.done })
+	ev := s.next(api.EventSubscribed)
+	return s, ev.Subscribed.FrameworkID
+}
+
+// next returns the next event of the given type, skipping others.
+func (s *stream) next(typ api.EventType) api.Event {
+	s.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, ok := <-s.events:
+			if !ok {
+				s.t.Fatalf("stream ended while waiting for %s", typ)
+			}
+			if ev.Type == typ {
+				return ev
+			}
+		case <-timeout:
+			s.t.Fatalf("no %s event within 10s", typ)
+		}
+	}
+}
+
+// update waits for an UPDATE of task to state.
+func (s *stream) update(taskID string, state api.TaskState) api.TaskStatus {
+	s.t.Helper()
+	for {
+		ev := s.next(api.EventUpdate)
+		if ev.Status.TaskID == taskID && ev.Status.State == state {
+			return *ev.Status
+		}
+	}
+}
+
+// offerOn waits for an offer on the agent.
+func (s *stream) offerOn(agentID string) api.Offer {
+	s.t.Helper()
+	for {
+		for _, o := range s.next(api.EventOffers).Offers {
+			if o.AgentID == agentID {
+				return o
+			}
+		}
+	}
+}
+
+// closed waits until the master ended the stream.
+func (s *stream) closed(within time.Duration) bool {
+	select {
+	case <-s.done:
+		return true
+	case <-time.After(within):
+		return false
+	}
+}

@@ -1,0 +1,63 @@
+package master
+
+import (
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/gleaner/gleaner/examples/internal/api"
+)
+
+// handleState answers the dashboard's poll.
+func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
+	m.mu.Lock()
+	c := m.cur
+	if c == nil {
+		m.mu.Unlock()
+		m.writeError(w, errNotLeading)
+		return
+	}
+	st := m.state(c)
+	m.mu.Unlock()
+	writeJSON(w, http.StatusOK, st)
+}
+
+// state builds the dashboard's view; called under m.mu.
+func (m *Master) state(c *cluster) api.State {
+	st := api.State{MasterID: m.cfg.ID, Leader: m.url, Time: time.Now(),
+		Agents: []api.AgentState{}, Frameworks: []api.FrameworkState{}, Tasks: []api.TaskView{},
+		Pending: []api.PendingApp{}, Events: append([]api.ClusterEvent{}, c.events...)}
+	live := make(map[string]int)
+	for _, t := range c.tasks {
+		live[t.Info.AgentID]++
+		live["fw:"+t.Info.FrameworkID]++
+		st.Tasks = append(st.Tasks, api.TaskView{TaskStatus: t.Status, Resources: t.Info.Resources, Hostname: t.Hostname})
+	}
+	sort.Slice(st.Tasks, func(i, j int) bool { return st.Tasks[i].TaskID < st.Tasks[j].TaskID })
+	for i := len(c.ended) - 1; i >= 0; i-- { // newest ended first
+		st.Tasks = append(st.Tasks, c.ended[i])
+	}
+	for _, a := range c.sortedAgents() {
+		st.Agents = append(st.Agents, api.AgentState{
+			ID: a.rec.ID, Hostname: a.rec.Hostname, Endpoint: a.rec.Endpoint, Up: a.up,
+			Attributes: copyMap(m.attributes(a)), Isolation: a.isolation,
+			Capacity: scalars(a.capacity), Reservation: scalars(a.total), Business: scalars(a.business),
+			Harvested: scalars(a.harvested), Allocated: scalars(c.heldOn(a.rec.ID)),
+			Tasks: live[a.rec.ID], LastReport: a.lastReport,
+			History: append([]api.UsageSample{}, a.history...),
+		})
+	}
+	ids := make([]string, 0, len(c.frameworks))
+	for id := range c.frameworks {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		f := c.frameworks[id]
+		share, _ := c.alloc.Share(id)
+		st.Frameworks = append(st.Frameworks, api.FrameworkState{ID: id, Name: f.rec.Name, Role: f.rec.Role,
+			Weight: f.rec.Weight, Share: share, Connected: f.sub != nil, Tasks: live["fw:"+id]})
+		st.Pending = append(st.Pending, f.pending...)
+	}
+	return st
+}
