@@ -253,10 +253,10 @@ func (r *plainRuntime) kill(ctx context.Context, t *task, grace time.Duration) e
 	}
 }
 
-func (r *plainRuntime) release(context.Context, *task) error { return nil }
-func (r *plainRuntime) resize(reserve.Resources) error        { return nil }
-func (r *plainRuntime) sweep(context.Context, map[string]bool)   {}
-func (r *plainRuntime) close(context.Context, bool) error       { return nil }
+func (r *plainRuntime) release(context.Context, *task) error   { return nil }
+func (r *plainRuntime) resize(reserve.Resources) error         { return nil }
+func (r *plainRuntime) sweep(context.Context, map[string]bool) {}
+func (r *plainRuntime) close(context.Context, bool) error      { return nil }
 
 // why explains a failed isolation probe in a few words.
 func why(err error) string {
