@@ -549,7 +549,8 @@ func (s *Scheduler) LaunchFailed(taskIDs ...string) {
 }
 
 // Reconcile brings the scheduler in line with the tasks the master knows,
-// as listed when the framework (re)subscribes: known tasks take the
+// as listed when the framework (re)subscribes (app IDs in their wire form,
+// see WireAppID): known tasks take the
 // master's state, tasks of known apps that the scheduler lost track of (it
 // restarted) are adopted, tasks of unknown apps are killed, and tasks the
 // master no longer knows are dropped as lost, with no backoff.
@@ -568,11 +569,12 @@ func (s *Scheduler) Reconcile(tasks []api.TaskStatus) {
 			t.state = u.State
 			continue
 		}
-		st, ok := s.apps[u.AppID]
+		appID := AppIDFromWire(u.AppID)
+		st, ok := s.apps[appID]
 		ag := s.agents[u.AgentID]
 		s.seq++
 		t := &task{
-			seq: s.seq, id: u.TaskID, appID: u.AppID, agentID: u.AgentID, hostname: ag.hostname, attrs: ag.attrs,
+			seq: s.seq, id: u.TaskID, appID: appID, agentID: u.AgentID, hostname: ag.hostname, attrs: ag.attrs,
 			state: u.State, stagedAt: now,
 		}
 		if u.State == api.TaskRunning {
@@ -584,7 +586,7 @@ func (s *Scheduler) Reconcile(tasks []api.TaskStatus) {
 		s.tasks[t.id] = t
 		if !ok || st.deleted {
 			if !ok {
-				s.apps[u.AppID] = &appState{app: App{ID: u.AppID}, deleted: true}
+				s.apps[appID] = &appState{app: App{ID: appID}, deleted: true}
 			}
 			s.kill(t, KillUnknown, "task of an unknown app")
 		}

@@ -535,10 +535,10 @@ func TestReconcileAdoptsKillsAndDrops(t *testing.T) {
 	c.s.PutApp(mustApp(t, `{"id":"known","cmd":"x","cpus":1,"instances":2}`))
 	ls := launches(c.offerAll()) // known.1, known.2
 	c.s.Reconcile([]api.TaskStatus{
-		{TaskID: ls[0].TaskID, AppID: "/known", AgentID: "a1", State: api.TaskRunning},
-		{TaskID: "known.old", AppID: "/known", AgentID: "a1", State: api.TaskRunning},
-		{TaskID: "gone.1", AppID: "/gone", AgentID: "a1", State: api.TaskRunning},
-		{TaskID: "ended.1", AppID: "/known", AgentID: "a1", State: api.TaskFinished},
+		{TaskID: ls[0].TaskID, AppID: "known", AgentID: "a1", State: api.TaskRunning},
+		{TaskID: "known.old", AppID: "known", AgentID: "a1", State: api.TaskRunning},
+		{TaskID: "gone.1", AppID: "gone", AgentID: "a1", State: api.TaskRunning},
+		{TaskID: "ended.1", AppID: "known", AgentID: "a1", State: api.TaskFinished},
 	})
 	kills := c.s.TakeKills()
 	if len(kills) != 1 || kills[0].TaskID != "gone.1" || kills[0].Cause != KillUnknown {
@@ -597,7 +597,7 @@ func TestLaunchCarriesTheAppDefinition(t *testing.T) {
 	}
 	ti := ls[0]
 	want := api.TaskInfo{
-		TaskID: "team_job.1", AppID: "/team/job", AgentID: "a1", OfferID: "o1",
+		TaskID: "team_job.1", AppID: "team_job", AgentID: "a1", OfferID: "o1",
 		Args: []string{"/bin/job", "--fast"}, Resources: "cpus:0.5;disk:10;mem:64",
 		Env: map[string]string{
 			"MODE": "batch", "MARATHON_APP_ID": "/team/job", "MESOS_TASK_ID": "team_job.1", "HOST": "host-a1",

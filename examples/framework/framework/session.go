@@ -246,7 +246,7 @@ func pendingApps(apps []AppStatus) []api.PendingApp {
 	out := []api.PendingApp{}
 	for _, a := range apps {
 		if a.Pending != nil {
-			out = append(out, api.PendingApp{AppID: a.ID, Waiting: a.Pending.Instances, Reason: a.Pending.Reason})
+			out = append(out, api.PendingApp{AppID: WireAppID(a.ID), Waiting: a.Pending.Instances, Reason: a.Pending.Reason})
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package framework
 
 import (
 	"maps"
+	"strings"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
 )
@@ -18,7 +19,7 @@ func taskInfo(a *App, t *task, offerID, replaces string) api.TaskInfo {
 	env["HOST"] = t.hostname
 	ti := api.TaskInfo{
 		TaskID:    t.id,
-		AppID:     a.ID,
+		AppID:     WireAppID(a.ID),
 		AgentID:   t.agentID,
 		OfferID:   offerID,
 		Cmd:       a.Cmd,
@@ -33,4 +34,16 @@ func taskInfo(a *App, t *task, offerID, replaces string) api.TaskInfo {
 		ti.Image = &api.Image{URI: r.Image, SHA256: r.SHA256, Base: r.Base, Version: r.BaseVersion}
 	}
 	return ti
+}
+
+// WireAppID is how an app ID travels to the master: the master refuses '/'
+// in IDs, so "/team/web" becomes "team_web". Marathon IDs never hold '_',
+// so AppIDFromWire undoes it exactly.
+func WireAppID(id string) string {
+	return strings.TrimSuffix(TaskIDPrefix(id), ".")
+}
+
+// AppIDFromWire is the inverse of WireAppID.
+func AppIDFromWire(s string) string {
+	return "/" + strings.ReplaceAll(s, "_", "/")
 }

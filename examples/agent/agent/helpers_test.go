@@ -1,0 +1,165 @@
+//go:build linux
+
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/internal/testenv"
+	"github.com/gleaner/gleaner/reserve"
+	"github.com/gleaner/gleaner/rootfs"
+)
+
+func TestMain(m *testing.M) {
+	rootfs.Init() // Start re-executes the test binary as the launch helper.
+	os.Exit(m.Run())
+}
+
+// uniqueName is a per-test name for agents and cgroups, so that tests of
+// other packages running on the same machine never meet ours.
+func uniqueName(t testing.TB) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return "gleaner-test-agent-" + hex.EncodeToString(b)
+}
+
+// testConfig is a fast configuration: 200 ms samples, headroom policy, no
+// damping, quick disk scans and kills.
+func testConfig(t testing.TB, dir string) Config {
+	name := uniqueName(t)
+	h := reserve.Hysteresis{}
+	return Config{
+		Dir:          dir,
+		ID:           name,
+		CgroupParent: "/" + name,
+		Interval:     200 * time.Millisecond,
+		Policy:       reserve.Headroom{},
+		Hysteresis:   &h,
+		DiskInterval: 200 * time.Millisecond,
+		KillGrace:    300 * time.Millisecond,
+		Logger:       slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// running is an agent running in a goroutine.
+type running struct {
+	*Agent
+	cancel context.CancelCauseFunc
+	done   chan error
+}
+
+// start runs an agent with cfg until the test ends (or stop is called).
+func start(t *testing.T, cfg Config) *running {
+	t.Helper()
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	r := &running{Agent: a, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- a.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t, nil) })
+	waitFor(t, 10*time.Second, "first reservation", func() bool { return a.Reservation().Ready })
+	return r
+}
+
+// stop ends the agent with cause (nil: a normal stop) and returns Run's
+// error. Stopping twice is harmless.
+func (r *running) stop(t *testing.T, cause error) error {
+	t.Helper()
+	if cause == nil {
+		cause = errors.New("test stops the agent")
+	}
+	r.cancel(cause)
+	select {
+	case err, ok := <-r.done:
+		if ok {
+			close(r.done)
+		}
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("agent did not stop within 30 s")
+		return nil
+	}
+}
+
+// requireIsolation skips (or fails under GLEANER_REQUIRE_PRIVILEGED=1) unless
+// tasks can run in cgroups and roots.
+func requireIsolation(t *testing.T) {
+	t.Helper()
+	testenv.RequireCgroupV1(t, "cpu", "cpuacct", "memory")
+	testenv.RequireMountNamespace(t)
+}
+
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// status returns the status of one task, or false.
+func status(a *Agent, id string) (api.TaskStatus, bool) {
+	for _, s := range a.Tasks() {
+		if s.TaskID == id {
+			return s, true
+		}
+	}
+	return api.TaskStatus{}, false
+}
+
+// waitState waits until task id is in state and returns its status.
+func waitState(t testing.TB, a *Agent, id string, state api.TaskState, timeout time.Duration) api.TaskStatus {
+	t.Helper()
+	var last api.TaskStatus
+	deadline := time.Now().Add(timeout)
+	for {
+		s, ok := status(a, id)
+		if ok && s.State == state {
+			return s
+		}
+		if ok {
+			last = s
+		}
+		if ok && s.State.Terminal() || time.Now().After(deadline) {
+			t.Fatalf("task %s: want %s, have %+v", id, state, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func readSandbox(t testing.TB, a *Agent, id, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(a.cfg.sandboxDir(), id, file))
+	if err != nil {
+		t.Fatalf("read %s of task %s: %v", file, id, err)
+	}
+	return string(b)
+}
+
+// cgroupExists reports whether the cgroup path exists in the v1 cpu hierarchy.
+func cgroupExists(path string) bool {
+	_, err := os.Stat(filepath.Join("/sys/fs/cgroup/cpu", path))
+	return err == nil
+}
