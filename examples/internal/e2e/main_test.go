@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gleaner/gleaner/rootfs"
@@ -28,6 +30,12 @@ func TestMain(m *testing.M) {
 
 func runRole(role string) error {
 	switch role {
+	case "master":
+		return runMaster()
+	case "agent":
+		return runAgent()
+	case "hog":
+		return hog()
 	case "dial":
 		c, err := net.Dial("tcp", os.Getenv("GLEANER_E2E_ADDR"))
 		if err != nil {
@@ -38,4 +46,35 @@ func runRole(role string) error {
 		return err
 	}
 	return fmt.Errorf("unknown role %q", role)
+}
+
+// hog is the business load of the spike test: it spins one CPU at once and,
+// when a line "mem N" arrives on stdin, allocates and touches N MiB. It
+// writes "ok" after each step and runs until killed.
+func hog() error {
+	var spins atomic.Uint64
+	go func() {
+		for {
+			spins.Add(1)
+		}
+	}()
+	var held [][]byte
+	fmt.Println("ok")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		var mib int
+		if _, err := fmt.Sscanf(in.Text(), "mem %d", &mib); err != nil {
+			return err
+		}
+		for range mib {
+			b := make([]byte, 1<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			held = append(held, b)
+		}
+		fmt.Println("ok")
+	}
+	_ = held
+	select {}
 }

@@ -18,11 +18,12 @@ import (
 // agents of a test get their own addresses and their own loopback, as on
 // separate machines, and reach the master and etcd at the bridge address.
 type network struct {
-	ip     string // path of the ip tool
-	name   string // unique prefix of every interface and namespace
-	bridge string
-	subnet string // "10.A.B"
-	hosts  int
+	ip      string // path of the ip tool
+	nsenter string
+	name    string // unique prefix of every interface and namespace
+	bridge  string
+	subnet  string // "10.A.B"
+	hosts   int
 }
 
 // host is one network namespace behind the bridge.
@@ -38,12 +39,13 @@ func newNetwork(t *testing.T) *network {
 	t.Helper()
 	testenv.RequireRoot(t)
 	ip := testenv.RequireBinary(t, "ip")
+	nsenter := testenv.RequireBinary(t, "nsenter")
 	var b [3]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
 	// Interface names are at most 15 bytes: "gle" + 6 hex + "b"/"h<n>".
-	n := &network{ip: ip, name: "gle" + hex.EncodeToString(b[:])}
+	n := &network{ip: ip, nsenter: nsenter, name: "gle" + hex.EncodeToString(b[:])}
 	n.bridge = n.name + "b"
 	n.subnet = freeSubnet(t)
 	n.run(t, "link", "add", n.bridge, "type", "bridge")
@@ -77,9 +79,12 @@ func (n *network) addHost(t *testing.T) host {
 	return h
 }
 
-// Command returns a command that runs name with args inside h's namespace.
+// Command returns a command that runs name with args inside h's network
+// namespace. It enters only the network namespace (nsenter), not what "ip
+// netns exec" sets up: that also remounts /sys, which would hide the cgroup
+// hierarchies from agents.
 func (n *network) Command(h host, name string, args ...string) *exec.Cmd {
-	return exec.Command(n.ip, append([]string{"netns", "exec", h.NS, name}, args...)...)
+	return exec.Command(n.nsenter, append([]string{"--net=/run/netns/" + h.NS, "--", name}, args...)...)
 }
 
 func (n *network) run(t *testing.T, args ...string) {

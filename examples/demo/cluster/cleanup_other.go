@@ -1,0 +1,11 @@
+//go:build !linux
+
+package cluster
+
+import "context"
+
+// removeCgroups has nothing to do where there are no cgroups.
+func removeCgroups(context.Context, ...string) error { return nil }
+
+// unmountUnder has nothing to do: the demo mounts nothing off Linux.
+func unmountUnder(string) error { return nil }

@@ -1,0 +1,450 @@
+// Package cluster runs a whole Gleaner cluster in one process, on loopback:
+// an embedded etcd, masters, agents (each in its own cgroup subtree and
+// directory) and the Marathon-style framework with its apps. It is what
+// `go run ./examples/demo` starts, and what the end-to-end tests build on.
+//
+//	c, err := cluster.Start(ctx, cluster.Config{})
+//	if err != nil { ... }
+//	defer c.Close(context.Background())
+//	fmt.Println("dashboard:", c.DashboardURL())
+//
+// Close stops everything and removes every cgroup, mount and directory the
+// cluster made. Without root the agents run with isolation unavailable.
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+
+	"github.com/gleaner/gleaner/examples/agent/agent"
+	"github.com/gleaner/gleaner/examples/framework/framework"
+	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/master"
+)
+
+// AgentSpec describes one agent of the cluster.
+type AgentSpec struct {
+	ID         string
+	Attributes map[string]string
+	// Capacity is what the agent takes as its machine, in Mesos text
+	// (agents of one host share it, so each gets a slice).
+	Capacity string
+	// BusinessCgroup, if set, is the cgroup whose usage the agent takes as
+	// the business's, instead of the host's usage minus its own (tests
+	// that make the business load themselves on a shared machine).
+	BusinessCgroup string
+}
+
+// DefaultAgents are the demo's three agents, one per rack, over two zones.
+func DefaultAgents() []AgentSpec {
+	return []AgentSpec{
+		{ID: "agent-1", Attributes: map[string]string{"rack": "r1", "zone": "east"}, Capacity: "cpus:1;mem:512;disk:1024"},
+		{ID: "agent-2", Attributes: map[string]string{"rack": "r2", "zone": "east"}, Capacity: "cpus:1;mem:512;disk:1024"},
+		{ID: "agent-3", Attributes: map[string]string{"rack": "r3", "zone": "west"}, Capacity: "cpus:1;mem:512;disk:1024"},
+	}
+}
+
+// Config describes a cluster. The zero value is the demo.
+type Config struct {
+	// Dir holds etcd's data and every agent's directory; default: a new
+	// temporary directory, removed by Close.
+	Dir string
+	// Listen is the first master's address (default "127.0.0.1:0"); the
+	// others listen on free loopback ports.
+	Listen string
+	// Masters is how many masters run (default 1); they elect a leader.
+	Masters int
+	// MasterURLs, if set, are masters the caller runs; then none is
+	// started here.
+	MasterURLs []string
+	// Etcd, if set, is an etcd the caller runs; default: one embedded in
+	// the process.
+	Etcd []string
+	// Prefix is the cluster's etcd key prefix (default "/gleaner").
+	Prefix string
+	// Agents are started in-process (default DefaultAgents). A non-nil
+	// empty slice starts none.
+	Agents []AgentSpec
+	// Apps are app definitions in Marathon's JSON that the framework runs
+	// from the start.
+	Apps [][]byte
+	// CgroupRoot is the cgroup under which every agent gets its subtree
+	// (default "/gleaner-demo-<random>").
+	CgroupRoot string
+	// Interval is the sampling, reporting and allocation interval
+	// (default 1 s).
+	Interval time.Duration
+	// Logger receives every component's log (default: discarded).
+	Logger *slog.Logger
+}
+
+// Cluster is a running cluster.
+type Cluster struct {
+	cfg     Config
+	dir     string
+	ownDir  bool
+	etcd    *embed.Etcd
+	cli     *clientv3.Client
+	log     *slog.Logger
+	ctx     context.Context // parent of every component's context
+	cancel  context.CancelFunc
+	masters []*component
+	urls    []string
+	fw      *component
+	fwURL   string
+	etcdURL []string
+
+	mu     sync.Mutex
+	agents map[string]*component
+	specs  map[string]AgentSpec
+	closed bool
+}
+
+// component is one running part, stopped by cancelling its context.
+type component struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+	err    error // Run's result, once done is closed
+}
+
+func (p *component) stop(cause error) error {
+	p.cancel(cause)
+	<-p.done
+	if errors.Is(p.err, context.Canceled) {
+		return nil
+	}
+	return p.err
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Start starts the cluster and returns once its masters serve. Agents and
+// the framework connect in the background; the dashboard shows them as
+// they come.
+func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
+	if cfg.Masters <= 0 {
+		cfg.Masters = 1
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "/gleaner"
+	}
+	if cfg.Agents == nil {
+		cfg.Agents = DefaultAgents()
+	}
+	if cfg.CgroupRoot == "" {
+		cfg.CgroupRoot = "/gleaner-demo-" + randomHex(4)
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Cluster{cfg: cfg, log: cfg.Logger, agents: map[string]*component{}, specs: map[string]AgentSpec{}}
+	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		if err != nil {
+			_ = c.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if c.dir = cfg.Dir; c.dir == "" {
+		if c.dir, err = os.MkdirTemp("", "gleaner-demo-"); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		c.ownDir = true
+	}
+	endpoints := cfg.Etcd
+	if len(endpoints) == 0 {
+		var ep string
+		if c.etcd, ep, err = startEtcd(filepath.Join(c.dir, "etcd")); err != nil {
+			return nil, err
+		}
+		endpoints = []string{ep}
+	}
+	if c.cli, err = NewEtcdClient(endpoints); err != nil {
+		return nil, err
+	}
+	c.urls = append(c.urls, cfg.MasterURLs...)
+	for i := range cfg.Masters {
+		if len(cfg.MasterURLs) > 0 {
+			break
+		}
+		if err := c.startMaster(i); err != nil {
+			return nil, err
+		}
+	}
+	c.etcdURL = endpoints
+	if err := c.startFramework(); err != nil {
+		return nil, err
+	}
+	for _, spec := range cfg.Agents {
+		if err := c.StartAgent(spec); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *Cluster) startFramework() error {
+	var apps []framework.App
+	for i, b := range c.cfg.Apps {
+		a, err := framework.DecodeApp(bytes.NewReader(b))
+		if err != nil {
+			return fmt.Errorf("cluster: app %d: %w", i+1, err)
+		}
+		apps = append(apps, a)
+	}
+	f, err := framework.New(framework.Config{
+		Masters: c.urls,
+		Name:    "marathon",
+		Listen:  "127.0.0.1:0",
+		Apps:    apps,
+		Refuse:  2 * c.cfg.Interval,
+		Tick:    c.cfg.Interval / 4,
+		Logger:  c.log.With("component", "framework"),
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	c.fwURL = f.Addr()
+	c.fw = c.run(f.Run)
+	return nil
+}
+
+func (c *Cluster) startMaster(i int) error {
+	addr := "127.0.0.1:0"
+	if i == 0 {
+		addr = c.cfg.Listen
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cluster: master %d: %w", i+1, err)
+	}
+	m, err := master.New(master.Config{
+		Etcd:               c.cli,
+		Prefix:             c.cfg.Prefix,
+		ID:                 fmt.Sprintf("master-%d", i+1),
+		Listener:           ln,
+		AllocationInterval: c.cfg.Interval,
+		ReportInterval:     c.cfg.Interval,
+		SessionTTL:         2 * time.Second,
+		AgentGrace:         10 * c.cfg.Interval,
+		Logger:             c.log.With("component", "master"),
+	})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("cluster: %w", err)
+	}
+	c.urls = append(c.urls, m.URL())
+	c.masters = append(c.masters, c.run(m.Run))
+	return nil
+}
+
+// run starts fn in a goroutine with its own context under the cluster's.
+func (c *Cluster) run(fn func(context.Context) error) *component {
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	p := &component{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.err = fn(ctx)
+	}()
+	return p
+}
+
+// AgentConfig is the configuration of the agent spec describes, in a
+// cluster with the given masters, etcd and cgroup root, keeping its files
+// in dir. The end-to-end tests use it for agents they run as processes.
+func AgentConfig(spec AgentSpec, dir string, masters, etcd []string, prefix, cgroupRoot string, interval time.Duration) agent.Config {
+	return agent.Config{
+		Dir:            dir,
+		ID:             spec.ID,
+		Hostname:       spec.ID,
+		Masters:        masters,
+		Etcd:           etcd,
+		EtcdPrefix:     prefix,
+		Attributes:     attributesText(spec.Attributes),
+		Capacity:       spec.Capacity,
+		Interval:       interval,
+		ReportInterval: interval,
+		CgroupParent:   cgroupRoot + "/" + spec.ID,
+		KillGrace:      time.Second,
+		// BusinessCgroup: spec.BusinessCgroup, (pending on the agent)
+	}
+}
+
+// attributesText writes attributes in Mesos text, sorted by name.
+func attributesText(m map[string]string) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + ":" + m[n]
+	}
+	return strings.Join(parts, ";")
+}
+
+// StartAgent starts (or, after StopAgent, restarts) the agent spec
+// describes, in-process.
+func (c *Cluster) StartAgent(spec AgentSpec) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errors.New("cluster: closed")
+	}
+	if _, ok := c.agents[spec.ID]; ok {
+		return fmt.Errorf("cluster: agent %q already runs", spec.ID)
+	}
+	cfg := AgentConfig(spec, filepath.Join(c.dir, "agents", spec.ID), c.urls, nil, c.cfg.Prefix, c.cfg.CgroupRoot, c.cfg.Interval)
+	cfg.EtcdClient = c.cli
+	cfg.Logger = c.log.With("component", "agent", "agent", spec.ID)
+	spec.Attributes = maps.Clone(spec.Attributes)
+	c.specs[spec.ID] = spec
+	c.agents[spec.ID] = c.run(func(ctx context.Context) error { return agent.Run(ctx, cfg) })
+	return nil
+}
+
+// StopAgent stops an agent. With keepTasks its tasks keep running for the
+// agent started next on its directory to adopt (an agent restart);
+// otherwise the agent kills them and removes its cgroups.
+func (c *Cluster) StopAgent(id string, keepTasks bool) error {
+	c.mu.Lock()
+	p, ok := c.agents[id]
+	delete(c.agents, id)
+	c.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("cluster: no running agent %q", id)
+	}
+	var cause error
+	if keepTasks {
+		cause = agent.ErrRestart
+	}
+	if err := p.stop(cause); err != nil && !errors.Is(err, agent.ErrRestart) {
+		return fmt.Errorf("cluster: agent %s: %w", id, err)
+	}
+	return nil
+}
+
+// Agent returns the spec of an agent started in-process.
+func (c *Cluster) Agent(id string) (AgentSpec, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.specs[id]
+	return s, ok
+}
+
+// DashboardURL is the first master's dashboard.
+func (c *Cluster) DashboardURL() string { return c.urls[0] + api.PathUI }
+
+// Masters are the masters' URLs.
+func (c *Cluster) Masters() []string { return append([]string(nil), c.urls...) }
+
+// FrameworkURL is the base URL of the framework's Marathon-style API.
+func (c *Cluster) FrameworkURL() string { return c.fwURL }
+
+// EtcdEndpoint is the first etcd endpoint, for attrctl.
+func (c *Cluster) EtcdEndpoint() string { return c.etcdURL[0] }
+
+// Etcd is the cluster's etcd client, owned by the cluster.
+func (c *Cluster) Etcd() *clientv3.Client { return c.cli }
+
+// Prefix is the cluster's etcd key prefix.
+func (c *Cluster) Prefix() string { return c.cfg.Prefix }
+
+// Dir is the directory holding the cluster's files.
+func (c *Cluster) Dir() string { return c.dir }
+
+// CgroupRoot is the cgroup holding every agent's subtree.
+func (c *Cluster) CgroupRoot() string { return c.cfg.CgroupRoot }
+
+// Close stops the framework, the agents (which kill their tasks) and the
+// masters, then removes the cluster's cgroups, unmounts whatever is still
+// mounted under its directory and removes the directory if it made it.
+func (c *Cluster) Close(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	agents := c.agents
+	c.agents = map[string]*component{}
+	c.mu.Unlock()
+
+	var errs []error
+	if c.fw != nil {
+		if err := c.fw.stop(nil); err != nil {
+			errs = append(errs, fmt.Errorf("framework: %w", err))
+		}
+	}
+	var wg sync.WaitGroup
+	var emu sync.Mutex
+	for id, p := range agents {
+		wg.Go(func() {
+			if err := p.stop(nil); err != nil {
+				emu.Lock()
+				errs = append(errs, fmt.Errorf("agent %s: %w", id, err))
+				emu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, p := range c.masters {
+		if err := p.stop(nil); err != nil {
+			errs = append(errs, fmt.Errorf("master: %w", err))
+		}
+	}
+	c.cancel()
+	if c.cli != nil {
+		c.cli.Close()
+	}
+	if c.etcd != nil {
+		c.etcd.Close()
+	}
+	if len(c.cfg.Agents) > 0 {
+		var parents []string
+		for _, s := range c.cfg.Agents {
+			parents = append(parents, c.cfg.CgroupRoot+"/"+s.ID)
+		}
+		if err := removeCgroups(ctx, append(parents, c.cfg.CgroupRoot)...); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := unmountUnder(c.dir); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ownDir {
+		if err := os.RemoveAll(c.dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cluster: close: %w", err)
+	}
+	return nil
+}

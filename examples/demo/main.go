@@ -1,0 +1,92 @@
+// Command demo runs a whole Gleaner cluster on this machine, on loopback:
+// an embedded etcd, a master with its dashboard, three agents (each in its
+// own cgroup subtree and directory, on racks r1, r2 and r3 over two zones),
+// the Marathon-style framework and two sample apps, one of which waits for
+// an attribute no agent has yet.
+//
+//	go run ./examples/demo
+//
+// It prints the dashboard's URL and a summary whenever the cluster changes.
+// Ctrl-C stops everything and removes every cgroup, mount and directory it
+// made. Without root it still runs; the agents report isolation as
+// unavailable and run tasks as plain processes.
+//
+// With -screenshot FILE it waits for the dashboard to show running tasks,
+// saves a PNG of it taken with headless chromium, and exits.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gleaner/gleaner/examples/demo/cluster"
+	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/rootfs"
+)
+
+func main() {
+	rootfs.Init()
+	listen := flag.String("listen", "127.0.0.1:5050", "address of the master and its dashboard (port 0: any free port)")
+	dir := flag.String("dir", "", "directory for etcd and the agents (default: a temporary directory, removed at exit)")
+	shot := flag.String("screenshot", "", "save a PNG of the dashboard to this file once it shows running tasks, then exit")
+	browser := flag.String("chromium", "chromium", "chromium binary for -screenshot")
+	every := flag.Duration("summary", 2*time.Second, "how often to check the cluster for the summary")
+	verbose := flag.Bool("v", false, "log every component to stderr")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, options{listen: *listen, dir: *dir, screenshot: *shot, chromium: *browser, every: *every, verbose: *verbose}); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+// demoConfig is the demo's cluster: three agents, the sample apps.
+func demoConfig(dir, listen string, logger *slog.Logger) cluster.Config {
+	return cluster.Config{Dir: dir, Listen: listen, Apps: sampleApps(), Logger: logger}
+}
+
+type options struct {
+	listen, dir, screenshot, chromium string
+	every                             time.Duration
+	verbose                           bool
+}
+
+func run(ctx context.Context, o options) (err error) {
+	logger := slog.New(slog.DiscardHandler)
+	if o.verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	c, err := cluster.Start(ctx, demoConfig(o.dir, o.listen, logger))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Println("stopping: killing tasks, removing cgroups, mounts and", c.Dir())
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if cerr := c.Close(closeCtx); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	fmt.Printf("Gleaner demo: dashboard at %s\n", c.DashboardURL())
+	fmt.Printf("  etcd prefix %s, cgroups under %s, files in %s\n", c.Prefix(), c.CgroupRoot(), c.Dir())
+	fmt.Printf("  try: go run ./examples/attrctl --endpoints %s set agent-2 ssd:true   (the indexer app waits for it)\n", c.EtcdEndpoint())
+	fmt.Println("  Ctrl-C stops everything.")
+	if o.screenshot != "" {
+		if err := screenshot(ctx, o.chromium, c.DashboardURL(), o.screenshot); err != nil {
+			return err
+		}
+		fmt.Println("saved", o.screenshot)
+		return nil
+	}
+	printSummaries(ctx, os.Stdout, api.NewClient(c.Masters()), o.every)
+	return nil
+}

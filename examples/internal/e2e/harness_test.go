@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gleaner/gleaner/examples/demo/cluster"
+	"github.com/gleaner/gleaner/examples/framework/framework"
+	"github.com/gleaner/gleaner/examples/internal/api"
+)
+
+// interval is the sampling, reporting and allocation interval of every
+// cluster the tests start: short, so that reactions the issue bounds (two
+// sampling intervals, two seconds) are measured at test speed.
+const interval = 250 * time.Millisecond
+
+// uniqueName returns a name unique to this test run, for cgroups and etcd
+// prefixes that other tests on the machine must not share.
+func uniqueName(kind string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return "gleaner-test-e2e-" + kind + "-" + hex.EncodeToString(b[:])
+}
+
+// startCluster starts a cluster with cfg's zero fields filled for tests and
+// closes it when the test ends, failing the test if Close reports an error.
+func startCluster(t *testing.T, cfg cluster.Config) *cluster.Cluster {
+	t.Helper()
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = interval
+	}
+	if cfg.CgroupRoot == "" {
+		cfg.CgroupRoot = "/" + uniqueName("cg")
+	}
+	c, err := cluster.Start(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.Close(ctx); err != nil {
+			t.Errorf("closing the cluster: %v", err)
+		}
+	})
+	return c
+}
+
+// submit posts a Marathon app definition to the framework.
+func submit(t *testing.T, frameworkURL, app string) {
+	t.Helper()
+	resp, err := http.Post(frameworkURL+"/v2/apps", "application/json", bytes.NewBufferString(app))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST /v2/apps: %s: %s", resp.Status, body)
+	}
+}
+
+// waitState polls the master's state until cond holds, and returns that
+// state; it fails the test with the last state's summary after timeout.
+func waitState(t *testing.T, c *api.Client, timeout time.Duration, what string, cond func(api.State) bool) api.State {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	var last api.State
+	var lastErr error
+	for {
+		st, err := c.State(ctx)
+		if err == nil {
+			last = st
+			if cond(st) {
+				return st
+			}
+		} else {
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("after %v, still waiting for %s (last error %v); last state:\n%s", timeout, what, lastErr, describe(last))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// running returns the tasks in TASK_RUNNING of the app with Marathon ID
+// appID ("/db"; the master knows it by its wire form, "db").
+func running(st api.State, appID string) []api.TaskView {
+	var out []api.TaskView
+	for _, t := range st.Tasks {
+		if t.AppID == framework.WireAppID(appID) && t.State == api.TaskRunning {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// task returns the task with ID id in st.
+func taskView(st api.State, id string) (api.TaskView, bool) {
+	for _, t := range st.Tasks {
+		if t.TaskID == id {
+			return t, true
+		}
+	}
+	return api.TaskView{}, false
+}
+
+// agentAttrs returns each agent's attributes by agent ID.
+func agentAttrs(st api.State) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, a := range st.Agents {
+		out[a.ID] = a.Attributes
+	}
+	return out
+}
+
+func describe(st api.State) string {
+	var b bytes.Buffer
+	for _, a := range st.Agents {
+		fmt.Fprintf(&b, "agent %s up=%v attrs=%v reservation=%v business=%v harvested=%v tasks=%d isolation=%q\n",
+			a.ID, a.Up, a.Attributes, a.Reservation, a.Business, a.Harvested, a.Tasks, a.Isolation)
+	}
+	for _, t := range st.Tasks {
+		fmt.Fprintf(&b, "task %s app=%s agent=%s %s %q\n", t.TaskID, t.AppID, t.AgentID, t.State, t.Reason)
+	}
+	for _, p := range st.Pending {
+		fmt.Fprintf(&b, "pending %s %d: %s\n", p.AppID, p.Waiting, p.Reason)
+	}
+	for _, e := range st.Events {
+		fmt.Fprintf(&b, "event %s %s %s\n", e.Time.Format("15:04:05.000"), e.Kind, e.Message)
+	}
+	return b.String()
+}
