@@ -61,6 +61,7 @@ type Agent struct {
 	business     reserve.Resources
 	own          reserve.Resources
 	haveSample   bool
+	samples      uint64 // samples observed, to count intervals in tests
 	lastChange   string
 	lastChangeAt time.Time
 	registered   bool

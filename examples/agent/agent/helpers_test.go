@@ -10,9 +10,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/internal/testenv"
@@ -22,7 +25,31 @@ import (
 
 func TestMain(m *testing.M) {
 	rootfs.Init() // Start re-executes the test binary as the launch helper.
+	if mbs := os.Getenv(memoryHogEnv); mbs != "" {
+		memoryHog(mbs)
+	}
 	os.Exit(m.Run())
+}
+
+// memoryHogEnv makes the test binary a business process that holds the
+// given number of MiB of memory until it is killed.
+const memoryHogEnv = "GLEANER_AGENT_TEST_MEMORY_HOG_MB"
+
+func memoryHog(mbs string) {
+	n, err := strconv.Atoi(mbs)
+	if err != nil {
+		os.Exit(2)
+	}
+	// MAP_POPULATE makes the kernel fault every page in, without Go code
+	// touching (and the race detector shadowing) them.
+	if _, err := unix.Mmap(-1, 0, n<<20, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE); err != nil {
+		os.Exit(3)
+	}
+	os.Stdout.WriteString("ready\n")
+	for {
+		time.Sleep(time.Hour) // until killed
+	}
 }
 
 // uniqueName is a per-test name for agents and cgroups, so that tests of

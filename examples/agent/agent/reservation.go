@@ -53,6 +53,7 @@ func (a *Agent) observe(ctx context.Context, s monitor.Sample) {
 	a.capacity, a.business, a.own = rs.Capacity, rs.Business, ownUsage(s, a.ownDiskLocked())
 	a.estimate = a.res.Current()
 	a.haveSample = true
+	a.samples++
 	a.mu.Unlock()
 	a.apply()
 }
@@ -86,8 +87,14 @@ func (a *Agent) apply() {
 	for _, act := range actions {
 		switch act.Kind {
 		case reserve.Evict:
-			a.m.evictions.Inc()
-			a.killTask(act.TaskID, api.TaskKilled, api.ReasonEvicted+": "+act.Reason)
+			if a.killTask(act.TaskID, api.TaskKilled, api.ReasonEvicted+": "+act.Reason) {
+				a.m.evictions.Inc()
+				a.mu.Lock()
+				if t := a.tasks[act.TaskID]; t != nil && t.evictedAt == 0 {
+					t.evictedAt = a.samples
+				}
+				a.mu.Unlock()
+			}
 		case reserve.Throttle:
 			throttled[act.TaskID] = act.CPULimit
 		}
@@ -128,6 +135,9 @@ func (a *Agent) setQuotas(throttled map[string]float64, actions []reserve.Action
 		a.mu.Lock()
 		down := q < t.cpuLimit
 		t.cpuLimit = q
+		if down && t.throttledAt == 0 {
+			t.throttledAt = a.samples
+		}
 		a.mu.Unlock()
 		if down {
 			a.m.throttles.Inc()

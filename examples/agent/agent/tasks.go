@@ -30,6 +30,10 @@ type task struct {
 	cpuRate    float64 // cores, over the last sampling interval
 	memBytes   float64
 
+	// throttledAt and evictedAt are the numbers of the samples (Agent.samples)
+	// that first throttled and evicted the task, for tests.
+	throttledAt, evictedAt uint64
+
 	killState  api.TaskState // set when the agent kills the task: its final state
 	killReason string
 	ended      time.Time
