@@ -108,6 +108,10 @@ func New(cfg Config) (_ *Agent, err error) {
 	cleanup = append(cleanup, a.cancelBg)
 	a.capOverride, _ = parseCapacity(cfg.Capacity)
 	a.local, _ = attrs.Parse(cfg.Attributes)
+	if a.limit, a.floor, err = loadOverride(cfg.overrideFile()); err != nil {
+		a.log.Warn("operator bounds not restored", "err", err)
+		err = nil
+	}
 
 	if a.fetcher, err = rootfs.NewFetcher(cfg.cacheDir(), rootfs.WithLogger(a.log)); err != nil {
 		return nil, fmt.Errorf("agent: image cache: %w", err)

@@ -208,3 +208,6 @@ func (c Config) stateDir() string   { return filepath.Join(c.Dir, "state", "task
 func (c Config) sandboxDir() string { return filepath.Join(c.Dir, "sandboxes") }
 func (c Config) basesDir() string   { return filepath.Join(c.Dir, "bases") }
 func (c Config) cacheDir() string   { return filepath.Join(c.Dir, "cache") }
+func (c Config) overrideFile() string {
+	return filepath.Join(c.Dir, "state", "reservation.json")
+}

@@ -85,6 +85,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// testFloor is the operator floor start sets.
+const testFloor = "cpus:1;mem:1024"
+
 // running is an agent running in a goroutine.
 type running struct {
 	*Agent
@@ -104,6 +107,14 @@ func start(t *testing.T, cfg Config) *running {
 	go func() { r.done <- a.Run(ctx) }()
 	t.Cleanup(func() { r.stop(t, nil) })
 	waitFor(t, 10*time.Second, "first reservation", func() bool { return a.Reservation().Ready })
+	// Business is everything outside Gleaner, here the other tests running
+	// on this machine, which can take every CPU: a floor keeps them from
+	// evicting the tasks of tests that are not about eviction.
+	if a.Reservation().Floor == "" {
+		if _, err := a.SetReservation(ReservationOverride{Floor: testFloor}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return r
 }
 

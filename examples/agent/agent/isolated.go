@@ -46,6 +46,10 @@ func newIsolatedRuntime(cfg Config, fetcher *rootfs.Fetcher) (*isolatedRuntime, 
 		iso.Destroy(context.Background())
 		return nil, fmt.Errorf("cgroups lack cpu or memory controllers (%s)", f)
 	}
+	// Know the task cgroups a previous agent left, so that adopt finds them.
+	if _, err := iso.Load(); err != nil {
+		cfg.Logger.Warn("list task cgroups", "err", err)
+	}
 	return &isolatedRuntime{
 		iso:     iso,
 		log:     cfg.Logger,

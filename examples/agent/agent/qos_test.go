@@ -101,6 +101,9 @@ func TestBusinessLoadThrottlesThenEvicts(t *testing.T) {
 	// in use now plus 1 GiB; a 1.5 GiB business process takes all of it.
 	cfg.Capacity = fmt.Sprintf("cpus:%d;mem:%d", goruntime.NumCPU()+1, hostUsedMiB(t)+1024)
 	a := start(t, cfg)
+	if _, err := a.SetReservation(ReservationOverride{}); err != nil { // no floor
+		t.Fatal(err)
+	}
 	quota := float64(goruntime.NumCPU())
 	err := a.Launch(api.TaskInfo{TaskID: "batch", Cmd: "while :; do :; done", Resources: fmt.Sprintf("cpus:%g;mem:64", quota)})
 	if err != nil {

@@ -277,7 +277,8 @@ func (a *Agent) Reservation() ReservationInfo {
 
 // SetReservation sets the operator's cap and floor and applies them at once:
 // the parent cgroup is resized and tasks that no longer fit are throttled or
-// evicted, with no restart. Errors match ErrInvalid and name the field.
+// evicted, with no restart. The bounds are kept in the agent's directory and
+// hold after a restart too. Errors match ErrInvalid and name the field.
 func (a *Agent) SetReservation(o ReservationOverride) (ReservationInfo, error) {
 	limit, err := parsePartial(strings.TrimSpace(o.Cap))
 	if err != nil {
@@ -298,6 +299,9 @@ func (a *Agent) SetReservation(o ReservationOverride) (ReservationInfo, error) {
 	a.mu.Lock()
 	a.limit, a.floor = limit, floor
 	a.mu.Unlock()
+	if err := saveOverride(a.cfg.overrideFile(), ReservationOverride{Cap: limit.String(), Floor: floor.String()}); err != nil {
+		a.log.Warn("save operator bounds", "err", err)
+	}
 	a.log.Info("operator bounds set", "cap", limit.String(), "floor", floor.String())
 	a.apply()
 	return a.Reservation(), nil

@@ -185,8 +185,9 @@ func (a *Agent) killTask(id string, state api.TaskState, reason string) bool {
 	a.mu.Lock()
 	t, ok := a.tasks[id]
 	if !ok || t.terminal() || t.killState != "" {
+		running := ok && !t.terminal()
 		a.mu.Unlock()
-		return ok && !t.terminal()
+		return running
 	}
 	t.killState, t.killReason = state, reason
 	started := t.proc != nil
