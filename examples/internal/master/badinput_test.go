@@ -109,6 +109,9 @@ func TestBadInputIsRefusedAndStateStaysIntact(t *testing.T) {
 		{"both cmd and args", `[{"task_id":"t2","app_id":"a","offer_id":%q,"cmd":"x","args":["y"],"resources":"cpus:1"}]`, 400, "exactly one of cmd and args"},
 		{"bad resources", `[{"task_id":"t2","app_id":"a","offer_id":%q,"cmd":"x","resources":"cpus:1;cpus:{a}"}]`, 400, "tasks[0].resources"},
 		{"missing app", `[{"task_id":"t2","offer_id":%q,"cmd":"x","resources":"cpus:1"}]`, 400, "tasks[0].app_id: missing"},
+		{"too many tasks", `[{"task_id":"y","app_id":"a","offer_id":%q,"cmd":"x","resources":"cpus:0.001"}` +
+			strings.Repeat(`,{"task_id":"x","app_id":"a","offer_id":"o","cmd":"x","resources":"cpus:0.001"}`, 100) + `]`,
+			400, "101 tasks, at most 100"},
 		{"offer not listed", `[{"task_id":"t2","app_id":"a","offer_id":"x%s","cmd":"x","resources":"cpus:1"}]`, 400, "not among offer_ids"},
 	}
 	for _, tt := range acceptTests {
