@@ -295,3 +295,47 @@ func mustAttrs(t *testing.T, text string) attrs.Attributes {
 	require.NoError(t, err)
 	return as
 }
+
+func TestSilentAgentWithoutLeaseIsGone(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cfg := testConfig(srv.Client(t), newPrefix(t))
+	cfg.AgentGrace = time.Second
+	m := startMaster(t, cfg)
+	waitLeader(t, m.Master)
+	ctx := context.Background()
+	agent := api.NewAgentClient([]string{m.URL()})
+	_, err := agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024"})
+	require.NoError(t, err)
+	sched := api.NewSchedulerClient([]string{m.URL()})
+	s, fw := subscribe(t, sched, api.Subscribe{Name: "batch"})
+	launch(t, sched, agent, s, fw, "a1", "t1")
+
+	// No more reports and no lease in etcd: after the grace period the
+	// agent is gone and its task lost.
+	st := s.update("t1", api.TaskLost)
+	require.Equal(t, api.ReasonAgentGone, st.Reason)
+	require.Contains(t, st.Message, "no report for")
+}
+
+func TestTeardownKillsTheFrameworksTasks(t *testing.T) {
+	srv := etcdtest.Start(t)
+	m := startMaster(t, testConfig(srv.Client(t), newPrefix(t)))
+	waitLeader(t, m.Master)
+	ctx := context.Background()
+	agent := api.NewAgentClient([]string{m.URL()})
+	_, err := agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024"})
+	require.NoError(t, err)
+	sched := api.NewSchedulerClient([]string{m.URL()})
+	s, fw := subscribe(t, sched, api.Subscribe{Name: "batch"})
+	launch(t, sched, agent, s, fw, "a1", "t1")
+
+	require.NoError(t, sched.Teardown(ctx, fw))
+	require.True(t, s.closed(5*time.Second), "the torn-down framework's stream ends")
+	cmds, err := agent.Commands(ctx, "a1", 5*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, []api.AgentCommand{{Type: api.CommandKill, TaskID: "t1", Reason: "framework torn down"}}, cmds)
+	require.ErrorIs(t, sched.Revive(ctx, fw), api.ErrNotFound)
+	state, err := agent.State(ctx)
+	require.NoError(t, err)
+	require.Empty(t, state.Frameworks)
+}
