@@ -38,6 +38,9 @@ type Agent struct {
 	reg         *prometheus.Registry
 	m           *metrics
 	capOverride partial
+	bizCgroup   *monitor.Cgroup // Config.BusinessCgroup; read by sampleLoop only
+	bizCPU      float64         // its last cumulative CPU seconds
+	bizAt       time.Time
 	local       attrs.Attributes
 	etcd        *clientv3.Client
 	ownEtcd     bool
@@ -141,6 +144,11 @@ func New(cfg Config) (_ *Agent, err error) {
 	}
 	if a.sampler, err = monitor.NewSampler(opts...); err != nil {
 		return nil, fmt.Errorf("agent: monitor: %w", err)
+	}
+	if cfg.BusinessCgroup != "" {
+		if a.bizCgroup, err = monitor.NewCgroup(cfg.CgroupRoot, cfg.BusinessCgroup); err != nil {
+			return nil, fmt.Errorf("%w: Config.BusinessCgroup %q: %w", ErrInvalid, cfg.BusinessCgroup, err)
+		}
 	}
 	if a.res, err = reserve.NewReservation(cfg.Policy, *cfg.Hysteresis); err != nil {
 		return nil, fmt.Errorf("%w: policy or hysteresis: %w", ErrInvalid, err)

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -39,6 +40,12 @@ func memoryHog(mbs string) {
 	n, err := strconv.Atoi(mbs)
 	if err != nil {
 		os.Exit(2)
+	}
+	// Wait for "go": the parent may first move this process into a cgroup,
+	// which must be charged for the memory.
+	var line [3]byte
+	if _, err := io.ReadFull(os.Stdin, line[:]); err != nil {
+		os.Exit(4)
 	}
 	// MAP_POPULATE makes the kernel fault every page in, without Go code
 	// touching (and the race detector shadowing) them.

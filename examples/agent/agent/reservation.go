@@ -45,6 +45,9 @@ func (a *Agent) observe(ctx context.Context, s monitor.Sample) {
 	if !ok {
 		return
 	}
+	if a.bizCgroup != nil && !a.businessFromCgroup(ctx, &rs) {
+		return
+	}
 	if _, _, err := a.res.Observe(rs); err != nil {
 		a.log.Warn("reservation: sample refused", "err", err)
 		return
@@ -103,6 +106,26 @@ func (a *Agent) apply() {
 	if err := a.rt.resize(eff); err != nil {
 		a.log.Warn("resize parent cgroup", "reservation", eff, "err", err)
 	}
+}
+
+// businessFromCgroup replaces the business CPU and memory of rs by the
+// usage of Config.BusinessCgroup. It returns false until it has the two
+// readings a CPU rate needs, or when the cgroup cannot be read.
+func (a *Agent) businessFromCgroup(ctx context.Context, rs *reserve.Sample) bool {
+	u, err := a.bizCgroup.Usage(ctx)
+	if err != nil {
+		a.log.Warn("business cgroup", "cgroup", a.cfg.BusinessCgroup, "err", err)
+		a.bizAt = time.Time{}
+		return false
+	}
+	prev, prevAt := a.bizCPU, a.bizAt
+	a.bizCPU, a.bizAt = u.CPUSeconds, rs.Time
+	if prevAt.IsZero() || !rs.Time.After(prevAt) {
+		return false
+	}
+	rs.Business.CPUCores = max(u.CPUSeconds-prev, 0) / rs.Time.Sub(prevAt).Seconds()
+	rs.Business.MemoryBytes = float64(u.MemoryBytes)
+	return true
 }
 
 // setQuotas throttles the tasks QoS named and gives the others their full
