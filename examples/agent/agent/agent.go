@@ -121,12 +121,12 @@ func New(cfg Config) (_ *Agent, err error) {
 	}
 	cleanup = append(cleanup, func() { a.fetcher.Close() })
 
-	a.rt = &plainRuntime{reason: "disabled by configuration"}
+	a.rt = &plainRuntime{reason: "disabled by configuration", fetcher: a.fetcher}
 	if cfg.Isolation == IsolationAuto {
 		if err := seedBusybox(context.Background(), rootfs.Bases{Dir: cfg.basesDir()}, cfg.BaseName, cfg.BaseVersion, cfg.BusyboxPath); err != nil {
-			a.rt = &plainRuntime{reason: "no base rootfs: " + why(err)}
+			a.rt = &plainRuntime{reason: "no base rootfs: " + why(err), fetcher: a.fetcher}
 		} else if iso, err := newIsolatedRuntime(cfg, a.fetcher); err != nil {
-			a.rt = &plainRuntime{reason: why(err)}
+			a.rt = &plainRuntime{reason: why(err), fetcher: a.fetcher}
 		} else {
 			a.rt = iso
 			// A failed New leaves a cgroup only if it adopted one.

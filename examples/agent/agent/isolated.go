@@ -159,6 +159,9 @@ func (r *isolatedRuntime) prepareRoot(ctx context.Context, t *task) (string, err
 	} else if err := os.Mkdir(bundle, 0o755); err != nil {
 		return "", err
 	}
+	if err := fetchArtifacts(ctx, r.fetcher, t.rec.Info.Fetch, bundle); err != nil {
+		return "", err
+	}
 	basePath, err := r.bases.Path(base.Name, base.Version)
 	if err != nil {
 		return "", fmt.Errorf("base rootfs: %w", err)
