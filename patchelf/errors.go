@@ -58,3 +58,6 @@ func (e *FormatError) Unwrap() error { return ErrInvalid }
 func formatErr(off uint64, what string, value uint64, msg string) error {
 	return &FormatError{Off: int64(off), What: what, Value: value, Msg: msg}
 }
+
+// ErrNotFound: a needed library was found nowhere the loader would look.
+var ErrNotFound = errors.New("not found")
