@@ -36,12 +36,12 @@ type File struct {
 	pageSize  uint64
 
 	// .dynamic, located through PT_DYNAMIC.
-	dynOff   uint64       // file offset
-	dynCap   int          // entries (including DT_NULL) that fit where it is
-	dyn      []dynEntry   // current entries, without the terminating DT_NULL
-	origDyn  []dynEntry   // entries as read
-	strtab   stringTable  // .dynstr and the strings added to it
-	interp   string       // current interpreter
+	dynOff    uint64      // file offset
+	dynCap    int         // entries (including DT_NULL) that fit where it is
+	dyn       []dynEntry  // current entries, without the terminating DT_NULL
+	origDyn   []dynEntry  // entries as read
+	strtab    stringTable // .dynstr and the strings added to it
+	interp    string      // current interpreter
 	hasInterp bool
 	interpOff uint64 // PT_INTERP file offset
 	interpCap uint64 // PT_INTERP file size

@@ -177,6 +177,24 @@ func (f *File) liveStringsEnd() (int, error) {
 	return min(max(end, 1), len(f.strtab.base)), nil
 }
 
+// needsNewStrings reports whether an edit refers to a string .dynstr
+// does not hold yet.
+func (f *File) needsNewStrings() bool {
+	for _, e := range f.dyn {
+		if e.pending {
+			if _, ok := f.strtab.find(e.str); !ok {
+				return true
+			}
+		}
+	}
+	for _, vn := range f.vnPending {
+		if _, ok := f.strtab.find(vn.str); !ok {
+			return true
+		}
+	}
+	return false
+}
+
 // plan decides the output. It returns nil when the edits change nothing.
 func (f *File) plan() (*layout, error) {
 	region, front := f.ownRegion()
@@ -188,7 +206,10 @@ func (f *File) plan() (*layout, error) {
 	// Strings: keep every existing byte (shared tails), except the dead
 	// tail of a table that lives in our own region; append new strings.
 	cut := len(f.strtab.base)
-	if region >= 0 && inProg(rp, f.strtab.off) {
+	if f.needsNewStrings() {
+		// Strings an earlier edit appended and nothing refers to any more
+		// sit at the end: reuse that room, so repeated edits do not grow
+		// the table. Shared (tail-merged) strings are referenced and kept.
 		var err error
 		if cut, err = f.liveStringsEnd(); err != nil {
 			return nil, err
