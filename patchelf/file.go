@@ -163,7 +163,7 @@ func (f *File) phentSize() uint64 {
 // parse checks the headers the way patchelf does (so the messages match),
 // then lets debug/elf parse the tables.
 func (f *File) parse() error {
-	if f.size < 16 {
+	if f.size < 52 { // the smallest ELF header (ELFCLASS32), as patchelf checks
 		return ErrMissingHeader
 	}
 	ident, err := f.readAt(0, 16, "ELF identification")

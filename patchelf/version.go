@@ -36,7 +36,9 @@ func (f *File) verneedRefs() (files, names []strRef, err error) {
 	if !ok {
 		return nil, nil, formatErr(f.dynOff, "DT_VERNEED", addr, "address is not in a loadable segment")
 	}
-	for i := uint64(0); i < num && i < 1<<16; i++ {
+	budget := uint64(f.size) / 8 // every entry is at least 8 bytes: a longer walk loops
+	for i := uint64(0); i < num && budget > 0; i++ {
+		budget--
 		vn, err := f.readAt(off, 16, ".gnu.version_r")
 		if err != nil {
 			return nil, nil, err
@@ -44,7 +46,8 @@ func (f *File) verneedRefs() (files, names []strRef, err error) {
 		files = append(files, strRef{off + 4, uint64(f.bo.Uint32(vn[4:]))})
 		cnt, aux := f.bo.Uint16(vn[2:]), uint64(f.bo.Uint32(vn[8:]))
 		a := off + aux
-		for j := 0; j < int(cnt); j++ {
+		for j := 0; j < int(cnt) && budget > 0; j++ {
+			budget--
 			va, err := f.readAt(a, 16, ".gnu.version_r")
 			if err != nil {
 				return nil, nil, err
@@ -77,14 +80,17 @@ func (f *File) verdefNames() ([]strRef, error) {
 		return nil, formatErr(f.dynOff, "DT_VERDEF", addr, "address is not in a loadable segment")
 	}
 	var names []strRef
-	for i := uint64(0); i < num && i < 1<<16; i++ {
+	budget := uint64(f.size) / 8
+	for i := uint64(0); i < num && budget > 0; i++ {
+		budget--
 		vd, err := f.readAt(off, 20, ".gnu.version_d")
 		if err != nil {
 			return nil, err
 		}
 		cnt, aux := f.bo.Uint16(vd[6:]), uint64(f.bo.Uint32(vd[12:]))
 		a := off + aux
-		for j := 0; j < int(cnt); j++ {
+		for j := 0; j < int(cnt) && budget > 0; j++ {
+			budget--
 			va, err := f.readAt(a, 8, ".gnu.version_d")
 			if err != nil {
 				return nil, err

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -211,12 +212,14 @@ func (o *options) patch(name string, stdout io.Writer) error {
 		}
 		fmt.Fprintln(stdout, s)
 	}
-	if o.printSoname {
+	// patchelf 0.14.3 reads and writes DT_SONAME of shared objects only.
+	isLib := f.Info().Type == elf.ET_DYN
+	if o.printSoname && isLib {
 		if s, ok := f.Soname(); ok {
 			fmt.Fprintln(stdout, s)
 		}
 	}
-	if o.setSoname {
+	if o.setSoname && isLib {
 		if err := f.SetSoname(o.newSoname); err != nil {
 			return err
 		}
