@@ -1,6 +1,7 @@
 package patchelf_test
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,3 +148,5 @@ func readelf(t *testing.T, args ...string) string {
 	}
 	return string(out)
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

@@ -145,8 +145,11 @@ func (f *File) liveStringsEnd() (int, error) {
 		if off >= uint64(len(f.strtab.base)) {
 			return
 		}
-		e := int(off) + len(f.strtab.get(off)) + 1
-		end = max(end, e)
+		n := bytes.IndexByte(f.strtab.base[off:], 0)
+		if n < 0 {
+			n = len(f.strtab.base) - int(off) - 1
+		}
+		end = max(end, int(off)+n+1)
 	}
 	for _, e := range f.dyn {
 		if stringTags[e.tag] && !e.pending {

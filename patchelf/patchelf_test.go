@@ -76,11 +76,11 @@ func TestEditedProgramsRun(t *testing.T) {
 			return s
 		}()
 		cases := []struct {
-			name    string
-			edit    func(f *patchelf.File) error
-			tag     string // readelf -d must show this
-			runs    bool
-			fails   string // when !runs: the loader's complaint names this
+			name  string
+			edit  func(f *patchelf.File) error
+			tag   string // readelf -d must show this
+			runs  bool
+			fails string // when !runs: the loader's complaint names this
 		}{
 			{"set runpath to the library dir finds the library", func(f *patchelf.File) error {
 				return f.SetRPath(long + ":" + libdir)

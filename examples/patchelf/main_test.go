@@ -105,7 +105,7 @@ func TestParityWithDebianPatchelf(t *testing.T) {
 			prog, libdir := fixture(t, dir, v.flags...)
 			long := "$ORIGIN/../lib/" + strings.Repeat("long-path-component/", 10) + ":" + libdir
 			edits := []struct {
-				name string
+				name  string
 				steps [][]string // one patchelf call each: 0.14.3 loses edits combined in one call
 			}{
 				{"set-rpath", [][]string{{"--set-rpath", long}}},
