@@ -121,29 +121,21 @@ func (f *File) dynVal(tag elf.DynTag) (uint64, bool) {
 	return 0, false
 }
 
-// stringTable is .dynstr as read plus the strings this edit appends.
+// stringTable is .dynstr as read.
 // Existing bytes are never overwritten: another entry or a symbol may
 // share them (the linker merges string tails).
 type stringTable struct {
-	off   uint64 // file offset where it was read
-	addr  uint64 // DT_STRTAB as read
-	base  []byte // original contents
-	added []byte // appended strings, each NUL-terminated
+	off  uint64 // file offset where it was read
+	addr uint64 // DT_STRTAB as read
+	base []byte // original contents; new strings are appended when the file is written
 }
-
-func (t *stringTable) size() uint64 { return uint64(len(t.base) + len(t.added)) }
 
 // get returns the NUL-terminated string at off.
 func (t *stringTable) get(off uint64) string {
-	var b []byte
-	switch {
-	case off < uint64(len(t.base)):
-		b = t.base[off:]
-	case off-uint64(len(t.base)) < uint64(len(t.added)):
-		b = t.added[off-uint64(len(t.base)):]
-	default:
+	if off >= uint64(len(t.base)) {
 		return ""
 	}
+	b := t.base[off:]
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
 	}
@@ -157,20 +149,7 @@ func (t *stringTable) find(s string) (uint64, bool) {
 	if i := bytes.Index(t.base, needle); i >= 0 {
 		return uint64(i), true
 	}
-	if i := bytes.Index(t.added, needle); i >= 0 {
-		return uint64(len(t.base) + i), true
-	}
 	return 0, false
-}
-
-// intern returns the offset of s, appending it when no copy exists.
-func (t *stringTable) intern(s string) uint64 {
-	if off, ok := t.find(s); ok {
-		return off
-	}
-	off := t.size()
-	t.added = append(append(t.added, s...), 0)
-	return off
 }
 
 // Tags and types newer than debug/elf's tables.

@@ -301,23 +301,3 @@ func (f *File) addrToOff(addr uint64) (uint64, bool) {
 	}
 	return 0, false
 }
-
-// sectionAt returns the section whose file contents start at off.
-func (f *File) sectionAt(off uint64, typ elf.SectionType) *section {
-	for i := range f.sects {
-		s := &f.sects[i]
-		if s.Offset == off && s.Type == typ {
-			return s
-		}
-	}
-	return nil
-}
-
-func (f *File) sectionByName(name string) *section {
-	for i := range f.sects {
-		if f.sects[i].Name == name {
-			return &f.sects[i]
-		}
-	}
-	return nil
-}

@@ -58,7 +58,6 @@ type plan struct {
 	progs   []elf.ProgHeader
 	phoff   uint64
 	shoff   uint64
-	shift   uint64 // added to input offsets >= srcFrom (front growth)
 	srcFrom uint64
 	srcTo   uint64
 	at      uint64
@@ -408,7 +407,9 @@ func (p *plan) pool(grow [numItems]bool, extra int) bool {
 		limit = f.slackEnd(seg)
 	}
 	for _, s := range after {
-		if s.Offset < phEnd || s.Offset+s.Size > segEnd {
+		// Addresses follow from the segment; a section header that says
+		// otherwise cannot be trusted to move.
+		if s.Offset < phEnd || s.Offset+s.Size > segEnd || s.Addr != P.Vaddr+(s.Offset-P.Off) {
 			return false
 		}
 	}
@@ -429,7 +430,6 @@ func (p *plan) pool(grow [numItems]bool, extra int) bool {
 	type mv struct {
 		s           *section
 		delta, size uint64
-		data        []byte // new contents when the item changes
 	}
 	var moves []mv
 	growing := [numItems]bool{}
