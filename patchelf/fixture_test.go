@@ -31,7 +31,10 @@ int foo(void);
 int main(void) { printf("foo=%d\n", foo()); return 0; }
 `
 
-// variants of the program: PIE and non-PIE, 64- and 32-bit.
+// variants of the program: PIE and non-PIE, 64- and 32-bit, and with the
+// headers, tables and code in one segment (-z noseparate-code), where the
+// program headers have no room to grow in place: ET_DYN then gets them in
+// the new segment at the end, ET_EXEC gets room at the front.
 var variants = []struct {
 	name  string
 	flags []string
@@ -41,6 +44,8 @@ var variants = []struct {
 	{"nopie64", []string{"-no-pie", "-fno-PIE"}, false},
 	{"pie32", []string{"-m32", "-pie", "-fPIE"}, true},
 	{"nopie32", []string{"-m32", "-no-pie", "-fno-PIE"}, true},
+	{"pie64-onesegment", []string{"-pie", "-fPIE", "-Wl,-z,noseparate-code"}, false},
+	{"nopie64-onesegment", []string{"-no-pie", "-fno-PIE", "-Wl,-z,noseparate-code"}, false},
 }
 
 func TestMain(m *testing.M) {

@@ -63,6 +63,7 @@ type plan struct {
 	at      uint64
 	size    uint64
 	place   [numItems]*placement
+	block   *block           // tables moved to the tail to make room for a program header
 	secs    map[int]*section // updated section headers by index
 	patches []patch
 }
@@ -92,7 +93,7 @@ func (f *File) itemOf(s *section) (item, bool) {
 // ownRegion finds the PT_LOAD an earlier edit added: it holds nothing but
 // the rewritable tables (and maybe the program headers).
 func (f *File) ownRegion() (idx int, front bool) {
-	only := func(p elf.ProgHeader) bool {
+	only := func(p elf.ProgHeader, front bool) bool {
 		n := 0
 		for i := range f.sects {
 			s := &f.sects[i]
@@ -100,7 +101,7 @@ func (f *File) ownRegion() (idx int, front bool) {
 				s.Offset+s.Size <= p.Off || s.Offset >= p.Off+p.Filesz {
 				continue
 			}
-			if _, ok := f.itemOf(s); !ok {
+			if _, ok := f.itemOf(s); !ok && (front || !f.movable(s)) {
 				return false
 			}
 			n++
@@ -121,13 +122,13 @@ func (f *File) ownRegion() (idx int, front bool) {
 	}
 	if last >= 0 {
 		p := f.progs[last]
-		if p.Off > 0 && p.Off+p.Filesz == uint64(f.size) && p.Filesz == p.Memsz && only(p) {
+		if p.Off > 0 && p.Off+p.Filesz == uint64(f.size) && p.Filesz == p.Memsz && only(p, false) {
 			return last, false
 		}
 	}
 	if first >= 0 && f.typ == elf.ET_EXEC {
 		p := f.progs[first]
-		if p.Off == 0 && f.phoff < p.Filesz && p.Filesz == p.Memsz && only(p) {
+		if p.Off == 0 && f.phoff < p.Filesz && p.Filesz == p.Memsz && only(p, true) {
 			return first, true
 		}
 	}
@@ -269,9 +270,12 @@ func (f *File) plan() (*layout, error) {
 	case !need[itemDynamic] && !need[itemDynstr] && !need[itemInterp]:
 	case region >= 0:
 		// Rebuild our region with what it held and what must move.
+		// Tables an earlier edit moved out of the way stay where they
+		// are (the kept prefix); the items after them are laid out anew.
+		keep := f.regionKeep(rp)
 		for it, off := range [numItems]uint64{f.dynOff, f.strtab.off, f.interpOff} {
 			if item(it) != itemInterp || f.hasInterp {
-				need[it] = need[it] || inProg(rp, off)
+				need[it] = need[it] || inProg(rp, off) && off >= keep
 			}
 		}
 		if front {
@@ -341,7 +345,96 @@ func (p *plan) grow(need [numItems]bool) error {
 	if f.typ == elf.ET_EXEC {
 		return p.front(need, -1)
 	}
+	// Move the tables right after the program headers into the new
+	// segment, as one block, to make room for one more program header.
+	if blk := p.evictable(); blk != nil {
+		p.block = blk
+		return p.tail(need, -1, false)
+	}
 	return p.tail(need, -1, true)
+}
+
+// regionKeep returns where the rebuilt part of our tail region starts:
+// after the tables an earlier edit moved there as a block.
+func (f *File) regionKeep(rp elf.ProgHeader) uint64 {
+	keep := rp.Off
+	for i := range f.sects {
+		s := &f.sects[i]
+		if _, ok := f.itemOf(s); ok || s.Type == elf.SHT_NULL || s.Size == 0 || !inProg(rp, s.Offset) {
+			continue
+		}
+		keep = max(keep, s.Offset+s.Size)
+	}
+	return keep
+}
+
+// block is a run of loader-only tables moved as one piece.
+type block struct {
+	start, end uint64
+	align      uint64
+	sects      []*section
+}
+
+// evictable finds the smallest run of loader-only tables after the
+// program headers whose removal leaves room for one more program header,
+// such that no PT_INTERP/PT_NOTE/... is cut in two. Nil when there is none.
+func (p *plan) evictable() *block {
+	f := p.f
+	es := f.phentSize()
+	phEnd := f.phoff + uint64(len(f.progs))*es
+	newPhEnd := phEnd + es
+	var P *elf.ProgHeader
+	for i, ph := range f.progs {
+		if ph.Type == elf.PT_LOAD && f.phoff >= ph.Off && phEnd <= ph.Off+ph.Filesz {
+			P = &f.progs[i]
+		}
+	}
+	if P == nil {
+		return nil
+	}
+	var after []*section
+	for i := range f.sects {
+		s := &f.sects[i]
+		if s.Type != elf.SHT_NULL && s.Size > 0 && s.Offset+s.Size > phEnd && s.Offset < P.Off+P.Filesz {
+			after = append(after, s)
+		}
+	}
+	sort.Slice(after, func(i, j int) bool { return after[i].Offset < after[j].Offset })
+	b := &block{start: phEnd, end: newPhEnd, align: 1}
+	for changed := true; changed; {
+		changed = false
+		for _, s := range after {
+			if s.Offset < b.end && s.Offset+s.Size > b.start && !slices.Contains(b.sects, s) {
+				if !f.movable(s) || s.Offset < phEnd || s.Addr != P.Vaddr+(s.Offset-P.Off) || s.Addralign > f.pageSize {
+					return nil
+				}
+				b.sects = append(b.sects, s)
+				b.end = max(b.end, s.Offset+s.Size)
+				b.align = max(b.align, s.Addralign)
+				changed = true
+			}
+		}
+		for _, ph := range f.progs {
+			if ph.Type == elf.PT_LOAD || ph.Type == elf.PT_PHDR || ph.Filesz == 0 {
+				continue
+			}
+			if ph.Off < b.end && ph.Off+ph.Filesz > b.start && ph.Off+ph.Filesz > b.end {
+				b.end = ph.Off + ph.Filesz
+				changed = true
+			}
+			if ph.Off < b.start && ph.Off+ph.Filesz > b.start {
+				return nil
+			}
+		}
+	}
+	if len(b.sects) == 0 {
+		return nil
+	}
+	b.start = b.sects[0].Offset
+	for _, s := range b.sects {
+		b.start = min(b.start, s.Offset)
+	}
+	return b
 }
 
 func boolInt(b bool) int {

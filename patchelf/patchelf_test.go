@@ -175,10 +175,10 @@ func TestRepeatedEditsDoNotGrow(t *testing.T) {
 					if err := f.SetRPath(fx.lib[v.name] + ":/" + strings.Repeat(string(rune('a'+i)), 300)); err != nil {
 						return err
 					}
-					return f.AddNeeded("libextra" + strings.Repeat("x", 50+i) + ".so")
+					return f.AddNeeded("libextra" + string(rune('a'+i)) + strings.Repeat("x", 50) + ".so")
 				})
 				edit(t, p, func(f *patchelf.File) error {
-					f.RemoveNeeded("libextra" + strings.Repeat("x", 50+i) + ".so")
+					f.RemoveNeeded("libextra" + string(rune('a'+i)) + strings.Repeat("x", 50) + ".so")
 					return nil
 				})
 				st, _ := os.Stat(p)
@@ -339,7 +339,7 @@ func TestBadInput(t *testing.T) {
 		name, path string
 		want       error
 	}{
-		{"text file is not ELF", write("text", []byte("#!/bin/sh\necho hello, this is not an ELF file\n")), patchelf.ErrNotELF},
+		{"text file is not ELF", write("text", []byte("#!/bin/sh\necho hello, this is not an ELF file, and it is longer than any ELF header\n")), patchelf.ErrNotELF},
 		{"empty file misses the header", write("empty", nil), patchelf.ErrMissingHeader},
 		{"truncated header", write("trunc", good[:40]), patchelf.ErrMissingHeader},
 		{"truncated after the headers", write("trunc2", good[:1000]), patchelf.ErrMissingSectionHeaders},
@@ -366,5 +366,37 @@ func TestBadInput(t *testing.T) {
 				t.Fatal("file changed")
 			}
 		})
+	}
+}
+
+// The linker stores a string that ends another only once: here DT_NEEDED
+// "libfoo.so.1" points into the tail of the DT_RUNPATH string
+// ".../libfoo.so.1". Changing the runpath must not touch those bytes
+// (Debian's patchelf 0.14.3 blanks them and the program loses its
+// dependency).
+func TestSharedStringTailsSurvive(t *testing.T) {
+	fx := getFixtures(t)
+	dir := t.TempDir()
+	tail := filepath.Join(dir, "libfoo.so.1") // a directory whose name ends like the library
+	if err := os.MkdirAll(tail, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	prog := filepath.Join(dir, "prog")
+	if err := gcc("-o", prog, filepath.Join(fx.dir, "src", "prog.c"), filepath.Join(fx.lib["pie64"], "libfoo.so.1"), "-Wl,-rpath,"+tail); err != nil {
+		t.Fatal(err)
+	}
+	out := readelf(t, "-p", ".dynstr", prog)
+	if strings.Count(out, "libfoo.so.1") != 1 {
+		t.Skipf("this linker did not merge the string tails:\n%s", out)
+	}
+	for _, rp := range []string{"/x", fx.lib["pie64"], fx.lib["pie64"] + ":" + strings.Repeat("/long", 40)} {
+		edit(t, prog, func(f *patchelf.File) error { return f.SetRPath(rp) })
+		f := reopen(t, prog)
+		if got := f.Needed(); len(got) != 2 || got[0] != "libfoo.so.1" {
+			t.Fatalf("after set-rpath %q: needed %q", rp, got)
+		}
+	}
+	if got, err := runProg(t, prog); err != nil || got != "foo=42" {
+		t.Fatalf("program: %q, %v", got, err)
 	}
 }

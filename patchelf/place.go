@@ -32,9 +32,14 @@ func (p *plan) tail(need [numItems]bool, region int, withPhdr bool) error {
 	f := p.f
 	page := f.pageSize
 	var O, V uint64
+	cur := uint64(0)
 	if region >= 0 {
 		O, V = p.progs[region].Off, p.progs[region].Vaddr
-		p.srcTo = O
+		cur = O
+		if !withPhdr {
+			cur = f.regionKeep(p.progs[region])
+		}
+		p.srcTo = cur
 	} else {
 		first, _, end := loadBounds(p.progs)
 		if first < 0 {
@@ -53,7 +58,9 @@ func (p *plan) tail(need [numItems]bool, region int, withPhdr bool) error {
 			}
 		}
 	}
-	cur := O
+	if region < 0 {
+		cur = O
+	}
 	nph := len(p.progs)
 	if region < 0 {
 		nph++
@@ -62,6 +69,14 @@ func (p *plan) tail(need [numItems]bool, region int, withPhdr bool) error {
 		cur = alignUp(cur, f.ptrSize())
 		p.phoff = cur
 		cur += uint64(nph) * f.phentSize()
+	}
+	if b := p.block; b != nil {
+		a := b.align
+		cur += (b.start%a + a - cur%a) % a // same alignment as before
+		if err := p.moveBlock(b, cur, V+(cur-O)); err != nil {
+			return err
+		}
+		cur += b.end - b.start
 	}
 	flags := elf.PF_R
 	for it := range numItems {
@@ -363,4 +378,42 @@ func (p *plan) encodeShdrFields() []patch {
 		}
 	}
 	return out
+}
+
+// moveBlock copies the block to off/addr and makes everything that
+// pointed into it follow: section headers, PT_INTERP/PT_NOTE/..., the
+// dynamic entries, and the items that live inside it.
+func (p *plan) moveBlock(b *block, off, addr uint64) error {
+	f := p.f
+	data, err := f.readPatched(b.start, b.end-b.start, p.fields)
+	if err != nil {
+		return err
+	}
+	p.patches = append(p.patches, patch{off, data})
+	oldAddr := b.sects[0].Addr - (b.sects[0].Offset - b.start)
+	dOff, dAddr := off-b.start, addr-oldAddr
+	for _, s := range b.sects {
+		ns := *s
+		ns.Offset += dOff
+		ns.Addr += dAddr
+		p.secs[s.index] = &ns
+		if it, ok := f.itemOf(s); ok && p.place[it] == nil {
+			p.place[it] = &placement{off: ns.Offset, addr: ns.Addr}
+		}
+	}
+	for i, ph := range p.progs {
+		if ph.Type != elf.PT_LOAD && ph.Type != elf.PT_PHDR && ph.Filesz > 0 && ph.Off >= b.start && ph.Off+ph.Filesz <= b.end {
+			p.progs[i].Off += dOff
+			p.progs[i].Vaddr += dAddr
+			p.progs[i].Paddr += dAddr
+		}
+	}
+	for i := range p.dyn {
+		e := &p.dyn[i]
+		if addrTags[e.tag] && e.val >= oldAddr && e.val < oldAddr+(b.end-b.start) {
+			e.val += dAddr
+		}
+	}
+	p.fields = slices.DeleteFunc(p.fields, func(fp patch) bool { return fp.off >= b.start && fp.off < b.end })
+	return nil
 }

@@ -99,6 +99,8 @@ func TestParityWithDebianPatchelf(t *testing.T) {
 		{"nopie64", []string{"-no-pie", "-fno-PIE"}},
 		{"pie32", []string{"-m32", "-pie", "-fPIE"}},
 		{"nopie32", []string{"-m32", "-no-pie", "-fno-PIE"}},
+		{"pie64-onesegment", []string{"-pie", "-fPIE", "-Wl,-z,noseparate-code"}},
+		{"nopie64-onesegment", []string{"-no-pie", "-fno-PIE", "-Wl,-z,noseparate-code"}},
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			dir := t.TempDir()
