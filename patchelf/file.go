@@ -127,6 +127,17 @@ func (f *File) Info() Info {
 	return Info{Class: f.class, Data: d, Machine: f.machine, Type: f.typ, PageSize: f.pageSize}
 }
 
+// SetPageSize sets the page size new segments are aligned to (patchelf
+// --page-size); by default it is the largest PT_LOAD alignment, or the
+// machine's page size.
+func (f *File) SetPageSize(size uint64) error {
+	if size == 0 || size&(size-1) != 0 {
+		return fmt.Errorf("%w: page size %d is not a power of two", ErrBadArgument, size)
+	}
+	f.pageSize = size
+	return nil
+}
+
 // readAt reads n bytes at off of the original file, with bounds checking.
 func (f *File) readAt(off, n uint64, what string) ([]byte, error) {
 	if off > uint64(f.size) || n > uint64(f.size)-off {

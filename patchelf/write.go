@@ -47,8 +47,8 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 // Save writes the edits back to the file given to Open, atomically: the
 // new contents go to a temporary file in the same directory, which gets
 // the original mode and is renamed over the original. Nothing is written
-// when the edits change nothing. After Save, open the file again to edit
-// it further.
+// when the edits change nothing. The File then reads the saved file, so
+// editing and saving again works.
 func (f *File) Save() error {
 	if f.name == "" {
 		return fmt.Errorf("%w: Save needs a File from Open; use SaveAs or WriteTo", ErrBadArgument)
@@ -57,7 +57,18 @@ func (f *File) Save() error {
 	if err != nil || l == nil {
 		return err
 	}
-	return f.write(f.name, l)
+	if err := f.write(f.name, l); err != nil {
+		return err
+	}
+	// Go on from the saved file, so further edits and saves work.
+	nf, err := Open(f.name)
+	if err != nil {
+		return fmt.Errorf("reopening saved file: %w", err)
+	}
+	nf.pageSize = f.pageSize
+	f.Close()
+	*f = *nf
+	return nil
 }
 
 // SaveAs writes the edited file to name atomically, leaving the input

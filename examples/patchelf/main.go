@@ -61,6 +61,7 @@ type options struct {
 	replaceNeeded                     map[string]string
 	output                            string
 	noDefaultLib                      bool
+	pageSize                          uint64
 	files                             []string
 }
 
@@ -122,6 +123,8 @@ func parse(args []string) (o options, exit int, err error) {
 			if v, err = next(); err == nil {
 				if n, _ := strconv.Atoi(v); n <= 0 {
 					err = usageError("invalid argument to --page-size")
+				} else {
+					o.pageSize = uint64(n)
 				}
 			}
 		case "--print-interpreter":
@@ -205,6 +208,11 @@ func (o *options) patch(name string, stdout io.Writer) error {
 		return err
 	}
 	defer f.Close()
+	if o.pageSize != 0 {
+		if err := f.SetPageSize(o.pageSize); err != nil {
+			return err
+		}
+	}
 	if o.printInterpreter {
 		s, err := f.Interpreter()
 		if err != nil {
