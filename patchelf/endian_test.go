@@ -17,7 +17,7 @@ import (
 // relocations, hash) has its fields byte-swapped. Code is left alone: the
 // result is not meant to run, only to be read and edited, and checked by
 // debug/elf and readelf, which are independent of this package.
-func toBigEndian(t *testing.T, le []byte) []byte {
+func toBigEndian(t testing.TB, le []byte) []byte {
 	t.Helper()
 	ef, err := elf.NewFile(strings.NewReader(string(le)))
 	if err != nil {

@@ -16,6 +16,7 @@ func addSeeds(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(b)
+		f.Add(toBigEndian(f, b))
 	}
 }
 

@@ -205,15 +205,15 @@ func (r *resolver) closure(ctx context.Context, programs []string) ([]*object, e
 			}
 			r.seen[name] = true
 			path, from, err := r.find(name, o)
+			if !r.opts.IncludeLibc && libcPattern.MatchString(filepath.Base(name)) {
+				// Left to the host: where it is there does not matter.
+				r.libs = append(r.libs, Library{Name: name, Path: path, From: from, By: o.path, Skipped: true})
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
 			lib := Library{Name: name, Path: path, From: from, By: o.path}
-			if !r.opts.IncludeLibc && libcPattern.MatchString(filepath.Base(name)) {
-				lib.Skipped = true
-				r.libs = append(r.libs, lib)
-				continue
-			}
 			dep, err := loadObject(path, o)
 			if err != nil {
 				return nil, fmt.Errorf("loading %s (needed by %s): %w", path, o.path, err)
