@@ -3,6 +3,7 @@ package patchelf
 import (
 	"bytes"
 	"debug/elf"
+	"errors"
 	"slices"
 	"sort"
 )
@@ -343,7 +344,11 @@ func (p *plan) grow(need [numItems]bool) error {
 		return p.tail(need, -1, false)
 	}
 	if f.typ == elf.ET_EXEC {
-		return p.front(need, -1)
+		err := p.front(need, -1)
+		if !errors.Is(err, ErrNoSpace) {
+			return err
+		}
+		// No address space below the first segment: do as for ET_DYN.
 	}
 	// Move the tables right after the program headers into the new
 	// segment, as one block, to make room for one more program header.

@@ -12,8 +12,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -262,16 +263,16 @@ func (o *options) patch(name string, stdout io.Writer) error {
 			fmt.Fprintln(stdout, n)
 		}
 	}
-	f.RemoveNeeded(sorted(o.removeNeeded)...)
-	for _, old := range sortedKeys(o.replaceNeeded) {
+	f.RemoveNeeded(slices.Sorted(maps.Keys(o.removeNeeded))...)
+	for _, old := range slices.Sorted(maps.Keys(o.replaceNeeded)) {
 		if err := f.ReplaceNeeded(old, o.replaceNeeded[old]); err != nil {
 			return err
 		}
 	}
-	if err := f.AddNeeded(sorted(o.addNeeded)...); err != nil {
+	if err := f.AddNeeded(slices.Sorted(maps.Keys(o.addNeeded))...); err != nil {
 		return err
 	}
-	for _, s := range sorted(o.clearSym) {
+	for _, s := range slices.Sorted(maps.Keys(o.clearSym)) {
 		if err := f.ClearSymbolVersion(s); err != nil {
 			return err
 		}
@@ -283,24 +284,6 @@ func (o *options) patch(name string, stdout io.Writer) error {
 		return f.SaveAs(o.output)
 	}
 	return f.Save()
-}
-
-func sorted(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // message renders an error the way patchelf does: its own message where
