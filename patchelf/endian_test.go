@@ -174,6 +174,7 @@ func TestBigEndianEdits(t *testing.T) {
 					}
 				}
 			}
+			checkLayout(t, in)
 			out := readelf(t, "-d", "-l", "-W", in)
 			if !strings.Contains(out, "Library runpath: ["+long+"]") {
 				t.Fatalf("readelf:\n%s", out)

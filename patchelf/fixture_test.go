@@ -1,6 +1,7 @@
 package patchelf_test
 
 import (
+	"debug/elf"
 	"errors"
 	"os"
 	"os/exec"
@@ -155,3 +156,81 @@ func readelf(t *testing.T, args ...string) string {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// checkLayout asserts the invariants an edit must keep: every allocated
+// section lies inside a PT_LOAD at the matching offset; PT_PHDR is the
+// program header table and is loaded; PT_INTERP, PT_DYNAMIC and
+// PT_GNU_PROPERTY describe their sections; every PT_NOTE is made of note
+// sections.
+func checkLayout(t *testing.T, path string) {
+	t.Helper()
+	ef, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ef.Close()
+	loaded := func(addr, size, off uint64, nobits bool) bool {
+		for _, p := range ef.Progs {
+			if p.Type == elf.PT_LOAD && addr >= p.Vaddr && addr+size <= p.Vaddr+p.Memsz &&
+				(nobits || off-p.Off == addr-p.Vaddr && addr+size <= p.Vaddr+p.Filesz) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, s := range ef.Sections {
+		if s.Flags&elf.SHF_ALLOC == 0 || s.Size == 0 || s.Flags&elf.SHF_TLS != 0 && s.Type == elf.SHT_NOBITS {
+			continue
+		}
+		if !loaded(s.Addr, s.Size, s.Offset, s.Type == elf.SHT_NOBITS) {
+			t.Errorf("section %s (addr %#x off %#x size %#x) is not inside a PT_LOAD", s.Name, s.Addr, s.Offset, s.Size)
+		}
+	}
+	sectionIs := func(p *elf.Prog, name string) {
+		s := ef.Section(name)
+		if s == nil || s.Offset != p.Off || s.Addr != p.Vaddr || s.Size != p.Filesz {
+			t.Errorf("%v (off %#x addr %#x size %#x) does not match section %s %+v", p.Type, p.Off, p.Vaddr, p.Filesz, name, s)
+		}
+	}
+	phoff := uint64(0)
+	for _, p := range ef.Progs {
+		switch p.Type {
+		case elf.PT_PHDR:
+			phoff = p.Off
+			if !loaded(p.Vaddr, p.Filesz, p.Off, false) {
+				t.Errorf("PT_PHDR at %#x is not loaded", p.Vaddr)
+			}
+		case elf.PT_INTERP:
+			sectionIs(p, ".interp")
+		case elf.PT_DYNAMIC:
+			sectionIs(p, ".dynamic")
+		case elf.PT_GNU_PROPERTY:
+			sectionIs(p, ".note.gnu.property")
+		case elf.PT_NOTE:
+			covered := uint64(0)
+			for _, s := range ef.Sections {
+				if s.Type == elf.SHT_NOTE && s.Offset >= p.Off && s.Offset+s.Size <= p.Off+p.Filesz && s.Addr-p.Vaddr == s.Offset-p.Off {
+					covered += s.Size
+				}
+			}
+			if covered == 0 || covered > p.Filesz {
+				t.Errorf("PT_NOTE at %#x (size %#x) is not made of note sections", p.Off, p.Filesz)
+			}
+		}
+	}
+	if phoff != 0 {
+		var ehdrPhoff uint64
+		b := make([]byte, 64)
+		fd, _ := os.Open(path)
+		fd.ReadAt(b, 0)
+		fd.Close()
+		if ef.Class == elf.ELFCLASS64 {
+			ehdrPhoff = ef.ByteOrder.Uint64(b[32:])
+		} else {
+			ehdrPhoff = uint64(ef.ByteOrder.Uint32(b[28:]))
+		}
+		if ehdrPhoff != phoff {
+			t.Errorf("PT_PHDR offset %#x, e_phoff %#x", phoff, ehdrPhoff)
+		}
+	}
+}

@@ -229,6 +229,10 @@ func (f *File) plan() (*layout, error) {
 		if i := bytes.Index(added, needle); i >= 0 {
 			return uint64(cut + i)
 		}
+		if len(added) == 0 && cut > 0 && tab[cut-1] != 0 {
+			// The last string is not terminated: do not extend it.
+			added = append(added, 0)
+		}
 		off := uint64(cut + len(added))
 		added = append(added, needle...)
 		return off

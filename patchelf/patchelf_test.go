@@ -43,6 +43,7 @@ func reopen(t *testing.T, path string) *patchelf.File {
 // stripped copy must still run like the original.
 func checkTools(t *testing.T, path string, want string) {
 	t.Helper()
+	checkLayout(t, path)
 	readelf(t, "-a", "-W", path)
 	strip := testenv.RequireBinary(t, "strip")
 	out := path + ".stripped"

@@ -119,6 +119,7 @@ func TestParityWithDebianPatchelf(t *testing.T) {
 				{"replace-needed", [][]string{[]string{"--set-rpath", libdir}, []string{"--replace-needed", "libfoo.so.1", "libbar.so.1"}}},
 				{"remove-needed", [][]string{[]string{"--set-rpath", libdir}, []string{"--remove-needed", "libfoo.so.1"}}},
 				{"set-soname", [][]string{[]string{"--set-rpath", libdir}, []string{"--set-soname", "libprog.so"}}},
+				{"clear-symbol-version", [][]string{{"--set-rpath", libdir}, {"--clear-symbol-version", "printf"}}},
 				{"no-default-lib", [][]string{[]string{"--set-rpath", libdir}, []string{"--no-default-lib"}}},
 			}
 			for _, e := range edits {
