@@ -2,8 +2,10 @@ package patchelf_test
 
 import (
 	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/gleaner/gleaner/patchelf"
@@ -92,5 +94,65 @@ func TestParseCacheRejectsGarbage(t *testing.T) {
 		if _, err := patchelf.ParseCache(b); !errorsIs(err, patchelf.ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
+	}
+}
+
+// cacheBytes builds an ld.so cache in the new format, optionally behind
+// an old-format table, with string offsets the way ldconfig writes them.
+func cacheBytes(old bool, entries [][2]string) []byte {
+	var strs []byte
+	hdr := make([]byte, 48)
+	copy(hdr, "glibc-ld.so.cache1.1")
+	binary.LittleEndian.PutUint32(hdr[20:], uint32(len(entries)))
+	tab := make([]byte, 24*len(entries))
+	base := 48 + len(tab) // strings follow the entries
+	for i, e := range entries {
+		k := base + len(strs)
+		strs = append(append(strs, e[0]...), 0)
+		v := base + len(strs)
+		strs = append(append(strs, e[1]...), 0)
+		binary.LittleEndian.PutUint32(tab[24*i:], 0x0303) // libc6, x86-64
+		binary.LittleEndian.PutUint32(tab[24*i+4:], uint32(k))
+		binary.LittleEndian.PutUint32(tab[24*i+8:], uint32(v))
+	}
+	binary.LittleEndian.PutUint32(hdr[24:], uint32(len(strs)))
+	out := slices.Concat(hdr, tab, strs)
+	if old {
+		// "ld.so-1.7.0", NUL, nlibs = 0: 16 bytes, already 8-aligned.
+		out = append([]byte("ld.so-1.7.0\x00\x00\x00\x00\x00"), out...)
+	}
+	return out
+}
+
+func TestParseCache(t *testing.T) {
+	entries := [][2]string{{"libz.so.1", "/lib/x86_64-linux-gnu/libz.so.1"}, {"libfoo.so.2", "/opt/foo/libfoo.so.2"}}
+	for name, b := range map[string][]byte{"new format": cacheBytes(false, entries), "old table first": cacheBytes(true, entries)} {
+		t.Run(name, func(t *testing.T) {
+			got, err := patchelf.ParseCache(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 2 || got[1].Name != "libfoo.so.2" || got[1].Path != "/opt/foo/libfoo.so.2" || got[0].Flags != 0x0303 {
+				t.Fatalf("%+v", got)
+			}
+		})
+	}
+}
+
+func TestBundleIncludeLibc(t *testing.T) {
+	fx := getFixtures(t)
+	work := t.TempDir()
+	prog := copyFile(t, fx.progs["pie64"], work, "prog")
+	edit(t, prog, func(f *patchelf.File) error { return f.SetRPath(fx.lib["pie64"]) })
+	dest := filepath.Join(work, "bundle")
+	opts := patchelf.BundleOptions{ResolveOptions: patchelf.ResolveOptions{IncludeLibc: true}}
+	if _, err := patchelf.Bundle(context.Background(), dest, []string{prog}, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "lib", "libc.so.6")); err != nil {
+		t.Fatalf("libc not bundled: %v", err)
+	}
+	if out, err := runProg(t, filepath.Join(dest, "bin", "prog")); err != nil || out != "foo=42" {
+		t.Fatalf("bundled program with its own libc: %q, %v", out, err)
 	}
 }
