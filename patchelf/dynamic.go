@@ -154,6 +154,7 @@ func (t *stringTable) find(s string) (uint64, bool) {
 
 // Tags and types newer than debug/elf's tables.
 const (
-	dtRELR  = elf.DynTag(36)
-	shtRELR = elf.SectionType(19)
+	dtRELR   = elf.DynTag(36)
+	dtRELRSZ = elf.DynTag(35)
+	shtRELR  = elf.SectionType(19)
 )

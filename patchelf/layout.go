@@ -443,7 +443,31 @@ func (p *plan) evictable() *block {
 	for _, s := range b.sects {
 		b.start = min(b.start, s.Offset)
 	}
+	lo := P.Vaddr + (b.start - P.Off)
+	hi := lo + (b.end - b.start)
+	for _, r := range f.dynRanges() {
+		inside := r[0] >= lo && r[0]+r[1] <= hi
+		outside := r[0]+r[1] <= lo || r[0] >= hi
+		if !inside && !outside {
+			return nil
+		}
+	}
 	return b
+}
+
+// dynRanges returns the tables the dynamic section gives as address and
+// size.
+func (f *File) dynRanges() [][2]uint64 {
+	var out [][2]uint64
+	for addr, size := range map[elf.DynTag]elf.DynTag{elf.DT_RELA: elf.DT_RELASZ, elf.DT_REL: elf.DT_RELSZ,
+		dtRELR: dtRELRSZ, elf.DT_JMPREL: elf.DT_PLTRELSZ} {
+		a, ok1 := f.dynVal(addr)
+		n, ok2 := f.dynVal(size)
+		if ok1 && ok2 && n > 0 {
+			out = append(out, [2]uint64{a, n})
+		}
+	}
+	return out
 }
 
 func boolInt(b bool) int {
@@ -570,6 +594,20 @@ func (p *plan) pool(grow [numItems]bool, extra int) bool {
 			}
 		}
 		return 0, false, true
+	}
+	// A table the dynamic section gives by address and size (relocations)
+	// must move as one piece too.
+	for _, r := range f.dynRanges() {
+		var d uint64
+		seen := false
+		for _, m := range moves {
+			if r[0] < m.s.Addr+m.s.Size && r[0]+r[1] > m.s.Addr {
+				if seen && m.delta != d {
+					return false
+				}
+				d, seen = m.delta, true
+			}
+		}
 	}
 	progDelta := map[int]uint64{}
 	for i, ph := range f.progs {
