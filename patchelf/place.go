@@ -47,6 +47,9 @@ func (p *plan) tail(need [numItems]bool, region int, withPhdr bool) error {
 		}
 		O = alignUp(uint64(f.size), 16)
 		V = alignUp(end, page) + O%page
+		if V < end {
+			return fmt.Errorf("%w: no address space after %#x", ErrNoSpace, end)
+		}
 		if withPhdr && f.hasInterp {
 			// An executable's program headers: old kernels compute AT_PHDR
 			// as (first segment's address - its offset) + e_phoff.
@@ -288,6 +291,9 @@ func (p *plan) finish() (*layout, error) {
 		ph.Filesz, ph.Memsz = uint64(len(data[it])), uint64(len(data[it]))
 	}
 
+	if err := p.checkFits(); err != nil {
+		return nil, err
+	}
 	out := &layout{srcFrom: p.srcFrom, srcTo: p.srcTo, at: p.at, size: p.size}
 	out.patches = append(out.patches, patch{0, p.encodeEhdr()})
 	out.patches = append(out.patches, p.patches...)
@@ -415,5 +421,30 @@ func (p *plan) moveBlock(b *block, off, addr uint64) error {
 		}
 	}
 	p.fields = slices.DeleteFunc(p.fields, func(fp patch) bool { return fp.off >= b.start && fp.off < b.end })
+	return nil
+}
+
+// checkFits refuses a layout whose offsets or addresses do not fit the
+// ELF class (a 32-bit file whose new segment would cross 4 GiB).
+func (p *plan) checkFits() error {
+	if p.f.class != elf.ELFCLASS32 {
+		return nil
+	}
+	const lim = 1 << 32
+	vals := []uint64{p.phoff, p.shoff, p.size}
+	for _, ph := range p.progs {
+		vals = append(vals, ph.Off+ph.Filesz, ph.Vaddr+ph.Memsz, ph.Paddr+ph.Memsz)
+	}
+	for _, s := range p.secs {
+		vals = append(vals, s.Offset+s.Size, s.Addr+s.Size)
+	}
+	for _, e := range p.dyn {
+		vals = append(vals, e.val)
+	}
+	for _, v := range vals {
+		if v > lim {
+			return fmt.Errorf("%w: value %#x does not fit a 32-bit ELF file", ErrNoSpace, v)
+		}
+	}
 	return nil
 }
