@@ -263,7 +263,25 @@ func (f *File) parse() error {
 	if err := f.readInterp(); err != nil {
 		return err
 	}
-	return f.readDynamic()
+	if err := f.readDynamic(); err != nil {
+		return err
+	}
+	// Edits rewrite these tables in place; none may overlap the headers.
+	headers := []struct {
+		what     string
+		off, end uint64
+	}{{"ELF header", 0, f.ehdrSize()}, {"program headers", f.phoff, f.phoff + uint64(len(f.progs))*f.phentSize()}}
+	for _, t := range []struct {
+		what      string
+		off, size uint64
+	}{{"PT_DYNAMIC", f.dynOff, uint64(f.dynCap) * f.dynEntSize()}, {".dynstr", f.strtab.off, uint64(len(f.strtab.base))}, {"PT_INTERP", f.interpOff, f.interpCap}} {
+		for _, h := range headers {
+			if t.size > 0 && t.off < h.end && t.off+t.size > h.off {
+				return formatErr(t.off, t.what, t.size, "overlaps the "+h.what)
+			}
+		}
+	}
+	return nil
 }
 
 // defaultPageSize is the page size patchelf assumes for a machine.

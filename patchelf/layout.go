@@ -181,6 +181,22 @@ func (f *File) liveStringsEnd() (int, error) {
 	return min(max(end, 1), len(f.strtab.base)), nil
 }
 
+// strtabExclusive reports whether the bytes of .dynstr belong to it alone,
+// so its dead tail may be written over.
+func (f *File) strtabExclusive() bool {
+	lo, hi := f.strtab.off, f.strtab.off+uint64(len(f.strtab.base))
+	for i := range f.sects {
+		s := &f.sects[i]
+		if s.Type == elf.SHT_NULL || s.Type == elf.SHT_NOBITS || s.Size == 0 {
+			continue
+		}
+		if s.Offset < hi && s.Offset+s.Size > lo && !(s.Type == elf.SHT_STRTAB && s.Offset == lo && s.Size >= hi-lo) {
+			return false
+		}
+	}
+	return true
+}
+
 // needsNewStrings reports whether an edit refers to a string .dynstr
 // does not hold yet.
 func (f *File) needsNewStrings() bool {
@@ -210,7 +226,7 @@ func (f *File) plan() (*layout, error) {
 	// Strings: keep every existing byte (shared tails), except the dead
 	// tail of a table that lives in our own region; append new strings.
 	cut := len(f.strtab.base)
-	if f.needsNewStrings() {
+	if f.needsNewStrings() && f.strtabExclusive() {
 		// Strings an earlier edit appended and nothing refers to any more
 		// sit at the end: reuse that room, so repeated edits do not grow
 		// the table. Shared (tail-merged) strings are referenced and kept.
@@ -540,8 +556,11 @@ func (p *plan) pool(grow [numItems]bool, extra int) bool {
 		}
 	}
 	var a uint64 = 1
-	for _, s := range moved {
+	for i, s := range moved {
 		a = max(a, s.Addralign)
+		if i > 0 && s.Offset < moved[i-1].Offset+moved[i-1].Size {
+			return false // overlapping tables cannot be moved apart
+		}
 	}
 	if a > f.pageSize {
 		return false
