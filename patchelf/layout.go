@@ -459,6 +459,11 @@ func (p *plan) evictable() *block {
 	for _, s := range b.sects {
 		b.start = min(b.start, s.Offset)
 	}
+	for _, r := range [][2]uint64{{f.strtab.off, uint64(len(f.strtab.base))}, {f.dynOff, uint64(f.dynCap) * f.dynEntSize()}, {f.interpOff, f.interpCap}} {
+		if r[1] > 0 && r[0] < newPhEnd && r[0]+r[1] > phEnd && (r[0] < b.start || r[0]+r[1] > b.end) {
+			return nil // a table without a section header where the headers grow
+		}
+	}
 	lo := P.Vaddr + (b.start - P.Off)
 	hi := lo + (b.end - b.start)
 	for _, r := range f.dynRanges() {
@@ -639,6 +644,26 @@ func (p *plan) pool(grow [numItems]bool, extra int) bool {
 		}
 		if in && d != 0 {
 			progDelta[i] = d
+		}
+	}
+	// Nothing that stays may lie where the program header table grows.
+	hits := func(off, size uint64) bool { return size > 0 && off < newPhEnd && off+size > f.phoff }
+	for i, ph := range f.progs {
+		if ph.Type != elf.PT_LOAD && ph.Type != elf.PT_PHDR && hits(ph.Off+progDelta[i], ph.Filesz) {
+			return false
+		}
+	}
+	inMoves := func(off uint64) bool {
+		return slices.ContainsFunc(moves, func(m mv) bool { return m.s.Offset == off })
+	}
+	if !inMoves(f.strtab.off) && hits(f.strtab.off, uint64(len(f.strtab.base))) ||
+		hits(f.dynOff, uint64(f.dynCap)*f.dynEntSize()) ||
+		f.hasInterp && !inMoves(f.interpOff) && hits(f.interpOff, f.interpCap) {
+		return false
+	}
+	for i := range f.sects {
+		if s := &f.sects[i]; s.Type != elf.SHT_NOBITS && !inMoves(s.Offset) && hits(s.Offset, s.Size) {
+			return false
 		}
 	}
 	fieldData := map[*section][]byte{}
