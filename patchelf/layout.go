@@ -289,6 +289,8 @@ func (f *File) plan() (*layout, error) {
 	var err error
 	switch {
 	case !need[itemDynamic] && !need[itemDynstr] && !need[itemInterp]:
+	case region >= 0 && !front && p.growInPool(&need) && !need[itemDynamic] && !need[itemDynstr] && !need[itemInterp]:
+		// .dynstr or .interp grew where they are; the region is untouched.
 	case region >= 0:
 		// Rebuild our region with what it held and what must move.
 		// Tables an earlier edit moved out of the way stay where they
@@ -358,6 +360,17 @@ func (p *plan) grow(need [numItems]bool) error {
 		}
 		return nil
 	}
+	// .dynstr did not fit: move the tables after it (when they are smaller
+	// than it) to the new segment and let it grow where it is.
+	if need[itemDynstr] {
+		if blk := p.blockAfter(); blk != nil && blk.end-blk.start < uint64(len(p.dynstr)) {
+			p.block = blk
+			if p.pool(pool, 1) {
+				return p.tail(rest, -1, false)
+			}
+			p.block = nil
+		}
+	}
 	// Tables in the pool could not grow there; send them to the new
 	// segment too, and grow only the program headers in place.
 	if p.pool([numItems]bool{}, 1) {
@@ -377,6 +390,82 @@ func (p *plan) grow(need [numItems]bool) error {
 		return p.tail(need, -1, false)
 	}
 	return p.tail(need, -1, true)
+}
+
+// growInPool grows .dynstr and .interp where they are when they still
+// live in the segment of the program headers, and clears them from need.
+// It reports true so it can sit in a switch case.
+func (p *plan) growInPool(need *[numItems]bool) bool {
+	pl := *need
+	pl[itemDynamic] = false
+	if (pl[itemDynstr] || pl[itemInterp]) && p.pool(pl, 0) {
+		need[itemDynstr], need[itemInterp] = false, false
+	}
+	return true
+}
+
+// blockAfter returns the loader-only tables that follow .dynstr in its
+// segment, up to the first one that cannot move, as one block.
+func (p *plan) blockAfter() *block {
+	f := p.f
+	var ds *section
+	for i := range f.sects {
+		if it, ok := f.itemOf(&f.sects[i]); ok && it == itemDynstr {
+			ds = &f.sects[i]
+		}
+	}
+	if ds == nil {
+		return nil
+	}
+	var P *elf.ProgHeader
+	for i, ph := range f.progs {
+		if ph.Type == elf.PT_LOAD && ph.Filesz == ph.Memsz && inProg(ph, ds.Offset) {
+			P = &f.progs[i]
+		}
+	}
+	if P == nil {
+		return nil
+	}
+	var after []*section
+	for i := range f.sects {
+		s := &f.sects[i]
+		if s.Type != elf.SHT_NULL && s.Size > 0 && s.Offset >= ds.Offset+ds.Size && s.Offset < P.Off+P.Filesz {
+			after = append(after, s)
+		}
+	}
+	sort.Slice(after, func(i, j int) bool { return after[i].Offset < after[j].Offset })
+	b := &block{align: 1}
+	for _, s := range after {
+		if !f.movable(s) || s.Addr != P.Vaddr+(s.Offset-P.Off) || s.Addralign > f.pageSize || s.Offset+s.Size > P.Off+P.Filesz {
+			break
+		}
+		b.sects = append(b.sects, s)
+		b.align = max(b.align, s.Addralign)
+		b.end = max(b.end, s.Offset+s.Size)
+	}
+	if len(b.sects) == 0 {
+		return nil
+	}
+	b.start = b.sects[0].Offset
+	for _, ph := range f.progs {
+		if ph.Type != elf.PT_LOAD && ph.Type != elf.PT_PHDR && ph.Filesz > 0 &&
+			ph.Off < b.end && ph.Off+ph.Filesz > b.start && (ph.Off < b.start || ph.Off+ph.Filesz > b.end) {
+			return nil
+		}
+	}
+	lo := P.Vaddr + (b.start - P.Off)
+	hi := lo + (b.end - b.start)
+	for _, r := range f.dynRanges() {
+		if !(r[0] >= lo && r[0]+r[1] <= hi) && !(r[0]+r[1] <= lo || r[0] >= hi) {
+			return nil
+		}
+	}
+	for _, r := range [][2]uint64{{f.dynOff, uint64(f.dynCap) * f.dynEntSize()}, {f.interpOff, f.interpCap}} {
+		if r[1] > 0 && r[0] < b.end && r[0]+r[1] > b.start {
+			return nil
+		}
+	}
+	return b
 }
 
 // regionKeep returns where the rebuilt part of our tail region starts:
@@ -538,7 +627,8 @@ func (p *plan) pool(grow [numItems]bool, extra int) bool {
 	var after []*section
 	for i := range f.sects {
 		s := &f.sects[i]
-		if s.Type != elf.SHT_NULL && s.Size > 0 && s.Offset >= phEnd && s.Offset < segEnd {
+		if s.Type != elf.SHT_NULL && s.Size > 0 && s.Offset >= phEnd && s.Offset < segEnd &&
+			(p.block == nil || !slices.Contains(p.block.sects, s)) {
 			after = append(after, s)
 		}
 	}
