@@ -86,6 +86,9 @@ func TestEditedProgramsRun(t *testing.T) {
 			{"set runpath to the library dir finds the library", func(f *patchelf.File) error {
 				return f.SetRPath(long + ":" + libdir)
 			}, "(RUNPATH)", true, ""},
+			{"rpath longer than the slack of its segment", func(f *patchelf.File) error {
+				return f.SetRPath(strings.Repeat("/no/such/dir", 400) + ":" + libdir)
+			}, "(RUNPATH)", true, ""},
 			{"force-rpath writes DT_RPATH", func(f *patchelf.File) error {
 				return f.SetRPath(libdir+":"+long, patchelf.ForceRPath())
 			}, "(RPATH)", true, ""},
