@@ -536,13 +536,16 @@ func (p *plan) evictable() *block {
 				b.end = ph.Off + ph.Filesz
 				changed = true
 			}
+			if b.end > P.Off+P.Filesz {
+				return nil
+			}
 			if ph.Off < b.start && ph.Off+ph.Filesz > b.start {
 				return nil
 			}
 		}
 	}
-	if len(b.sects) == 0 {
-		return nil
+	if len(b.sects) == 0 || b.end > P.Off+P.Filesz {
+		return nil // the block may only hold tables of the headers' segment
 	}
 	b.start = b.sects[0].Offset
 	for _, s := range b.sects {
