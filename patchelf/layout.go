@@ -426,14 +426,7 @@ func (p *plan) blockAfter() *block {
 	if P == nil {
 		return nil
 	}
-	var after []*section
-	for i := range f.sects {
-		s := &f.sects[i]
-		if s.Type != elf.SHT_NULL && s.Size > 0 && s.Offset >= ds.Offset+ds.Size && s.Offset < P.Off+P.Filesz {
-			after = append(after, s)
-		}
-	}
-	sort.Slice(after, func(i, j int) bool { return after[i].Offset < after[j].Offset })
+	after := f.sectionsAfter(P, ds.Offset+ds.Size, nil)
 	b := &block{align: 1}
 	for _, s := range after {
 		if !f.movable(s) || s.Addr != P.Vaddr+(s.Offset-P.Off) || s.Addralign > f.pageSize || s.Offset+s.Size > P.Off+P.Filesz {
@@ -455,10 +448,8 @@ func (p *plan) blockAfter() *block {
 	}
 	lo := P.Vaddr + (b.start - P.Off)
 	hi := lo + (b.end - b.start)
-	for _, r := range f.dynRanges() {
-		if !(r[0] >= lo && r[0]+r[1] <= hi) && !(r[0]+r[1] <= lo || r[0] >= hi) {
-			return nil
-		}
+	if f.splitsDynRange(lo, hi) {
+		return nil
 	}
 	for _, r := range [][2]uint64{{f.dynOff, uint64(f.dynCap) * f.dynEntSize()}, {f.interpOff, f.interpCap}} {
 		if r[1] > 0 && r[0] < b.end && r[0]+r[1] > b.start {
@@ -506,14 +497,7 @@ func (p *plan) evictable() *block {
 	if P == nil {
 		return nil
 	}
-	var after []*section
-	for i := range f.sects {
-		s := &f.sects[i]
-		if s.Type != elf.SHT_NULL && s.Size > 0 && s.Offset+s.Size > phEnd && s.Offset < P.Off+P.Filesz {
-			after = append(after, s)
-		}
-	}
-	sort.Slice(after, func(i, j int) bool { return after[i].Offset < after[j].Offset })
+	after := f.sectionsAfter(P, phEnd, nil)
 	b := &block{start: phEnd, end: newPhEnd, align: 1}
 	for changed := true; changed; {
 		changed = false
@@ -558,14 +542,38 @@ func (p *plan) evictable() *block {
 	}
 	lo := P.Vaddr + (b.start - P.Off)
 	hi := lo + (b.end - b.start)
+	if f.splitsDynRange(lo, hi) {
+		return nil
+	}
+	return b
+}
+
+// sectionsAfter returns, in file order, the sections of segment P that
+// end after offset from, leaving out those of skip.
+func (f *File) sectionsAfter(P *elf.ProgHeader, from uint64, skip *block) []*section {
+	var out []*section
+	for i := range f.sects {
+		s := &f.sects[i]
+		if s.Type != elf.SHT_NULL && s.Size > 0 && s.Offset+s.Size > from && s.Offset < P.Off+P.Filesz &&
+			(skip == nil || !slices.Contains(skip.sects, s)) {
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Offset < out[j].Offset })
+	return out
+}
+
+// splitsDynRange reports whether the address range [lo, hi) holds part,
+// but not all, of a table the dynamic section gives by address and size.
+func (f *File) splitsDynRange(lo, hi uint64) bool {
 	for _, r := range f.dynRanges() {
 		inside := r[0] >= lo && r[0]+r[1] <= hi
 		outside := r[0]+r[1] <= lo || r[0] >= hi
 		if !inside && !outside {
-			return nil
+			return true
 		}
 	}
-	return b
+	return false
 }
 
 // dynRanges returns the tables the dynamic section gives as address and
@@ -627,15 +635,7 @@ func (p *plan) pool(grow [numItems]bool, extra int) bool {
 	P := f.progs[seg]
 	segEnd := P.Off + P.Filesz
 	// The sections after the program headers, in file order.
-	var after []*section
-	for i := range f.sects {
-		s := &f.sects[i]
-		if s.Type != elf.SHT_NULL && s.Size > 0 && s.Offset >= phEnd && s.Offset < segEnd &&
-			(p.block == nil || !slices.Contains(p.block.sects, s)) {
-			after = append(after, s)
-		}
-	}
-	sort.Slice(after, func(i, j int) bool { return after[i].Offset < after[j].Offset })
+	after := f.sectionsAfter(&P, phEnd, p.block)
 	limit := segEnd
 	n := 0
 	for ; n < len(after) && f.movable(after[n]); n++ {
