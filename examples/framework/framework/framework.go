@@ -73,6 +73,8 @@ type Framework struct {
 	srv     *http.Server
 	metrics *metrics
 	wake    chan struct{}
+	// ownTransport is the masters' transport when the framework made it.
+	ownTransport *http.Transport
 
 	mu          sync.Mutex // guards the fields below
 	sched       *Scheduler
@@ -115,11 +117,14 @@ func New(cfg Config) (*Framework, error) {
 		wake:        make(chan struct{}, 1),
 		frameworkID: cfg.FrameworkID,
 	}
-	var opts []api.ClientOption
-	if cfg.HTTPClient != nil {
-		opts = append(opts, api.WithHTTPClient(cfg.HTTPClient))
+	hc := cfg.HTTPClient
+	if hc == nil {
+		// A transport of its own, so that Run can close its idle
+		// connections (and their goroutines) when it ends.
+		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		f.ownTransport = hc.Transport.(*http.Transport)
 	}
-	f.client = api.NewSchedulerClient(cfg.Masters, opts...)
+	f.client = api.NewSchedulerClient(cfg.Masters, api.WithHTTPClient(hc))
 
 	var apps []App
 	if cfg.AppsDir != "" {
@@ -227,6 +232,9 @@ func (f *Framework) Run(ctx context.Context) error {
 	defer stop()
 	if err := f.srv.Shutdown(shutdown); err != nil {
 		f.srv.Close()
+	}
+	if f.ownTransport != nil {
+		f.ownTransport.CloseIdleConnections()
 	}
 	return <-served
 }
