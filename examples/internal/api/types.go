@@ -62,6 +62,16 @@ type Image struct {
 	Version string `json:"version,omitempty"` // base rootfs version
 }
 
+// FetchURI is an artifact fetched into the task's sandbox before it starts,
+// as in Marathon's "fetch".
+type FetchURI struct {
+	URI        string `json:"uri"`
+	Executable bool   `json:"executable,omitempty"`
+	Extract    bool   `json:"extract,omitempty"`
+	Cache      bool   `json:"cache,omitempty"`
+	DestPath   string `json:"dest_path,omitempty"`
+}
+
 // TaskInfo is what a framework asks to launch and what the agent receives.
 type TaskInfo struct {
 	TaskID      string            `json:"task_id"`
@@ -74,6 +84,7 @@ type TaskInfo struct {
 	Env         map[string]string `json:"env,omitempty"`
 	Resources   string            `json:"resources"` // Mesos text, e.g. "cpus:0.5;mem:128;disk:64"
 	Image       *Image            `json:"image,omitempty"`
+	Fetch       []FetchURI        `json:"fetch,omitempty"` // fetched into the sandbox before start
 	Labels      map[string]string `json:"labels,omitempty"`
 	Priority    int               `json:"priority,omitempty"` // higher survives QoS eviction longer
 	Replaces    string            `json:"replaces,omitempty"` // task ID this one re-places (shown as rescheduling)

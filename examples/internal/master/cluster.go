@@ -32,10 +32,10 @@ type cluster struct {
 	alloc      *offer.Allocator
 	agents     map[string]*agent
 	frameworks map[string]*framework
-	tasks      map[string]*task         // non-terminal tasks
-	offers     map[string]outstanding   // by wire offer ID
-	ended      []api.TaskView           // recently ended tasks, oldest first
-	events     []api.ClusterEvent       // recent, oldest first
+	tasks      map[string]*task       // non-terminal tasks
+	offers     map[string]outstanding // by wire offer ID
+	ended      []api.TaskView         // recently ended tasks, oldest first
+	events     []api.ClusterEvent     // recent, oldest first
 	nextFwID   int
 }
 
@@ -64,6 +64,7 @@ type agent struct {
 	business   offer.Resources
 	harvested  offer.Resources
 	isolation  string
+	inEtcd     bool // etcd has held attributes of the agent
 	lastReport time.Time
 	history    []api.UsageSample
 
@@ -270,9 +271,14 @@ func (c *cluster) event(e api.ClusterEvent) {
 }
 
 // attributes returns the agent's attributes: etcd's through the cluster
-// view when it has any, else those the agent registered with.
+// view once etcd has held any for the agent (so that deleting the last one
+// leaves none), else those the agent registered with.
 func (m *Master) attributes(a *agent) map[string]string {
-	if v, ok := m.view.Agent(a.rec.ID); ok && len(v.Attributes) > 0 {
+	v, ok := m.view.Agent(a.rec.ID)
+	if ok && len(v.Attributes) > 0 {
+		a.inEtcd = true
+	}
+	if a.inEtcd {
 		return v.Attributes
 	}
 	return a.rec.Attributes

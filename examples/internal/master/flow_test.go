@@ -261,9 +261,11 @@ func TestAttributeChangeIsAnnouncedAndOffered(t *testing.T) {
 		Attributes: map[string]string{"rack": "from-config"}})
 	require.NoError(t, err)
 	sched := api.NewSchedulerClient([]string{m.URL()})
-	s, _ := subscribe(t, sched, api.Subscribe{Name: "batch"})
+	s, fw := subscribe(t, sched, api.Subscribe{Name: "batch"})
 	require.Eventually(t, func() bool {
-		return fmt.Sprint(s.offerOn("a1").Attributes) == "map[rack:r1 zone:east]"
+		o := s.offerOn("a1")
+		require.NoError(t, sched.Decline(ctx, api.Decline{FrameworkID: fw, OfferIDs: []string{o.ID}, RefuseSeconds: ptr(0.0)}))
+		return fmt.Sprint(o.Attributes) == "map[rack:r1 zone:east]"
 	}, 5*time.Second, time.Millisecond, "offers carry etcd's attributes")
 
 	_, err = store.Delete(ctx, "a1", "rack")
@@ -274,6 +276,17 @@ func TestAttributeChangeIsAnnouncedAndOffered(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, api.KindAttributesChanged, state.Events[len(state.Events)-1].Kind)
 	require.Equal(t, "rack removed (was r1)", state.Events[len(state.Events)-1].Message)
+
+	// Once etcd held the agent's attributes, deleting the last one leaves
+	// none: the registered ones do not come back.
+	_, err = store.Delete(ctx, "a1", "zone")
+	require.NoError(t, err)
+	ev = s.next(api.EventAgentChanged)
+	require.Empty(t, ev.Agent.Attributes)
+	// (Offers take their attributes from where the state does.)
+	state, err = agent.State(ctx)
+	require.NoError(t, err)
+	require.Empty(t, state.Agents[0].Attributes)
 }
 
 func mustAttrs(t *testing.T, text string) attrs.Attributes {

@@ -2,7 +2,11 @@ package master
 
 import (
 	"context"
+	"encoding/json"
 	"net"
+	"net/http"
+	"runtime/pprof"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +34,8 @@ func testConfig(cli *clientv3.Client, prefix string) Config {
 type running struct {
 	*Master
 	cancel context.CancelFunc
-	done   chan error
+	done   chan struct{} // closed when Run returned
+	err    error         // what Run returned
 }
 
 // stop ends the master and waits for Run to return.
@@ -38,8 +43,8 @@ func (r *running) stop(t testing.TB) {
 	t.Helper()
 	r.cancel()
 	select {
-	case err := <-r.done:
-		require.NoError(t, err)
+	case <-r.done:
+		require.NoError(t, r.err)
 	case <-time.After(15 * time.Second):
 		t.Fatal("master did not stop")
 	}
@@ -54,14 +59,16 @@ func startMaster(t testing.TB, cfg Config) *running {
 	m, err := New(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{Master: m, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- m.Run(ctx) }()
+	r := &running{Master: m, cancel: cancel, done: make(chan struct{})}
+	go func() { r.err = m.Run(ctx); close(r.done) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case <-r.done:
 		case <-time.After(15 * time.Second):
-			t.Error("master did not stop")
+			var buf strings.Builder
+			_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
+			t.Errorf("master did not stop; goroutines:\n%s", buf.String())
 		}
 	})
 	return r
@@ -87,21 +94,26 @@ func subscribe(t testing.TB, c *api.SchedulerClient, req api.Subscribe) (*stream
 	es, err := c.Subscribe(ctx, req)
 	require.NoError(t, err)
 	s := &stream{t: t, es: es, events: make(chan api.Event, 4096), done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		defer close(s.events)
-		for {
-			ev, err := es.Next()
-			if err != nil {
-				return
-			}
-			s.events <- ev
-		}
-	}()
+	go s.pump()
 	t.Cleanup(func() { cancel(); _ = es.Close(); <-s.done })
 	ev := s.next(api.EventSubscribed)
 	return s, ev.Subscribed.FrameworkID
 }
+
+// pump moves events to s.events until the stream ends.
+func (s *stream) pump() {
+	defer close(s.done)
+	defer close(s.events)
+	for {
+		ev, err := s.es.Next()
+		if err != nil {
+			return
+		}
+		s.events <- ev
+	}
+}
+
+func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
 
 // next returns the next event of the given type, skipping others.
 func (s *stream) next(typ api.EventType) api.Event {
@@ -154,5 +166,3 @@ func (s *stream) closed(within time.Duration) bool {
 		return false
 	}
 }
-
-

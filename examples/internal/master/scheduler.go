@@ -59,6 +59,9 @@ func (m *Master) accept(ctx context.Context, c *cluster, req *api.Accept) (any, 
 	if err != nil {
 		return nil, err
 	}
+	if len(req.Tasks) > api.MaxTasksPerAccept {
+		return nil, badRequest("tasks: %d tasks, at most %d in one accept", len(req.Tasks), api.MaxTasksPerAccept)
+	}
 	byOffer := make(map[string]outstanding, len(offers))
 	used := make(map[string]offer.Resources, len(offers))
 	for i, id := range req.OfferIDs {
