@@ -399,6 +399,11 @@ func (s *Scheduler) ResourceOffers(offers []offer.Offer) Plan {
 	byOffer := make(map[string]int)
 	var plan Plan
 	for _, l := range result.Launches {
+		if i, ok := byOffer[l.OfferID]; ok && len(plan.Accept[i].Tasks) >= api.MaxTasksPerAccept {
+			// One accept consumes the offer and may launch only so many
+			// tasks; the rest wait for the next offers.
+			continue
+		}
 		st := s.apps[l.AppID]
 		o := offerByID(offers, l.OfferID)
 		s.seq++

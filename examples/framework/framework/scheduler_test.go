@@ -590,6 +590,7 @@ func TestLaunchCarriesTheAppDefinition(t *testing.T) {
 	c.addAgent("a1", "cpus:8;mem:8192;disk:1000")
 	c.s.PutApp(mustApp(t, `{"id":"/team/job","args":["/bin/job","--fast"],"cpus":0.5,"mem":64,"disk":10,
 		"env":{"MODE":"batch"},"labels":{"team":"render"},
+		"fetch":[{"uri":"https://example.com/a.tar.gz","extract":true,"cache":true},{"uri":"/srv/tool","executable":true,"destPath":"bin/tool"}],
 		"container":{"rootfs":{"image":"file:///srv/job.tar.gz","sha256":"`+strings.Repeat("ab", 32)+`","base":"busybox","baseVersion":"1.36"}}}`))
 	ls := launches(c.offerAll())
 	if len(ls) != 1 {
@@ -604,9 +605,29 @@ func TestLaunchCarriesTheAppDefinition(t *testing.T) {
 			"MARATHON_APP_VERSION": "2026-11-25T12:00:00Z",
 		},
 		Labels: map[string]string{"team": "render"},
-		Image:  &api.Image{URI: "file:///srv/job.tar.gz", SHA256: strings.Repeat("ab", 32), Base: "busybox", Version: "1.36"},
+		Fetch: []api.FetchURI{
+			{URI: "https://example.com/a.tar.gz", Extract: true, Cache: true},
+			{URI: "/srv/tool", Executable: true, DestPath: "bin/tool"},
+		},
+		Image: &api.Image{URI: "file:///srv/job.tar.gz", SHA256: strings.Repeat("ab", 32), Base: "busybox", Version: "1.36"},
 	}
 	if !reflect.DeepEqual(ti, want) {
 		t.Fatalf("task info\n got %+v\nwant %+v", ti, want)
+	}
+}
+
+func TestOneOfferLaunchesAtMostMaxTasksPerAccept(t *testing.T) {
+	c := newTestCluster(t, SchedulerConfig{})
+	c.addAgent("a1", "cpus:64;mem:65536")
+	c.s.PutApp(mustApp(t, `{"id":"many","cmd":"x","cpus":0.1,"mem":16,"instances":250}`))
+	if n := len(launches(c.offerAll())); n != api.MaxTasksPerAccept {
+		t.Fatalf("first offer launched %d, want %d", n, api.MaxTasksPerAccept)
+	}
+	if st := c.appStatus("/many"); st.TasksStaged != api.MaxTasksPerAccept || st.Pending.Instances != 250-api.MaxTasksPerAccept {
+		t.Fatalf("staged %d, pending %+v", st.TasksStaged, st.Pending)
+	}
+	c.offerAll()
+	if n := len(launches(c.offerAll())); n != 50 {
+		t.Fatalf("third offer launched %d, want the last 50", n)
 	}
 }
