@@ -631,3 +631,46 @@ func TestOneOfferLaunchesAtMostMaxTasksPerAccept(t *testing.T) {
 		t.Fatalf("third offer launched %d, want the last 50", n)
 	}
 }
+
+func TestRecreatingADeletedAppKeepsTrackOfItsDyingTasks(t *testing.T) {
+	c := newTestCluster(t, SchedulerConfig{})
+	c.addAgent("a1", "cpus:8;mem:8192")
+	app := mustApp(t, `{"id":"re","cmd":"x","cpus":1,"instances":2}`)
+	c.s.PutApp(app)
+	old := launches(c.offerAll())
+	c.runAll(Plan{Accept: []OfferLaunches{{Tasks: old}}})
+	_ = c.s.RemoveApp("/re")
+	if created := c.s.PutApp(app); !created {
+		t.Fatal("re-creating a deleted app is not a creation")
+	}
+	st := c.appStatus("/re")
+	if st.TasksKilling != 2 || st.Pending == nil || st.Pending.Instances != 2 {
+		t.Fatalf("after re-creation: killing %d, pending %+v", st.TasksKilling, st.Pending)
+	}
+	if n := len(launches(c.offerAll())); n != 2 {
+		t.Fatalf("launched %d new tasks, want 2", n)
+	}
+	for _, ti := range old {
+		c.status(ti.TaskID, api.TaskKilled, "")
+	}
+	if st := c.appStatus("/re"); st.TasksKilling != 0 || st.LastTaskFailure != nil || len(st.Tasks) != 2 {
+		t.Fatalf("after the old tasks ended: %+v", st)
+	}
+}
+
+func TestScaleDownForgetsReplacementsNoLongerNeeded(t *testing.T) {
+	c := newTestCluster(t, SchedulerConfig{})
+	c.addAgent("a1", "cpus:8;mem:8192")
+	app := mustApp(t, `{"id":"sd","cmd":"x","cpus":1,"instances":2,"backoffSeconds":0}`)
+	c.s.PutApp(app)
+	ls := launches(c.offerAll())
+	c.status(ls[0].TaskID, api.TaskFailed, "")
+	c.status(ls[1].TaskID, api.TaskFailed, "")
+	app.Instances = 1
+	c.s.PutApp(app)
+	c.agents[0].Free = c.agents[0].Total
+	next := launches(c.offerAll())
+	if len(next) != 1 || next[0].Replaces != ls[1].TaskID {
+		t.Fatalf("launches = %+v, want one replacing the latest failure %s", next, ls[1].TaskID)
+	}
+}
