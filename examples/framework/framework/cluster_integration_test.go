@@ -211,3 +211,35 @@ func TestRunStopsEverything(t *testing.T) {
 		return runtime.NumGoroutine() <= before
 	})
 }
+
+func TestTasksOfAGoneAgentArePlacedElsewhereWithoutBackoff(t *testing.T) {
+	c := startCluster(t)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	// a1 keeps a liveness lease in etcd, as a real agent does; when the
+	// lease ends the master marks its tasks LOST.
+	reg, err := attrs.NewRegistrar(c.cli, "a1", attrs.WithPrefix(c.prefix), attrs.WithLeaseTTL(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	regDone := make(chan error, 1)
+	go func() { regDone <- reg.Run(ctx) }()
+	c.addAgent("a1", "cpus:4;mem:4096", nil)
+	c.startFramework(framework.Config{})
+	do(t, http.MethodPost, c.fwURL+"/v2/apps", `{"id":"move","cmd":"sleep 1000","cpus":1,"mem":64,"instances":2,"backoffSeconds":60}`, nil)
+	waitFor(t, 10*time.Second, "2 tasks on a1", func() bool { return len(c.agents["a1"].running()) == 2 })
+
+	c.addAgent("a2", "cpus:4;mem:4096", nil)
+	if err := reg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-regDone
+	waitFor(t, 10*time.Second, "both tasks running on a2", func() bool { return len(c.agents["a2"].running()) == 2 })
+	st := c.app("/move")
+	if st.Backoff != nil {
+		t.Fatalf("losing the agent backed the app off: %+v", st.Backoff)
+	}
+	if f := st.LastTaskFailure; f == nil || f.State != api.TaskLost || !strings.HasPrefix(f.Message, api.ReasonAgentGone) {
+		t.Fatalf("lastTaskFailure = %+v", st.LastTaskFailure)
+	}
+}

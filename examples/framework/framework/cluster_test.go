@@ -268,7 +268,11 @@ func (a *simAgent) launchedOf(appID string) []time.Time {
 }
 
 // testLogger logs into the test's log, shown when it fails or with -v.
+// Benchmarks, whose logs are always shown, log nothing.
 func testLogger(t testing.TB, name string) *slog.Logger {
+	if _, ok := t.(*testing.B); ok {
+		return slog.New(slog.DiscardHandler)
+	}
 	return slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", name)
 }
 

@@ -504,8 +504,9 @@ func (s *Scheduler) appIDs() []string {
 
 // StatusUpdate applies a task status. A task that ends without the
 // scheduler having killed it is a failure: the app records it as its last
-// task failure and waits an exponentially growing delay before its next
-// launch. Updates for unknown tasks are ignored and reported false, so the
+// task failure and, unless the reason puts the blame elsewhere (agent gone,
+// evicted for the business), waits an exponentially growing delay before
+// its next launch. Updates for unknown tasks are ignored and reported false, so the
 // caller may kill the task.
 func (s *Scheduler) StatusUpdate(u api.TaskStatus) (known bool) {
 	t, ok := s.tasks[u.TaskID]
@@ -532,17 +533,31 @@ func (s *Scheduler) StatusUpdate(u api.TaskStatus) (known bool) {
 	if t.killReason != "" {
 		return true
 	}
-	// An unexpected end: remember it and back off.
-	s.resetBackoffIfStable(st, now, t)
-	st.failures++
-	st.lastFailure = now
-	st.delayUntil = now.Add(st.delay())
+	// An unexpected end: remember it, and back off unless the app is not
+	// to blame (its agent went away, or gave way to business load).
+	if !notTheAppsFault(u.Reason) {
+		s.resetBackoffIfStable(st, now, t)
+		st.failures++
+		st.lastFailure = now
+		st.delayUntil = now.Add(st.delay())
+	}
 	msg := u.Reason
 	if u.Message != "" {
 		msg = strings.TrimPrefix(msg+": "+u.Message, ": ")
 	}
 	s.recordEnd(st, t, u.State, msg)
 	return true
+}
+
+// notTheAppsFault reports whether a task's end reason says that the task
+// did nothing wrong: its agent is gone, or it was evicted for the business.
+func notTheAppsFault(reason string) bool {
+	for _, r := range []string{api.ReasonAgentGone, api.ReasonEvicted, api.ReasonUnknownToAgent} {
+		if strings.HasPrefix(reason, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // recordEnd remembers a task's unexpected end as its app's last failure,

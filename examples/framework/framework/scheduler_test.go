@@ -674,3 +674,39 @@ func TestScaleDownForgetsReplacementsNoLongerNeeded(t *testing.T) {
 		t.Fatalf("launches = %+v, want one replacing the latest failure %s", next, ls[1].TaskID)
 	}
 }
+
+func TestEndsThatAreNotTheAppsFaultDoNotBackOff(t *testing.T) {
+	tests := []struct {
+		name    string
+		state   api.TaskState
+		reason  string
+		backoff bool
+	}{
+		{"failed", api.TaskFailed, "exited with status 1", true},
+		{"killed by someone else", api.TaskKilled, "", true},
+		{"evicted for the business", api.TaskKilled, api.ReasonEvicted + ": business memory rose", false},
+		{"agent gone", api.TaskLost, api.ReasonAgentGone, false},
+		{"unknown to the agent", api.TaskLost, api.ReasonUnknownToAgent, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestCluster(t, SchedulerConfig{})
+			c.addAgent("a1", "cpus:8;mem:8192")
+			c.s.PutApp(mustApp(t, `{"id":"f","cmd":"x","cpus":1}`))
+			ls := launches(c.offerAll())
+			c.status(ls[0].TaskID, api.TaskRunning, "")
+			c.status(ls[0].TaskID, tt.state, tt.reason)
+			st := c.appStatus("/f")
+			if (st.Backoff != nil) != tt.backoff {
+				t.Fatalf("backoff = %+v, want backoff %v", st.Backoff, tt.backoff)
+			}
+			if st.LastTaskFailure == nil || st.LastTaskFailure.State != tt.state || st.LastTaskFailure.Message != tt.reason {
+				t.Fatalf("lastTaskFailure = %+v", st.LastTaskFailure)
+			}
+			c.agents[0].Free = c.agents[0].Total
+			if got := len(launches(c.offerAll())) == 1; got == tt.backoff {
+				t.Fatalf("relaunched at once: %v, want %v", got, !tt.backoff)
+			}
+		})
+	}
+}
