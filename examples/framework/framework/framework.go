@@ -290,3 +290,30 @@ func ParseStrategy(s string) (offer.Strategy, error) {
 	}
 	return 0, fmt.Errorf("%w: strategy %q (want binpack, spread or firstfit)", ErrInvalid, s)
 }
+
+// Apps returns the status of every app, as GET /v2/apps shows it.
+func (f *Framework) Apps() []AppStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sched.Apps()
+}
+
+// PutApp creates or replaces an app, as PUT /v2/apps/{id} does: it is
+// normalized, saved in the apps directory if there is one, and scheduled.
+func (f *Framework) PutApp(a App) (AppStatus, error) {
+	if err := a.Normalize(); err != nil {
+		return AppStatus{}, err
+	}
+	st, _, err := f.putApp(a, true)
+	return st, err
+}
+
+// RemoveApp deletes an app and kills its tasks, as DELETE /v2/apps/{id}
+// does. An unknown app is ErrNotFound.
+func (f *Framework) RemoveApp(id string) error {
+	id, err := NormalizeID(id)
+	if err != nil {
+		return err
+	}
+	return f.deleteApp(id)
+}

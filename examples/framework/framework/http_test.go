@@ -2,6 +2,7 @@ package framework
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -241,5 +242,29 @@ func TestParseStrategy(t *testing.T) {
 	}
 	if _, err := ParseStrategy("random"); err == nil {
 		t.Error("ParseStrategy(random) succeeded")
+	}
+}
+
+func TestGoAPIMatchesHTTP(t *testing.T) {
+	f, srv := newTestFramework(t, Config{})
+	st, err := f.PutApp(App{ID: "go/app", Cmd: "sleep 1", Cpus: 0.5, Instances: 2})
+	if err != nil || st.ID != "/go/app" || st.Pending == nil || st.Pending.Instances != 2 {
+		t.Fatalf("PutApp = %+v, %v", st, err)
+	}
+	if _, err := f.PutApp(App{ID: "bad", Cpus: 1}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("PutApp of an app without a command: %v", err)
+	}
+	var one struct{ App AppStatus }
+	if r := request(t, "GET", srv.URL+"/v2/apps/go/app", "", ""); json.Unmarshal([]byte(r.body), &one) != nil || one.App.Cpus != 0.5 {
+		t.Fatalf("GET over HTTP: %s", r.body)
+	}
+	if apps := f.Apps(); len(apps) != 1 || apps[0].ID != "/go/app" {
+		t.Fatalf("Apps = %+v", apps)
+	}
+	if err := f.RemoveApp("go/app"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.RemoveApp("go/app"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second RemoveApp: %v", err)
 	}
 }
