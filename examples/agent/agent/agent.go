@@ -38,6 +38,9 @@ type Agent struct {
 	reg         *prometheus.Registry
 	m           *metrics
 	capOverride partial
+	bizCgroup   *monitor.Cgroup // Config.BusinessCgroup; read by sampleLoop only
+	bizCPU      float64         // its last cumulative CPU seconds
+	bizAt       time.Time
 	local       attrs.Attributes
 	etcd        *clientv3.Client
 	ownEtcd     bool
@@ -61,6 +64,7 @@ type Agent struct {
 	business     reserve.Resources
 	own          reserve.Resources
 	haveSample   bool
+	samples      uint64 // samples observed, to count intervals in tests
 	lastChange   string
 	lastChangeAt time.Time
 	registered   bool
@@ -107,18 +111,22 @@ func New(cfg Config) (_ *Agent, err error) {
 	cleanup = append(cleanup, a.cancelBg)
 	a.capOverride, _ = parseCapacity(cfg.Capacity)
 	a.local, _ = attrs.Parse(cfg.Attributes)
+	if a.limit, a.floor, err = loadOverride(cfg.overrideFile()); err != nil {
+		a.log.Warn("operator bounds not restored", "err", err)
+		err = nil
+	}
 
 	if a.fetcher, err = rootfs.NewFetcher(cfg.cacheDir(), rootfs.WithLogger(a.log)); err != nil {
 		return nil, fmt.Errorf("agent: image cache: %w", err)
 	}
 	cleanup = append(cleanup, func() { a.fetcher.Close() })
 
-	a.rt = &plainRuntime{reason: "disabled by configuration"}
+	a.rt = &plainRuntime{reason: "disabled by configuration", fetcher: a.fetcher}
 	if cfg.Isolation == IsolationAuto {
 		if err := seedBusybox(context.Background(), rootfs.Bases{Dir: cfg.basesDir()}, cfg.BaseName, cfg.BaseVersion, cfg.BusyboxPath); err != nil {
-			a.rt = &plainRuntime{reason: "no base rootfs: " + why(err)}
+			a.rt = &plainRuntime{reason: "no base rootfs: " + why(err), fetcher: a.fetcher}
 		} else if iso, err := newIsolatedRuntime(cfg, a.fetcher); err != nil {
-			a.rt = &plainRuntime{reason: why(err)}
+			a.rt = &plainRuntime{reason: why(err), fetcher: a.fetcher}
 		} else {
 			a.rt = iso
 			// A failed New leaves a cgroup only if it adopted one.
@@ -136,6 +144,11 @@ func New(cfg Config) (_ *Agent, err error) {
 	}
 	if a.sampler, err = monitor.NewSampler(opts...); err != nil {
 		return nil, fmt.Errorf("agent: monitor: %w", err)
+	}
+	if cfg.BusinessCgroup != "" {
+		if a.bizCgroup, err = monitor.NewCgroup(cfg.CgroupRoot, cfg.BusinessCgroup); err != nil {
+			return nil, fmt.Errorf("%w: Config.BusinessCgroup %q: %w", ErrInvalid, cfg.BusinessCgroup, err)
+		}
 	}
 	if a.res, err = reserve.NewReservation(cfg.Policy, *cfg.Hysteresis); err != nil {
 		return nil, fmt.Errorf("%w: policy or hysteresis: %w", ErrInvalid, err)

@@ -78,6 +78,14 @@ type Config struct {
 	// Mesos text ("cpus:2;mem:4096;disk:10240", MB for mem and disk), like
 	// Mesos's --resources; resources left out are the host's.
 	Capacity string
+	// BusinessCgroup, when set, is a cgroup (path relative to the
+	// hierarchies' roots, e.g. "/business") whose CPU and memory usage is
+	// taken as the business's, instead of the host's usage minus Gleaner's
+	// own. It is for demos and tests on hosts that also run other work that
+	// must not count as business.
+	BusinessCgroup string
+	// CgroupRoot is where cgroups are mounted (default /sys/fs/cgroup).
+	CgroupRoot string
 	// Interval is the sampling interval (default 1 s).
 	Interval time.Duration
 	// ReportInterval is how often the agent reports to the master, unless
@@ -194,6 +202,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.BaseVersion == "" {
 		c.BaseVersion = DefaultBaseVersion
 	}
+	if c.CgroupRoot == "" {
+		c.CgroupRoot = "/sys/fs/cgroup"
+	}
 	if c.BusyboxPath == "" {
 		c.BusyboxPath = "/bin/busybox"
 	}
@@ -208,3 +219,6 @@ func (c Config) stateDir() string   { return filepath.Join(c.Dir, "state", "task
 func (c Config) sandboxDir() string { return filepath.Join(c.Dir, "sandboxes") }
 func (c Config) basesDir() string   { return filepath.Join(c.Dir, "bases") }
 func (c Config) cacheDir() string   { return filepath.Join(c.Dir, "cache") }
+func (c Config) overrideFile() string {
+	return filepath.Join(c.Dir, "state", "reservation.json")
+}

@@ -7,12 +7,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/internal/testenv"
@@ -22,7 +26,37 @@ import (
 
 func TestMain(m *testing.M) {
 	rootfs.Init() // Start re-executes the test binary as the launch helper.
+	if mbs := os.Getenv(memoryHogEnv); mbs != "" {
+		memoryHog(mbs)
+	}
 	os.Exit(m.Run())
+}
+
+// memoryHogEnv makes the test binary a business process that holds the
+// given number of MiB of memory until it is killed.
+const memoryHogEnv = "GLEANER_AGENT_TEST_MEMORY_HOG_MB"
+
+func memoryHog(mbs string) {
+	n, err := strconv.Atoi(mbs)
+	if err != nil {
+		os.Exit(2)
+	}
+	// Wait for "go": the parent may first move this process into a cgroup,
+	// which must be charged for the memory.
+	var line [3]byte
+	if _, err := io.ReadFull(os.Stdin, line[:]); err != nil {
+		os.Exit(4)
+	}
+	// MAP_POPULATE makes the kernel fault every page in, without Go code
+	// touching (and the race detector shadowing) them.
+	if _, err := unix.Mmap(-1, 0, n<<20, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE); err != nil {
+		os.Exit(3)
+	}
+	os.Stdout.WriteString("ready\n")
+	for {
+		time.Sleep(time.Hour) // until killed
+	}
 }
 
 // uniqueName is a per-test name for agents and cgroups, so that tests of
@@ -58,6 +92,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// testFloor is the operator floor start sets.
+const testFloor = "cpus:1;mem:1024"
+
 // running is an agent running in a goroutine.
 type running struct {
 	*Agent
@@ -77,6 +114,14 @@ func start(t *testing.T, cfg Config) *running {
 	go func() { r.done <- a.Run(ctx) }()
 	t.Cleanup(func() { r.stop(t, nil) })
 	waitFor(t, 10*time.Second, "first reservation", func() bool { return a.Reservation().Ready })
+	// Business is everything outside Gleaner, here the other tests running
+	// on this machine, which can take every CPU: a floor keeps them from
+	// evicting the tasks of tests that are not about eviction.
+	if a.Reservation().Floor == "" {
+		if _, err := a.SetReservation(ReservationOverride{Floor: testFloor}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return r
 }
 

@@ -46,6 +46,10 @@ func newIsolatedRuntime(cfg Config, fetcher *rootfs.Fetcher) (*isolatedRuntime, 
 		iso.Destroy(context.Background())
 		return nil, fmt.Errorf("cgroups lack cpu or memory controllers (%s)", f)
 	}
+	// Know the task cgroups a previous agent left, so that adopt finds them.
+	if _, err := iso.Load(); err != nil {
+		cfg.Logger.Warn("list task cgroups", "err", err)
+	}
 	return &isolatedRuntime{
 		iso:     iso,
 		log:     cfg.Logger,
@@ -153,6 +157,9 @@ func (r *isolatedRuntime) prepareRoot(ctx context.Context, t *task) (string, err
 			return "", fmt.Errorf("unpack image: %w", err)
 		}
 	} else if err := os.Mkdir(bundle, 0o755); err != nil {
+		return "", err
+	}
+	if err := fetchArtifacts(ctx, r.fetcher, t.rec.Info.Fetch, bundle); err != nil {
 		return "", err
 	}
 	basePath, err := r.bases.Path(base.Name, base.Version)

@@ -45,6 +45,9 @@ func (a *Agent) observe(ctx context.Context, s monitor.Sample) {
 	if !ok {
 		return
 	}
+	if a.bizCgroup != nil && !a.businessFromCgroup(ctx, &rs) {
+		return
+	}
 	if _, _, err := a.res.Observe(rs); err != nil {
 		a.log.Warn("reservation: sample refused", "err", err)
 		return
@@ -53,6 +56,7 @@ func (a *Agent) observe(ctx context.Context, s monitor.Sample) {
 	a.capacity, a.business, a.own = rs.Capacity, rs.Business, ownUsage(s, a.ownDiskLocked())
 	a.estimate = a.res.Current()
 	a.haveSample = true
+	a.samples++
 	a.mu.Unlock()
 	a.apply()
 }
@@ -86,8 +90,14 @@ func (a *Agent) apply() {
 	for _, act := range actions {
 		switch act.Kind {
 		case reserve.Evict:
-			a.m.evictions.Inc()
-			a.killTask(act.TaskID, api.TaskKilled, api.ReasonEvicted+": "+act.Reason)
+			if a.killTask(act.TaskID, api.TaskKilled, api.ReasonEvicted+": "+act.Reason) {
+				a.m.evictions.Inc()
+				a.mu.Lock()
+				if t := a.tasks[act.TaskID]; t != nil && t.evictedAt == 0 {
+					t.evictedAt = a.samples
+				}
+				a.mu.Unlock()
+			}
 		case reserve.Throttle:
 			throttled[act.TaskID] = act.CPULimit
 		}
@@ -96,6 +106,26 @@ func (a *Agent) apply() {
 	if err := a.rt.resize(eff); err != nil {
 		a.log.Warn("resize parent cgroup", "reservation", eff, "err", err)
 	}
+}
+
+// businessFromCgroup replaces the business CPU and memory of rs by the
+// usage of Config.BusinessCgroup. It returns false until it has the two
+// readings a CPU rate needs, or when the cgroup cannot be read.
+func (a *Agent) businessFromCgroup(ctx context.Context, rs *reserve.Sample) bool {
+	u, err := a.bizCgroup.Usage(ctx)
+	if err != nil {
+		a.log.Warn("business cgroup", "cgroup", a.cfg.BusinessCgroup, "err", err)
+		a.bizAt = time.Time{}
+		return false
+	}
+	prev, prevAt := a.bizCPU, a.bizAt
+	a.bizCPU, a.bizAt = u.CPUSeconds, rs.Time
+	if prevAt.IsZero() || !rs.Time.After(prevAt) {
+		return false
+	}
+	rs.Business.CPUCores = max(u.CPUSeconds-prev, 0) / rs.Time.Sub(prevAt).Seconds()
+	rs.Business.MemoryBytes = float64(u.MemoryBytes)
+	return true
 }
 
 // setQuotas throttles the tasks QoS named and gives the others their full
@@ -128,6 +158,9 @@ func (a *Agent) setQuotas(throttled map[string]float64, actions []reserve.Action
 		a.mu.Lock()
 		down := q < t.cpuLimit
 		t.cpuLimit = q
+		if down && t.throttledAt == 0 {
+			t.throttledAt = a.samples
+		}
 		a.mu.Unlock()
 		if down {
 			a.m.throttles.Inc()
@@ -267,7 +300,8 @@ func (a *Agent) Reservation() ReservationInfo {
 
 // SetReservation sets the operator's cap and floor and applies them at once:
 // the parent cgroup is resized and tasks that no longer fit are throttled or
-// evicted, with no restart. Errors match ErrInvalid and name the field.
+// evicted, with no restart. The bounds are kept in the agent's directory and
+// hold after a restart too. Errors match ErrInvalid and name the field.
 func (a *Agent) SetReservation(o ReservationOverride) (ReservationInfo, error) {
 	limit, err := parsePartial(strings.TrimSpace(o.Cap))
 	if err != nil {
@@ -288,6 +322,9 @@ func (a *Agent) SetReservation(o ReservationOverride) (ReservationInfo, error) {
 	a.mu.Lock()
 	a.limit, a.floor = limit, floor
 	a.mu.Unlock()
+	if err := saveOverride(a.cfg.overrideFile(), ReservationOverride{Cap: limit.String(), Floor: floor.String()}); err != nil {
+		a.log.Warn("save operator bounds", "err", err)
+	}
 	a.log.Info("operator bounds set", "cap", limit.String(), "floor", floor.String())
 	a.apply()
 	return a.Reservation(), nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gleaner/gleaner/monitor"
 	"github.com/gleaner/gleaner/reserve"
+	"github.com/gleaner/gleaner/rootfs"
 )
 
 // runtime runs tasks: isolated (cgroups and a root file system) when the
@@ -150,13 +151,17 @@ func taskArgs(t *task) []string {
 // each in its own process group in its sandbox directory: what the agent
 // does when it may not create cgroups or enter roots.
 type plainRuntime struct {
-	reason string
+	reason  string
+	fetcher *rootfs.Fetcher
 }
 
 func (r *plainRuntime) isolation() string { return "unavailable: " + r.reason }
 func (r *plainRuntime) ownCgroup() string { return "" }
 
 func (r *plainRuntime) start(ctx context.Context, t *task) (*proc, error) {
+	if err := fetchArtifacts(ctx, r.fetcher, t.rec.Info.Fetch, t.sandbox); err != nil {
+		return nil, err
+	}
 	stdout, err := os.Create(filepath.Join(t.sandbox, "stdout"))
 	if err != nil {
 		return nil, err

@@ -112,3 +112,39 @@ func firstErr(errs ...error) error {
 	}
 	return nil
 }
+
+// saveOverride keeps the operator's bounds across restarts.
+func saveOverride(path string, o ReservationOverride) error {
+	data, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// loadOverride reads the bounds saveOverride kept; none is no bounds.
+func loadOverride(path string) (limit, floor partial, err error) {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return limit, floor, nil
+	}
+	if err != nil {
+		return limit, floor, err
+	}
+	var o ReservationOverride
+	if err := json.Unmarshal(data, &o); err != nil {
+		return limit, floor, fmt.Errorf("%s: %w", path, err)
+	}
+	if limit, err = parsePartial(o.Cap); err != nil {
+		return limit, floor, fmt.Errorf("%s: cap: %w", path, err)
+	}
+	if floor, err = parsePartial(o.Floor); err != nil {
+		return limit, floor, fmt.Errorf("%s: floor: %w", path, err)
+	}
+	return limit, floor, nil
+}

@@ -30,6 +30,10 @@ type task struct {
 	cpuRate    float64 // cores, over the last sampling interval
 	memBytes   float64
 
+	// throttledAt and evictedAt are the numbers of the samples (Agent.samples)
+	// that first throttled and evicted the task, for tests.
+	throttledAt, evictedAt uint64
+
 	killState  api.TaskState // set when the agent kills the task: its final state
 	killReason string
 	ended      time.Time
@@ -181,8 +185,9 @@ func (a *Agent) killTask(id string, state api.TaskState, reason string) bool {
 	a.mu.Lock()
 	t, ok := a.tasks[id]
 	if !ok || t.terminal() || t.killState != "" {
+		running := ok && !t.terminal()
 		a.mu.Unlock()
-		return ok && !t.terminal()
+		return running
 	}
 	t.killState, t.killReason = state, reason
 	started := t.proc != nil

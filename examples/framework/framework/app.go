@@ -288,8 +288,12 @@ func NormalizeID(id string) (string, error) {
 
 // Normalize validates an app and puts it in canonical form: the ID absolute
 // and uris moved into fetch. DecodeApp calls it; call it on an App built in
-// Go. It applies no defaults: a zero field means zero.
+// Go. A zero field means zero (no cpus, no backoff), except BackoffFactor,
+// which cannot be zero and becomes DefaultBackoffFactor.
 func (a *App) Normalize() error {
+	if a.BackoffFactor == 0 {
+		a.BackoffFactor = DefaultBackoffFactor
+	}
 	id, err := NormalizeID(a.ID)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -136,4 +137,109 @@ func TestFailingAppBacksOffAndPendingReasonsReachTheMaster(t *testing.T) {
 		}
 		return false
 	})
+}
+
+func TestRestartedFrameworkAdoptsItsTasks(t *testing.T) {
+	c := startCluster(t)
+	c.addAgent("a1", "cpus:4;mem:4096", map[string]string{"rack": "r1"})
+	dir := t.TempDir()
+	ctx, stop := context.WithCancel(context.Background())
+	f1, err := framework.New(framework.Config{Masters: []string{c.master.URL()}, Listen: "127.0.0.1:0",
+		AppsDir: dir, Tick: 50 * time.Millisecond, Logger: testLogger(t, "framework-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- f1.Run(ctx) }()
+	c.fwURL = f1.Addr()
+	do(t, http.MethodPost, c.fwURL+"/v2/apps", `{"id":"keep","cmd":"sleep 1000","cpus":0.5,"mem":32,"instances":3}`, nil)
+	waitFor(t, 10*time.Second, "3 tasks running", func() bool { return c.app("/keep").TasksRunning == 3 })
+	id := f1.FrameworkID()
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	// A new framework process: same apps directory, same framework ID.
+	c.startFramework(framework.Config{AppsDir: dir, FrameworkID: id})
+	waitFor(t, 10*time.Second, "the tasks to be adopted", func() bool { return c.app("/keep").TasksRunning == 3 })
+	time.Sleep(300 * time.Millisecond) // a few allocation rounds
+	if st := c.app("/keep"); st.TasksRunning != 3 || st.TasksStaged != 0 || st.Pending != nil {
+		t.Fatalf("after the restart: %+v", st)
+	}
+	c.agents["a1"].mu.Lock()
+	launched := len(c.agents["a1"].launched)
+	c.agents["a1"].mu.Unlock()
+	if launched != 3 {
+		t.Fatalf("agent received %d launches, want the original 3", launched)
+	}
+}
+
+func TestRunStopsEverything(t *testing.T) {
+	c := startCluster(t)
+	c.addAgent("a1", "cpus:4;mem:4096", nil)
+	time.Sleep(100 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	ctx, stop := context.WithCancel(context.Background())
+	f, err := framework.New(framework.Config{Masters: []string{c.master.URL()}, Listen: "127.0.0.1:0",
+		Apps: []framework.App{{ID: "x", Cmd: "sleep 1", Cpus: 0.1, Instances: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	waitFor(t, 10*time.Second, "subscription", func() bool { return f.FrameworkID() != "" })
+	resp, err := http.Get(f.Addr() + "/v2/apps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if _, err := http.Get(f.Addr() + "/ping"); err == nil {
+		t.Fatal("the API still answers after Run returned")
+	}
+	waitFor(t, 5*time.Second, "the framework's goroutines to end", func() bool {
+		return runtime.NumGoroutine() <= before
+	})
+}
+
+func TestTasksOfAGoneAgentArePlacedElsewhereWithoutBackoff(t *testing.T) {
+	c := startCluster(t)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	// a1 keeps a liveness lease in etcd, as a real agent does; when the
+	// lease ends the master marks its tasks LOST.
+	reg, err := attrs.NewRegistrar(c.cli, "a1", attrs.WithPrefix(c.prefix), attrs.WithLeaseTTL(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	regDone := make(chan error, 1)
+	go func() { regDone <- reg.Run(ctx) }()
+	c.addAgent("a1", "cpus:4;mem:4096", nil)
+	c.startFramework(framework.Config{})
+	do(t, http.MethodPost, c.fwURL+"/v2/apps", `{"id":"move","cmd":"sleep 1000","cpus":1,"mem":64,"instances":2,"backoffSeconds":60}`, nil)
+	waitFor(t, 10*time.Second, "2 tasks on a1", func() bool { return len(c.agents["a1"].running()) == 2 })
+
+	c.addAgent("a2", "cpus:4;mem:4096", nil)
+	if err := reg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-regDone
+	waitFor(t, 10*time.Second, "both tasks running on a2", func() bool { return len(c.agents["a2"].running()) == 2 })
+	st := c.app("/move")
+	if st.Backoff != nil {
+		t.Fatalf("losing the agent backed the app off: %+v", st.Backoff)
+	}
+	if f := st.LastTaskFailure; f == nil || f.State != api.TaskLost || !strings.HasPrefix(f.Message, api.ReasonAgentGone) {
+		t.Fatalf("lastTaskFailure = %+v", st.LastTaskFailure)
+	}
 }

@@ -41,6 +41,12 @@ type cluster struct {
 
 func startCluster(t testing.TB) *cluster {
 	t.Helper()
+	return startClusterWith(t, 20*time.Millisecond)
+}
+
+// startClusterWith starts a cluster whose master allocates every alloc.
+func startClusterWith(t testing.TB, alloc time.Duration) *cluster {
+	t.Helper()
 	srv := etcdtest.Start(t)
 	c := &cluster{
 		t: t, cli: srv.Client(t), agents: map[string]*simAgent{},
@@ -53,7 +59,7 @@ func startCluster(t testing.TB) *cluster {
 	}
 	m, err := master.New(master.Config{
 		Etcd: c.cli, Prefix: c.prefix, Listener: ln,
-		AllocationInterval: 20 * time.Millisecond, ReportInterval: 50 * time.Millisecond,
+		AllocationInterval: alloc, ReportInterval: 50 * time.Millisecond,
 		HeartbeatInterval: time.Second, SessionTTL: 2 * time.Second, AgentGrace: 3 * time.Second,
 		Refuse: time.Second, Logger: testLogger(t, "master"),
 	})
@@ -262,7 +268,11 @@ func (a *simAgent) launchedOf(appID string) []time.Time {
 }
 
 // testLogger logs into the test's log, shown when it fails or with -v.
+// Benchmarks, whose logs are always shown, log nothing.
 func testLogger(t testing.TB, name string) *slog.Logger {
+	if _, ok := t.(*testing.B); ok {
+		return slog.New(slog.DiscardHandler)
+	}
 	return slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", name)
 }
 

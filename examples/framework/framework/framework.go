@@ -73,6 +73,8 @@ type Framework struct {
 	srv     *http.Server
 	metrics *metrics
 	wake    chan struct{}
+	// ownTransport is the masters' transport when the framework made it.
+	ownTransport *http.Transport
 
 	mu          sync.Mutex // guards the fields below
 	sched       *Scheduler
@@ -115,11 +117,14 @@ func New(cfg Config) (*Framework, error) {
 		wake:        make(chan struct{}, 1),
 		frameworkID: cfg.FrameworkID,
 	}
-	var opts []api.ClientOption
-	if cfg.HTTPClient != nil {
-		opts = append(opts, api.WithHTTPClient(cfg.HTTPClient))
+	hc := cfg.HTTPClient
+	if hc == nil {
+		// A transport of its own, so that Run can close its idle
+		// connections (and their goroutines) when it ends.
+		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		f.ownTransport = hc.Transport.(*http.Transport)
 	}
-	f.client = api.NewSchedulerClient(cfg.Masters, opts...)
+	f.client = api.NewSchedulerClient(cfg.Masters, api.WithHTTPClient(hc))
 
 	var apps []App
 	if cfg.AppsDir != "" {
@@ -228,6 +233,9 @@ func (f *Framework) Run(ctx context.Context) error {
 	if err := f.srv.Shutdown(shutdown); err != nil {
 		f.srv.Close()
 	}
+	if f.ownTransport != nil {
+		f.ownTransport.CloseIdleConnections()
+	}
 	return <-served
 }
 
@@ -281,4 +289,31 @@ func ParseStrategy(s string) (offer.Strategy, error) {
 		}
 	}
 	return 0, fmt.Errorf("%w: strategy %q (want binpack, spread or firstfit)", ErrInvalid, s)
+}
+
+// Apps returns the status of every app, as GET /v2/apps shows it.
+func (f *Framework) Apps() []AppStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sched.Apps()
+}
+
+// PutApp creates or replaces an app, as PUT /v2/apps/{id} does: it is
+// normalized, saved in the apps directory if there is one, and scheduled.
+func (f *Framework) PutApp(a App) (AppStatus, error) {
+	if err := a.Normalize(); err != nil {
+		return AppStatus{}, err
+	}
+	st, _, err := f.putApp(a, true)
+	return st, err
+}
+
+// RemoveApp deletes an app and kills its tasks, as DELETE /v2/apps/{id}
+// does. An unknown app is ErrNotFound.
+func (f *Framework) RemoveApp(id string) error {
+	id, err := NormalizeID(id)
+	if err != nil {
+		return err
+	}
+	return f.deleteApp(id)
 }

@@ -34,13 +34,13 @@ func (s *Scheduler) AgentGone(agentID string) {
 			if t.agentID != agentID {
 				continue
 			}
-			delete(s.tasks, t.id)
+			s.removeTask(st, t)
 			s.wantRevive = true
 			if t.killReason == "" {
 				s.recordEnd(st, t, api.TaskLost, api.ReasonAgentGone)
 			}
 		}
-		if st.deleted && len(s.appTasks(id)) == 0 {
+		if st.deleted && len(st.tasks) == 0 {
 			delete(s.apps, id)
 		}
 	}

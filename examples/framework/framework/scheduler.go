@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -63,9 +64,10 @@ type agent struct {
 
 type appState struct {
 	app       App
-	version   int64     // bumped when the definition changes (not on scale)
-	versioned time.Time // when the definition last changed
-	deleted   bool      // removed; kept until its tasks have ended
+	tasks     map[string]*task // by ID, those being killed included
+	version   int64            // bumped when the definition changes (not on scale)
+	versioned time.Time        // when the definition last changed
+	deleted   bool             // removed; kept until its tasks have ended
 
 	failures    int       // consecutive unexpected task ends
 	lastFailure time.Time // of the latest one
@@ -186,7 +188,10 @@ func (s *Scheduler) PutApp(a App) (created bool) {
 	st, ok := s.apps[a.ID]
 	if !ok || st.deleted {
 		s.version++
-		st = &appState{version: s.version, versioned: now}
+		st = &appState{version: s.version, versioned: now, tasks: make(map[string]*task)}
+		if ok { // deleted, its tasks still being killed: they stay with the new app
+			maps.Copy(st.tasks, s.apps[a.ID].tasks)
+		}
 		s.apps[a.ID] = st
 		created = true
 	} else {
@@ -248,14 +253,23 @@ func (s *Scheduler) scaleDown(st *appState) {
 // appTasks returns an app's tasks, including those being killed, in launch
 // order.
 func (s *Scheduler) appTasks(appID string) []*task {
-	var ts []*task
-	for _, t := range s.tasks {
-		if t.appID == appID {
-			ts = append(ts, t)
-		}
+	st, ok := s.apps[appID]
+	if !ok {
+		return nil
 	}
+	ts := slices.Collect(maps.Values(st.tasks))
 	sort.Slice(ts, func(i, j int) bool { return ts[i].seq < ts[j].seq })
 	return ts
+}
+
+func (s *Scheduler) addTask(st *appState, t *task) {
+	s.tasks[t.id] = t
+	st.tasks[t.id] = t
+}
+
+func (s *Scheduler) removeTask(st *appState, t *task) {
+	delete(s.tasks, t.id)
+	delete(st.tasks, t.id)
 }
 
 // liveTasks returns the app's tasks that count as instances: not being
@@ -375,6 +389,9 @@ func (s *Scheduler) ResourceOffers(offers []offer.Offer) Plan {
 			running = append(running, t.placement())
 		}
 		n := s.pendingCount(st)
+		if len(st.replaces) > n { // scaled down since: the oldest need no successor
+			st.replaces = st.replaces[len(st.replaces)-n:]
+		}
 		if n == 0 {
 			st.pendingReason, st.pendingSince = "", time.Time{}
 			continue
@@ -399,6 +416,11 @@ func (s *Scheduler) ResourceOffers(offers []offer.Offer) Plan {
 	byOffer := make(map[string]int)
 	var plan Plan
 	for _, l := range result.Launches {
+		if i, ok := byOffer[l.OfferID]; ok && len(plan.Accept[i].Tasks) >= api.MaxTasksPerAccept {
+			// One accept consumes the offer and may launch only so many
+			// tasks; the rest wait for the next offers.
+			continue
+		}
 		st := s.apps[l.AppID]
 		o := offerByID(offers, l.OfferID)
 		s.seq++
@@ -406,7 +428,7 @@ func (s *Scheduler) ResourceOffers(offers []offer.Offer) Plan {
 			seq: s.seq, id: s.cfg.NewTaskID(l.AppID), appID: l.AppID, agentID: l.AgentID, hostname: l.Hostname,
 			attrs: o.Attributes, resources: l.Resources, state: api.TaskStaging, version: st.version, versionAt: st.versioned, stagedAt: now,
 		}
-		s.tasks[t.id] = t
+		s.addTask(st, t)
 		i, ok := byOffer[l.OfferID]
 		if !ok {
 			i = len(plan.Accept)
@@ -482,8 +504,9 @@ func (s *Scheduler) appIDs() []string {
 
 // StatusUpdate applies a task status. A task that ends without the
 // scheduler having killed it is a failure: the app records it as its last
-// task failure and waits an exponentially growing delay before its next
-// launch. Updates for unknown tasks are ignored and reported false, so the
+// task failure and, unless the reason puts the blame elsewhere (agent gone,
+// evicted for the business), waits an exponentially growing delay before
+// its next launch. Updates for unknown tasks are ignored and reported false, so the
 // caller may kill the task.
 func (s *Scheduler) StatusUpdate(u api.TaskStatus) (known bool) {
 	t, ok := s.tasks[u.TaskID]
@@ -498,10 +521,10 @@ func (s *Scheduler) StatusUpdate(u api.TaskStatus) (known bool) {
 		t.state = u.State
 		return true
 	}
-	delete(s.tasks, t.id)
 	st := s.apps[t.appID]
+	s.removeTask(st, t)
 	if st.deleted {
-		if len(s.appTasks(t.appID)) == 0 {
+		if len(st.tasks) == 0 {
 			delete(s.apps, t.appID)
 		}
 		return true
@@ -510,17 +533,31 @@ func (s *Scheduler) StatusUpdate(u api.TaskStatus) (known bool) {
 	if t.killReason != "" {
 		return true
 	}
-	// An unexpected end: remember it and back off.
-	s.resetBackoffIfStable(st, now, t)
-	st.failures++
-	st.lastFailure = now
-	st.delayUntil = now.Add(st.delay())
+	// An unexpected end: remember it, and back off unless the app is not
+	// to blame (its agent went away, or gave way to business load).
+	if !notTheAppsFault(u.Reason) {
+		s.resetBackoffIfStable(st, now, t)
+		st.failures++
+		st.lastFailure = now
+		st.delayUntil = now.Add(st.delay())
+	}
 	msg := u.Reason
 	if u.Message != "" {
 		msg = strings.TrimPrefix(msg+": "+u.Message, ": ")
 	}
 	s.recordEnd(st, t, u.State, msg)
 	return true
+}
+
+// notTheAppsFault reports whether a task's end reason says that the task
+// did nothing wrong: its agent is gone, or it was evicted for the business.
+func notTheAppsFault(reason string) bool {
+	for _, r := range []string{api.ReasonAgentGone, api.ReasonEvicted, api.ReasonUnknownToAgent} {
+		if strings.HasPrefix(reason, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // recordEnd remembers a task's unexpected end as its app's last failure,
@@ -539,9 +576,10 @@ func (s *Scheduler) recordEnd(st *appState, t *task, state api.TaskState, msg st
 func (s *Scheduler) LaunchFailed(taskIDs ...string) {
 	for _, id := range taskIDs {
 		if t, ok := s.tasks[id]; ok {
-			delete(s.tasks, id)
+			st := s.apps[t.appID]
+			s.removeTask(st, t)
 			s.wantRevive = true
-			if st := s.apps[t.appID]; st.deleted && len(s.appTasks(t.appID)) == 0 {
+			if st.deleted && len(st.tasks) == 0 {
 				delete(s.apps, t.appID)
 			}
 		}
@@ -582,12 +620,12 @@ func (s *Scheduler) Reconcile(tasks []api.TaskStatus) {
 		}
 		if ok {
 			t.version, t.versionAt = st.version, st.versioned
+		} else {
+			st = &appState{app: App{ID: appID}, deleted: true, tasks: make(map[string]*task)}
+			s.apps[appID] = st
 		}
-		s.tasks[t.id] = t
-		if !ok || st.deleted {
-			if !ok {
-				s.apps[appID] = &appState{app: App{ID: appID}, deleted: true}
-			}
+		s.addTask(st, t)
+		if st.deleted {
 			s.kill(t, KillUnknown, "task of an unknown app")
 		}
 	}
@@ -595,14 +633,14 @@ func (s *Scheduler) Reconcile(tasks []api.TaskStatus) {
 		st := s.apps[id]
 		for _, t := range s.appTasks(id) {
 			if !seen[t.id] {
-				delete(s.tasks, t.id)
+				s.removeTask(st, t)
 				s.wantRevive = true
 				if t.killReason == "" {
 					s.recordEnd(st, t, api.TaskLost, "unknown to the master")
 				}
 			}
 		}
-		if st.deleted && len(s.appTasks(id)) == 0 {
+		if st.deleted && len(st.tasks) == 0 {
 			delete(s.apps, id)
 			continue
 		}

@@ -590,6 +590,7 @@ func TestLaunchCarriesTheAppDefinition(t *testing.T) {
 	c.addAgent("a1", "cpus:8;mem:8192;disk:1000")
 	c.s.PutApp(mustApp(t, `{"id":"/team/job","args":["/bin/job","--fast"],"cpus":0.5,"mem":64,"disk":10,
 		"env":{"MODE":"batch"},"labels":{"team":"render"},
+		"fetch":[{"uri":"https://example.com/a.tar.gz","extract":true,"cache":true},{"uri":"/srv/tool","executable":true,"destPath":"bin/tool"}],
 		"container":{"rootfs":{"image":"file:///srv/job.tar.gz","sha256":"`+strings.Repeat("ab", 32)+`","base":"busybox","baseVersion":"1.36"}}}`))
 	ls := launches(c.offerAll())
 	if len(ls) != 1 {
@@ -604,9 +605,108 @@ func TestLaunchCarriesTheAppDefinition(t *testing.T) {
 			"MARATHON_APP_VERSION": "2026-11-25T12:00:00Z",
 		},
 		Labels: map[string]string{"team": "render"},
-		Image:  &api.Image{URI: "file:///srv/job.tar.gz", SHA256: strings.Repeat("ab", 32), Base: "busybox", Version: "1.36"},
+		Fetch: []api.FetchURI{
+			{URI: "https://example.com/a.tar.gz", Extract: true, Cache: true},
+			{URI: "/srv/tool", Executable: true, DestPath: "bin/tool"},
+		},
+		Image: &api.Image{URI: "file:///srv/job.tar.gz", SHA256: strings.Repeat("ab", 32), Base: "busybox", Version: "1.36"},
 	}
 	if !reflect.DeepEqual(ti, want) {
 		t.Fatalf("task info\n got %+v\nwant %+v", ti, want)
+	}
+}
+
+func TestOneOfferLaunchesAtMostMaxTasksPerAccept(t *testing.T) {
+	c := newTestCluster(t, SchedulerConfig{})
+	c.addAgent("a1", "cpus:64;mem:65536")
+	c.s.PutApp(mustApp(t, `{"id":"many","cmd":"x","cpus":0.1,"mem":16,"instances":250}`))
+	if n := len(launches(c.offerAll())); n != api.MaxTasksPerAccept {
+		t.Fatalf("first offer launched %d, want %d", n, api.MaxTasksPerAccept)
+	}
+	if st := c.appStatus("/many"); st.TasksStaged != api.MaxTasksPerAccept || st.Pending.Instances != 250-api.MaxTasksPerAccept {
+		t.Fatalf("staged %d, pending %+v", st.TasksStaged, st.Pending)
+	}
+	c.offerAll()
+	if n := len(launches(c.offerAll())); n != 50 {
+		t.Fatalf("third offer launched %d, want the last 50", n)
+	}
+}
+
+func TestRecreatingADeletedAppKeepsTrackOfItsDyingTasks(t *testing.T) {
+	c := newTestCluster(t, SchedulerConfig{})
+	c.addAgent("a1", "cpus:8;mem:8192")
+	app := mustApp(t, `{"id":"re","cmd":"x","cpus":1,"instances":2}`)
+	c.s.PutApp(app)
+	old := launches(c.offerAll())
+	c.runAll(Plan{Accept: []OfferLaunches{{Tasks: old}}})
+	_ = c.s.RemoveApp("/re")
+	if created := c.s.PutApp(app); !created {
+		t.Fatal("re-creating a deleted app is not a creation")
+	}
+	st := c.appStatus("/re")
+	if st.TasksKilling != 2 || st.Pending == nil || st.Pending.Instances != 2 {
+		t.Fatalf("after re-creation: killing %d, pending %+v", st.TasksKilling, st.Pending)
+	}
+	if n := len(launches(c.offerAll())); n != 2 {
+		t.Fatalf("launched %d new tasks, want 2", n)
+	}
+	for _, ti := range old {
+		c.status(ti.TaskID, api.TaskKilled, "")
+	}
+	if st := c.appStatus("/re"); st.TasksKilling != 0 || st.LastTaskFailure != nil || len(st.Tasks) != 2 {
+		t.Fatalf("after the old tasks ended: %+v", st)
+	}
+}
+
+func TestScaleDownForgetsReplacementsNoLongerNeeded(t *testing.T) {
+	c := newTestCluster(t, SchedulerConfig{})
+	c.addAgent("a1", "cpus:8;mem:8192")
+	app := mustApp(t, `{"id":"sd","cmd":"x","cpus":1,"instances":2,"backoffSeconds":0}`)
+	c.s.PutApp(app)
+	ls := launches(c.offerAll())
+	c.status(ls[0].TaskID, api.TaskFailed, "")
+	c.status(ls[1].TaskID, api.TaskFailed, "")
+	app.Instances = 1
+	c.s.PutApp(app)
+	c.agents[0].Free = c.agents[0].Total
+	next := launches(c.offerAll())
+	if len(next) != 1 || next[0].Replaces != ls[1].TaskID {
+		t.Fatalf("launches = %+v, want one replacing the latest failure %s", next, ls[1].TaskID)
+	}
+}
+
+func TestEndsThatAreNotTheAppsFaultDoNotBackOff(t *testing.T) {
+	tests := []struct {
+		name    string
+		state   api.TaskState
+		reason  string
+		backoff bool
+	}{
+		{"failed", api.TaskFailed, "exited with status 1", true},
+		{"killed by someone else", api.TaskKilled, "", true},
+		{"evicted for the business", api.TaskKilled, api.ReasonEvicted + ": business memory rose", false},
+		{"agent gone", api.TaskLost, api.ReasonAgentGone, false},
+		{"unknown to the agent", api.TaskLost, api.ReasonUnknownToAgent, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestCluster(t, SchedulerConfig{})
+			c.addAgent("a1", "cpus:8;mem:8192")
+			c.s.PutApp(mustApp(t, `{"id":"f","cmd":"x","cpus":1}`))
+			ls := launches(c.offerAll())
+			c.status(ls[0].TaskID, api.TaskRunning, "")
+			c.status(ls[0].TaskID, tt.state, tt.reason)
+			st := c.appStatus("/f")
+			if (st.Backoff != nil) != tt.backoff {
+				t.Fatalf("backoff = %+v, want backoff %v", st.Backoff, tt.backoff)
+			}
+			if st.LastTaskFailure == nil || st.LastTaskFailure.State != tt.state || st.LastTaskFailure.Message != tt.reason {
+				t.Fatalf("lastTaskFailure = %+v", st.LastTaskFailure)
+			}
+			c.agents[0].Free = c.agents[0].Total
+			if got := len(launches(c.offerAll())) == 1; got == tt.backoff {
+				t.Fatalf("relaunched at once: %v, want %v", got, !tt.backoff)
+			}
+		})
 	}
 }

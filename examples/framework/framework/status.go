@@ -89,7 +89,7 @@ func (s *Scheduler) status(st *appState) AppStatus {
 		p := &PendingStatus{Instances: n, Reason: st.pendingReason, Since: st.pendingSince}
 		switch {
 		case !st.launchable(now):
-			p.Reason = fmt.Sprintf("backoff: %d consecutive failures, next launch in %s", st.failures, st.delayUntil.Sub(now).Round(time.Millisecond))
+			p.Reason = fmt.Sprintf("backoff: %d consecutive failures, next launch at %s", st.failures, st.delayUntil.UTC().Format("15:04:05.000"))
 		case p.Reason == "":
 			p.Reason = "waiting for offers"
 		}

@@ -29,6 +29,9 @@ func taskInfo(a *App, t *task, offerID, replaces string) api.TaskInfo {
 		Labels:    a.Labels,
 		Replaces:  replaces,
 	}
+	for _, f := range a.Fetch {
+		ti.Fetch = append(ti.Fetch, api.FetchURI{URI: f.URI, Executable: f.Executable, Extract: f.Extract, Cache: f.Cache, DestPath: f.DestPath})
+	}
 	if c := a.Container; c != nil && c.Rootfs != nil {
 		r := c.Rootfs
 		ti.Image = &api.Image{URI: r.Image, SHA256: r.SHA256, Base: r.Base, Version: r.BaseVersion}

@@ -30,6 +30,11 @@ const (
 // refused with 413.
 const MaxBodyBytes = 1 << 20
 
+// MaxTasksPerAccept is the most tasks one Accept may launch: the master
+// writes them to etcd in one transaction, and etcd's default --max-txn-ops
+// is 128. Frameworks accept larger batches in several calls.
+const MaxTasksPerAccept = 100
+
 // ContentTypeJSON and ContentTypeStream are the media types of request and
 // response bodies, and of the subscribe event stream.
 const (

@@ -64,6 +64,7 @@ type agent struct {
 	business   offer.Resources
 	harvested  offer.Resources
 	isolation  string
+	inEtcd     bool // etcd has held attributes of the agent
 	lastReport time.Time
 	history    []api.UsageSample
 
@@ -270,9 +271,14 @@ func (c *cluster) event(e api.ClusterEvent) {
 }
 
 // attributes returns the agent's attributes: etcd's through the cluster
-// view when it has any, else those the agent registered with.
+// view once etcd has held any for the agent (so that deleting the last one
+// leaves none), else those the agent registered with.
 func (m *Master) attributes(a *agent) map[string]string {
-	if v, ok := m.view.Agent(a.rec.ID); ok && len(v.Attributes) > 0 {
+	v, ok := m.view.Agent(a.rec.ID)
+	if ok && len(v.Attributes) > 0 {
+		a.inEtcd = true
+	}
+	if a.inEtcd {
 		return v.Attributes
 	}
 	return a.rec.Attributes
@@ -294,14 +300,23 @@ func (c *cluster) broadcast(ev api.Event) {
 	}
 }
 
-// rescinded tells frameworks about offers the allocator took back.
+// rescinded tells frameworks about offers the allocator took back, and
+// records one dashboard event per agent.
 func (c *cluster) rescinded(offers []offer.Offer, why string) {
-	for _, o := range offers {
+	if len(offers) == 0 {
+		return
+	}
+	var ids []string
+	for i, o := range offers {
 		wire := c.wireID(o.ID)
 		delete(c.offers, wire)
 		c.notify(o.FrameworkID, api.Event{Type: api.EventRescind, OfferID: wire})
-		c.event(api.ClusterEvent{Kind: api.KindRescinded, AgentID: o.AgentID,
-			FrameworkID: o.FrameworkID, Message: fmt.Sprintf("offer %s rescinded: %s", wire, why)})
+		ids = append(ids, wire)
+		if i == len(offers)-1 || offers[i+1].AgentID != o.AgentID {
+			c.event(api.ClusterEvent{Kind: api.KindRescinded, AgentID: o.AgentID,
+				Message: fmt.Sprintf("%s: offer %s rescinded", why, strings.Join(ids, ", "))})
+			ids = ids[:0]
+		}
 	}
 }
 

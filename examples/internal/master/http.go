@@ -47,7 +47,7 @@ func (m *Master) routes() http.Handler {
 	mux.HandleFunc("GET "+api.PathHealth, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET "+api.PathLeader, m.handleLeader)
 	mux.HandleFunc("GET "+api.PathState, m.handleState)
-	mux.Handle("GET "+api.PathUI, dashboardHandler())
+	mux.Handle("GET "+api.PathUI+"{$}", dashboardHandler())
 
 	mux.HandleFunc("POST "+api.PathAgentRegister, handle(m, m.register))
 	mux.HandleFunc("POST "+api.PathAgentReport, handle(m, m.report))
@@ -116,7 +116,9 @@ func handle[Req any](m *Master, fn func(ctx context.Context, c *cluster, req *Re
 			m.writeError(w, errNotLeading)
 			return
 		}
-		out, err := fn(r.Context(), c, &req)
+		// Not the request's context: once begun, a change is written to
+		// etcd and applied in memory even if the caller goes away.
+		out, err := fn(context.WithoutCancel(r.Context()), c, &req)
 		m.mu.Unlock()
 		if err != nil {
 			m.writeError(w, err)

@@ -37,6 +37,7 @@ func (m *Master) followChanges(ctx context.Context, changes <-chan attrs.Change)
 			}
 			c.event(api.ClusterEvent{Kind: api.KindAttributesChanged, AgentID: ch.Agent, Message: msg})
 			if known {
+				a.inEtcd = true
 				c.broadcast(api.Event{Type: api.EventAgentChanged, Agent: &api.AgentChange{
 					AgentID: ch.Agent, Hostname: a.rec.Hostname, Attributes: copyMap(ch.Attributes), Gone: !a.up}})
 			}
