@@ -17,6 +17,7 @@ import (
 
 func TestMain(m *testing.M) {
 	rootfs.Init()
+	cluster.Init()
 	os.Exit(m.Run())
 }
 
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) {
 // closes it when the test ends.
 func startDemo(t *testing.T) *cluster.Cluster {
 	t.Helper()
-	c, err := cluster.Start(t.Context(), demoConfig(t.TempDir(), "127.0.0.1:0", nil))
+	c, err := cluster.Start(t.Context(), demoConfig(t.TempDir(), "127.0.0.1:0", false, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,12 @@
 //	go run ./examples/demo
 //
 // It prints the dashboard's URL and a summary whenever the cluster changes.
+// Each agent lends a slice of this machine (1 cpu, 512 MB) minus what its
+// business uses. Where it can make cgroups, the demo gives each agent a
+// simulated business (CPU rising and falling in a slow wave, in a cgroup of
+// its own), so that the demo has something to lend on a busy machine too;
+// -host-business makes the agents measure the host instead, as on a real
+// business machine.
 // Ctrl-C stops everything and removes every cgroup, mount and directory it
 // made. Without root it still runs; the agents report isolation as
 // unavailable and run tasks as plain processes.
@@ -32,31 +38,34 @@ import (
 
 func main() {
 	rootfs.Init()
+	cluster.Init()
 	listen := flag.String("listen", "127.0.0.1:5050", "address of the master and its dashboard (port 0: any free port)")
 	dir := flag.String("dir", "", "directory for etcd and the agents (default: a temporary directory, removed at exit)")
 	shot := flag.String("screenshot", "", "save a PNG of the dashboard to this file once it shows running tasks, then exit")
 	browser := flag.String("chromium", "chromium", "chromium binary for -screenshot")
 	every := flag.Duration("summary", 2*time.Second, "how often to check the cluster for the summary")
+	hostBusiness := flag.Bool("host-business", false, "agents take the host's usage (minus Gleaner's) as the business, instead of a simulated business in cgroups of their own")
 	verbose := flag.Bool("v", false, "log every component to stderr")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, options{listen: *listen, dir: *dir, screenshot: *shot, chromium: *browser, every: *every, verbose: *verbose}); err != nil {
+	if err := run(ctx, options{listen: *listen, dir: *dir, screenshot: *shot, chromium: *browser, every: *every, hostBusiness: *hostBusiness, verbose: *verbose}); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-// demoConfig is the demo's cluster: three agents, the sample apps.
-func demoConfig(dir, listen string, logger *slog.Logger) cluster.Config {
-	return cluster.Config{Dir: dir, Listen: listen, Apps: sampleApps(), Logger: logger}
+// demoConfig is the demo's cluster: three agents, the sample apps, and a
+// simulated business unless hostBusiness.
+func demoConfig(dir, listen string, hostBusiness bool, logger *slog.Logger) cluster.Config {
+	return cluster.Config{Dir: dir, Listen: listen, Apps: sampleApps(), SimulatedBusiness: !hostBusiness, Logger: logger}
 }
 
 type options struct {
 	listen, dir, screenshot, chromium string
 	every                             time.Duration
-	verbose                           bool
+	hostBusiness, verbose             bool
 }
 
 func run(ctx context.Context, o options) (err error) {
@@ -64,7 +73,7 @@ func run(ctx context.Context, o options) (err error) {
 	if o.verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	c, err := cluster.Start(ctx, demoConfig(o.dir, o.listen, logger))
+	c, err := cluster.Start(ctx, demoConfig(o.dir, o.listen, o.hostBusiness, logger))
 	if err != nil {
 		return err
 	}
@@ -77,6 +86,7 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	}()
 	fmt.Printf("Gleaner demo: dashboard at %s\n", c.DashboardURL())
+	fmt.Printf("  business: %s\n", c.Business())
 	fmt.Printf("  etcd prefix %s, cgroups under %s, files in %s\n", c.Prefix(), c.CgroupRoot(), c.Dir())
 	fmt.Printf("  try: go run ./examples/attrctl --endpoints %s set agent-2 ssd:true   (the indexer app waits for it)\n", c.EtcdEndpoint())
 	fmt.Println("  Ctrl-C stops everything.")

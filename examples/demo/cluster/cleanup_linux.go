@@ -16,11 +16,17 @@ import (
 	"github.com/gleaner/gleaner/isolate"
 )
 
+// cgroupsWritable reports whether this process can make cgroups.
+func cgroupsWritable() bool {
+	f, err := isolate.Detect()
+	return err == nil && f.Mode != isolate.Unavailable
+}
+
 // removeCgroups kills whatever still runs in the cgroups under each of
 // parents (deepest first) and removes them, on every hierarchy. Without
 // cgroups (not root) there is nothing to remove.
 func removeCgroups(ctx context.Context, parents ...string) error {
-	if f, err := isolate.Detect(); err != nil || f.Mode == isolate.Unavailable {
+	if !cgroupsWritable() {
 		return nil
 	}
 	var errs []error

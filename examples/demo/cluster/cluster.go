@@ -24,18 +24,18 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 
+	"github.com/gleaner/gleaner/attrs"
 	"github.com/gleaner/gleaner/examples/agent/agent"
 	"github.com/gleaner/gleaner/examples/framework/framework"
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/examples/internal/master"
+	"github.com/gleaner/gleaner/reserve"
 )
 
 // AgentSpec describes one agent of the cluster.
@@ -54,9 +54,9 @@ type AgentSpec struct {
 // DefaultAgents are the demo's three agents, one per rack, over two zones.
 func DefaultAgents() []AgentSpec {
 	return []AgentSpec{
-		{ID: "agent-1", Attributes: map[string]string{"rack": "r1", "zone": "east"}, Capacity: "cpus:1;mem:512;disk:1024"},
-		{ID: "agent-2", Attributes: map[string]string{"rack": "r2", "zone": "east"}, Capacity: "cpus:1;mem:512;disk:1024"},
-		{ID: "agent-3", Attributes: map[string]string{"rack": "r3", "zone": "west"}, Capacity: "cpus:1;mem:512;disk:1024"},
+		{ID: "agent-1", Attributes: map[string]string{"rack": "r1", "zone": "east"}, Capacity: "cpus:1;mem:512"},
+		{ID: "agent-2", Attributes: map[string]string{"rack": "r2", "zone": "east"}, Capacity: "cpus:1;mem:512"},
+		{ID: "agent-3", Attributes: map[string]string{"rack": "r3", "zone": "west"}, Capacity: "cpus:1;mem:512"},
 	}
 }
 
@@ -87,6 +87,13 @@ type Config struct {
 	// CgroupRoot is the cgroup under which every agent gets its subtree
 	// (default "/gleaner-demo-<random>").
 	CgroupRoot string
+	// SimulatedBusiness gives each agent without a BusinessCgroup a cgroup
+	// of its own holding a simulated business (CPU rising and falling in a
+	// slow wave) and makes the agent take that as the business, instead of
+	// the host's usage: on a machine shared with other work the demo then
+	// still has something to lend. It needs writable cgroups; without them
+	// the agents measure the host. Programs using it call Init first.
+	SimulatedBusiness bool
 	// Interval is the sampling, reporting and allocation interval
 	// (default 1 s).
 	Interval time.Duration
@@ -109,6 +116,8 @@ type Cluster struct {
 	fw      *component
 	fwURL   string
 	etcdURL []string
+
+	business []*business
 
 	mu     sync.Mutex
 	agents map[string]*component
@@ -200,7 +209,26 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	if err := c.startFramework(); err != nil {
 		return nil, err
 	}
+	if cfg.SimulatedBusiness && cgroupsWritable() {
+		for i := range cfg.Agents {
+			spec := &cfg.Agents[i]
+			if spec.BusinessCgroup != "" {
+				continue
+			}
+			parent := cfg.CgroupRoot + "/business-" + spec.ID
+			b, err := startBusiness(parent, float64(i)/float64(len(cfg.Agents)))
+			if err != nil {
+				return nil, fmt.Errorf("cluster: agent %s: %w", spec.ID, err)
+			}
+			c.business = append(c.business, b)
+			spec.BusinessCgroup = parent + "/load"
+		}
+		c.cfg.Agents = cfg.Agents
+	}
 	for _, spec := range cfg.Agents {
+		if err := WriteAttributes(ctx, c.cli, cfg.Prefix, spec); err != nil {
+			return nil, err
+		}
 		if err := c.StartAgent(spec); err != nil {
 			return nil, err
 		}
@@ -274,6 +302,19 @@ func (c *Cluster) run(fn func(context.Context) error) *component {
 	return p
 }
 
+// WriteAttributes puts spec's attributes into etcd, where agents and the
+// master read them and where operators (attrctl) change them.
+func WriteAttributes(ctx context.Context, cli *clientv3.Client, prefix string, spec AgentSpec) error {
+	as, err := attrs.FromMap(spec.Attributes)
+	if err != nil {
+		return fmt.Errorf("cluster: agent %s: %w", spec.ID, err)
+	}
+	if _, err := attrs.NewEtcdStore(cli, attrs.WithPrefix(prefix)).SetAgent(ctx, spec.ID, as); err != nil {
+		return fmt.Errorf("cluster: agent %s: attributes: %w", spec.ID, err)
+	}
+	return nil
+}
+
 // AgentConfig is the configuration of the agent spec describes, in a
 // cluster with the given masters, etcd and cgroup root, keeping its files
 // in dir. The end-to-end tests use it for agents they run as processes.
@@ -285,28 +326,19 @@ func AgentConfig(spec AgentSpec, dir string, masters, etcd []string, prefix, cgr
 		Masters:        masters,
 		Etcd:           etcd,
 		EtcdPrefix:     prefix,
-		Attributes:     attributesText(spec.Attributes),
 		Capacity:       spec.Capacity,
 		Interval:       interval,
 		ReportInterval: interval,
 		CgroupParent:   cgroupRoot + "/" + spec.ID,
 		KillGrace:      time.Second,
-		// BusinessCgroup: spec.BusinessCgroup, (pending on the agent)
+		BusinessCgroup: spec.BusinessCgroup,
+		// Lend what the business leaves now, keeping 10% of its usage and
+		// 4% of capacity back; grow again after five quiet intervals, so
+		// that the demo's charts show the reservation following the
+		// business within seconds (agents default to a 15-minute window).
+		Policy:     reserve.Headroom{Margin: reserve.Margin{OfUsage: 10, OfCapacity: 4}},
+		Hysteresis: &reserve.Hysteresis{GrowAfter: 5 * interval, MinChangePercent: 1},
 	}
-}
-
-// attributesText writes attributes in Mesos text, sorted by name.
-func attributesText(m map[string]string) string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, n := range names {
-		parts[i] = n + ":" + m[n]
-	}
-	return strings.Join(parts, ";")
 }
 
 // StartAgent starts (or, after StopAgent, restarts) the agent spec
@@ -364,6 +396,14 @@ func (c *Cluster) DashboardURL() string { return c.urls[0] + api.PathUI }
 // Masters are the masters' URLs.
 func (c *Cluster) Masters() []string { return append([]string(nil), c.urls...) }
 
+// Business says where the agents' business usage comes from.
+func (c *Cluster) Business() string {
+	if len(c.business) > 0 {
+		return "simulated: a CPU wave in cgroups " + c.cfg.CgroupRoot + "/business-*"
+	}
+	return "the host's usage minus Gleaner's own"
+}
+
 // FrameworkURL is the base URL of the framework's Marathon-style API.
 func (c *Cluster) FrameworkURL() string { return c.fwURL }
 
@@ -417,6 +457,11 @@ func (c *Cluster) Close(ctx context.Context) error {
 	for _, p := range c.masters {
 		if err := p.stop(nil); err != nil {
 			errs = append(errs, fmt.Errorf("master: %w", err))
+		}
+	}
+	for _, b := range c.business {
+		if err := b.stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("business: %w", err))
 		}
 	}
 	c.cancel()

@@ -16,7 +16,7 @@ import (
 // tasks there are killed for their constraint and the app runs again in
 // full on the agent that still has ssd.
 func TestDeletedAttributeMovesDependentTasksWithinTwoSeconds(t *testing.T) {
-	const capacity = "cpus:1;mem:512;disk:1024"
+	const capacity = "cpus:1;mem:512"
 	c := startCluster(t, cluster.Config{Agents: []cluster.AgentSpec{
 		{ID: "ssd-1", Attributes: map[string]string{"rack": "r1", "ssd": "true"}, Capacity: capacity},
 		{ID: "ssd-2", Attributes: map[string]string{"rack": "r2", "ssd": "true"}, Capacity: capacity},
@@ -57,7 +57,9 @@ func TestDeletedAttributeMovesDependentTasksWithinTwoSeconds(t *testing.T) {
 		}
 		return true
 	})
-	if took := time.Since(deleted); took > 2*time.Second {
+	took := time.Since(deleted)
+	t.Logf("tasks moved %v after the attribute was deleted", took.Round(time.Millisecond))
+	if took > 2*time.Second {
 		t.Errorf("tasks moved %v after the attribute was deleted, want within 2s", took)
 	}
 	for _, id := range moved {

@@ -19,7 +19,7 @@ func TestMasterLeaderKilledFollowerTakesOverNoTaskLost(t *testing.T) {
 	h := newHosts(t, 2)
 	for _, rack := range []string{"r1", "r2", "r3"} {
 		h.startAgent(cluster.AgentSpec{ID: "agent-" + rack, Attributes: map[string]string{"rack": rack},
-			Capacity: "cpus:1;mem:512;disk:1024"})
+			Capacity: "cpus:1;mem:512"})
 	}
 	fw := h.framework()
 	submit(t, fw.FrameworkURL(), `{"id": "/steady", "cmd": "sleep 100000", "cpus": 0.05, "mem": 16, "disk": 8,

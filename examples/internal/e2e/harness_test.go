@@ -14,6 +14,8 @@ import (
 	"github.com/gleaner/gleaner/examples/demo/cluster"
 	"github.com/gleaner/gleaner/examples/framework/framework"
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/internal/testenv"
+	"github.com/gleaner/gleaner/isolate"
 )
 
 // interval is the sampling, reporting and allocation interval of every
@@ -31,7 +33,7 @@ func uniqueName(kind string) string {
 
 // startCluster starts a cluster with cfg's zero fields filled for tests and
 // closes it when the test ends, failing the test if Close reports an error.
-func startCluster(t *testing.T, cfg cluster.Config) *cluster.Cluster {
+func startCluster(t testing.TB, cfg cluster.Config) *cluster.Cluster {
 	t.Helper()
 	if cfg.Dir == "" {
 		cfg.Dir = t.TempDir()
@@ -41,6 +43,12 @@ func startCluster(t *testing.T, cfg cluster.Config) *cluster.Cluster {
 	}
 	if cfg.CgroupRoot == "" {
 		cfg.CgroupRoot = "/" + uniqueName("cg")
+	}
+	if cfg.Agents == nil {
+		cfg.Agents = cluster.DefaultAgents()
+	}
+	for i := range cfg.Agents {
+		idleBusiness(t, &cfg.Agents[i])
 	}
 	c, err := cluster.Start(t.Context(), cfg)
 	if err != nil {
@@ -56,8 +64,30 @@ func startCluster(t *testing.T, cfg cluster.Config) *cluster.Cluster {
 	return c
 }
 
+// idleBusiness gives spec, unless it names one, a business cgroup of its
+// own with nothing in it: this machine runs other work (other tests, other
+// builds) that the agents must not take for their business, or they would
+// lend nothing; a test that wants business load puts it in that cgroup.
+func idleBusiness(t testing.TB, spec *cluster.AgentSpec) {
+	t.Helper()
+	if spec.BusinessCgroup != "" {
+		return
+	}
+	testenv.RequireCgroupV1(t, "cpu", "cpuacct", "memory")
+	spec.BusinessCgroup = "/" + uniqueName("business")
+	iso, err := isolate.New(isolate.WithParent(spec.BusinessCgroup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := iso.Destroy(context.Background()); err != nil {
+			t.Errorf("removing %s: %v", spec.BusinessCgroup, err)
+		}
+	})
+}
+
 // submit posts a Marathon app definition to the framework.
-func submit(t *testing.T, frameworkURL, app string) {
+func submit(t testing.TB, frameworkURL, app string) {
 	t.Helper()
 	resp, err := http.Post(frameworkURL+"/v2/apps", "application/json", bytes.NewBufferString(app))
 	if err != nil {
@@ -72,7 +102,7 @@ func submit(t *testing.T, frameworkURL, app string) {
 
 // waitState polls the master's state until cond holds, and returns that
 // state; it fails the test with the last state's summary after timeout.
-func waitState(t *testing.T, c *api.Client, timeout time.Duration, what string, cond func(api.State) bool) api.State {
+func waitState(t testing.TB, c *api.Client, timeout time.Duration, what string, cond func(api.State) bool) api.State {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()

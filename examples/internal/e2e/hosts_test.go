@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/gleaner/gleaner/examples/agent/agent"
@@ -36,6 +37,7 @@ type hosts struct {
 	t          *testing.T
 	net        *network
 	etcd       string // etcd's endpoint on the bridge
+	cli        *clientv3.Client
 	prefix     string
 	cgroupRoot string
 	dir        string
@@ -80,11 +82,11 @@ func newHosts(t *testing.T, masters int) *hosts {
 	}
 	bridgeURL := url.URL{Scheme: "http", Host: l.Addr().String()}
 	l.Close()
-	etcdtest.Start(t, func(cfg *embed.Config) {
+	srv := etcdtest.Start(t, func(cfg *embed.Config) {
 		cfg.ListenClientUrls = append(cfg.ListenClientUrls, bridgeURL)
 	})
 	h := &hosts{
-		t: t, net: n, etcd: bridgeURL.String(), prefix: "/" + uniqueName("hosts"),
+		t: t, net: n, etcd: bridgeURL.String(), cli: srv.Client(t), prefix: "/" + uniqueName("hosts"),
 		cgroupRoot: "/" + uniqueName("cg"), dir: t.TempDir(),
 		agents: map[string]*proc{}, specs: map[string]cluster.AgentSpec{}, machines: map[string]host{},
 	}
@@ -124,6 +126,14 @@ func (h *hosts) startAgent(spec cluster.AgentSpec) {
 	if !ok {
 		m = h.net.addHost(h.t)
 		h.machines[spec.ID] = m
+	}
+	if old, ok := h.specs[spec.ID]; ok {
+		spec.BusinessCgroup = old.BusinessCgroup
+	} else {
+		idleBusiness(h.t, &spec)
+		if err := cluster.WriteAttributes(h.t.Context(), h.cli, h.prefix, spec); err != nil {
+			h.t.Fatal(err)
+		}
 	}
 	h.specs[spec.ID] = spec
 	h.agents[spec.ID] = h.start(&m, roleConfig{

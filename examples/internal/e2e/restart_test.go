@@ -22,7 +22,7 @@ import (
 // framework launched none again.
 func TestAgentRestartKeepsRunningTasks(t *testing.T) {
 	h := newHosts(t, 1)
-	spec := cluster.AgentSpec{ID: "restarted", Attributes: map[string]string{"rack": "r1"}, Capacity: "cpus:1;mem:512;disk:1024"}
+	spec := cluster.AgentSpec{ID: "restarted", Attributes: map[string]string{"rack": "r1"}, Capacity: "cpus:1;mem:512"}
 	h.startAgent(spec)
 	fw := h.framework()
 	submit(t, fw.FrameworkURL(), `{"id": "/keep", "cmd": "sleep 100000", "cpus": 0.05, "mem": 16, "disk": 8, "instances": 3}`)

@@ -22,13 +22,14 @@ import (
 // reactions must come within two of them.
 const spikeInterval = 500 * time.Millisecond
 
-// TestBusinessSpikeThrottlesThenEvicts runs two CPU-bound tasks of 0.9 cpus
-// and 150 MiB on an agent lending a 2-cpu, 1024 MiB machine, then starts a
-// business process outside Gleaner's cgroups: first it spins a CPU, and the
-// agent must lower both tasks' CFS quotas (throttle) within two sampling
-// intervals without evicting; then it takes 700 MiB, and the agent must
-// evict one task within two sampling intervals and report it to the master
-// as ended with an "evicted" reason.
+// TestBusinessSpikeThrottlesThenEvicts runs two CPU-bound tasks of 0.9 cpus,
+// each holding 100 MB, on an agent lending a 2-cpu, 1024 MB machine, then
+// starts a business process outside Gleaner's cgroups: first it spins a
+// CPU, and the agent must lower both tasks' CFS quotas (throttle) within two
+// sampling intervals without evicting; then it takes 750 MiB, which leaves
+// room for one task's memory only, and the agent must evict one task within
+// two sampling intervals, keep the other, and report the eviction to the
+// master as the task's end with an "evicted" reason.
 func TestBusinessSpikeThrottlesThenEvicts(t *testing.T) {
 	testenv.RequireCgroupV1(t, "cpu", "memory")
 	features, err := isolate.Detect()
@@ -47,12 +48,16 @@ func TestBusinessSpikeThrottlesThenEvicts(t *testing.T) {
 		CgroupRoot: root,
 		Interval:   spikeInterval,
 		Agents: []cluster.AgentSpec{{ID: "solo", Attributes: map[string]string{"rack": "r1"},
-			Capacity: "cpus:2;mem:1024;disk:1024", BusinessCgroup: business}},
+			Capacity: "cpus:2;mem:1024", BusinessCgroup: business}},
 	})
-	submit(t, c.FrameworkURL(), `{"id": "/crunch", "cmd": "while :; do :; done", "cpus": 0.9, "mem": 150, "disk": 8, "instances": 2}`)
+	// Each task holds 100 MB (a shell variable) and spins; like any
+	// well-behaved task it exits on SIGTERM (it is PID 1 of its namespace,
+	// which the kernel spares from signals it does not handle).
+	submit(t, c.FrameworkURL(), `{"id": "/crunch", "cmd": "trap 'exit 143' TERM; x=$(head -c 100000000 /dev/zero | tr '\\0' a); while :; do :; done",
+		"cpus": 0.9, "mem": 256, "disk": 8, "instances": 2}`)
 	client := api.NewClient(c.Masters())
-	st := waitState(t, client, 30*time.Second, "2 running instances of /crunch", func(st api.State) bool {
-		return len(running(st, "/crunch")) == 2
+	st := waitState(t, client, 30*time.Second, "2 running instances of /crunch holding 200 MB", func(st api.State) bool {
+		return len(running(st, "/crunch")) == 2 && len(st.Agents) == 1 && st.Agents[0].Harvested["mem"] >= 190
 	})
 	tasks := running(st, "/crunch")
 	quotaDir := filepath.Join(features.Mounts["cpu"], root, "solo")
@@ -118,7 +123,7 @@ func TestBusinessSpikeThrottlesThenEvicts(t *testing.T) {
 	t.Logf("throttled %v after the CPU spike", time.Since(spun).Round(time.Millisecond))
 
 	// Phase 2: memory. One task evicted (its cgroup removed), one left.
-	fmt.Fprintln(stdin, "mem 700")
+	fmt.Fprintln(stdin, "mem 750")
 	took := step("allocating")
 	evicted := ""
 	if !poll(t, budget, func() bool {
@@ -130,7 +135,12 @@ func TestBusinessSpikeThrottlesThenEvicts(t *testing.T) {
 		}
 		return false
 	}) {
-		t.Fatalf("no task evicted within %v of the memory spike", budget)
+		var quotas []int64
+		for id := range before {
+			quotas = append(quotas, quota(id))
+		}
+		st, _ := client.State(t.Context())
+		t.Fatalf("no task evicted within %v of the memory spike (quotas %v); state:\n%s", budget, quotas, describe(st))
 	}
 	t.Logf("evicted %s %v after the memory spike", evicted, time.Since(took).Round(time.Millisecond))
 	st = waitState(t, client, 10*time.Second, "the eviction of "+evicted+" reported", func(st api.State) bool {
