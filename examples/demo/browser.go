@@ -44,9 +44,10 @@ func waitForLiveData(ctx context.Context, url string) error {
 	)
 }
 
-// screenshot saves a PNG of the whole dashboard at url to file, once it
-// shows live data, using the chromium at browser.
-func screenshot(ctx context.Context, browser, url, file string) error {
+// screenshot saves a PNG of the whole dashboard at url to file, using the
+// chromium at browser, once it shows live data and its charts have had
+// settle to fill.
+func screenshot(ctx context.Context, browser, url, file string, settle time.Duration) error {
 	profile, err := os.MkdirTemp("", "gleaner-demo-chromium-")
 	if err != nil {
 		return err
@@ -59,8 +60,7 @@ func screenshot(ctx context.Context, browser, url, file string) error {
 	if err := waitForLiveData(bctx, url); err != nil {
 		return fmt.Errorf("screenshot: waiting for the dashboard: %w", err)
 	}
-	// Let the charts gather a few samples.
-	if err := chromedp.Do(bctx, chromedp.Sleep(3*time.Second)); err != nil {
+	if err := chromedp.Do(bctx, chromedp.Sleep(settle)); err != nil {
 		return fmt.Errorf("screenshot: %w", err)
 	}
 	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))

@@ -131,9 +131,9 @@ func TestCtrlCRemovesEverythingTheDemoMade(t *testing.T) {
 	if len(cgroupDirs) == 0 {
 		t.Fatalf("no cgroup %s on any hierarchy while the demo runs", cgroupRoot)
 	}
-	taskPIDs := processesUnder(t, dir)
+	taskPIDs := processesIn(t, filepath.Join(features.Mounts["memory"], cgroupRoot))
 	if len(taskPIDs) == 0 {
-		t.Fatalf("no task process runs from %s while the demo runs", dir)
+		t.Fatalf("no process in the demo's cgroups under %s while it runs", cgroupRoot)
 	}
 
 	d.interrupt(t)
@@ -156,27 +156,29 @@ func TestCtrlCRemovesEverythingTheDemoMade(t *testing.T) {
 	}
 }
 
-// processesUnder returns the PIDs of processes whose working directory or
-// root is under dir: the demo's tasks, which run in their sandboxes.
-func processesUnder(t *testing.T, dir string) []int {
+// processesIn returns the PIDs in the cgroups under dir (a cgroup
+// directory on one hierarchy): the demo's tasks and simulated business.
+func processesIn(t *testing.T, dir string) []int {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var pids []int
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
-			continue
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.Name() != "cgroup.procs" {
+			return err
 		}
-		for _, link := range []string{"cwd", "root"} {
-			target, err := os.Readlink(filepath.Join("/proc", e.Name(), link))
-			if err == nil && strings.HasPrefix(target, dir+"/") {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, f := range strings.Fields(string(b)) {
+			var pid int
+			if _, err := fmt.Sscan(f, &pid); err == nil {
 				pids = append(pids, pid)
-				break
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return pids
 }

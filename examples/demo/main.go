@@ -43,6 +43,7 @@ func main() {
 	dir := flag.String("dir", "", "directory for etcd and the agents (default: a temporary directory, removed at exit)")
 	shot := flag.String("screenshot", "", "save a PNG of the dashboard to this file once it shows running tasks, then exit")
 	browser := flag.String("chromium", "chromium", "chromium binary for -screenshot")
+	settle := flag.Duration("screenshot-after", 20*time.Second, "with -screenshot: how long the charts fill after the first running task")
 	every := flag.Duration("summary", 2*time.Second, "how often to check the cluster for the summary")
 	hostBusiness := flag.Bool("host-business", false, "agents take the host's usage (minus Gleaner's) as the business, instead of a simulated business in cgroups of their own")
 	verbose := flag.Bool("v", false, "log every component to stderr")
@@ -50,7 +51,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, options{listen: *listen, dir: *dir, screenshot: *shot, chromium: *browser, every: *every, hostBusiness: *hostBusiness, verbose: *verbose}); err != nil {
+	if err := run(ctx, options{listen: *listen, dir: *dir, screenshot: *shot, chromium: *browser, settle: *settle, every: *every, hostBusiness: *hostBusiness, verbose: *verbose}); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -64,7 +65,7 @@ func demoConfig(dir, listen string, hostBusiness bool, logger *slog.Logger) clus
 
 type options struct {
 	listen, dir, screenshot, chromium string
-	every                             time.Duration
+	settle, every                     time.Duration
 	hostBusiness, verbose             bool
 }
 
@@ -91,7 +92,7 @@ func run(ctx context.Context, o options) (err error) {
 	fmt.Printf("  try: go run ./examples/attrctl --endpoints %s set agent-2 ssd:true   (the indexer app waits for it)\n", c.EtcdEndpoint())
 	fmt.Println("  Ctrl-C stops everything.")
 	if o.screenshot != "" {
-		if err := screenshot(ctx, o.chromium, c.DashboardURL(), o.screenshot); err != nil {
+		if err := screenshot(ctx, o.chromium, c.DashboardURL(), o.screenshot, o.settle); err != nil {
 			return err
 		}
 		fmt.Println("saved", o.screenshot)

@@ -19,7 +19,7 @@ import (
 // cgroupsWritable reports whether this process can make cgroups.
 func cgroupsWritable() bool {
 	f, err := isolate.Detect()
-	return err == nil && f.Mode != isolate.Unavailable
+	return err == nil && f.Mode != isolate.Unavailable && f.Has("cpu") && f.Has("memory")
 }
 
 // removeCgroups kills whatever still runs in the cgroups under each of
