@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gleaner/gleaner/examples/demo/cluster"
+	"github.com/gleaner/gleaner/examples/framework/framework"
 	"github.com/gleaner/gleaner/internal/testenv"
 	"github.com/gleaner/gleaner/rootfs"
 )
@@ -71,18 +72,19 @@ func TestDashboardInBrowserShowsLiveCluster(t *testing.T) {
 		t.Errorf("agents listed: %v, want %v", ids, want)
 	}
 
-	state, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#tasks tr[data-state="TASK_RUNNING"][data-app-id="demo_batch"] .task-state`)))
+	batch, indexer := framework.WireAppID("/demo/batch"), framework.WireAppID("/demo/indexer")
+	state, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#tasks tr[data-state="TASK_RUNNING"][data-app-id="`+batch+`"] .task-state`)))
 	if err != nil {
-		t.Fatalf("no running task of /demo/batch (demo_batch) in the tasks table: %v", err)
+		t.Fatalf("no running task of /demo/batch in the tasks table: %v", err)
 	}
 	if strings.TrimSpace(state) != "TASK_RUNNING" {
 		t.Errorf("a running batch task's state cell reads %q, want TASK_RUNNING", state)
 	}
 
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#pending tr[data-app-id="demo_indexer"]`))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#pending tr[data-app-id="`+indexer+`"]`))); err != nil {
 		t.Fatalf("indexer app never shown pending: %v", err)
 	}
-	reason, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#pending tr[data-app-id="demo_indexer"] .pending-reason`)))
+	reason, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#pending tr[data-app-id="`+indexer+`"] .pending-reason`)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,11 @@ func run(ctx context.Context, o options) (err error) {
 	}()
 	fmt.Printf("Gleaner demo: dashboard at %s\n", c.DashboardURL())
 	fmt.Printf("  business: %s\n", c.Business())
-	fmt.Printf("  etcd prefix %s, cgroups under %s, files in %s\n", c.Prefix(), c.CgroupRoot(), c.Dir())
+	cgroups := "cgroups under " + c.CgroupRoot()
+	if c.CgroupRoot() == "" {
+		cgroups = "no cgroups (isolation unavailable)"
+	}
+	fmt.Printf("  etcd prefix %s, %s, files in %s\n", c.Prefix(), cgroups, c.Dir())
 	fmt.Printf("  try: go run ./examples/attrctl --endpoints %s set agent-2 ssd:true   (the indexer app waits for it)\n", c.EtcdEndpoint())
 	fmt.Println("  Ctrl-C stops everything.")
 	if o.screenshot != "" {

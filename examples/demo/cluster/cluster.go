@@ -419,8 +419,14 @@ func (c *Cluster) Prefix() string { return c.cfg.Prefix }
 // Dir is the directory holding the cluster's files.
 func (c *Cluster) Dir() string { return c.dir }
 
-// CgroupRoot is the cgroup holding every agent's subtree.
-func (c *Cluster) CgroupRoot() string { return c.cfg.CgroupRoot }
+// CgroupRoot is the cgroup holding every agent's subtree, or "" when this
+// process cannot make cgroups (not root): the agents run without isolation.
+func (c *Cluster) CgroupRoot() string {
+	if !cgroupsWritable() {
+		return ""
+	}
+	return c.cfg.CgroupRoot
+}
 
 // Close stops the framework, the agents (which kill their tasks) and the
 // masters, then removes the cluster's cgroups, unmounts whatever is still
