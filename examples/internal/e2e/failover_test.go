@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/gleaner/gleaner/examples/demo/cluster"
-	"github.com/gleaner/gleaner/examples/framework/framework"
 	"github.com/gleaner/gleaner/examples/internal/api"
 )
 
@@ -47,24 +45,5 @@ func TestMasterLeaderKilledFollowerTakesOverNoTaskLost(t *testing.T) {
 	// Let agents and the framework reconnect and report for a while: a lost
 	// task would show as LOST and be replaced by a new one.
 	time.Sleep(8 * interval)
-	st = waitState(t, followerOnly, 15*time.Second, "the six tasks running on the new leader", func(st api.State) bool {
-		return slices.Equal(taskIDs(running(st, "/steady")), before)
-	})
-	for _, task := range st.Tasks {
-		if task.AppID == framework.WireAppID("/steady") && !slices.Contains(before, task.TaskID) {
-			t.Errorf("new task %s (%s) after the failover: the old ones should have been kept", task.TaskID, task.State)
-		}
-		if task.State == api.TaskLost {
-			t.Errorf("task %s lost after the failover: %q", task.TaskID, task.Reason)
-		}
-	}
-}
-
-func taskIDs(ts []api.TaskView) []string {
-	var ids []string
-	for _, t := range ts {
-		ids = append(ids, t.TaskID)
-	}
-	slices.Sort(ids)
-	return ids
+	requireSameTasks(t, followerOnly, "/steady", before, "the failover")
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -138,7 +139,37 @@ func running(st api.State, appID string) []api.TaskView {
 	return out
 }
 
-// task returns the task with ID id in st.
+// requireSameTasks waits until the app with Marathon ID appID runs exactly
+// the tasks before (sorted IDs), and fails the test for any other task of
+// the app and any lost task: after event, nothing may have been lost or
+// launched again.
+func requireSameTasks(t testing.TB, c *api.Client, appID string, before []string, event string) api.State {
+	t.Helper()
+	st := waitState(t, c, 15*time.Second, fmt.Sprintf("the same %d tasks of %s running after %s", len(before), appID, event), func(st api.State) bool {
+		return slices.Equal(taskIDs(running(st, appID)), before)
+	})
+	for _, task := range st.Tasks {
+		if task.AppID == framework.WireAppID(appID) && !slices.Contains(before, task.TaskID) {
+			t.Errorf("new task %s (%s) after %s: the old ones should have been kept", task.TaskID, task.State, event)
+		}
+		if task.State == api.TaskLost {
+			t.Errorf("task %s lost after %s: %q", task.TaskID, event, task.Reason)
+		}
+	}
+	return st
+}
+
+// taskIDs returns the sorted IDs of ts.
+func taskIDs(ts []api.TaskView) []string {
+	var ids []string
+	for _, t := range ts {
+		ids = append(ids, t.TaskID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// taskView returns the task with ID id in st.
 func taskView(st api.State, id string) (api.TaskView, bool) {
 	for _, t := range st.Tasks {
 		if t.TaskID == id {
