@@ -25,7 +25,7 @@ func testConfig(cli *clientv3.Client, prefix string) Config {
 		AllocationInterval: 50 * time.Millisecond,
 		ReportInterval:     100 * time.Millisecond,
 		HeartbeatInterval:  time.Second,
-		SessionTTL:         2 * time.Second,
+		SessionTTL:         5 * time.Second, // failover tests shorten it; a loaded CI host may stall a keep-alive
 		AgentGrace:         3 * time.Second,
 		Refuse:             time.Second,
 	}

@@ -146,6 +146,7 @@ func TestFollowerTakesOverWhenLeaderLosesEtcd(t *testing.T) {
 	// the leader's host died: its session lease expires after the TTL.
 	proxy := etcdtest.NewProxy(t, srv.Endpoint())
 	cfg := testConfig(etcdtest.NewClient(t, proxy.Endpoint()), newPrefix(t))
+	cfg.SessionTTL = 2 * time.Second
 	m1 := startMaster(t, cfg)
 	waitLeader(t, m1.Master)
 	cfg.Etcd = srv.Client(t)
