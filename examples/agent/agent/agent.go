@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -175,8 +176,7 @@ func New(cfg Config) (_ *Agent, err error) {
 		cleanup = append(cleanup, func() { a.etcd.Close() })
 	}
 	if a.etcd != nil {
-		aopts := []attrs.Option{attrs.WithPrefix(cfg.EtcdPrefix), attrs.WithLogger(a.log), attrs.WithLocal(a.local),
-			attrs.WithLeaseTTL(cfg.LeaseTTL)}
+		aopts := []attrs.Option{attrs.WithPrefix(cfg.EtcdPrefix), attrs.WithLogger(a.log), attrs.WithLeaseTTL(cfg.LeaseTTL)}
 		if a.syncer, err = attrs.NewSyncer(a.etcd, cfg.ID, aopts...); err != nil {
 			return nil, fmt.Errorf("agent: attributes: %w", err)
 		}
@@ -193,8 +193,38 @@ func (a *Agent) URL() string { return "http://" + a.ln.Addr().String() }
 // Isolation describes how tasks are isolated, or why they are not.
 func (a *Agent) Isolation() string { return a.rt.isolation() }
 
-// Attributes returns the agent's attributes: etcd's merged over the local
-// ones, or the local ones alone without etcd.
+// seedAttributes writes the configured attributes into etcd at the agent's
+// first start, leaving alone names etcd already has; from then on etcd is
+// authoritative (an operator's change or deletion there stands, also over
+// restarts). A marker file in the agent's directory says it was done.
+func (a *Agent) seedAttributes(ctx context.Context) {
+	marker := filepath.Join(a.cfg.Dir, "state", "attributes-seeded")
+	if _, err := os.Stat(marker); err == nil || len(a.local) == 0 {
+		return
+	}
+	store := attrs.NewEtcdStore(a.etcd, attrs.WithPrefix(a.cfg.EtcdPrefix))
+	for {
+		err := func() error {
+			for _, at := range a.local {
+				if _, err := store.CompareAndSet(ctx, a.cfg.ID, at.Name, at.Value, 0); err != nil && !errors.Is(err, attrs.ErrConflict) {
+					return err
+				}
+			}
+			return os.WriteFile(marker, nil, 0o644)
+		}()
+		if err == nil {
+			a.log.Info("attributes written to etcd", "attributes", a.local.String())
+			return
+		}
+		a.log.Warn("write attributes to etcd", "err", err)
+		if sleep(ctx, time.Second) != nil {
+			return
+		}
+	}
+}
+
+// Attributes returns the agent's attributes: etcd's, or without etcd the
+// configured ones.
 func (a *Agent) Attributes() map[string]string {
 	if a.syncer != nil {
 		return a.syncer.Attributes().Map()
@@ -231,6 +261,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	})
 	if a.syncer != nil {
+		goRun(func() { a.seedAttributes(ctx) })
 		changes, unsubscribe := a.syncer.Subscribe()
 		goRun(func() { a.syncer.Run(ctx) })
 		goRun(func() { a.registrar.Run(ctx) })

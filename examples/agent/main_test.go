@@ -1,0 +1,379 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/gleaner/gleaner/attrs"
+	"github.com/gleaner/gleaner/examples/agent/agent"
+	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/master"
+	"github.com/gleaner/gleaner/internal/etcdtest"
+	"github.com/gleaner/gleaner/internal/testenv"
+)
+
+// syncBuffer is a bytes.Buffer the agent process and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// cluster is a real etcd and a real master on loopback.
+type cluster struct {
+	etcd   *etcdtest.Server
+	cli    *clientv3.Client
+	master *master.Master
+	prefix string
+}
+
+func startCluster(t *testing.T, name string) *cluster {
+	t.Helper()
+	c := &cluster{etcd: etcdtest.Start(t), prefix: "/" + name}
+	c.cli = c.etcd.Client(t)
+	m, err := master.New(master.Config{Etcd: c.cli, Prefix: c.prefix, Listen: "127.0.0.1:0",
+		AllocationInterval: 200 * time.Millisecond, ReportInterval: 200 * time.Millisecond, SessionTTL: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.master = m
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, 15*time.Second, "the master to lead", m.IsLeader)
+	return c
+}
+
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// agentProcess runs the installed agent binary.
+type agentProcess struct {
+	cmd *exec.Cmd
+	log *syncBuffer
+}
+
+func startAgent(t *testing.T, bin string, env []string, log *syncBuffer) *agentProcess {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return &agentProcess{cmd: cmd, log: log}
+}
+
+// signal sends sig and waits for the agent to exit with status 0.
+func (p *agentProcess) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("agent exited with %v after %v; log:\n%s", err, sig, p.log)
+		}
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatalf("agent did not exit after %v; log:\n%s", sig, p.log)
+	}
+}
+
+func httpJSON(t *testing.T, method, url, body string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		json.NewDecoder(resp.Body).Decode(out)
+	} else {
+		io.Copy(io.Discard, resp.Body)
+	}
+	return resp.StatusCode
+}
+
+func agentTask(t *testing.T, url, id string) api.TaskStatus {
+	var tasks []api.TaskStatus
+	httpJSON(t, http.MethodGet, url+agent.PathTasks, "", &tasks)
+	for _, s := range tasks {
+		if s.TaskID == id {
+			return s
+		}
+	}
+	return api.TaskStatus{}
+}
+
+func masterTask(t *testing.T, c *cluster, id string) api.TaskView {
+	var st api.State
+	httpJSON(t, http.MethodGet, c.master.URL()+api.PathState, "", &st)
+	for _, v := range st.Tasks {
+		if v.TaskID == id {
+			return v
+		}
+	}
+	return api.TaskView{}
+}
+
+// TestInstallRunRestartUninstall installs the agent into a directory with
+// its own install command, runs a task on it through a real master, restarts
+// the agent (the task keeps running and is adopted), stops it, deletes the
+// directory, and checks that no process, cgroup, mount or file is left.
+func TestInstallRunRestartUninstall(t *testing.T) {
+	testenv.RequireCgroupV1(t, "cpu", "cpuacct", "memory")
+	testenv.RequireMountNamespace(t)
+	goTool := testenv.RequireBinary(t, "go")
+
+	b := make([]byte, 4)
+	rand.Read(b)
+	name := "gleaner-test-agent-install-" + hex.EncodeToString(b)
+	base := testenv.TempDirOnDisk(t)
+	dir := filepath.Join(base, "opt", "gleaner-agent")
+	home, tmp := filepath.Join(base, "home"), filepath.Join(base, "tmp")
+	for _, d := range []string{home, tmp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Build the agent, then let it install itself.
+	build := filepath.Join(base, "build", "agent")
+	if out, err := exec.Command(goTool, "build", "-o", build, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	c := startCluster(t, name)
+	port := testenv.FreePort(t)
+	agentURL := fmt.Sprintf("http://127.0.0.1:%d", port)
+	install := exec.Command(build, "install", "-dir", dir, "-id", name, "-listen", fmt.Sprintf("127.0.0.1:%d", port),
+		"-masters", c.master.URL(), "-etcd", c.etcd.Endpoint(), "-prefix", c.prefix, "-attributes", "rack:r1",
+		"-interval", "200ms", "-cgroup-parent", "/"+name)
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("agent install: %v\n%s", err, out)
+	} else {
+		t.Logf("%s", out)
+	}
+	if err := os.RemoveAll(filepath.Dir(build)); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "bin", "agent")
+	for _, p := range []string{bin, filepath.Join(dir, "lib"), filepath.Join(dir, configName)} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("install did not make %s: %v", p, err)
+		}
+	}
+	// Nothing the agent does may land in HOME or TMPDIR.
+	env := []string{"PATH=/usr/bin:/bin", "HOME=" + home, "TMPDIR=" + tmp}
+	log := &syncBuffer{}
+	proc := startAgent(t, bin, env, log)
+	t.Cleanup(func() {
+		if proc.cmd.ProcessState == nil {
+			proc.cmd.Process.Kill()
+			proc.cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("agent log:\n%s", log)
+		}
+	})
+	waitFor(t, 20*time.Second, "the agent's endpoint", func() bool {
+		var info agent.ReservationInfo
+		return httpJSON(t, http.MethodGet, agentURL+agent.PathReservation, "", &info) == http.StatusOK && info.Ready
+	})
+	// The other tests on this machine are business too; a floor makes sure
+	// the agent lends something to offer.
+	if code := httpJSON(t, http.MethodPut, agentURL+agent.PathReservation, `{"floor":"cpus:1;mem:256;disk:64"}`, nil); code != http.StatusOK {
+		t.Fatalf("PUT /reservation = %d", code)
+	}
+
+	// The agent is alive in etcd and follows its attributes there.
+	store := attrs.NewEtcdStore(c.cli, attrs.WithPrefix(c.prefix))
+	if _, err := store.Set(context.Background(), name, "zone", attrs.Text("east")); err != nil {
+		t.Fatal(err)
+	}
+	alive := c.prefix + "/agents/" + name + "/alive"
+	waitFor(t, 10*time.Second, "the agent's liveness key", func() bool {
+		r, err := c.cli.Get(context.Background(), alive)
+		return err == nil && len(r.Kvs) == 1
+	})
+
+	// A framework takes an offer from the agent and launches a task.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sched := api.NewSchedulerClient([]string{c.master.URL()})
+	stream, err := sched.Subscribe(ctx, api.Subscribe{Name: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	events := make(chan api.Event, 64)
+	go func() {
+		defer close(events)
+		for {
+			ev, err := stream.Next()
+			if err != nil {
+				return
+			}
+			events <- ev
+		}
+	}()
+	var frameworkID string
+	next := func(what string, match func(api.Event) bool) api.Event {
+		t.Helper()
+		timeout := time.After(30 * time.Second)
+		for {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					t.Fatalf("event stream ended waiting for %s", what)
+				}
+				if ev.Type == api.EventSubscribed {
+					frameworkID = ev.Subscribed.FrameworkID
+				}
+				if match(ev) {
+					return ev
+				}
+			case <-timeout:
+				t.Fatalf("no %s within 30 s", what)
+			}
+		}
+	}
+	ev := next("an offer from the agent with its etcd attributes", func(ev api.Event) bool {
+		for _, o := range ev.Offers {
+			if o.AgentID == name && o.Attributes["zone"] == "east" && o.Attributes["rack"] == "r1" {
+				return true
+			}
+		}
+		return false
+	})
+	var offerID string
+	for _, o := range ev.Offers {
+		if o.AgentID == name {
+			offerID = o.ID
+		}
+	}
+	err = sched.Accept(ctx, api.Accept{FrameworkID: frameworkID, OfferIDs: []string{offerID}, Tasks: []api.TaskInfo{{
+		TaskID: "t1", AppID: "app", OfferID: offerID, Cmd: "echo started > /started; sleep 1000", Resources: "cpus:0.1;mem:32;disk:16"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next("t1 RUNNING", func(ev api.Event) bool {
+		return ev.Type == api.EventUpdate && ev.Status.TaskID == "t1" && ev.Status.State == api.TaskRunning
+	})
+	procs := filepath.Join("/sys/fs/cgroup/cpu", name, "t1", "cgroup.procs")
+	pids, err := os.ReadFile(procs)
+	if err != nil || len(bytes.TrimSpace(pids)) == 0 {
+		t.Fatalf("task cgroup %s: %q %v", procs, pids, err)
+	}
+
+	// Restart: SIGUSR1 leaves the task running; the next agent adopts it.
+	proc.signal(t, syscall.SIGUSR1)
+	if now, _ := os.ReadFile(procs); !bytes.Equal(now, pids) {
+		t.Fatalf("task processes changed over the agent's exit: %q, then %q", pids, now)
+	}
+	proc = startAgent(t, bin, env, log)
+	waitFor(t, 20*time.Second, "the restarted agent to hold t1", func() bool {
+		return agentTask(t, agentURL, "t1").State == api.TaskRunning
+	})
+	time.Sleep(time.Second) // a few reports
+	if v := masterTask(t, c, "t1"); v.State != api.TaskRunning {
+		t.Fatalf("master after the agent's restart: %+v, want t1 RUNNING", v)
+	}
+	if !strings.Contains(log.String(), "adopted running task") {
+		t.Error("the restarted agent did not log the adoption")
+	}
+
+	// Stop: the task is killed and reported.
+	proc.signal(t, syscall.SIGTERM)
+	ev = next("t1 KILLED", func(ev api.Event) bool {
+		return ev.Type == api.EventUpdate && ev.Status.TaskID == "t1" && ev.Status.State.Terminal()
+	})
+	if ev.Status.State != api.TaskKilled || ev.Status.Reason != "agent stopped" {
+		t.Errorf("final status %+v, want KILLED by the agent's stop", ev.Status)
+	}
+	waitFor(t, 10*time.Second, "the liveness key to go", func() bool {
+		r, err := c.cli.Get(context.Background(), alive)
+		return err == nil && len(r.Kvs) == 0
+	})
+
+	// Uninstall: delete the directory; nothing may be left.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatalf("uninstall: %v", err)
+	}
+	checkNothingLeft(t, dir, name)
+	for _, d := range []string{home, tmp} {
+		if entries, _ := os.ReadDir(d); len(entries) > 0 {
+			t.Errorf("the agent wrote outside its directory, in %s: %v", d, entries)
+		}
+	}
+}
+
+// checkNothingLeft looks for processes, cgroups and mounts of an agent
+// installed in dir with cgroup parent /name.
+func checkNothingLeft(t *testing.T, dir, name string) {
+	t.Helper()
+	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*")
+	for _, h := range hierarchies {
+		if _, err := os.Stat(filepath.Join(h, name)); err == nil {
+			t.Errorf("cgroup %s left behind", filepath.Join(h, name))
+		}
+	}
+	mountinfo, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(mountinfo), dir) {
+		t.Errorf("mounts under %s left behind", dir)
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		for _, link := range []string{"exe", "cwd", "root"} {
+			target, err := os.Readlink(filepath.Join("/proc", e.Name(), link))
+			if err == nil && strings.HasPrefix(target, dir) {
+				t.Errorf("process %s has its %s in %s", e.Name(), link, target)
+			}
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s still exists: %v", dir, err)
+	}
+}
