@@ -81,7 +81,9 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 // New prepares an agent: its directory, its isolation (or the reason there
-// is none), its HTTP listener, its sampler and reservation. Call Run.
+// is none), its HTTP listener, its sampler and reservation, and adopts the
+// tasks a previous agent on the same directory left running. Call Run, which
+// owns everything New started.
 func New(cfg Config) (_ *Agent, err error) {
 	cfg, err = cfg.withDefaults()
 	if err != nil {
@@ -184,6 +186,9 @@ func New(cfg Config) (_ *Agent, err error) {
 			return nil, fmt.Errorf("agent: liveness: %w", err)
 		}
 	}
+	// Take over what a previous agent on this directory left, before any
+	// Launch can add tasks.
+	a.adopt()
 	return a, nil
 }
 
@@ -239,7 +244,6 @@ func (a *Agent) Attributes() map[string]string {
 // after a normal stop.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.cancelBg()
-	a.adopt()
 
 	var wg sync.WaitGroup
 	goRun := func(f func()) {

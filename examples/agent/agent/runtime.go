@@ -42,6 +42,9 @@ type runtime interface {
 	throttle(t *task, cpus float64) error
 	// kill ends every process of t: SIGTERM, grace, then SIGKILL.
 	kill(ctx context.Context, t *task, grace time.Duration) error
+	// oomKilled reports whether the kernel killed a process of t for
+	// exceeding its memory limit.
+	oomKilled(t *task) bool
 	// release frees what t held once it ended: cgroup, root file system.
 	release(ctx context.Context, t *task) error
 	// resize follows the reservation with the parent cgroup.
@@ -258,6 +261,7 @@ func (r *plainRuntime) kill(ctx context.Context, t *task, grace time.Duration) e
 	}
 }
 
+func (r *plainRuntime) oomKilled(*task) bool                   { return false }
 func (r *plainRuntime) release(context.Context, *task) error   { return nil }
 func (r *plainRuntime) resize(reserve.Resources) error         { return nil }
 func (r *plainRuntime) sweep(context.Context, map[string]bool) {}

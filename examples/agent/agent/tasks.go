@@ -143,6 +143,7 @@ func (a *Agent) watchDisk(t *task) {
 // never started.
 func (a *Agent) ended(t *task, st exitStatus, startErr error) {
 	a.disk.Unwatch(t.id)
+	oom := startErr == nil && a.rt.oomKilled(t)
 	if err := a.rt.release(a.bg, t); err != nil {
 		a.log.Warn("release task", "task", t.id, "err", err)
 	}
@@ -158,6 +159,9 @@ func (a *Agent) ended(t *task, st exitStatus, startErr error) {
 		state, reason = t.killState, t.killReason
 	case startErr != nil:
 		state, reason, msg = api.TaskFailed, "launch failed", startErr.Error()
+	case oom:
+		state = api.TaskFailed
+		reason = fmt.Sprintf("memory limit exceeded: the kernel killed the task at its limit of %d MB", int64(t.res.MemoryBytes)/mb)
 	case !st.known || st.code != 0 || st.signal != 0:
 		state = api.TaskFailed
 	}
