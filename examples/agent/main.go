@@ -120,33 +120,25 @@ func (f *flags) parse(args []string) error {
 }
 
 // merged returns the configuration file's settings overridden by the flags
-// given on the command line.
+// given on the command line. A flag's JSON name is its name with '_' for
+// '-', so the override goes through the JSON form of both.
 func (f *flags) merged(file fileConfig) fileConfig {
-	out := file
+	var fromFile, fromFlags map[string]json.RawMessage
+	b, _ := json.Marshal(file)
+	json.Unmarshal(b, &fromFile)
+	b, _ = json.Marshal(f.fc)
+	json.Unmarshal(b, &fromFlags)
 	f.fs.Visit(func(fl *flag.Flag) {
-		switch fl.Name {
-		case "id":
-			out.ID = f.fc.ID
-		case "listen":
-			out.Listen = f.fc.Listen
-		case "masters":
-			out.Masters = f.fc.Masters
-		case "etcd":
-			out.Etcd = f.fc.Etcd
-		case "prefix":
-			out.Prefix = f.fc.Prefix
-		case "attributes":
-			out.Attributes = f.fc.Attributes
-		case "capacity":
-			out.Capacity = f.fc.Capacity
-		case "interval":
-			out.Interval = f.fc.Interval
-		case "isolation":
-			out.Isolation = f.fc.Isolation
-		case "cgroup-parent":
-			out.CgroupParent = f.fc.CgroupParent
+		key := strings.ReplaceAll(fl.Name, "-", "_")
+		if v, ok := fromFlags[key]; ok {
+			fromFile[key] = v
+		} else {
+			delete(fromFile, key) // set to "" on the command line
 		}
 	})
+	var out fileConfig
+	b, _ = json.Marshal(fromFile)
+	json.Unmarshal(b, &out)
 	if out.Listen == "" {
 		out.Listen = f.fc.Listen
 	}

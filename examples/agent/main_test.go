@@ -377,3 +377,51 @@ func checkNothingLeft(t *testing.T, dir, name string) {
 		t.Errorf("%s still exists: %v", dir, err)
 	}
 }
+
+func TestFlagsOverrideTheConfigFile(t *testing.T) {
+	f := newFlags("agent", io.Discard)
+	if err := f.parse([]string{"-id", "a2", "-masters", "http://m1,http://m2", "-cgroup-parent", "/x", "-attributes", ""}); err != nil {
+		t.Fatal(err)
+	}
+	file := fileConfig{ID: "a1", Etcd: []string{"e1"}, Attributes: "rack:r1", Capacity: "cpus:2", Interval: "2s"}
+	got := f.merged(file)
+	want := fileConfig{ID: "a2", Listen: "127.0.0.1:5051", Masters: []string{"http://m1", "http://m2"}, Etcd: []string{"e1"},
+		Capacity: "cpus:2", Interval: "2s", CgroupParent: "/x"}
+	gotJSON, _ := json.Marshal(got)
+	wantJSON, _ := json.Marshal(want)
+	if !bytes.Equal(gotJSON, wantJSON) {
+		t.Errorf("merged = %s, want %s", gotJSON, wantJSON)
+	}
+}
+
+func TestRunRefusesBadInput(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name string
+		args []string
+		file string
+		want string
+	}{
+		{"unknown flag", []string{"-dir", dir, "-nope"}, "", "flag provided but not defined"},
+		{"extra argument", []string{"-dir", dir, "extra"}, "", `unexpected argument "extra"`},
+		{"bad capacity", []string{"-dir", dir, "-capacity", "cpus:x"}, "", "Config.Capacity"},
+		{"bad isolation", []string{"-dir", dir, "-isolation", "maybe"}, "", `Config.Isolation "maybe"`},
+		{"unknown field in the file", []string{"-dir", dir}, `{"id":"a","colour":"red"}`, `unknown field "colour"`},
+		{"malformed file", []string{"-dir", dir}, `{"id":`, "agent.json"},
+		{"bad interval in the file", []string{"-dir", dir}, `{"interval":"soon"}`, `interval "soon"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			os.Remove(filepath.Join(dir, configName))
+			if c.file != "" {
+				if err := os.WriteFile(filepath.Join(dir, configName), []byte(c.file), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var stderr bytes.Buffer
+			if code := run(context.Background(), c.args, &stderr); code != 2 || !strings.Contains(stderr.String(), c.want) {
+				t.Errorf("run = %d, stderr %q; want 2 and %q", code, stderr.String(), c.want)
+			}
+		})
+	}
+}
