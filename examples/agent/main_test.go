@@ -30,6 +30,49 @@ import (
 	"github.com/gleaner/gleaner/internal/testenv"
 )
 
+var built struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// buildAgent builds the agent once per test run and returns its path.
+func buildAgent(t *testing.T) string {
+	t.Helper()
+	goTool := testenv.RequireBinary(t, "go")
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "gleaner-test-agent-build-"); built.err != nil {
+			return
+		}
+		built.path = filepath.Join(built.dir, "agent")
+		out, err := exec.Command(goTool, "build", "-o", built.path, ".").CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.path
+}
+
+func copyExecutable(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o755)
+}
+
 // syncBuffer is a bytes.Buffer the agent process and the test share.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -164,7 +207,6 @@ func masterTask(t *testing.T, c *cluster, id string) api.TaskView {
 func TestInstallRunRestartUninstall(t *testing.T) {
 	testenv.RequireCgroupV1(t, "cpu", "cpuacct", "memory")
 	testenv.RequireMountNamespace(t)
-	goTool := testenv.RequireBinary(t, "go")
 
 	b := make([]byte, 4)
 	rand.Read(b)
@@ -179,8 +221,11 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 	}
 	// Build the agent, then let it install itself.
 	build := filepath.Join(base, "build", "agent")
-	if out, err := exec.Command(goTool, "build", "-o", build, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := os.MkdirAll(filepath.Dir(build), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyExecutable(buildAgent(t), build); err != nil {
+		t.Fatal(err)
 	}
 	c := startCluster(t, name)
 	port := testenv.FreePort(t)
@@ -237,68 +282,10 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 	})
 
 	// A framework takes an offer from the agent and launches a task.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sched := api.NewSchedulerClient([]string{c.master.URL()})
-	stream, err := sched.Subscribe(ctx, api.Subscribe{Name: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stream.Close()
-	events := make(chan api.Event, 64)
-	go func() {
-		defer close(events)
-		for {
-			ev, err := stream.Next()
-			if err != nil {
-				return
-			}
-			events <- ev
-		}
-	}()
-	var frameworkID string
-	next := func(what string, match func(api.Event) bool) api.Event {
-		t.Helper()
-		timeout := time.After(30 * time.Second)
-		for {
-			select {
-			case ev, ok := <-events:
-				if !ok {
-					t.Fatalf("event stream ended waiting for %s", what)
-				}
-				if ev.Type == api.EventSubscribed {
-					frameworkID = ev.Subscribed.FrameworkID
-				}
-				if match(ev) {
-					return ev
-				}
-			case <-timeout:
-				t.Fatalf("no %s within 30 s", what)
-			}
-		}
-	}
-	ev := next("an offer from the agent with its etcd attributes", func(ev api.Event) bool {
-		for _, o := range ev.Offers {
-			if o.AgentID == name && o.Attributes["zone"] == "east" && o.Attributes["rack"] == "r1" {
-				return true
-			}
-		}
-		return false
-	})
-	var offerID string
-	for _, o := range ev.Offers {
-		if o.AgentID == name {
-			offerID = o.ID
-		}
-	}
-	err = sched.Accept(ctx, api.Accept{FrameworkID: frameworkID, OfferIDs: []string{offerID}, Tasks: []api.TaskInfo{{
-		TaskID: "t1", AppID: "app", OfferID: offerID, Cmd: "echo started > /started; sleep 1000", Resources: "cpus:0.1;mem:32;disk:16"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	next("t1 RUNNING", func(ev api.Event) bool {
-		return ev.Type == api.EventUpdate && ev.Status.TaskID == "t1" && ev.Status.State == api.TaskRunning
-	})
+	fw := subscribe(t, c)
+	fw.launch("an offer from the agent with its etcd attributes", func(o api.Offer) bool {
+		return o.AgentID == name && o.Attributes["zone"] == "east" && o.Attributes["rack"] == "r1"
+	}, api.TaskInfo{TaskID: "t1", AppID: "app", Cmd: "echo started > /started; sleep 1000", Resources: "cpus:0.1;mem:32;disk:16"})
 	procs := filepath.Join("/sys/fs/cgroup/cpu", name, "t1", "cgroup.procs")
 	pids, err := os.ReadFile(procs)
 	if err != nil || len(bytes.TrimSpace(pids)) == 0 {
@@ -324,11 +311,8 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 
 	// Stop: the task is killed and reported.
 	proc.signal(t, syscall.SIGTERM)
-	ev = next("t1 KILLED", func(ev api.Event) bool {
-		return ev.Type == api.EventUpdate && ev.Status.TaskID == "t1" && ev.Status.State.Terminal()
-	})
-	if ev.Status.State != api.TaskKilled || ev.Status.Reason != "agent stopped" {
-		t.Errorf("final status %+v, want KILLED by the agent's stop", ev.Status)
+	if st := fw.ended("t1"); st.State != api.TaskKilled || st.Reason != "agent stopped" {
+		t.Errorf("final status %+v, want KILLED by the agent's stop", st)
 	}
 	waitFor(t, 10*time.Second, "the liveness key to go", func() bool {
 		r, err := c.cli.Get(context.Background(), alive)
@@ -424,4 +408,77 @@ func TestRunRefusesBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWithoutRootTasksRunAsPlainProcesses runs the agent binary as an
+// unprivileged user: it reports isolation unavailable and still runs the
+// master's tasks, as plain processes.
+func TestWithoutRootTasksRunAsPlainProcesses(t *testing.T) {
+	testenv.RequireRoot(t) // to become nobody
+	b := make([]byte, 4)
+	rand.Read(b)
+	name := "gleaner-test-agent-nonroot-" + hex.EncodeToString(b)
+	base := t.TempDir()
+	dir := filepath.Join(base, "agent")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{filepath.Dir(base), base} {
+		os.Chmod(d, 0o755)
+	}
+	bin := filepath.Join(dir, "agent")
+	if err := copyExecutable(buildAgent(t), bin); err != nil {
+		t.Fatal(err)
+	}
+	const nobody = 65534
+	if err := os.Chown(dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	c := startCluster(t, name)
+	port := testenv.FreePort(t)
+	agentURL := fmt.Sprintf("http://127.0.0.1:%d", port)
+	log := &syncBuffer{}
+	cmd := exec.Command(bin, "-id", name, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-masters", c.master.URL(),
+		"-interval", "200ms")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir}
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	proc := &agentProcess{cmd: cmd, log: log}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("agent log:\n%s", log)
+		}
+	})
+	var info agent.ReservationInfo
+	waitFor(t, 20*time.Second, "the agent's endpoint", func() bool {
+		return httpJSON(t, http.MethodGet, agentURL+agent.PathReservation, "", &info) == http.StatusOK && info.Ready
+	})
+	if !strings.HasPrefix(info.Isolation, "unavailable: not root") {
+		t.Errorf("isolation = %q, want unavailable: not root", info.Isolation)
+	}
+	if code := httpJSON(t, http.MethodPut, agentURL+agent.PathReservation, `{"floor":"cpus:1;mem:256"}`, nil); code != http.StatusOK {
+		t.Fatalf("PUT /reservation = %d", code)
+	}
+	fw := subscribe(t, c)
+	fw.launch("an offer from the agent", func(o api.Offer) bool { return o.AgentID == name },
+		api.TaskInfo{TaskID: "plain", AppID: "app", Cmd: "id -u > uid; sleep 1000", Resources: "cpus:0.1;mem:32"})
+	waitFor(t, 10*time.Second, "the task's output", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "sandboxes", "plain", "uid"))
+		return string(b) == "65534\n"
+	})
+	proc.signal(t, syscall.SIGTERM)
+	if st := fw.ended("plain"); st.State != api.TaskKilled {
+		t.Errorf("final status %+v, want KILLED", st)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	checkNothingLeft(t, dir, name)
 }
