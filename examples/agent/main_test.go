@@ -412,7 +412,8 @@ func TestRunRefusesBadInput(t *testing.T) {
 
 // TestWithoutRootTasksRunAsPlainProcesses runs the agent binary as an
 // unprivileged user: it reports isolation unavailable and still runs the
-// master's tasks, as plain processes.
+// master's tasks, as plain processes, and still evicts them when the
+// reservation drops below what they hold.
 func TestWithoutRootTasksRunAsPlainProcesses(t *testing.T) {
 	testenv.RequireRoot(t) // to become nobody
 	b := make([]byte, 4)
@@ -473,10 +474,15 @@ func TestWithoutRootTasksRunAsPlainProcesses(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(dir, "sandboxes", "plain", "uid"))
 		return string(b) == "65534\n"
 	})
-	proc.signal(t, syscall.SIGTERM)
-	if st := fw.ended("plain"); st.State != api.TaskKilled {
-		t.Errorf("final status %+v, want KILLED", st)
+	// An operator's cap below what the task holds evicts it, and the
+	// master and the framework learn why.
+	if code := httpJSON(t, http.MethodPut, agentURL+agent.PathReservation, `{"cap":"cpus:1;mem:0"}`, nil); code != http.StatusOK {
+		t.Fatalf("PUT /reservation = %d", code)
 	}
+	if st := fw.ended("plain"); st.State != api.TaskKilled || !strings.HasPrefix(st.Reason, api.ReasonEvicted+": ") {
+		t.Errorf("final status %+v, want KILLED with an eviction reason", st)
+	}
+	proc.signal(t, syscall.SIGTERM)
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
