@@ -255,6 +255,7 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 		if proc.cmd.ProcessState == nil {
 			proc.cmd.Process.Kill()
 			proc.cmd.Wait()
+			sweep(dir, name)
 		}
 		if t.Failed() {
 			t.Logf("agent log:\n%s", log)
@@ -329,6 +330,21 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 			t.Errorf("the agent wrote outside its directory, in %s: %v", d, entries)
 		}
 	}
+}
+
+// sweep removes what a killed agent left in dir: an agent started there
+// and stopped at once kills its tasks and removes their cgroups and mounts.
+func sweep(dir, name string) {
+	if _, err := os.Stat(dir); err != nil {
+		return
+	}
+	a, err := agent.New(agent.Config{Dir: dir, ID: name, CgroupParent: "/" + name})
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	a.Run(ctx)
 }
 
 // checkNothingLeft looks for processes, cgroups and mounts of an agent
@@ -452,6 +468,7 @@ func TestWithoutRootTasksRunAsPlainProcesses(t *testing.T) {
 		if cmd.ProcessState == nil {
 			cmd.Process.Kill()
 			cmd.Wait()
+			sweep(dir, name)
 		}
 		if t.Failed() {
 			t.Logf("agent log:\n%s", log)
