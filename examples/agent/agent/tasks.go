@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
@@ -217,15 +218,7 @@ func (a *Agent) Tasks() []api.TaskStatus {
 	for _, t := range a.tasks {
 		out = append(out, t.rec.status(a.cfg.ID))
 	}
-	slices.SortFunc(out, func(x, y api.TaskStatus) int {
-		switch {
-		case x.TaskID < y.TaskID:
-			return -1
-		case x.TaskID > y.TaskID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(x, y api.TaskStatus) int { return strings.Compare(x.TaskID, y.TaskID) })
 	return out
 }
 
