@@ -73,22 +73,23 @@ func copyExecutable(src, dst string) error {
 	return os.WriteFile(dst, data, 0o755)
 }
 
-// syncBuffer is a bytes.Buffer the agent process and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// agentLog is the file an agent process logs to, outside its directory.
+type agentLog string
+
+func (l agentLog) String() string {
+	b, _ := os.ReadFile(string(l))
+	return string(b)
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// attach sends cmd's output to the log.
+func (l agentLog) attach(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	f, err := os.OpenFile(string(l), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	cmd.Stdout, cmd.Stderr = f, f
 }
 
 // cluster is a real etcd and a real master on loopback.
@@ -131,14 +132,14 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 // agentProcess runs the installed agent binary.
 type agentProcess struct {
 	cmd *exec.Cmd
-	log *syncBuffer
+	log agentLog
 }
 
-func startAgent(t *testing.T, bin string, env []string, log *syncBuffer) *agentProcess {
+func startAgent(t *testing.T, bin string, env []string, log agentLog) *agentProcess {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = log, log
+	log.attach(t, cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +250,7 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 	}
 	// Nothing the agent does may land in HOME or TMPDIR.
 	env := []string{"PATH=/usr/bin:/bin", "HOME=" + home, "TMPDIR=" + tmp}
-	log := &syncBuffer{}
+	log := agentLog(filepath.Join(base, "agent.log"))
 	proc := startAgent(t, bin, env, log)
 	t.Cleanup(func() {
 		if proc.cmd.ProcessState == nil {
@@ -454,11 +455,11 @@ func TestWithoutRootTasksRunAsPlainProcesses(t *testing.T) {
 	c := startCluster(t, name)
 	port := testenv.FreePort(t)
 	agentURL := fmt.Sprintf("http://127.0.0.1:%d", port)
-	log := &syncBuffer{}
+	log := agentLog(filepath.Join(base, "agent.log"))
 	cmd := exec.Command(bin, "-id", name, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-masters", c.master.URL(),
 		"-interval", "200ms")
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir}
-	cmd.Stdout, cmd.Stderr = log, log
+	log.attach(t, cmd)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
