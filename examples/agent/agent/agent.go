@@ -49,12 +49,14 @@ type Agent struct {
 	registrar   *attrs.Registrar
 	client      *api.AgentClient
 
-	bg       context.Context // task work; outlives Run's ctx for the shutdown
-	cancelBg context.CancelFunc
-	stopping chan struct{} // closed when Run exits leaving tasks running
-	kick     chan struct{} // report soon
-	taskWG   sync.WaitGroup
-	applyMu  sync.Mutex // serialises apply
+	bg         context.Context // task work; outlives Run's ctx for the shutdown
+	cancelBg   context.CancelFunc
+	starts     context.Context // launches in progress (fetch, unpack); ends with Run's ctx
+	stopStarts context.CancelFunc
+	stopping   chan struct{} // closed when Run exits leaving tasks running
+	kick       chan struct{} // report soon
+	taskWG     sync.WaitGroup
+	applyMu    sync.Mutex // serialises apply
 
 	mu           sync.Mutex
 	tasks        map[string]*task
@@ -103,6 +105,7 @@ func New(cfg Config) (_ *Agent, err error) {
 		kick:     make(chan struct{}, 1),
 	}
 	a.bg, a.cancelBg = context.WithCancel(context.Background())
+	a.starts, a.stopStarts = context.WithCancel(a.bg)
 	var cleanup []func()
 	defer func() {
 		if err != nil {
@@ -296,6 +299,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent running", "url", a.URL(), "dir", a.cfg.Dir)
 
 	<-ctx.Done()
+	a.stopStarts() // a launch still fetching its image fails rather than hold the stop up
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdownCtx)

@@ -90,7 +90,7 @@ func (a *Agent) runTask(t *task) {
 		a.ended(t, exitStatus{}, fmt.Errorf("sandbox: %w", err))
 		return
 	}
-	p, err := a.rt.start(a.bg, t)
+	p, err := a.rt.start(a.starts, t)
 	if err != nil {
 		a.ended(t, exitStatus{}, err)
 		return
