@@ -267,11 +267,11 @@ func (r *plainRuntime) resize(reserve.Resources) error         { return nil }
 func (r *plainRuntime) sweep(context.Context, map[string]bool) {}
 func (r *plainRuntime) close(context.Context, bool) error      { return nil }
 
-// why explains a failed isolation probe in a few words.
+// why explains a failed isolation probe in one short line.
 func why(err error) string {
-	s := err.Error()
-	if i := strings.Index(s, ": "); i > 0 && len(s) > 120 {
-		s = s[:120]
+	s := strings.ReplaceAll(err.Error(), "\n", " ")
+	if len(s) > 160 {
+		s = s[:160] + "..."
 	}
 	return s
 }
