@@ -163,6 +163,11 @@ func TestRestartedFrameworkAdoptsItsTasks(t *testing.T) {
 	// A new framework process: same apps directory, same framework ID.
 	c.startFramework(framework.Config{AppsDir: dir, FrameworkID: id})
 	waitFor(t, 10*time.Second, "the tasks to be adopted", func() bool { return c.app("/keep").TasksRunning == 3 })
+	for _, tv := range c.app("/keep").Tasks {
+		if tv.Host != "host-a1" || tv.AgentID != "a1" {
+			t.Fatalf("adopted task %+v does not know its agent", tv)
+		}
+	}
 	time.Sleep(300 * time.Millisecond) // a few allocation rounds
 	if st := c.app("/keep"); st.TasksRunning != 3 || st.TasksStaged != 0 || st.Pending != nil {
 		t.Fatalf("after the restart: %+v", st)

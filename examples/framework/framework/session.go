@@ -107,6 +107,7 @@ func (f *Framework) handle(ctx context.Context, ev api.Event) {
 		f.mu.Unlock()
 		f.metrics.subscriptions.Inc()
 		f.log.Info("subscribed", "framework", s.FrameworkID, "tasks", len(s.Tasks), "master", f.client.Leader())
+		f.learnAgents(ctx)
 	case api.EventOffers:
 		f.offers(ctx, ev.Offers)
 	case api.EventUpdate:
@@ -135,6 +136,28 @@ func (f *Framework) handle(ctx context.Context, ev api.Event) {
 		f.mu.Unlock()
 	case api.EventError:
 		f.log.Error("master reports an error", "message", ev.Message)
+	}
+}
+
+// learnAgents reads every agent's hostname and attributes from the master's
+// state, so that tasks adopted after a restart are judged (constraints,
+// GROUP_BY counts) by where they really run even before their agents offer
+// anything again.
+func (f *Framework) learnAgents(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	state, err := f.client.State(cctx)
+	cancel()
+	if err != nil {
+		f.metrics.callErrors.WithLabelValues("state").Inc()
+		f.log.Warn("reading the master's agents failed; offers will tell", "err", err)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range state.Agents {
+		if a.Up {
+			f.sched.AgentChanged(a.ID, a.Hostname, a.Attributes)
+		}
 	}
 }
 
