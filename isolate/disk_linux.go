@@ -1,0 +1,293 @@
+package isolate
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Disk-watcher defaults, after Mesos's disk/du isolator.
+const (
+	DefaultDiskInterval = 15 * time.Second
+	// DefaultDiskBudget is how many directory entries one tick may stat,
+	// across all tasks.
+	DefaultDiskBudget = 100_000
+)
+
+// DiskUsage is one completed measurement of a task's sandbox.
+type DiskUsage struct {
+	Task       string
+	Dir        string
+	Bytes      int64 // allocated bytes, as du -s reports them
+	LimitBytes int64
+	Time       time.Time
+}
+
+// DiskOption configures a DiskWatcher.
+type DiskOption func(*DiskWatcher)
+
+// WithDiskInterval sets how often the watcher works (default 15 s).
+func WithDiskInterval(d time.Duration) DiskOption {
+	return func(w *DiskWatcher) { w.interval = d }
+}
+
+// WithDiskBudget bounds the entries examined per tick (default 100000); a
+// sandbox larger than that is measured over several ticks.
+func WithDiskBudget(entries int) DiskOption {
+	return func(w *DiskWatcher) { w.budget = max(entries, 1) }
+}
+
+// WithDiskLogger sets the logger; the default discards.
+func WithDiskLogger(l *slog.Logger) DiskOption {
+	return func(w *DiskWatcher) { w.log = l }
+}
+
+// DiskWatcher measures the disk usage of task sandboxes periodically, like
+// du -s (allocated blocks; hard links counted once; symlinks not followed;
+// other file systems mounted inside not entered), and calls a task's
+// callback when a completed measurement is over its limit. One goroutine,
+// Run's, does all scanning, one task at a time, with a bounded number of
+// entries per tick, so many large sandboxes cannot hog the disk.
+type DiskWatcher struct {
+	interval time.Duration
+	budget   int
+	log      *slog.Logger
+
+	mu    sync.Mutex
+	tasks map[string]*diskTask
+	order []string // round-robin order
+	next  int
+}
+
+type diskTask struct {
+	name   string
+	dir    string
+	limit  int64
+	onOver func(DiskUsage)
+	scan   *duScan
+	last   *DiskUsage
+}
+
+// NewDiskWatcher returns a watcher; call Run to start it.
+func NewDiskWatcher(opts ...DiskOption) *DiskWatcher {
+	w := &DiskWatcher{
+		interval: DefaultDiskInterval,
+		budget:   DefaultDiskBudget,
+		log:      slog.New(slog.DiscardHandler),
+		tasks:    map[string]*diskTask{},
+	}
+	for _, o := range opts {
+		o(w)
+	}
+	return w
+}
+
+// Watch starts measuring dir for task name, calling onOver (from Run's
+// goroutine; keep it short) whenever a measurement exceeds limitBytes.
+// Watching a name again replaces its entry.
+func (w *DiskWatcher) Watch(name, dir string, limitBytes int64, onOver func(DiskUsage)) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	if limitBytes <= 0 {
+		return invalid("limitBytes", limitBytes, "must be positive")
+	}
+	if !filepath.IsAbs(dir) {
+		return invalid("dir", dir, "must be an absolute path")
+	}
+	if onOver == nil {
+		return invalid("onOver", "nil", "must be set")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if old, ok := w.tasks[name]; ok {
+		old.scan.close()
+	} else {
+		w.order = append(w.order, name)
+	}
+	w.tasks[name] = &diskTask{name: name, dir: dir, limit: limitBytes, onOver: onOver}
+	return nil
+}
+
+// Unwatch stops measuring task name.
+func (w *DiskWatcher) Unwatch(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t, ok := w.tasks[name]
+	if !ok {
+		return
+	}
+	t.scan.close()
+	delete(w.tasks, name)
+	for i, n := range w.order {
+		if n == name {
+			w.order = append(w.order[:i], w.order[i+1:]...)
+			break
+		}
+	}
+}
+
+// Usage returns the last completed measurement of task name.
+func (w *DiskWatcher) Usage(name string) (DiskUsage, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if t, ok := w.tasks[name]; ok && t.last != nil {
+		return *t.last, true
+	}
+	return DiskUsage{}, false
+}
+
+// Run works one tick per interval until ctx is done, then returns ctx's
+// error. The first tick runs at once.
+func (w *DiskWatcher) Run(ctx context.Context) error {
+	t := time.NewTicker(w.interval)
+	defer t.Stop()
+	defer w.closeScans()
+	for {
+		w.Tick(ctx)
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-t.C:
+		}
+	}
+}
+
+func (w *DiskWatcher) closeScans() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, t := range w.tasks {
+		t.scan.close()
+		t.scan = nil
+	}
+}
+
+// Tick does one tick of work: it continues or starts scans, task after
+// task from where the previous tick stopped, until the budget is spent or
+// every task has been measured once. Run calls it; it is exported for
+// callers that drive their own loop.
+func (w *DiskWatcher) Tick(ctx context.Context) {
+	var over []func()
+	defer func() {
+		// Callbacks run after the lock is released, so they may Unwatch.
+		for _, f := range over {
+			f()
+		}
+	}()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	budget := w.budget
+	for visited := 0; visited < len(w.order) && budget > 0 && ctx.Err() == nil; visited++ {
+		w.next %= len(w.order)
+		t := w.tasks[w.order[w.next]]
+		if t.scan == nil {
+			s, err := newDuScan(t.dir)
+			if err != nil {
+				w.log.Warn("isolate: disk scan", "task", t.name, "dir", t.dir, "err", err)
+				w.next++
+				continue
+			}
+			t.scan = s
+		}
+		var done bool
+		budget, done = t.scan.step(budget)
+		if !done {
+			break // budget spent; resume this task next tick
+		}
+		u := DiskUsage{Task: t.name, Dir: t.dir, Bytes: t.scan.bytes, LimitBytes: t.limit, Time: time.Now()}
+		t.scan.close()
+		t.scan = nil
+		t.last = &u
+		w.next++
+		if u.Bytes > t.limit {
+			w.log.Info("isolate: task over its disk limit", "task", t.name, "bytes", u.Bytes, "limit", t.limit)
+			over = append(over, func() { t.onOver(u) })
+		}
+	}
+}
+
+// duScan is a resumable du -s of one directory tree.
+type duScan struct {
+	dev     uint64
+	bytes   int64
+	seen    map[[2]uint64]bool // (dev, ino) of files with more than one link
+	pending []string           // directories still to read
+	cur     *os.File           // directory being read
+	curPath string
+}
+
+func newDuScan(root string) (*duScan, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(root, &st); err != nil {
+		return nil, fmt.Errorf("isolate: stat %s: %w", root, err)
+	}
+	s := &duScan{dev: st.Dev, seen: map[[2]uint64]bool{}}
+	s.bytes = st.Blocks * 512
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		s.pending = []string{root}
+	}
+	return s, nil
+}
+
+// step examines up to budget entries and returns the budget left and
+// whether the tree is done.
+func (s *duScan) step(budget int) (int, bool) {
+	for budget > 0 {
+		if s.cur == nil {
+			if len(s.pending) == 0 {
+				return budget, true
+			}
+			s.curPath = s.pending[len(s.pending)-1]
+			s.pending = s.pending[:len(s.pending)-1]
+			f, err := os.Open(s.curPath)
+			if err != nil {
+				continue // removed or unreadable since it was listed
+			}
+			s.cur = f
+		}
+		names, err := s.cur.Readdirnames(min(budget, 512))
+		for _, n := range names {
+			s.account(n)
+		}
+		budget -= max(len(names), 1)
+		if err != nil { // io.EOF, or a read error: this directory is done
+			s.cur.Close()
+			s.cur = nil
+		}
+	}
+	return 0, s.cur == nil && len(s.pending) == 0
+}
+
+func (s *duScan) account(name string) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(s.cur.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return // removed meanwhile
+	}
+	if st.Dev != s.dev {
+		return // a mount point: du -x does not count or enter it
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Nlink > 1 {
+		key := [2]uint64{st.Dev, st.Ino}
+		if s.seen[key] {
+			return
+		}
+		s.seen[key] = true
+	}
+	s.bytes += st.Blocks * 512
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		s.pending = append(s.pending, filepath.Join(s.curPath, name))
+	}
+}
+
+func (s *duScan) close() {
+	if s != nil && s.cur != nil {
+		s.cur.Close()
+		s.cur = nil
+	}
+}

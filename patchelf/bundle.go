@@ -1,0 +1,90 @@
+package patchelf
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+)
+
+// BundleOptions controls Bundle.
+type BundleOptions struct {
+	ResolveOptions
+	// Logger receives one line per copied file; nil discards.
+	Logger *slog.Logger
+}
+
+// BundleReport says what Bundle did.
+type BundleReport struct {
+	Programs  []string  // the programs' paths inside the bundle
+	Libraries []Library // every resolved library, bundled or skipped
+}
+
+// Bundle copies programs to dest/bin and the shared libraries they load
+// (resolved as ld.so would, see Resolve) to dest/lib, and sets the
+// runpath of the copies to $ORIGIN/../lib (programs) and $ORIGIN
+// (libraries), so the bundle runs from any directory on a machine where
+// the libraries are not installed. The C library and the loader stay on
+// the host unless IncludeLibc is set.
+func Bundle(ctx context.Context, dest string, programs []string, opts BundleOptions) (*BundleReport, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &resolver{opts: opts.ResolveOptions, seen: map[string]bool{}}
+	progs, err := r.closure(ctx, programs)
+	if err != nil {
+		return nil, err
+	}
+	bin, lib := filepath.Join(dest, "bin"), filepath.Join(dest, "lib")
+	for _, d := range []string{bin, lib} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	rep := &BundleReport{Libraries: r.libs}
+	names := map[string]string{}
+	for _, p := range progs {
+		out := filepath.Join(bin, filepath.Base(p.path))
+		if prev, ok := names[out]; ok {
+			return nil, fmt.Errorf("%w: programs %s and %s both bundle to %s", ErrBadArgument, prev, p.path, out)
+		}
+		names[out] = p.path
+		if err := copyWithRunPath(ctx, p.path, out, "$ORIGIN/../lib"); err != nil {
+			return nil, err
+		}
+		log.Info("bundled program", "src", p.path, "dst", out)
+		rep.Programs = append(rep.Programs, out)
+	}
+	for _, l := range r.libs {
+		if l.Skipped {
+			log.Info("left to the host", "lib", l.Name, "path", l.Path)
+			continue
+		}
+		out := filepath.Join(lib, filepath.Base(l.Name))
+		if err := copyWithRunPath(ctx, l.Path, out, "$ORIGIN"); err != nil {
+			return nil, err
+		}
+		log.Info("bundled library", "lib", l.Name, "src", l.Path, "from", string(l.From), "dst", out)
+	}
+	return rep, nil
+}
+
+func copyWithRunPath(ctx context.Context, src, dst, runpath string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.SetRPath(runpath); err != nil {
+		return err
+	}
+	if err := f.SaveAs(dst); err != nil {
+		return fmt.Errorf("bundling %s: %w", src, err)
+	}
+	return nil
+}

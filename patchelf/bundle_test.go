@@ -1,0 +1,158 @@
+package patchelf_test
+
+import (
+	"context"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/gleaner/gleaner/patchelf"
+)
+
+func TestBundleRunsFromAnywhere(t *testing.T) {
+	fx := getFixtures(t)
+	work := t.TempDir()
+	// A library directory the program finds through its runpath only.
+	libdir := filepath.Join(work, "private")
+	os.MkdirAll(libdir, 0o755)
+	copyFile(t, filepath.Join(fx.lib["pie64"], "libfoo.so.1"), libdir, "libfoo.so.1")
+	prog := copyFile(t, fx.progs["pie64"], work, "prog")
+	edit(t, prog, func(f *patchelf.File) error { return f.SetRPath("$ORIGIN/private") })
+
+	dest := filepath.Join(work, "bundle")
+	rep, err := patchelf.Bundle(context.Background(), dest, []string{prog}, patchelf.BundleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]patchelf.Library{}
+	for _, l := range rep.Libraries {
+		got[l.Name] = l
+	}
+	if l := got["libfoo.so.1"]; l.From != patchelf.FromRunPath || l.Skipped || l.Path != filepath.Join(libdir, "libfoo.so.1") {
+		t.Fatalf("libfoo resolved as %+v", l)
+	}
+	if l := got["libc.so.6"]; !l.Skipped || l.From != patchelf.FromCache && l.From != patchelf.FromDefault {
+		t.Fatalf("libc resolved as %+v", l)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "lib", "libc.so.6")); !os.IsNotExist(err) {
+		t.Fatal("the C library was bundled")
+	}
+	// Move the bundle and hide the original library: it must still run.
+	moved := filepath.Join(work, "elsewhere", "agent")
+	os.MkdirAll(filepath.Dir(moved), 0o755)
+	if err := os.Rename(dest, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(libdir); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runProg(t, filepath.Join(moved, "bin", "prog")); err != nil || out != "foo=42" {
+		t.Fatalf("bundled program: %q, %v", out, err)
+	}
+	if f := reopen(t, filepath.Join(moved, "lib", "libfoo.so.1")); f.RPath() != "$ORIGIN" {
+		t.Fatalf("library runpath %q", f.RPath())
+	}
+}
+
+func TestBundleMissingLibrary(t *testing.T) {
+	fx := getFixtures(t)
+	prog := copyFile(t, fx.progs["pie64"], t.TempDir(), "prog")
+	_, err := patchelf.Bundle(context.Background(), t.TempDir(), []string{prog}, patchelf.BundleOptions{})
+	if err == nil || !errorsIs(err, patchelf.ErrNotFound) {
+		t.Fatalf("error %v, want ErrNotFound", err)
+	}
+}
+
+func TestLoadCacheFindsLibc(t *testing.T) {
+	if _, err := os.Stat("/etc/ld.so.cache"); err != nil {
+		t.Skip("no /etc/ld.so.cache on this host")
+	}
+	es, err := patchelf.LoadCache("/etc/ld.so.cache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Name == "libc.so.6" {
+			if _, err := os.Stat(e.Path); err != nil {
+				t.Fatalf("cache entry %+v: %v", e, err)
+			}
+			return
+		}
+	}
+	t.Fatal("libc.so.6 not in the cache")
+}
+
+func TestParseCacheRejectsGarbage(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"empty":     nil,
+		"old only":  []byte("ld.so-1.7.0\x00\x01\x00\x00\x00"),
+		"bad magic": []byte("glibc-ld.so.cache0.9" + string(make([]byte, 40))),
+		"too many":  append([]byte("glibc-ld.so.cache1.1\xff\xff\xff\x00"), make([]byte, 40)...),
+	} {
+		if _, err := patchelf.ParseCache(b); !errorsIs(err, patchelf.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+// cacheBytes builds an ld.so cache in the new format, optionally behind
+// an old-format table, with string offsets the way ldconfig writes them.
+func cacheBytes(old bool, entries [][2]string) []byte {
+	var strs []byte
+	hdr := make([]byte, 48)
+	copy(hdr, "glibc-ld.so.cache1.1")
+	binary.LittleEndian.PutUint32(hdr[20:], uint32(len(entries)))
+	tab := make([]byte, 24*len(entries))
+	base := 48 + len(tab) // strings follow the entries
+	for i, e := range entries {
+		k := base + len(strs)
+		strs = append(append(strs, e[0]...), 0)
+		v := base + len(strs)
+		strs = append(append(strs, e[1]...), 0)
+		binary.LittleEndian.PutUint32(tab[24*i:], 0x0303) // libc6, x86-64
+		binary.LittleEndian.PutUint32(tab[24*i+4:], uint32(k))
+		binary.LittleEndian.PutUint32(tab[24*i+8:], uint32(v))
+	}
+	binary.LittleEndian.PutUint32(hdr[24:], uint32(len(strs)))
+	out := slices.Concat(hdr, tab, strs)
+	if old {
+		// "ld.so-1.7.0", NUL, nlibs = 0: 16 bytes, already 8-aligned.
+		out = append([]byte("ld.so-1.7.0\x00\x00\x00\x00\x00"), out...)
+	}
+	return out
+}
+
+func TestParseCache(t *testing.T) {
+	entries := [][2]string{{"libz.so.1", "/lib/x86_64-linux-gnu/libz.so.1"}, {"libfoo.so.2", "/opt/foo/libfoo.so.2"}}
+	for name, b := range map[string][]byte{"new format": cacheBytes(false, entries), "old table first": cacheBytes(true, entries)} {
+		t.Run(name, func(t *testing.T) {
+			got, err := patchelf.ParseCache(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 2 || got[1].Name != "libfoo.so.2" || got[1].Path != "/opt/foo/libfoo.so.2" || got[0].Flags != 0x0303 {
+				t.Fatalf("%+v", got)
+			}
+		})
+	}
+}
+
+func TestBundleIncludeLibc(t *testing.T) {
+	fx := getFixtures(t)
+	work := t.TempDir()
+	prog := copyFile(t, fx.progs["pie64"], work, "prog")
+	edit(t, prog, func(f *patchelf.File) error { return f.SetRPath(fx.lib["pie64"]) })
+	dest := filepath.Join(work, "bundle")
+	opts := patchelf.BundleOptions{ResolveOptions: patchelf.ResolveOptions{IncludeLibc: true}}
+	if _, err := patchelf.Bundle(context.Background(), dest, []string{prog}, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "lib", "libc.so.6")); err != nil {
+		t.Fatalf("libc not bundled: %v", err)
+	}
+	if out, err := runProg(t, filepath.Join(dest, "bin", "prog")); err != nil || out != "foo=42" {
+		t.Fatalf("bundled program with its own libc: %q, %v", out, err)
+	}
+}

@@ -1,0 +1,406 @@
+package patchelf_test
+
+import (
+	"bytes"
+	"debug/elf"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gleaner/gleaner/internal/testenv"
+	"github.com/gleaner/gleaner/patchelf"
+)
+
+func edit(t *testing.T, path string, fn func(f *patchelf.File) error) {
+	t.Helper()
+	f, err := patchelf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := fn(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Save(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func reopen(t *testing.T, path string) *patchelf.File {
+	t.Helper()
+	f, err := patchelf.Open(path)
+	if err != nil {
+		t.Fatalf("reopening edited file: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// checkTools runs readelf -a (no warnings) and strip on the file, and the
+// stripped copy must still run like the original.
+func checkTools(t *testing.T, path string, want string) {
+	t.Helper()
+	checkLayout(t, path)
+	readelf(t, "-a", "-W", path)
+	strip := testenv.RequireBinary(t, "strip")
+	out := path + ".stripped"
+	if b, err := exec.Command(strip, "-o", out, path).CombinedOutput(); err != nil || len(b) > 0 {
+		t.Fatalf("strip: %v %s", err, b)
+	}
+	if want != "" {
+		if got, err := runProg(t, out); err != nil || got != want {
+			t.Fatalf("stripped program: %q, %v; want %q", got, err, want)
+		}
+	}
+}
+
+func TestEditedProgramsRun(t *testing.T) {
+	fx := getFixtures(t)
+	long := "$ORIGIN/../lib/" + strings.Repeat("very-long-directory-name/", 12) + "end"
+	for _, v := range variants {
+		prog, ok := fx.progs[v.name]
+		if !ok {
+			t.Run(v.name, func(t *testing.T) { testenv.RequireBinary(t, "gcc-multilib-for-"+v.name) })
+			continue
+		}
+		libdir := fx.lib[v.name]
+		interp := func() string {
+			f, err := patchelf.Open(prog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			s, _ := f.Interpreter()
+			return s
+		}()
+		cases := []struct {
+			name  string
+			edit  func(f *patchelf.File) error
+			tag   string // readelf -d must show this
+			runs  bool
+			fails string // when !runs: the loader's complaint names this
+		}{
+			{"set runpath to the library dir finds the library", func(f *patchelf.File) error {
+				return f.SetRPath(long + ":" + libdir)
+			}, "(RUNPATH)", true, ""},
+			{"rpath longer than the slack of its segment", func(f *patchelf.File) error {
+				return f.SetRPath(strings.Repeat("/no/such/dir", 400) + ":" + libdir)
+			}, "(RUNPATH)", true, ""},
+			{"force-rpath writes DT_RPATH", func(f *patchelf.File) error {
+				return f.SetRPath(libdir+":"+long, patchelf.ForceRPath())
+			}, "(RPATH)", true, ""},
+			{"many new needed entries move .dynamic", func(f *patchelf.File) error {
+				if err := f.SetRPath(libdir); err != nil {
+					return err
+				}
+				return f.AddNeeded("libfoo.so.1", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1", "libutil.so.1", "libresolv.so.2")
+			}, "libresolv.so.2", true, ""},
+			{"longer interpreter is moved out of place", func(f *patchelf.File) error {
+				if err := f.SetRPath(libdir); err != nil {
+					return err
+				}
+				return f.SetInterpreter(strings.Repeat("/.", 40) + interp)
+			}, "(RUNPATH)", true, ""},
+			{"soname is added", func(f *patchelf.File) error {
+				if err := f.SetRPath(libdir); err != nil {
+					return err
+				}
+				return f.SetSoname("libprog-" + strings.Repeat("x", 100) + ".so")
+			}, "Library soname: [libprog-", true, ""},
+			{"nodeflib stops the loader from searching the default paths", func(f *patchelf.File) error {
+				if err := f.SetRPath(libdir); err != nil {
+					return err
+				}
+				f.NoDefaultLib()
+				return nil
+			}, "NODEFLIB", false, "libc.so.6"},
+			{"replace needed renames the library", func(f *patchelf.File) error {
+				if err := f.SetRPath(libdir); err != nil {
+					return err
+				}
+				return f.ReplaceNeeded("libfoo.so.1", "libfoo-renamed.so.1")
+			}, "libfoo-renamed.so.1", false, "libfoo-renamed.so.1"},
+		}
+		for _, c := range cases {
+			t.Run(v.name+"/"+c.name, func(t *testing.T) {
+				dir := t.TempDir()
+				p := copyFile(t, prog, dir, "prog")
+				if got, err := runProg(t, p); err == nil {
+					t.Fatalf("program ran before the edit (%q): the test would prove nothing", got)
+				}
+				edit(t, p, c.edit)
+				out := readelf(t, "-d", "-W", p)
+				if !strings.Contains(out, c.tag) {
+					t.Fatalf("readelf -d does not show %q:\n%s", c.tag, out)
+				}
+				got, err := runProg(t, p)
+				if c.runs && (err != nil || got != "foo=42") {
+					t.Fatalf("edited program: %q, %v", got, err)
+				}
+				if !c.runs {
+					if err == nil || !strings.Contains(got, c.fails) {
+						t.Fatalf("program should fail to find %s, got %q, %v", c.fails, got, err)
+					}
+				}
+				if c.fails == "libfoo-renamed.so.1" {
+					if err := os.Symlink(filepath.Join(libdir, "libfoo.so.1"), filepath.Join(dir, "libfoo-renamed.so.1")); err != nil {
+						t.Fatal(err)
+					}
+					edit(t, p, func(f *patchelf.File) error { return f.AddRPath(dir) })
+					if got, err := runProg(t, p); err != nil || got != "foo=42" {
+						t.Fatalf("renamed library not loaded from the new rpath: %q, %v", got, err)
+					}
+				}
+				want := ""
+				if c.runs || c.fails == "libfoo-renamed.so.1" {
+					want = "foo=42"
+				}
+				checkTools(t, p, want)
+			})
+		}
+	}
+}
+
+func TestRepeatedEditsDoNotGrow(t *testing.T) {
+	fx := getFixtures(t)
+	for _, v := range variants {
+		prog, ok := fx.progs[v.name]
+		if !ok {
+			continue
+		}
+		t.Run(v.name, func(t *testing.T) {
+			p := copyFile(t, prog, t.TempDir(), "prog")
+			var sizes []int64
+			for i := range 8 {
+				edit(t, p, func(f *patchelf.File) error {
+					if err := f.SetRPath(fx.lib[v.name] + ":/" + strings.Repeat(string(rune('a'+i)), 300)); err != nil {
+						return err
+					}
+					return f.AddNeeded("libextra" + string(rune('a'+i)) + strings.Repeat("x", 50) + ".so")
+				})
+				edit(t, p, func(f *patchelf.File) error {
+					f.RemoveNeeded("libextra" + string(rune('a'+i)) + strings.Repeat("x", 50) + ".so")
+					return nil
+				})
+				st, _ := os.Stat(p)
+				sizes = append(sizes, st.Size())
+				e, err := elf.Open(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				loads := 0
+				for _, ph := range e.Progs {
+					if ph.Type == elf.PT_LOAD {
+						loads++
+					}
+				}
+				e.Close()
+				if loads > 6 {
+					t.Fatalf("edit %d: %d PT_LOAD segments: each edit adds one", i, loads)
+				}
+			}
+			if sizes[len(sizes)-1] != sizes[2] {
+				t.Fatalf("file keeps growing across edits of the same size: %v", sizes)
+			}
+			if got, err := runProg(t, p); err != nil || got != "foo=42" {
+				t.Fatalf("after repeated edits: %q, %v", got, err)
+			}
+			// The same value again changes nothing at all.
+			before, _ := os.ReadFile(p)
+			st0, _ := os.Stat(p)
+			f, err := patchelf.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.SetRPath(f.RPath()); err != nil {
+				t.Fatal(err)
+			}
+			if ch, _ := f.Changed(); ch {
+				t.Fatal("setting the current rpath reports a change")
+			}
+			if err := f.Save(); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			after, _ := os.ReadFile(p)
+			st1, _ := os.Stat(p)
+			if !bytes.Equal(before, after) || !os.SameFile(st0, st1) {
+				t.Fatal("saving an unchanged file rewrote it")
+			}
+			checkTools(t, p, "foo=42")
+		})
+	}
+}
+
+func TestSharedLibraryEdits(t *testing.T) {
+	fx := getFixtures(t)
+	for _, v := range variants {
+		prog, ok := fx.progs[v.name]
+		if !ok {
+			continue
+		}
+		for _, lib := range []string{"libfoo.so.1", "nosoname.so"} {
+			t.Run(v.name+"/"+lib, func(t *testing.T) {
+				dir := t.TempDir()
+				src := filepath.Join(fx.lib[v.name], lib)
+				if lib == "nosoname.so" {
+					src = filepath.Join(filepath.Dir(fx.lib[v.name]), lib)
+				}
+				so := copyFile(t, src, dir, "libfoo.so.1")
+				if _, err := reopen(t, so).Interpreter(); !errors.Is(err, patchelf.ErrNoInterpreter) {
+					t.Fatalf("library interpreter: %v, want ErrNoInterpreter", err)
+				}
+				edit(t, so, func(f *patchelf.File) error {
+					if err := f.SetSoname("libfoo.so.1"); err != nil {
+						return err
+					}
+					return f.SetRPath("$ORIGIN/" + strings.Repeat("deep/", 60))
+				})
+				f := reopen(t, so)
+				if s, ok := f.Soname(); !ok || s != "libfoo.so.1" {
+					t.Fatalf("soname %q %v", s, ok)
+				}
+				if !strings.Contains(readelf(t, "-d", so), "Library soname: [libfoo.so.1]") {
+					t.Fatal("readelf does not show the soname")
+				}
+				p := copyFile(t, prog, dir, "prog")
+				edit(t, p, func(f *patchelf.File) error { return f.SetRPath("$ORIGIN") })
+				if got, err := runProg(t, p); err != nil || got != "foo=42" {
+					t.Fatalf("program with edited library: %q, %v", got, err)
+				}
+				checkTools(t, so, "")
+			})
+		}
+	}
+}
+
+func TestOutputPathLeavesInputAndKeepsMode(t *testing.T) {
+	fx := getFixtures(t)
+	dir := t.TempDir()
+	in := copyFile(t, fx.progs["pie64"], dir, "in")
+	if err := os.Chmod(in, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	orig, _ := os.ReadFile(in)
+	f, err := patchelf.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.SetRPath(fx.lib["pie64"]); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if err := f.SaveAs(out); err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := os.ReadFile(in); !bytes.Equal(orig, now) {
+		t.Fatal("input changed")
+	}
+	st, _ := os.Stat(out)
+	if st.Mode().Perm() != 0o750 {
+		t.Fatalf("mode %v, want 0750", st.Mode())
+	}
+	if got, err := runProg(t, out); err != nil || got != "foo=42" {
+		t.Fatalf("output: %q %v", got, err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 2 {
+		t.Fatalf("temporary files left behind: %v", ents)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	fx := getFixtures(t)
+	dir := t.TempDir()
+	good, _ := os.ReadFile(fx.progs["pie64"])
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o644)
+		return p
+	}
+	obj := filepath.Join(dir, "obj.o")
+	static := filepath.Join(dir, "static")
+	if err := gcc("-c", "-o", obj, filepath.Join(fx.dir, "src", "foo.c")); err != nil {
+		t.Fatal(err)
+	}
+	if err := gcc("-static", "-o", static, filepath.Join(fx.dir, "src", "prog.c"), filepath.Join(fx.dir, "src", "foo.c")); err != nil {
+		t.Fatal(err)
+	}
+	badSH := bytes.Clone(good)
+	badSH[40] = 0xff // e_shoff far past the end
+	badSH[41] = 0xff
+	noSections := bytes.Clone(good)
+	clear(noSections[40:48]) // e_shoff
+	clear(noSections[60:62]) // e_shnum
+	badPH := bytes.Clone(good)
+	badPH[32] = 0xf0
+	badPH[33] = 0xff
+	cases := []struct {
+		name, path string
+		want       error
+	}{
+		{"text file is not ELF", write("text", []byte("#!/bin/sh\necho hello, this is not an ELF file, and it is longer than any ELF header\n")), patchelf.ErrNotELF},
+		{"empty file misses the header", write("empty", nil), patchelf.ErrMissingHeader},
+		{"truncated header", write("trunc", good[:40]), patchelf.ErrMissingHeader},
+		{"truncated after the headers", write("trunc2", good[:1000]), patchelf.ErrMissingSectionHeaders},
+		{"segments past the end", write("trunc3", noSections[:1000]), patchelf.ErrInvalid},
+		{"object file has the wrong type", obj, patchelf.ErrWrongType},
+		{"static program has no dynamic section", static, patchelf.ErrStatic},
+		{"section headers out of bounds", write("badsh", badSH), patchelf.ErrMissingSectionHeaders},
+		{"program headers out of bounds", write("badph", badPH), patchelf.ErrMissingProgramHeaders},
+		{"missing file", filepath.Join(dir, "nosuch"), os.ErrNotExist},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before, _ := os.ReadFile(c.path)
+			f, err := patchelf.Open(c.path)
+			if err == nil {
+				f.Close()
+				t.Fatal("opened without error")
+			}
+			if !errors.Is(err, c.want) {
+				t.Fatalf("error %v, want %v", err, c.want)
+			}
+			after, _ := os.ReadFile(c.path)
+			if !bytes.Equal(before, after) {
+				t.Fatal("file changed")
+			}
+		})
+	}
+}
+
+// The linker stores a string that ends another only once: here DT_NEEDED
+// "libfoo.so.1" points into the tail of the DT_RUNPATH string
+// ".../libfoo.so.1". Changing the runpath must not touch those bytes
+// (Debian's patchelf 0.14.3 blanks them and the program loses its
+// dependency).
+func TestSharedStringTailsSurvive(t *testing.T) {
+	fx := getFixtures(t)
+	dir := t.TempDir()
+	tail := filepath.Join(dir, "libfoo.so.1") // a directory whose name ends like the library
+	if err := os.MkdirAll(tail, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	prog := filepath.Join(dir, "prog")
+	if err := gcc("-o", prog, filepath.Join(fx.dir, "src", "prog.c"), filepath.Join(fx.lib["pie64"], "libfoo.so.1"), "-Wl,-rpath,"+tail); err != nil {
+		t.Fatal(err)
+	}
+	out := readelf(t, "-p", ".dynstr", prog)
+	if strings.Count(out, "libfoo.so.1") != 1 {
+		t.Skipf("this linker did not merge the string tails:\n%s", out)
+	}
+	for _, rp := range []string{"/x", fx.lib["pie64"], fx.lib["pie64"] + ":" + strings.Repeat("/long", 40)} {
+		edit(t, prog, func(f *patchelf.File) error { return f.SetRPath(rp) })
+		f := reopen(t, prog)
+		if got := f.Needed(); len(got) != 2 || got[0] != "libfoo.so.1" {
+			t.Fatalf("after set-rpath %q: needed %q", rp, got)
+		}
+	}
+	if got, err := runProg(t, prog); err != nil || got != "foo=42" {
+		t.Fatalf("program: %q, %v", got, err)
+	}
+}

@@ -1,0 +1,138 @@
+package patchelf
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Changed reports whether the edits so far change the file.
+func (f *File) Changed() (bool, error) {
+	l, err := f.plan()
+	return l != nil, err
+}
+
+// Bytes returns the edited file.
+func (f *File) Bytes() ([]byte, error) {
+	l, err := f.plan()
+	if err != nil {
+		return nil, err
+	}
+	if l == nil {
+		l = &layout{srcTo: uint64(f.size), size: uint64(f.size)}
+	}
+	b := make([]byte, l.size)
+	n := l.srcTo - l.srcFrom
+	if _, err := f.src.ReadAt(b[l.at:l.at+n], int64(l.srcFrom)); err != nil && !(errors.Is(err, io.EOF) && n == 0) {
+		return nil, err
+	}
+	for _, p := range l.patches {
+		copy(b[p.off:], p.data)
+	}
+	return b, nil
+}
+
+// WriteTo writes the edited file to w.
+func (f *File) WriteTo(w io.Writer) (int64, error) {
+	b, err := f.Bytes()
+	if err != nil {
+		return 0, err
+	}
+	n, err := w.Write(b)
+	return int64(n), err
+}
+
+// Save writes the edits back to the file given to Open, atomically: the
+// new contents go to a temporary file in the same directory, which gets
+// the original mode and is renamed over the original. Nothing is written
+// when the edits change nothing. The File then reads the saved file, so
+// editing and saving again works.
+func (f *File) Save() error {
+	if f.name == "" {
+		return fmt.Errorf("%w: Save needs a File from Open; use SaveAs or WriteTo", ErrBadArgument)
+	}
+	l, err := f.plan()
+	if err != nil || l == nil {
+		return err
+	}
+	if err := f.write(f.name, l); err != nil {
+		return err
+	}
+	// Go on from the saved file, so further edits and saves work.
+	nf, err := Open(f.name)
+	if err != nil {
+		return fmt.Errorf("reopening saved file: %w", err)
+	}
+	nf.pageSize = f.pageSize
+	f.Close()
+	*f = *nf
+	return nil
+}
+
+// SaveAs writes the edited file to name atomically, leaving the input
+// untouched. The output is written even when nothing changed.
+func (f *File) SaveAs(name string) error {
+	l, err := f.plan()
+	if err != nil {
+		return err
+	}
+	if l == nil {
+		l = &layout{srcTo: uint64(f.size), size: uint64(f.size)}
+	}
+	return f.write(name, l)
+}
+
+func (f *File) write(name string, l *layout) (err error) {
+	dir, base := filepath.Split(name)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".patchelf-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = f.copyInto(tmp, l); err != nil {
+		return err
+	}
+	for _, p := range l.patches {
+		if _, err = tmp.WriteAt(p.data, int64(p.off)); err != nil {
+			return err
+		}
+	}
+	if err = tmp.Chmod(f.mode); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}
+
+// copyInto copies the kept input range into the output and sizes it. When
+// the input is a file, the kernel copies (copy_file_range), which is what
+// makes a save of a large binary cheap.
+func (f *File) copyInto(dst *os.File, l *layout) error {
+	n := int64(l.srcTo - l.srcFrom)
+	if _, err := dst.Seek(int64(l.at), io.SeekStart); err != nil {
+		return err
+	}
+	var src io.Reader = io.NewSectionReader(f.src, int64(l.srcFrom), n)
+	if fd, ok := f.src.(*os.File); ok {
+		if _, err := fd.Seek(int64(l.srcFrom), io.SeekStart); err != nil {
+			return err
+		}
+		src = &io.LimitedReader{R: fd, N: n}
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		return err
+	}
+	return dst.Truncate(int64(l.size))
+}

@@ -1,0 +1,148 @@
+package rootfs_test
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/gleaner/gleaner/internal/testenv"
+	"github.com/gleaner/gleaner/rootfs"
+)
+
+// BenchmarkLaunch starts `true` in a prepared busybox root and waits for it,
+// in each mode. Goal: p50 under 10 ms.
+func BenchmarkLaunch(b *testing.B) {
+	testenv.RequireRoot(b)
+	root := filepath.Join(b.TempDir(), "root")
+	buildBusyboxRoot(b, root)
+	for _, m := range []rootfs.LaunchMode{rootfs.ModeChroot, rootfs.ModePivotRoot} {
+		b.Run(m.String(), func(b *testing.B) {
+			if m == rootfs.ModePivotRoot && !rootfs.PivotRootSupported() {
+				testenv.RequireMountNamespace(b)
+			}
+			spec := rootfs.Spec{Root: root, Mode: m, Args: []string{"/bin/true"}}
+			ctx := context.Background()
+			var lat []time.Duration
+			b.ReportAllocs()
+			for b.Loop() {
+				start := time.Now()
+				p, err := rootfs.Start(ctx, spec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				st, err := p.Wait(ctx)
+				if err != nil || !st.Success() {
+					b.Fatalf("true: %v %v", st, err)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			slices.Sort(lat)
+			pct := func(p float64) float64 {
+				return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000
+			}
+			b.ReportMetric(pct(0.50), "p50-ms")
+			b.ReportMetric(pct(0.99), "p99-ms")
+		})
+	}
+}
+
+// imageMB is the size of the generated image BenchmarkUnpack unpacks.
+const imageMB = 100
+
+// writeImage writes a ~100 MB rootfs-like archive: 800 files of 128 KiB,
+// half random bytes, half text, in 40 directories.
+func writeImage(b *testing.B, w io.Writer) {
+	tw := tar.NewWriter(w)
+	rng := rand.NewChaCha8([32]byte{1})
+	buf := make([]byte, 128<<10)
+	files := imageMB << 20 / len(buf)
+	for d := range 40 {
+		tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("usr/lib/d%02d/", d), Typeflag: tar.TypeDir, Mode: 0o755})
+	}
+	for i := range files {
+		rng.Read(buf[:len(buf)/2])
+		for j := len(buf) / 2; j < len(buf); j++ {
+			buf[j] = "gleaner rootfs "[j%15]
+		}
+		hdr := &tar.Header{Name: fmt.Sprintf("usr/lib/d%02d/f%04d.so", i%40, i), Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(buf))}
+		if err := tw.WriteHeader(hdr); err != nil {
+			b.Fatal(err)
+		}
+		tw.Write(buf)
+	}
+	if err := tw.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkUnpack measures unpack throughput (MB/s of file content) for a
+// 100 MB image, uncompressed and zstd-compressed.
+func BenchmarkUnpack(b *testing.B) {
+	dir := testenv.TempDirOnDisk(b)
+	for _, format := range []string{"tar", "tar.zst"} {
+		b.Run(format, func(b *testing.B) {
+			archive := filepath.Join(dir, "image."+format)
+			f, err := os.Create(archive)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if format == "tar.zst" {
+				zw, _ := zstd.NewWriter(f, zstd.WithEncoderLevel(zstd.SpeedFastest))
+				writeImage(b, zw)
+				zw.Close()
+			} else {
+				writeImage(b, f)
+			}
+			f.Close()
+			b.SetBytes(imageMB << 20)
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				dst := filepath.Join(dir, fmt.Sprintf("out-%s-%d", format, n))
+				n++
+				if err := rootfs.Unpack(context.Background(), archive, dst, rootfs.UnpackOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				os.RemoveAll(dst)
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// BenchmarkFetchCacheHit measures a Fetch served from the cache.
+func BenchmarkFetchCacheHit(b *testing.B) {
+	dir := b.TempDir()
+	src := filepath.Join(dir, "img.tar")
+	body := make([]byte, 1<<20)
+	if err := os.WriteFile(src, body, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	f, err := rootfs.NewFetcher(filepath.Join(dir, "cache"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	ctx := context.Background()
+	sum := digestOf(body)
+	if _, err := f.Fetch(ctx, "file://"+src, rootfs.WithSHA256(sum)); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		obj, err := f.Fetch(ctx, "file://"+src, rootfs.WithSHA256(sum))
+		if err != nil || !obj.Cached {
+			b.Fatalf("%+v %v", obj, err)
+		}
+	}
+}

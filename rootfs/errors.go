@@ -1,0 +1,63 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every error this package returns that falls into one of
+// these classes wraps the sentinel, so callers can use errors.Is.
+var (
+	// ErrNotFound: an object, base version, bundle or command does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid: a caller-supplied value (URI, digest, spec field) is malformed.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrChecksum: fetched content does not match the expected sha256.
+	ErrChecksum = errors.New("checksum mismatch")
+	// ErrUnsafe: an archive entry was refused (escape, device, limit).
+	ErrUnsafe = errors.New("unsafe archive")
+	// ErrNotSupported: the kernel or platform lacks what was asked for.
+	ErrNotSupported = errors.New("not supported")
+	// ErrExist: a destination that must be new already exists.
+	ErrExist = errors.New("already exists")
+)
+
+// ChecksumError reports content whose sha256 is not the expected one.
+type ChecksumError struct {
+	Object string // URI or path of the object
+	Want   string // expected hex sha256
+	Got    string // actual hex sha256
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("rootfs: %s: sha256 %s, want %s", e.Object, e.Got, e.Want)
+}
+
+// Unwrap makes errors.Is(err, ErrChecksum) true.
+func (e *ChecksumError) Unwrap() error { return ErrChecksum }
+
+// EntryError reports an archive entry that was refused, with the entry's name
+// and the reason.
+type EntryError struct {
+	Name   string // entry name as written in the archive
+	Reason string
+}
+
+func (e *EntryError) Error() string {
+	return fmt.Sprintf("archive entry %q refused: %s", e.Name, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrUnsafe) true.
+func (e *EntryError) Unwrap() error { return ErrUnsafe }
+
+// FetchError wraps a failure to read or write a remote object with its URI.
+type FetchError struct {
+	URI string
+	Op  string // "fetch" or "upload"
+	Err error
+}
+
+func (e *FetchError) Error() string { return fmt.Sprintf("rootfs: %s %s: %v", e.Op, e.URI, e.Err) }
+
+// Unwrap returns the cause.
+func (e *FetchError) Unwrap() error { return e.Err }

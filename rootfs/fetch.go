@@ -1,0 +1,339 @@
+package rootfs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+)
+
+// DefaultCacheSize bounds a Fetcher's cache when WithCacheSize is not given.
+const DefaultCacheSize = 10 << 30
+
+// Fetcher downloads objects named by file://, http(s):// and s3:// URIs into
+// a content-addressed cache. It is safe for concurrent use; concurrent
+// fetches of the same object share one download. Close stops downloads in
+// flight.
+type Fetcher struct {
+	cache *cache
+	http  *http.Client
+	s3    *s3Store
+	log   *slog.Logger
+
+	ctx    context.Context // parent of every download
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	flights map[string]*flight
+	closed  bool
+}
+
+// Option configures a Fetcher.
+type Option func(*Fetcher)
+
+// WithCacheSize bounds the cache to n bytes (least recently used objects are
+// evicted first). An object larger than n is still fetched and returned.
+func WithCacheSize(n int64) Option { return func(f *Fetcher) { f.cache.max = n } }
+
+// WithHTTPClient sets the client used for http:// and https:// URIs.
+func WithHTTPClient(c *http.Client) Option { return func(f *Fetcher) { f.http = c } }
+
+// WithS3 sets the S3 endpoint, region and credentials. Fields left empty
+// come from the standard AWS environment variables (see S3Config).
+func WithS3(cfg S3Config) Option { return func(f *Fetcher) { f.s3 = newS3Store(cfg) } }
+
+// WithLogger sets the logger; the default discards.
+func WithLogger(l *slog.Logger) Option { return func(f *Fetcher) { f.log = l } }
+
+// NewFetcher returns a Fetcher caching under dir (created if missing).
+func NewFetcher(dir string, opts ...Option) (*Fetcher, error) {
+	c, err := openCache(dir, DefaultCacheSize)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &Fetcher{
+		cache:   c,
+		http:    http.DefaultClient,
+		s3:      newS3Store(S3Config{}),
+		log:     slog.New(slog.DiscardHandler),
+		ctx:     ctx,
+		cancel:  cancel,
+		flights: map[string]*flight{},
+	}
+	for _, o := range opts {
+		o(f)
+	}
+	c.mu.Lock()
+	c.evict("")
+	c.mu.Unlock()
+	return f, nil
+}
+
+// Close cancels downloads in flight and waits for them to stop.
+func (f *Fetcher) Close() error {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	f.cancel()
+	f.wg.Wait()
+	return nil
+}
+
+// Object is a fetched object in the cache.
+type Object struct {
+	URI string
+	// Path is the file in the cache. Read it, never modify it. It stays
+	// until evicted to make room for newer objects, so unpack or open it
+	// promptly (an open file survives eviction).
+	Path   string
+	SHA256 string // hex
+	Size   int64
+	Cached bool // served from the cache without downloading
+}
+
+// Progress receives bytes done and the total (-1 when the server does not
+// say). It is called from the downloading goroutine.
+type Progress func(done, total int64)
+
+// FetchOption configures one Fetch.
+type FetchOption func(*fetchConfig)
+
+type fetchConfig struct {
+	sha256   string
+	progress Progress
+}
+
+// WithSHA256 makes Fetch verify the content against the hex digest, and
+// serve it from the cache without any network access when present.
+func WithSHA256(hex string) FetchOption {
+	return func(c *fetchConfig) { c.sha256 = strings.ToLower(hex) }
+}
+
+// WithProgress reports download progress to p.
+func WithProgress(p Progress) FetchOption { return func(c *fetchConfig) { c.progress = p } }
+
+// Fetch returns the object at uri from the cache, downloading it when
+// needed. Without WithSHA256 the object is always downloaded (its content is
+// unknown until read) and then stored by its digest.
+func (f *Fetcher) Fetch(ctx context.Context, uri string, opts ...FetchOption) (Object, error) {
+	var cfg fetchConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	src, err := parseURI(uri)
+	if err != nil {
+		return Object{}, err
+	}
+	key := uri
+	if cfg.sha256 != "" {
+		if err := validDigest(cfg.sha256); err != nil {
+			return Object{}, fmt.Errorf("rootfs: fetch %s: %w", uri, err)
+		}
+		if p, size, ok := f.cache.get(cfg.sha256); ok {
+			if cfg.progress != nil {
+				cfg.progress(size, size)
+			}
+			return Object{URI: uri, Path: p, SHA256: cfg.sha256, Size: size, Cached: true}, nil
+		}
+		key = "sha256:" + cfg.sha256
+	}
+
+	fl, err := f.join(key, src, cfg.sha256)
+	if err != nil {
+		return Object{}, err
+	}
+	if cfg.progress != nil {
+		fl.subscribe(cfg.progress)
+	}
+	select {
+	case <-fl.done:
+		f.leave(fl, false)
+		if fl.err != nil {
+			return Object{}, fl.err
+		}
+		return Object{URI: uri, Path: fl.path, SHA256: fl.digest, Size: fl.size}, nil
+	case <-ctx.Done():
+		f.leave(fl, true)
+		return Object{}, &FetchError{URI: uri, Op: "fetch", Err: ctx.Err()}
+	}
+}
+
+// flight is one download shared by every Fetch of the same object. It is
+// cancelled when the last waiter gives up.
+type flight struct {
+	key     string
+	done    chan struct{}
+	cancel  context.CancelFunc
+	waiters int // guarded by Fetcher.mu
+
+	pmu       sync.Mutex
+	listeners []Progress
+
+	// Set before done is closed.
+	path, digest string
+	size         int64
+	err          error
+}
+
+func (fl *flight) subscribe(p Progress) {
+	fl.pmu.Lock()
+	fl.listeners = append(fl.listeners, p)
+	fl.pmu.Unlock()
+}
+
+func (fl *flight) report(done, total int64) {
+	fl.pmu.Lock()
+	defer fl.pmu.Unlock()
+	for _, p := range fl.listeners {
+		p(done, total)
+	}
+}
+
+func (f *Fetcher) join(key string, src source, want string) (*flight, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, fmt.Errorf("rootfs: fetch %s: fetcher closed", src.uri)
+	}
+	if fl, ok := f.flights[key]; ok {
+		fl.waiters++
+		return fl, nil
+	}
+	ctx, cancel := context.WithCancel(f.ctx)
+	fl := &flight{key: key, done: make(chan struct{}), cancel: cancel, waiters: 1}
+	f.flights[key] = fl
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		defer cancel()
+		fl.path, fl.digest, fl.size, fl.err = f.download(ctx, src, want, fl.report)
+		f.mu.Lock()
+		if f.flights[key] == fl {
+			delete(f.flights, key)
+		}
+		f.mu.Unlock()
+		close(fl.done)
+	}()
+	return fl, nil
+}
+
+func (f *Fetcher) leave(fl *flight, abandon bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fl.waiters--
+	if abandon && fl.waiters == 0 {
+		fl.cancel()
+		// A later Fetch must not join a cancelled download.
+		if f.flights[fl.key] == fl {
+			delete(f.flights, fl.key)
+		}
+	}
+}
+
+// download copies src into a temporary file in the cache while hashing it,
+// verifies the digest, and moves it into place.
+func (f *Fetcher) download(ctx context.Context, src source, want string, report Progress) (path, digest string, size int64, err error) {
+	f.log.Debug("fetching", "uri", src.uri)
+	body, total, err := f.open(ctx, src)
+	if err != nil {
+		return "", "", 0, err
+	}
+	defer body.Close()
+	tmp, err := os.CreateTemp(f.cache.tmp(), "fetch-")
+	if err != nil {
+		return "", "", 0, &FetchError{URI: src.uri, Op: "fetch", Err: err}
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	pw := &progressWriter{total: total, report: report}
+	n, err := io.CopyBuffer(io.MultiWriter(tmp, h, pw), ctxReader{ctx, body}, make([]byte, 256<<10))
+	if err != nil {
+		return "", "", 0, &FetchError{URI: src.uri, Op: "fetch", Err: err}
+	}
+	if total >= 0 && n != total {
+		return "", "", 0, &FetchError{URI: src.uri, Op: "fetch", Err: fmt.Errorf("short read: %d of %d bytes", n, total)}
+	}
+	report(n, n)
+	digest = hex.EncodeToString(h.Sum(nil))
+	if want != "" && digest != want {
+		return "", "", 0, &ChecksumError{Object: src.uri, Want: want, Got: digest}
+	}
+	if err = tmp.Sync(); err == nil {
+		err = tmp.Close()
+	}
+	if err != nil {
+		return "", "", 0, &FetchError{URI: src.uri, Op: "fetch", Err: err}
+	}
+	path, err = f.cache.put(tmp.Name(), digest, n)
+	if err != nil {
+		return "", "", 0, err
+	}
+	f.log.Info("fetched", "uri", src.uri, "sha256", digest, "bytes", n)
+	return path, digest, n, nil
+}
+
+type progressWriter struct {
+	done, total int64
+	report      Progress
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	p.done += int64(len(b))
+	p.report(p.done, p.total)
+	return len(b), nil
+}
+
+// open returns the object's content and its size (-1 if unknown).
+func (f *Fetcher) open(ctx context.Context, src source) (io.ReadCloser, int64, error) {
+	switch src.scheme {
+	case "file":
+		fh, err := os.Open(src.path)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				err = ErrNotFound
+			}
+			return nil, 0, &FetchError{URI: src.uri, Op: "fetch", Err: err}
+		}
+		fi, err := fh.Stat()
+		if err != nil {
+			fh.Close()
+			return nil, 0, &FetchError{URI: src.uri, Op: "fetch", Err: err}
+		}
+		return fh, fi.Size(), nil
+	case "http", "https":
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.uri, nil)
+		if err != nil {
+			return nil, 0, &FetchError{URI: src.uri, Op: "fetch", Err: fmt.Errorf("%w: %v", ErrInvalid, err)}
+		}
+		resp, err := f.http.Do(req)
+		if err != nil {
+			return nil, 0, &FetchError{URI: src.uri, Op: "fetch", Err: err}
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			err := fmt.Errorf("HTTP status %s", resp.Status)
+			if resp.StatusCode == http.StatusNotFound {
+				err = fmt.Errorf("%w (%s)", ErrNotFound, resp.Status)
+			}
+			return nil, 0, &FetchError{URI: src.uri, Op: "fetch", Err: err}
+		}
+		return resp.Body, resp.ContentLength, nil
+	case "s3":
+		return f.s3.get(ctx, src)
+	}
+	return nil, 0, fmt.Errorf("rootfs: fetch %s: %w: scheme %q", src.uri, ErrInvalid, src.scheme)
+}

@@ -1,0 +1,366 @@
+package rootfs_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/gleaner/gleaner/internal/testenv"
+	"github.com/gleaner/gleaner/rootfs"
+)
+
+// taskRoot builds a busybox base and returns it as a task root directory.
+func taskRoot(t testing.TB) string {
+	t.Helper()
+	testenv.RequireRoot(t)
+	dir := filepath.Join(t.TempDir(), "root")
+	buildBusyboxRoot(t, dir)
+	return dir
+}
+
+// run launches sh -c script in root and returns its stdout, stderr and
+// exit status.
+func run(t testing.TB, spec rootfs.Spec, script string) (string, string, rootfs.ExitStatus) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "stdout")
+	errf := filepath.Join(filepath.Dir(out), "stderr")
+	if spec.Args == nil {
+		spec.Args = []string{"/bin/sh", "-c", script}
+	}
+	if spec.Env == nil {
+		spec.Env = []string{"PATH=/bin"}
+	}
+	spec.Stdout, spec.Stderr = out, errf
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := rootfs.Start(ctx, spec)
+	require.NoError(t, err)
+	st, err := p.Wait(ctx)
+	require.NoError(t, err)
+	o, _ := os.ReadFile(out)
+	e, _ := os.ReadFile(errf)
+	return string(o), string(e), st
+}
+
+var modes = []rootfs.LaunchMode{rootfs.ModeChroot, rootfs.ModePivotRoot}
+
+func requireMode(t *testing.T, m rootfs.LaunchMode) {
+	t.Helper()
+	if m == rootfs.ModePivotRoot {
+		testenv.RequireMountNamespace(t)
+		if !rootfs.PivotRootSupported() {
+			t.Fatalf("mount namespaces work but PivotRootSupported is false")
+		}
+	}
+}
+
+func TestLaunchSeesOnlyTheRoot(t *testing.T) {
+	root := taskRoot(t)
+	for _, m := range modes {
+		t.Run(m.String(), func(t *testing.T) {
+			requireMode(t, m)
+			out, stderr, st := run(t, rootfs.Spec{Root: root, Mode: m}, "ls -a /; cat /etc/base-release; test -e "+root+" && echo HOSTPATH; true")
+			require.True(t, st.Success(), "status %v, stderr %s", st, stderr)
+			assert.Equal(t, []string{".", "..", "bin", "dev", "etc", "proc", "tmp"}, strings.Fields(strings.Split(out, "busybox-base")[0]))
+			assert.Contains(t, out, "busybox-base 1")
+			assert.NotContains(t, out, "HOSTPATH", "the host's path to the root is visible inside it")
+		})
+	}
+}
+
+func TestLaunchPivotRootIsPID1AndIsolated(t *testing.T) {
+	requireMode(t, rootfs.ModePivotRoot)
+	root := taskRoot(t)
+	script := fmt.Sprintf(`echo pid=$$; test -e /proc/%d && echo HOSTPID; ls /proc | grep -c '^[0-9]' ; grep -c . /proc/mounts >/dev/null; cat /proc/mounts; ls /dev; touch /tmp/x && echo tmpok`, os.Getpid())
+	out, stderr, st := run(t, rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot}, script)
+	require.True(t, st.Success(), "status %v, stderr %s", st, stderr)
+	assert.Contains(t, out, "pid=1\n")
+	assert.NotContains(t, out, "HOSTPID", "host process visible")
+	assert.Contains(t, out, "proc /proc proc")
+	assert.Contains(t, out, "tmpfs /dev tmpfs")
+	assert.Contains(t, out, "tmpfs /tmp tmpfs")
+	for _, d := range []string{"null", "zero", "urandom"} {
+		assert.Contains(t, out, d)
+	}
+	assert.Contains(t, out, "tmpok")
+	assert.NoFileExists(t, filepath.Join(root, "tmp", "x"), "/tmp is a tmpfs, not the root's directory")
+	assert.NotContains(t, out, " /sys ", "host mounts leaked")
+
+	out, stderr, st = run(t, rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot, Credential: &rootfs.Credential{UID: 65534, GID: 65534}},
+		"echo x > /dev/null && head -c 4 /dev/zero | wc -c && touch /tmp/mine && echo user-ok")
+	require.True(t, st.Success(), "status %v, stderr %s", st, stderr)
+	assert.Equal(t, "4\nuser-ok\n", out, "an unprivileged task can use /dev and /tmp")
+}
+
+func TestLaunchAutoModeFollowsKernelSupport(t *testing.T) {
+	root := taskRoot(t)
+	want := rootfs.ModeChroot
+	if rootfs.PivotRootSupported() {
+		want = rootfs.ModePivotRoot
+	}
+	p, err := rootfs.Start(context.Background(), rootfs.Spec{Root: root, Args: []string{"true"}, Env: []string{"PATH=/bin"}})
+	require.NoError(t, err)
+	assert.Equal(t, want, p.Mode())
+	st, err := p.Wait(context.Background())
+	require.NoError(t, err)
+	assert.True(t, st.Success())
+}
+
+func TestLaunchProcessSettings(t *testing.T) {
+	root := taskRoot(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "work"), 0o777))
+	for _, m := range modes {
+		t.Run(m.String(), func(t *testing.T) {
+			requireMode(t, m)
+			spec := rootfs.Spec{
+				Root:       root,
+				Mode:       m,
+				Dir:        "/work",
+				Env:        []string{"PATH=/bin", "GREETING=hello"},
+				Credential: &rootfs.Credential{UID: 65534, GID: 65533, Groups: []uint32{65532}},
+				Rlimits:    []rootfs.Rlimit{{Resource: unix.RLIMIT_NOFILE, Cur: 123, Max: 123}, {Resource: unix.RLIMIT_NPROC, Cur: 77, Max: 77}},
+			}
+			out, stderr, st := run(t, spec, `pwd; echo $GREETING; id -u; id -g; id -G; ulimit -n; ulimit -u; echo to-stderr >&2; exit 7`)
+			assert.Equal(t, rootfs.ExitStatus{Code: 7}, st)
+			assert.Equal(t, "/work\nhello\n65534\n65533\n65533 65532\n123\n77\n", out)
+			assert.Equal(t, "to-stderr\n", stderr)
+		})
+	}
+}
+
+func TestLaunchStopAndSignals(t *testing.T) {
+	root := taskRoot(t)
+	for _, c := range []struct {
+		mode rootfs.LaunchMode
+		want rootfs.ExitStatus
+	}{
+		// A shell that is not PID 1 dies of SIGTERM.
+		{rootfs.ModeChroot, rootfs.ExitStatus{Code: -1, Signal: syscall.SIGTERM}},
+		// PID 1 of a namespace ignores SIGTERM it does not handle: Stop
+		// escalates to SIGKILL after the grace period.
+		{rootfs.ModePivotRoot, rootfs.ExitStatus{Code: -1, Signal: syscall.SIGKILL}},
+	} {
+		t.Run(c.mode.String(), func(t *testing.T) {
+			requireMode(t, c.mode)
+			p, err := rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: c.mode, Args: []string{"sleep", "100"}, Env: []string{"PATH=/bin"}})
+			require.NoError(t, err)
+			start := time.Now()
+			st, err := p.Stop(context.Background(), 300*time.Millisecond)
+			require.NoError(t, err)
+			assert.Equal(t, c.want, st)
+			assert.Less(t, time.Since(start), 10*time.Second)
+			assert.Equal(t, "killed by "+c.want.Signal.String(), st.String())
+			assertNoChildren(t)
+		})
+	}
+}
+
+func TestLaunchTrapsChildSignalExit(t *testing.T) {
+	root := taskRoot(t)
+	_, _, st := run(t, rootfs.Spec{Root: root, Mode: rootfs.ModeChroot}, "kill -USR1 $$; sleep 5")
+	assert.Equal(t, rootfs.ExitStatus{Code: -1, Signal: syscall.SIGUSR1}, st)
+}
+
+// assertNoChildren checks that this process has no child left: a failed or
+// stopped launch must not leave a helper behind.
+func assertNoChildren(t *testing.T) {
+	t.Helper()
+	self := strconv.Itoa(os.Getpid())
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range procs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		s := string(data)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(fields) > 1 && fields[1] == self {
+			t.Errorf("child process left behind: %s", s)
+		}
+	}
+}
+
+func TestLaunchBadInput(t *testing.T) {
+	root := taskRoot(t)
+	for _, m := range modes {
+		t.Run(m.String()+" command not found names the command", func(t *testing.T) {
+			requireMode(t, m)
+			_, err := rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: m, Args: []string{"no-such-tool", "x"}, Env: []string{"PATH=/bin"}})
+			require.ErrorIs(t, err, rootfs.ErrNotFound)
+			assert.Contains(t, err.Error(), "no-such-tool")
+			assert.Contains(t, err.Error(), root)
+			assertNoChildren(t)
+		})
+		t.Run(m.String()+" missing working directory is reported", func(t *testing.T) {
+			requireMode(t, m)
+			_, err := rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: m, Args: []string{"true"}, Dir: "/nowhere"})
+			require.ErrorIs(t, err, rootfs.ErrNotFound)
+			assert.Contains(t, err.Error(), "/nowhere")
+			assertNoChildren(t)
+		})
+	}
+	t.Run("failed launch in a cgroup leaves it empty and the host mounts unchanged", func(t *testing.T) {
+		testenv.RequireCgroupV1(t, "cpu")
+		requireMode(t, rootfs.ModePivotRoot)
+		cg := v1Cgroup(t, "cpu", uniqueName("gleaner-test-rootfs-"))
+		mounts, err := os.ReadFile("/proc/self/mountinfo")
+		require.NoError(t, err)
+		_, err = rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot, Args: []string{"/bin/absent"},
+			CgroupProcsFiles: []string{filepath.Join(cg, "cgroup.procs")}})
+		require.ErrorIs(t, err, rootfs.ErrNotFound)
+		assertNoChildren(t)
+		procs, err := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
+		require.NoError(t, err)
+		assert.Empty(t, string(procs), "the cgroup can be removed")
+		after, _ := os.ReadFile("/proc/self/mountinfo")
+		assert.Equal(t, string(mounts), string(after))
+	})
+	t.Run("unwritable cgroup leaves no process", func(t *testing.T) {
+		_, err := rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: rootfs.ModeChroot, Args: []string{"true"},
+			CgroupProcsFiles: []string{"/sys/fs/cgroup/cpu/" + uniqueName("gleaner-test-rootfs-absent-") + "/cgroup.procs"}})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "gleaner-test-rootfs-absent-")
+		assertNoChildren(t)
+	})
+	for _, c := range []struct {
+		name string
+		spec rootfs.Spec
+		want error
+	}{
+		{"empty command is invalid", rootfs.Spec{Root: root}, rootfs.ErrInvalid},
+		{"relative root is invalid", rootfs.Spec{Root: "rel", Args: []string{"true"}}, rootfs.ErrInvalid},
+		{"missing root is not found", rootfs.Spec{Root: root + "-absent", Args: []string{"true"}}, rootfs.ErrNotFound},
+		{"relative working directory is invalid", rootfs.Spec{Root: root, Args: []string{"true"}, Dir: "work"}, rootfs.ErrInvalid},
+		{"cgroup path that is not cgroup.procs is invalid", rootfs.Spec{Root: root, Args: []string{"true"}, CgroupProcsFiles: []string{"/sys/fs/cgroup/cpu/tasks"}}, rootfs.ErrInvalid},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := rootfs.Start(context.Background(), c.spec)
+			assert.ErrorIs(t, err, c.want)
+		})
+	}
+}
+
+// v1Cgroup creates a cgroup in the named v1 hierarchy and removes it when
+// the test ends.
+func v1Cgroup(t *testing.T, controller, name string) string {
+	t.Helper()
+	dir := filepath.Join("/sys/fs/cgroup", controller, name)
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	t.Cleanup(func() {
+		for i := 0; i < 50; i++ {
+			if err := os.Remove(dir); err == nil || os.IsNotExist(err) {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Errorf("cgroup %s not removed", dir)
+	})
+	return dir
+}
+
+func TestLaunchPlacesChildInCgroupBeforeExec(t *testing.T) {
+	testenv.RequireCgroupV1(t, "cpu", "memory")
+	requireMode(t, rootfs.ModePivotRoot)
+	root := taskRoot(t)
+	name := uniqueName("gleaner-test-rootfs-")
+	cpu, mem := v1Cgroup(t, "cpu", name), v1Cgroup(t, "memory", name)
+	spec := rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot,
+		CgroupProcsFiles: []string{filepath.Join(cpu, "cgroup.procs"), filepath.Join(mem, "cgroup.procs")}}
+	// The first thing the command does is read its own cgroups.
+	spec.Args = []string{"/bin/cat", "/proc/self/cgroup"}
+	out, stderr, st := run(t, spec, "")
+	require.True(t, st.Success(), "status %v, stderr %s", st, stderr)
+	assert.Regexp(t, `(?m)^\d+:cpu(,cpuacct)?:/`+name+`$`, out)
+	assert.Regexp(t, `(?m)^\d+:memory:/`+name+`$`, out)
+}
+
+func TestLaunchCgroupV2UseCgroupFD(t *testing.T) {
+	point := testenv.RequireCgroupV2(t)
+	requireMode(t, rootfs.ModePivotRoot)
+	root := taskRoot(t)
+	name := uniqueName("gleaner-test-rootfs-")
+	dir := filepath.Join(point, name)
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	t.Cleanup(func() { os.Remove(dir) })
+	fd, err := os.Open(dir)
+	require.NoError(t, err)
+	defer fd.Close()
+	spec := rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot, CgroupDir: fd, Args: []string{"/bin/cat", "/proc/self/cgroup"}}
+	out, stderr, st := run(t, spec, "")
+	require.True(t, st.Success(), "status %v, stderr %s", st, stderr)
+	assert.Contains(t, out, "0::/"+name+"\n")
+}
+
+func TestLaunchParentDeathKillsTheCommand(t *testing.T) {
+	root := taskRoot(t)
+	for _, m := range modes {
+		t.Run(m.String(), func(t *testing.T) {
+			requireMode(t, m)
+			pidfile := filepath.Join(t.TempDir(), "pid")
+			self, err := os.Executable()
+			require.NoError(t, err)
+			cmd := exec.Command(self, "-test.run=^$")
+			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d:%s:%s", orphanEnv, int(m), root, pidfile))
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			data, err := os.ReadFile(pidfile)
+			require.NoError(t, err)
+			pid, err := strconv.Atoi(string(data))
+			require.NoError(t, err)
+			// The launcher is gone; its command must follow.
+			assert.Eventually(t, func() bool {
+				stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+				if err != nil {
+					return true
+				}
+				s := string(stat)
+				state := s[strings.LastIndexByte(s, ')')+2]
+				return state == 'Z' || state == 'X' || !strings.Contains(s, "(sleep)")
+			}, 5*time.Second, 10*time.Millisecond, "pid %d survived its parent", pid)
+		})
+	}
+}
+
+func TestLaunchAndFetchLeaveNoGoroutines(t *testing.T) {
+	root := taskRoot(t)
+	before := runtime.NumGoroutine()
+	for range 3 {
+		_, _, st := run(t, rootfs.Spec{Root: root, Mode: rootfs.ModeChroot}, "true")
+		require.True(t, st.Success())
+	}
+	p, err := rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: rootfs.ModeChroot, Args: []string{"/bin/sleep", "100"}})
+	require.NoError(t, err)
+	_, err = p.Stop(context.Background(), 0)
+	require.NoError(t, err)
+
+	src := filepath.Join(t.TempDir(), "obj")
+	require.NoError(t, os.WriteFile(src, []byte("object"), 0o644))
+	f, err := rootfs.NewFetcher(filepath.Join(t.TempDir(), "cache"))
+	require.NoError(t, err)
+	for range 4 {
+		_, err := f.Fetch(context.Background(), "file://"+src)
+		require.NoError(t, err)
+	}
+	require.NoError(t, f.Close())
+
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		t.Errorf("goroutines: %d before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
+}

@@ -1,0 +1,465 @@
+package rootfs
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Default limits applied by Unpack when an UnpackOptions field is zero.
+const (
+	DefaultMaxBytes   = 8 << 30
+	DefaultMaxEntries = 1 << 20
+	DefaultMaxDepth   = 64
+	DefaultMaxNameLen = 1024
+)
+
+// UnpackOptions bound what Unpack accepts. The zero value is safe: default
+// limits, no device nodes or FIFOs, setuid/setgid bits stripped, files owned
+// by the unpacking user.
+type UnpackOptions struct {
+	MaxBytes   int64 // total bytes of file contents; 0 means DefaultMaxBytes
+	MaxEntries int   // number of entries; 0 means DefaultMaxEntries
+	MaxDepth   int   // path components in a name; 0 means DefaultMaxDepth
+	MaxNameLen int   // bytes in a name or link target; 0 means DefaultMaxNameLen
+
+	// AllowDevices creates character and block devices and FIFOs instead of
+	// refusing them (needs CAP_MKNOD).
+	AllowDevices bool
+	// Trusted keeps setuid and setgid bits. Use it only for archives whose
+	// origin is verified, such as base images checked against a sha256.
+	Trusted bool
+	// Owners applies the archive's uid and gid to each entry (needs root).
+	// Without it every entry belongs to the unpacking user.
+	Owners bool
+}
+
+func (o UnpackOptions) withDefaults() UnpackOptions {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = DefaultMaxEntries
+	}
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = DefaultMaxDepth
+	}
+	if o.MaxNameLen <= 0 {
+		o.MaxNameLen = DefaultMaxNameLen
+	}
+	return o
+}
+
+// Unpack extracts the archive at path (.tar, .tar.gz or .tar.zst; the format
+// is detected from the content) into dst, which must not exist yet.
+//
+// Every entry is written through an os.Root opened on a temporary directory
+// next to dst, so no name, symlink or hard link can reach outside it; the
+// temporary directory is renamed to dst only when every entry was accepted.
+// On error nothing is left behind. Refused entries yield an *EntryError
+// (errors.Is(err, ErrUnsafe)).
+func Unpack(ctx context.Context, archive, dst string, opts UnpackOptions) error {
+	f, err := os.Open(archive)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("rootfs: unpack: archive %s: %w", archive, ErrNotFound)
+		}
+		return err
+	}
+	defer f.Close()
+	if err := unpack(ctx, f, dst, opts); err != nil {
+		return fmt.Errorf("rootfs: unpack %s: %w", archive, err)
+	}
+	return nil
+}
+
+// UnpackReader is Unpack reading the archive from r.
+func UnpackReader(ctx context.Context, r io.Reader, dst string, opts UnpackOptions) error {
+	if err := unpack(ctx, r, dst, opts); err != nil {
+		return fmt.Errorf("rootfs: unpack into %s: %w", dst, err)
+	}
+	return nil
+}
+
+func unpack(ctx context.Context, r io.Reader, dst string, opts UnpackOptions) error {
+	opts = opts.withDefaults()
+	dst = filepath.Clean(dst)
+	if _, err := os.Lstat(dst); err == nil {
+		return fmt.Errorf("destination %s: %w", dst, ErrExist)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	stream, closeStream, err := decompress(r)
+	if err != nil {
+		return err
+	}
+	defer closeStream()
+
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".unpack-")
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	root, err := os.OpenRoot(tmp)
+	if err != nil {
+		return err
+	}
+	u := &unpacker{ctx: ctx, root: root, opts: opts, topMode: 0o755, made: map[string]bool{}}
+	err = u.run(tar.NewReader(stream))
+	if cerr := root.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, u.topMode); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return err
+	}
+	ok = true
+	return nil
+}
+
+// Compression magic numbers (RFC 1952 and RFC 8878).
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+func decompress(r io.Reader) (io.Reader, func(), error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	head, _ := br.Peek(4)
+	switch {
+	case bytes.HasPrefix(head, gzipMagic):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gzip: %w: %w", ErrInvalid, err)
+		}
+		return zr, func() { zr.Close() }, nil
+	case bytes.HasPrefix(head, zstdMagic):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+		if err != nil {
+			return nil, nil, fmt.Errorf("zstd: %w: %w", ErrInvalid, err)
+		}
+		return zr, zr.Close, nil
+	}
+	return br, func() {}, nil
+}
+
+type dirMeta struct {
+	name  string
+	mode  fs.FileMode
+	mtime time.Time
+}
+
+type unpacker struct {
+	ctx     context.Context
+	root    *os.Root
+	opts    UnpackOptions
+	entries int
+	bytes   int64
+	dirs    []dirMeta
+	topMode fs.FileMode
+	buf     []byte
+	made    map[string]bool // directories known to exist
+}
+
+func (u *unpacker) run(tr *tar.Reader) error {
+	u.buf = make([]byte, 256<<10)
+	for {
+		if err := u.ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading archive: %w: %w", ErrInvalid, err)
+		}
+		if err := u.entry(hdr, tr); err != nil {
+			return err
+		}
+	}
+	// Directory modes and times last, deepest first, so that a read-only
+	// directory does not block the entries inside it.
+	sort.SliceStable(u.dirs, func(i, j int) bool {
+		return strings.Count(u.dirs[i].name, "/") > strings.Count(u.dirs[j].name, "/")
+	})
+	for _, d := range u.dirs {
+		if err := u.root.Chmod(d.name, d.mode); err != nil {
+			return u.fail(d.name, err)
+		}
+		if err := u.root.Chtimes(d.name, d.mtime, d.mtime); err != nil {
+			return u.fail(d.name, err)
+		}
+	}
+	return nil
+}
+
+func refuse(name, format string, args ...any) error {
+	return &EntryError{Name: name, Reason: fmt.Sprintf(format, args...)}
+}
+
+// fail turns an os.Root error into an entry refusal when the root rejected a
+// path that leaves it. os.Root does not export its escape error, so this
+// matches its text.
+func (u *unpacker) fail(name string, err error) error {
+	if strings.Contains(err.Error(), "path escapes from parent") || errors.Is(err, fs.ErrInvalid) {
+		return refuse(name, "path leads outside the target through a link: %v", err)
+	}
+	return fmt.Errorf("archive entry %q: %w", name, err)
+}
+
+// checkName validates an entry name and returns it cleaned.
+func (u *unpacker) checkName(raw string) (string, error) {
+	if len(raw) > u.opts.MaxNameLen {
+		return "", refuse(raw[:64]+"...", "name is %d bytes, limit %d", len(raw), u.opts.MaxNameLen)
+	}
+	if strings.ContainsRune(raw, 0) {
+		return "", refuse(raw, "name contains NUL")
+	}
+	if path.IsAbs(raw) {
+		return "", refuse(raw, "absolute name")
+	}
+	clean := path.Clean(raw)
+	if clean != "." && !filepath.IsLocal(clean) {
+		return "", refuse(raw, "name escapes the target")
+	}
+	if depth := strings.Count(clean, "/") + 1; depth > u.opts.MaxDepth {
+		return "", refuse(raw, "path depth %d, limit %d", depth, u.opts.MaxDepth)
+	}
+	return clean, nil
+}
+
+func (u *unpacker) entry(hdr *tar.Header, tr *tar.Reader) error {
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil
+	}
+	u.entries++
+	if u.entries > u.opts.MaxEntries {
+		return refuse(hdr.Name, "entry limit %d exceeded", u.opts.MaxEntries)
+	}
+	name, err := u.checkName(hdr.Name)
+	if err != nil {
+		return err
+	}
+	if len(hdr.Linkname) > u.opts.MaxNameLen {
+		return refuse(hdr.Name, "link target is %d bytes, limit %d", len(hdr.Linkname), u.opts.MaxNameLen)
+	}
+	mode := u.mode(hdr)
+	if name == "." {
+		if hdr.Typeflag != tar.TypeDir {
+			return refuse(hdr.Name, "the target itself must be a directory")
+		}
+		u.topMode = mode
+		return nil
+	}
+	// Directories are never replaced (clear refuses), so one that exists
+	// once exists for the rest of the archive.
+	if dir := path.Dir(name); dir != "." && !u.made[dir] {
+		if err := u.root.MkdirAll(dir, 0o755); err != nil {
+			return u.fail(hdr.Name, err)
+		}
+		u.made[dir] = true
+	}
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		exists, err := u.clear(name, true)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			if err := u.root.Mkdir(name, 0o700); err != nil {
+				return u.fail(hdr.Name, err)
+			}
+		}
+		if err := u.chown(name, hdr); err != nil {
+			return err
+		}
+		u.made[name] = true
+		u.dirs = append(u.dirs, dirMeta{name: name, mode: mode, mtime: hdr.ModTime})
+		return nil
+	case tar.TypeReg, tar.TypeGNUSparse, '\x00':
+		return u.file(name, hdr, mode, tr)
+	case tar.TypeSymlink:
+		if strings.ContainsRune(hdr.Linkname, 0) || hdr.Linkname == "" {
+			return refuse(hdr.Name, "bad symlink target %q", hdr.Linkname)
+		}
+		// Absolute targets are interpreted inside the task root when it
+		// runs; os.Root never follows them while unpacking. Relative ones
+		// must stay below the target.
+		if !path.IsAbs(hdr.Linkname) && !filepath.IsLocal(path.Join(path.Dir(name), hdr.Linkname)) {
+			return refuse(hdr.Name, "symlink target %q leads outside the target", hdr.Linkname)
+		}
+		if _, err := u.clear(name, false); err != nil {
+			return err
+		}
+		if err := u.root.Symlink(hdr.Linkname, name); err != nil {
+			return u.fail(hdr.Name, err)
+		}
+		return u.chown(name, hdr)
+	case tar.TypeLink:
+		target := path.Clean(hdr.Linkname)
+		if path.IsAbs(hdr.Linkname) || !filepath.IsLocal(target) {
+			return refuse(hdr.Name, "hard link target %q is outside the archive", hdr.Linkname)
+		}
+		fi, err := u.root.Lstat(target)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return refuse(hdr.Name, "hard link target %q does not exist", hdr.Linkname)
+			}
+			return u.fail(hdr.Name, err)
+		}
+		if !fi.Mode().IsRegular() {
+			return refuse(hdr.Name, "hard link target %q is not a regular file", hdr.Linkname)
+		}
+		if _, err := u.clear(name, false); err != nil {
+			return err
+		}
+		if err := u.root.Link(target, name); err != nil {
+			return u.fail(hdr.Name, err)
+		}
+		return nil
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		kind := map[byte]string{tar.TypeChar: "character device", tar.TypeBlock: "block device", tar.TypeFifo: "FIFO"}[hdr.Typeflag]
+		if !u.opts.AllowDevices {
+			return refuse(hdr.Name, "%s not allowed", kind)
+		}
+		if _, err := u.clear(name, false); err != nil {
+			return err
+		}
+		if err := mknodAt(u.root, name, hdr, mode); err != nil {
+			return u.fail(hdr.Name, err)
+		}
+		return u.chown(name, hdr)
+	}
+	return refuse(hdr.Name, "unsupported entry type %q", hdr.Typeflag)
+}
+
+// mode returns the permission bits to apply, without setuid/setgid unless
+// the archive is trusted.
+func (u *unpacker) mode(hdr *tar.Header) fs.FileMode {
+	m := fs.FileMode(hdr.Mode & 0o777)
+	if hdr.Mode&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	if u.opts.Trusted {
+		if hdr.Mode&0o4000 != 0 {
+			m |= fs.ModeSetuid
+		}
+		if hdr.Mode&0o2000 != 0 {
+			m |= fs.ModeSetgid
+		}
+	}
+	return m
+}
+
+// clear removes whatever non-directory is at name so that the new entry
+// replaces it rather than writing through it. It reports whether a
+// directory is already there (allowed only when wantDir).
+func (u *unpacker) clear(name string, wantDir bool) (bool, error) {
+	fi, err := u.root.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, u.fail(name, err)
+	}
+	if fi.IsDir() {
+		if wantDir {
+			return true, nil
+		}
+		return false, refuse(name, "would replace a directory")
+	}
+	if err := u.root.Remove(name); err != nil {
+		return false, u.fail(name, err)
+	}
+	return false, nil
+}
+
+func (u *unpacker) chown(name string, hdr *tar.Header) error {
+	if !u.opts.Owners {
+		return nil
+	}
+	if err := u.root.Lchown(name, hdr.Uid, hdr.Gid); err != nil {
+		return u.fail(hdr.Name, err)
+	}
+	return nil
+}
+
+func (u *unpacker) file(name string, hdr *tar.Header, mode fs.FileMode, tr *tar.Reader) error {
+	if hdr.Size < 0 || hdr.Size > u.opts.MaxBytes-u.bytes {
+		return refuse(hdr.Name, "content would exceed the %d-byte limit", u.opts.MaxBytes)
+	}
+	if _, err := u.clear(name, false); err != nil {
+		return err
+	}
+	// O_EXCL: the name was just cleared, so a symlink planted in between
+	// makes this fail instead of being followed.
+	f, err := u.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return u.fail(hdr.Name, err)
+	}
+	n, err := io.CopyBuffer(onlyWriter{f}, ctxReader{u.ctx, io.LimitReader(tr, hdr.Size)}, u.buf)
+	u.bytes += n
+	if err == nil && n != hdr.Size {
+		err = fmt.Errorf("%w: short content (%d of %d bytes)", ErrInvalid, n, hdr.Size)
+	}
+	if err == nil && u.opts.Owners {
+		err = f.Chown(hdr.Uid, hdr.Gid)
+	}
+	if err == nil {
+		err = f.Chmod(mode) // after chown, which would clear setuid
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("archive entry %q: %w", hdr.Name, err)
+	}
+	if err := u.root.Chtimes(name, hdr.ModTime, hdr.ModTime); err != nil {
+		return u.fail(hdr.Name, err)
+	}
+	return nil
+}
+
+// onlyWriter hides *os.File's ReadFrom so io.CopyBuffer uses our buffer and
+// our context-checking reader.
+type onlyWriter struct{ w io.Writer }
+
+func (w onlyWriter) Write(p []byte) (int, error) { return w.w.Write(p) }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}
