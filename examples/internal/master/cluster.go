@@ -300,14 +300,23 @@ func (c *cluster) broadcast(ev api.Event) {
 	}
 }
 
-// rescinded tells frameworks about offers the allocator took back.
+// rescinded tells frameworks about offers the allocator took back, and
+// records one dashboard event per agent.
 func (c *cluster) rescinded(offers []offer.Offer, why string) {
-	for _, o := range offers {
+	if len(offers) == 0 {
+		return
+	}
+	var ids []string
+	for i, o := range offers {
 		wire := c.wireID(o.ID)
 		delete(c.offers, wire)
 		c.notify(o.FrameworkID, api.Event{Type: api.EventRescind, OfferID: wire})
-		c.event(api.ClusterEvent{Kind: api.KindRescinded, AgentID: o.AgentID,
-			FrameworkID: o.FrameworkID, Message: fmt.Sprintf("offer %s rescinded: %s", wire, why)})
+		ids = append(ids, wire)
+		if i == len(offers)-1 || offers[i+1].AgentID != o.AgentID {
+			c.event(api.ClusterEvent{Kind: api.KindRescinded, AgentID: o.AgentID,
+				Message: fmt.Sprintf("%s: offer %s rescinded", why, strings.Join(ids, ", "))})
+			ids = ids[:0]
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/internal/etcdtest"
 )
 
 // testConfig has intervals short enough for tests.
@@ -165,4 +166,33 @@ func (s *stream) closed(within time.Duration) bool {
 	case <-time.After(within):
 		return false
 	}
+}
+
+// fixture is a leading master with agent "a1" (hostname "h1") registered
+// and framework "batch" subscribed.
+type fixture struct {
+	m     *running
+	agent *api.AgentClient
+	sched *api.SchedulerClient
+	s     *stream
+	fw    string
+}
+
+// newFixture starts etcd and a master (cfg adjusted by configure), and
+// registers a1 with the reservation.
+func newFixture(t *testing.T, reservation string, configure ...func(*Config)) *fixture {
+	t.Helper()
+	srv := etcdtest.Start(t)
+	cfg := testConfig(srv.Client(t), newPrefix(t))
+	for _, c := range configure {
+		c(&cfg)
+	}
+	f := &fixture{m: startMaster(t, cfg)}
+	waitLeader(t, f.m.Master)
+	f.agent = api.NewAgentClient([]string{f.m.URL()})
+	_, err := f.agent.Register(context.Background(), api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: reservation})
+	require.NoError(t, err)
+	f.sched = api.NewSchedulerClient([]string{f.m.URL()})
+	f.s, f.fw = subscribe(t, f.sched, api.Subscribe{Name: "batch"})
+	return f
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/offer"
 )
 
 // handleState answers the dashboard's poll.
@@ -28,8 +29,10 @@ func (m *Master) state(c *cluster) api.State {
 		Agents: []api.AgentState{}, Frameworks: []api.FrameworkState{}, Tasks: []api.TaskView{},
 		Pending: []api.PendingApp{}, Events: append([]api.ClusterEvent{}, c.events...)}
 	live := make(map[string]int)
+	held := make(map[string]offer.Resources)
 	for _, t := range c.tasks {
 		live[t.Info.AgentID]++
+		held[t.Info.AgentID] = held[t.Info.AgentID].Add(t.res)
 		live["fw:"+t.Info.FrameworkID]++
 		st.Tasks = append(st.Tasks, api.TaskView{TaskStatus: t.Status, Resources: t.Info.Resources, Hostname: t.Hostname})
 	}
@@ -42,7 +45,7 @@ func (m *Master) state(c *cluster) api.State {
 			ID: a.rec.ID, Hostname: a.rec.Hostname, Endpoint: a.rec.Endpoint, Up: a.up,
 			Attributes: copyMap(m.attributes(a)), Isolation: a.isolation,
 			Capacity: scalars(a.capacity), Reservation: scalars(a.total), Business: scalars(a.business),
-			Harvested: scalars(a.harvested), Allocated: scalars(c.heldOn(a.rec.ID)),
+			Harvested: scalars(a.harvested), Allocated: scalars(held[a.rec.ID]),
 			Tasks: live[a.rec.ID], LastReport: a.lastReport,
 			History: append([]api.UsageSample{}, a.history...),
 		})
