@@ -713,3 +713,22 @@ func TestEndsThatAreNotTheAppsFaultDoNotBackOff(t *testing.T) {
 		})
 	}
 }
+
+func TestReconcileChecksTheConstraintsOfAdoptedTasks(t *testing.T) {
+	c := newTestCluster(t, SchedulerConfig{})
+	c.s.PutApp(mustApp(t, `{"id":"ssd","cmd":"x","cpus":1,"instances":2,"constraints":[["disk","IS","ssd"]]}`))
+	// After a restart the framework learns the agents, then the tasks.
+	c.s.AgentChanged("a1", "h1", map[string]string{"disk": "ssd"})
+	c.s.AgentChanged("a2", "h2", map[string]string{"disk": "hdd"}) // changed while the framework was down
+	c.s.Reconcile([]api.TaskStatus{
+		{TaskID: "ssd.1", AppID: "ssd", AgentID: "a1", State: api.TaskRunning},
+		{TaskID: "ssd.2", AppID: "ssd", AgentID: "a2", State: api.TaskRunning},
+	})
+	kills := c.s.TakeKills()
+	if len(kills) != 1 || kills[0].TaskID != "ssd.2" || kills[0].Cause != KillConstraint {
+		t.Fatalf("kills = %+v, want ssd.2 for its constraint", kills)
+	}
+	if st := c.appStatus("/ssd"); st.Tasks[0].Host != "h1" {
+		t.Fatalf("adopted task's host = %q, want h1", st.Tasks[0].Host)
+	}
+}
