@@ -30,7 +30,7 @@ type index interface{ add(s Sample) }
 
 // indexKey identifies an index: its kind and parameters.
 type indexKey struct {
-	kind             byte // 'm' max, 'q' quantile, 'd' decayed
+	kind             byte // 'm' max, 'n' min, 'q' quantile, 'd' decayed
 	window, halfLife time.Duration
 	q                float64
 }
@@ -41,6 +41,16 @@ type maxIndex [numResources]windowMax
 func (x *maxIndex) add(s Sample) {
 	for r := range numResources {
 		x[r].add(s.Time, s.Business.get(r))
+	}
+}
+
+// minIndex is the minimum business usage per resource over a window, kept
+// as the maximum of the negated usage.
+type minIndex [numResources]windowMax
+
+func (x *minIndex) add(s Sample) {
+	for r := range numResources {
+		x[r].add(s.Time, -s.Business.get(r))
 	}
 }
 
@@ -143,6 +153,25 @@ func (h *History) Max(window time.Duration) Resources {
 	var out Resources
 	for r := range numResources {
 		out.set(r, x[r].max())
+	}
+	return out
+}
+
+// Min returns the smallest business usage of each resource over the window
+// ending at the newest sample (the newest sample alone if window is 0).
+func (h *History) Min(window time.Duration) Resources {
+	x := h.index(indexKey{kind: 'n', window: window}, func() index {
+		x := new(minIndex)
+		for r := range numResources {
+			x[r].window = window
+		}
+		return x
+	}).(*minIndex)
+	var out Resources
+	for r := range numResources {
+		if h.n > 0 {
+			out.set(r, -x[r].max())
+		}
 	}
 	return out
 }
