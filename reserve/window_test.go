@@ -14,8 +14,8 @@ func TestWindowsMatchBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const window = 100 * time.Second
 	m := windowMax{window: window}
-	lo := minIndex{}
-	lo[cpu].window = window
+	lo := extremeIndex{sign: -1}
+	lo.w[cpu].window = window
 	w := windowQuantile{window: window}
 	var all []point
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -36,7 +36,7 @@ func TestWindowsMatchBruteForce(t *testing.T) {
 		if got, want := m.max(), in[len(in)-1]; got != want {
 			t.Fatalf("sample %d: max = %v, want %v", i, got, want)
 		}
-		if got, want := -lo[cpu].max(), in[0]; got != want {
+		if got, want := -lo.w[cpu].max(), in[0]; got != want {
 			t.Fatalf("sample %d: min = %v, want %v", i, got, want)
 		}
 		for _, q := range []float64{0.01, 0.5, 0.95, 1} {
