@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -48,12 +49,14 @@ type Agent struct {
 	registrar   *attrs.Registrar
 	client      *api.AgentClient
 
-	bg       context.Context // task work; outlives Run's ctx for the shutdown
-	cancelBg context.CancelFunc
-	stopping chan struct{} // closed when Run exits leaving tasks running
-	kick     chan struct{} // report soon
-	taskWG   sync.WaitGroup
-	applyMu  sync.Mutex // serialises apply
+	bg         context.Context // task work; outlives Run's ctx for the shutdown
+	cancelBg   context.CancelFunc
+	starts     context.Context // launches in progress (fetch, unpack); ends with Run's ctx
+	stopStarts context.CancelFunc
+	stopping   chan struct{} // closed when Run exits leaving tasks running
+	kick       chan struct{} // report soon
+	taskWG     sync.WaitGroup
+	applyMu    sync.Mutex // serialises apply
 
 	mu           sync.Mutex
 	tasks        map[string]*task
@@ -80,7 +83,9 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 // New prepares an agent: its directory, its isolation (or the reason there
-// is none), its HTTP listener, its sampler and reservation. Call Run.
+// is none), its HTTP listener, its sampler and reservation, and adopts the
+// tasks a previous agent on the same directory left running. Call Run, which
+// owns everything New started.
 func New(cfg Config) (_ *Agent, err error) {
 	cfg, err = cfg.withDefaults()
 	if err != nil {
@@ -100,6 +105,7 @@ func New(cfg Config) (_ *Agent, err error) {
 		kick:     make(chan struct{}, 1),
 	}
 	a.bg, a.cancelBg = context.WithCancel(context.Background())
+	a.starts, a.stopStarts = context.WithCancel(a.bg)
 	var cleanup []func()
 	defer func() {
 		if err != nil {
@@ -122,7 +128,9 @@ func New(cfg Config) (_ *Agent, err error) {
 	cleanup = append(cleanup, func() { a.fetcher.Close() })
 
 	a.rt = &plainRuntime{reason: "disabled by configuration", fetcher: a.fetcher}
-	if cfg.Isolation == IsolationAuto {
+	if cfg.Isolation == IsolationAuto && os.Geteuid() != 0 {
+		a.rt = &plainRuntime{reason: "not root", fetcher: a.fetcher}
+	} else if cfg.Isolation == IsolationAuto {
 		if err := seedBusybox(context.Background(), rootfs.Bases{Dir: cfg.basesDir()}, cfg.BaseName, cfg.BaseVersion, cfg.BusyboxPath); err != nil {
 			a.rt = &plainRuntime{reason: "no base rootfs: " + why(err), fetcher: a.fetcher}
 		} else if iso, err := newIsolatedRuntime(cfg, a.fetcher); err != nil {
@@ -175,8 +183,7 @@ func New(cfg Config) (_ *Agent, err error) {
 		cleanup = append(cleanup, func() { a.etcd.Close() })
 	}
 	if a.etcd != nil {
-		aopts := []attrs.Option{attrs.WithPrefix(cfg.EtcdPrefix), attrs.WithLogger(a.log), attrs.WithLocal(a.local),
-			attrs.WithLeaseTTL(cfg.LeaseTTL)}
+		aopts := []attrs.Option{attrs.WithPrefix(cfg.EtcdPrefix), attrs.WithLogger(a.log), attrs.WithLeaseTTL(cfg.LeaseTTL)}
 		if a.syncer, err = attrs.NewSyncer(a.etcd, cfg.ID, aopts...); err != nil {
 			return nil, fmt.Errorf("agent: attributes: %w", err)
 		}
@@ -184,6 +191,9 @@ func New(cfg Config) (_ *Agent, err error) {
 			return nil, fmt.Errorf("agent: liveness: %w", err)
 		}
 	}
+	// Take over what a previous agent on this directory left, before any
+	// Launch can add tasks.
+	a.adopt()
 	return a, nil
 }
 
@@ -193,8 +203,38 @@ func (a *Agent) URL() string { return "http://" + a.ln.Addr().String() }
 // Isolation describes how tasks are isolated, or why they are not.
 func (a *Agent) Isolation() string { return a.rt.isolation() }
 
-// Attributes returns the agent's attributes: etcd's merged over the local
-// ones, or the local ones alone without etcd.
+// seedAttributes writes the configured attributes into etcd at the agent's
+// first start, leaving alone names etcd already has; from then on etcd is
+// authoritative (an operator's change or deletion there stands, also over
+// restarts). A marker file in the agent's directory says it was done.
+func (a *Agent) seedAttributes(ctx context.Context) {
+	marker := filepath.Join(a.cfg.Dir, "state", "attributes-seeded")
+	if _, err := os.Stat(marker); err == nil || len(a.local) == 0 {
+		return
+	}
+	store := attrs.NewEtcdStore(a.etcd, attrs.WithPrefix(a.cfg.EtcdPrefix))
+	for {
+		err := func() error {
+			for _, at := range a.local {
+				if _, err := store.CompareAndSet(ctx, a.cfg.ID, at.Name, at.Value, 0); err != nil && !errors.Is(err, attrs.ErrConflict) {
+					return err
+				}
+			}
+			return os.WriteFile(marker, nil, 0o644)
+		}()
+		if err == nil {
+			a.log.Info("attributes written to etcd", "attributes", a.local.String())
+			return
+		}
+		a.log.Warn("write attributes to etcd", "err", err)
+		if sleep(ctx, time.Second) != nil {
+			return
+		}
+	}
+}
+
+// Attributes returns the agent's attributes: etcd's, or without etcd the
+// configured ones.
 func (a *Agent) Attributes() map[string]string {
 	if a.syncer != nil {
 		return a.syncer.Attributes().Map()
@@ -209,7 +249,6 @@ func (a *Agent) Attributes() map[string]string {
 // after a normal stop.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.cancelBg()
-	a.adopt()
 
 	var wg sync.WaitGroup
 	goRun := func(f func()) {
@@ -231,6 +270,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	})
 	if a.syncer != nil {
+		goRun(func() { a.seedAttributes(ctx) })
 		changes, unsubscribe := a.syncer.Subscribe()
 		goRun(func() { a.syncer.Run(ctx) })
 		goRun(func() { a.registrar.Run(ctx) })
@@ -259,6 +299,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent running", "url", a.URL(), "dir", a.cfg.Dir)
 
 	<-ctx.Done()
+	a.stopStarts() // a launch still fetching its image fails rather than hold the stop up
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdownCtx)

@@ -68,8 +68,10 @@ type Config struct {
 	Etcd       []string
 	// EtcdPrefix is the cluster's key prefix (default attrs.DefaultPrefix).
 	EtcdPrefix string
-	// Attributes are the local attributes in Mesos text
-	// ("rack:r1;zone:east"); etcd's values win over them.
+	// Attributes are the agent's attributes in Mesos text
+	// ("rack:r1;zone:east"). With etcd they are written there at the
+	// agent's first start, for names etcd does not have yet, and etcd is
+	// authoritative from then on; without etcd they are the attributes.
 	Attributes string
 	// LeaseTTL is the liveness lease's TTL (default attrs.DefaultLeaseTTL).
 	LeaseTTL time.Duration

@@ -100,6 +100,7 @@ type running struct {
 	*Agent
 	cancel context.CancelCauseFunc
 	done   chan error
+	kept   bool // stopped with ErrRestart: tasks may still run
 }
 
 // start runs an agent with cfg until the test ends (or stop is called).
@@ -112,7 +113,18 @@ func start(t *testing.T, cfg Config) *running {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	r := &running{Agent: a, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- a.Run(ctx) }()
-	t.Cleanup(func() { r.stop(t, nil) })
+	t.Cleanup(func() {
+		r.stop(t, nil)
+		if r.kept {
+			// Stopped with ErrRestart: an agent on the same directory,
+			// stopped at once, kills what was left and removes it.
+			if b, err := New(cfg); err == nil {
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				b.Run(ctx)
+			}
+		}
+	})
 	waitFor(t, 10*time.Second, "first reservation", func() bool { return a.Reservation().Ready })
 	// Business is everything outside Gleaner, here the other tests running
 	// on this machine, which can take every CPU: a floor keeps them from
@@ -132,6 +144,7 @@ func (r *running) stop(t *testing.T, cause error) error {
 	if cause == nil {
 		cause = errors.New("test stops the agent")
 	}
+	r.kept = r.kept || errors.Is(cause, ErrRestart)
 	r.cancel(cause)
 	select {
 	case err, ok := <-r.done:

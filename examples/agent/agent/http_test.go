@@ -101,6 +101,20 @@ func TestPutReservationAppliesOnline(t *testing.T) {
 		t.Errorf("throttling must not end the task: %+v", s)
 	}
 
+	// Raising the bounds again gives the task its quota back.
+	if code, body := do(t, http.MethodPut, a.URL()+PathReservation, `{"cap":"cpus:1.5","floor":"cpus:1.5;mem:512"}`); code != http.StatusOK {
+		t.Fatalf("PUT = %d %s", code, body)
+	}
+	a.mu.Lock()
+	limit = a.tasks["busy"].cpuLimit
+	a.mu.Unlock()
+	if limit != 1 {
+		t.Errorf("task quota = %v cores after the reservation grew back, want 1", limit)
+	}
+	if q := cfsQuota(t, filepath.Join(cfg.CgroupParent, "busy")); q != 1 {
+		t.Errorf("task cgroup quota = %v cores, want 1", q)
+	}
+
 	// Clearing the bounds gives the estimate back.
 	if code, body := do(t, http.MethodPut, a.URL()+PathReservation, `{}`); code != http.StatusOK {
 		t.Fatalf("PUT {} = %d %s", code, body)

@@ -234,6 +234,14 @@ func (r *isolatedRuntime) kill(ctx context.Context, t *task, grace time.Duration
 	return t.cg.Kill(ctx)
 }
 
+func (r *isolatedRuntime) oomKilled(t *task) bool {
+	if t.cg == nil {
+		return false
+	}
+	st, err := t.cg.Stats()
+	return err == nil && st.OOMKills > 0
+}
+
 func (r *isolatedRuntime) release(ctx context.Context, t *task) error {
 	var errs []error
 	if t.cg != nil {

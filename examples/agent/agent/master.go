@@ -10,6 +10,13 @@ import (
 	"github.com/gleaner/gleaner/examples/internal/api"
 )
 
+// callTimeout bounds one call to the master; pollWait is how long a command
+// poll waits at the master.
+const (
+	callTimeout = 10 * time.Second
+	pollWait    = 10 * time.Second
+)
+
 // masterLoop registers with the master and reports every report interval,
 // or at once after a change (a task's state, the reservation, attributes).
 // Commands come back in the report's answer; pollLoop fetches them sooner.
@@ -26,7 +33,9 @@ func (a *Agent) masterLoop(ctx context.Context) {
 		case <-a.kick:
 		}
 		if !registered {
-			resp, err := a.client.Register(ctx, a.registration())
+			rctx, cancel := context.WithTimeout(ctx, callTimeout)
+			resp, err := a.client.Register(rctx, a.registration())
+			cancel()
 			if err != nil {
 				a.log.Warn("register with master", "err", err)
 				timer.Reset(time.Second)
@@ -56,7 +65,9 @@ func (a *Agent) report(ctx context.Context) error {
 	for _, s := range rep.Tasks {
 		sent[s.TaskID] = s.State
 	}
-	cmds, err := a.client.Report(ctx, rep)
+	rctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	cmds, err := a.client.Report(rctx, rep)
 	if err != nil {
 		a.m.reports.WithLabelValues("error").Inc()
 		if ctx.Err() == nil {
@@ -105,7 +116,9 @@ func (a *Agent) pollLoop(ctx context.Context) {
 			}
 			continue
 		}
-		cmds, err := a.client.Commands(ctx, a.cfg.ID, 10*time.Second)
+		pctx, cancel := context.WithTimeout(ctx, pollWait+callTimeout)
+		cmds, err := a.client.Commands(pctx, a.cfg.ID, pollWait)
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
 				a.log.Debug("poll master for commands", "err", err)

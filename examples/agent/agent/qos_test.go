@@ -207,6 +207,15 @@ func TestBusinessLoadThrottlesThenEvicts(t *testing.T) {
 			if s, _ := status(a.Agent, "batch"); s.State != api.TaskRunning {
 				t.Fatalf("CPU load must throttle, not end, the task: %+v", s)
 			}
+			// The parent cgroup follows the reservation, online.
+			a.applyMu.Lock()
+			a.mu.Lock()
+			lent := a.effective.CPUCores
+			a.mu.Unlock()
+			if q := cfsQuota(t, cfg.CgroupParent); abs(q-lent) > 0.011 {
+				t.Errorf("parent cgroup quota %.3f cores, reservation %.3f", q, lent)
+			}
+			a.applyMu.Unlock()
 			stopCPU()
 
 			// Memory: evict.

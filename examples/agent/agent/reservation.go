@@ -82,6 +82,13 @@ func (a *Agent) apply() {
 		a.kickReport()
 	}
 
+	// Growing, the parent grows first so that raised task quotas fit in it
+	// (cgroup v1 refuses a child quota above its parent's); shrinking, tasks
+	// are throttled and evicted first.
+	growing := eff.CPUCores >= prev.CPUCores
+	if growing {
+		a.resize(eff)
+	}
 	actions, err := a.cfg.QoS.Decide(eff, business, tasks)
 	if err != nil {
 		a.log.Warn("qos", "err", err)
@@ -103,6 +110,12 @@ func (a *Agent) apply() {
 		}
 	}
 	a.setQuotas(throttled, actions)
+	if !growing {
+		a.resize(eff)
+	}
+}
+
+func (a *Agent) resize(eff reserve.Resources) {
 	if err := a.rt.resize(eff); err != nil {
 		a.log.Warn("resize parent cgroup", "reservation", eff, "err", err)
 	}

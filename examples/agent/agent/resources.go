@@ -20,8 +20,6 @@ type partial struct {
 	CPU, Mem, Disk *float64 // cores, bytes, bytes
 }
 
-func (p partial) isZero() bool { return p.CPU == nil && p.Mem == nil && p.Disk == nil }
-
 // String formats p in Mesos text (mem and disk in MB), only what is set.
 func (p partial) String() string {
 	s := ""

@@ -42,6 +42,9 @@ type runtime interface {
 	throttle(t *task, cpus float64) error
 	// kill ends every process of t: SIGTERM, grace, then SIGKILL.
 	kill(ctx context.Context, t *task, grace time.Duration) error
+	// oomKilled reports whether the kernel killed a process of t for
+	// exceeding its memory limit.
+	oomKilled(t *task) bool
 	// release frees what t held once it ended: cgroup, root file system.
 	release(ctx context.Context, t *task) error
 	// resize follows the reservation with the parent cgroup.
@@ -258,16 +261,17 @@ func (r *plainRuntime) kill(ctx context.Context, t *task, grace time.Duration) e
 	}
 }
 
+func (r *plainRuntime) oomKilled(*task) bool                   { return false }
 func (r *plainRuntime) release(context.Context, *task) error   { return nil }
 func (r *plainRuntime) resize(reserve.Resources) error         { return nil }
 func (r *plainRuntime) sweep(context.Context, map[string]bool) {}
 func (r *plainRuntime) close(context.Context, bool) error      { return nil }
 
-// why explains a failed isolation probe in a few words.
+// why explains a failed isolation probe in one short line.
 func why(err error) string {
-	s := err.Error()
-	if i := strings.Index(s, ": "); i > 0 && len(s) > 120 {
-		s = s[:120]
+	s := strings.ReplaceAll(err.Error(), "\n", " ")
+	if len(s) > 160 {
+		s = s[:160] + "..."
 	}
 	return s
 }

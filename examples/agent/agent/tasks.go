@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
@@ -89,7 +90,7 @@ func (a *Agent) runTask(t *task) {
 		a.ended(t, exitStatus{}, fmt.Errorf("sandbox: %w", err))
 		return
 	}
-	p, err := a.rt.start(a.bg, t)
+	p, err := a.rt.start(a.starts, t)
 	if err != nil {
 		a.ended(t, exitStatus{}, err)
 		return
@@ -143,6 +144,7 @@ func (a *Agent) watchDisk(t *task) {
 // never started.
 func (a *Agent) ended(t *task, st exitStatus, startErr error) {
 	a.disk.Unwatch(t.id)
+	oom := startErr == nil && a.rt.oomKilled(t)
 	if err := a.rt.release(a.bg, t); err != nil {
 		a.log.Warn("release task", "task", t.id, "err", err)
 	}
@@ -158,6 +160,9 @@ func (a *Agent) ended(t *task, st exitStatus, startErr error) {
 		state, reason = t.killState, t.killReason
 	case startErr != nil:
 		state, reason, msg = api.TaskFailed, "launch failed", startErr.Error()
+	case oom:
+		state = api.TaskFailed
+		reason = fmt.Sprintf("memory limit exceeded: the kernel killed the task at its limit of %d MB", int64(t.res.MemoryBytes)/mb)
 	case !st.known || st.code != 0 || st.signal != 0:
 		state = api.TaskFailed
 	}
@@ -213,15 +218,7 @@ func (a *Agent) Tasks() []api.TaskStatus {
 	for _, t := range a.tasks {
 		out = append(out, t.rec.status(a.cfg.ID))
 	}
-	slices.SortFunc(out, func(x, y api.TaskStatus) int {
-		switch {
-		case x.TaskID < y.TaskID:
-			return -1
-		case x.TaskID > y.TaskID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(x, y api.TaskStatus) int { return strings.Compare(x.TaskID, y.TaskID) })
 	return out
 }
 

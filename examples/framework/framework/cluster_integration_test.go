@@ -163,6 +163,11 @@ func TestRestartedFrameworkAdoptsItsTasks(t *testing.T) {
 	// A new framework process: same apps directory, same framework ID.
 	c.startFramework(framework.Config{AppsDir: dir, FrameworkID: id})
 	waitFor(t, 10*time.Second, "the tasks to be adopted", func() bool { return c.app("/keep").TasksRunning == 3 })
+	for _, tv := range c.app("/keep").Tasks {
+		if tv.Host != "host-a1" || tv.AgentID != "a1" {
+			t.Fatalf("adopted task %+v does not know its agent", tv)
+		}
+	}
 	time.Sleep(300 * time.Millisecond) // a few allocation rounds
 	if st := c.app("/keep"); st.TasksRunning != 3 || st.TasksStaged != 0 || st.Pending != nil {
 		t.Fatalf("after the restart: %+v", st)
@@ -241,5 +246,37 @@ func TestTasksOfAGoneAgentArePlacedElsewhereWithoutBackoff(t *testing.T) {
 	}
 	if f := st.LastTaskFailure; f == nil || f.State != api.TaskLost || !strings.HasPrefix(f.Message, api.ReasonAgentGone) {
 		t.Fatalf("lastTaskFailure = %+v", st.LastTaskFailure)
+	}
+}
+
+func TestFrameworkFollowsANewLeaderAndKeepsItsTasks(t *testing.T) {
+	c := startCluster(t)
+	m2 := c.addMaster()
+	c.addAgent("a1", "cpus:4;mem:4096", nil)
+	c.startFramework(framework.Config{})
+	do(t, http.MethodPost, c.fwURL+"/v2/apps", `{"id":"ha","cmd":"sleep 1000","cpus":0.5,"mem":32,"instances":3}`, nil)
+	waitFor(t, 10*time.Second, "3 tasks running", func() bool { return c.app("/ha").TasksRunning == 3 })
+	id := c.fw.FrameworkID()
+
+	// The leader stops (and resigns); the second master takes over, and the
+	// framework subscribes to it again with the same ID.
+	c.stopMaster(0)
+	waitFor(t, 15*time.Second, "the second master to lead", m2.IsLeader)
+	waitFor(t, 15*time.Second, "the framework to resubscribe", func() bool {
+		var info framework.Info
+		do(t, http.MethodGet, c.fwURL+"/v2/info", "", &info)
+		return info.Connected && info.Master == m2.URL()
+	})
+	if got := c.fw.FrameworkID(); got != id {
+		t.Fatalf("framework ID after failover = %q, want %q", got, id)
+	}
+	// Nothing was lost or launched again; new work still launches.
+	do(t, http.MethodPut, c.fwURL+"/v2/apps/ha", `{"cmd":"sleep 1000","cpus":0.5,"mem":32,"instances":4}`, nil)
+	waitFor(t, 10*time.Second, "4 tasks running", func() bool { return c.app("/ha").TasksRunning == 4 })
+	c.agents["a1"].mu.Lock()
+	launched := len(c.agents["a1"].launched)
+	c.agents["a1"].mu.Unlock()
+	if launched != 4 {
+		t.Fatalf("agent received %d launches, want 3 before the failover and 1 after", launched)
 	}
 }

@@ -27,16 +27,19 @@ var prefixSeq atomic.Int64
 // cluster is a real master on an embedded etcd, simulated agents and a
 // framework, all in this process on loopback.
 type cluster struct {
-	t      testing.TB
-	cli    *clientv3.Client
-	prefix string
-	master *master.Master
-	agents map[string]*simAgent
-	fw     *framework.Framework
-	fwURL  string
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	t       testing.TB
+	cli     *clientv3.Client
+	prefix  string
+	alloc   time.Duration
+	master  *master.Master // the first
+	masters []string       // every master's URL
+	stops   []func()       // stop each master
+	agents  map[string]*simAgent
+	fw      *framework.Framework
+	fwURL   string
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 func startCluster(t testing.TB) *cluster {
@@ -49,33 +52,47 @@ func startClusterWith(t testing.TB, alloc time.Duration) *cluster {
 	t.Helper()
 	srv := etcdtest.Start(t)
 	c := &cluster{
-		t: t, cli: srv.Client(t), agents: map[string]*simAgent{},
+		t: t, cli: srv.Client(t), agents: map[string]*simAgent{}, alloc: alloc,
 		prefix: fmt.Sprintf("/gleaner-test-framework-%d-%d", time.Now().UnixNano()%1e9, prefixSeq.Add(1)),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	t.Cleanup(c.stop)
+	c.master = c.addMaster()
+	waitFor(t, 15*time.Second, "master to lead", c.master.IsLeader)
+	return c
+}
+
+// addMaster starts one more master of the cluster.
+func (c *cluster) addMaster() *master.Master {
+	c.t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
 	m, err := master.New(master.Config{
 		Etcd: c.cli, Prefix: c.prefix, Listener: ln,
-		AllocationInterval: alloc, ReportInterval: 50 * time.Millisecond,
+		AllocationInterval: c.alloc, ReportInterval: 50 * time.Millisecond,
 		HeartbeatInterval: time.Second, SessionTTL: 2 * time.Second, AgentGrace: 3 * time.Second,
-		Refuse: time.Second, Logger: testLogger(t, "master"),
+		Refuse: time.Second, Logger: testLogger(c.t, "master-"+fmt.Sprint(len(c.masters)+1)),
 	})
 	if err != nil {
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
-	c.master = m
+	c.masters = append(c.masters, m.URL())
+	ctx, cancel := context.WithCancel(c.ctx)
+	done := make(chan struct{})
 	c.wg.Go(func() {
-		if err := m.Run(c.ctx); err != nil {
-			t.Errorf("master: %v", err)
+		defer close(done)
+		if err := m.Run(ctx); err != nil {
+			c.t.Errorf("master: %v", err)
 		}
 	})
-	t.Cleanup(c.stop)
-	waitFor(t, 15*time.Second, "master to lead", m.IsLeader)
-	return c
+	c.stops = append(c.stops, func() { cancel(); <-done })
+	return m
 }
+
+// stopMaster stops the i-th master and waits until it has.
+func (c *cluster) stopMaster(i int) { c.stops[i]() }
 
 func (c *cluster) stop() {
 	c.cancel()
@@ -91,7 +108,7 @@ func (c *cluster) stop() {
 // startFramework runs a framework against the master.
 func (c *cluster) startFramework(cfg framework.Config) {
 	c.t.Helper()
-	cfg.Masters = []string{c.master.URL()}
+	cfg.Masters = c.masters
 	cfg.Listen = "127.0.0.1:0"
 	if cfg.Tick == 0 {
 		cfg.Tick = 50 * time.Millisecond
@@ -132,7 +149,7 @@ type simAgent struct {
 func (c *cluster) addAgent(id, reservation string, attrs map[string]string) *simAgent {
 	c.t.Helper()
 	a := &simAgent{id: id, reservation: reservation, attrs: attrs, tasks: map[string]api.TaskStatus{},
-		client: api.NewAgentClient([]string{c.master.URL()})}
+		client: api.NewAgentClient(c.masters)}
 	if _, err := a.client.Register(c.ctx, api.RegisterAgent{AgentID: id, Hostname: "host-" + id,
 		Reservation: reservation, Capacity: reservation, Attributes: attrs}); err != nil {
 		c.t.Fatalf("register %s: %v", id, err)

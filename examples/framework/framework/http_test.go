@@ -159,6 +159,9 @@ func TestMetricsEndpoint(t *testing.T) {
 		"gleaner_framework_instances_pending 2",
 		"gleaner_framework_connected 0",
 		"gleaner_framework_offers_received_total 0",
+		`gleaner_framework_app_instances{app="/web",state="pending"} 2`,
+		`gleaner_framework_app_instances{app="/web",state="wanted"} 2`,
+		`gleaner_framework_app_consecutive_failures{app="/web"} 0`,
 	} {
 		if !strings.Contains(r.body, want+"\n") {
 			t.Errorf("/metrics lacks %q", want)

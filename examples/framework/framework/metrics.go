@@ -74,8 +74,51 @@ func newMetrics(f *Framework) *metrics {
 			}
 			return 0
 		}),
+		newAppCollector(f),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
+}
+
+// appCollector exports per-app figures at scrape time, so that a deleted
+// app's series disappear with it.
+type appCollector struct {
+	f         *Framework
+	instances *prometheus.Desc
+	failures  *prometheus.Desc
+}
+
+func newAppCollector(f *Framework) *appCollector {
+	return &appCollector{
+		f: f,
+		instances: prometheus.NewDesc("gleaner_framework_app_instances",
+			"Instances of an app by state: wanted, running, staged, killing, pending.", []string{"app", "state"}, nil),
+		failures: prometheus.NewDesc("gleaner_framework_app_consecutive_failures",
+			"Consecutive task failures of an app (its backoff level).", []string{"app"}, nil),
+	}
+}
+
+func (c *appCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.instances
+	ch <- c.failures
+}
+
+func (c *appCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, a := range c.f.Apps() {
+		pending, failures := 0, 0
+		if a.Pending != nil {
+			pending = a.Pending.Instances
+		}
+		if a.Backoff != nil {
+			failures = a.Backoff.Failures
+		}
+		for state, n := range map[string]int{
+			"wanted": a.Instances, "running": a.TasksRunning, "staged": a.TasksStaged,
+			"killing": a.TasksKilling, "pending": pending,
+		} {
+			ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(n), a.ID, state)
+		}
+		ch <- prometheus.MustNewConstMetric(c.failures, prometheus.GaugeValue, float64(failures), a.ID)
+	}
 }

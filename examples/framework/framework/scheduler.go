@@ -591,10 +591,13 @@ func (s *Scheduler) LaunchFailed(taskIDs ...string) {
 // see WireAppID): known tasks take the
 // master's state, tasks of known apps that the scheduler lost track of (it
 // restarted) are adopted, tasks of unknown apps are killed, and tasks the
-// master no longer knows are dropped as lost, with no backoff.
+// master no longer knows are dropped as lost, with no backoff. Adopted
+// tasks on agents whose attributes are known (AgentChanged before
+// Reconcile) are checked against their constraints like after a change.
 func (s *Scheduler) Reconcile(tasks []api.TaskStatus) {
 	now := s.cfg.Now()
 	seen := make(map[string]bool, len(tasks))
+	var adopted []string // agents with adopted tasks
 	for _, u := range tasks {
 		if u.State.Terminal() {
 			continue
@@ -627,8 +630,13 @@ func (s *Scheduler) Reconcile(tasks []api.TaskStatus) {
 		s.addTask(st, t)
 		if st.deleted {
 			s.kill(t, KillUnknown, "task of an unknown app")
+		} else if _, known := s.agents[t.agentID]; known && !slices.Contains(adopted, t.agentID) {
+			adopted = append(adopted, t.agentID)
 		}
 	}
+	// Adopted tasks may run where their constraints no longer hold: the
+	// attributes could have changed while nobody watched.
+	s.recheck(adopted)
 	for _, id := range s.appIDs() {
 		st := s.apps[id]
 		for _, t := range s.appTasks(id) {

@@ -102,10 +102,27 @@ func (c *testCluster) status(taskID string, state api.TaskState, reason string) 
 	}
 }
 
+// runAll reports the launches of a plan running.
 func (c *testCluster) runAll(p Plan) {
-	for _, ti := range launches(p) {
+	c.run(launches(p))
+}
+
+func (c *testCluster) run(tasks []api.TaskInfo) {
+	for _, ti := range tasks {
 		c.status(ti.TaskID, api.TaskRunning, "")
 	}
+}
+
+// startApp puts an app on a cluster of one big agent, offers once and
+// reports every launch running.
+func (c *testCluster) startApp(js string) (App, []api.TaskInfo) {
+	c.t.Helper()
+	c.addAgent("a1", "cpus:8;mem:8192")
+	app := mustApp(c.t, js)
+	c.s.PutApp(app)
+	ls := launches(c.offerAll())
+	c.run(ls)
+	return app, ls
 }
 
 func mustApp(t *testing.T, js string) App {
@@ -377,11 +394,7 @@ func TestStableRunResetsBackoffAtFailure(t *testing.T) {
 
 func TestScaleUpAndDown(t *testing.T) {
 	c := newTestCluster(t, SchedulerConfig{})
-	c.addAgent("a1", "cpus:8;mem:8192")
-	app := mustApp(t, `{"id":"s","cmd":"x","cpus":1,"instances":2}`)
-	c.s.PutApp(app)
-	first := launches(c.offerAll())
-	c.runAll(Plan{Accept: []OfferLaunches{{Tasks: first}}})
+	app, first := c.startApp(`{"id":"s","cmd":"x","cpus":1,"instances":2}`)
 
 	app.Instances = 4
 	c.s.PutApp(app)
@@ -416,11 +429,7 @@ func TestScaleUpAndDown(t *testing.T) {
 
 func TestUpdateReplacesEveryTask(t *testing.T) {
 	c := newTestCluster(t, SchedulerConfig{})
-	c.addAgent("a1", "cpus:8;mem:8192")
-	app := mustApp(t, `{"id":"u","cmd":"v1","cpus":1,"instances":2}`)
-	c.s.PutApp(app)
-	old := launches(c.offerAll())
-	c.runAll(Plan{Accept: []OfferLaunches{{Tasks: old}}})
+	app, old := c.startApp(`{"id":"u","cmd":"v1","cpus":1,"instances":2}`)
 	c.clock.Advance(time.Second)
 	app.Cmd = "v2"
 	if created := c.s.PutApp(app); created {
@@ -568,9 +577,7 @@ func TestReconcileAdoptsKillsAndDrops(t *testing.T) {
 
 func TestAgentGoneDropsTasksWithoutBackoff(t *testing.T) {
 	c := newTestCluster(t, SchedulerConfig{})
-	c.addAgent("a1", "cpus:8;mem:8192")
-	c.s.PutApp(mustApp(t, `{"id":"g","cmd":"x","cpus":1,"instances":2}`))
-	c.runAll(c.offerAll())
+	c.startApp(`{"id":"g","cmd":"x","cpus":1,"instances":2}`)
 	c.s.OfferCall()
 	c.s.AgentGone("a1")
 	st := c.appStatus("/g")
@@ -634,11 +641,7 @@ func TestOneOfferLaunchesAtMostMaxTasksPerAccept(t *testing.T) {
 
 func TestRecreatingADeletedAppKeepsTrackOfItsDyingTasks(t *testing.T) {
 	c := newTestCluster(t, SchedulerConfig{})
-	c.addAgent("a1", "cpus:8;mem:8192")
-	app := mustApp(t, `{"id":"re","cmd":"x","cpus":1,"instances":2}`)
-	c.s.PutApp(app)
-	old := launches(c.offerAll())
-	c.runAll(Plan{Accept: []OfferLaunches{{Tasks: old}}})
+	app, old := c.startApp(`{"id":"re","cmd":"x","cpus":1,"instances":2}`)
 	_ = c.s.RemoveApp("/re")
 	if created := c.s.PutApp(app); !created {
 		t.Fatal("re-creating a deleted app is not a creation")
@@ -708,5 +711,24 @@ func TestEndsThatAreNotTheAppsFaultDoNotBackOff(t *testing.T) {
 				t.Fatalf("relaunched at once: %v, want %v", got, !tt.backoff)
 			}
 		})
+	}
+}
+
+func TestReconcileChecksTheConstraintsOfAdoptedTasks(t *testing.T) {
+	c := newTestCluster(t, SchedulerConfig{})
+	c.s.PutApp(mustApp(t, `{"id":"ssd","cmd":"x","cpus":1,"instances":2,"constraints":[["disk","IS","ssd"]]}`))
+	// After a restart the framework learns the agents, then the tasks.
+	c.s.AgentChanged("a1", "h1", map[string]string{"disk": "ssd"})
+	c.s.AgentChanged("a2", "h2", map[string]string{"disk": "hdd"}) // changed while the framework was down
+	c.s.Reconcile([]api.TaskStatus{
+		{TaskID: "ssd.1", AppID: "ssd", AgentID: "a1", State: api.TaskRunning},
+		{TaskID: "ssd.2", AppID: "ssd", AgentID: "a2", State: api.TaskRunning},
+	})
+	kills := c.s.TakeKills()
+	if len(kills) != 1 || kills[0].TaskID != "ssd.2" || kills[0].Cause != KillConstraint {
+		t.Fatalf("kills = %+v, want ssd.2 for its constraint", kills)
+	}
+	if st := c.appStatus("/ssd"); st.Tasks[0].Host != "h1" {
+		t.Fatalf("adopted task's host = %q, want h1", st.Tasks[0].Host)
 	}
 }

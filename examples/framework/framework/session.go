@@ -99,14 +99,18 @@ func (f *Framework) handle(ctx context.Context, ev api.Event) {
 		if s == nil {
 			return
 		}
+		agents := f.masterAgents(ctx)
 		f.mu.Lock()
 		f.frameworkID = s.FrameworkID
 		f.connected = true
 		f.sched.ResetOffers()
+		for _, a := range agents {
+			f.sched.AgentChanged(a.ID, a.Hostname, a.Attributes)
+		}
 		f.sched.Reconcile(s.Tasks)
 		f.mu.Unlock()
 		f.metrics.subscriptions.Inc()
-		f.log.Info("subscribed", "framework", s.FrameworkID, "tasks", len(s.Tasks), "master", f.client.Leader())
+		f.log.Info("subscribed", "framework", s.FrameworkID, "tasks", len(s.Tasks), "agents", len(agents), "master", f.client.Leader())
 	case api.EventOffers:
 		f.offers(ctx, ev.Offers)
 	case api.EventUpdate:
@@ -136,6 +140,22 @@ func (f *Framework) handle(ctx context.Context, ev api.Event) {
 	case api.EventError:
 		f.log.Error("master reports an error", "message", ev.Message)
 	}
+}
+
+// masterAgents reads every agent's hostname and attributes from the
+// master's state, so that tasks adopted after a restart are judged
+// (constraints, GROUP_BY counts) by where they really run even before their
+// agents offer anything again.
+func (f *Framework) masterAgents(ctx context.Context) []api.AgentState {
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	state, err := f.client.State(cctx)
+	cancel()
+	if err != nil {
+		f.metrics.callErrors.WithLabelValues("state").Inc()
+		f.log.Warn("reading the master's agents failed; offers will tell", "err", err)
+		return nil
+	}
+	return state.Agents
 }
 
 // offers answers a batch of offers: accepts with launches, declines the rest.

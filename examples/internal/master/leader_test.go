@@ -67,18 +67,6 @@ func TestRestartedMasterKeepsState(t *testing.T) {
 	require.Equal(t, "cpus:2;mem:1024", s2.offerOn("a1").Resources)
 }
 
-// subscribe2 is subscribe returning the SUBSCRIBED body.
-func subscribe2(t *testing.T, c *api.SchedulerClient, req api.Subscribe) (*stream, api.Subscribed) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	es, err := c.Subscribe(ctx, req)
-	require.NoError(t, err)
-	s := &stream{t: t, es: es, events: make(chan api.Event, 4096), done: make(chan struct{})}
-	go s.pump()
-	t.Cleanup(func() { cancel(); _ = es.Close(); <-s.done })
-	return s, *s.next(api.EventSubscribed).Subscribed
-}
-
 func taskIDs(sts []api.TaskStatus) []string {
 	var ids []string
 	for _, st := range sts {
@@ -146,6 +134,7 @@ func TestFollowerTakesOverWhenLeaderLosesEtcd(t *testing.T) {
 	// the leader's host died: its session lease expires after the TTL.
 	proxy := etcdtest.NewProxy(t, srv.Endpoint())
 	cfg := testConfig(etcdtest.NewClient(t, proxy.Endpoint()), newPrefix(t))
+	cfg.SessionTTL = 2 * time.Second
 	m1 := startMaster(t, cfg)
 	waitLeader(t, m1.Master)
 	cfg.Etcd = srv.Client(t)
