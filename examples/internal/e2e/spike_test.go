@@ -123,8 +123,10 @@ func TestBusinessSpikeThrottlesThenEvicts(t *testing.T) {
 	t.Logf("throttled %v after the CPU spike", time.Since(spun).Round(time.Millisecond))
 
 	// Phase 2: memory. One task evicted (its cgroup removed), one left.
+	asked := time.Now()
 	fmt.Fprintln(stdin, "mem 750")
 	took := step("allocating")
+	t.Logf("the business took 750 MiB in %v", took.Sub(asked).Round(time.Millisecond))
 	evicted := ""
 	if !poll(t, budget, func() bool {
 		for id := range before {
