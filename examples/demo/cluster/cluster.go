@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -55,11 +54,8 @@ type Config struct {
 	// Dir holds etcd's data and every agent's directory; default: a new
 	// temporary directory, removed by Close.
 	Dir string
-	// Listen is the first master's address (default "127.0.0.1:0"); the
-	// others listen on free loopback ports.
+	// Listen is the master's address (default "127.0.0.1:0").
 	Listen string
-	// Masters is how many masters run (default 1); they elect a leader.
-	Masters int
 	// MasterURLs, if set, are masters the caller runs; then none is
 	// started here.
 	MasterURLs []string
@@ -101,18 +97,15 @@ type Cluster struct {
 	log     *slog.Logger
 	ctx     context.Context // parent of every component's context
 	cancel  context.CancelFunc
-	masters []*component
+	master  *component // nil with Config.MasterURLs
 	urls    []string
 	fw      *component
 	fwURL   string
 	etcdURL []string
 
 	business []*business
-
-	mu     sync.Mutex
-	agents map[string]*component
-	specs  map[string]AgentSpec
-	closed bool
+	agents   []*component
+	closed   bool
 }
 
 // component is one running part, stopped by cancelling its context.
@@ -141,9 +134,6 @@ func randomHex(n int) string {
 // the framework connect in the background; the dashboard shows them as
 // they come.
 func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
-	if cfg.Masters <= 0 {
-		cfg.Masters = 1
-	}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
@@ -162,7 +152,7 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Cluster{cfg: cfg, log: cfg.Logger, agents: map[string]*component{}, specs: map[string]AgentSpec{}}
+	c := &Cluster{cfg: cfg, log: cfg.Logger}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
 		if err != nil {
@@ -187,11 +177,8 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		return nil, err
 	}
 	c.urls = append(c.urls, cfg.MasterURLs...)
-	for i := range cfg.Masters {
-		if len(cfg.MasterURLs) > 0 {
-			break
-		}
-		if err := c.startMaster(i); err != nil {
+	if len(c.urls) == 0 {
+		if err := c.startMaster(); err != nil {
 			return nil, err
 		}
 	}
@@ -219,9 +206,7 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		if err := WriteAttributes(ctx, c.cli, cfg.Prefix, spec); err != nil {
 			return nil, err
 		}
-		if err := c.StartAgent(spec); err != nil {
-			return nil, err
-		}
+		c.startAgent(spec)
 	}
 	return c, nil
 }
@@ -252,19 +237,15 @@ func (c *Cluster) startFramework() error {
 	return nil
 }
 
-func (c *Cluster) startMaster(i int) error {
-	addr := "127.0.0.1:0"
-	if i == 0 {
-		addr = c.cfg.Listen
-	}
-	ln, err := net.Listen("tcp", addr)
+func (c *Cluster) startMaster() error {
+	ln, err := net.Listen("tcp", c.cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("cluster: master %d: %w", i+1, err)
+		return fmt.Errorf("cluster: master: %w", err)
 	}
 	m, err := master.New(master.Config{
 		Etcd:               c.cli,
 		Prefix:             c.cfg.Prefix,
-		ID:                 fmt.Sprintf("master-%d", i+1),
+		ID:                 "master-1",
 		Listener:           ln,
 		AllocationInterval: c.cfg.Interval,
 		ReportInterval:     c.cfg.Interval,
@@ -277,7 +258,7 @@ func (c *Cluster) startMaster(i int) error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	c.urls = append(c.urls, m.URL())
-	c.masters = append(c.masters, c.run(m.Run))
+	c.master = c.run(m.Run)
 	return nil
 }
 
@@ -331,53 +312,12 @@ func AgentConfig(spec AgentSpec, dir string, masters, etcd []string, prefix, cgr
 	}
 }
 
-// StartAgent starts (or, after StopAgent, restarts) the agent spec
-// describes, in-process.
-func (c *Cluster) StartAgent(spec AgentSpec) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return errors.New("cluster: closed")
-	}
-	if _, ok := c.agents[spec.ID]; ok {
-		return fmt.Errorf("cluster: agent %q already runs", spec.ID)
-	}
+// startAgent starts the agent spec describes, in-process.
+func (c *Cluster) startAgent(spec AgentSpec) {
 	cfg := AgentConfig(spec, filepath.Join(c.dir, "agents", spec.ID), c.urls, nil, c.cfg.Prefix, c.cfg.CgroupRoot, c.cfg.Interval)
 	cfg.EtcdClient = c.cli
 	cfg.Logger = c.log.With("component", "agent", "agent", spec.ID)
-	spec.Attributes = maps.Clone(spec.Attributes)
-	c.specs[spec.ID] = spec
-	c.agents[spec.ID] = c.run(func(ctx context.Context) error { return agent.Run(ctx, cfg) })
-	return nil
-}
-
-// StopAgent stops an agent. With keepTasks its tasks keep running for the
-// agent started next on its directory to adopt (an agent restart);
-// otherwise the agent kills them and removes its cgroups.
-func (c *Cluster) StopAgent(id string, keepTasks bool) error {
-	c.mu.Lock()
-	p, ok := c.agents[id]
-	delete(c.agents, id)
-	c.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("cluster: no running agent %q", id)
-	}
-	var cause error
-	if keepTasks {
-		cause = agent.ErrRestart
-	}
-	if err := p.stop(cause); err != nil && !errors.Is(err, agent.ErrRestart) {
-		return fmt.Errorf("cluster: agent %s: %w", id, err)
-	}
-	return nil
-}
-
-// Agent returns the spec of an agent started in-process.
-func (c *Cluster) Agent(id string) (AgentSpec, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, ok := c.specs[id]
-	return s, ok
+	c.agents = append(c.agents, c.run(func(ctx context.Context) error { return agent.Run(ctx, cfg) }))
 }
 
 // DashboardURL is the first master's dashboard.
@@ -421,16 +361,12 @@ func (c *Cluster) CgroupRoot() string {
 // Close stops the framework, the agents (which kill their tasks) and the
 // masters, then removes the cluster's cgroups, unmounts whatever is still
 // mounted under its directory and removes the directory if it made it.
+// Calls after the first return nil; Close is not safe to call concurrently.
 func (c *Cluster) Close(ctx context.Context) error {
-	c.mu.Lock()
 	if c.closed {
-		c.mu.Unlock()
 		return nil
 	}
 	c.closed = true
-	agents := c.agents
-	c.agents = map[string]*component{}
-	c.mu.Unlock()
 
 	var errs []error
 	if c.fw != nil {
@@ -440,18 +376,18 @@ func (c *Cluster) Close(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	var emu sync.Mutex
-	for id, p := range agents {
+	for i, p := range c.agents {
 		wg.Go(func() {
 			if err := p.stop(nil); err != nil {
 				emu.Lock()
-				errs = append(errs, fmt.Errorf("agent %s: %w", id, err))
+				errs = append(errs, fmt.Errorf("agent %s: %w", c.cfg.Agents[i].ID, err))
 				emu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	for _, p := range c.masters {
-		if err := p.stop(nil); err != nil {
+	if c.master != nil {
+		if err := c.master.stop(nil); err != nil {
 			errs = append(errs, fmt.Errorf("master: %w", err))
 		}
 	}
