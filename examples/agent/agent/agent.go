@@ -56,7 +56,8 @@ type Agent struct {
 	stopping   chan struct{} // closed when Run exits leaving tasks running
 	kick       chan struct{} // report soon
 	taskWG     sync.WaitGroup
-	applyMu    sync.Mutex // serialises apply
+	applyMu    sync.Mutex         // serialises apply
+	resized    *reserve.Resources // what the parent cgroup was last set to; guarded by applyMu
 
 	mu           sync.Mutex
 	tasks        map[string]*task
