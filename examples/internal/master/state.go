@@ -79,4 +79,3 @@ func (m *Master) state(c *cluster, history int) api.State {
 	}
 	return st
 }
-
