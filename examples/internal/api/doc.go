@@ -67,7 +67,7 @@
 //	#leader                                the leader's URL
 //	#agents tr[data-agent-id=ID]           one row per agent, data-up="true|false"
 //	  .agent-reservation .agent-business .agent-harvested .agent-capacity .agent-attributes
-//	  canvas[data-agent-chart=ID]          reservation, business and harvested cpus over time
+//	  canvas[data-agent-chart=ID][data-resource=cpus|mem]  reservation, business and harvested over time
 //	#frameworks tr[data-framework-id=ID]
 //	#tasks tr[data-task-id=ID]             data-state="TASK_RUNNING" etc., data-agent-id, data-app-id
 //	  .task-state .task-reason

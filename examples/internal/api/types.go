@@ -218,7 +218,9 @@ type Subscribed struct {
 	FrameworkID              string  `json:"framework_id"`
 	HeartbeatIntervalSeconds float64 `json:"heartbeat_interval_seconds"`
 	// Tasks are the framework's non-terminal tasks the master knows, so that
-	// a framework that resumes after a failover can reconcile.
+	// a framework that resumes after a disconnect or failover can reconcile:
+	// updates are not queued for a disconnected framework, so a task it
+	// knows that is missing here ended meanwhile and should be replaced.
 	Tasks []TaskStatus `json:"tasks"`
 }
 

@@ -12,26 +12,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
-	"github.com/gleaner/gleaner/internal/etcdtest"
 )
 
 // TestBadInputIsRefusedAndStateStaysIntact sends every endpoint malformed,
 // unknown, oversized and stale input and checks the 4xx answer names what is
 // wrong, and that the master's state is the same afterwards.
 func TestBadInputIsRefusedAndStateStaysIntact(t *testing.T) {
-	srv := etcdtest.Start(t)
-	m := startMaster(t, testConfig(srv.Client(t), newPrefix(t)))
-	waitLeader(t, m.Master)
-	ctx := context.Background()
-	agent := api.NewAgentClient([]string{m.URL()})
-	_, err := agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024"})
-	require.NoError(t, err)
-	sched := api.NewSchedulerClient([]string{m.URL()})
-	s, fw := subscribe(t, sched, api.Subscribe{Name: "batch"})
+	f := newFixture(t, "cpus:2;mem:1024")
+	ctx, m, agent, sched, s, fw := context.Background(), f.m, f.agent, f.sched, f.s, f.fw
 	launch(t, sched, agent, s, fw, "a1", "t1")
 	stale := s.offerOn("a1")
 	require.NoError(t, sched.Decline(ctx, api.Decline{FrameworkID: fw, OfferIDs: []string{stale.ID}, RefuseSeconds: ptr(60.0)}))
-	_, err = agent.Report(ctx, api.AgentReport{AgentID: "a1", Reservation: "cpus:2;mem:1024",
+	_, err := agent.Report(ctx, api.AgentReport{AgentID: "a1", Reservation: "cpus:2;mem:1024",
 		Tasks: []api.TaskStatus{{TaskID: "t1", State: api.TaskRunning}}})
 	require.NoError(t, err)
 	before := snapshot(t, agent)

@@ -30,6 +30,7 @@ func BenchmarkMasterThroughput(b *testing.B) {
 	cfg := testConfig(srv.Client(b), newPrefix(b))
 	cfg.AllocationInterval = 20 * time.Millisecond
 	cfg.AgentGrace = time.Hour
+	cfg.SessionTTL = 10 * time.Second // the host is loaded: never lose the lead to a late keep-alive
 	m := startMaster(b, cfg)
 	waitLeader(b, m.Master)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -18,7 +18,10 @@ func (m *Master) campaignLoop(ctx context.Context) {
 		sess, err := concurrency.NewSession(m.cfg.Etcd, concurrency.WithTTL(ttl), concurrency.WithContext(ctx))
 		if err != nil {
 			m.log.Warn("etcd session", "err", err)
-			_ = sleepCtx(ctx, time.Second)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
 			continue
 		}
 		m.term(ctx, sess)
@@ -140,15 +143,4 @@ func (m *Master) stepDown(c *cluster, why string) {
 	m.metrics.leader.Set(0)
 	close(m.leaderCh)
 	m.leaderCh = make(chan struct{})
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -113,19 +113,12 @@ func TestRegisterOfferAcceptLaunchFlow(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestRescindWhenReservationShrinks(t *testing.T) {
-	srv := etcdtest.Start(t)
-	m := startMaster(t, testConfig(srv.Client(t), newPrefix(t)))
-	waitLeader(t, m.Master)
-	ctx := context.Background()
-	agent := api.NewAgentClient([]string{m.URL()})
-	_, err := agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:4;mem:4096"})
-	require.NoError(t, err)
-	sched := api.NewSchedulerClient([]string{m.URL()})
-	s, fw := subscribe(t, sched, api.Subscribe{Name: "batch"})
+	f := newFixture(t, "cpus:4;mem:4096")
+	ctx, agent, sched, s, fw := context.Background(), f.agent, f.sched, f.s, f.fw
 	o := s.offerOn("a1")
 
 	// Growing does not take the offer back; shrinking below it does.
-	_, err = agent.Report(ctx, api.AgentReport{AgentID: "a1", Reservation: "cpus:5;mem:4096", Tasks: []api.TaskStatus{}})
+	_, err := agent.Report(ctx, api.AgentReport{AgentID: "a1", Reservation: "cpus:5;mem:4096", Tasks: []api.TaskStatus{}})
 	require.NoError(t, err)
 	_, err = agent.Report(ctx, api.AgentReport{AgentID: "a1", Reservation: "cpus:1;mem:4096", Tasks: []api.TaskStatus{}})
 	require.NoError(t, err)
@@ -297,18 +290,9 @@ func mustAttrs(t *testing.T, text string) attrs.Attributes {
 }
 
 func TestSilentAgentWithoutLeaseIsGone(t *testing.T) {
-	srv := etcdtest.Start(t)
-	cfg := testConfig(srv.Client(t), newPrefix(t))
-	cfg.AgentGrace = time.Second
-	m := startMaster(t, cfg)
-	waitLeader(t, m.Master)
-	ctx := context.Background()
-	agent := api.NewAgentClient([]string{m.URL()})
-	_, err := agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024"})
-	require.NoError(t, err)
-	sched := api.NewSchedulerClient([]string{m.URL()})
-	s, fw := subscribe(t, sched, api.Subscribe{Name: "batch"})
-	launch(t, sched, agent, s, fw, "a1", "t1")
+	f := newFixture(t, "cpus:2;mem:1024", func(c *Config) { c.AgentGrace = time.Second })
+	s := f.s
+	launch(t, f.sched, f.agent, s, f.fw, "a1", "t1")
 
 	// No more reports and no lease in etcd: after the grace period the
 	// agent is gone and its task lost.
@@ -318,15 +302,8 @@ func TestSilentAgentWithoutLeaseIsGone(t *testing.T) {
 }
 
 func TestTeardownKillsTheFrameworksTasks(t *testing.T) {
-	srv := etcdtest.Start(t)
-	m := startMaster(t, testConfig(srv.Client(t), newPrefix(t)))
-	waitLeader(t, m.Master)
-	ctx := context.Background()
-	agent := api.NewAgentClient([]string{m.URL()})
-	_, err := agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024"})
-	require.NoError(t, err)
-	sched := api.NewSchedulerClient([]string{m.URL()})
-	s, fw := subscribe(t, sched, api.Subscribe{Name: "batch"})
+	f := newFixture(t, "cpus:2;mem:1024")
+	ctx, agent, sched, s, fw := context.Background(), f.agent, f.sched, f.s, f.fw
 	launch(t, sched, agent, s, fw, "a1", "t1")
 
 	require.NoError(t, sched.Teardown(ctx, fw))

@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/internal/etcdtest"
 )
 
 // testConfig has intervals short enough for tests.
@@ -24,7 +25,7 @@ func testConfig(cli *clientv3.Client, prefix string) Config {
 		AllocationInterval: 50 * time.Millisecond,
 		ReportInterval:     100 * time.Millisecond,
 		HeartbeatInterval:  time.Second,
-		SessionTTL:         2 * time.Second,
+		SessionTTL:         5 * time.Second, // failover tests shorten it; a loaded CI host may stall a keep-alive
 		AgentGrace:         3 * time.Second,
 		Refuse:             time.Second,
 	}
@@ -86,9 +87,19 @@ type stream struct {
 	es     *api.EventStream
 	events chan api.Event
 	done   chan struct{}
+	// decline returns offers the test skips, so that they are made again
+	// rather than held forever.
+	decline func(offerIDs []string)
 }
 
 func subscribe(t testing.TB, c *api.SchedulerClient, req api.Subscribe) (*stream, string) {
+	t.Helper()
+	s, sub := subscribe2(t, c, req)
+	return s, sub.FrameworkID
+}
+
+// subscribe2 is subscribe returning the SUBSCRIBED body.
+func subscribe2(t testing.TB, c *api.SchedulerClient, req api.Subscribe) (*stream, api.Subscribed) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	es, err := c.Subscribe(ctx, req)
@@ -96,8 +107,24 @@ func subscribe(t testing.TB, c *api.SchedulerClient, req api.Subscribe) (*stream
 	s := &stream{t: t, es: es, events: make(chan api.Event, 4096), done: make(chan struct{})}
 	go s.pump()
 	t.Cleanup(func() { cancel(); _ = es.Close(); <-s.done })
-	ev := s.next(api.EventSubscribed)
-	return s, ev.Subscribed.FrameworkID
+	sub := *s.next(api.EventSubscribed).Subscribed
+	s.decline = func(ids []string) {
+		// Errors are expected: the offer may have been rescinded meanwhile.
+		_ = c.Decline(context.Background(), api.Decline{FrameworkID: sub.FrameworkID, OfferIDs: ids, RefuseSeconds: ptr(0.0)})
+	}
+	return s, sub
+}
+
+// skip declines the offers of an event the test does not want.
+func (s *stream) skip(offers []api.Offer) {
+	if s.decline == nil || len(offers) == 0 {
+		return
+	}
+	ids := make([]string, len(offers))
+	for i, o := range offers {
+		ids[i] = o.ID
+	}
+	s.decline(ids)
 }
 
 // pump moves events to s.events until the stream ends.
@@ -128,6 +155,9 @@ func (s *stream) next(typ api.EventType) api.Event {
 			if ev.Type == typ {
 				return ev
 			}
+			if ev.Type == api.EventOffers {
+				s.skip(ev.Offers)
+			}
 		case <-timeout:
 			s.t.Fatalf("no %s event within 10s", typ)
 		}
@@ -149,11 +179,14 @@ func (s *stream) update(taskID string, state api.TaskState) api.TaskStatus {
 func (s *stream) offerOn(agentID string) api.Offer {
 	s.t.Helper()
 	for {
-		for _, o := range s.next(api.EventOffers).Offers {
+		offers := s.next(api.EventOffers).Offers
+		for i, o := range offers {
 			if o.AgentID == agentID {
+				s.skip(append(offers[:i:i], offers[i+1:]...))
 				return o
 			}
 		}
+		s.skip(offers)
 	}
 }
 
@@ -165,4 +198,33 @@ func (s *stream) closed(within time.Duration) bool {
 	case <-time.After(within):
 		return false
 	}
+}
+
+// fixture is a leading master with agent "a1" (hostname "h1") registered
+// and framework "batch" subscribed.
+type fixture struct {
+	m     *running
+	agent *api.AgentClient
+	sched *api.SchedulerClient
+	s     *stream
+	fw    string
+}
+
+// newFixture starts etcd and a master (cfg adjusted by configure), and
+// registers a1 with the reservation.
+func newFixture(t *testing.T, reservation string, configure ...func(*Config)) *fixture {
+	t.Helper()
+	srv := etcdtest.Start(t)
+	cfg := testConfig(srv.Client(t), newPrefix(t))
+	for _, c := range configure {
+		c(&cfg)
+	}
+	f := &fixture{m: startMaster(t, cfg)}
+	waitLeader(t, f.m.Master)
+	f.agent = api.NewAgentClient([]string{f.m.URL()})
+	_, err := f.agent.Register(context.Background(), api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: reservation})
+	require.NoError(t, err)
+	f.sched = api.NewSchedulerClient([]string{f.m.URL()})
+	f.s, f.fw = subscribe(t, f.sched, api.Subscribe{Name: "batch"})
+	return f
 }

@@ -116,7 +116,9 @@ func handle[Req any](m *Master, fn func(ctx context.Context, c *cluster, req *Re
 			m.writeError(w, errNotLeading)
 			return
 		}
-		out, err := fn(r.Context(), c, &req)
+		// Not the request's context: once begun, a change is written to
+		// etcd and applied in memory even if the caller goes away.
+		out, err := fn(context.WithoutCancel(r.Context()), c, &req)
 		m.mu.Unlock()
 		if err != nil {
 			m.writeError(w, err)

@@ -3,6 +3,9 @@ package master
 import (
 	"context"
 	"net/http"
+	"runtime"
+	"runtime/pprof"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,18 +65,6 @@ func TestRestartedMasterKeepsState(t *testing.T) {
 	require.NoError(t, err)
 	s2.update("t1", api.TaskFinished)
 	require.Equal(t, "cpus:2;mem:1024", s2.offerOn("a1").Resources)
-}
-
-// subscribe2 is subscribe returning the SUBSCRIBED body.
-func subscribe2(t *testing.T, c *api.SchedulerClient, req api.Subscribe) (*stream, api.Subscribed) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	es, err := c.Subscribe(ctx, req)
-	require.NoError(t, err)
-	s := &stream{t: t, es: es, events: make(chan api.Event, 4096), done: make(chan struct{})}
-	go s.pump()
-	t.Cleanup(func() { cancel(); _ = es.Close(); <-s.done })
-	return s, *s.next(api.EventSubscribed).Subscribed
 }
 
 func taskIDs(sts []api.TaskStatus) []string {
@@ -143,6 +134,7 @@ func TestFollowerTakesOverWhenLeaderLosesEtcd(t *testing.T) {
 	// the leader's host died: its session lease expires after the TTL.
 	proxy := etcdtest.NewProxy(t, srv.Endpoint())
 	cfg := testConfig(etcdtest.NewClient(t, proxy.Endpoint()), newPrefix(t))
+	cfg.SessionTTL = 2 * time.Second
 	m1 := startMaster(t, cfg)
 	waitLeader(t, m1.Master)
 	cfg.Etcd = srv.Client(t)
@@ -174,4 +166,49 @@ func getJSON(t *testing.T, url string, v any) int {
 	defer resp.Body.Close()
 	require.NoError(t, jsonDecode(resp, v))
 	return resp.StatusCode
+}
+
+func TestStoppedMasterLeavesNoGoroutine(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	// The etcd client's lease keep-alive loops, which the master's session
+	// starts, live as long as the client (the caller's): start them now.
+	lease, err := cli.Grant(context.Background(), 5)
+	require.NoError(t, err)
+	kctx, kcancel := context.WithCancel(context.Background())
+	_, err = cli.KeepAlive(kctx, lease.ID)
+	require.NoError(t, err)
+	kcancel()
+	_, err = cli.Revoke(context.Background(), lease.ID)
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond)
+	before := runtime.NumGoroutine()
+
+	m := startMaster(t, testConfig(cli, newPrefix(t)))
+	waitLeader(t, m.Master)
+	ctx := context.Background()
+	agent := api.NewAgentClient([]string{m.URL()})
+	_, err = agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024"})
+	require.NoError(t, err)
+	sched := api.NewSchedulerClient([]string{m.URL()})
+	s, fw := subscribe(t, sched, api.Subscribe{Name: "batch"})
+	launch(t, sched, agent, s, fw, "a1", "t1")
+	poll := make(chan error, 1)
+	go func() { _, err := agent.Commands(ctx, "a1", 20*time.Second); poll <- err }() // in flight at stop
+
+	m.stop(t)
+	require.True(t, s.closed(5*time.Second))
+	require.Error(t, <-poll)
+	http.DefaultClient.CloseIdleConnections()
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	// Polled by hand: assert.Eventually runs goroutines of its own.
+	after := runtime.NumGoroutine()
+	for deadline := time.Now().Add(10 * time.Second); after > before && time.Now().Before(deadline); after = runtime.NumGoroutine() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if after > before {
+		var buf strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
+		t.Fatalf("goroutines: %d before the master, %d after it stopped:\n%s", before, after, buf.String())
+	}
 }

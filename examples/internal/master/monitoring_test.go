@@ -12,23 +12,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
-	"github.com/gleaner/gleaner/internal/etcdtest"
 )
 
 func TestDashboardStateShowsEvictionsReschedulingAndPending(t *testing.T) {
-	srv := etcdtest.Start(t)
-	m := startMaster(t, testConfig(srv.Client(t), newPrefix(t)))
-	waitLeader(t, m.Master)
-	ctx := context.Background()
-	agent := api.NewAgentClient([]string{m.URL()})
-	_, err := agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024"})
-	require.NoError(t, err)
-	sched := api.NewSchedulerClient([]string{m.URL()})
-	s, fw := subscribe(t, sched, api.Subscribe{Name: "marathon"})
+	f := newFixture(t, "cpus:2;mem:1024")
+	ctx, agent, sched, s, fw := context.Background(), f.agent, f.sched, f.s, f.fw
 	launch(t, sched, agent, s, fw, "a1", "web.1")
 
 	// QoS evicts the task; the framework re-places it.
-	_, err = agent.Report(ctx, api.AgentReport{AgentID: "a1", Reservation: "cpus:2;mem:1024",
+	_, err := agent.Report(ctx, api.AgentReport{AgentID: "a1", Reservation: "cpus:2;mem:1024",
 		Tasks: []api.TaskStatus{{TaskID: "web.1", State: api.TaskKilled, Reason: "evicted: business memory rose to 90%"}}})
 	require.NoError(t, err)
 	s.update("web.1", api.TaskKilled)
@@ -58,16 +50,23 @@ func TestDashboardStateShowsEvictionsReschedulingAndPending(t *testing.T) {
 }
 
 func TestMetricsAndDashboardAreServed(t *testing.T) {
-	srv := etcdtest.Start(t)
-	m := startMaster(t, testConfig(srv.Client(t), newPrefix(t)))
-	waitLeader(t, m.Master)
-	ctx := context.Background()
-	agent := api.NewAgentClient([]string{m.URL()})
-	_, err := agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024"})
-	require.NoError(t, err)
-	sched := api.NewSchedulerClient([]string{m.URL()})
-	s, fw := subscribe(t, sched, api.Subscribe{Name: "marathon"})
-	launch(t, sched, agent, s, fw, "a1", "t1")
+	f := newFixture(t, "cpus:2;mem:1024")
+	m := f.m
+	launch(t, f.sched, f.agent, f.s, f.fw, "a1", "t1")
+
+	for range 3 {
+		_, err := f.agent.Report(context.Background(), api.AgentReport{AgentID: "a1", Reservation: "cpus:2;mem:1024",
+			Tasks: []api.TaskStatus{{TaskID: "t1", State: api.TaskRunning}}})
+		require.NoError(t, err)
+	}
+	var st api.State
+	require.Equal(t, http.StatusOK, getJSON(t, m.URL()+api.PathState+"?history=2", &st))
+	require.Len(t, st.Agents[0].History, 2)
+	require.Equal(t, http.StatusOK, getJSON(t, m.URL()+api.PathState, &st))
+	require.Len(t, st.Agents[0].History, 4)
+	var er api.ErrorResponse
+	require.Equal(t, http.StatusBadRequest, getJSON(t, m.URL()+api.PathState+"?history=-1", &er))
+	require.Contains(t, er.Error, `history "-1"`)
 
 	body, ctype := get(t, m.URL()+"/")
 	require.Contains(t, ctype, "text/html")

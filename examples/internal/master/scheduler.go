@@ -46,16 +46,26 @@ func (c *cluster) offersOf(frameworkID string, ids []string) ([]outstanding, err
 	return out, nil
 }
 
+// answering checks the common part of Accept and Decline: the framework,
+// its outstanding offers and the refuse time.
+func (m *Master) answering(c *cluster, frameworkID string, offerIDs []string, refuseSeconds *float64) ([]outstanding, time.Duration, error) {
+	if _, err := c.framework(frameworkID); err != nil {
+		return nil, 0, err
+	}
+	offers, err := c.offersOf(frameworkID, offerIDs)
+	if err != nil {
+		return nil, 0, err
+	}
+	refuse, err := seconds("refuse_seconds", refuseSeconds, m.cfg.Refuse)
+	if err != nil {
+		return nil, 0, err
+	}
+	return offers, refuse, nil
+}
+
 // accept launches tasks on offers, all or nothing.
 func (m *Master) accept(ctx context.Context, c *cluster, req *api.Accept) (any, error) {
-	if _, err := c.framework(req.FrameworkID); err != nil {
-		return nil, err
-	}
-	offers, err := c.offersOf(req.FrameworkID, req.OfferIDs)
-	if err != nil {
-		return nil, err
-	}
-	refuse, err := seconds("refuse_seconds", req.RefuseSeconds, m.cfg.Refuse)
+	offers, refuse, err := m.answering(c, req.FrameworkID, req.OfferIDs, req.RefuseSeconds)
 	if err != nil {
 		return nil, err
 	}
@@ -143,14 +153,7 @@ func (m *Master) accept(ctx context.Context, c *cluster, req *api.Accept) (any, 
 
 // decline returns offers with a filter.
 func (m *Master) decline(ctx context.Context, c *cluster, req *api.Decline) (any, error) {
-	if _, err := c.framework(req.FrameworkID); err != nil {
-		return nil, err
-	}
-	offers, err := c.offersOf(req.FrameworkID, req.OfferIDs)
-	if err != nil {
-		return nil, err
-	}
-	refuse, err := seconds("refuse_seconds", req.RefuseSeconds, m.cfg.Refuse)
+	offers, refuse, err := m.answering(c, req.FrameworkID, req.OfferIDs, req.RefuseSeconds)
 	if err != nil {
 		return nil, err
 	}
