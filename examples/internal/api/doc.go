@@ -1,0 +1,84 @@
+// Package api is the wire contract between Gleaner's example master, its
+// agents and its frameworks: JSON types, HTTP paths and small Go clients.
+//
+// # Conventions
+//
+// Every call is JSON over HTTP. Request bodies are one JSON object, read
+// with unknown fields refused and at most MaxBodyBytes (1 MiB) long. Bad input
+// is answered with a 4xx and an ErrorResponse naming the field or ID:
+//
+//	400 malformed JSON, unknown field, invalid value   (ErrInvalid)
+//	404 unknown agent, framework, offer or task         (ErrNotFound)
+//	413 body larger than MaxBodyBytes                  (ErrInvalid)
+//	503 this master is not the leader; "leader" names it (ErrNotLeader)
+//
+// Clients see these as *StatusError, which matches the sentinels with
+// errors.Is. The Go clients follow the leader by themselves.
+//
+// Resources travel in Mesos's text syntax ("cpus:2;mem:1024;disk:512",
+// offer.ParseResources / offer.Resources.String); attributes as
+// map[string]string; times in RFC 3339.
+//
+// # Agents
+//
+// An agent registers (PathAgentRegister), keeps its attrs.Registrar lease
+// alive in etcd (the master reads liveness from the lease: when it expires,
+// the agent's tasks become TASK_LOST with ReasonAgentGone), and reports every
+// report interval (PathAgentReport) its reservation, business and harvested
+// usage and the full list of its tasks. Commands (LAUNCH, KILL) come back in
+// the report's answer and, with less delay, from a long poll
+// (PathAgentCommands); each command is delivered once, by one or the other.
+//
+//	c := api.NewAgentClient([]string{"http://127.0.0.1:5050"})
+//	c.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:2048"})
+//	cmds, err := c.Report(ctx, api.AgentReport{AgentID: "a1", Reservation: "cpus:1;mem:2048", Tasks: statuses})
+//	if errors.Is(err, api.ErrNotFound) { /* register again */ }
+//	cmds, err = c.Commands(ctx, "a1", 10*time.Second)
+//
+// A reservation smaller than what is offered rescinds the agent's offers.
+// Status reasons for evicted tasks start with ReasonEvicted ("evicted: ...").
+//
+// # Frameworks
+//
+// A framework subscribes (PathSubscribe) and reads an event stream, one JSON
+// Event per line: SUBSCRIBED first (with its ID and its known tasks), then
+// OFFERS, RESCIND, UPDATE (task status), AGENT_CHANGED (an agent's attributes
+// changed, with the full new map, or it is gone) and HEARTBEAT. It answers
+// offers with Accept (tasks carry the OfferID they use) or Decline (with
+// refuse seconds), and may Revive, Suppress, Kill, Teardown, and report why
+// apps are pending (PathPending) for the dashboard.
+//
+//	c := api.NewSchedulerClient(masters)
+//	s, _ := c.Subscribe(ctx, api.Subscribe{Name: "marathon", Role: "*", Weight: 1})
+//	for { ev, err := s.Next(); ... }
+//	c.Accept(ctx, api.Accept{FrameworkID: id, OfferIDs: []string{o.ID}, Tasks: []api.TaskInfo{{
+//		TaskID: "web.1", AppID: "web", OfferID: o.ID, Cmd: "sleep 1000", Resources: "cpus:0.1;mem:32"}}})
+//
+// Accepting an offer that was rescinded, declined or already used fails with
+// 404 and launches nothing; wait for the next offers. After a master
+// failover offers are gone too; resubscribe with the same FrameworkID.
+//
+// # Dashboard
+//
+// The master serves the dashboard at PathUI; it polls PathState (State) once
+// a second. Its elements have stable ids and data attributes for tests:
+//
+//	body[data-loaded="true"]              set after the first successful poll
+//	#leader                                the leader's URL
+//	#agents tr[data-agent-id=ID]           one row per agent, data-up="true|false"
+//	  .agent-reservation .agent-business .agent-harvested .agent-capacity .agent-attributes
+//	  canvas[data-agent-chart=ID][data-resource=cpus|mem]  reservation, business and harvested over time
+//	#frameworks tr[data-framework-id=ID]
+//	#tasks tr[data-task-id=ID]             data-state="TASK_RUNNING" etc., data-agent-id, data-app-id
+//	  .task-state .task-reason
+//	#pending tr[data-app-id=ID]            .pending-waiting .pending-reason
+//	#events tr[data-event-kind=KIND]       newest first; .event-message
+//
+// # etcd layout
+//
+// Under the cluster prefix (default "/gleaner"): attrs's keys
+// (<prefix>/agents/<id>/attributes/<name>, <prefix>/agents/<id>/alive), the
+// master's state as JSON in <prefix>/master/agents/<id>,
+// <prefix>/master/frameworks/<id> and <prefix>/master/tasks/<id>, and the
+// leader election under <prefix>/master/election.
+package api

@@ -1,0 +1,236 @@
+package master
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gleaner/gleaner/examples/internal/api"
+)
+
+// httpError is an answer other than 200, with a message for the caller.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+var errNotLeading = errors.New("master: no longer leading")
+
+func badRequest(format string, args ...any) error {
+	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) error {
+	return &httpError{http.StatusNotFound, fmt.Sprintf(format, args...)}
+}
+
+func conflict(format string, args ...any) error {
+	return &httpError{http.StatusConflict, fmt.Sprintf(format, args...)}
+}
+
+// routes builds the HTTP handler.
+func (m *Master) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+api.PathMetrics, promhttp.HandlerFor(m.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET "+api.PathHealth, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET "+api.PathLeader, m.handleLeader)
+	mux.HandleFunc("GET "+api.PathState, m.handleState)
+	mux.Handle("GET "+api.PathUI+"{$}", dashboardHandler())
+
+	mux.HandleFunc("POST "+api.PathAgentRegister, handle(m, m.register))
+	mux.HandleFunc("POST "+api.PathAgentReport, handle(m, m.report))
+	mux.HandleFunc("POST "+api.PathAgentCommands, m.handleCommands)
+
+	mux.HandleFunc("POST "+api.PathSubscribe, m.handleSubscribe)
+	mux.HandleFunc("POST "+api.PathAccept, handle(m, m.accept))
+	mux.HandleFunc("POST "+api.PathDecline, handle(m, m.decline))
+	mux.HandleFunc("POST "+api.PathRevive, handle(m, m.revive))
+	mux.HandleFunc("POST "+api.PathSuppress, handle(m, m.suppress))
+	mux.HandleFunc("POST "+api.PathKill, handle(m, m.kill))
+	mux.HandleFunc("POST "+api.PathPending, handle(m, m.reportPending))
+	mux.HandleFunc("POST "+api.PathTeardown, handle(m, m.teardown))
+	return m.instrument(mux)
+}
+
+// instrument counts requests by route and status.
+func (m *Master) instrument(next *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, pattern := next.Handler(r)
+		route := pattern
+		if i := strings.IndexByte(route, ' '); i >= 0 {
+			route = route[i+1:]
+		}
+		if route == "" {
+			route = "other"
+		}
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		m.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Flush lets the subscribe stream flush through the wrapper.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// handle adapts a call that takes one decoded request and runs under the
+// master's lock while leading.
+func handle[Req any](m *Master, fn func(ctx context.Context, c *cluster, req *Req) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		if err := decode(w, r, &req); err != nil {
+			m.writeError(w, err)
+			return
+		}
+		m.mu.Lock()
+		c := m.cur
+		if c == nil {
+			m.mu.Unlock()
+			m.writeError(w, errNotLeading)
+			return
+		}
+		// Not the request's context: once begun, a change is written to
+		// etcd and applied in memory even if the caller goes away.
+		out, err := fn(context.WithoutCancel(r.Context()), c, &req)
+		m.mu.Unlock()
+		if err != nil {
+			m.writeError(w, err)
+			return
+		}
+		if out == nil {
+			out = api.Empty{}
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+}
+
+// decode reads one JSON object of at most api.MaxBodyBytes with no unknown
+// fields and nothing after it.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, api.ContentTypeJSON) {
+		return &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q: want %s", ct, api.ContentTypeJSON)}
+	}
+	body := http.MaxBytesReader(w, r.Body, api.MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &mbe):
+			return &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit)}
+		case errors.Is(err, io.EOF):
+			return badRequest("empty request body: want a JSON object")
+		case errors.As(err, &se):
+			return badRequest("malformed JSON at byte %d: %v", se.Offset, err)
+		case errors.As(err, &te):
+			return badRequest("field %q: cannot use JSON %s as %s", te.Field, te.Value, te.Type)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return badRequest("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		}
+		return badRequest("malformed JSON: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit)}
+		}
+		return badRequest("malformed JSON: data after the object")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		code = http.StatusInternalServerError
+		buf.Reset()
+		_ = json.NewEncoder(&buf).Encode(api.ErrorResponse{Error: err.Error()})
+	}
+	w.Header().Set("Content-Type", api.ContentTypeJSON)
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (m *Master) writeError(w http.ResponseWriter, err error) {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		writeJSON(w, he.code, api.ErrorResponse{Error: he.msg})
+	case errors.Is(err, errNotLeading):
+		m.mu.Lock()
+		leader := m.leader
+		m.mu.Unlock()
+		if leader == m.url {
+			leader = ""
+		}
+		writeJSON(w, http.StatusServiceUnavailable, api.ErrorResponse{Error: "this master is not the leader", Leader: leader})
+	default:
+		m.log.Warn("request failed", "err", err)
+		writeJSON(w, http.StatusInternalServerError, api.ErrorResponse{Error: err.Error()})
+	}
+}
+
+func (m *Master) handleLeader(w http.ResponseWriter, r *http.Request) {
+	m.mu.Lock()
+	info := api.LeaderInfo{ID: m.cfg.ID, URL: m.url, IsLeader: m.cur != nil, Leader: m.leader}
+	m.mu.Unlock()
+	writeJSON(w, http.StatusOK, info)
+}
+
+// validID checks a client-chosen ID (task, framework, agent): it becomes
+// one segment of an etcd key and a DOM attribute, so it must be short
+// printable text without '/' or spaces.
+func validID(field, id string) error {
+	if id == "" {
+		return badRequest("%s: missing", field)
+	}
+	if len(id) > 200 {
+		return badRequest("%s %.32q...: longer than 200 bytes", field, id)
+	}
+	for _, r := range id {
+		if r == '/' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return badRequest("%s %q: must not hold '/', spaces or control characters", field, id)
+		}
+	}
+	return nil
+}
+
+// seconds converts an optional refuse time to a duration.
+func seconds(field string, s *float64, def time.Duration) (time.Duration, error) {
+	if s == nil {
+		return def, nil
+	}
+	if *s < 0 || *s > 365*24*3600 {
+		return 0, badRequest("%s %v: must be between 0 and one year", field, *s)
+	}
+	return time.Duration(*s * float64(time.Second)), nil
+}

@@ -1,0 +1,240 @@
+// Package master is Gleaner's example master: the HTTP/JSON API of package
+// api for agents and frameworks, weighted-DRF allocation with package offer,
+// agent attributes and liveness from package attrs, state kept in etcd, and
+// leader election among several masters. The program examples/master and the
+// demo start it with Run.
+//
+//	err := master.Run(ctx, master.Config{Etcd: cli, Listen: "127.0.0.1:5050"})
+//
+// Only the leader serves the API; a follower answers 503 naming the leader
+// and takes over when the leader's etcd session ends. Everything the leader
+// must not forget (agents, frameworks, tasks) is written to etcd under
+// <prefix>/master/ before it is acted on, so a new leader, or a restarted
+// master, carries on where the old one stopped. Offers are not kept: a new
+// leader makes new ones.
+package master
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/gleaner/gleaner/attrs"
+	"github.com/gleaner/gleaner/offer"
+)
+
+// Config configures a master. Etcd is required; the rest has defaults.
+type Config struct {
+	// Etcd is the client of the cluster's etcd; the caller owns it.
+	Etcd *clientv3.Client
+	// Prefix is the cluster's key prefix (default attrs.DefaultPrefix).
+	Prefix string
+	// ID names this master (default: random).
+	ID string
+	// Listen is the address to serve on (default "127.0.0.1:5050"), unless
+	// Listener is set.
+	Listen   string
+	Listener net.Listener
+	// URL is the URL other parties reach this master at, published when it
+	// leads (default "http://" + the listener's address).
+	URL string
+	// AllocationInterval is how often offers are made (default 1 s).
+	AllocationInterval time.Duration
+	// ReportInterval is how often agents are asked to report (default 1 s).
+	ReportInterval time.Duration
+	// HeartbeatInterval is how often subscribed frameworks get a HEARTBEAT
+	// (default 5 s).
+	HeartbeatInterval time.Duration
+	// Refuse is the default refuse time of Decline and of Accept's leftover
+	// (default offer.DefaultRefuse).
+	Refuse time.Duration
+	// SessionTTL is the TTL of the leader's etcd session: how long a dead
+	// leader blocks the follower (default 5 s, at least 2 s; etcd counts
+	// whole seconds).
+	SessionTTL time.Duration
+	// AgentGrace is how long an agent may stay silent and not up in etcd, or
+	// how long a launched task may be missing from its agent's reports,
+	// before the master gives up on it (default 10 s).
+	AgentGrace time.Duration
+	// History is how many usage samples are kept per agent for the
+	// dashboard (default 300).
+	History int
+	// Logger receives the master's log; default: discard.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	if c.Etcd == nil {
+		return errors.New("master: Config.Etcd is required")
+	}
+	if c.Prefix == "" {
+		c.Prefix = attrs.DefaultPrefix
+	}
+	c.Prefix = strings.TrimRight(c.Prefix, "/")
+	if c.ID == "" {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		c.ID = "master-" + hex.EncodeToString(b[:])
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:5050"
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.AllocationInterval, time.Second)
+	def(&c.ReportInterval, time.Second)
+	def(&c.HeartbeatInterval, 5*time.Second)
+	def(&c.Refuse, offer.DefaultRefuse)
+	def(&c.SessionTTL, 5*time.Second)
+	def(&c.AgentGrace, 10*time.Second)
+	if c.SessionTTL < 2*time.Second {
+		c.SessionTTL = 2 * time.Second
+	}
+	if c.History <= 0 {
+		c.History = 300
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Master is one master process. Create it with New, serve with Run.
+type Master struct {
+	cfg     Config
+	log     *slog.Logger
+	ln      net.Listener
+	url     string
+	view    *attrs.ClusterView
+	metrics *metrics
+	handler http.Handler
+
+	mu       sync.Mutex
+	cur      *cluster // non-nil while leading
+	leader   string   // the leader's URL as last observed
+	ran      bool
+	leaderCh chan struct{} // closed and replaced when leadership changes
+}
+
+// New checks cfg, opens the listener and returns a master ready to Run.
+func New(cfg Config) (*Master, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("master: listen: %w", err)
+		}
+	}
+	m := &Master{
+		cfg:      cfg,
+		log:      cfg.Logger.With("master", cfg.ID),
+		ln:       ln,
+		url:      cfg.URL,
+		leaderCh: make(chan struct{}),
+	}
+	if m.url == "" {
+		m.url = "http://" + ln.Addr().String()
+	}
+	m.view = attrs.NewClusterView(cfg.Etcd, attrs.WithPrefix(cfg.Prefix), attrs.WithLogger(m.log))
+	m.metrics = newMetrics(m)
+	m.handler = m.routes()
+	return m, nil
+}
+
+// Run starts a master with cfg and serves until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	m, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	return m.Run(ctx)
+}
+
+// URL returns the URL this master serves at.
+func (m *Master) URL() string { return m.url }
+
+// ID returns the master's ID.
+func (m *Master) ID() string { return m.cfg.ID }
+
+// Handler returns the master's HTTP handler (API, dashboard, /metrics).
+func (m *Master) Handler() http.Handler { return m.handler }
+
+// IsLeader reports whether the master leads now.
+func (m *Master) IsLeader() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cur != nil
+}
+
+// LeaderChanged returns a channel closed at the next change of leadership
+// of this master, for tests and the demo.
+func (m *Master) LeaderChanged() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.leaderCh
+}
+
+// Run serves HTTP, follows the agents in etcd and takes part in the leader
+// election until ctx ends. It closes the listener before it returns and
+// resigns the leadership, so that a follower takes over at once.
+func (m *Master) Run(ctx context.Context) error {
+	m.mu.Lock()
+	if m.ran {
+		m.mu.Unlock()
+		return errors.New("master: Run called twice")
+	}
+	m.ran = true
+	m.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := &http.Server{Handler: m.handler, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Go(func() {
+		if err := srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("master: serve: %w", err)
+			cancel()
+		}
+	})
+	changes, unsubscribe := m.view.Subscribe()
+	wg.Go(func() {
+		if err := m.view.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("master: cluster view: %w", err)
+			cancel()
+		}
+	})
+	wg.Go(func() { m.followChanges(ctx, changes) })
+	wg.Go(func() { m.campaignLoop(ctx) })
+
+	<-ctx.Done()
+	unsubscribe()
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	_ = srv.Shutdown(shutdownCtx)
+	_ = m.view.Close()
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}

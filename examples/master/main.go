@@ -1,0 +1,74 @@
+// Command master is Gleaner's example master: it offers the agents'
+// reservations to frameworks by weighted DRF, keeps its state in etcd and
+// elects a leader with the other masters of the cluster.
+//
+//	master --etcd 127.0.0.1:2379 --listen 127.0.0.1:5050
+//
+// Open http://127.0.0.1:5050/ for the dashboard and /metrics for Prometheus.
+// The API is described in package examples/internal/api.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/gleaner/gleaner/attrs"
+	"github.com/gleaner/gleaner/examples/internal/master"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "master:", err)
+		os.Exit(1)
+	}
+}
+
+// run is main without the process.
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("master", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg master.Config
+	endpoints := fs.String("etcd", "127.0.0.1:2379", "comma-separated etcd client endpoints")
+	fs.StringVar(&cfg.Prefix, "prefix", attrs.DefaultPrefix, "etcd key prefix of the cluster")
+	fs.StringVar(&cfg.ID, "id", "", "this master's ID (default: random)")
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:5050", "address to serve the API, dashboard and /metrics on")
+	fs.StringVar(&cfg.URL, "url", "", "URL other parties reach this master at (default: http://<listen>)")
+	fs.DurationVar(&cfg.AllocationInterval, "allocation-interval", time.Second, "how often offers are made")
+	fs.DurationVar(&cfg.ReportInterval, "report-interval", time.Second, "how often agents report")
+	fs.DurationVar(&cfg.Refuse, "refuse", 5*time.Second, "default refuse time of declined offers")
+	fs.DurationVar(&cfg.SessionTTL, "session-ttl", 5*time.Second, "TTL of the leader's etcd session")
+	fs.DurationVar(&cfg.AgentGrace, "agent-grace", 10*time.Second, "how long a silent agent or unreported task is waited for")
+	verbose := fs.Bool("v", false, "log at debug level")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   strings.Split(*endpoints, ","),
+		DialTimeout: 5 * time.Second,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		return fmt.Errorf("etcd client: %w", err)
+	}
+	defer cli.Close()
+	cfg.Etcd = cli
+	return master.Run(ctx, cfg)
+}
