@@ -456,3 +456,23 @@ func TestKillEmptiesButKeepsCgroup(t *testing.T) {
 	assert.ErrorIs(t, task.AddPID(os.Getpid()), ErrNotFound, "adding to a destroyed task")
 	assert.ErrorIs(t, task.Update(Limits{CPUs: 1, MemoryBytes: 64 << 20}), ErrNotFound)
 }
+
+// A task that keeps forking while it is destroyed takes the freezer path
+// (new PIDs appear after the first SIGKILL round) and still ends empty.
+func TestDestroyWhileForking(t *testing.T) {
+	iso := newTestIsolator(t)
+	task, err := iso.Create("forker", Limits{CPUs: 1, MemoryBytes: 128 << 20, PidsMax: 256})
+	require.NoError(t, err)
+	// Short-lived children, so the task never reaches pids.max and keeps forking.
+	h := startCmd(t, exec.Command("/bin/sh", "-c", `read go; while :; do /bin/true & done`))
+	require.NoError(t, task.AddPID(h.pid()))
+	h.release(t)
+	require.Eventually(t, func() bool { p, _ := task.PIDs(); return len(p) >= 2 }, 5*time.Second, time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, task.Destroy(ctx))
+	for _, d := range cgroupDirs(iso, "forker") {
+		assert.NoDirExists(t, d)
+	}
+	h.wait()
+}

@@ -47,6 +47,7 @@ func benchPolicies() []namedPolicy {
 		{"PeakDecay/p95", PeakDecay{HalfLife: 10 * time.Minute, Percentile: 95, Window: time.Hour}},
 		{"Koordinator", Koordinator{}},
 		{"Min/p99-1h+headroom", Min{Percentile{Window: time.Hour, Percentile: 99}, Headroom{}}},
+		{"Swing", Swing{Window: 15 * time.Minute, SwingWindow: time.Hour, Spread: 25}},
 		{"Default", DefaultPolicy()},
 	}
 }

@@ -22,7 +22,9 @@
 //   - A Policy estimates the idle amount from a History: Headroom,
 //     Percentile over a window, PeakDecay (Autopilot's decaying
 //     recommenders, Borg's slowly decaying reclamation), Koordinator's
-//     batch-resource formula, and Min of several. History keeps each
+//     batch-resource formula, Swing (a margin that grows with how far
+//     usage swung lately), Min of several, and PerResource (a policy per
+//     resource: the default sets CPU and memory apart). History keeps each
 //     window's maximum or quantile up to date sample by sample, so an
 //     estimate over an hour of one-second samples costs microseconds.
 //   - Hysteresis damps the estimate: shrink at once, grow only after the

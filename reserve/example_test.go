@@ -109,3 +109,22 @@ func ExampleReadCSV() {
 	// 00:05 2.0 of 8 cores
 	// 00:10 4.0 of 8 cores
 }
+
+// Swing keeps back part of how far usage swung lately: memory that
+// alternated between 8 and 12 GiB keeps a quarter of the 4 GiB swing on top
+// of its peak.
+func ExampleSwing() {
+	p := reserve.PerResource{
+		CPU:    reserve.PeakPolicy(),
+		Memory: reserve.Swing{Window: 10 * time.Minute, SwingWindow: time.Hour, Spread: 25},
+		Disk:   reserve.PeakPolicy(),
+	}
+	h := reserve.NewHistory(0)
+	for m, mem := range []float64{8, 12, 8, 12, 8, 8, 8} {
+		if err := h.Add(sample(5*m, 2, mem)); err != nil {
+			panic(err)
+		}
+	}
+	fmt.Printf("memory lent: %.1f GiB\n", p.Estimate(h).MemoryBytes/gib)
+	// Output: memory lent: 23.0 GiB
+}

@@ -30,17 +30,22 @@ type index interface{ add(s Sample) }
 
 // indexKey identifies an index: its kind and parameters.
 type indexKey struct {
-	kind             byte // 'm' max, 'q' quantile, 'd' decayed
+	kind             byte // 'm' max, 'n' min, 'q' quantile, 'd' decayed
 	window, halfLife time.Duration
 	q                float64
 }
 
-// maxIndex is the maximum business usage per resource over a window.
-type maxIndex [numResources]windowMax
+// extremeIndex is the maximum (sign 1) or minimum (sign -1) business
+// usage per resource over a window; the minimum is kept as the maximum of
+// the negated usage.
+type extremeIndex struct {
+	sign float64
+	w    [numResources]windowMax
+}
 
-func (x *maxIndex) add(s Sample) {
+func (x *extremeIndex) add(s Sample) {
 	for r := range numResources {
-		x[r].add(s.Time, s.Business.get(r))
+		x.w[r].add(s.Time, x.sign*s.Business.get(r))
 	}
 }
 
@@ -132,17 +137,23 @@ func (h *History) index(k indexKey, newIndex func() index) index {
 
 // Max returns the largest business usage of each resource over the window
 // ending at the newest sample (the newest sample alone if window is 0).
-func (h *History) Max(window time.Duration) Resources {
-	x := h.index(indexKey{kind: 'm', window: window}, func() index {
-		x := new(maxIndex)
+func (h *History) Max(window time.Duration) Resources { return h.extreme('m', 1, window) }
+
+// Min returns the smallest business usage of each resource over the window
+// ending at the newest sample (the newest sample alone if window is 0).
+func (h *History) Min(window time.Duration) Resources { return h.extreme('n', -1, window) }
+
+func (h *History) extreme(kind byte, sign float64, window time.Duration) Resources {
+	x := h.index(indexKey{kind: kind, window: window}, func() index {
+		x := &extremeIndex{sign: sign}
 		for r := range numResources {
-			x[r].window = window
+			x.w[r].window = window
 		}
 		return x
-	}).(*maxIndex)
+	}).(*extremeIndex)
 	var out Resources
 	for r := range numResources {
-		out.set(r, x[r].max())
+		out.set(r, sign*x.w[r].max()+0) // +0 turns the minimum's -0 into 0
 	}
 	return out
 }

@@ -249,6 +249,40 @@ func (p Min) Validate() error {
 	return nil
 }
 
+// PerResource estimates each resource with a policy of its own and takes
+// that resource's amount from it: CPU on business machines tends to burst
+// and fall back, memory to hold a level with noise around it, and the
+// setting that suits one does not suit the other (reserve/RESULTS.md). All
+// three policies must be set.
+type PerResource struct {
+	CPU, Memory, Disk Policy
+}
+
+func (p PerResource) Estimate(h *History) Resources {
+	return Resources{
+		CPUCores:    p.CPU.Estimate(h).CPUCores,
+		MemoryBytes: p.Memory.Estimate(h).MemoryBytes,
+		DiskBytes:   p.Disk.Estimate(h).DiskBytes,
+	}
+}
+
+func (p PerResource) String() string {
+	return "CPU: " + p.CPU.String() + "; memory: " + p.Memory.String() + "; disk: " + p.Disk.String()
+}
+
+// Validate reports a missing or bad policy, naming the resource.
+func (p PerResource) Validate() error {
+	for _, m := range []struct {
+		field string
+		p     Policy
+	}{{"CPU", p.CPU}, {"Memory", p.Memory}, {"Disk", p.Disk}} {
+		if err := validatePolicy(m.p); err != nil {
+			return fmt.Errorf("PerResource.%s: %w", m.field, err)
+		}
+	}
+	return nil
+}
+
 // validatePolicy calls p's Validate method if it has one.
 func validatePolicy(p Policy) error {
 	if p == nil {

@@ -3,6 +3,7 @@ package reserve
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -92,6 +93,18 @@ func TestHistorySeedsNewWindows(t *testing.T) {
 	if got := h.Quantile(time.Hour, 0.5).CPUCores; got != 1 {
 		t.Errorf("median asked late = %v, want 1", got)
 	}
+	if got := h.Min(time.Hour).CPUCores; got != 1 {
+		t.Errorf("Min over an hour asked late = %v, want 1", got)
+	}
+	if err := h.Add(at(3, 0.5, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Min(time.Hour).CPUCores; got != 0.5 {
+		t.Errorf("Min after a lower sample = %v, want 0.5", got)
+	}
+	if got := h.Min(0).CPUCores; got != 0.5 {
+		t.Errorf("Min over the newest sample = %v, want 0.5", got)
+	}
 }
 
 func TestPolicyValidate(t *testing.T) {
@@ -108,6 +121,11 @@ func TestPolicyValidate(t *testing.T) {
 		{"NaN absolute margin is rejected", Headroom{Margin: Margin{Absolute: Resources{MemoryBytes: math.NaN()}}}, "Headroom.Margin.Absolute.MemoryBytes"},
 		{"koordinator threshold above 100 is rejected", Koordinator{CPUThreshold: 150}, "Koordinator.CPUThreshold"},
 		{"bad member of min is rejected", Min{Headroom{}, Percentile{}}, "Percentile.Percentile"},
+		{"negative swing spread is rejected", Swing{Spread: -5}, "Swing.Spread"},
+		{"negative swing window is rejected", Swing{SwingWindow: -time.Minute}, "Swing.SwingWindow"},
+		{"bad swing margin is rejected", Swing{Margin: Margin{OfUsage: math.NaN()}}, "Swing.Margin.OfUsage"},
+		{"bad memory policy of per-resource is rejected",
+			PerResource{CPU: Headroom{}, Memory: Percentile{}, Disk: Headroom{}}, "Percentile.Percentile"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,6 +141,9 @@ func TestPolicyValidate(t *testing.T) {
 	}
 	if err := validatePolicy(nil); !errors.Is(err, ErrInvalid) {
 		t.Errorf("nil policy: %v, want ErrInvalid", err)
+	}
+	if err := validatePolicy(PerResource{CPU: Headroom{}, Memory: Headroom{}}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "PerResource.Disk") {
+		t.Errorf("per-resource without a disk policy: %v, want ErrInvalid naming PerResource.Disk", err)
 	}
 }
 

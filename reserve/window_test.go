@@ -14,6 +14,8 @@ func TestWindowsMatchBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const window = 100 * time.Second
 	m := windowMax{window: window}
+	lo := extremeIndex{sign: -1}
+	lo.w[cpu].window = window
 	w := windowQuantile{window: window}
 	var all []point
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -22,6 +24,7 @@ func TestWindowsMatchBruteForce(t *testing.T) {
 		v := float64(rng.IntN(50)) // many ties
 		all = append(all, point{now, v})
 		m.add(now, v)
+		lo.add(Sample{Time: now, Business: Resources{CPUCores: v}})
 		w.add(now, v)
 		var in []float64
 		for _, p := range all {
@@ -32,6 +35,9 @@ func TestWindowsMatchBruteForce(t *testing.T) {
 		slices.Sort(in)
 		if got, want := m.max(), in[len(in)-1]; got != want {
 			t.Fatalf("sample %d: max = %v, want %v", i, got, want)
+		}
+		if got, want := -lo.w[cpu].max(), in[0]; got != want {
+			t.Fatalf("sample %d: min = %v, want %v", i, got, want)
 		}
 		for _, q := range []float64{0.01, 0.5, 0.95, 1} {
 			want := in[max(int(math.Ceil(q*float64(len(in))))-1, 0)]

@@ -177,6 +177,10 @@ type flight struct {
 
 	pmu       sync.Mutex
 	listeners []Progress
+	// The last report, replayed to a listener that subscribes late: a small
+	// download can finish before its Fetch call has subscribed.
+	lastDone, lastTotal int64
+	reported            bool
 
 	// Set before done is closed.
 	path, digest string
@@ -186,13 +190,17 @@ type flight struct {
 
 func (fl *flight) subscribe(p Progress) {
 	fl.pmu.Lock()
+	defer fl.pmu.Unlock()
 	fl.listeners = append(fl.listeners, p)
-	fl.pmu.Unlock()
+	if fl.reported {
+		p(fl.lastDone, fl.lastTotal)
+	}
 }
 
 func (fl *flight) report(done, total int64) {
 	fl.pmu.Lock()
 	defer fl.pmu.Unlock()
+	fl.lastDone, fl.lastTotal, fl.reported = done, total, true
 	for _, p := range fl.listeners {
 		p(done, total)
 	}

@@ -19,9 +19,11 @@ func catalogue() []candidate {
 	grow := reserve.Hysteresis{GrowAfter: 15 * time.Minute, MinChangePercent: 1}
 	return []candidate{
 		{"default", reserve.DefaultPolicy(), reserve.DefaultHysteresis()},
+		{"peak", reserve.PeakPolicy(), reserve.DefaultHysteresis()},
+		{"swing", reserve.MemorySwingPolicy(), reserve.DefaultHysteresis()},
 		{"headroom", reserve.Headroom{Margin: reserve.Margin{OfCapacity: 5}}, reserve.Hysteresis{}},
 		{"headroom-grow", reserve.Headroom{Margin: reserve.Margin{OfUsage: 10, OfCapacity: 5}}, grow},
-		{"max-15m-nogrow", reserve.DefaultPolicy(), reserve.Hysteresis{}},
+		{"max-15m-nogrow", reserve.PeakPolicy(), reserve.Hysteresis{}},
 		{"p95-1h", reserve.Percentile{Window: time.Hour, Percentile: 95, Margin: reserve.Margin{OfUsage: 10, OfCapacity: 5}}, grow},
 		{"max-30m", reserve.Percentile{Window: 30 * time.Minute, Percentile: 100, Margin: reserve.Margin{OfUsage: 10, OfCapacity: 5}}, reserve.Hysteresis{}},
 		{"max-1h", reserve.Percentile{Window: time.Hour, Percentile: 100, Margin: reserve.Margin{OfUsage: 10, OfCapacity: 5}}, reserve.Hysteresis{}},

@@ -1,0 +1,497 @@
+package framework
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/gleaner/gleaner/offer"
+)
+
+// Marathon's defaults for fields an app definition leaves out.
+const (
+	DefaultCpus                  = 1.0
+	DefaultMem                   = 128.0 // MiB
+	DefaultInstances             = 1
+	DefaultBackoffSeconds        = 1.0
+	DefaultBackoffFactor         = 1.15
+	DefaultMaxLaunchDelaySeconds = 300.0
+)
+
+// MaxInstances bounds an app's instance count, so that a typo cannot ask for
+// a billion tasks.
+const MaxInstances = 10000
+
+// MaxAppBytes bounds one app definition, in a file or an HTTP body.
+const MaxAppBytes = 1 << 20
+
+// App is an application definition in Marathon's JSON format: the subset of
+// Marathon's fields that Gleaner runs, with Marathon's names and defaults.
+//
+//	{
+//	  "id": "/batch/render",
+//	  "cmd": "render --shard $INSTANCE",
+//	  "cpus": 0.5, "mem": 256, "disk": 64, "instances": 6,
+//	  "constraints": [["rack", "GROUP_BY", "3"]],
+//	  "fetch": [{"uri": "https://example.com/assets.tar.gz", "extract": true}],
+//	  "env": {"MODE": "batch"},
+//	  "labels": {"team": "render"},
+//	  "container": {"type": "MESOS", "rootfs": {
+//	    "image": "https://example.com/render-1.4.tar.gz",
+//	    "sha256": "9f86d0…", "base": "busybox", "baseVersion": "1.36"}},
+//	  "backoffSeconds": 1, "backoffFactor": 1.15, "maxLaunchDelaySeconds": 300
+//	}
+//
+// The rootfs image and its version live in container.rootfs, Gleaner's
+// counterpart of Marathon's container.docker.image: image is the URI of a
+// task image (file://, http(s)://, s3://) layered onto the versioned base
+// rootfs named by base and baseVersion. Without a container the task runs on
+// the agent's default base.
+//
+// Fields of Marathon that Gleaner does not implement (healthChecks,
+// portDefinitions, upgradeStrategy, ...) are rejected as unknown rather than
+// ignored, so that nobody believes they took effect.
+type App struct {
+	ID          string             `json:"id"`
+	Cmd         string             `json:"cmd,omitempty"`
+	Args        []string           `json:"args,omitempty"`
+	Cpus        float64            `json:"cpus"`
+	Mem         float64            `json:"mem"` // MiB
+	Disk        float64            `json:"disk"`
+	Instances   int                `json:"instances"`
+	Constraints []offer.Constraint `json:"constraints,omitempty"`
+	Fetch       []Fetch            `json:"fetch,omitempty"`
+	// URIs is Marathon's older form of Fetch; Decode moves it into Fetch.
+	URIs      []string          `json:"uris,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	Container *Container        `json:"container,omitempty"`
+
+	BackoffSeconds        float64 `json:"backoffSeconds"`
+	BackoffFactor         float64 `json:"backoffFactor"`
+	MaxLaunchDelaySeconds float64 `json:"maxLaunchDelaySeconds"`
+}
+
+// Fetch is an artifact fetched into the task's sandbox before it starts.
+type Fetch struct {
+	URI        string `json:"uri"`
+	Executable bool   `json:"executable,omitempty"`
+	Extract    bool   `json:"extract,omitempty"`
+	Cache      bool   `json:"cache,omitempty"`
+	DestPath   string `json:"destPath,omitempty"`
+}
+
+// Container says what the task's root filesystem is.
+type Container struct {
+	// Type is "MESOS" (Marathon's name for the Mesos containerizer) or empty.
+	Type   string  `json:"type,omitempty"`
+	Rootfs *Rootfs `json:"rootfs,omitempty"`
+}
+
+// Rootfs names a task image and the versioned base it is layered onto.
+type Rootfs struct {
+	Image       string `json:"image,omitempty"`  // URI of the task image
+	SHA256      string `json:"sha256,omitempty"` // hex digest of the image
+	Base        string `json:"base,omitempty"`   // base rootfs name, e.g. "busybox"
+	BaseVersion string `json:"baseVersion,omitempty"`
+}
+
+// ErrInvalid reports a bad app definition or request. Errors that concern one
+// field are *FieldError values wrapping it.
+var ErrInvalid = errors.New("invalid")
+
+// ErrNotFound reports an unknown app.
+var ErrNotFound = errors.New("not found")
+
+// ErrExists reports an app that already exists.
+var ErrExists = errors.New("already exists")
+
+// FieldError names the app field (a JSON path such as "constraints[1]") and
+// the value that made a definition invalid.
+type FieldError struct {
+	App   string // the app ID, when known
+	Field string
+	Value string // shortened to 64 bytes; may be empty
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	if e.App != "" {
+		fmt.Fprintf(&b, "app %q: ", e.App)
+	}
+	if e.Field != "" {
+		fmt.Fprintf(&b, "field %q: ", e.Field)
+	}
+	if e.Value != "" {
+		fmt.Fprintf(&b, "value %q: ", e.Value)
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Unwrap returns ErrInvalid.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+func fieldErr(field, value, format string, args ...any) *FieldError {
+	if len(value) > 64 {
+		value = value[:64] + "…"
+	}
+	return &FieldError{Field: field, Value: value, Msg: fmt.Sprintf(format, args...)}
+}
+
+// DecodeApp reads one app definition strictly: unknown fields, trailing data,
+// wrong types and invalid values are errors naming the field. Fields left out
+// take Marathon's defaults, and the ID is made absolute ("web" → "/web").
+func DecodeApp(r io.Reader) (App, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxAppBytes+1))
+	if err != nil {
+		return App{}, fmt.Errorf("read app: %w", err)
+	}
+	return decodeApp(data, "")
+}
+
+// decodeApp is DecodeApp on bytes. A non-empty pathID is the ID from a
+// request path: the body may leave its id out, and must match when not.
+func decodeApp(data []byte, pathID string) (App, error) {
+	a := App{ID: pathID,
+		Cpus: DefaultCpus, Mem: DefaultMem, Instances: DefaultInstances,
+		BackoffSeconds: DefaultBackoffSeconds, BackoffFactor: DefaultBackoffFactor,
+		MaxLaunchDelaySeconds: DefaultMaxLaunchDelaySeconds,
+	}
+	if err := decodeStrict(data, &a); err != nil {
+		if errors.Is(err, offer.ErrInvalid) {
+			return App{}, constraintError(data, err)
+		}
+		return App{}, err
+	}
+	if err := a.Normalize(); err != nil {
+		return App{}, err
+	}
+	if pathID != "" && a.ID != pathID {
+		return App{}, fieldErr("id", a.ID, "does not match the app %q in the path", pathID)
+	}
+	return a, nil
+}
+
+// decodeStrict decodes exactly one JSON value into v, refusing unknown
+// fields and anything after the value, and words decoding errors by field.
+func decodeStrict(data []byte, v any) error {
+	if len(data) > MaxAppBytes {
+		return fmt.Errorf("%w: body larger than %d bytes", ErrTooLarge, MaxAppBytes)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return fmt.Errorf("%w: empty body, want a JSON object", ErrInvalid)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: data after the JSON object at offset %d", ErrInvalid, dec.InputOffset())
+	}
+	return nil
+}
+
+// ErrTooLarge reports a definition or body over MaxAppBytes. It wraps
+// ErrInvalid.
+var ErrTooLarge = fmt.Errorf("%w: too large", ErrInvalid)
+
+// jsonError rewords encoding/json's errors by field, wrapping ErrInvalid.
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var fe *FieldError
+	switch {
+	case errors.As(err, &fe):
+		return fe
+	case errors.As(err, &syn):
+		return fmt.Errorf("%w: malformed JSON at offset %d: %s", ErrInvalid, syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "(top level)"
+		}
+		return fieldErr(field, "", "want %s, got JSON %s", typ.Type, typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return fmt.Errorf("%w: truncated JSON", ErrInvalid)
+	}
+	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+		name := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
+		return fieldErr(name, "", "unknown field (not a Marathon field Gleaner supports)")
+	}
+	if errors.Is(err, offer.ErrInvalid) {
+		return err // constraintError names the entry
+	}
+	return fmt.Errorf("%w: %v", ErrInvalid, err)
+}
+
+// constraintError names the constraint entry that offer refused: it
+// decodes the constraints again one by one to find it.
+func constraintError(data []byte, err error) error {
+	var raw struct {
+		ID          string            `json:"id"`
+		Constraints []json.RawMessage `json:"constraints"`
+	}
+	field, value := "constraints", ""
+	if json.Unmarshal(data, &raw) == nil {
+		for i, c := range raw.Constraints {
+			var parsed offer.Constraint
+			if parsed.UnmarshalJSON(c) != nil {
+				field, value = fmt.Sprintf("constraints[%d]", i), string(c)
+				break
+			}
+		}
+	}
+	fe := fieldErr(field, value, "%v", err)
+	fe.App = raw.ID
+	return fe
+}
+
+var (
+	// idSegment is Marathon's rule for one segment of an app ID.
+	idSegment = regexp.MustCompile(`^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])$`)
+	sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	// nameText is a label key, rootfs base name or version: printable,
+	// no spaces or slashes.
+	nameText = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._\-]*$`)
+)
+
+// NormalizeID makes an app ID absolute and checks it by Marathon's rules:
+// path segments of lowercase letters, digits, hyphens and dots.
+func NormalizeID(id string) (string, error) {
+	if id == "" {
+		return "", fieldErr("id", "", "required")
+	}
+	if len(id) > 200 {
+		return "", fieldErr("id", id, "longer than 200 bytes")
+	}
+	trimmed := strings.TrimSuffix(strings.TrimPrefix(id, "/"), "/")
+	if trimmed == "" {
+		return "", fieldErr("id", id, "empty path")
+	}
+	for seg := range strings.SplitSeq(trimmed, "/") {
+		if !idSegment.MatchString(seg) {
+			return "", fieldErr("id", id, "segment %q must be lowercase letters, digits, '-' and '.', starting and ending with a letter or digit", seg)
+		}
+	}
+	return "/" + trimmed, nil
+}
+
+// Normalize validates an app and puts it in canonical form: the ID absolute
+// and uris moved into fetch. DecodeApp calls it; call it on an App built in
+// Go. A zero field means zero (no cpus, no backoff), except BackoffFactor,
+// which cannot be zero and becomes DefaultBackoffFactor.
+func (a *App) Normalize() error {
+	if a.BackoffFactor == 0 {
+		a.BackoffFactor = DefaultBackoffFactor
+	}
+	id, err := NormalizeID(a.ID)
+	if err != nil {
+		return err
+	}
+	a.ID = id
+	if err := a.validate(); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			fe.App = a.ID
+		}
+		return err
+	}
+	if len(a.URIs) > 0 {
+		for _, u := range a.URIs {
+			a.Fetch = append(a.Fetch, Fetch{URI: u, Extract: isArchive(u)})
+		}
+		a.URIs = nil
+	}
+	return nil
+}
+
+func (a *App) validate() error {
+	switch {
+	case a.Cmd == "" && len(a.Args) == 0:
+		return fieldErr("cmd", "", "one of cmd or args is required")
+	case a.Cmd != "" && len(a.Args) > 0:
+		return fieldErr("args", "", "give cmd or args, not both")
+	case strings.ContainsRune(a.Cmd, 0):
+		return fieldErr("cmd", a.Cmd, "contains a NUL byte")
+	}
+	for i, arg := range a.Args {
+		if strings.ContainsRune(arg, 0) {
+			return fieldErr(fmt.Sprintf("args[%d]", i), arg, "contains a NUL byte")
+		}
+	}
+	for _, s := range []struct {
+		name string
+		v    float64
+	}{{"cpus", a.Cpus}, {"mem", a.Mem}, {"disk", a.Disk}} {
+		if _, ok := offer.FixedFromFloat(s.v); !ok {
+			return fieldErr(s.name, fmt.Sprint(s.v), "must be a non-negative number")
+		}
+	}
+	if a.Cpus == 0 && a.Mem == 0 {
+		return fieldErr("cpus", "0", "an app needs some cpus or mem")
+	}
+	if a.Instances < 0 || a.Instances > MaxInstances {
+		return fieldErr("instances", fmt.Sprint(a.Instances), "must be between 0 and %d", MaxInstances)
+	}
+	for i, c := range a.Constraints {
+		if c.Op == 0 { // a null entry
+			return fieldErr(fmt.Sprintf("constraints[%d]", i), "", "must be [field, OPERATOR, value?]")
+		}
+	}
+	if len(a.URIs) > 0 && len(a.Fetch) > 0 {
+		return fieldErr("uris", "", "give fetch or uris, not both")
+	}
+	for i, u := range a.URIs {
+		if err := checkURI(u); err != nil {
+			return fieldErr(fmt.Sprintf("uris[%d]", i), u, "%v", err)
+		}
+	}
+	for i, f := range a.Fetch {
+		if err := checkURI(f.URI); err != nil {
+			return fieldErr(fmt.Sprintf("fetch[%d].uri", i), f.URI, "%v", err)
+		}
+		if f.DestPath != "" && !localPath(f.DestPath) {
+			return fieldErr(fmt.Sprintf("fetch[%d].destPath", i), f.DestPath, "must be a relative path inside the sandbox")
+		}
+	}
+	for _, k := range sortedKeys(a.Env) {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return fieldErr("env", k, "variable names must be non-empty without '=' or NUL")
+		}
+		if strings.ContainsRune(a.Env[k], 0) {
+			return fieldErr("env."+k, a.Env[k], "contains a NUL byte")
+		}
+	}
+	for _, k := range sortedKeys(a.Labels) {
+		if !nameText.MatchString(k) {
+			return fieldErr("labels", k, "label keys are letters, digits, '.', '_' and '-'")
+		}
+		if strings.ContainsRune(a.Labels[k], 0) {
+			return fieldErr("labels."+k, a.Labels[k], "contains a NUL byte")
+		}
+	}
+	if err := a.Container.validate(); err != nil {
+		return err
+	}
+	switch {
+	case a.BackoffSeconds < 0 || math.IsNaN(a.BackoffSeconds) || a.BackoffSeconds > 86400:
+		return fieldErr("backoffSeconds", fmt.Sprint(a.BackoffSeconds), "must be between 0 and 86400")
+	case a.BackoffFactor < 1 || math.IsNaN(a.BackoffFactor) || a.BackoffFactor > 100:
+		return fieldErr("backoffFactor", fmt.Sprint(a.BackoffFactor), "must be between 1 and 100")
+	case a.MaxLaunchDelaySeconds < 0 || math.IsNaN(a.MaxLaunchDelaySeconds) || a.MaxLaunchDelaySeconds > 86400:
+		return fieldErr("maxLaunchDelaySeconds", fmt.Sprint(a.MaxLaunchDelaySeconds), "must be between 0 and 86400")
+	}
+	return nil
+}
+
+func (c *Container) validate() error {
+	if c == nil {
+		return nil
+	}
+	if c.Type != "" && c.Type != "MESOS" {
+		return fieldErr("container.type", c.Type, `only "MESOS" is supported`)
+	}
+	r := c.Rootfs
+	if r == nil {
+		return nil
+	}
+	if r.Image != "" {
+		if err := checkURI(r.Image); err != nil {
+			return fieldErr("container.rootfs.image", r.Image, "%v", err)
+		}
+	}
+	if r.SHA256 != "" && !sha256Hex.MatchString(r.SHA256) {
+		return fieldErr("container.rootfs.sha256", r.SHA256, "must be 64 lowercase hex digits")
+	}
+	if r.SHA256 != "" && r.Image == "" {
+		return fieldErr("container.rootfs.sha256", r.SHA256, "given without an image")
+	}
+	if r.Base != "" && !nameText.MatchString(r.Base) {
+		return fieldErr("container.rootfs.base", r.Base, "must be letters, digits, '.', '_' and '-'")
+	}
+	if r.BaseVersion != "" && !nameText.MatchString(r.BaseVersion) {
+		return fieldErr("container.rootfs.baseVersion", r.BaseVersion, "must be letters, digits, '.', '_' and '-'")
+	}
+	if r.BaseVersion != "" && r.Base == "" {
+		return fieldErr("container.rootfs.baseVersion", r.BaseVersion, "given without a base")
+	}
+	return nil
+}
+
+// checkURI accepts the schemes package rootfs fetches, and plain absolute
+// paths.
+func checkURI(s string) error {
+	if s == "" {
+		return errors.New("empty URI")
+	}
+	if strings.HasPrefix(s, "/") {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a URI")
+	}
+	switch u.Scheme {
+	case "file", "http", "https", "s3":
+		return nil
+	}
+	return fmt.Errorf("scheme %q not supported (want file, http, https or s3)", u.Scheme)
+}
+
+func localPath(p string) bool {
+	if p == "" || strings.HasPrefix(p, "/") {
+		return false
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+func isArchive(uri string) bool {
+	for _, ext := range []string{".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst", ".zip"} {
+		if strings.HasSuffix(uri, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Resources returns what one instance of the app needs, in offer's terms.
+func (a *App) Resources() (offer.Resources, error) {
+	var rs []offer.Resource
+	for _, s := range []struct {
+		name string
+		v    float64
+	}{{"cpus", a.Cpus}, {"mem", a.Mem}, {"disk", a.Disk}} {
+		f, ok := offer.FixedFromFloat(s.v)
+		if !ok {
+			return offer.Resources{}, fieldErr(s.name, fmt.Sprint(s.v), "must be a non-negative number")
+		}
+		if f > 0 {
+			rs = append(rs, offer.Resource{Name: s.name, Type: offer.Scalar, Scalar: f})
+		}
+	}
+	return offer.NewResources(rs...)
+}

@@ -1,0 +1,282 @@
+package framework_test
+
+import (
+	"context"
+	"maps"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gleaner/gleaner/attrs"
+	"github.com/gleaner/gleaner/examples/framework/framework"
+	"github.com/gleaner/gleaner/examples/internal/api"
+)
+
+func TestAppSpreadsAndMovesOffADeletedAttribute(t *testing.T) {
+	c := startCluster(t)
+	store := attrs.NewEtcdStore(c.cli, attrs.WithPrefix(c.prefix))
+	// Attributes live in etcd only: the agents register none.
+	for i, rack := range []string{"r1", "r2", "r3"} {
+		id := "a" + string(rune('1'+i))
+		if _, err := store.SetAgent(context.Background(), id, mustAttrs(t, "ssd:true;rack:"+rack)); err != nil {
+			t.Fatal(err)
+		}
+		c.addAgent(id, "cpus:8;mem:8192", nil)
+	}
+	c.startFramework(framework.Config{})
+
+	var created framework.AppStatus
+	code := do(t, http.MethodPost, c.fwURL+"/v2/apps", `{"id":"web","cmd":"sleep 1000","cpus":0.5,"mem":64,
+		"instances":6,"constraints":[["rack","GROUP_BY","3"]]}`, &created)
+	if code != http.StatusCreated || created.ID != "/web" {
+		t.Fatalf("POST /v2/apps: %d %+v", code, created)
+	}
+	waitFor(t, 10*time.Second, "6 tasks running", func() bool { return c.app("/web").TasksRunning == 6 })
+	perAgent := map[string]int{}
+	for id, a := range c.agents {
+		perAgent[id] = len(a.running())
+	}
+	if want := map[string]int{"a1": 2, "a2": 2, "a3": 2}; !maps.Equal(perAgent, want) {
+		t.Fatalf("tasks per agent = %v, want two per rack", perAgent)
+	}
+	onA2 := c.agents["a2"].running()
+
+	// A fourth agent in rack r2 appears; then a2 loses its rack.
+	if _, err := store.SetAgent(context.Background(), "a4", mustAttrs(t, "ssd:true;rack:r2")); err != nil {
+		t.Fatal(err)
+	}
+	c.addAgent("a4", "cpus:8;mem:8192", nil)
+	deleted := time.Now()
+	if _, err := store.Delete(context.Background(), "a2", "rack"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "a2's tasks to move to a4", func() bool {
+		return len(c.agents["a2"].running()) == 0 && len(c.agents["a4"].running()) == 2
+	})
+	t.Logf("tasks moved %s after the attribute was deleted", time.Since(deleted).Round(time.Millisecond))
+	replaced := []string{}
+	for _, id := range c.agents["a4"].running() {
+		ti, _ := c.agents["a4"].launch(id)
+		replaced = append(replaced, ti.Replaces)
+	}
+	slices.Sort(replaced)
+	slices.Sort(onA2)
+	if !slices.Equal(replaced, onA2) {
+		t.Fatalf("replacements name %v, want a2's tasks %v", replaced, onA2)
+	}
+	waitFor(t, 5*time.Second, "the app to settle", func() bool {
+		st := c.app("/web")
+		return st.TasksRunning == 6 && st.TasksKilling == 0 && st.Pending == nil
+	})
+	ms, err := api.NewClient([]string{c.master.URL()}).State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rescheduled int
+	for _, ev := range ms.Events {
+		if ev.Kind == api.KindRescheduled {
+			rescheduled++
+		}
+	}
+	if rescheduled != 2 {
+		t.Fatalf("master saw %d reschedulings, want 2", rescheduled)
+	}
+}
+
+func mustAttrs(t *testing.T, text string) attrs.Attributes {
+	t.Helper()
+	as, err := attrs.Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return as
+}
+
+func TestFailingAppBacksOffAndPendingReasonsReachTheMaster(t *testing.T) {
+	c := startCluster(t)
+	c.addAgent("a1", "cpus:2;mem:2048", map[string]string{"rack": "r1"})
+	c.startFramework(framework.Config{})
+
+	do(t, http.MethodPost, c.fwURL+"/v2/apps", `{"id":"crash","cmd":"exit 1","cpus":0.1,"mem":16,
+		"backoffSeconds":0.1,"backoffFactor":2,"maxLaunchDelaySeconds":0.4}`, nil)
+	do(t, http.MethodPost, c.fwURL+"/v2/apps", `{"id":"big","cmd":"sleep 1","cpus":4,"mem":16}`, nil)
+
+	waitFor(t, 10*time.Second, "three failures of /crash", func() bool {
+		b := c.app("/crash").Backoff
+		return b != nil && b.Failures >= 3
+	})
+	st := c.app("/crash")
+	if f := st.LastTaskFailure; f == nil || f.State != api.TaskFailed || f.Message != "exited with status 1" || f.AgentID != "a1" || f.Host != "host-a1" {
+		t.Fatalf("lastTaskFailure = %+v", st.LastTaskFailure)
+	}
+	launches := c.agents["a1"].launchedOf("crash")
+	if len(launches) < 3 {
+		t.Fatalf("%d launches", len(launches))
+	}
+	// Gaps grow: the third launch waits at least 0.2 s after the second's failure.
+	if gap := launches[2].Sub(launches[1]); gap < 200*time.Millisecond {
+		t.Fatalf("gap between the 2nd and 3rd launch = %s, want ≥ 200ms", gap)
+	}
+
+	big := c.app("/big")
+	if big.Pending == nil || big.Pending.Reason != "cpus: 1" {
+		t.Fatalf("/big pending = %+v, want reason %q", big.Pending, "cpus: 1")
+	}
+	waitFor(t, 5*time.Second, "the master to show /big pending", func() bool {
+		ms, err := api.NewClient([]string{c.master.URL()}).State(context.Background())
+		if err != nil {
+			return false
+		}
+		for _, p := range ms.Pending {
+			if p.AppID == "big" && p.Waiting == 1 && strings.HasPrefix(p.Reason, "cpus") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestRestartedFrameworkAdoptsItsTasks(t *testing.T) {
+	c := startCluster(t)
+	c.addAgent("a1", "cpus:4;mem:4096", map[string]string{"rack": "r1"})
+	dir := t.TempDir()
+	ctx, stop := context.WithCancel(context.Background())
+	f1, err := framework.New(framework.Config{Masters: []string{c.master.URL()}, Listen: "127.0.0.1:0",
+		AppsDir: dir, Tick: 50 * time.Millisecond, Logger: testLogger(t, "framework-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- f1.Run(ctx) }()
+	c.fwURL = f1.Addr()
+	do(t, http.MethodPost, c.fwURL+"/v2/apps", `{"id":"keep","cmd":"sleep 1000","cpus":0.5,"mem":32,"instances":3}`, nil)
+	waitFor(t, 10*time.Second, "3 tasks running", func() bool { return c.app("/keep").TasksRunning == 3 })
+	id := f1.FrameworkID()
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	// A new framework process: same apps directory, same framework ID.
+	c.startFramework(framework.Config{AppsDir: dir, FrameworkID: id})
+	waitFor(t, 10*time.Second, "the tasks to be adopted", func() bool { return c.app("/keep").TasksRunning == 3 })
+	for _, tv := range c.app("/keep").Tasks {
+		if tv.Host != "host-a1" || tv.AgentID != "a1" {
+			t.Fatalf("adopted task %+v does not know its agent", tv)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // a few allocation rounds
+	if st := c.app("/keep"); st.TasksRunning != 3 || st.TasksStaged != 0 || st.Pending != nil {
+		t.Fatalf("after the restart: %+v", st)
+	}
+	c.agents["a1"].mu.Lock()
+	launched := len(c.agents["a1"].launched)
+	c.agents["a1"].mu.Unlock()
+	if launched != 3 {
+		t.Fatalf("agent received %d launches, want the original 3", launched)
+	}
+}
+
+func TestRunStopsEverything(t *testing.T) {
+	c := startCluster(t)
+	c.addAgent("a1", "cpus:4;mem:4096", nil)
+	time.Sleep(100 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	ctx, stop := context.WithCancel(context.Background())
+	f, err := framework.New(framework.Config{Masters: []string{c.master.URL()}, Listen: "127.0.0.1:0",
+		Apps: []framework.App{{ID: "x", Cmd: "sleep 1", Cpus: 0.1, Instances: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	waitFor(t, 10*time.Second, "subscription", func() bool { return f.FrameworkID() != "" })
+	resp, err := http.Get(f.Addr() + "/v2/apps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if _, err := http.Get(f.Addr() + "/ping"); err == nil {
+		t.Fatal("the API still answers after Run returned")
+	}
+	waitFor(t, 5*time.Second, "the framework's goroutines to end", func() bool {
+		return runtime.NumGoroutine() <= before
+	})
+}
+
+func TestTasksOfAGoneAgentArePlacedElsewhereWithoutBackoff(t *testing.T) {
+	c := startCluster(t)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	// a1 keeps a liveness lease in etcd, as a real agent does; when the
+	// lease ends the master marks its tasks LOST.
+	reg, err := attrs.NewRegistrar(c.cli, "a1", attrs.WithPrefix(c.prefix), attrs.WithLeaseTTL(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	regDone := make(chan error, 1)
+	go func() { regDone <- reg.Run(ctx) }()
+	c.addAgent("a1", "cpus:4;mem:4096", nil)
+	c.startFramework(framework.Config{})
+	do(t, http.MethodPost, c.fwURL+"/v2/apps", `{"id":"move","cmd":"sleep 1000","cpus":1,"mem":64,"instances":2,"backoffSeconds":60}`, nil)
+	waitFor(t, 10*time.Second, "2 tasks on a1", func() bool { return len(c.agents["a1"].running()) == 2 })
+
+	c.addAgent("a2", "cpus:4;mem:4096", nil)
+	if err := reg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-regDone
+	waitFor(t, 10*time.Second, "both tasks running on a2", func() bool { return len(c.agents["a2"].running()) == 2 })
+	st := c.app("/move")
+	if st.Backoff != nil {
+		t.Fatalf("losing the agent backed the app off: %+v", st.Backoff)
+	}
+	if f := st.LastTaskFailure; f == nil || f.State != api.TaskLost || !strings.HasPrefix(f.Message, api.ReasonAgentGone) {
+		t.Fatalf("lastTaskFailure = %+v", st.LastTaskFailure)
+	}
+}
+
+func TestFrameworkFollowsANewLeaderAndKeepsItsTasks(t *testing.T) {
+	c := startCluster(t)
+	m2 := c.addMaster()
+	c.addAgent("a1", "cpus:4;mem:4096", nil)
+	c.startFramework(framework.Config{})
+	do(t, http.MethodPost, c.fwURL+"/v2/apps", `{"id":"ha","cmd":"sleep 1000","cpus":0.5,"mem":32,"instances":3}`, nil)
+	waitFor(t, 10*time.Second, "3 tasks running", func() bool { return c.app("/ha").TasksRunning == 3 })
+	id := c.fw.FrameworkID()
+
+	// The leader stops (and resigns); the second master takes over, and the
+	// framework subscribes to it again with the same ID.
+	c.stopMaster(0)
+	waitFor(t, 15*time.Second, "the second master to lead", m2.IsLeader)
+	waitFor(t, 15*time.Second, "the framework to resubscribe", func() bool {
+		var info framework.Info
+		do(t, http.MethodGet, c.fwURL+"/v2/info", "", &info)
+		return info.Connected && info.Master == m2.URL()
+	})
+	if got := c.fw.FrameworkID(); got != id {
+		t.Fatalf("framework ID after failover = %q, want %q", got, id)
+	}
+	// Nothing was lost or launched again; new work still launches.
+	do(t, http.MethodPut, c.fwURL+"/v2/apps/ha", `{"cmd":"sleep 1000","cpus":0.5,"mem":32,"instances":4}`, nil)
+	waitFor(t, 10*time.Second, "4 tasks running", func() bool { return c.app("/ha").TasksRunning == 4 })
+	c.agents["a1"].mu.Lock()
+	launched := len(c.agents["a1"].launched)
+	c.agents["a1"].mu.Unlock()
+	if launched != 4 {
+		t.Fatalf("agent received %d launches, want 3 before the failover and 1 after", launched)
+	}
+}

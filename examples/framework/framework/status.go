@@ -1,0 +1,153 @@
+package framework
+
+import (
+	"github.com/gleaner/gleaner/examples/internal/api"
+
+	"fmt"
+	"time"
+)
+
+// AppStatus is an app with its current state, as GET /v2/apps/{id} shows
+// it: Marathon's app fields plus task counts, why instances are pending,
+// the launch backoff and the last task failure.
+type AppStatus struct {
+	App
+	Version         string         `json:"version"`
+	TasksStaged     int            `json:"tasksStaged"`
+	TasksRunning    int            `json:"tasksRunning"`
+	TasksKilling    int            `json:"tasksKilling"`
+	Pending         *PendingStatus `json:"pending,omitempty"`
+	Backoff         *BackoffStatus `json:"backoff,omitempty"`
+	LastTaskFailure *TaskFailure   `json:"lastTaskFailure,omitempty"`
+	Tasks           []TaskView     `json:"tasks"`
+}
+
+// PendingStatus says how many instances of an app wait for a launch and
+// why: offer's rejection counts over the latest offers ("cpus: 3, rack
+// GROUP_BY: 1"), the backoff, or that no offers came.
+type PendingStatus struct {
+	Instances int       `json:"instances"`
+	Reason    string    `json:"reason"`
+	Since     time.Time `json:"since,omitzero"`
+}
+
+// BackoffStatus is an app's launch delay after consecutive failures.
+type BackoffStatus struct {
+	Failures int       `json:"failures"`
+	Until    time.Time `json:"until"`
+}
+
+// TaskView is one task as the HTTP API shows it.
+type TaskView struct {
+	ID         string        `json:"id"`
+	AppID      string        `json:"appId"`
+	AgentID    string        `json:"agentId"`
+	Host       string        `json:"host"`
+	State      api.TaskState `json:"state"`
+	StagedAt   time.Time     `json:"stagedAt"`
+	StartedAt  time.Time     `json:"startedAt,omitzero"`
+	Version    string        `json:"version"`
+	KillReason string        `json:"killReason,omitempty"`
+}
+
+// Apps returns the status of every app, sorted by ID. Deleted apps whose
+// tasks are still being killed are left out.
+func (s *Scheduler) Apps() []AppStatus {
+	var out []AppStatus
+	for _, id := range s.appIDs() {
+		if st := s.apps[id]; !st.deleted {
+			out = append(out, s.status(st))
+		}
+	}
+	return out
+}
+
+// App returns one app's status, or ErrNotFound.
+func (s *Scheduler) App(id string) (AppStatus, error) {
+	st, ok := s.apps[id]
+	if !ok || st.deleted {
+		return AppStatus{}, fmt.Errorf("app %q: %w", id, ErrNotFound)
+	}
+	return s.status(st), nil
+}
+
+func (s *Scheduler) status(st *appState) AppStatus {
+	now := s.cfg.Now()
+	as := AppStatus{App: st.app, Version: versionString(st.versioned), Tasks: []TaskView{}}
+	for _, t := range s.appTasks(st.app.ID) {
+		switch {
+		case t.killReason != "":
+			as.TasksKilling++
+		case t.state == api.TaskRunning:
+			as.TasksRunning++
+		default:
+			as.TasksStaged++
+		}
+		as.Tasks = append(as.Tasks, t.view())
+	}
+	if n := s.pendingCount(st); n > 0 {
+		p := &PendingStatus{Instances: n, Reason: st.pendingReason, Since: st.pendingSince}
+		switch {
+		case !st.launchable(now):
+			p.Reason = fmt.Sprintf("backoff: %d consecutive failures, next launch at %s", st.failures, st.delayUntil.UTC().Format("15:04:05.000"))
+		case p.Reason == "":
+			p.Reason = "waiting for offers"
+		}
+		as.Pending = p
+	}
+	if st.failures > 0 {
+		as.Backoff = &BackoffStatus{Failures: st.failures, Until: st.delayUntil}
+	}
+	if st.failure != nil {
+		f := *st.failure
+		as.LastTaskFailure = &f
+	}
+	return as
+}
+
+func (t *task) view() TaskView {
+	return TaskView{
+		ID: t.id, AppID: t.appID, AgentID: t.agentID, Host: t.hostname, State: t.state,
+		StagedAt: t.stagedAt, StartedAt: t.runningSince, Version: versionString(t.versionAt),
+		KillReason: t.killReason,
+	}
+}
+
+// Counts is a summary of the scheduler's state, for metrics.
+type Counts struct {
+	Apps      int
+	Instances int // wanted, over all apps
+	Staged    int
+	Running   int
+	Killing   int
+	Pending   int // instances waiting for a launch
+	BackedOff int // apps in their launch backoff
+}
+
+// Counts summarizes the scheduler's state.
+func (s *Scheduler) Counts() Counts {
+	now := s.cfg.Now()
+	var c Counts
+	for _, st := range s.apps {
+		if st.deleted {
+			continue
+		}
+		c.Apps++
+		c.Instances += st.app.Instances
+		c.Pending += s.pendingCount(st)
+		if !st.launchable(now) {
+			c.BackedOff++
+		}
+	}
+	for _, t := range s.tasks {
+		switch {
+		case t.killReason != "":
+			c.Killing++
+		case t.state == api.TaskRunning:
+			c.Running++
+		default:
+			c.Staged++
+		}
+	}
+	return c
+}

@@ -1,0 +1,52 @@
+package framework
+
+import (
+	"maps"
+	"strings"
+
+	"github.com/gleaner/gleaner/examples/internal/api"
+)
+
+// taskInfo is the launch of task t of app a on an offer. Besides the app's
+// env the task gets Marathon's variables: MARATHON_APP_ID,
+// MARATHON_APP_VERSION, MESOS_TASK_ID and HOST.
+func taskInfo(a *App, t *task, offerID, replaces string) api.TaskInfo {
+	env := make(map[string]string, len(a.Env)+4)
+	maps.Copy(env, a.Env)
+	env["MARATHON_APP_ID"] = a.ID
+	env["MARATHON_APP_VERSION"] = versionString(t.versionAt)
+	env["MESOS_TASK_ID"] = t.id
+	env["HOST"] = t.hostname
+	ti := api.TaskInfo{
+		TaskID:    t.id,
+		AppID:     WireAppID(a.ID),
+		AgentID:   t.agentID,
+		OfferID:   offerID,
+		Cmd:       a.Cmd,
+		Args:      a.Args,
+		Env:       env,
+		Resources: t.resources.String(),
+		Labels:    a.Labels,
+		Replaces:  replaces,
+	}
+	for _, f := range a.Fetch {
+		ti.Fetch = append(ti.Fetch, api.FetchURI{URI: f.URI, Executable: f.Executable, Extract: f.Extract, Cache: f.Cache, DestPath: f.DestPath})
+	}
+	if c := a.Container; c != nil && c.Rootfs != nil {
+		r := c.Rootfs
+		ti.Image = &api.Image{URI: r.Image, SHA256: r.SHA256, Base: r.Base, Version: r.BaseVersion}
+	}
+	return ti
+}
+
+// WireAppID is how an app ID travels to the master: the master refuses '/'
+// in IDs, so "/team/web" becomes "team_web". Marathon IDs never hold '_',
+// so AppIDFromWire undoes it exactly.
+func WireAppID(id string) string {
+	return strings.TrimSuffix(TaskIDPrefix(id), ".")
+}
+
+// AppIDFromWire is the inverse of WireAppID.
+func AppIDFromWire(s string) string {
+	return "/" + strings.ReplaceAll(s, "_", "/")
+}
