@@ -228,7 +228,7 @@ func (a *Agent) seedAttributes(ctx context.Context) {
 			return
 		}
 		a.log.Warn("write attributes to etcd", "err", err)
-		if sleep(ctx, time.Second) != nil {
+		if !pause(ctx, time.Second) {
 			return
 		}
 	}
