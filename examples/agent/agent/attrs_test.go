@@ -1,0 +1,70 @@
+//go:build linux
+
+package agent
+
+import (
+	"context"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/gleaner/gleaner/attrs"
+	"github.com/gleaner/gleaner/internal/etcdtest"
+)
+
+func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	ctx := context.Background()
+	cfg := testConfig(t, t.TempDir())
+	cfg.Isolation = IsolationNone
+	cfg.EtcdClient = cli
+	cfg.EtcdPrefix = "/" + cfg.ID
+	cfg.Attributes = "rack:r1;cores:16"
+	cfg.LeaseTTL = 2 * time.Second
+	store := attrs.NewEtcdStore(cli, attrs.WithPrefix(cfg.EtcdPrefix))
+	// An operator set the rack before the agent's first start: it stands.
+	if _, err := store.Set(ctx, cfg.ID, "rack", attrs.Text("r9")); err != nil {
+		t.Fatal(err)
+	}
+	a := start(t, cfg)
+	want := map[string]string{"rack": "r9", "cores": "16"}
+	waitFor(t, 10*time.Second, "the configured attributes in etcd", func() bool { return maps.Equal(a.Attributes(), want) })
+
+	alive := cfg.EtcdPrefix + "/agents/" + cfg.ID + "/alive"
+	waitFor(t, 10*time.Second, "the liveness key", func() bool {
+		r, err := cli.Get(ctx, alive)
+		return err == nil && len(r.Kvs) == 1
+	})
+
+	// Changes in etcd reach the agent; a deletion is not undone.
+	if _, err := store.Set(ctx, cfg.ID, "zone", attrs.Text("east")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Delete(ctx, cfg.ID, "cores"); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]string{"rack": "r9", "zone": "east"}
+	waitFor(t, 10*time.Second, "etcd's changes", func() bool { return maps.Equal(a.Attributes(), want) })
+	if got := a.buildReport().Attributes; !maps.Equal(got, want) {
+		t.Errorf("report attributes = %v, want %v", got, want)
+	}
+
+	// A restart does not write the configuration over the operator's
+	// changes; a stop takes the agent out of etcd at once.
+	if err := a.stop(t, ErrRestart); err != nil {
+		t.Fatal(err)
+	}
+	b := start(t, cfg)
+	waitFor(t, 10*time.Second, "etcd's attributes after the restart", func() bool { return maps.Equal(b.Attributes(), want) })
+	time.Sleep(300 * time.Millisecond)
+	if got := b.Attributes(); !maps.Equal(got, want) {
+		t.Errorf("after the restart: %v, want %v (no re-seeding)", got, want)
+	}
+	if err := b.stop(t, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := cli.Get(ctx, alive); err != nil || len(r.Kvs) != 0 {
+		t.Errorf("liveness key after a stop: %v %v, want it gone", r, err)
+	}
+}

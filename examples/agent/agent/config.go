@@ -1,0 +1,226 @@
+//go:build linux
+
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/gleaner/gleaner/attrs"
+	"github.com/gleaner/gleaner/reserve"
+	"github.com/gleaner/gleaner/rootfs"
+)
+
+// Isolation choices for Config.Isolation.
+const (
+	IsolationAuto = "auto" // cgroups and rootfs when the host allows, else none
+	IsolationNone = "none" // plain child processes, even as root
+)
+
+// Defaults used when a Config field is zero.
+const (
+	DefaultInterval       = time.Second
+	DefaultReportInterval = time.Second
+	DefaultDiskInterval   = 5 * time.Second
+	DefaultKillGrace      = 3 * time.Second
+	DefaultBaseName       = "busybox"
+	DefaultBaseVersion    = "1"
+	// DefaultRetention is how long a task that ended stays listed when no
+	// master takes its final status.
+	DefaultRetention = 5 * time.Minute
+	// DefaultGrowAfter is how long the estimate must stay higher before the
+	// reservation grows.
+	DefaultGrowAfter = 30 * time.Second
+)
+
+// ErrInvalid reports a bad configuration or request; the error names the
+// field and the value.
+var ErrInvalid = errors.New("agent: invalid")
+
+// ErrRestart, as the cause of Run's context (context.WithCancelCause), makes
+// the agent exit leaving its tasks running, for the next agent on the same
+// directory to adopt.
+var ErrRestart = errors.New("agent: restart, keep tasks running")
+
+// Config is everything the agent needs. Only Dir is required.
+type Config struct {
+	// Dir holds all the agent's files: state, sandboxes, bases, cache.
+	Dir string
+	// ID names the agent to the master and in etcd; default: the host name.
+	ID string
+	// Hostname is reported to the master; default: the host name.
+	Hostname string
+	// Listen is the address of the agent's HTTP endpoint
+	// (/reservation, /metrics, /healthz); default "127.0.0.1:0".
+	Listen string
+
+	// Masters are the masters' base URLs; none runs the agent standalone.
+	Masters []string
+	// EtcdClient, or else Etcd endpoints, is the etcd holding attributes and
+	// liveness; neither runs without attributes from etcd.
+	EtcdClient *clientv3.Client
+	Etcd       []string
+	// EtcdPrefix is the cluster's key prefix (default attrs.DefaultPrefix).
+	EtcdPrefix string
+	// Attributes are the agent's attributes in Mesos text
+	// ("rack:r1;zone:east"). With etcd they are written there at the
+	// agent's first start, for names etcd does not have yet, and etcd is
+	// authoritative from then on; without etcd they are the attributes.
+	Attributes string
+	// LeaseTTL is the liveness lease's TTL (default attrs.DefaultLeaseTTL).
+	LeaseTTL time.Duration
+
+	// Capacity bounds what the agent considers the machine's resources, in
+	// Mesos text ("cpus:2;mem:4096;disk:10240", MB for mem and disk), like
+	// Mesos's --resources; resources left out are the host's.
+	Capacity string
+	// BusinessCgroup, when set, is a cgroup (path relative to the
+	// hierarchies' roots, e.g. "/business") whose CPU and memory usage is
+	// taken as the business's, instead of the host's usage minus Gleaner's
+	// own. It is for demos and tests on hosts that also run other work that
+	// must not count as business.
+	BusinessCgroup string
+	// CgroupRoot is where cgroups are mounted (default /sys/fs/cgroup).
+	CgroupRoot string
+	// Interval is the sampling interval (default 1 s).
+	Interval time.Duration
+	// ReportInterval is how often the agent reports to the master, unless
+	// the master asks for another (default 1 s).
+	ReportInterval time.Duration
+	// Policy and Hysteresis estimate the reservation (default
+	// reserve.DefaultPolicy, and reserve.DefaultHysteresis growing after
+	// DefaultGrowAfter rather than 15 minutes, so that a new agent lends
+	// within a minute).
+	Policy     reserve.Policy
+	Hysteresis *reserve.Hysteresis
+	// QoS decides throttles and evictions.
+	QoS reserve.QoS
+
+	// Isolation is IsolationAuto (default) or IsolationNone.
+	Isolation string
+	// CgroupParent is the parent cgroup of the agent's tasks (default
+	// "/gleaner-<ID>").
+	CgroupParent string
+	// LaunchMode says how tasks enter their roots (default rootfs.ModeAuto:
+	// pivot_root where possible, else chroot).
+	LaunchMode rootfs.LaunchMode
+	// BaseName and BaseVersion name the base root file system tasks without
+	// an image run on (default "busybox", "1"). The busybox base is seeded
+	// from BusyboxPath (default /bin/busybox) when missing.
+	BaseName, BaseVersion string
+	BusyboxPath           string
+	// DiskInterval is how often sandboxes are measured (default 5 s).
+	DiskInterval time.Duration
+	// KillGrace is how long a killed task has between SIGTERM and SIGKILL.
+	KillGrace time.Duration
+	// Retention bounds how long ended tasks are kept when no master takes
+	// their final status (default 5 min).
+	Retention time.Duration
+
+	// Logger receives the agent's logs (default: discarded).
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with zero fields filled in, or an error naming a bad
+// field.
+func (c Config) withDefaults() (Config, error) {
+	if c.Dir == "" {
+		return c, fmt.Errorf("%w: Config.Dir is empty", ErrInvalid)
+	}
+	dir, err := filepath.Abs(c.Dir)
+	if err != nil {
+		return c, fmt.Errorf("%w: Config.Dir %q: %w", ErrInvalid, c.Dir, err)
+	}
+	c.Dir = dir
+	host, _ := os.Hostname()
+	if c.Hostname == "" {
+		c.Hostname = host
+	}
+	if c.ID == "" {
+		c.ID = c.Hostname
+	}
+	if err := attrs.ValidName(c.ID); err != nil {
+		return c, fmt.Errorf("%w: Config.ID %q: %w", ErrInvalid, c.ID, err)
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:0"
+	}
+	if c.EtcdPrefix == "" {
+		c.EtcdPrefix = attrs.DefaultPrefix
+	}
+	if _, err := attrs.Parse(c.Attributes); err != nil {
+		return c, fmt.Errorf("%w: Config.Attributes %q: %w", ErrInvalid, c.Attributes, err)
+	}
+	if _, err := parseCapacity(c.Capacity); err != nil {
+		return c, fmt.Errorf("%w: Config.Capacity: %w", ErrInvalid, err)
+	}
+	durations := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"Interval", &c.Interval, DefaultInterval},
+		{"ReportInterval", &c.ReportInterval, DefaultReportInterval},
+		{"DiskInterval", &c.DiskInterval, DefaultDiskInterval},
+		{"KillGrace", &c.KillGrace, DefaultKillGrace},
+		{"Retention", &c.Retention, DefaultRetention},
+		{"LeaseTTL", &c.LeaseTTL, attrs.DefaultLeaseTTL},
+	}
+	for _, d := range durations {
+		if *d.v < 0 {
+			return c, fmt.Errorf("%w: Config.%s %v is negative", ErrInvalid, d.name, *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if c.Policy == nil {
+		c.Policy = reserve.DefaultPolicy()
+	}
+	if c.Hysteresis == nil {
+		h := reserve.DefaultHysteresis()
+		h.GrowAfter = DefaultGrowAfter
+		c.Hysteresis = &h
+	}
+	switch c.Isolation {
+	case "":
+		c.Isolation = IsolationAuto
+	case IsolationAuto, IsolationNone:
+	default:
+		return c, fmt.Errorf("%w: Config.Isolation %q: want %q or %q", ErrInvalid, c.Isolation, IsolationAuto, IsolationNone)
+	}
+	if c.CgroupParent == "" {
+		c.CgroupParent = "/gleaner-" + c.ID
+	}
+	if c.BaseName == "" {
+		c.BaseName = DefaultBaseName
+	}
+	if c.BaseVersion == "" {
+		c.BaseVersion = DefaultBaseVersion
+	}
+	if c.CgroupRoot == "" {
+		c.CgroupRoot = "/sys/fs/cgroup"
+	}
+	if c.BusyboxPath == "" {
+		c.BusyboxPath = "/bin/busybox"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// Paths inside Config.Dir.
+func (c Config) stateDir() string   { return filepath.Join(c.Dir, "state", "tasks") }
+func (c Config) sandboxDir() string { return filepath.Join(c.Dir, "sandboxes") }
+func (c Config) basesDir() string   { return filepath.Join(c.Dir, "bases") }
+func (c Config) cacheDir() string   { return filepath.Join(c.Dir, "cache") }
+func (c Config) overrideFile() string {
+	return filepath.Join(c.Dir, "state", "reservation.json")
+}

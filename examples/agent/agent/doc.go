@@ -1,0 +1,54 @@
+// Package agent is Gleaner's example agent, the program that runs on every
+// business machine: it composes monitor, reserve, isolate, rootfs and attrs
+// into the agent half of a Mesos-style cluster.
+//
+// Every sampling interval the monitor's sample (host usage minus the usage
+// of the agent's parent cgroup: the business's usage; or, with
+// Config.BusinessCgroup, one cgroup's usage) is fed to a reserve
+// Reservation. The estimate, bounded by an operator's cap and floor (GET/PUT
+// /reservation), is what the agent lends. reserve's QoS throttles tasks (a
+// lower CFS quota) or evicts them (TASK_KILLED, reason "evicted: ...") when
+// they hold more than that, and the parent cgroup of all tasks is resized to
+// it online. The agent reports it to the master with its usage, attributes
+// and tasks, and takes LAUNCH and KILL commands from the answers and from a
+// long poll.
+//
+// A task runs as /bin/sh -c cmd (or its args) in a root file system layered
+// from its image (fetched through a content-addressed cache in the agent's
+// directory) on a versioned base kept there (a busybox base is seeded from
+// the host's /bin/busybox), entered with pivot_root or chroot, inside its own
+// cgroup, which the process joins before any of its code runs. Its fetch URIs
+// land in its working directory. A disk watcher fails tasks whose sandbox
+// outgrows their disk resources ("disk limit exceeded: ..."); a task the
+// kernel killed at its memory limit fails with "memory limit exceeded: ...".
+//
+// Attributes come from etcd (attrs.Syncer); the configured ones are written
+// there at the agent's first start, and etcd is authoritative after that. An
+// attrs.Registrar keeps the agent's liveness lease.
+//
+// The agent keeps everything in one directory (Config.Dir): its binary and
+// bundled libraries when installed, the state of its tasks, the operator's
+// bounds, the sandboxes, the base root file systems and the image cache. It
+// writes nothing outside it but its cgroups, so uninstalling is stopping it
+// and deleting the directory.
+//
+// The shortest use, in a program whose main calls rootfs.Init first:
+//
+//	err := agent.Run(ctx, agent.Config{Dir: "/opt/gleaner-agent", Masters: []string{"http://10.0.0.1:5050"}})
+//
+// When ctx ends, the agent kills its tasks, reports them and removes their
+// cgroups, mounts and sandboxes and its parent cgroup. When ctx is cancelled
+// with the cause ErrRestart (context.WithCancelCause), or when the agent
+// dies, its tasks keep running and the next agent started on the same
+// directory adopts them; a task that ended meanwhile is reported failed with
+// its exit status unknown.
+//
+// Without root or cgroups the agent still runs: isolation is reported as
+// unavailable (AgentReport.Isolation, /reservation, /metrics) and tasks run
+// as plain child processes in their sandbox directories on the host's file
+// system, with disk limits and QoS evictions still enforced but no CPU or
+// memory limits.
+//
+// The HTTP endpoint has no authentication: keep it on loopback or behind
+// something that has.
+package agent

@@ -1,0 +1,247 @@
+//go:build linux
+
+package agent
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/internal/testenv"
+	"github.com/gleaner/gleaner/isolate"
+	"github.com/gleaner/gleaner/reserve"
+)
+
+// business starts the test's business processes, outside Gleaner's cgroups:
+// in cg when it is set, else anywhere on the host.
+type business struct {
+	t  *testing.T
+	cg *isolate.Task
+}
+
+// cpu starts n busy processes and returns a function that stops them.
+func (b business) cpu(n int) (stop func()) {
+	t := b.t
+	t.Helper()
+	sh := testenv.RequireBinary(t, "busybox")
+	var cmds []*exec.Cmd
+	stop = func() {
+		for _, cmd := range cmds {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		cmds = nil
+	}
+	t.Cleanup(stop)
+	for range n {
+		cmd := exec.Command(sh, "sh", "-c", "while :; do :; done")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+		if b.cg != nil {
+			if err := b.cg.AddPID(cmd.Process.Pid); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return stop
+}
+
+// memory starts a process holding mib MiB and returns once it holds them.
+func (b business) memory(mib int) {
+	t := b.t
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), memoryHogEnv+"="+strconv.Itoa(mib))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if b.cg != nil {
+		if err := b.cg.AddPID(cmd.Process.Pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in.Write([]byte("go\n"))
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		t.Fatalf("memory hog did not start: %q %v", line, err)
+	}
+}
+
+// hostMemoryMiB returns MemTotal - MemAvailable and MemAvailable.
+func hostMemoryMiB(t *testing.T) (usedMiB, availMiB int) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total, avail int
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.Atoi(f[1])
+		switch f[0] {
+		case "MemTotal:":
+			total = v
+		case "MemAvailable:":
+			avail = v
+		}
+	}
+	return (total - avail) / 1024, avail / 1024
+}
+
+// TestBusinessLoadThrottlesThenEvicts is the agent's answer to the business
+// coming back: busy business processes shrink the reservation and the
+// harvested task is throttled within two sampling intervals; business memory
+// then takes back what the task holds, and the task is evicted within two
+// intervals and reported KILLED with an "evicted: ..." reason.
+//
+// Business is measured two ways. As the agent does by default, as the host's
+// usage minus Gleaner's: on this shared test machine the other tests are
+// business too and may throttle the task before the spike does. And from a
+// business cgroup (Config.BusinessCgroup) holding only the test's business
+// processes, where the task must run unthrottled until the spike.
+func TestBusinessLoadThrottlesThenEvicts(t *testing.T) {
+	cpus := goruntime.NumCPU()
+	used, avail := hostMemoryMiB(t)
+	// With business = host minus Gleaner, the memory the agent sees as the
+	// machine's is what is in use now plus slack. Other tests may allocate
+	// or free up to that much meanwhile; the business process takes twice
+	// the slack, so the reservation drops to nothing either way.
+	slack := min(2048, avail/6)
+	cases := []struct {
+		name     string
+		cgroup   bool
+		capacity string
+		hog      int // MiB
+	}{
+		// The other tests can take every CPU at any moment: a capacity one
+		// core above the host keeps the CPU reservation above the task's
+		// floor, so CPU throttles and only memory evicts.
+		{"business is the host minus Gleaner", false, fmt.Sprintf("cpus:%d;mem:%d", cpus+1, used+slack), 2*slack + 512},
+		{"business is a cgroup", true, fmt.Sprintf("cpus:%d;mem:1024", cpus), 1536},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			requireIsolation(t)
+			cfg := testConfig(t, testenv.TempDirOnDisk(t))
+			cfg.Capacity = c.capacity
+			// A throttled task keeps 1% of its quota: only a business that
+			// takes the whole machine evicts on CPU.
+			cfg.QoS = reserve.QoS{CPUFloorPercent: 1}
+			biz := business{t: t}
+			if c.cgroup {
+				iso, err := isolate.New(isolate.WithParent("/" + uniqueName(t) + "-business"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { iso.Destroy(context.Background()) })
+				if biz.cg, err = iso.Create("business", isolate.Limits{CPUs: float64(cpus), MemoryBytes: 2 << 30}); err != nil {
+					t.Fatal(err)
+				}
+				cfg.BusinessCgroup = iso.Parent() + "/business"
+			}
+			a := start(t, cfg)
+			if _, err := a.SetReservation(ReservationOverride{}); err != nil { // no floor
+				t.Fatal(err)
+			}
+			quota := float64(cpus)
+			err := a.Launch(api.TaskInfo{TaskID: "batch", Cmd: "while :; do :; done", Resources: fmt.Sprintf("cpus:%d;mem:64", cpus)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitState(t, a.Agent, "batch", api.TaskRunning, 20*time.Second)
+			waitFor(t, 5*time.Second, "the task's usage", func() bool {
+				a.mu.Lock()
+				defer a.mu.Unlock()
+				return a.tasks["batch"].cpuSeconds > 0
+			})
+
+			// CPU: throttle.
+			a.mu.Lock()
+			spike := a.samples
+			before := a.tasks["batch"].cpuLimit
+			a.mu.Unlock()
+			if c.cgroup && before != quota {
+				t.Fatalf("task quota %.3f before any business load, want %v", before, quota)
+			}
+			began := time.Now()
+			stopCPU := biz.cpu(cpus)
+			waitFor(t, 10*time.Second, "the task to be throttled", func() bool {
+				a.mu.Lock()
+				defer a.mu.Unlock()
+				return a.tasks["batch"].cpuLimit < quota
+			})
+			a.mu.Lock()
+			throttledAt := a.tasks["batch"].throttledAt
+			t.Logf("CPU spike: task quota %.3f cores (%.3f before), reservation %s, %v after the spike",
+				a.tasks["batch"].cpuLimit, before, mesos(a.effective), time.Since(began).Round(time.Millisecond))
+			a.mu.Unlock()
+			switch {
+			case throttledAt <= spike && c.cgroup:
+				t.Errorf("throttled before the spike")
+			case throttledAt <= spike:
+				t.Logf("the machine's other load throttled the task %d samples before the spike", spike-throttledAt)
+			case throttledAt-spike > 2:
+				t.Errorf("throttled %d sampling intervals after the spike, want at most 2", throttledAt-spike)
+			}
+			if s, _ := status(a.Agent, "batch"); s.State != api.TaskRunning {
+				t.Fatalf("CPU load must throttle, not end, the task: %+v", s)
+			}
+			// The parent cgroup follows the reservation, online.
+			a.applyMu.Lock()
+			a.mu.Lock()
+			lent := a.effective.CPUCores
+			a.mu.Unlock()
+			if q := cfsQuota(t, cfg.CgroupParent); abs(q-lent) > 0.011 {
+				t.Errorf("parent cgroup quota %.3f cores, reservation %.3f", q, lent)
+			}
+			a.applyMu.Unlock()
+			stopCPU()
+
+			// Memory: evict.
+			biz.memory(c.hog)
+			a.mu.Lock()
+			spike = a.samples
+			a.mu.Unlock()
+			began = time.Now()
+			s := waitState(t, a.Agent, "batch", api.TaskKilled, 20*time.Second)
+			a.mu.Lock()
+			evictedAt := a.tasks["batch"].evictedAt
+			after := int64(evictedAt) - int64(spike)
+			t.Logf("memory spike: evicted at sample %d after the business held its memory (%v), reservation %s; reason %q",
+				after, time.Since(began).Round(time.Millisecond), mesos(a.effective), s.Reason)
+			a.mu.Unlock()
+			if evictedAt == 0 || after > 2 {
+				t.Errorf("evicted at sample %d after the business held its memory, want at most 2", after)
+			}
+			if !strings.HasPrefix(s.Reason, api.ReasonEvicted+": ") || !strings.Contains(s.Reason, "memory") {
+				t.Errorf("reason = %q, want %q naming memory", s.Reason, api.ReasonEvicted+": ...")
+			}
+			waitFor(t, 5*time.Second, "the eviction metric", func() bool {
+				_, body := do(t, "GET", a.URL()+PathMetrics, "")
+				return strings.Contains(string(body), "gleaner_agent_qos_evictions_total 1")
+			})
+		})
+	}
+}

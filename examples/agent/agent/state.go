@@ -1,0 +1,150 @@
+//go:build linux
+
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gleaner/gleaner/examples/internal/api"
+)
+
+// record is what the agent keeps on disk about one task, so that the next
+// agent on the same directory can adopt it: state/tasks/<task-id>.json.
+type record struct {
+	Info       api.TaskInfo  `json:"info"`
+	State      api.TaskState `json:"state"`
+	Reason     string        `json:"reason,omitempty"`
+	Message    string        `json:"message,omitempty"`
+	PID        int           `json:"pid,omitempty"`
+	StartTicks uint64        `json:"start_ticks,omitempty"`
+	Isolated   bool          `json:"isolated"`
+	Started    time.Time     `json:"started"`
+	Updated    time.Time     `json:"updated"`
+}
+
+func (r record) status(agentID string) api.TaskStatus {
+	return api.TaskStatus{
+		TaskID:      r.Info.TaskID,
+		FrameworkID: r.Info.FrameworkID,
+		AgentID:     agentID,
+		AppID:       r.Info.AppID,
+		State:       r.State,
+		Reason:      r.Reason,
+		Message:     r.Message,
+		Time:        r.Updated,
+	}
+}
+
+// saveRecord writes r through a temporary file and a rename.
+func saveRecord(dir string, r record) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".task-")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if werr != nil || cerr != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write task state: %w", firstErr(werr, cerr))
+	}
+	if err := os.Rename(f.Name(), filepath.Join(dir, r.Info.TaskID+".json")); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
+func removeRecord(dir, id string) error {
+	err := os.Remove(filepath.Join(dir, id+".json"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	return err
+}
+
+// loadRecords reads every task record; unreadable ones are returned as
+// errors and skipped.
+func loadRecords(dir string) ([]record, []error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, []error{err}
+	}
+	var out []record
+	var errs []error
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".task-") {
+			os.Remove(filepath.Join(dir, name)) // a write the previous agent did not finish
+			continue
+		}
+		if !strings.HasSuffix(name, ".json") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var r record
+		if err := json.Unmarshal(data, &r); err != nil || r.Info.TaskID+".json" != name {
+			errs = append(errs, fmt.Errorf("task state %s: unreadable (%v)", name, err))
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, errs
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// saveOverride keeps the operator's bounds across restarts.
+func saveOverride(path string, o ReservationOverride) error {
+	data, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// loadOverride reads the bounds saveOverride kept; none is no bounds.
+func loadOverride(path string) (limit, floor partial, err error) {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return limit, floor, nil
+	}
+	if err != nil {
+		return limit, floor, err
+	}
+	var o ReservationOverride
+	if err := json.Unmarshal(data, &o); err != nil {
+		return limit, floor, fmt.Errorf("%s: %w", path, err)
+	}
+	if limit, err = parsePartial(o.Cap); err != nil {
+		return limit, floor, fmt.Errorf("%s: cap: %w", path, err)
+	}
+	if floor, err = parsePartial(o.Floor); err != nil {
+		return limit, floor, fmt.Errorf("%s: floor: %w", path, err)
+	}
+	return limit, floor, nil
+}

@@ -1,0 +1,84 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/gleaner/gleaner/patchelf"
+)
+
+// install copies the running agent, with its shared libraries and those of
+// any helper programs, into a directory, and writes its configuration there.
+func install(ctx context.Context, args []string, stderr io.Writer) int {
+	f := newFlags("agent install", stderr)
+	f.fs.StringVar(&f.helpers, "helpers", "", "comma-separated helper programs to bundle next to the agent")
+	if err := f.parse(args); err != nil {
+		fmt.Fprintln(stderr, "agent install:", err)
+		return 2
+	}
+	if f.dir == "" {
+		fmt.Fprintln(stderr, "agent install: -dir is required")
+		return 2
+	}
+	dir, err := filepath.Abs(f.dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "agent install:", err)
+		return 2
+	}
+	exe, err := os.Executable()
+	if err == nil {
+		exe, err = filepath.EvalSymlinks(exe)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "agent install:", err)
+		return 1
+	}
+	if filepath.Base(exe) != "agent" {
+		fmt.Fprintf(stderr, "agent install: the program is %s; install copies it as bin/<its name>, so name it agent\n", exe)
+		return 2
+	}
+	var log *slog.Logger
+	if f.verbose {
+		log = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	programs := append([]string{exe}, split(f.helpers)...)
+	rep, err := patchelf.Bundle(ctx, dir, programs, patchelf.BundleOptions{Logger: log})
+	if err != nil {
+		fmt.Fprintln(stderr, "agent install:", err)
+		return 1
+	}
+	if err := writeConfig(filepath.Join(dir, configName), f.merged(fileConfig{})); err != nil {
+		fmt.Fprintln(stderr, "agent install:", err)
+		return 1
+	}
+	bundled := 0
+	for _, l := range rep.Libraries {
+		if !l.Skipped {
+			bundled++
+		}
+	}
+	fmt.Fprintf(stderr, "agent installed in %s (%d programs, %d libraries bundled)\nrun:       %s\nuninstall: stop it, then rm -rf %s\n",
+		dir, len(rep.Programs), bundled, filepath.Join(dir, "bin", "agent"), dir)
+	return 0
+}
+
+// writeConfig writes fc through a temporary file and a rename.
+func writeConfig(path string, fc fileConfig) error {
+	data, err := json.MarshalIndent(fc, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}

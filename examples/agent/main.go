@@ -1,0 +1,264 @@
+//go:build linux
+
+// Command agent is Gleaner's example agent: it measures the business's usage
+// of this machine, lends what is idle to the master's frameworks, and runs
+// their tasks in cgroups and their own root file systems (see package
+// examples/agent/agent).
+//
+// It runs from one directory: the binary (with any bundled libraries), its
+// configuration agent.json, task state, sandboxes, base root file systems and
+// the image cache all live in -dir (default: the binary's directory, or its
+// parent when the binary sits in a bundle's bin/). It writes nothing else but
+// its cgroups. Install, run, uninstall:
+//
+//	./agent install -dir /opt/gleaner-agent -masters http://10.0.0.1:5050 -etcd 10.0.0.1:2379 -attributes 'rack:r1'
+//	/opt/gleaner-agent/bin/agent
+//	kill -TERM <pid>; rm -rf /opt/gleaner-agent
+//
+// install copies the agent with the shared libraries it loads (and those of
+// any -helpers programs) into <dir>/bin and <dir>/lib, with $ORIGIN-relative
+// run paths (patchelf.Bundle), and writes <dir>/agent.json from the flags.
+//
+// SIGINT and SIGTERM stop the agent and its tasks and remove their cgroups and
+// sandboxes. SIGUSR1 stops the agent leaving its tasks running; the next agent
+// started on the same directory adopts them (as after a crash or an upgrade).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gleaner/gleaner/examples/agent/agent"
+	"github.com/gleaner/gleaner/rootfs"
+)
+
+func main() {
+	rootfs.Init() // first: tasks are launched by re-executing this binary
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGUSR1)
+	go func() {
+		sig := <-sigs
+		if sig == syscall.SIGUSR1 {
+			cancel(agent.ErrRestart)
+			return
+		}
+		cancel(fmt.Errorf("signal %v", sig))
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+// fileConfig is agent.json: the flags' names and values.
+type fileConfig struct {
+	ID           string   `json:"id,omitempty"`
+	Listen       string   `json:"listen,omitempty"`
+	Masters      []string `json:"masters,omitempty"`
+	Etcd         []string `json:"etcd,omitempty"`
+	Prefix       string   `json:"prefix,omitempty"`
+	Attributes   string   `json:"attributes,omitempty"`
+	Capacity     string   `json:"capacity,omitempty"`
+	Interval     string   `json:"interval,omitempty"`
+	Isolation    string   `json:"isolation,omitempty"`
+	CgroupParent string   `json:"cgroup_parent,omitempty"`
+}
+
+// flags are the command line: the directory, the configuration file and
+// every configuration setting.
+type flags struct {
+	fs         *flag.FlagSet
+	dir        string
+	configFile string
+	helpers    string
+	verbose    bool
+	fc         fileConfig
+	masters    string
+	etcd       string
+	interval   time.Duration
+}
+
+func newFlags(name string, stderr io.Writer) *flags {
+	f := &flags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	fs := f.fs
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.dir, "dir", "", "the agent's directory (default: the binary's)")
+	fs.StringVar(&f.configFile, "config", "", "JSON configuration (default <dir>/agent.json if present); flags override it")
+	fs.StringVar(&f.fc.ID, "id", "", "agent ID (default: host name)")
+	fs.StringVar(&f.fc.Listen, "listen", "127.0.0.1:5051", "address of the agent's HTTP endpoint")
+	fs.StringVar(&f.masters, "masters", "", "comma-separated master URLs")
+	fs.StringVar(&f.etcd, "etcd", "", "comma-separated etcd endpoints")
+	fs.StringVar(&f.fc.Prefix, "prefix", "", "etcd key prefix (default /gleaner)")
+	fs.StringVar(&f.fc.Attributes, "attributes", "", "local attributes, e.g. 'rack:r1;zone:east'")
+	fs.StringVar(&f.fc.Capacity, "capacity", "", "resources to consider the machine's, e.g. 'cpus:2;mem:4096'")
+	fs.DurationVar(&f.interval, "interval", agent.DefaultInterval, "sampling interval")
+	fs.StringVar(&f.fc.Isolation, "isolation", agent.IsolationAuto, "auto or none")
+	fs.StringVar(&f.fc.CgroupParent, "cgroup-parent", "", "parent cgroup of the tasks (default /gleaner-<id>)")
+	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
+	return f
+}
+
+func (f *flags) parse(args []string) error {
+	if err := f.fs.Parse(args); err != nil {
+		return err
+	}
+	if f.fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", f.fs.Arg(0))
+	}
+	f.fc.Masters, f.fc.Etcd = split(f.masters), split(f.etcd)
+	f.fc.Interval = f.interval.String()
+	return nil
+}
+
+// merged returns the configuration file's settings overridden by the flags
+// given on the command line. A flag's JSON name is its name with '_' for
+// '-', so the override goes through the JSON form of both.
+func (f *flags) merged(file fileConfig) fileConfig {
+	var fromFile, fromFlags map[string]json.RawMessage
+	b, _ := json.Marshal(file)
+	json.Unmarshal(b, &fromFile)
+	b, _ = json.Marshal(f.fc)
+	json.Unmarshal(b, &fromFlags)
+	f.fs.Visit(func(fl *flag.Flag) {
+		key := strings.ReplaceAll(fl.Name, "-", "_")
+		if v, ok := fromFlags[key]; ok {
+			fromFile[key] = v
+		} else {
+			delete(fromFile, key) // set to "" on the command line
+		}
+	})
+	var out fileConfig
+	b, _ = json.Marshal(fromFile)
+	json.Unmarshal(b, &out)
+	if out.Listen == "" {
+		out.Listen = f.fc.Listen
+	}
+	return out
+}
+
+// run is main without the process: it returns the exit status.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "install" {
+		return install(ctx, args[1:], stderr)
+	}
+	f := newFlags("agent", stderr)
+	if err := f.parse(args); err != nil {
+		fmt.Fprintln(stderr, "agent:", err)
+		return 2
+	}
+	if f.dir == "" {
+		d, err := binaryDir()
+		if err != nil {
+			fmt.Fprintln(stderr, "agent:", err)
+			return 1
+		}
+		f.dir = d
+	}
+	var file fileConfig
+	if err := readConfig(f.configFile, filepath.Join(f.dir, configName), &file); err != nil {
+		fmt.Fprintln(stderr, "agent:", err)
+		return 2
+	}
+	fc := f.merged(file)
+	level := slog.LevelInfo
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	cfg := agent.Config{
+		Dir:          f.dir,
+		ID:           fc.ID,
+		Listen:       fc.Listen,
+		Masters:      fc.Masters,
+		Etcd:         fc.Etcd,
+		EtcdPrefix:   fc.Prefix,
+		Attributes:   fc.Attributes,
+		Capacity:     fc.Capacity,
+		Isolation:    fc.Isolation,
+		CgroupParent: fc.CgroupParent,
+		Logger:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	if fc.Interval != "" {
+		d, err := time.ParseDuration(fc.Interval)
+		if err != nil {
+			fmt.Fprintf(stderr, "agent: interval %q: %v\n", fc.Interval, err)
+			return 2
+		}
+		cfg.Interval = d
+	}
+	a, err := agent.New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "agent:", err)
+		if errors.Is(err, agent.ErrInvalid) {
+			return 2
+		}
+		return 1
+	}
+	fmt.Fprintf(stderr, "agent: serving %s (isolation: %s)\n", a.URL(), a.Isolation())
+	if err := a.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "agent:", err)
+		return 1
+	}
+	return 0
+}
+
+// configName is the configuration file in the agent's directory.
+const configName = "agent.json"
+
+// binaryDir is the directory the agent is installed in: the binary's, or
+// the bundle's top when the binary is in its bin/.
+func binaryDir() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if exe, err = filepath.EvalSymlinks(exe); err != nil {
+		return "", err
+	}
+	d := filepath.Dir(exe)
+	if filepath.Base(d) == "bin" {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(d), "lib")); err == nil {
+			return filepath.Dir(d), nil
+		}
+	}
+	return d, nil
+}
+
+// readConfig reads the named file, or def if it exists, into fc.
+func readConfig(name, def string, fc *fileConfig) error {
+	if name == "" {
+		if _, err := os.Stat(def); err != nil {
+			return nil
+		}
+		name = def
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(io.LimitReader(f, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(fc); err != nil {
+		return fmt.Errorf("config %s: %w", name, err)
+	}
+	return nil
+}
+
+func split(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
