@@ -56,7 +56,8 @@ type Agent struct {
 	stopping   chan struct{} // closed when Run exits leaving tasks running
 	kick       chan struct{} // report soon
 	taskWG     sync.WaitGroup
-	applyMu    sync.Mutex // serialises apply
+	applyMu    sync.Mutex         // serialises apply
+	resized    *reserve.Resources // what the parent cgroup was last set to; guarded by applyMu
 
 	mu           sync.Mutex
 	tasks        map[string]*task
@@ -227,7 +228,7 @@ func (a *Agent) seedAttributes(ctx context.Context) {
 			return
 		}
 		a.log.Warn("write attributes to etcd", "err", err)
-		if sleep(ctx, time.Second) != nil {
+		if !pause(ctx, time.Second) {
 			return
 		}
 	}

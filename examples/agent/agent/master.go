@@ -111,7 +111,7 @@ func (a *Agent) buildReport() api.AgentReport {
 func (a *Agent) pollLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		if !a.isRegistered() {
-			if sleep(ctx, 200*time.Millisecond) != nil {
+			if !pause(ctx, 200*time.Millisecond) {
 				return
 			}
 			continue
@@ -125,7 +125,7 @@ func (a *Agent) pollLoop(ctx context.Context) {
 				if errors.Is(err, api.ErrNotFound) {
 					a.kickReport() // the report registers again
 				}
-				sleep(ctx, time.Second)
+				pause(ctx, time.Second)
 			}
 			continue
 		}
@@ -193,13 +193,12 @@ func (a *Agent) isRegistered() bool {
 	return a.registered
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
+// pause waits d and reports whether ctx is still live afterwards.
+func pause(ctx context.Context, d time.Duration) bool {
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+		return false
+	case <-time.After(d):
+		return ctx.Err() == nil
 	}
 }

@@ -86,8 +86,8 @@ func (b business) memory(mib int) {
 	}
 }
 
-// hostUsedMiB is MemTotal - MemAvailable.
-func hostUsedMiB(t *testing.T) int {
+// hostMemoryMiB returns MemTotal - MemAvailable and MemAvailable.
+func hostMemoryMiB(t *testing.T) (usedMiB, availMiB int) {
 	t.Helper()
 	b, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
@@ -107,7 +107,7 @@ func hostUsedMiB(t *testing.T) int {
 			avail = v
 		}
 	}
-	return (total - avail) / 1024
+	return (total - avail) / 1024, avail / 1024
 }
 
 // TestBusinessLoadThrottlesThenEvicts is the agent's answer to the business
@@ -123,28 +123,29 @@ func hostUsedMiB(t *testing.T) int {
 // processes, where the task must run unthrottled until the spike.
 func TestBusinessLoadThrottlesThenEvicts(t *testing.T) {
 	cpus := goruntime.NumCPU()
+	used, avail := hostMemoryMiB(t)
+	// With business = host minus Gleaner, the memory the agent sees as the
+	// machine's is what is in use now plus slack. Other tests may allocate
+	// or free up to that much meanwhile; the business process takes twice
+	// the slack, so the reservation drops to nothing either way.
+	slack := min(2048, avail/6)
 	cases := []struct {
 		name     string
 		cgroup   bool
-		capacity func(t *testing.T) string
+		capacity string
+		hog      int // MiB
 	}{
-		{"business is the host minus Gleaner", false, func(t *testing.T) string {
-			// The other tests can take every CPU at any moment: a capacity
-			// one core above the host keeps the CPU reservation above the
-			// task's floor, so CPU throttles and only memory evicts. The
-			// memory capacity is what is in use now plus 1 GiB; the 1.5 GiB
-			// business process takes it all.
-			return fmt.Sprintf("cpus:%d;mem:%d", cpus+1, hostUsedMiB(t)+1024)
-		}},
-		{"business is a cgroup", true, func(t *testing.T) string {
-			return fmt.Sprintf("cpus:%d;mem:1024", cpus)
-		}},
+		// The other tests can take every CPU at any moment: a capacity one
+		// core above the host keeps the CPU reservation above the task's
+		// floor, so CPU throttles and only memory evicts.
+		{"business is the host minus Gleaner", false, fmt.Sprintf("cpus:%d;mem:%d", cpus+1, used+slack), 2*slack + 512},
+		{"business is a cgroup", true, fmt.Sprintf("cpus:%d;mem:1024", cpus), 1536},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			requireIsolation(t)
 			cfg := testConfig(t, testenv.TempDirOnDisk(t))
-			cfg.Capacity = c.capacity(t)
+			cfg.Capacity = c.capacity
 			// A throttled task keeps 1% of its quota: only a business that
 			// takes the whole machine evicts on CPU.
 			cfg.QoS = reserve.QoS{CPUFloorPercent: 1}
@@ -155,7 +156,7 @@ func TestBusinessLoadThrottlesThenEvicts(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { iso.Destroy(context.Background()) })
-				if biz.cg, err = iso.Create("business", isolate.Limits{CPUs: float64(cpus), MemoryBytes: 4 << 30}); err != nil {
+				if biz.cg, err = iso.Create("business", isolate.Limits{CPUs: float64(cpus), MemoryBytes: 2 << 30}); err != nil {
 					t.Fatal(err)
 				}
 				cfg.BusinessCgroup = iso.Parent() + "/business"
@@ -219,7 +220,7 @@ func TestBusinessLoadThrottlesThenEvicts(t *testing.T) {
 			stopCPU()
 
 			// Memory: evict.
-			biz.memory(1536)
+			biz.memory(c.hog)
 			a.mu.Lock()
 			spike = a.samples
 			a.mu.Unlock()

@@ -115,10 +115,18 @@ func (a *Agent) apply() {
 	}
 }
 
+// resize sets the parent cgroup to eff unless it already is; applyMu is
+// held.
 func (a *Agent) resize(eff reserve.Resources) {
+	if a.resized != nil && *a.resized == eff {
+		return
+	}
 	if err := a.rt.resize(eff); err != nil {
 		a.log.Warn("resize parent cgroup", "reservation", eff, "err", err)
+		a.resized = nil // try again with the next sample
+		return
 	}
+	a.resized = &eff
 }
 
 // businessFromCgroup replaces the business CPU and memory of rs by the

@@ -19,7 +19,7 @@ const (
 	PathTeardown  = "/api/v1/scheduler/teardown"  // Teardown → Empty
 
 	// Read-only, GET.
-	PathState   = "/api/v1/state"  // State (the dashboard polls it)
+	PathState   = "/api/v1/state"  // State (the dashboard polls it); ?history=N keeps N usage samples per agent
 	PathLeader  = "/api/v1/leader" // LeaderInfo; answered by followers too
 	PathMetrics = "/metrics"       // Prometheus text format; answered by followers too
 	PathHealth  = "/healthz"       // 200 "ok"; answered by followers too

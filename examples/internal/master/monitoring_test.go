@@ -54,6 +54,20 @@ func TestMetricsAndDashboardAreServed(t *testing.T) {
 	m := f.m
 	launch(t, f.sched, f.agent, f.s, f.fw, "a1", "t1")
 
+	for range 3 {
+		_, err := f.agent.Report(context.Background(), api.AgentReport{AgentID: "a1", Reservation: "cpus:2;mem:1024",
+			Tasks: []api.TaskStatus{{TaskID: "t1", State: api.TaskRunning}}})
+		require.NoError(t, err)
+	}
+	var st api.State
+	require.Equal(t, http.StatusOK, getJSON(t, m.URL()+api.PathState+"?history=2", &st))
+	require.Len(t, st.Agents[0].History, 2)
+	require.Equal(t, http.StatusOK, getJSON(t, m.URL()+api.PathState, &st))
+	require.Len(t, st.Agents[0].History, 4)
+	var er api.ErrorResponse
+	require.Equal(t, http.StatusBadRequest, getJSON(t, m.URL()+api.PathState+"?history=-1", &er))
+	require.Contains(t, er.Error, `history "-1"`)
+
 	body, ctype := get(t, m.URL()+"/")
 	require.Contains(t, ctype, "text/html")
 	for _, id := range []string{`id="agents"`, `id="tasks"`, `id="pending"`, `id="events"`, `id="frameworks"`,

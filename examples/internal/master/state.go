@@ -3,6 +3,7 @@ package master
 import (
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
@@ -11,6 +12,15 @@ import (
 
 // handleState answers the dashboard's poll.
 func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
+	history := -1
+	if h := r.URL.Query().Get("history"); h != "" {
+		n, err := strconv.Atoi(h)
+		if err != nil || n < 0 {
+			m.writeError(w, badRequest("history %q: want a count of samples, 0 or more", h))
+			return
+		}
+		history = n
+	}
 	m.mu.Lock()
 	c := m.cur
 	if c == nil {
@@ -18,13 +28,14 @@ func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 		m.writeError(w, errNotLeading)
 		return
 	}
-	st := m.state(c)
+	st := m.state(c, history)
 	m.mu.Unlock()
 	writeJSON(w, http.StatusOK, st)
 }
 
-// state builds the dashboard's view; called under m.mu.
-func (m *Master) state(c *cluster) api.State {
+// state builds the dashboard's view with at most history samples per
+// agent (all when negative); called under m.mu.
+func (m *Master) state(c *cluster, history int) api.State {
 	st := api.State{MasterID: m.cfg.ID, Leader: m.url, Time: time.Now(),
 		Agents: []api.AgentState{}, Frameworks: []api.FrameworkState{}, Tasks: []api.TaskView{},
 		Pending: []api.PendingApp{}, Events: append([]api.ClusterEvent{}, c.events...)}
@@ -41,13 +52,17 @@ func (m *Master) state(c *cluster) api.State {
 		st.Tasks = append(st.Tasks, c.ended[i])
 	}
 	for _, a := range c.sortedAgents() {
+		hist := a.history
+		if history >= 0 && len(hist) > history {
+			hist = hist[len(hist)-history:]
+		}
 		st.Agents = append(st.Agents, api.AgentState{
 			ID: a.rec.ID, Hostname: a.rec.Hostname, Endpoint: a.rec.Endpoint, Up: a.up,
 			Attributes: copyMap(m.attributes(a)), Isolation: a.isolation,
 			Capacity: scalars(a.capacity), Reservation: scalars(a.total), Business: scalars(a.business),
 			Harvested: scalars(a.harvested), Allocated: scalars(held[a.rec.ID]),
 			Tasks: live[a.rec.ID], LastReport: a.lastReport,
-			History: append([]api.UsageSample{}, a.history...),
+			History: append([]api.UsageSample{}, hist...),
 		})
 	}
 	ids := make([]string, 0, len(c.frameworks))
