@@ -203,10 +203,9 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		c.cfg.Agents = cfg.Agents
 	}
 	for _, spec := range cfg.Agents {
-		if err := WriteAttributes(ctx, c.cli, cfg.Prefix, spec); err != nil {
+		if err := c.startAgent(spec); err != nil {
 			return nil, err
 		}
-		c.startAgent(spec)
 	}
 	return c, nil
 }
@@ -273,23 +272,16 @@ func (c *Cluster) run(fn func(context.Context) error) *component {
 	return p
 }
 
-// WriteAttributes puts spec's attributes into etcd, where agents and the
-// master read them and where operators (attrctl) change them.
-func WriteAttributes(ctx context.Context, cli *clientv3.Client, prefix string, spec AgentSpec) error {
-	as, err := attrs.FromMap(spec.Attributes)
-	if err != nil {
-		return fmt.Errorf("cluster: agent %s: %w", spec.ID, err)
-	}
-	if _, err := attrs.NewEtcdStore(cli, attrs.WithPrefix(prefix)).SetAgent(ctx, spec.ID, as); err != nil {
-		return fmt.Errorf("cluster: agent %s: attributes: %w", spec.ID, err)
-	}
-	return nil
-}
-
 // AgentConfig is the configuration of the agent spec describes, in a
 // cluster with the given masters, etcd and cgroup root, keeping its files
 // in dir. The end-to-end tests use it for agents they run as processes.
-func AgentConfig(spec AgentSpec, dir string, masters, etcd []string, prefix, cgroupRoot string, interval time.Duration) agent.Config {
+// The agent writes spec's attributes into etcd when it first starts; from
+// then on etcd holds them, where operators change them (attrctl).
+func AgentConfig(spec AgentSpec, dir string, masters, etcd []string, prefix, cgroupRoot string, interval time.Duration) (agent.Config, error) {
+	as, err := attrs.FromMap(spec.Attributes)
+	if err != nil {
+		return agent.Config{}, fmt.Errorf("cluster: agent %s: %w", spec.ID, err)
+	}
 	return agent.Config{
 		Dir:            dir,
 		ID:             spec.ID,
@@ -297,6 +289,7 @@ func AgentConfig(spec AgentSpec, dir string, masters, etcd []string, prefix, cgr
 		Masters:        masters,
 		Etcd:           etcd,
 		EtcdPrefix:     prefix,
+		Attributes:     as.String(),
 		Capacity:       spec.Capacity,
 		Interval:       interval,
 		ReportInterval: interval,
@@ -309,15 +302,19 @@ func AgentConfig(spec AgentSpec, dir string, masters, etcd []string, prefix, cgr
 		// business within seconds (agents default to a 15-minute window).
 		Policy:     reserve.Headroom{Margin: reserve.Margin{OfUsage: 10, OfCapacity: 4}},
 		Hysteresis: &reserve.Hysteresis{GrowAfter: 5 * interval, MinChangePercent: 1},
-	}
+	}, nil
 }
 
 // startAgent starts the agent spec describes, in-process.
-func (c *Cluster) startAgent(spec AgentSpec) {
-	cfg := AgentConfig(spec, filepath.Join(c.dir, "agents", spec.ID), c.urls, nil, c.cfg.Prefix, c.cfg.CgroupRoot, c.cfg.Interval)
+func (c *Cluster) startAgent(spec AgentSpec) error {
+	cfg, err := AgentConfig(spec, filepath.Join(c.dir, "agents", spec.ID), c.urls, nil, c.cfg.Prefix, c.cfg.CgroupRoot, c.cfg.Interval)
+	if err != nil {
+		return err
+	}
 	cfg.EtcdClient = c.cli
 	cfg.Logger = c.log.With("component", "agent", "agent", spec.ID)
 	c.agents = append(c.agents, c.run(func(ctx context.Context) error { return agent.Run(ctx, cfg) }))
+	return nil
 }
 
 // DashboardURL is the first master's dashboard.

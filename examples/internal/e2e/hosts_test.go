@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/gleaner/gleaner/examples/agent/agent"
@@ -39,7 +38,6 @@ type hosts struct {
 	t          *testing.T
 	net        *network
 	etcd       string // etcd's endpoint on the bridge
-	cli        *clientv3.Client
 	prefix     string
 	cgroupRoot string
 	dir        string
@@ -84,11 +82,11 @@ func newHosts(t *testing.T, masters int) *hosts {
 	}
 	bridgeURL := url.URL{Scheme: "http", Host: l.Addr().String()}
 	l.Close()
-	srv := etcdtest.Start(t, func(cfg *embed.Config) {
+	etcdtest.Start(t, func(cfg *embed.Config) {
 		cfg.ListenClientUrls = append(cfg.ListenClientUrls, bridgeURL)
 	})
 	h := &hosts{
-		t: t, net: n, etcd: bridgeURL.String(), cli: srv.Client(t), prefix: "/" + uniqueName("hosts"),
+		t: t, net: n, etcd: bridgeURL.String(), prefix: "/" + uniqueName("hosts"),
 		cgroupRoot: "/" + uniqueName("cg"), dir: t.TempDir(),
 		agents: map[string]*proc{}, specs: map[string]cluster.AgentSpec{}, machines: map[string]host{},
 	}
@@ -133,9 +131,6 @@ func (h *hosts) startAgent(spec cluster.AgentSpec) {
 		spec.BusinessCgroup = old.BusinessCgroup
 	} else {
 		idleBusiness(h.t, &spec)
-		if err := cluster.WriteAttributes(h.t.Context(), h.cli, h.prefix, spec); err != nil {
-			h.t.Fatal(err)
-		}
 	}
 	h.specs[spec.ID] = spec
 	h.agents[spec.ID] = h.start(&m, roleConfig{
@@ -269,7 +264,10 @@ func runAgent() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	acfg := cluster.AgentConfig(cfg.Agent, cfg.Dir, cfg.Masters, cfg.Etcd, cfg.Prefix, cfg.CgroupRoot, cfg.Interval)
+	acfg, err := cluster.AgentConfig(cfg.Agent, cfg.Dir, cfg.Masters, cfg.Etcd, cfg.Prefix, cfg.CgroupRoot, cfg.Interval)
+	if err != nil {
+		return err
+	}
 	fmt.Println("url agent")
 	err = agent.Run(ctx, acfg)
 	if errors.Is(err, context.Canceled) {
