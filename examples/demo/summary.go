@@ -72,12 +72,17 @@ func attributeList(m map[string]string) string {
 	return strings.Join(parts, " ")
 }
 
-// printSummaries prints the summary every interval until ctx ends, skipping
-// the print when nothing but the clock changed.
+// fullEvery is how often the summary is printed when only figures moved.
+const fullEvery = 30 * time.Second
+
+// printSummaries checks the master's state every interval until ctx ends
+// and prints the summary when tasks, pending apps or events changed, or
+// every fullEvery for the figures (which move with every sample).
 func printSummaries(ctx context.Context, w io.Writer, c *api.Client, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var last string
+	var printed time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -91,13 +96,31 @@ func printSummaries(ctx context.Context, w io.Writer, c *api.Client, interval ti
 			}
 			continue
 		}
-		s := summarize(st, 3)
-		// The first line starts with the time: compare the rest.
-		body := s[strings.IndexByte(s, ' ')+1:]
-		if body == last {
+		key := changes(st)
+		if key == last && time.Since(printed) < fullEvery {
 			continue
 		}
-		last = body
-		fmt.Fprint(w, s)
+		last, printed = key, time.Now()
+		fmt.Fprint(w, summarize(st, 3))
 	}
+}
+
+// changes is what of st a person watches for: agents coming and going,
+// task states, pending apps and the latest event.
+func changes(st api.State) string {
+	var b strings.Builder
+	for _, a := range st.Agents {
+		fmt.Fprintf(&b, "%s %v %s|", a.ID, a.Up, attributeList(a.Attributes))
+	}
+	for _, t := range st.Tasks {
+		fmt.Fprintf(&b, "%s %s|", t.TaskID, t.State)
+	}
+	for _, p := range st.Pending {
+		fmt.Fprintf(&b, "%s %d %s|", p.AppID, p.Waiting, p.Reason)
+	}
+	if n := len(st.Events); n > 0 {
+		e := st.Events[n-1]
+		fmt.Fprintf(&b, "%s %s", e.Time, e.Message)
+	}
+	return b.String()
 }
