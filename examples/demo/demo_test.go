@@ -61,11 +61,25 @@ func startDemoProcess(t *testing.T, binary string, cred *syscall.Credential, arg
 		}
 		close(d.lines)
 	}()
+	// A test that fails before its Ctrl-C still stops the demo with one,
+	// so that the demo removes what it made; SIGKILL only if that hangs.
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+		if cmd.ProcessState != nil {
+			return
 		}
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() {
+			for range d.lines {
+			}
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			_ = cmd.Process.Kill()
+		}
+		_ = cmd.Wait()
 	})
 	return d
 }
