@@ -32,6 +32,8 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first Ctrl-C the demo cleans up; a second one quits at once.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, options{listen: *listen, dir: *dir, screenshot: *shot, chromium: *browser, settle: *settle, every: *every, hostBusiness: *hostBusiness, verbose: *verbose}); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
@@ -60,7 +62,7 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	defer func() {
-		fmt.Println("stopping: killing tasks, removing cgroups, mounts and", c.Dir())
+		fmt.Println("stopping: killing tasks, removing cgroups, mounts and", c.Dir(), "(Ctrl-C again quits at once)")
 		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		if cerr := c.Close(closeCtx); cerr != nil && err == nil {
