@@ -1,0 +1,92 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// newBrowser starts a headless chromium (the Debian package's binary at
+// path) with a fresh profile in userDataDir and returns a tab's context.
+// The flags are the ones chromium needs to run as root in a container
+// without network: no sandbox (root), no GPU, and none of the background
+// traffic a first run starts. cancel stops the browser.
+func newBrowser(ctx context.Context, path, userDataDir string) (context.Context, context.CancelFunc) {
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(userDataDir),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 1000),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	tctx, cancelTab := chromedp.NewContext(actx)
+	return tctx, func() { cancelTab(); cancelAlloc() }
+}
+
+// waitForLiveData loads the dashboard at url and waits until it has polled
+// the master and lists at least one running task.
+func waitForLiveData(ctx context.Context, url string) error {
+	return chromedp.Do(ctx,
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-loaded="true"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#tasks tr[data-state="TASK_RUNNING"]`)),
+	)
+}
+
+// screenshot saves a PNG of the whole dashboard at url to file, using the
+// chromium at browser, once it shows live data and its charts have had
+// settle to fill.
+func screenshot(ctx context.Context, browser, url, file string, settle time.Duration) error {
+	profile, err := os.MkdirTemp("", "gleaner-demo-chromium-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(profile)
+	bctx, cancel := newBrowser(ctx, browser, profile)
+	defer cancel()
+	bctx, cancelTimeout := context.WithTimeout(bctx, 2*time.Minute)
+	defer cancelTimeout()
+	if err := waitForLiveData(bctx, url); err != nil {
+		return fmt.Errorf("screenshot: waiting for the dashboard: %w", err)
+	}
+	if err := chromedp.Do(bctx, chromedp.Sleep(settle)); err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".dashboard-*.png")
+	if err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(png); err != nil {
+		tmp.Close()
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	return nil
+}

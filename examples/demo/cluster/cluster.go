@@ -1,0 +1,424 @@
+//go:build linux
+
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+
+	"github.com/gleaner/gleaner/attrs"
+	"github.com/gleaner/gleaner/examples/agent/agent"
+	"github.com/gleaner/gleaner/examples/framework/framework"
+	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/master"
+	"github.com/gleaner/gleaner/reserve"
+)
+
+// AgentSpec describes one agent of the cluster.
+type AgentSpec struct {
+	ID         string
+	Attributes map[string]string
+	// Capacity is what the agent takes as its machine, in Mesos text
+	// (agents of one host share it, so each gets a slice).
+	Capacity string
+	// BusinessCgroup, if set, is the cgroup whose usage the agent takes as
+	// the business's, instead of the host's usage minus its own (tests
+	// that make the business load themselves on a shared machine).
+	BusinessCgroup string
+}
+
+// DefaultAgents are the demo's three agents, one per rack, over two zones.
+func DefaultAgents() []AgentSpec {
+	return []AgentSpec{
+		{ID: "agent-1", Attributes: map[string]string{"rack": "r1", "zone": "east"}, Capacity: "cpus:1;mem:512"},
+		{ID: "agent-2", Attributes: map[string]string{"rack": "r2", "zone": "east"}, Capacity: "cpus:1;mem:512"},
+		{ID: "agent-3", Attributes: map[string]string{"rack": "r3", "zone": "west"}, Capacity: "cpus:1;mem:512"},
+	}
+}
+
+// Config describes a cluster. The zero value is the demo.
+type Config struct {
+	// Dir holds etcd's data and every agent's directory; default: a new
+	// temporary directory, removed by Close.
+	Dir string
+	// Listen is the master's address (default "127.0.0.1:0").
+	Listen string
+	// MasterURLs, if set, are masters the caller runs; then none is
+	// started here.
+	MasterURLs []string
+	// Etcd, if set, is an etcd the caller runs; default: one embedded in
+	// the process.
+	Etcd []string
+	// Prefix is the cluster's etcd key prefix (default "/gleaner").
+	Prefix string
+	// Agents are started in-process (default DefaultAgents). A non-nil
+	// empty slice starts none.
+	Agents []AgentSpec
+	// Apps are app definitions in Marathon's JSON that the framework runs
+	// from the start.
+	Apps [][]byte
+	// CgroupRoot is the cgroup under which every agent gets its subtree
+	// (default "/gleaner-demo-<random>").
+	CgroupRoot string
+	// SimulatedBusiness gives each agent without a BusinessCgroup a cgroup
+	// of its own holding a simulated business (CPU rising and falling in a
+	// slow wave) and makes the agent take that as the business, instead of
+	// the host's usage: on a machine shared with other work the demo then
+	// still has something to lend. It needs writable cgroups; without them
+	// the agents measure the host. Programs using it call Init first.
+	SimulatedBusiness bool
+	// Interval is the sampling, reporting and allocation interval
+	// (default 1 s).
+	Interval time.Duration
+	// Logger receives every component's log (default: discarded).
+	Logger *slog.Logger
+}
+
+// Cluster is a running cluster.
+type Cluster struct {
+	cfg     Config
+	dir     string
+	ownDir  bool
+	etcd    *embed.Etcd
+	cli     *clientv3.Client
+	log     *slog.Logger
+	ctx     context.Context // parent of every component's context
+	cancel  context.CancelFunc
+	master  *component // nil with Config.MasterURLs
+	urls    []string
+	fw      *component
+	fwURL   string
+	etcdURL []string
+
+	business []*business
+	agents   []*component
+	closed   bool
+}
+
+// component is one running part, stopped by cancelling its context.
+type component struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+	err    error // Run's result, once done is closed
+}
+
+func (p *component) stop(cause error) error {
+	p.cancel(cause)
+	<-p.done
+	if errors.Is(p.err, context.Canceled) {
+		return nil
+	}
+	return p.err
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Start starts the cluster and returns once its masters serve. Agents and
+// the framework connect in the background; the dashboard shows them as
+// they come.
+func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "/gleaner"
+	}
+	if cfg.Agents == nil {
+		cfg.Agents = DefaultAgents()
+	}
+	if cfg.CgroupRoot == "" {
+		cfg.CgroupRoot = "/gleaner-demo-" + randomHex(4)
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Cluster{cfg: cfg, log: cfg.Logger}
+	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		if err != nil {
+			_ = c.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if c.dir = cfg.Dir; c.dir == "" {
+		if c.dir, err = os.MkdirTemp("", "gleaner-demo-"); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		c.ownDir = true
+	}
+	endpoints := cfg.Etcd
+	if len(endpoints) == 0 {
+		var ep string
+		if c.etcd, ep, err = startEtcd(filepath.Join(c.dir, "etcd")); err != nil {
+			return nil, err
+		}
+		endpoints = []string{ep}
+	}
+	if c.cli, err = NewEtcdClient(endpoints); err != nil {
+		return nil, err
+	}
+	c.urls = append(c.urls, cfg.MasterURLs...)
+	if len(c.urls) == 0 {
+		if err := c.startMaster(); err != nil {
+			return nil, err
+		}
+	}
+	c.etcdURL = endpoints
+	if err := c.startFramework(); err != nil {
+		return nil, err
+	}
+	if cfg.SimulatedBusiness && cgroupsWritable() {
+		for i := range cfg.Agents {
+			spec := &cfg.Agents[i]
+			if spec.BusinessCgroup != "" {
+				continue
+			}
+			parent := cfg.CgroupRoot + "/business-" + spec.ID
+			b, err := startBusiness(parent, float64(i)/float64(len(cfg.Agents)))
+			if err != nil {
+				return nil, fmt.Errorf("cluster: agent %s: %w", spec.ID, err)
+			}
+			c.business = append(c.business, b)
+			spec.BusinessCgroup = parent + "/load"
+		}
+		c.cfg.Agents = cfg.Agents
+	}
+	for _, spec := range cfg.Agents {
+		if err := c.startAgent(spec); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *Cluster) startFramework() error {
+	var apps []framework.App
+	for i, b := range c.cfg.Apps {
+		a, err := framework.DecodeApp(bytes.NewReader(b))
+		if err != nil {
+			return fmt.Errorf("cluster: app %d: %w", i+1, err)
+		}
+		apps = append(apps, a)
+	}
+	f, err := framework.New(framework.Config{
+		Masters: c.urls,
+		Name:    "marathon",
+		Listen:  "127.0.0.1:0",
+		Apps:    apps,
+		Refuse:  2 * c.cfg.Interval,
+		Tick:    c.cfg.Interval / 4,
+		Logger:  c.log.With("component", "framework"),
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	c.fwURL = f.Addr()
+	c.fw = c.run(f.Run)
+	return nil
+}
+
+func (c *Cluster) startMaster() error {
+	ln, err := net.Listen("tcp", c.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("cluster: master: %w", err)
+	}
+	m, err := master.New(master.Config{
+		Etcd:               c.cli,
+		Prefix:             c.cfg.Prefix,
+		ID:                 "master-1",
+		Listener:           ln,
+		AllocationInterval: c.cfg.Interval,
+		ReportInterval:     c.cfg.Interval,
+		SessionTTL:         2 * time.Second,
+		AgentGrace:         10 * c.cfg.Interval,
+		Logger:             c.log.With("component", "master"),
+	})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("cluster: %w", err)
+	}
+	c.urls = append(c.urls, m.URL())
+	c.master = c.run(m.Run)
+	return nil
+}
+
+// run starts fn in a goroutine with its own context under the cluster's.
+func (c *Cluster) run(fn func(context.Context) error) *component {
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	p := &component{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.err = fn(ctx)
+	}()
+	return p
+}
+
+// AgentConfig is the configuration of the agent spec describes, in a
+// cluster with the given masters, etcd and cgroup root, keeping its files
+// in dir. The end-to-end tests use it for agents they run as processes.
+// The agent writes spec's attributes into etcd when it first starts; from
+// then on etcd holds them, where operators change them (attrctl).
+func AgentConfig(spec AgentSpec, dir string, masters, etcd []string, prefix, cgroupRoot string, interval time.Duration) (agent.Config, error) {
+	as, err := attrs.FromMap(spec.Attributes)
+	if err != nil {
+		return agent.Config{}, fmt.Errorf("cluster: agent %s: %w", spec.ID, err)
+	}
+	return agent.Config{
+		Dir:            dir,
+		ID:             spec.ID,
+		Hostname:       spec.ID,
+		Masters:        masters,
+		Etcd:           etcd,
+		EtcdPrefix:     prefix,
+		Attributes:     as.String(),
+		Capacity:       spec.Capacity,
+		Interval:       interval,
+		ReportInterval: interval,
+		CgroupParent:   cgroupRoot + "/" + spec.ID,
+		KillGrace:      time.Second,
+		BusinessCgroup: spec.BusinessCgroup,
+		// Lend what the business leaves now, keeping 10% of its usage and
+		// 4% of capacity back; grow again after five quiet intervals, so
+		// that the demo's charts show the reservation following the
+		// business within seconds (agents default to a 15-minute window).
+		Policy:     reserve.Headroom{Margin: reserve.Margin{OfUsage: 10, OfCapacity: 4}},
+		Hysteresis: &reserve.Hysteresis{GrowAfter: 5 * interval, MinChangePercent: 1},
+	}, nil
+}
+
+// startAgent starts the agent spec describes, in-process.
+func (c *Cluster) startAgent(spec AgentSpec) error {
+	cfg, err := AgentConfig(spec, filepath.Join(c.dir, "agents", spec.ID), c.urls, nil, c.cfg.Prefix, c.cfg.CgroupRoot, c.cfg.Interval)
+	if err != nil {
+		return err
+	}
+	cfg.EtcdClient = c.cli
+	cfg.Logger = c.log.With("component", "agent", "agent", spec.ID)
+	c.agents = append(c.agents, c.run(func(ctx context.Context) error { return agent.Run(ctx, cfg) }))
+	return nil
+}
+
+// DashboardURL is the first master's dashboard.
+func (c *Cluster) DashboardURL() string { return c.urls[0] + api.PathUI }
+
+// Masters are the masters' URLs.
+func (c *Cluster) Masters() []string { return append([]string(nil), c.urls...) }
+
+// Business says where the agents' business usage comes from.
+func (c *Cluster) Business() string {
+	if len(c.business) > 0 {
+		return "simulated: a CPU wave in cgroups " + c.cfg.CgroupRoot + "/business-*"
+	}
+	return "the host's usage minus Gleaner's own"
+}
+
+// FrameworkURL is the base URL of the framework's Marathon-style API.
+func (c *Cluster) FrameworkURL() string { return c.fwURL }
+
+// EtcdEndpoint is the first etcd endpoint, for attrctl.
+func (c *Cluster) EtcdEndpoint() string { return c.etcdURL[0] }
+
+// Etcd is the cluster's etcd client, owned by the cluster.
+func (c *Cluster) Etcd() *clientv3.Client { return c.cli }
+
+// Prefix is the cluster's etcd key prefix.
+func (c *Cluster) Prefix() string { return c.cfg.Prefix }
+
+// Dir is the directory holding the cluster's files.
+func (c *Cluster) Dir() string { return c.dir }
+
+// CgroupRoot is the cgroup holding every agent's subtree, or "" when this
+// process cannot make cgroups (not root): the agents run without isolation.
+func (c *Cluster) CgroupRoot() string {
+	if !cgroupsWritable() {
+		return ""
+	}
+	return c.cfg.CgroupRoot
+}
+
+// Close stops the framework, the agents (which kill their tasks) and the
+// masters, then removes the cluster's cgroups, unmounts whatever is still
+// mounted under its directory and removes the directory if it made it.
+// Calls after the first return nil; Close is not safe to call concurrently.
+func (c *Cluster) Close(ctx context.Context) error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+
+	var errs []error
+	if c.fw != nil {
+		if err := c.fw.stop(nil); err != nil {
+			errs = append(errs, fmt.Errorf("framework: %w", err))
+		}
+	}
+	var wg sync.WaitGroup
+	var emu sync.Mutex
+	for i, p := range c.agents {
+		wg.Go(func() {
+			if err := p.stop(nil); err != nil {
+				emu.Lock()
+				errs = append(errs, fmt.Errorf("agent %s: %w", c.cfg.Agents[i].ID, err))
+				emu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if c.master != nil {
+		if err := c.master.stop(nil); err != nil {
+			errs = append(errs, fmt.Errorf("master: %w", err))
+		}
+	}
+	for _, b := range c.business {
+		if err := b.stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("business: %w", err))
+		}
+	}
+	c.cancel()
+	if c.cli != nil {
+		c.cli.Close()
+	}
+	if c.etcd != nil {
+		c.etcd.Close()
+	}
+	if len(c.cfg.Agents) > 0 {
+		var parents []string
+		for _, s := range c.cfg.Agents {
+			parents = append(parents, c.cfg.CgroupRoot+"/"+s.ID)
+		}
+		if err := removeCgroups(ctx, append(parents, c.cfg.CgroupRoot)...); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := unmountUnder(c.dir); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ownDir {
+		if err := os.RemoveAll(c.dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cluster: close: %w", err)
+	}
+	return nil
+}

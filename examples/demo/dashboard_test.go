@@ -1,0 +1,96 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/gleaner/gleaner/examples/demo/cluster"
+	"github.com/gleaner/gleaner/examples/framework/framework"
+	"github.com/gleaner/gleaner/internal/testenv"
+	"github.com/gleaner/gleaner/rootfs"
+)
+
+func TestMain(m *testing.M) {
+	rootfs.Init()
+	cluster.Init()
+	os.Exit(m.Run())
+}
+
+// startDemo starts the demo's cluster in-process, with its sample apps, and
+// closes it when the test ends.
+func startDemo(t *testing.T) *cluster.Cluster {
+	t.Helper()
+	c, err := cluster.Start(t.Context(), demoConfig(t.TempDir(), "127.0.0.1:0", false, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.Close(ctx); err != nil {
+			t.Errorf("closing the demo: %v", err)
+		}
+	})
+	return c
+}
+
+// TestDashboardInBrowserShowsLiveCluster loads the dashboard of a running
+// demo in headless chromium and checks what a person would see: the three
+// agents listed as up, a task of the batch app running, and the indexer app
+// pending with the constraint that holds it back.
+func TestDashboardInBrowserShowsLiveCluster(t *testing.T) {
+	browser := testenv.RequireBinary(t, "chromium")
+	c := startDemo(t)
+	ctx, cancel := newBrowser(t.Context(), browser, t.TempDir())
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelTimeout()
+
+	if err := waitForLiveData(ctx, c.DashboardURL()); err != nil {
+		t.Fatalf("dashboard at %s never showed a running task: %v", c.DashboardURL(), err)
+	}
+
+	agents, err := chromedp.Run(ctx, chromedp.AttributesAll(chromedp.CSSAll(`#agents tr[data-agent-id]`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range agents {
+		ids = append(ids, a["data-agent-id"])
+		if a["data-up"] != "true" {
+			t.Errorf("agent %s shown with data-up=%q, want true", a["data-agent-id"], a["data-up"])
+		}
+	}
+	slices.Sort(ids)
+	if want := []string{"agent-1", "agent-2", "agent-3"}; !slices.Equal(ids, want) {
+		t.Errorf("agents listed: %v, want %v", ids, want)
+	}
+
+	batch, indexer := framework.WireAppID("/demo/batch"), framework.WireAppID("/demo/indexer")
+	state, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#tasks tr[data-state="TASK_RUNNING"][data-app-id="`+batch+`"] .task-state`)))
+	if err != nil {
+		t.Fatalf("no running task of /demo/batch in the tasks table: %v", err)
+	}
+	if strings.TrimSpace(state) != "TASK_RUNNING" {
+		t.Errorf("a running batch task's state cell reads %q, want TASK_RUNNING", state)
+	}
+
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#pending tr[data-app-id="`+indexer+`"]`))); err != nil {
+		t.Fatalf("indexer app never shown pending: %v", err)
+	}
+	reason, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#pending tr[data-app-id="`+indexer+`"] .pending-reason`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(reason, "ssd") {
+		t.Errorf("indexer's pending reason reads %q, want it to name the ssd constraint", reason)
+	}
+}

@@ -1,0 +1,90 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gleaner/gleaner/examples/demo/cluster"
+	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/rootfs"
+)
+
+func main() {
+	rootfs.Init()
+	cluster.Init()
+	listen := flag.String("listen", "127.0.0.1:5050", "address of the master and its dashboard (port 0: any free port)")
+	dir := flag.String("dir", "", "directory for etcd and the agents (default: a temporary directory, removed at exit)")
+	shot := flag.String("screenshot", "", "save a PNG of the dashboard to this file once it shows running tasks, then exit")
+	browser := flag.String("chromium", "chromium", "chromium binary for -screenshot")
+	settle := flag.Duration("screenshot-after", 20*time.Second, "with -screenshot: how long the charts fill after the first running task")
+	every := flag.Duration("summary", 2*time.Second, "how often to check the cluster for the summary")
+	hostBusiness := flag.Bool("host-business", false, "agents take the host's usage (minus Gleaner's) as the business, instead of a simulated business in cgroups of their own")
+	verbose := flag.Bool("v", false, "log every component to stderr")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// After the first Ctrl-C the demo cleans up; a second one quits at once.
+	context.AfterFunc(ctx, stop)
+	if err := run(ctx, options{listen: *listen, dir: *dir, screenshot: *shot, chromium: *browser, settle: *settle, every: *every, hostBusiness: *hostBusiness, verbose: *verbose}); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+// demoConfig is the demo's cluster: three agents, the sample apps, and a
+// simulated business unless hostBusiness.
+func demoConfig(dir, listen string, hostBusiness bool, logger *slog.Logger) cluster.Config {
+	return cluster.Config{Dir: dir, Listen: listen, Apps: sampleApps(), SimulatedBusiness: !hostBusiness, Logger: logger}
+}
+
+type options struct {
+	listen, dir, screenshot, chromium string
+	settle, every                     time.Duration
+	hostBusiness, verbose             bool
+}
+
+func run(ctx context.Context, o options) (err error) {
+	logger := slog.New(slog.DiscardHandler)
+	if o.verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	c, err := cluster.Start(ctx, demoConfig(o.dir, o.listen, o.hostBusiness, logger))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Println("stopping: killing tasks, removing cgroups, mounts and", c.Dir(), "(Ctrl-C again quits at once)")
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if cerr := c.Close(closeCtx); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	fmt.Printf("Gleaner demo: dashboard at %s\n", c.DashboardURL())
+	fmt.Printf("  business: %s\n", c.Business())
+	cgroups := "cgroups under " + c.CgroupRoot()
+	if c.CgroupRoot() == "" {
+		cgroups = "no cgroups (isolation unavailable)"
+	}
+	fmt.Printf("  etcd prefix %s, %s, files in %s\n", c.Prefix(), cgroups, c.Dir())
+	fmt.Printf("  try: go run ./examples/attrctl --endpoints %s set agent-2 ssd:true   (the indexer app waits for it)\n", c.EtcdEndpoint())
+	fmt.Println("  Ctrl-C stops everything.")
+	if o.screenshot != "" {
+		if err := screenshot(ctx, o.chromium, c.DashboardURL(), o.screenshot, o.settle); err != nil {
+			return err
+		}
+		fmt.Println("saved", o.screenshot)
+		return nil
+	}
+	printSummaries(ctx, os.Stdout, api.NewClient(c.Masters()), o.every)
+	return nil
+}
