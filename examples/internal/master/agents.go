@@ -77,8 +77,12 @@ func (m *Master) register(ctx context.Context, c *cluster, req *api.RegisterAgen
 		a.up = true
 	}
 	a.since = time.Now()
+	lending := "nothing yet"
+	if !total.IsEmpty() {
+		lending = total.String()
+	}
 	c.event(api.ClusterEvent{Kind: api.KindAgentRegistered, AgentID: rec.ID,
-		Message: fmt.Sprintf("%s registered with %s", rec.Hostname, total)})
+		Message: fmt.Sprintf("%s registered, capacity %s, lending %s", rec.Hostname, rec.Capacity, lending)})
 	m.log.Info("agent registered", "agent", rec.ID, "hostname", rec.Hostname, "reservation", total.String())
 	return api.RegisterAgentResponse{AgentID: rec.ID, ReportIntervalSeconds: m.cfg.ReportInterval.Seconds()}, nil
 }
