@@ -77,12 +77,13 @@ func (m *Master) register(ctx context.Context, c *cluster, req *api.RegisterAgen
 		a.up = true
 	}
 	a.since = time.Now()
-	lending := "nothing yet"
+	// An agent registers before its first sample, so what it lends is
+	// often not known yet.
+	msg := rec.Hostname + " registered, lending nothing yet"
 	if !total.IsEmpty() {
-		lending = total.String()
+		msg = fmt.Sprintf("%s registered, lending %s", rec.Hostname, total)
 	}
-	c.event(api.ClusterEvent{Kind: api.KindAgentRegistered, AgentID: rec.ID,
-		Message: fmt.Sprintf("%s registered, capacity %s, lending %s", rec.Hostname, rec.Capacity, lending)})
+	c.event(api.ClusterEvent{Kind: api.KindAgentRegistered, AgentID: rec.ID, Message: msg})
 	m.log.Info("agent registered", "agent", rec.ID, "hostname", rec.Hostname, "reservation", total.String())
 	return api.RegisterAgentResponse{AgentID: rec.ID, ReportIntervalSeconds: m.cfg.ReportInterval.Seconds()}, nil
 }
