@@ -13,10 +13,10 @@
 // CSV of timestamp,cpu,memory rows of the business's usage on a machine of
 // that capacity (see reserve.ReadCSV):
 //
-//	harvest-replay -cpus 16 -memory 68719476736 -policy default my-host.csv Without -policy every policy
+//	harvest-replay -cpus 16 -memory 68719476736 -policy default my-host.csv
 //
-// in the catalogue is replayed; -markdown prints the tables of
-// reserve/RESULTS.md.
+// Without -policy every policy in the catalogue is replayed; -markdown
+// prints the tables of reserve/RESULTS.md.
 package main
 
 import (
@@ -81,6 +81,9 @@ func run(args []string, stdout io.Writer) error {
 			}
 			traces = append(traces, tr)
 		}
+	}
+	if len(traces) == 0 {
+		return fmt.Errorf("no trace has two usable samples among %d files", len(files))
 	}
 	cands := catalogue()
 	if *policy != "" || *plotPath != "" {

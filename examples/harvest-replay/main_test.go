@@ -76,12 +76,17 @@ func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.csv")
 	os.WriteFile(bad, []byte("Timestamp;CPU cores;cap;use;pct;memcap;memuse\n1;2;x;4;5;6;7\n"), 0o644)
+	// A VM that was switched off all along: every row is skipped.
+	off := filepath.Join(dir, "off.csv")
+	os.WriteFile(off, []byte("Timestamp;CPU cores;cap;use;pct;memcap;memuse\n1;0;0;0;0;0;0\n2;0;0;0;0;0;0\n"), 0o644)
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{nil, "no traces"},
 		{[]string{bad}, "bad.csv:2: cap"},
+		{[]string{off}, "no trace has two usable samples"},
+		{[]string{"-plot", filepath.Join(dir, "off.svg"), off}, "no trace has two usable samples"},
 		{[]string{"-policy", "nope", writeTrace(t, dir, "1.csv")}, `unknown policy "nope"`},
 	} {
 		err := run(tc.args, &bytes.Buffer{})
