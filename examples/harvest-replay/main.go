@@ -114,11 +114,14 @@ func run(args []string, stdout io.Writer) error {
 		printMarkdown(stdout, cands, results)
 		return nil
 	}
+	const gib = 1 << 30
 	for i, c := range cands {
 		for _, sc := range results[i] {
-			fmt.Fprintf(stdout, "%-12s %-8s cpu harvest %5.1f%% violations %5.2f%%  memory harvest %5.1f%% violations %5.2f%%  changes %d\n",
-				c.name, sc.Trace, 100*sc.CPU.HarvestRatio, 100*sc.CPU.ViolationRatio,
-				100*sc.Memory.HarvestRatio, 100*sc.Memory.ViolationRatio, sc.Changes)
+			fmt.Fprintf(stdout, "%-12s %-8s cpu harvest %5.1f%% (%.1f of %.1f idle core-h) violations %5.2f%%  "+
+				"memory harvest %5.1f%% (%.1f of %.1f idle GiB-h) violations %5.2f%%  changes %d\n",
+				c.name, sc.Trace, 100*sc.CPU.HarvestRatio, sc.CPU.Harvested, sc.CPU.OracleIdle, 100*sc.CPU.ViolationRatio,
+				100*sc.Memory.HarvestRatio, sc.Memory.Harvested/gib, sc.Memory.OracleIdle/gib, 100*sc.Memory.ViolationRatio,
+				sc.Changes)
 		}
 	}
 	return nil

@@ -112,4 +112,11 @@ func TestPlainCSV(t *testing.T) {
 	if !strings.HasPrefix(out.String(), "default      host.csv cpu harvest") {
 		t.Errorf("output %q", out.String())
 	}
+	// 100 one-minute samples at 30% of 8 cores on average: 99 intervals
+	// of 5.6 idle cores, 9.2 core-hours; 12 GiB idle, 19.8 GiB-hours.
+	for _, want := range []string{" of 9.2 idle core-h)", " of 19.8 idle GiB-h)", "changes "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output %q lacks %q", out.String(), want)
+		}
+	}
 }
