@@ -50,6 +50,9 @@ func run(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *memBytes != 0 && *cpus == 0 {
+		return errors.New("-memory needs -cpus (it describes the machine of a plain CSV trace)")
+	}
 	files := fs.Args()
 	if *all != "" {
 		matches, err := filepath.Glob(filepath.Join(*all, "*"))
@@ -57,7 +60,7 @@ func run(args []string, stdout io.Writer) error {
 			return err
 		}
 		for _, m := range matches {
-			if strings.HasSuffix(m, ".gz") || strings.HasSuffix(m, ".csv") || strings.HasSuffix(m, ".tar") {
+			if strings.HasSuffix(m, ".gz") || strings.HasSuffix(m, ".csv") || strings.HasSuffix(m, ".tar") || strings.HasSuffix(m, ".tgz") {
 				files = append(files, m)
 			}
 		}

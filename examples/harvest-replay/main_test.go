@@ -86,6 +86,7 @@ func TestBadInput(t *testing.T) {
 		{nil, "no traces"},
 		{[]string{bad}, "bad.csv:2: cap"},
 		{[]string{off}, "no trace has two usable samples"},
+		{[]string{"-memory", "1024", off}, "-memory needs -cpus"},
 		{[]string{"-plot", filepath.Join(dir, "off.svg"), off}, "no trace has two usable samples"},
 		{[]string{"-policy", "nope", writeTrace(t, dir, "1.csv")}, `unknown policy "nope"`},
 	} {
