@@ -77,7 +77,16 @@ func TestDRFWeightedFairness(t *testing.T) {
 		t.Fatalf("cluster not saturated: shares %v + %v", light, heavy)
 	}
 	if diff := math.Abs(heavy - 2*light); diff > 2*oneTask+1e-9 {
-		t.Fatalf("shares light %.4f heavy %.4f: heavy - 2×light = %.4f, want within one task (%.4f)", light, heavy, diff, oneTask)
+		t.Fatalf("shares light %.4f heavy %.4f: |heavy - 2×light| = %.4f, want at most one light task doubled (%.4f)", light, heavy, diff, 2*oneTask)
+	}
+	// Each framework within one task of its share of a 1:2 split.
+	for _, f := range []struct {
+		name         string
+		share, ideal float64
+	}{{"light", light, (light + heavy) / 3}, {"heavy", heavy, 2 * (light + heavy) / 3}} {
+		if math.Abs(f.share-f.ideal) > oneTask+1e-9 {
+			t.Errorf("%s: share %.4f, want within one task (%.4f) of %.4f", f.name, f.share, oneTask, f.ideal)
+		}
 	}
 }
 

@@ -64,7 +64,8 @@ type Action struct {
 //
 //   - memory cannot be throttled: while tasks hold more memory than
 //     reserved, evict the lowest priority first, and within a priority the
-//     youngest (least work lost);
+//     youngest (least work lost); a task that holds none is not evicted
+//     for memory, nor one that holds no CPU for CPU;
 //   - CPU: lower every remaining task's CFS quota by the same factor, but
 //     not below CPUFloorPercent of its quota (nor MinCPUCores), so that
 //     throttled tasks still progress; only if the floors together still
@@ -160,6 +161,9 @@ func (q QoS) Decide(reservation, business Resources, tasks []Task) ([]Action, er
 		if heldMem <= reservation.MemoryBytes {
 			break
 		}
+		if tasks[i].MemoryUsage == 0 {
+			continue // evicting it would free no memory
+		}
 		evict(k, memory, fmt.Sprintf("business memory rose to %s; reservation %s < held %s; ",
 			formatAmount(memory, business.MemoryBytes), formatAmount(memory, reservation.MemoryBytes), formatAmount(memory, heldMem)))
 		heldMem -= tasks[i].MemoryUsage
@@ -183,8 +187,8 @@ func (q QoS) Decide(reservation, business Resources, tasks []Task) ([]Action, er
 		if floors <= reservation.CPUCores {
 			break
 		}
-		if evicted[i] {
-			continue
+		if evicted[i] || tasks[i].cpuHeld() == 0 {
+			continue // already gone, or evicting it would free no CPU
 		}
 		evict(k, cpu, prefix+fmt.Sprintf("throttled to their floors tasks would still hold %s; ", formatAmount(cpu, floors)))
 		held -= tasks[i].cpuHeld()

@@ -46,6 +46,28 @@ func TestQoSMemoryEvictsLowestPriorityThenYoungest(t *testing.T) {
 	}
 }
 
+// TestQoSEvictsOnlyTasksThatFreeTheShortResource: the lowest-priority
+// task holds no memory and no CPU, so evicting it would free nothing; the
+// tasks that do hold them go instead.
+func TestQoSEvictsOnlyTasksThatFreeTheShortResource(t *testing.T) {
+	tasks := []Task{
+		{ID: "idle", Priority: 0, Start: t0.Add(time.Hour)},
+		{ID: "mem", Priority: 1, Start: t0, MemoryUsage: 2 * gib},
+		{ID: "cpu", Priority: 2, Start: t0, CPUUsage: 2},
+	}
+	got, err := QoS{}.Decide(Resources{CPUCores: 0.1, MemoryBytes: gib}, Resources{}, tasks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range got {
+		ids = append(ids, a.Kind.String()+" "+a.TaskID+" ("+a.Resource+")")
+	}
+	if want := "evict mem (memory),evict cpu (CPU)"; strings.Join(ids, ",") != want {
+		t.Errorf("actions %v, want %s", ids, want)
+	}
+}
+
 func TestQoSCPUThrottlesProportionallyBeforeEvicting(t *testing.T) {
 	tasks := []Task{
 		{ID: "a", Priority: 0, Start: t0, CPULimit: 2},

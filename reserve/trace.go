@@ -152,6 +152,12 @@ func ReadBitbrains(r io.Reader, name string) (Trace, error) {
 		if ts > 1e11 {
 			ts /= 1000
 		}
+		if ts > 1e11 {
+			// Beyond year 5000 even as milliseconds; int64(ts) would
+			// overflow for larger values.
+			return tr, &ParseError{File: name, Line: line, Field: cols[bbTime],
+				Err: fmt.Errorf("%q is not a Unix time in seconds or milliseconds", rec[bbTime])}
+		}
 		s := Sample{
 			Time: time.Unix(int64(ts), 0).UTC(),
 			Capacity: Resources{

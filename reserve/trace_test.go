@@ -63,6 +63,7 @@ func TestReadBitbrainsErrorsNameFileAndLine(t *testing.T) {
 		{"unparsable number", header + "1;2;3;4;5;6;7\n1;2;x;4;5;6;7\n", 3, "cap"},
 		{"NaN usage", header + "1;2;3;NaN;5;6;7\n", 2, "use"},
 		{"negative memory", header + "1;2;3;4;5;6;-7\n", 2, "memuse"},
+		{"timestamp beyond milliseconds", header + "1;2;3;4;5;6;7\n1e300;2;3;4;5;6;7\n", 3, "Timestamp [ms]"},
 		{"wrong column count", header + "1;2;3\n", 2, ""},
 		{"short header", "a;b\n", 1, ""},
 		{"empty file", "", 1, ""},

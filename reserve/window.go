@@ -152,8 +152,9 @@ func (d *decayed) add(t time.Time, u, c float64) float64 {
 		d.ref, e = t, 0
 	}
 	w := math.Exp2(e)
-	b := int(u / c / decayBucketWidth)
-	b = min(max(b, 0), decayBuckets-1)
+	// Clamp before converting: a float beyond int's range converts to an
+	// undefined (on amd64, the most negative) int.
+	b := int(min(max(u/c/decayBucketWidth, 0), decayBuckets-1))
 	d.buckets[b] += w
 	d.total += w
 	target := d.q * d.total

@@ -86,3 +86,15 @@ func TestDecayedQuantileFavoursRecentSamples(t *testing.T) {
 		t.Errorf("after 200 half-lives median = %v (total %v), want about 5", got, d.total)
 	}
 }
+
+// TestDecayedQuantileHugeUsageLandsInTheTopBucket: usage far beyond
+// capacity (a bad monitor reading, say) must count as the highest bucket,
+// not wrap to the lowest through an out-of-range float-to-int conversion.
+func TestDecayedQuantileHugeUsageLandsInTheTopBucket(t *testing.T) {
+	d := decayed{halfLife: time.Minute, q: 0.5}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	want := decayBuckets * decayBucketWidth * 10.0
+	if got := d.add(t0, 1e300, 10); got != want {
+		t.Errorf("median of one huge sample = %v, want the top bucket (%v)", got, want)
+	}
+}

@@ -13,10 +13,10 @@
 // CSV of timestamp,cpu,memory rows of the business's usage on a machine of
 // that capacity (see reserve.ReadCSV):
 //
-//	harvest-replay -cpus 16 -memory 68719476736 -policy default my-host.csv Without -policy every policy
+//	harvest-replay -cpus 16 -memory 68719476736 -policy default my-host.csv
 //
-// in the catalogue is replayed; -markdown prints the tables of
-// reserve/RESULTS.md.
+// Without -policy every policy in the catalogue is replayed; -markdown
+// prints the tables of reserve/RESULTS.md.
 package main
 
 import (
@@ -50,6 +50,9 @@ func run(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *memBytes != 0 && *cpus == 0 {
+		return errors.New("-memory needs -cpus (it describes the machine of a plain CSV trace)")
+	}
 	files := fs.Args()
 	if *all != "" {
 		matches, err := filepath.Glob(filepath.Join(*all, "*"))
@@ -57,7 +60,7 @@ func run(args []string, stdout io.Writer) error {
 			return err
 		}
 		for _, m := range matches {
-			if strings.HasSuffix(m, ".gz") || strings.HasSuffix(m, ".csv") || strings.HasSuffix(m, ".tar") {
+			if strings.HasSuffix(m, ".gz") || strings.HasSuffix(m, ".csv") || strings.HasSuffix(m, ".tar") || strings.HasSuffix(m, ".tgz") {
 				files = append(files, m)
 			}
 		}
@@ -81,6 +84,9 @@ func run(args []string, stdout io.Writer) error {
 			}
 			traces = append(traces, tr)
 		}
+	}
+	if len(traces) == 0 {
+		return fmt.Errorf("no trace has two usable samples among %d files", len(files))
 	}
 	cands := catalogue()
 	if *policy != "" || *plotPath != "" {
@@ -111,11 +117,14 @@ func run(args []string, stdout io.Writer) error {
 		printMarkdown(stdout, cands, results)
 		return nil
 	}
+	const gib = 1 << 30
 	for i, c := range cands {
 		for _, sc := range results[i] {
-			fmt.Fprintf(stdout, "%-12s %-8s cpu harvest %5.1f%% violations %5.2f%%  memory harvest %5.1f%% violations %5.2f%%  changes %d\n",
-				c.name, sc.Trace, 100*sc.CPU.HarvestRatio, 100*sc.CPU.ViolationRatio,
-				100*sc.Memory.HarvestRatio, 100*sc.Memory.ViolationRatio, sc.Changes)
+			fmt.Fprintf(stdout, "%-12s %-8s cpu harvest %5.1f%% (%.1f of %.1f idle core-h) violations %5.2f%%  "+
+				"memory harvest %5.1f%% (%.1f of %.1f idle GiB-h) violations %5.2f%%  changes %d\n",
+				c.name, sc.Trace, 100*sc.CPU.HarvestRatio, sc.CPU.Harvested, sc.CPU.OracleIdle, 100*sc.CPU.ViolationRatio,
+				100*sc.Memory.HarvestRatio, sc.Memory.Harvested/gib, sc.Memory.OracleIdle/gib, 100*sc.Memory.ViolationRatio,
+				sc.Changes)
 		}
 	}
 	return nil

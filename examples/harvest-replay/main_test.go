@@ -76,12 +76,18 @@ func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.csv")
 	os.WriteFile(bad, []byte("Timestamp;CPU cores;cap;use;pct;memcap;memuse\n1;2;x;4;5;6;7\n"), 0o644)
+	// A VM that was switched off all along: every row is skipped.
+	off := filepath.Join(dir, "off.csv")
+	os.WriteFile(off, []byte("Timestamp;CPU cores;cap;use;pct;memcap;memuse\n1;0;0;0;0;0;0\n2;0;0;0;0;0;0\n"), 0o644)
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{nil, "no traces"},
 		{[]string{bad}, "bad.csv:2: cap"},
+		{[]string{off}, "no trace has two usable samples"},
+		{[]string{"-memory", "1024", off}, "-memory needs -cpus"},
+		{[]string{"-plot", filepath.Join(dir, "off.svg"), off}, "no trace has two usable samples"},
 		{[]string{"-policy", "nope", writeTrace(t, dir, "1.csv")}, `unknown policy "nope"`},
 	} {
 		err := run(tc.args, &bytes.Buffer{})
@@ -106,5 +112,12 @@ func TestPlainCSV(t *testing.T) {
 	}
 	if !strings.HasPrefix(out.String(), "default      host.csv cpu harvest") {
 		t.Errorf("output %q", out.String())
+	}
+	// 100 one-minute samples at 30% of 8 cores on average: 99 intervals
+	// of 5.6 idle cores, 9.2 core-hours; 12 GiB idle, 19.8 GiB-hours.
+	for _, want := range []string{" of 9.2 idle core-h)", " of 19.8 idle GiB-h)", "changes "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output %q lacks %q", out.String(), want)
+		}
 	}
 }
