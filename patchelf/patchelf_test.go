@@ -404,3 +404,20 @@ func TestSharedStringTailsSurvive(t *testing.T) {
 		t.Fatalf("program: %q, %v", got, err)
 	}
 }
+
+func TestSaveThroughSymlinkEditsTheTarget(t *testing.T) {
+	fx := getFixtures(t)
+	dir := t.TempDir()
+	so := copyFile(t, filepath.Join(fx.lib["pie64"], "libfoo.so.1"), dir, "libfoo.so.1")
+	link := filepath.Join(dir, "libfoo.so")
+	if err := os.Symlink("libfoo.so.1", link); err != nil {
+		t.Fatal(err)
+	}
+	edit(t, link, func(f *patchelf.File) error { return f.SetRPath("$ORIGIN/long/enough/to/relocate/the/string/table") })
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the symlink was replaced: %v, %v", fi.Mode(), err)
+	}
+	if got := reopen(t, so).RPath(); got != "$ORIGIN/long/enough/to/relocate/the/string/table" {
+		t.Fatalf("target rpath %q", got)
+	}
+}

@@ -85,6 +85,13 @@ func (f *File) SaveAs(name string) error {
 }
 
 func (f *File) write(name string, l *layout) (err error) {
+	// Like patchelf, which opens the file for writing, edit what a symlink
+	// points to (libfoo.so -> libfoo.so.1.2) rather than replace the link.
+	if fi, lerr := os.Lstat(name); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if name, err = filepath.EvalSymlinks(name); err != nil {
+			return err
+		}
+	}
 	dir, base := filepath.Split(name)
 	if dir == "" {
 		dir = "."
