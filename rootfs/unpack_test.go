@@ -146,7 +146,6 @@ func TestUnpackRefusesMaliciousArchives(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, snapshot(t, outside), snapshot(t, outside))
 			after := snapshot(t, parent)
 			var outsideAfter []string
 			for _, l := range after {
