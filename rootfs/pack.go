@@ -59,6 +59,13 @@ func (m Manifest) Validate() error {
 			return err
 		}
 	}
+	// The bundle is read from next to the manifest: a name such as
+	// "../../etc/shadow" must not make PushBundle upload another file.
+	if m.Bundle != "" {
+		if err := checkLabel("manifest bundle", m.Bundle); err != nil {
+			return err
+		}
+	}
 	if m.SHA256 != "" {
 		if err := validDigest(m.SHA256); err != nil {
 			return fmt.Errorf("rootfs: manifest sha256: %w", err)
