@@ -193,10 +193,16 @@ func PackBundle(ctx context.Context, dir, outDir string, m Manifest) (Manifest, 
 	h := sha256.New()
 	cw := &countWriter{}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(Pack(ctx, dir, pw)) }()
+	packed := make(chan struct{})
+	go func() {
+		defer close(packed)
+		pw.CloseWithError(Pack(ctx, dir, pw))
+	}()
 	bundle := filepath.Join(outDir, m.BundleFile())
-	if err := writeFileAtomic(bundle, io.TeeReader(pr, io.MultiWriter(h, cw))); err != nil {
-		pr.CloseWithError(err)
+	err := writeFileAtomic(bundle, io.TeeReader(pr, io.MultiWriter(h, cw)))
+	pr.CloseWithError(err) // unblocks Pack when writing failed
+	<-packed
+	if err != nil {
 		return Manifest{}, fmt.Errorf("rootfs: pack %s: %w", m.Name, err)
 	}
 	m.SHA256 = hex.EncodeToString(h.Sum(nil))
