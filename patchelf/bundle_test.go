@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gleaner/gleaner/patchelf"
@@ -154,5 +156,15 @@ func TestBundleIncludeLibc(t *testing.T) {
 	}
 	if out, err := runProg(t, filepath.Join(dest, "bin", "prog")); err != nil || out != "foo=42" {
 		t.Fatalf("bundled program with its own libc: %q, %v", out, err)
+	}
+	// The loader lists what it maps: the bundled libc, not the host's.
+	cmd := exec.Command(filepath.Join(dest, "bin", "prog"))
+	cmd.Env = []string{"LD_TRACE_LOADED_OBJECTS=1"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tracing the bundled program: %v\n%s", err, out)
+	}
+	if want := "libc.so.6 => " + dest + "/bin/../lib/libc.so.6"; !strings.Contains(string(out), want) {
+		t.Fatalf("the bundled libc is not the one loaded; want %q in\n%s", want, out)
 	}
 }
