@@ -250,6 +250,14 @@ func (f *Fetcher) leave(fl *flight, abandon bool) {
 // download copies src into a temporary file in the cache while hashing it,
 // verifies the digest, and moves it into place.
 func (f *Fetcher) download(ctx context.Context, src source, want string, report Progress) (path, digest string, size int64, err error) {
+	// A Fetch that missed the cache just before another flight stored the
+	// object starts a flight of its own: serve it from the cache.
+	if want != "" {
+		if p, n, ok := f.cache.get(want); ok {
+			report(n, n)
+			return p, want, n, nil
+		}
+	}
 	f.log.Debug("fetching", "uri", src.uri)
 	body, total, err := f.open(ctx, src)
 	if err != nil {
