@@ -3,10 +3,12 @@ package patchelf_test
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -420,4 +422,73 @@ func TestSaveThroughSymlinkEditsTheTarget(t *testing.T) {
 	if got := reopen(t, so).RPath(); got != "$ORIGIN/long/enough/to/relocate/the/string/table" {
 		t.Fatalf("target rpath %q", got)
 	}
+}
+
+// TestForceRPathWithBothEntries: a file with DT_RPATH "/a" and DT_RUNPATH
+// "libc.so.6" (the loader uses the runpath). --force-rpath --set-rpath to
+// the runpath's value must leave one DT_RPATH with that value, not the
+// stale "/a".
+func TestForceRPathWithBothEntries(t *testing.T) {
+	fx := getFixtures(t)
+	p := copyFile(t, fx.progs["pie64"], t.TempDir(), "prog")
+	edit(t, p, func(f *patchelf.File) error { return f.SetRPath("/a", patchelf.ForceRPath()) })
+
+	// Turn DT_DEBUG into a DT_RUNPATH naming the "libc.so.6" string.
+	ef, err := elf.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := ef.Section(".dynamic")
+	dynstr, err := ef.Section(".dynstr").Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ef.Close()
+	libc := slices.Index(splitNUL(dynstr), "libc.so.6")
+	if dyn == nil || libc < 0 {
+		t.Fatal("fixture has no .dynamic or no libc.so.6 string")
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patched := false
+	for off := dyn.Offset; off+16 <= dyn.Offset+dyn.Size; off += 16 {
+		if elf.DynTag(binary.LittleEndian.Uint64(b[off:])) == elf.DT_DEBUG {
+			binary.LittleEndian.PutUint64(b[off:], uint64(elf.DT_RUNPATH))
+			binary.LittleEndian.PutUint64(b[off+8:], uint64(libc))
+			patched = true
+			break
+		}
+	}
+	if !patched {
+		t.Fatal("fixture has no DT_DEBUG entry")
+	}
+	if err := os.WriteFile(p, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := reopen(t, p)
+	if rp, rup := f.DynStrings(elf.DT_RPATH), f.DynStrings(elf.DT_RUNPATH); !slices.Equal(rp, []string{"/a"}) || !slices.Equal(rup, []string{"libc.so.6"}) {
+		t.Fatalf("setup: rpath %q runpath %q", rp, rup)
+	}
+
+	edit(t, p, func(f *patchelf.File) error { return f.SetRPath("libc.so.6", patchelf.ForceRPath()) })
+	f = reopen(t, p)
+	if rp, rup := f.DynStrings(elf.DT_RPATH), f.DynStrings(elf.DT_RUNPATH); !slices.Equal(rp, []string{"libc.so.6"}) || len(rup) != 0 {
+		t.Fatalf("after --force-rpath: rpath %q runpath %q, want rpath [libc.so.6] only", rp, rup)
+	}
+}
+
+// splitNUL returns, at each byte offset of a string table, the string
+// starting there when the offset starts a string, "" otherwise.
+func splitNUL(tab []byte) []string {
+	out := make([]string, len(tab))
+	start := 0
+	for i, c := range tab {
+		if c == 0 {
+			out[start] = string(tab[start:i])
+			start = i + 1
+		}
+	}
+	return out
 }
