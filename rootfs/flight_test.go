@@ -59,3 +59,18 @@ func TestLateFlightIsServedFromTheCache(t *testing.T) {
 		t.Fatalf("late flight: %v, digest %s, size %d", fl.err, fl.digest, fl.size)
 	}
 }
+
+// A listener removed by its Fetch (which gave up) is not called again,
+// while the download goes on for the other waiters.
+func TestUnsubscribedListenerIsNotCalled(t *testing.T) {
+	fl := &flight{}
+	var gone, kept int
+	unsubscribe := fl.subscribe(func(int64, int64) { gone++ })
+	fl.subscribe(func(int64, int64) { kept++ })
+	fl.report(1, 10)
+	unsubscribe()
+	fl.report(2, 10)
+	if gone != 1 || kept != 2 {
+		t.Fatalf("calls: removed listener %d (want 1), kept listener %d (want 2)", gone, kept)
+	}
+}
