@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gleaner/gleaner/internal/testenv"
@@ -491,4 +492,24 @@ func splitNUL(tab []byte) []string {
 		}
 	}
 	return out
+}
+
+func TestSaveKeepsOwner(t *testing.T) {
+	testenv.RequireRoot(t)
+	fx := getFixtures(t)
+	p := copyFile(t, fx.progs["pie64"], t.TempDir(), "prog")
+	if err := os.Chown(p, 65534, 65533); err != nil {
+		t.Fatal(err)
+	}
+	edit(t, p, func(f *patchelf.File) error {
+		return f.SetRPath(fx.lib["pie64"] + ":/a/long/path/to/move/the/string/table")
+	})
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if st.Uid != 65534 || st.Gid != 65533 {
+		t.Fatalf("owner %d:%d after Save, want 65534:65533 as before", st.Uid, st.Gid)
+	}
 }

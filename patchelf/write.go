@@ -115,7 +115,10 @@ func (f *File) write(name string, l *layout) (err error) {
 			return err
 		}
 	}
-	if err = tmp.Chmod(f.mode); err != nil {
+	if err = keepOwner(tmp, name); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(f.mode); err != nil { // after chown, which clears setuid
 		return err
 	}
 	if err = tmp.Close(); err != nil {
