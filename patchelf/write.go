@@ -46,7 +46,7 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 
 // Save writes the edits back to the file given to Open, atomically: the
 // new contents go to a temporary file in the same directory, which gets
-// the original mode and is renamed over the original. Nothing is written
+// the original mode and owner and is renamed over the original. Nothing is written
 // when the edits change nothing. When the name is a symlink, the file it
 // points to is replaced, as patchelf does. The File then reads the saved file, so
 // editing and saving again works.
