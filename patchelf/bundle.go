@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // BundleOptions controls Bundle.
@@ -25,8 +27,9 @@ type BundleReport struct {
 // (resolved as ld.so would, see Resolve) to dest/lib, and sets the
 // runpath of the copies to $ORIGIN/../lib (programs) and $ORIGIN
 // (libraries), so the bundle runs from any directory on a machine where
-// the libraries are not installed. The C library and the loader stay on
-// the host unless IncludeLibc is set.
+// the libraries are not installed. A DT_NEEDED that names a path is
+// rewritten to the bundled file's name. The C library and the loader stay
+// on the host unless IncludeLibc is set.
 func Bundle(ctx context.Context, dest string, programs []string, opts BundleOptions) (*BundleReport, error) {
 	log := opts.Logger
 	if log == nil {
@@ -44,6 +47,15 @@ func Bundle(ctx context.Context, dest string, programs []string, opts BundleOpti
 		}
 	}
 	rep := &BundleReport{Libraries: r.libs}
+	// A DT_NEEDED written as a path (a library linked by path and without
+	// a SONAME) would still load from that path: the copies name the
+	// bundled file instead.
+	rename := map[string]string{}
+	for _, l := range r.libs {
+		if l.From == FromPath && !l.Skipped {
+			rename[l.Name] = filepath.Base(l.Name)
+		}
+	}
 	names := map[string]string{}
 	for _, p := range progs {
 		out := filepath.Join(bin, filepath.Base(p.path))
@@ -51,7 +63,7 @@ func Bundle(ctx context.Context, dest string, programs []string, opts BundleOpti
 			return nil, fmt.Errorf("%w: programs %s and %s both bundle to %s", ErrBadArgument, prev, p.path, out)
 		}
 		names[out] = p.path
-		if err := copyWithRunPath(ctx, p.path, out, "$ORIGIN/../lib"); err != nil {
+		if err := copyWithRunPath(ctx, p.path, out, "$ORIGIN/../lib", rename); err != nil {
 			return nil, err
 		}
 		log.Info("bundled program", "src", p.path, "dst", out)
@@ -63,7 +75,7 @@ func Bundle(ctx context.Context, dest string, programs []string, opts BundleOpti
 			continue
 		}
 		out := filepath.Join(lib, filepath.Base(l.Name))
-		if err := copyWithRunPath(ctx, l.Path, out, "$ORIGIN"); err != nil {
+		if err := copyWithRunPath(ctx, l.Path, out, "$ORIGIN", rename); err != nil {
 			return nil, err
 		}
 		log.Info("bundled library", "lib", l.Name, "src", l.Path, "from", string(l.From), "dst", out)
@@ -71,7 +83,7 @@ func Bundle(ctx context.Context, dest string, programs []string, opts BundleOpti
 	return rep, nil
 }
 
-func copyWithRunPath(ctx context.Context, src, dst, runpath string) error {
+func copyWithRunPath(ctx context.Context, src, dst, runpath string, rename map[string]string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -82,6 +94,11 @@ func copyWithRunPath(ctx context.Context, src, dst, runpath string) error {
 	defer f.Close()
 	if err := f.SetRPath(runpath); err != nil {
 		return err
+	}
+	for _, old := range slices.Sorted(maps.Keys(rename)) {
+		if err := f.ReplaceNeeded(old, rename[old]); err != nil {
+			return fmt.Errorf("bundling %s: %w", src, err)
+		}
 	}
 	if err := f.SaveAs(dst); err != nil {
 		return fmt.Errorf("bundling %s: %w", src, err)

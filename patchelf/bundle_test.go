@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gleaner/gleaner/patchelf"
@@ -154,5 +156,47 @@ func TestBundleIncludeLibc(t *testing.T) {
 	}
 	if out, err := runProg(t, filepath.Join(dest, "bin", "prog")); err != nil || out != "foo=42" {
 		t.Fatalf("bundled program with its own libc: %q, %v", out, err)
+	}
+	// The loader lists what it maps: the bundled libc, not the host's.
+	cmd := exec.Command(filepath.Join(dest, "bin", "prog"))
+	cmd.Env = []string{"LD_TRACE_LOADED_OBJECTS=1"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tracing the bundled program: %v\n%s", err, out)
+	}
+	if want := "libc.so.6 => " + dest + "/bin/../lib/libc.so.6"; !strings.Contains(string(out), want) {
+		t.Fatalf("the bundled libc is not the one loaded; want %q in\n%s", want, out)
+	}
+}
+
+// A library linked by path and without a SONAME is recorded in DT_NEEDED as
+// that path; the bundled program must load the bundled copy instead.
+func TestBundleLibraryNeededByPath(t *testing.T) {
+	fx := getFixtures(t)
+	work := t.TempDir()
+	lib := copyFile(t, filepath.Join(fx.dir, "pie64", "nosoname.so"), work, "nosoname.so")
+	prog := filepath.Join(work, "prog")
+	if err := gcc("-o", prog, filepath.Join(fx.dir, "src", "prog.c"), lib); err != nil {
+		t.Fatalf("gcc: %v", err)
+	}
+	if n := reopen(t, prog).Needed(); !slices.Contains(n, lib) {
+		t.Fatalf("fixture: DT_NEEDED %q does not hold the path %s", n, lib)
+	}
+	dest := filepath.Join(work, "bundle")
+	rep, err := patchelf.Bundle(context.Background(), dest, []string{prog}, patchelf.BundleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(rep.Libraries, func(l patchelf.Library) bool { return l.Name == lib && l.From == patchelf.FromPath }) {
+		t.Fatalf("report %+v", rep.Libraries)
+	}
+	if err := os.Remove(lib); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runProg(t, filepath.Join(dest, "bin", "prog")); err != nil || out != "foo=42" {
+		t.Fatalf("bundled program: %q, %v", out, err)
+	}
+	if n := reopen(t, filepath.Join(dest, "bin", "prog")).Needed(); !slices.Contains(n, "nosoname.so") {
+		t.Fatalf("bundled DT_NEEDED %q", n)
 	}
 }

@@ -9,7 +9,7 @@
 //	if err != nil { ... }
 //	defer f.Close()
 //	f.SetRPath("$ORIGIN/../lib")
-//	err = f.Save() // atomic: temp file + rename, same mode
+//	err = f.Save() // atomic: temp file + rename, same mode and owner
 //
 // Strings that no longer fit are never written over existing bytes (the
 // linker shares string tails between entries); tables move only when

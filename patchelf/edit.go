@@ -186,7 +186,6 @@ func (f *File) writeRPath(path string, opts []RPathOption) {
 		o(&cfg)
 	}
 	rp, rup := f.rpathIndex()
-	cur := f.RPath()
 	switch {
 	case cfg.force && rp >= 0 && rup >= 0:
 		f.dyn = slices.Delete(f.dyn, rup, rup+1)
@@ -195,7 +194,9 @@ func (f *File) writeRPath(path string, opts []RPathOption) {
 	case cfg.force && rup >= 0:
 		f.dyn[rup].tag = elf.DT_RPATH
 	}
-	if (rp >= 0 || rup >= 0) && cur == path {
+	// Compared after the tag changes: dropping a DT_RUNPATH uncovers a
+	// DT_RPATH that may hold another value.
+	if (rp >= 0 || rup >= 0) && f.RPath() == path {
 		return
 	}
 	found := false

@@ -3,11 +3,14 @@ package patchelf_test
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gleaner/gleaner/internal/testenv"
@@ -402,5 +405,111 @@ func TestSharedStringTailsSurvive(t *testing.T) {
 	}
 	if got, err := runProg(t, prog); err != nil || got != "foo=42" {
 		t.Fatalf("program: %q, %v", got, err)
+	}
+}
+
+func TestSaveThroughSymlinkEditsTheTarget(t *testing.T) {
+	fx := getFixtures(t)
+	dir := t.TempDir()
+	so := copyFile(t, filepath.Join(fx.lib["pie64"], "libfoo.so.1"), dir, "libfoo.so.1")
+	link := filepath.Join(dir, "libfoo.so")
+	if err := os.Symlink("libfoo.so.1", link); err != nil {
+		t.Fatal(err)
+	}
+	edit(t, link, func(f *patchelf.File) error { return f.SetRPath("$ORIGIN/long/enough/to/relocate/the/string/table") })
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the symlink was replaced: %v, %v", fi.Mode(), err)
+	}
+	if got := reopen(t, so).RPath(); got != "$ORIGIN/long/enough/to/relocate/the/string/table" {
+		t.Fatalf("target rpath %q", got)
+	}
+}
+
+// TestForceRPathWithBothEntries: a file with DT_RPATH "/a" and DT_RUNPATH
+// "libc.so.6" (the loader uses the runpath). --force-rpath --set-rpath to
+// the runpath's value must leave one DT_RPATH with that value, not the
+// stale "/a".
+func TestForceRPathWithBothEntries(t *testing.T) {
+	fx := getFixtures(t)
+	p := copyFile(t, fx.progs["pie64"], t.TempDir(), "prog")
+	edit(t, p, func(f *patchelf.File) error { return f.SetRPath("/a", patchelf.ForceRPath()) })
+
+	// Turn DT_DEBUG into a DT_RUNPATH naming the "libc.so.6" string.
+	ef, err := elf.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := ef.Section(".dynamic")
+	dynstr, err := ef.Section(".dynstr").Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ef.Close()
+	libc := slices.Index(splitNUL(dynstr), "libc.so.6")
+	if dyn == nil || libc < 0 {
+		t.Fatal("fixture has no .dynamic or no libc.so.6 string")
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patched := false
+	for off := dyn.Offset; off+16 <= dyn.Offset+dyn.Size; off += 16 {
+		if elf.DynTag(binary.LittleEndian.Uint64(b[off:])) == elf.DT_DEBUG {
+			binary.LittleEndian.PutUint64(b[off:], uint64(elf.DT_RUNPATH))
+			binary.LittleEndian.PutUint64(b[off+8:], uint64(libc))
+			patched = true
+			break
+		}
+	}
+	if !patched {
+		t.Fatal("fixture has no DT_DEBUG entry")
+	}
+	if err := os.WriteFile(p, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := reopen(t, p)
+	if rp, rup := f.DynStrings(elf.DT_RPATH), f.DynStrings(elf.DT_RUNPATH); !slices.Equal(rp, []string{"/a"}) || !slices.Equal(rup, []string{"libc.so.6"}) {
+		t.Fatalf("setup: rpath %q runpath %q", rp, rup)
+	}
+
+	edit(t, p, func(f *patchelf.File) error { return f.SetRPath("libc.so.6", patchelf.ForceRPath()) })
+	f = reopen(t, p)
+	if rp, rup := f.DynStrings(elf.DT_RPATH), f.DynStrings(elf.DT_RUNPATH); !slices.Equal(rp, []string{"libc.so.6"}) || len(rup) != 0 {
+		t.Fatalf("after --force-rpath: rpath %q runpath %q, want rpath [libc.so.6] only", rp, rup)
+	}
+}
+
+// splitNUL returns, at each byte offset of a string table, the string
+// starting there when the offset starts a string, "" otherwise.
+func splitNUL(tab []byte) []string {
+	out := make([]string, len(tab))
+	start := 0
+	for i, c := range tab {
+		if c == 0 {
+			out[start] = string(tab[start:i])
+			start = i + 1
+		}
+	}
+	return out
+}
+
+func TestSaveKeepsOwner(t *testing.T) {
+	testenv.RequireRoot(t)
+	fx := getFixtures(t)
+	p := copyFile(t, fx.progs["pie64"], t.TempDir(), "prog")
+	if err := os.Chown(p, 65534, 65533); err != nil {
+		t.Fatal(err)
+	}
+	edit(t, p, func(f *patchelf.File) error {
+		return f.SetRPath(fx.lib["pie64"] + ":/a/long/path/to/move/the/string/table")
+	})
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if st.Uid != 65534 || st.Gid != 65533 {
+		t.Fatalf("owner %d:%d after Save, want 65534:65533 as before", st.Uid, st.Gid)
 	}
 }

@@ -46,8 +46,9 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 
 // Save writes the edits back to the file given to Open, atomically: the
 // new contents go to a temporary file in the same directory, which gets
-// the original mode and is renamed over the original. Nothing is written
-// when the edits change nothing. The File then reads the saved file, so
+// the original mode and owner and is renamed over the original. Nothing is written
+// when the edits change nothing. When the name is a symlink, the file it
+// points to is replaced, as patchelf does. The File then reads the saved file, so
 // editing and saving again works.
 func (f *File) Save() error {
 	if f.name == "" {
@@ -85,6 +86,13 @@ func (f *File) SaveAs(name string) error {
 }
 
 func (f *File) write(name string, l *layout) (err error) {
+	// Like patchelf, which opens the file for writing, edit what a symlink
+	// points to (libfoo.so -> libfoo.so.1.2) rather than replace the link.
+	if fi, lerr := os.Lstat(name); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if name, err = filepath.EvalSymlinks(name); err != nil {
+			return err
+		}
+	}
 	dir, base := filepath.Split(name)
 	if dir == "" {
 		dir = "."
@@ -107,7 +115,10 @@ func (f *File) write(name string, l *layout) (err error) {
 			return err
 		}
 	}
-	if err = tmp.Chmod(f.mode); err != nil {
+	if err = keepOwner(tmp, name); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(f.mode); err != nil { // after chown, which clears setuid
 		return err
 	}
 	if err = tmp.Close(); err != nil {

@@ -101,7 +101,8 @@ type Object struct {
 }
 
 // Progress receives bytes done and the total (-1 when the server does not
-// say). It is called from the downloading goroutine.
+// say). It is called from the downloading goroutine, and no longer once
+// the Fetch it was given to has returned.
 type Progress func(done, total int64)
 
 // FetchOption configures one Fetch.
@@ -152,7 +153,9 @@ func (f *Fetcher) Fetch(ctx context.Context, uri string, opts ...FetchOption) (O
 		return Object{}, err
 	}
 	if cfg.progress != nil {
-		fl.subscribe(cfg.progress)
+		// Once Fetch returns, p is not called again, even when it gave up
+		// on a download that other callers still wait for.
+		defer fl.subscribe(cfg.progress)()
 	}
 	select {
 	case <-fl.done:
@@ -188,12 +191,20 @@ type flight struct {
 	err          error
 }
 
-func (fl *flight) subscribe(p Progress) {
+// subscribe adds p to the listeners and returns the function that removes
+// it; p is not called once that function has returned.
+func (fl *flight) subscribe(p Progress) (unsubscribe func()) {
 	fl.pmu.Lock()
 	defer fl.pmu.Unlock()
+	i := len(fl.listeners)
 	fl.listeners = append(fl.listeners, p)
 	if fl.reported {
 		p(fl.lastDone, fl.lastTotal)
+	}
+	return func() {
+		fl.pmu.Lock()
+		defer fl.pmu.Unlock()
+		fl.listeners[i] = nil
 	}
 }
 
@@ -202,7 +213,9 @@ func (fl *flight) report(done, total int64) {
 	defer fl.pmu.Unlock()
 	fl.lastDone, fl.lastTotal, fl.reported = done, total, true
 	for _, p := range fl.listeners {
-		p(done, total)
+		if p != nil {
+			p(done, total)
+		}
 	}
 }
 
@@ -250,6 +263,14 @@ func (f *Fetcher) leave(fl *flight, abandon bool) {
 // download copies src into a temporary file in the cache while hashing it,
 // verifies the digest, and moves it into place.
 func (f *Fetcher) download(ctx context.Context, src source, want string, report Progress) (path, digest string, size int64, err error) {
+	// A Fetch that missed the cache just before another flight stored the
+	// object starts a flight of its own: serve it from the cache.
+	if want != "" {
+		if p, n, ok := f.cache.get(want); ok {
+			report(n, n)
+			return p, want, n, nil
+		}
+	}
 	f.log.Debug("fetching", "uri", src.uri)
 	body, total, err := f.open(ctx, src)
 	if err != nil {

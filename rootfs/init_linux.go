@@ -108,7 +108,9 @@ func initMain(cfgPipe *os.File) error {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(cfg.Pdeathsig), 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl PR_SET_PDEATHSIG: %w", err)
 	}
-	if cfg.Mode == ModeChroot && os.Getppid() == 1 {
+	// Re-parented: the launcher died before the signal was armed. (Not
+	// "ppid == 1": the launcher may itself be PID 1, in a container.)
+	if cfg.Mode == ModeChroot && os.Getppid() != cfg.Parent {
 		return errors.New("parent exited before the command started")
 	}
 	err = unix.Exec(path, cfg.Args, cfg.Env)

@@ -169,6 +169,7 @@ type initConfig struct {
 	Cred      *Credential
 	Rlimits   []Rlimit
 	Pdeathsig syscall.Signal
+	Parent    int // the launcher's PID, to notice that it died (chroot mode)
 }
 
 // initError is what the helper sends back when it cannot exec.
@@ -219,7 +220,7 @@ func (s Spec) config() (initConfig, error) {
 		sig = unix.SIGKILL
 	}
 	return initConfig{Root: s.Root, Mode: mode, Args: s.Args, Env: s.Env, Dir: dir,
-		Cred: s.Credential, Rlimits: s.Rlimits, Pdeathsig: sig}, nil
+		Cred: s.Credential, Rlimits: s.Rlimits, Pdeathsig: sig, Parent: os.Getpid()}, nil
 }
 
 var pivotOnce = sync.OnceValue(probePivotRoot)

@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	if arg := os.Getenv(orphanEnv); arg != "" {
 		orphanMain(arg)
 	}
+	if root := os.Getenv(pid1Env); root != "" {
+		pid1Main(root)
+	}
 	os.Exit(m.Run())
 }
 
@@ -43,6 +46,24 @@ func orphanMain(arg string) {
 		os.Exit(2)
 	}
 	os.WriteFile(pidfile, []byte(strconv.Itoa(p.Pid())), 0o644)
+	os.Exit(0)
+}
+
+// pid1Env makes the test binary, started as PID 1 of a new PID namespace
+// (as an agent in a container is), launch `true` in chroot mode.
+const pid1Env = "GLEANER_ROOTFS_TEST_PID1"
+
+func pid1Main(root string) {
+	p, err := rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: rootfs.ModeChroot, Args: []string{"/bin/true"}})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pid %d: %v\n", os.Getpid(), err)
+		os.Exit(2)
+	}
+	st, err := p.Wait(context.Background())
+	if err != nil || !st.Success() {
+		fmt.Fprintf(os.Stderr, "true: %v %v\n", st, err)
+		os.Exit(3)
+	}
 	os.Exit(0)
 }
 

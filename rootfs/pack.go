@@ -59,6 +59,13 @@ func (m Manifest) Validate() error {
 			return err
 		}
 	}
+	// The bundle is read from next to the manifest: a name such as
+	// "../../etc/shadow" must not make PushBundle upload another file.
+	if m.Bundle != "" {
+		if err := checkLabel("manifest bundle", m.Bundle); err != nil {
+			return err
+		}
+	}
 	if m.SHA256 != "" {
 		if err := validDigest(m.SHA256); err != nil {
 			return fmt.Errorf("rootfs: manifest sha256: %w", err)
@@ -186,10 +193,16 @@ func PackBundle(ctx context.Context, dir, outDir string, m Manifest) (Manifest, 
 	h := sha256.New()
 	cw := &countWriter{}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(Pack(ctx, dir, pw)) }()
+	packed := make(chan struct{})
+	go func() {
+		defer close(packed)
+		pw.CloseWithError(Pack(ctx, dir, pw))
+	}()
 	bundle := filepath.Join(outDir, m.BundleFile())
-	if err := writeFileAtomic(bundle, io.TeeReader(pr, io.MultiWriter(h, cw))); err != nil {
-		pr.CloseWithError(err)
+	err := writeFileAtomic(bundle, io.TeeReader(pr, io.MultiWriter(h, cw)))
+	pr.CloseWithError(err) // unblocks Pack when writing failed
+	<-packed
+	if err != nil {
 		return Manifest{}, fmt.Errorf("rootfs: pack %s: %w", m.Name, err)
 	}
 	m.SHA256 = hex.EncodeToString(h.Sum(nil))

@@ -110,3 +110,20 @@ func TestPackBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestPushBundleRefusesABundleNameOutsideTheManifestDirectory(t *testing.T) {
+	dir, store := t.TempDir(), t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	require.NoError(t, os.WriteFile(secret, []byte("keep"), 0o600))
+	mdir := filepath.Join(dir, "m")
+	require.NoError(t, os.Mkdir(mdir, 0o755))
+	manifest := filepath.Join(mdir, "web-1.manifest.json")
+	require.NoError(t, os.WriteFile(manifest, []byte(`{"name":"web","version":"1","base":{"name":"busybox","version":"1"},`+
+		`"sha256":"`+digestOf([]byte("keep"))+`","bundle":"../secret"}`), 0o644))
+
+	_, err := newFetcher(t).PushBundle(context.Background(), manifest, "file://"+store)
+	require.ErrorIs(t, err, rootfs.ErrInvalid)
+	assert.Contains(t, err.Error(), `manifest bundle "../secret"`)
+	entries, _ := os.ReadDir(store)
+	assert.Empty(t, entries, "nothing may be uploaded")
+}

@@ -236,7 +236,7 @@ func (u *unpacker) fail(name string, err error) error {
 // checkName validates an entry name and returns it cleaned.
 func (u *unpacker) checkName(raw string) (string, error) {
 	if len(raw) > u.opts.MaxNameLen {
-		return "", refuse(raw[:64]+"...", "name is %d bytes, limit %d", len(raw), u.opts.MaxNameLen)
+		return "", refuse(raw[:min(len(raw), 64)]+"...", "name is %d bytes, limit %d", len(raw), u.opts.MaxNameLen)
 	}
 	if strings.ContainsRune(raw, 0) {
 		return "", refuse(raw, "name contains NUL")

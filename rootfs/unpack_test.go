@@ -110,6 +110,8 @@ func TestUnpackRefusesMaliciousArchives(t *testing.T) {
 			entries: func(o string) []tarEntry { return []tarEntry{reg("a/b/c/d/e", "x")} }},
 		{name: "too long a name is refused", refused: true, opts: rootfs.UnpackOptions{MaxNameLen: 100},
 			entries: func(o string) []tarEntry { return []tarEntry{reg(strings.Repeat("n", 200), "x")} }},
+		{name: "too long a name under a limit shorter than the quoted prefix is refused", refused: true, opts: rootfs.UnpackOptions{MaxNameLen: 10},
+			entries: func(o string) []tarEntry { return []tarEntry{reg(strings.Repeat("n", 20), "x")} }},
 		{name: "too long a link target is refused", refused: true, opts: rootfs.UnpackOptions{MaxNameLen: 100},
 			entries: func(o string) []tarEntry { return []tarEntry{sym("l", "/"+strings.Repeat("n", 200))} }},
 		{name: "file replacing a symlink to an outside file does not write through it",
@@ -144,7 +146,6 @@ func TestUnpackRefusesMaliciousArchives(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, snapshot(t, outside), snapshot(t, outside))
 			after := snapshot(t, parent)
 			var outsideAfter []string
 			for _, l := range after {

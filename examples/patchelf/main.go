@@ -82,7 +82,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	o, exit, err := parse(args)
 	if exit >= 0 {
-		if exit == 0 && err == nil {
+		switch {
+		case err == errVersion:
+			fmt.Fprintln(stdout, "patchelf 0.14.3")
+		case exit == 0 && err == nil:
 			fmt.Fprintf(stderr, usage, args[0])
 		}
 		return exit
@@ -178,7 +181,6 @@ func parse(args []string) (o options, exit int, err error) {
 		case "--help", "-h":
 			return o, 0, nil
 		case "--version":
-			fmt.Println("patchelf 0.14.3")
 			return o, 0, errVersion
 		default:
 			o.files = append(o.files, a)

@@ -203,6 +203,7 @@ func TestErrorsMatchDebianPatchelf(t *testing.T) {
 		{"--print-soname", prog},
 		{"--print-soname", lib},
 		{"--help"},
+		{"--version"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			r1, r2 := ours(args...), debian(t, args...)

@@ -174,11 +174,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("rootfs: -layer %q: want auto, overlay or copy", *layer)
 	}
 	if *root == "" {
-		tr, err := layerTask(ctx, *bases, *manifest, *work, layerMode)
+		tr, remove, err := layerTask(ctx, *bases, *manifest, *work, layerMode)
 		if err != nil {
 			return err
 		}
-		defer tr.Remove()
+		defer remove()
 		*root = tr.Path
 	}
 	abs, err := filepath.Abs(*root)
@@ -215,33 +215,39 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-// layerTask unpacks the manifest's bundle and layers it on its base.
-func layerTask(ctx context.Context, bases, manifest, work string, mode rootfs.LayerMode) (*rootfs.TaskRoot, error) {
+// layerTask unpacks the manifest's bundle and layers it on its base. remove
+// deletes the task root and the unpacked bundle.
+func layerTask(ctx context.Context, bases, manifest, work string, mode rootfs.LayerMode) (tr *rootfs.TaskRoot, remove func(), err error) {
 	if bases == "" || manifest == "" {
-		return nil, fmt.Errorf("rootfs: run needs -root, or -bases and -manifest")
+		return nil, nil, fmt.Errorf("rootfs: run needs -root, or -bases and -manifest")
 	}
 	m, err := rootfs.ReadManifest(manifest)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	base, err := rootfs.Bases{Dir: bases}.Path(m.Base.Name, m.Base.Version)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tmp, err := os.MkdirTemp(work, "rootfs-run-")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	bundle := filepath.Join(tmp, "bundle")
 	if err := rootfs.Unpack(ctx, filepath.Join(filepath.Dir(manifest), m.Bundle), bundle, rootfs.UnpackOptions{}); err != nil {
 		os.RemoveAll(tmp)
-		return nil, err
+		return nil, nil, err
 	}
-	// The task root lives under tmp, so Remove takes the bundle with it.
-	tr, err := rootfs.Layer(ctx, base, bundle, filepath.Join(tmp, "task"), mode)
+	tr, err = rootfs.Layer(ctx, base, bundle, filepath.Join(tmp, "task"), mode)
 	if err != nil {
 		os.RemoveAll(tmp)
-		return nil, err
+		return nil, nil, err
 	}
-	return tr, nil
+	remove = func() {
+		// Unmount the overlay first: tmp holds it and the bundle under it.
+		if tr.Remove() == nil {
+			os.RemoveAll(tmp)
+		}
+	}
+	return tr, remove, nil
 }

@@ -71,12 +71,15 @@ func TestOperatorFlow(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.FileExists(t, in("unpacked", "app", "hello.sh"))
 
+	require.NoError(t, os.Mkdir(in("work"), 0o755))
 	_, stderr, code = cli(t, "run", "-bases", in("bases"), "-manifest", in("store", "tasks", "web-1.manifest.json"),
-		"-work", dir, "-stdout", in("run.out"), "--", "/bin/sh", "/app/hello.sh")
+		"-work", in("work"), "-stdout", in("run.out"), "--", "/bin/sh", "/app/hello.sh")
 	require.Equal(t, 0, code, stderr)
 	got, err := os.ReadFile(in("run.out"))
 	require.NoError(t, err)
 	assert.Equal(t, "hello from web\n", string(got))
+	left, _ := os.ReadDir(in("work"))
+	assert.Empty(t, left, "run leaves neither the task root nor the unpacked bundle behind")
 
 	_, stderr, code = cli(t, "run", "-root", in("bases", "busybox", "1"), "-mode", "chroot", "--", "/bin/sh", "-c", "exit 3")
 	assert.Equal(t, 3, code, stderr)

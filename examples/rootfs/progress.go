@@ -30,7 +30,8 @@ func (b *progressBar) draw() {
 	if b.total <= 0 {
 		fmt.Fprintf(b.w, "\r%s %.1f MiB", b.name, mib(b.done))
 	} else {
-		filled := int(int64(width) * b.done / b.total)
+		// A file that grows while read goes past its announced size.
+		filled := int(min(int64(width)*b.done/b.total, width))
 		fmt.Fprintf(b.w, "\r[%s%s] %3d%% %.1f/%.1f MiB %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled),
 			100*b.done/b.total, mib(b.done), mib(b.total), b.name)
 	}
