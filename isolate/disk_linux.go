@@ -245,9 +245,12 @@ func (s *duScan) step(budget int) (int, bool) {
 			}
 			s.curPath = s.pending[len(s.pending)-1]
 			s.pending = s.pending[:len(s.pending)-1]
-			f, err := os.Open(s.curPath)
+			// O_NOFOLLOW|O_DIRECTORY: the task may have replaced the
+			// directory with a symlink since it was listed, and du never
+			// follows one out of the sandbox.
+			f, err := os.OpenFile(s.curPath, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
 			if err != nil {
-				continue // removed or unreadable since it was listed
+				continue // removed, replaced or unreadable since it was listed
 			}
 			s.cur = f
 		}
