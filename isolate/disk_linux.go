@@ -32,9 +32,14 @@ type DiskUsage struct {
 // DiskOption configures a DiskWatcher.
 type DiskOption func(*DiskWatcher)
 
-// WithDiskInterval sets how often the watcher works (default 15 s).
+// WithDiskInterval sets how often the watcher works (default 15 s); a
+// non-positive d keeps the default.
 func WithDiskInterval(d time.Duration) DiskOption {
-	return func(w *DiskWatcher) { w.interval = d }
+	return func(w *DiskWatcher) {
+		if d > 0 {
+			w.interval = d
+		}
+	}
 }
 
 // WithDiskBudget bounds the entries examined per tick (default 100000); a

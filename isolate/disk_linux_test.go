@@ -190,3 +190,14 @@ func TestDuDoesNotFollowDirectorySwappedForSymlink(t *testing.T) {
 	}
 	assert.Less(t, s.bytes, int64(1<<20), "the scan followed the symlink out of the sandbox")
 }
+
+func TestDiskWatcherNonPositiveIntervalKeepsDefault(t *testing.T) {
+	for _, d := range []time.Duration{0, -time.Second} {
+		w := NewDiskWatcher(WithDiskInterval(d))
+		assert.Equal(t, DefaultDiskInterval, w.interval, "interval %v", d)
+		// Run must not panic in time.NewTicker.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		assert.ErrorIs(t, w.Run(ctx), context.Canceled)
+	}
+}
