@@ -116,6 +116,11 @@ func (t *ProcessTree) Usage(ctx context.Context) (ResourceUsage, error) {
 	for len(stack) > 0 {
 		pid := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		if _, seen := t.next[pid]; seen {
+			// /proc is not read atomically: a PID reused during the walk,
+			// or a doctored fixture, can make a parent loop.
+			continue
+		}
 		e := entries[pid]
 		u.Processes++
 		u.MemoryBytes += e.rss
