@@ -390,7 +390,6 @@ func setFreezerState(ctx context.Context, dir, state string) error {
 // every hierarchy with filepath.Walk (see procs), which the caller's kill
 // has just done.
 func (g *v1Group) remove() error {
-	g.sr.close()
 	var errs []error
 	for _, d := range g.dirs() {
 		errs = append(errs, rmdirTree(d))
@@ -398,6 +397,9 @@ func (g *v1Group) remove() error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("isolate: remove cgroup %s: %w", g.path, err)
 	}
+	// Closed after the rmdir: a Stats racing with it could otherwise
+	// reopen the files and leak them.
+	g.sr.close()
 	return nil
 }
 

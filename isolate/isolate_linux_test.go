@@ -304,6 +304,8 @@ func TestDestroyLeavesNoCgroupAndNoProcess(t *testing.T) {
 	}
 	_, err = iso.Task("doomed")
 	assert.ErrorIs(t, err, ErrNotFound)
+	_, err = task.Stats()
+	assert.ErrorIs(t, err, ErrNotFound, "stats of a destroyed task")
 }
 
 func TestRecoveryAfterRestart(t *testing.T) {
