@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/gleaner/gleaner/attrs"
 	"github.com/gleaner/gleaner/internal/etcdtest"
 )
@@ -170,6 +172,38 @@ func TestRegistrarCloseRevokesTheLease(t *testing.T) {
 	}
 	if err := r.Run(context.Background()); err != attrs.ErrClosed {
 		t.Fatalf("Run after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestRegistrarCloseAfterTheLeaseIsGone(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	ctx := testContext(t)
+	r, err := attrs.NewRegistrar(cli, "a1", attrs.WithLeaseTTL(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background()) }()
+	var lease clientv3.LeaseID
+	eventually(t, "a1 registered", func() bool {
+		resp, err := cli.Get(ctx, attrs.DefaultPrefix+"/agents/a1/alive")
+		if err != nil || len(resp.Kvs) == 0 {
+			return false
+		}
+		lease = clientv3.LeaseID(resp.Kvs[0].Lease)
+		return true
+	})
+	// An operator revokes the lease (etcdctl lease revoke); the Registrar
+	// waits a quarter of the TTL before registering again.
+	if _, err := cli.Revoke(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("Close with the lease already gone = %v, want nil", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run after Close = %v, want nil", err)
 	}
 }
 

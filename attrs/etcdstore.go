@@ -56,7 +56,7 @@ func etcdError(err error, agent, name string) error {
 
 // Get implements Store.
 func (s *EtcdStore) Get(ctx context.Context, agent, name string) (Entry, error) {
-	if err := checkAgent(agent); err != nil {
+	if err := checkKey(agent, name); err != nil {
 		return Entry{}, err
 	}
 	resp, err := s.cli.Get(ctx, s.keys.attribute(agent, name))
@@ -127,7 +127,7 @@ func (s *EtcdStore) CompareAndSet(ctx context.Context, agent, name string, v Val
 
 // Delete implements Store.
 func (s *EtcdStore) Delete(ctx context.Context, agent, name string) (int64, error) {
-	if err := checkAgent(agent); err != nil {
+	if err := checkKey(agent, name); err != nil {
 		return 0, err
 	}
 	resp, err := s.cli.Delete(ctx, s.keys.attribute(agent, name))

@@ -13,7 +13,7 @@ import (
 // ClusterView, Registrar, subscription, client and embedded etcd must have
 // been stopped by its owner.
 func TestMain(m *testing.M) {
-	before := runtime.NumGoroutine()
+	before := len(goroutines())
 	code := m.Run()
 	if code == 0 {
 		if leaked := leakedGoroutines(before, 10*time.Second); leaked != "" {
@@ -28,13 +28,35 @@ func TestMain(m *testing.M) {
 // to n and returns the stacks of the ones left over if it does not.
 func leakedGoroutines(n int, timeout time.Duration) string {
 	deadline := time.Now().Add(timeout)
-	for runtime.NumGoroutine() > n {
+	for {
+		gs := goroutines()
+		if len(gs) <= n {
+			return ""
+		}
 		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			return strings.TrimSpace(string(buf)) + "\n"
+			return strings.Join(gs, "\n\n") + "\n"
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return ""
+}
+
+// goroutines returns the stack of every goroutine but the os/signal loop,
+// which the testing package starts for -fuzz and which is not the tests'.
+func goroutines() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var out []string
+	for _, g := range strings.Split(strings.TrimSpace(string(buf)), "\n\n") {
+		if !strings.Contains(g, "os/signal.signal_recv") {
+			out = append(out, g)
+		}
+	}
+	return out
 }

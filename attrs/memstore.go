@@ -28,7 +28,7 @@ func NewMemStore(opts ...Option) *MemStore {
 
 // Get implements Store.
 func (m *MemStore) Get(ctx context.Context, agent, name string) (Entry, error) {
-	if err := checkAgent(agent); err != nil {
+	if err := checkKey(agent, name); err != nil {
 		return Entry{}, err
 	}
 	m.mu.Lock()
@@ -72,6 +72,9 @@ func (m *MemStore) put(ctx context.Context, agent, name string, v Value, rev int
 
 // Delete implements Store.
 func (m *MemStore) Delete(ctx context.Context, agent, name string) (int64, error) {
+	if err := checkKey(agent, name); err != nil {
+		return 0, err
+	}
 	if err := m.lock(ctx, agent); err != nil {
 		return 0, err
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -103,5 +104,8 @@ func (r *Registrar) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), r.o.probe)
 	defer cancel()
 	_, err := r.cli.Revoke(ctx, id)
+	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		return nil // expired or revoked meanwhile: the agent is gone already
+	}
 	return err
 }

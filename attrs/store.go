@@ -59,6 +59,15 @@ func checkWrite(agent, name string, v Value) error {
 	return withAgent(v.validate(name), agent)
 }
 
+// checkKey validates the agent and name of a read or a delete, so that a
+// name no write accepts is refused rather than reported not found.
+func checkKey(agent, name string) error {
+	if err := checkAgent(agent); err != nil {
+		return err
+	}
+	return withAgent(ValidName(name), agent)
+}
+
 func checkAgentAttributes(agent string, as Attributes) error {
 	if err := checkAgent(agent); err != nil {
 		return err

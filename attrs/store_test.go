@@ -149,6 +149,17 @@ func testStore(t *testing.T, s attrs.Store) {
 				t.Errorf("Set(%q, %q, %v) = %v, want ErrInvalid naming %q", c.agent, c.name, c.v, err, c.wantName)
 			}
 		}
+		for _, name := range []string{"a/b", ""} {
+			_, err := s.Get(ctx, "a1", name)
+			var ae *attrs.AttributeError
+			if !errors.Is(err, attrs.ErrInvalid) || !errors.As(err, &ae) || ae.Name != name {
+				t.Errorf("Get(a1, %q) = %v, want ErrInvalid naming %q", name, err, name)
+			}
+			_, err = s.Delete(ctx, "a1", name)
+			if !errors.Is(err, attrs.ErrInvalid) || !errors.As(err, &ae) || ae.Name != name {
+				t.Errorf("Delete(a1, %q) = %v, want ErrInvalid naming %q", name, err, name)
+			}
+		}
 		dup := attrs.Attributes{{Name: "x", Value: attrs.Text("a")}, {Name: "x", Value: attrs.Text("b")}}
 		if _, err := s.SetAgent(ctx, "a1", dup); !errors.Is(err, attrs.ErrInvalid) || !strings.Contains(err.Error(), `"x"`) {
 			t.Errorf("SetAgent with a duplicate = %v, want ErrInvalid naming x", err)

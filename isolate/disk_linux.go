@@ -32,9 +32,14 @@ type DiskUsage struct {
 // DiskOption configures a DiskWatcher.
 type DiskOption func(*DiskWatcher)
 
-// WithDiskInterval sets how often the watcher works (default 15 s).
+// WithDiskInterval sets how often the watcher works (default 15 s); a
+// non-positive d keeps the default.
 func WithDiskInterval(d time.Duration) DiskOption {
-	return func(w *DiskWatcher) { w.interval = d }
+	return func(w *DiskWatcher) {
+		if d > 0 {
+			w.interval = d
+		}
+	}
 }
 
 // WithDiskBudget bounds the entries examined per tick (default 100000); a
@@ -245,9 +250,12 @@ func (s *duScan) step(budget int) (int, bool) {
 			}
 			s.curPath = s.pending[len(s.pending)-1]
 			s.pending = s.pending[:len(s.pending)-1]
-			f, err := os.Open(s.curPath)
+			// O_NOFOLLOW|O_DIRECTORY: the task may have replaced the
+			// directory with a symlink since it was listed, and du never
+			// follows one out of the sandbox.
+			f, err := os.OpenFile(s.curPath, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
 			if err != nil {
-				continue // removed or unreadable since it was listed
+				continue // removed, replaced or unreadable since it was listed
 			}
 			s.cur = f
 		}

@@ -166,3 +166,38 @@ func TestDiskWatcherRejectsBadInput(t *testing.T) {
 	require.ErrorAs(t, w.Watch("a", "/tmp", 1, nil), &fe)
 	assert.Equal(t, "onOver", fe.Field)
 }
+
+func TestDuDoesNotFollowDirectorySwappedForSymlink(t *testing.T) {
+	base := testenv.TempDirOnDisk(t)
+	dir, outside := filepath.Join(base, "sandbox"), filepath.Join(base, "outside")
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "sub"), 0o755))
+	require.NoError(t, os.Mkdir(outside, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "huge"), make([]byte, 4<<20), 0o644))
+
+	s, err := newDuScan(dir)
+	require.NoError(t, err)
+	defer s.close()
+	// One entry: the scan lists "sub" as a directory still to read.
+	_, done := s.step(1)
+	require.False(t, done)
+	require.Equal(t, []string{filepath.Join(dir, "sub")}, s.pending)
+
+	// The task swaps the directory for a symlink to a large tree outside.
+	require.NoError(t, os.Remove(filepath.Join(dir, "sub")))
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "sub")))
+	for !done {
+		_, done = s.step(1000)
+	}
+	assert.Less(t, s.bytes, int64(1<<20), "the scan followed the symlink out of the sandbox")
+}
+
+func TestDiskWatcherNonPositiveIntervalKeepsDefault(t *testing.T) {
+	for _, d := range []time.Duration{0, -time.Second} {
+		w := NewDiskWatcher(WithDiskInterval(d))
+		assert.Equal(t, DefaultDiskInterval, w.interval, "interval %v", d)
+		// Run must not panic in time.NewTicker.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		assert.ErrorIs(t, w.Run(ctx), context.Canceled)
+	}
+}

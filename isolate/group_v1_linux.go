@@ -124,7 +124,11 @@ func newV1Group(feat Features, path string, l *Limits, mode CPUMode, parentQuota
 }
 
 func (g *v1Group) apply(l Limits, mode CPUMode, parentQuotaUs int64) error {
-	if err := g.cg.Update(v1Resources(l, mode, g.feat.SwapAccounting, parentQuotaUs)); err != nil {
+	res := v1Resources(l, mode, g.feat.SwapAccounting, parentQuotaUs)
+	if err := g.raiseMemsw(res.Memory); err != nil {
+		return fmt.Errorf("isolate: update cgroup %s: %w", g.path, err)
+	}
+	if err := g.cg.Update(res); err != nil {
 		return fmt.Errorf("isolate: update cgroup %s: %w", g.path, err)
 	}
 	if l.PidsMax == 0 && g.feat.Pids {
@@ -135,6 +139,25 @@ func (g *v1Group) apply(l Limits, mode CPUMode, parentQuotaUs int64) error {
 		}
 	}
 	return nil
+}
+
+// raiseMemsw writes memory.memsw.limit_in_bytes ahead of a memory limit
+// that would exceed its current value, which the kernel refuses. cgroup1's
+// Update means to do this but swaps the memory limit with the soft limit
+// instead of with memsw, so raising memory with swap accounted fails.
+func (g *v1Group) raiseMemsw(m *specs.LinuxMemory) error {
+	if m == nil || m.Swap == nil || m.Limit == nil {
+		return nil
+	}
+	file := filepath.Join(g.dir(cgroup1.Memory), "memory.memsw.limit_in_bytes")
+	cur, err := readInt(file)
+	if err != nil {
+		return err
+	}
+	if *m.Limit <= cur {
+		return nil
+	}
+	return os.WriteFile(file, []byte(strconv.FormatInt(*m.Swap, 10)), 0)
 }
 
 func (g *v1Group) resize(cpus float64, memoryBytes int64) error {
@@ -390,7 +413,6 @@ func setFreezerState(ctx context.Context, dir, state string) error {
 // every hierarchy with filepath.Walk (see procs), which the caller's kill
 // has just done.
 func (g *v1Group) remove() error {
-	g.sr.close()
 	var errs []error
 	for _, d := range g.dirs() {
 		errs = append(errs, rmdirTree(d))
@@ -398,6 +420,9 @@ func (g *v1Group) remove() error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("isolate: remove cgroup %s: %w", g.path, err)
 	}
+	// Closed after the rmdir: a Stats racing with it could otherwise
+	// reopen the files and leak them.
+	g.sr.close()
 	return nil
 }
 

@@ -220,13 +220,14 @@ func (g *v2Group) kill(ctx context.Context) error {
 }
 
 func (g *v2Group) remove() error {
+	if g.exists() {
+		if err := g.m.Delete(); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("isolate: remove cgroup %s: %w", g.path, err)
+		}
+	}
+	// Closed after the rmdir: a Stats racing with it could otherwise
+	// reopen the files and leak them.
 	g.sr.close()
-	if !g.exists() {
-		return nil
-	}
-	if err := g.m.Delete(); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("isolate: remove cgroup %s: %w", g.path, err)
-	}
 	return nil
 }
 

@@ -172,6 +172,30 @@ func TestUpdateRunningTask(t *testing.T) {
 	assert.Equal(t, []int{h.pid()}, pids)
 }
 
+func TestUpdateRaisesMemoryAndLiftsSwapLimit(t *testing.T) {
+	iso := newTestIsolator(t)
+	task, err := iso.Create("swap", Limits{CPUs: 1, MemoryBytes: 64 << 20})
+	require.NoError(t, err)
+	// More memory and unlimited swap: on v1 the memory limit may not exceed
+	// memory+swap at any moment, so the order of the two writes matters.
+	require.NoError(t, task.Update(Limits{CPUs: 1, MemoryBytes: 128 << 20, MemorySwapBytes: -1}))
+	l, err := task.g.readLimits()
+	require.NoError(t, err)
+	assert.Equal(t, int64(128<<20), l.MemoryBytes)
+	if iso.feat.SwapAccounting {
+		assert.Equal(t, int64(-1), l.MemorySwapBytes, "swap unlimited")
+	}
+	// And back: less memory with no swap, then more with some.
+	require.NoError(t, task.Update(Limits{CPUs: 1, MemoryBytes: 64 << 20}))
+	require.NoError(t, task.Update(Limits{CPUs: 1, MemoryBytes: 256 << 20, MemorySwapBytes: 32 << 20}))
+	l, err = task.g.readLimits()
+	require.NoError(t, err)
+	assert.Equal(t, int64(256<<20), l.MemoryBytes)
+	if iso.feat.SwapAccounting {
+		assert.Equal(t, int64(32<<20), l.MemorySwapBytes)
+	}
+}
+
 func TestMemoryHogIsOOMKilledAndReported(t *testing.T) {
 	iso := newTestIsolator(t)
 	task, err := iso.Create("hog", Limits{CPUs: 1, MemoryBytes: 64 << 20})
@@ -304,6 +328,8 @@ func TestDestroyLeavesNoCgroupAndNoProcess(t *testing.T) {
 	}
 	_, err = iso.Task("doomed")
 	assert.ErrorIs(t, err, ErrNotFound)
+	_, err = task.Stats()
+	assert.ErrorIs(t, err, ErrNotFound, "stats of a destroyed task")
 }
 
 func TestRecoveryAfterRestart(t *testing.T) {

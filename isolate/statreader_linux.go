@@ -28,14 +28,18 @@ type statFile struct {
 type statReader struct {
 	files []statFile
 
-	mu   sync.Mutex
-	open []*os.File
-	buf  []byte
+	mu     sync.Mutex
+	open   []*os.File
+	buf    []byte
+	closed bool // the cgroup was removed: never reopen
 }
 
 func (r *statReader) read() (Stats, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return Stats{}, fmt.Errorf("isolate: stats: cgroup removed: %w", ErrNotFound)
+	}
 	if r.open == nil {
 		if err := r.openAll(); err != nil {
 			return Stats{}, err
@@ -76,11 +80,13 @@ func (r *statReader) openAll() error {
 	return nil
 }
 
+// close closes the kept files once the cgroup is removed. A read after it
+// fails rather than reopening files nobody would close again.
 func (r *statReader) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	closeAll(r.open)
-	r.open = nil
+	r.open, r.closed = nil, true
 }
 
 func closeAll(files []*os.File) {

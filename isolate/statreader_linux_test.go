@@ -98,3 +98,13 @@ func TestReadSoftLimitsBackFromV2Weight(t *testing.T) {
 	assert.Equal(t, int64(-1), l.MemorySwapBytes, "swap.max max is unlimited")
 	assert.Equal(t, int64(64), l.PidsMax)
 }
+
+func TestStatsAfterCloseDoNotReopen(t *testing.T) {
+	g := fixtureV1(t)
+	_, err := g.stats()
+	require.NoError(t, err)
+	g.sr.close() // what remove does once the cgroup is gone
+	_, err = g.stats()
+	assert.ErrorIs(t, err, ErrNotFound)
+	assert.Nil(t, g.sr.open, "a read after close reopened the control files, which nothing closes")
+}

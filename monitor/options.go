@@ -3,6 +3,7 @@ package monitor
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -78,7 +79,19 @@ func WithSysRoot(dir string) Option {
 // No arguments reports none. A mount point that cannot be statted fails
 // the sample, like an unreadable /proc file.
 func WithMounts(points ...string) Option {
-	return func(c *config) { c.mounts = points }
+	return func(c *config) {
+		for i, p := range points {
+			switch {
+			case p == "":
+				c.invalid("mount point", `""`)
+			case slices.Contains(points[:i], p):
+				// Two series with the same labels: the Collector's
+				// scrape would fail.
+				c.invalid("mount point (given twice)", p)
+			}
+		}
+		c.mounts = points
+	}
 }
 
 // WithDisks sets the block devices whose I/O rates are reported, by

@@ -133,6 +133,8 @@ func TestOptionsRejectBadValues(t *testing.T) {
 		{"negative pid", WithProcessTree(-1), "pid"},
 		{"empty cgroup path", WithCgroup(""), "cgroup path"},
 		{"empty proc root", WithProcRoot(""), "proc root"},
+		{"empty mount point", WithMounts("/", ""), "mount point"},
+		{"mount point given twice", WithMounts("/", "/tmp", "/"), "mount point (given twice): /"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

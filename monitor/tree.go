@@ -15,9 +15,10 @@ import (
 
 // ResourceUsage is a reading of what a process tree or a cgroup uses.
 type ResourceUsage struct {
-	// CPUSeconds is cumulative CPU time. It never decreases between two
-	// readings of the same ProcessTree or Cgroup; rates come from its
-	// differences.
+	// CPUSeconds is cumulative CPU time; rates come from its differences.
+	// A ProcessTree's never decreases. A Cgroup's is the kernel's counter,
+	// which starts again from zero if the cgroup is removed and created
+	// again (a Sampler counts such a step as no use).
 	CPUSeconds float64
 	// MemoryBytes is resident memory (see OwnUsage.MemoryBytes).
 	MemoryBytes uint64
@@ -116,6 +117,11 @@ func (t *ProcessTree) Usage(ctx context.Context) (ResourceUsage, error) {
 	for len(stack) > 0 {
 		pid := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		if _, seen := t.next[pid]; seen {
+			// /proc is not read atomically: a PID reused during the walk,
+			// or a doctored fixture, can make a parent loop.
+			continue
+		}
 		e := entries[pid]
 		u.Processes++
 		u.MemoryBytes += e.rss

@@ -67,6 +67,39 @@ func TestProcessTreeBadStatNamesFile(t *testing.T) {
 	assert.Equal(t, 1, pe.Line)
 }
 
+func TestProcessTreeParentLoopEnds(t *testing.T) {
+	// 100's parent is 101 and 101's parent is 100: a loop that a reused
+	// PID can produce in a non-atomic read of /proc.
+	root := copyFixture(t, "tree", "1")
+	for _, e := range []struct{ path, edit string }{
+		{"100/stat", "100 (sh) S 101 "},
+		{"101/stat", "101 (sleep) S 100 "},
+	} {
+		path := filepath.Join(root, "proc", e.path)
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		// Keep everything after the ppid field.
+		fields := strings.SplitN(string(b), " ", 5)
+		require.NoError(t, os.WriteFile(path, []byte(e.edit+fields[4]), 0o644))
+	}
+	tree, err := NewProcessTree(filepath.Join(root, "proc"), 100)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	var u ResourceUsage
+	go func() {
+		var err error
+		u, err = tree.Usage(context.Background())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+		assert.Equal(t, 5, u.Processes, "100, 101, 102, 103, 105: each counted once")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Usage did not return: the walk loops")
+	}
+}
+
 // startTree starts sh -c script in its own process group and stops the
 // whole group when the test ends.
 func startTree(t testing.TB, script string) *exec.Cmd {

@@ -46,6 +46,7 @@ func TestAttrctl(t *testing.T) {
 		{"delete a whole agent", []string{"delete", "agent-2"}, 0, `^revision \d+\n$`, `^$`},
 		{"list after deletes", []string{"list"}, 0, "^agent-1\tcores:16;ports:\\[31000-32000\\];rack:r1\n$", `^$`},
 		{"name with a slash is refused naming it", []string{"set", "agent-1", "a/b:1"}, 1, `^$`, `attribute "a/b".*'/'`},
+		{"get of a name with a slash is refused naming it", []string{"get", "agent-1", "a/b"}, 1, `^$`, `attribute "a/b".*'/'`},
 		{"malformed range is refused naming it", []string{"set", "agent-1", "ports:[9-1]"}, 1, `^$`, `attribute "ports".*begin is after end`},
 		{"unknown command", []string{"frob"}, 2, `^$`, `unknown command "frob"`},
 		{"missing arguments", []string{"get"}, 2, `^$`, `want AGENT`},

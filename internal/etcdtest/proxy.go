@@ -63,21 +63,24 @@ func (p *Proxy) accept() {
 		if err != nil {
 			return
 		}
-		p.mu.Lock()
-		cut := p.cut
-		p.mu.Unlock()
-		if cut {
-			down.Close()
-			continue
-		}
 		up, err := net.Dial("tcp", p.target)
 		if err != nil {
 			down.Close()
 			continue
 		}
+		// Checked under the lock that registers the pair, so that a Cut
+		// while dialling cannot let a connection through.
 		p.mu.Lock()
-		p.conns[down], p.conns[up] = struct{}{}, struct{}{}
+		cut := p.cut
+		if !cut {
+			p.conns[down], p.conns[up] = struct{}{}, struct{}{}
+		}
 		p.mu.Unlock()
+		if cut {
+			down.Close()
+			up.Close()
+			continue
+		}
 		p.wg.Add(2)
 		go p.pipe(down, up)
 		go p.pipe(up, down)
