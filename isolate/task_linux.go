@@ -101,8 +101,10 @@ func (t *Task) OpenDir() (*os.File, error) { return t.g.openDir() }
 // Stats reads the task's usage.
 func (t *Task) Stats() (Stats, error) { return t.g.stats() }
 
-// Kill SIGKILLs every process in the task's cgroup (freezing it first so
-// nothing escapes by forking) and waits until the cgroup is empty.
+// Kill SIGKILLs every process in the task's cgroup and waits until the
+// cgroup is empty. Nothing escapes by forking: on cgroup v2 the kernel kills
+// the whole cgroup (cgroup.kill); on v1, when a process appeared between
+// listing and signalling, the cgroup is frozen, killed and thawed.
 func (t *Task) Kill(ctx context.Context) error {
 	return t.g.kill(ctx)
 }
