@@ -159,6 +159,7 @@ func (p *agentProcess) signal(t *testing.T, sig syscall.Signal) {
 		}
 	case <-time.After(30 * time.Second):
 		p.cmd.Process.Kill()
+		<-done // sets ProcessState, which the tests' cleanups read
 		t.Fatalf("agent did not exit after %v; log:\n%s", sig, p.log)
 	}
 }
@@ -256,8 +257,10 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 		if proc.cmd.ProcessState == nil {
 			proc.cmd.Process.Kill()
 			proc.cmd.Wait()
-			sweep(dir, name)
 		}
+		// An agent that exited on its own but failed the test may have
+		// left tasks; after a passing test dir is gone and this is a no-op.
+		sweep(dir, name)
 		if t.Failed() {
 			t.Logf("agent log:\n%s", log)
 		}
@@ -469,8 +472,8 @@ func TestWithoutRootTasksRunAsPlainProcesses(t *testing.T) {
 		if cmd.ProcessState == nil {
 			cmd.Process.Kill()
 			cmd.Wait()
-			sweep(dir, name)
 		}
+		sweep(dir, name)
 		if t.Failed() {
 			t.Logf("agent log:\n%s", log)
 		}

@@ -115,9 +115,14 @@ type component struct {
 	err    error // Run's result, once done is closed
 }
 
-func (p *component) stop(cause error) error {
-	p.cancel(cause)
-	<-p.done
+// stop cancels p and waits until it returns or ctx is done.
+func (p *component) stop(ctx context.Context) error {
+	p.cancel(nil)
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return fmt.Errorf("still running: %w", context.Cause(ctx))
+	}
 	if errors.Is(p.err, context.Canceled) {
 		return nil
 	}
@@ -356,7 +361,7 @@ func (c *Cluster) CgroupRoot() string {
 }
 
 // Close stops the framework, the agents (which kill their tasks) and the
-// masters, then removes the cluster's cgroups, unmounts whatever is still
+// masters, waiting for each until ctx is done, then removes the cluster's cgroups, unmounts whatever is still
 // mounted under its directory and removes the directory if it made it.
 // Calls after the first return nil; Close is not safe to call concurrently.
 func (c *Cluster) Close(ctx context.Context) error {
@@ -367,7 +372,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 
 	var errs []error
 	if c.fw != nil {
-		if err := c.fw.stop(nil); err != nil {
+		if err := c.fw.stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("framework: %w", err))
 		}
 	}
@@ -375,7 +380,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	var emu sync.Mutex
 	for i, p := range c.agents {
 		wg.Go(func() {
-			if err := p.stop(nil); err != nil {
+			if err := p.stop(ctx); err != nil {
 				emu.Lock()
 				errs = append(errs, fmt.Errorf("agent %s: %w", c.cfg.Agents[i].ID, err))
 				emu.Unlock()
@@ -384,7 +389,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	}
 	wg.Wait()
 	if c.master != nil {
-		if err := c.master.stop(nil); err != nil {
+		if err := c.master.stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("master: %w", err))
 		}
 	}

@@ -131,6 +131,9 @@ func (h *hosts) startAgent(spec cluster.AgentSpec) {
 		spec.BusinessCgroup = old.BusinessCgroup
 	} else {
 		idleBusiness(h.t, &spec)
+		// Cleanups run last-registered first: stop the agents before this
+		// host's namespace and business cgroup, registered above, go.
+		h.t.Cleanup(h.stopAgents)
 	}
 	h.specs[spec.ID] = spec
 	h.agents[spec.ID] = h.start(&m, roleConfig{
@@ -195,6 +198,8 @@ func (h *hosts) start(m *host, cfg roleConfig, role string) *proc {
 		}
 		p.url = u
 	case <-time.After(30 * time.Second):
+		// Not yet in h.masters or h.agents, so close would not stop it.
+		p.kill()
 		h.t.Fatalf("%s %s not ready after 30s", role, cfg.ID)
 	}
 	return p
@@ -204,16 +209,7 @@ func (h *hosts) start(m *host, cfg roleConfig, role string) *proc {
 // and remove their cgroups), then masters; logs are shown if the test
 // failed.
 func (h *hosts) close() {
-	for _, p := range h.agents {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	for _, p := range h.agents {
-		select {
-		case <-p.done:
-		case <-time.After(20 * time.Second):
-			p.kill()
-		}
-	}
+	h.stopAgents()
 	for _, p := range h.masters {
 		p.kill()
 	}
@@ -227,6 +223,26 @@ func (h *hosts) close() {
 		for _, l := range logs {
 			b, _ := os.ReadFile(l)
 			h.t.Logf("%s:\n%s", filepath.Base(l), b)
+		}
+	}
+}
+
+// stopAgents stops every agent with SIGTERM (they kill their tasks and
+// remove their cgroups), or SIGKILL after 20 s; agents already stopped are
+// left alone.
+func (h *hosts) stopAgents() {
+	for _, p := range h.agents {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	for _, p := range h.agents {
+		select {
+		case <-p.done:
+		case <-time.After(20 * time.Second):
+			p.kill()
 		}
 	}
 }

@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -98,31 +101,59 @@ func (n *network) run(t *testing.T, args ...string) {
 
 func (n *network) quiet(args ...string) { _ = exec.Command(n.ip, args...).Run() }
 
-// freeSubnet picks a 10.x.y.0/24 that overlaps no address on this machine
-// (other tests may be creating networks at the same time; the random pick
-// makes a clash unlikely, the check makes it impossible with what exists).
+// freeSubnet picks a 10.x.y.0/24 that overlaps no network of this machine:
+// none of its interfaces' networks and none of its IPv4 routes but the
+// default one, so that the bridge's route shadows nothing the machine
+// reaches (other tests may be creating networks at the same time; the
+// random pick makes a clash unlikely, the check makes it impossible with
+// what exists).
 func freeSubnet(t *testing.T) string {
 	t.Helper()
-	used := map[string]bool{}
+	var used []*net.IPNet
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok {
-			if v4 := ipn.IP.To4(); v4 != nil {
-				used[fmt.Sprintf("%d.%d.%d", v4[0], v4[1], v4[2])] = true
-			}
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+			used = append(used, ipn)
 		}
 	}
+	used = append(used, ipv4Routes(t)...)
 	for range 100 {
 		x, _ := rand.Int(rand.Reader, big.NewInt(200))
 		y, _ := rand.Int(rand.Reader, big.NewInt(254))
-		s := fmt.Sprintf("10.%d.%d", 20+x.Int64(), 1+y.Int64())
-		if !used[s] {
-			return s
+		cand := &net.IPNet{IP: net.IPv4(10, byte(20+x.Int64()), byte(1+y.Int64()), 0).To4(), Mask: net.CIDRMask(24, 32)}
+		if !slices.ContainsFunc(used, func(n *net.IPNet) bool { return n.Contains(cand.IP) || cand.Contains(n.IP) }) {
+			return fmt.Sprintf("%d.%d.%d", cand.IP[0], cand.IP[1], cand.IP[2])
 		}
 	}
 	t.Fatal("no free 10.x.y.0/24 subnet")
 	return ""
+}
+
+// ipv4Routes returns the destinations of the IPv4 routes in
+// /proc/net/route, except the default route.
+func ipv4Routes(t *testing.T) []*net.IPNet {
+	t.Helper()
+	data, err := os.ReadFile("/proc/net/route")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*net.IPNet
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			continue
+		}
+		// Destination and Mask are hexadecimal in host (little-endian) order.
+		dst, err1 := strconv.ParseUint(f[1], 16, 32)
+		mask, err2 := strconv.ParseUint(f[7], 16, 32)
+		if err1 != nil || err2 != nil || mask == 0 {
+			continue
+		}
+		le := func(v uint64) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)} }
+		out = append(out, &net.IPNet{IP: net.IP(le(dst)), Mask: net.IPMask(le(mask))})
+	}
+	return out
 }

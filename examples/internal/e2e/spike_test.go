@@ -18,6 +18,7 @@ import (
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/internal/testenv"
 	"github.com/gleaner/gleaner/isolate"
+	"github.com/gleaner/gleaner/monitor"
 )
 
 // spikeInterval is the agent's sampling interval in the spike test; the
@@ -28,8 +29,9 @@ const spikeInterval = 500 * time.Millisecond
 // each holding 100 MB, on an agent lending a 2-cpu, 1024 MB machine, then
 // starts a business process outside Gleaner's cgroups: first it spins a
 // CPU, and the agent must lower both tasks' CFS quotas (throttle) within two
-// sampling intervals without evicting; then it takes 750 MiB, which leaves
-// room for one task's memory only, and the agent must evict one task within
+// sampling intervals without evicting; then it grows to 760 MiB, which
+// leaves a reservation of about 147 MiB (1024 - 1.1*760 - 4% of 1024): room
+// for one task's memory only, and the agent must evict one task within
 // two sampling intervals, keep the other, and report the eviction to the
 // master as the task's end with an "evicted" reason.
 func TestBusinessSpikeThrottlesThenEvicts(t *testing.T) {
@@ -125,10 +127,26 @@ func TestBusinessSpikeThrottlesThenEvicts(t *testing.T) {
 	t.Logf("throttled %v after the CPU spike", time.Since(spun).Round(time.Millisecond))
 
 	// Phase 2: memory. One task evicted (its cgroup removed), one left.
+	// The business is brought to businessMiB in all, counting what the
+	// load process already holds (its runtime, far more under -race) as
+	// the agent measures it.
+	bizUsage, err := monitor.NewCgroup("/sys/fs/cgroup", business)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := bizUsage.Usage(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const businessMiB = 760
+	more := businessMiB - int(u.MemoryBytes>>20)
+	if more <= 0 {
+		t.Fatalf("the business load holds %d MiB before the memory spike, want less than %d", u.MemoryBytes>>20, businessMiB)
+	}
 	asked := time.Now()
-	fmt.Fprintln(stdin, "mem 750")
+	fmt.Fprintln(stdin, "mem", more)
 	took := step("allocating")
-	t.Logf("the business took 750 MiB in %v", took.Sub(asked).Round(time.Millisecond))
+	t.Logf("the business took %d MiB more (%d MiB in all) in %v", more, businessMiB, took.Sub(asked).Round(time.Millisecond))
 	evicted := ""
 	if !poll(t, budget, func() bool {
 		for id := range before {

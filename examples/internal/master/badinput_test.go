@@ -67,7 +67,7 @@ func TestBadInputIsRefusedAndStateStaysIntact(t *testing.T) {
 		tc{"accept of an unknown offer", api.PathAccept, fmt.Sprintf(`{"framework_id":%q,"offer_ids":["o9-9"],"tasks":[]}`, fw), 404, `"o9-9"`},
 		tc{"accept without offers", api.PathAccept, fmt.Sprintf(`{"framework_id":%q,"offer_ids":[],"tasks":[]}`, fw), 400, "offer_ids: empty"},
 		tc{"decline of unknown offer", api.PathDecline, fmt.Sprintf(`{"framework_id":%q,"offer_ids":["o9-9"]}`, fw), 404, `"o9-9"`},
-		tc{"decline with negative refuse", api.PathDecline, fmt.Sprintf(`{"framework_id":%q,"offer_ids":["o9-9"],"refuse_seconds":-1}`, fw), 404, `"o9-9"`},
+		tc{"decline of unknown offer with negative refuse", api.PathDecline, fmt.Sprintf(`{"framework_id":%q,"offer_ids":["o9-9"],"refuse_seconds":-1}`, fw), 404, `"o9-9"`},
 		tc{"revive unknown framework", api.PathRevive, `{"framework_id":"nope"}`, 404, `framework "nope"`},
 		tc{"suppress without framework", api.PathSuppress, `{}`, 400, `framework_id: missing`},
 		tc{"kill unknown task", api.PathKill, fmt.Sprintf(`{"framework_id":%q,"task_id":"nope"}`, fw), 404, `task_id "nope"`},
@@ -112,6 +112,14 @@ func TestBadInputIsRefusedAndStateStaysIntact(t *testing.T) {
 			code, msg := post(t, m.URL()+api.PathAccept, "application/json", body)
 			require.Equal(t, tt.code, code, "answer: %s", msg)
 			require.Contains(t, msg, tt.msg)
+		})
+	}
+	for _, refuse := range []string{"-1", "1e+12"} {
+		t.Run("decline with refuse_seconds "+refuse, func(t *testing.T) {
+			body := fmt.Sprintf(`{"framework_id":%q,"offer_ids":[%q],"refuse_seconds":%s}`, fw, o.ID, refuse)
+			code, msg := post(t, m.URL()+api.PathDecline, "application/json", body)
+			require.Equal(t, http.StatusBadRequest, code, "answer: %s", msg)
+			require.Contains(t, msg, "refuse_seconds "+refuse)
 		})
 	}
 	code, msg := post(t, m.URL()+api.PathAccept, "text/plain", `{}`)
