@@ -299,7 +299,10 @@ func AgentConfig(spec AgentSpec, dir string, masters, etcd []string, prefix, cgr
 		Interval:       interval,
 		ReportInterval: interval,
 		CgroupParent:   cgroupRoot + "/" + spec.ID,
-		KillGrace:      time.Second,
+		// A task that ignores SIGTERM (a PID 1 without handlers does) holds
+		// its resources for the whole grace; two intervals keep moves and
+		// evictions prompt in fast test clusters, and one second in the demo.
+		KillGrace:      min(time.Second, 2*interval),
 		BusinessCgroup: spec.BusinessCgroup,
 		// Lend what the business leaves now, keeping 10% of its usage and
 		// 4% of capacity back; grow again after five quiet intervals, so
