@@ -114,6 +114,27 @@ func (r *Reservation) Observe(s Sample) (Change, bool, error) {
 	return c, true, nil
 }
 
+// Restore starts the reservation from prev, the value an earlier run of the
+// same agent published, instead of from zero. Without it a restarted agent
+// would lend nothing until its estimate had stayed higher for GrowAfter, and
+// its QoS would evict the running tasks it adopted. Restoring lends nothing
+// that the business needs: the next Observe still shrinks at once to what the
+// business leaves idle. Call it before the first Observe; a NaN, infinite or
+// negative amount is refused with an error wrapping ErrInvalid.
+func (r *Reservation) Restore(prev Resources) error {
+	if err := checkAmounts("Restore", prev); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.engine
+	e.current = prev
+	for res := range numResources {
+		e.damper.cur[res] = prev.get(res)
+	}
+	return nil
+}
+
 // Current returns the reservation now.
 func (r *Reservation) Current() Resources {
 	r.mu.Lock()

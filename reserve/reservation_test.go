@@ -145,3 +145,32 @@ func TestConcurrentSubscribers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A restarted agent restores what it lent: it keeps lending that at once
+// instead of waiting GrowAfter from zero, yet still shrinks at once when the
+// business needs more.
+func TestRestoreStartsFromAnEarlierReservation(t *testing.T) {
+	r, err := NewReservation(Headroom{}, Hysteresis{GrowAfter: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Restore(Resources{CPUCores: 6, MemoryBytes: 24 * gib}); err != nil {
+		t.Fatal(err)
+	}
+	if _, changed, err := r.Observe(at(0, 2, 8)); err != nil || changed {
+		t.Fatalf("first sample after restore: changed %v, err %v; want the restored value kept", changed, err)
+	}
+	if got := r.Current(); got.CPUCores != 6 || got.MemoryBytes != 24*gib {
+		t.Fatalf("current %v, want the restored 6 cores and 24 GiB", got)
+	}
+	c, changed, err := r.Observe(at(1, 5, 8))
+	if err != nil || !changed || c.To.CPUCores != 3 {
+		t.Fatalf("business rose to 5 cores: change %v (changed %v, err %v), want a shrink to 3 cores at once", c.To, changed, err)
+	}
+
+	bad, _ := NewReservation(Headroom{}, Hysteresis{})
+	err = bad.Restore(Resources{CPUCores: math.NaN()})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "CPUCores") {
+		t.Fatalf("Restore(NaN) = %v, want ErrInvalid naming CPUCores", err)
+	}
+}
