@@ -162,6 +162,16 @@ func New(cfg Config) (_ *Agent, err error) {
 	if a.res, err = reserve.NewReservation(cfg.Policy, *cfg.Hysteresis); err != nil {
 		return nil, fmt.Errorf("%w: policy or hysteresis: %w", ErrInvalid, err)
 	}
+	// A restarted agent lends what it lent before rather than growing from
+	// zero, which would make its QoS evict the tasks it adopts; the first
+	// sample still shrinks it at once if the business needs more.
+	if est, ok, err := loadEstimate(cfg.estimateFile()); err != nil {
+		a.log.Warn("reservation: previous estimate unreadable, starting from zero", "err", err)
+	} else if ok {
+		if err := a.res.Restore(est); err != nil {
+			a.log.Warn("reservation: previous estimate refused, starting from zero", "err", err)
+		}
+	}
 	a.disk = isolate.NewDiskWatcher(isolate.WithDiskInterval(cfg.DiskInterval), isolate.WithDiskLogger(a.log))
 
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {

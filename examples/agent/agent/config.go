@@ -224,3 +224,9 @@ func (c Config) cacheDir() string   { return filepath.Join(c.Dir, "cache") }
 func (c Config) overrideFile() string {
 	return filepath.Join(c.Dir, "state", "reservation.json")
 }
+
+// estimateFile keeps the last published estimate, restored by the next agent
+// on the same directory.
+func (c Config) estimateFile() string {
+	return filepath.Join(c.Dir, "state", "estimate.json")
+}

@@ -25,6 +25,9 @@ func (a *Agent) sampleLoop(ctx context.Context, sub *monitor.Subscription) {
 			return
 		case c := <-changes.C():
 			a.log.Info("reservation estimate changed", "from", c.From, "to", c.To, "reason", c.Reason)
+			if err := saveJSON(a.cfg.estimateFile(), c.To); err != nil {
+				a.log.Warn("reservation: cannot keep the estimate for a restart", "err", err)
+			}
 			a.mu.Lock()
 			a.lastChange, a.lastChangeAt = c.Reason, c.Time
 			a.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/reserve"
 )
 
 // record is what the agent keeps on disk about one task, so that the next
@@ -115,7 +116,12 @@ func firstErr(errs ...error) error {
 
 // saveOverride keeps the operator's bounds across restarts.
 func saveOverride(path string, o ReservationOverride) error {
-	data, err := json.Marshal(o)
+	return saveJSON(path, o)
+}
+
+// saveJSON writes v to path through a temporary file and a rename.
+func saveJSON(path string, v any) error {
+	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
@@ -147,4 +153,20 @@ func loadOverride(path string) (limit, floor partial, err error) {
 		return limit, floor, fmt.Errorf("%s: floor: %w", path, err)
 	}
 	return limit, floor, nil
+}
+
+// loadEstimate reads the estimate the previous agent on this directory
+// published; ok is false when there is none.
+func loadEstimate(path string) (est reserve.Resources, ok bool, err error) {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return est, false, nil
+	}
+	if err != nil {
+		return est, false, err
+	}
+	if err := json.Unmarshal(data, &est); err != nil {
+		return est, false, fmt.Errorf("%s: %w", path, err)
+	}
+	return est, true, nil
 }
