@@ -41,25 +41,10 @@ func (r record) status(agentID string) api.TaskStatus {
 	}
 }
 
-// saveRecord writes r through a temporary file and a rename.
+// saveRecord writes r as <dir>/<task-id>.json.
 func saveRecord(dir string, r record) error {
-	data, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".task-")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if werr != nil || cerr != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write task state: %w", firstErr(werr, cerr))
-	}
-	if err := os.Rename(f.Name(), filepath.Join(dir, r.Info.TaskID+".json")); err != nil {
-		os.Remove(f.Name())
-		return err
+	if err := saveJSON(filepath.Join(dir, r.Info.TaskID+".json"), r); err != nil {
+		return fmt.Errorf("write task state: %w", err)
 	}
 	return nil
 }
@@ -83,7 +68,7 @@ func loadRecords(dir string) ([]record, []error) {
 	var errs []error
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasPrefix(name, ".task-") {
+		if strings.HasPrefix(name, tmpPrefix) {
 			os.Remove(filepath.Join(dir, name)) // a write the previous agent did not finish
 			continue
 		}
@@ -119,18 +104,32 @@ func saveOverride(path string, o ReservationOverride) error {
 	return saveJSON(path, o)
 }
 
-// saveJSON writes v to path through a temporary file and a rename.
+// tmpPrefix starts the names of files saveJSON has not finished.
+const tmpPrefix = ".tmp-"
+
+// saveJSON writes v to path through a uniquely named temporary file in the
+// same directory and a rename, so a reader never sees half a file and two
+// writers never share a temporary name.
 func saveJSON(path string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		os.Remove(tmp)
+	f, err := os.CreateTemp(filepath.Dir(path), tmpPrefix+filepath.Base(path)+"-")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if err := firstErr(werr, cerr); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
 }
 
 // loadOverride reads the bounds saveOverride kept; none is no bounds.
