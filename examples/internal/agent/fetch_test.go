@@ -134,3 +134,33 @@ func TestTaskImageIsLayeredOnTheBase(t *testing.T) {
 		t.Errorf("message = %q, want a checksum mismatch", s.Message)
 	}
 }
+
+func TestFetchNeverWritesThroughALinkOfTheImage(t *testing.T) {
+	host := t.TempDir() // stands for a host directory such as /etc
+	bundle := t.TempDir()
+	if err := os.Symlink(host, filepath.Join(bundle, "evil")); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "payload")
+	if err := os.WriteFile(src, []byte("pwned"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "a.tar.gz")
+	writeTarGz(t, archive, map[string]string{"evil/owned-by-extract": "pwned"})
+	f, err := rootfs.NewFetcher(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, u := range []api.FetchURI{
+		{URI: "file://" + src, DestPath: "evil/owned"},
+		{URI: "file://" + archive, Extract: true},
+	} {
+		if err := fetchArtifacts(context.Background(), f, []api.FetchURI{u}, bundle); err == nil {
+			t.Errorf("fetch %+v through the image's link succeeded", u)
+		}
+	}
+	if entries, _ := os.ReadDir(host); len(entries) != 0 {
+		t.Errorf("the host directory holds %v after the fetches", entries)
+	}
+}
