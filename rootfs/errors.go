@@ -18,6 +18,12 @@ var (
 	ErrUnsafe = errors.New("unsafe archive")
 	// ErrNotSupported: the kernel or platform lacks what was asked for.
 	ErrNotSupported = errors.New("not supported")
+	// ErrDenied: the request is well-formed but the policy forbids it (a
+	// file:// URI outside the allowed directories, plain http without a
+	// digest).
+	ErrDenied = errors.New("rootfs: denied by policy")
+	// ErrTooLarge: an object is larger than the caller's limit.
+	ErrTooLarge = errors.New("rootfs: object too large")
 	// ErrExist: a destination that must be new already exists.
 	ErrExist = errors.New("already exists")
 )

@@ -26,10 +26,14 @@ import (
 // dir already holds the task's image, which is untrusted: every write goes
 // through an os.Root on dir, so a link in the image ("evil -> /etc") can
 // never steer a fetched file onto the host.
-func fetchArtifacts(ctx context.Context, f *rootfs.Fetcher, uris []api.FetchURI, dir string) error {
+//
+// Fetched bytes count against the task's disk: budget is what is left of
+// it, and fetchArtifacts returns what is left after the fetches (an
+// extracted archive counts with its unpacked size).
+func fetchArtifacts(ctx context.Context, f *rootfs.Fetcher, uris []api.FetchURI, dir string, budget int64) (int64, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return err
+		return budget, err
 	}
 	defer root.Close()
 	for i, u := range uris {
@@ -37,21 +41,25 @@ func fetchArtifacts(ctx context.Context, f *rootfs.Fetcher, uris []api.FetchURI,
 		if name == "" {
 			parsed, err := url.Parse(u.URI)
 			if err != nil {
-				return fmt.Errorf("fetch[%d] uri %q: %w", i, u.URI, err)
+				return budget, fmt.Errorf("fetch[%d] uri %q: %w", i, u.URI, err)
 			}
 			name = path.Base(parsed.Path)
 		}
 		if !filepath.IsLocal(name) {
-			return fmt.Errorf("fetch[%d] dest_path %q: not a relative path inside the sandbox", i, name)
+			return budget, fmt.Errorf("fetch[%d] dest_path %q: not a relative path inside the sandbox", i, name)
 		}
-		obj, err := f.Fetch(ctx, u.URI)
+		if budget <= 0 {
+			return budget, fmt.Errorf("fetch[%d] %s: %w: the task's disk is used up (fetched bytes count against it)", i, u.URI, rootfs.ErrTooLarge)
+		}
+		obj, err := f.Fetch(ctx, u.URI, rootfs.WithMaxBytes(budget))
 		if err != nil {
-			return fmt.Errorf("fetch[%d]: %w", i, err)
+			return budget, fmt.Errorf("fetch[%d]: %w (limit: what is left of the task's disk)", i, err)
 		}
 		if u.Extract && isArchive(name) {
-			if err := rootfs.UnpackInto(ctx, obj.Path, root, rootfs.UnpackOptions{}); err != nil {
-				return fmt.Errorf("fetch[%d] %s: %w", i, u.URI, err)
+			if err := rootfs.UnpackInto(ctx, obj.Path, root, rootfs.UnpackOptions{MaxBytes: budget}); err != nil {
+				return budget, fmt.Errorf("fetch[%d] %s: %w", i, u.URI, err)
 			}
+			budget -= obj.Size // at least; the disk watcher sees the rest
 			continue
 		}
 		mode := os.FileMode(0o644)
@@ -59,10 +67,11 @@ func fetchArtifacts(ctx context.Context, f *rootfs.Fetcher, uris []api.FetchURI,
 			mode = 0o755
 		}
 		if err := copyInto(root, obj.Path, name, mode); err != nil {
-			return fmt.Errorf("fetch[%d] %s: %w", i, u.URI, err)
+			return budget, fmt.Errorf("fetch[%d] %s: %w", i, u.URI, err)
 		}
+		budget -= obj.Size
 	}
-	return nil
+	return budget, nil
 }
 
 func isArchive(name string) bool {
