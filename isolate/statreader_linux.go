@@ -43,7 +43,8 @@ type statReader struct {
 	mu     sync.Mutex
 	open   []*os.File
 	buf    []byte
-	closed bool // the cgroup was removed: never reopen
+	rd     reading // kept, so that passing it to the parsers does not allocate
+	closed bool    // the cgroup was removed: never reopen
 }
 
 func (r *statReader) read() (Stats, error) {
@@ -57,7 +58,8 @@ func (r *statReader) read() (Stats, error) {
 			return Stats{}, err
 		}
 	}
-	var rd reading
+	rd := &r.rd
+	*rd = reading{}
 	for i, f := range r.open {
 		if f == nil {
 			continue
@@ -66,7 +68,7 @@ func (r *statReader) read() (Stats, error) {
 		if err != nil {
 			return Stats{}, err
 		}
-		if err := r.files[i].parse(data, &rd); err != nil {
+		if err := r.files[i].parse(data, rd); err != nil {
 			return Stats{}, fmt.Errorf("%w: %s: %w", ErrMalformed, f.Name(), err)
 		}
 	}
