@@ -131,7 +131,7 @@ func (m *Master) accept(ctx context.Context, c *cluster, req *api.Accept) (any, 
 	}
 	for id, o := range byOffer {
 		delete(c.offers, id)
-		if err := c.alloc.Accept(o.allocID, used[id], offer.RefuseFor(refuse)); err != nil {
+		if err := c.alloc.Accept(o.allocID, used[id], offer.WithRefuse(refuse)); err != nil {
 			// Checked above under the same lock; the allocator agrees.
 			return nil, fmt.Errorf("accept offer %s: %w", id, err)
 		}
@@ -159,7 +159,7 @@ func (m *Master) decline(ctx context.Context, c *cluster, req *api.Decline) (any
 	}
 	for i, o := range offers {
 		delete(c.offers, req.OfferIDs[i])
-		if err := c.alloc.Decline(o.allocID, offer.RefuseFor(refuse)); err != nil {
+		if err := c.alloc.Decline(o.allocID, offer.WithRefuse(refuse)); err != nil {
 			return nil, fmt.Errorf("decline offer %s: %w", req.OfferIDs[i], err)
 		}
 	}
