@@ -3,7 +3,7 @@
 // Command agent is Gleaner's example agent: it measures the business's usage
 // of this machine, lends what is idle to the master's frameworks, and runs
 // their tasks in cgroups and their own root file systems (see package
-// examples/agent/agent).
+// examples/internal/agent).
 //
 // It runs from one directory: the binary (with any bundled libraries), its
 // configuration agent.json, task state, sandboxes, base root file systems and
@@ -39,7 +39,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gleaner/gleaner/examples/agent/agent"
+	"github.com/gleaner/gleaner/examples/internal/agent"
 	"github.com/gleaner/gleaner/rootfs"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gleaner/gleaner/examples/demo/cluster"
-	"github.com/gleaner/gleaner/examples/framework/framework"
+	"github.com/gleaner/gleaner/examples/internal/framework"
 	"github.com/gleaner/gleaner/internal/testenv"
 	"github.com/gleaner/gleaner/rootfs"
 )

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/gleaner/gleaner/examples/framework/framework"
+	"github.com/gleaner/gleaner/examples/internal/framework"
 )
 
 func main() {

@@ -39,7 +39,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	var stderr bytes.Buffer
 	// No master answers on port 1: the framework keeps trying to subscribe
 	// and stops cleanly when ctx ends.
-	code := run(ctx, []string{"-master", "http://127.0.0.1:1", "-listen", "127.0.0.1:0", "-apps", "framework/testdata/apps"}, &stderr)
+	code := run(ctx, []string{"-master", "http://127.0.0.1:1", "-listen", "127.0.0.1:0", "-apps", "../internal/framework/testdata/apps"}, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d; stderr: %s", code, stderr.String())
 	}

@@ -3,9 +3,13 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -48,4 +52,46 @@ func onTmpfs(path string) bool {
 		return false
 	}
 	return st.Type == unix.TMPFS_MAGIC
+}
+
+var (
+	exec32Once   sync.Once
+	exec32Cached exec32Result
+)
+
+// probeExec32Once builds and runs the 32-bit probe the first time it is
+// called in this process and returns that result afterwards.
+func probeExec32Once() exec32Result {
+	exec32Once.Do(func() { exec32Cached = probeExec32() })
+	return exec32Cached
+}
+
+func probeExec32() exec32Result {
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "386" {
+		return exec32Result{unsupported: "a " + runtime.GOARCH + " CPU cannot run them"}
+	}
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		return exec32Result{buildErr: err}
+	}
+	dir, err := os.MkdirTemp("", "gleaner-testenv-exec32-")
+	if err != nil {
+		return exec32Result{buildErr: err}
+	}
+	defer os.RemoveAll(dir)
+	src, prog := filepath.Join(dir, "probe.c"), filepath.Join(dir, "probe")
+	if err := os.WriteFile(src, []byte(exec32Source), 0o600); err != nil {
+		return exec32Result{buildErr: err}
+	}
+	if out, err := exec.Command(gcc, "-m32", "-o", prog, src).CombinedOutput(); err != nil {
+		return exec32Result{buildErr: fmt.Errorf("%w: %s", err, out)}
+	}
+	out, err := exec.Command(prog).CombinedOutput()
+	switch {
+	case errors.Is(err, syscall.ENOEXEC):
+		return exec32Result{runErr: fmt.Errorf("%w: %v", errENOEXEC, err)}
+	case err != nil || string(out) != exec32Output:
+		return exec32Result{runErr: describeRun(out, err)}
+	}
+	return exec32Result{}
 }

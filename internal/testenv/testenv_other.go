@@ -12,3 +12,9 @@ var errNotLinux = errors.New("namespaces exist only on Linux, this is " + runtim
 func probeUserNamespaces() error { return errNotLinux }
 func probeMountNamespace() error { return errNotLinux }
 func onTmpfs(string) bool        { return false }
+
+// probeExec32Once: whether a kernel other than Linux runs 32-bit x86
+// programs is not probed; the tests that execute them are Linux tests.
+func probeExec32Once() exec32Result {
+	return exec32Result{unsupported: "32-bit execution is probed on Linux only, this is " + runtime.GOOS}
+}

@@ -20,6 +20,10 @@ func (f *fakeTB) Fatalf(format string, args ...any) { f.failed = fmt.Sprintf(for
 func fakeHost(privileged bool) host {
 	return host{
 		privileged: func() bool { return privileged },
+		ci:         func() bool { return false },
+		absent:     func() string { return "" },
+		stat:       func(string) (os.FileInfo, error) { return nil, os.ErrNotExist },
+		exec32:     func() exec32Result { return exec32Result{} },
 		euid:       func() int { return 1000 },
 		lookPath:   func(name string) (string, error) { return "", errors.New("not found") },
 		mounts: func() ([]mount, error) {
@@ -103,14 +107,130 @@ func TestCgroupRequirements(t *testing.T) {
 			t.Fatalf("want a skip for root, got %q", f.skipped)
 		}
 	})
-	t.Run("no v1 hierarchy on a unified host", func(t *testing.T) {
+	// The cgroup version is the host's choice: an unmounted one skips even
+	// under the privileged switch, while a missing controller of a mounted
+	// version is set-up and fails there.
+	t.Run("no v1 hierarchy on a unified host skips under the switch", func(t *testing.T) {
 		h := root(fakeHost(true))
 		h.mounts = func() ([]mount, error) { return []mount{{point: "/sys/fs/cgroup", fsType: "cgroup2"}}, nil }
 		f := &fakeTB{}
-		if h.requireCgroupV1(f) || !strings.Contains(f.failed, "no cgroup v1 hierarchy") {
-			t.Fatalf("want a failure, got %q", f.failed)
+		if h.requireCgroupV1(f) || f.failed != "" || !strings.Contains(f.skipped, "no cgroup v1 hierarchy") {
+			t.Fatalf("want a skip, got skipped=%q failed=%q", f.skipped, f.failed)
 		}
 	})
+	t.Run("no v2 hierarchy on a legacy host skips under the switch", func(t *testing.T) {
+		h := root(fakeHost(true))
+		h.mounts = func() ([]mount, error) {
+			return []mount{{point: "/sys/fs/cgroup/cpu", fsType: "cgroup", options: []string{"cpu"}}}, nil
+		}
+		f := &fakeTB{}
+		if h.requireCgroupV2(f) != "" || f.failed != "" || !strings.Contains(f.skipped, "no cgroup2 hierarchy") {
+			t.Fatalf("want a skip, got skipped=%q failed=%q", f.skipped, f.failed)
+		}
+	})
+	t.Run("missing v1 controller fails under the switch", func(t *testing.T) {
+		f := &fakeTB{}
+		if root(fakeHost(true)).requireCgroupV1(f, "memory") || !strings.Contains(f.failed, "memory") {
+			t.Fatalf("want a failure, got skipped=%q failed=%q", f.skipped, f.failed)
+		}
+	})
+	t.Run("cgroup versions reported absent by the environment skip", func(t *testing.T) {
+		h := root(fakeHost(true))
+		h.absent = func() string { return "cgroup1, cgroup2" }
+		for name, check := range map[string]func(f tb) bool{
+			"v1": func(f tb) bool { return h.requireCgroupV1(f, "cpu") },
+			"v2": func(f tb) bool { return h.requireCgroupV2(f, "cpu") != "" },
+		} {
+			f := &fakeTB{}
+			if check(f) || f.failed != "" || !strings.Contains(f.skipped, AbsentEnv) {
+				t.Fatalf("%s: want a skip naming %s, got skipped=%q failed=%q", name, AbsentEnv, f.skipped, f.failed)
+			}
+		}
+	})
+}
+
+func TestExec32Requirements(t *testing.T) {
+	enoexec := fmt.Errorf("%w: fork/exec probe: exec format error", errENOEXEC)
+	for _, tc := range []struct {
+		name       string
+		privileged bool
+		absent     string
+		probe      exec32Result
+		skip, fail string // substrings; both "" means available
+	}{
+		{"builds and runs", true, "", exec32Result{}, "", ""},
+		{"kernel refuses: skips under the switch", true, "", exec32Result{runErr: enoexec}, "exec format error", ""},
+		{"kernel refuses: skips without the switch", false, "", exec32Result{runErr: enoexec}, "exec format error", ""},
+		{"not x86: skips under the switch", true, "", exec32Result{unsupported: "a arm64 CPU cannot run them"}, "arm64", ""},
+		{"no gcc -m32: fails under the switch", true, "", exec32Result{buildErr: errors.New("cannot find -lc")}, "", "gcc -m32 cannot build"},
+		{"no gcc -m32: skips without the switch", false, "", exec32Result{buildErr: errors.New("cannot find -lc")}, "gcc -m32 cannot build", ""},
+		{"reported absent: skips under the switch", true, "exec32", exec32Result{}, AbsentEnv + "=exec32", ""},
+		{"reported absent among others", true, "cgroup2,exec32", exec32Result{}, "exec32", ""},
+		{"reported absent but gcc -m32 missing still fails", true, "exec32", exec32Result{buildErr: errors.New("no gcc")}, "", "gcc -m32 cannot build"},
+		{"other probes reported absent do not matter", true, "cgroup1", exec32Result{}, "", ""},
+		{"unknown probe name fails", false, "exec-32", exec32Result{}, "", `unknown probe "exec-32"`},
+		{"built but crashed fails under the switch", true, "", exec32Result{runErr: errors.New("signal: segmentation fault")}, "", "did not run"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := fakeHost(tc.privileged)
+			h.absent = func() string { return tc.absent }
+			h.exec32 = func() exec32Result { return tc.probe }
+			f := &fakeTB{}
+			ok := h.requireExec32(f)
+			switch {
+			case tc.skip == "" && tc.fail == "":
+				if !ok || f.skipped != "" || f.failed != "" {
+					t.Fatalf("want available, got ok=%v skipped=%q failed=%q", ok, f.skipped, f.failed)
+				}
+			case tc.fail != "":
+				if ok || f.skipped != "" || !strings.Contains(f.failed, tc.fail) {
+					t.Fatalf("want a failure mentioning %q, got ok=%v skipped=%q failed=%q", tc.fail, ok, f.skipped, f.failed)
+				}
+			default:
+				if ok || f.failed != "" || !strings.Contains(f.skipped, tc.skip) {
+					t.Fatalf("want a skip mentioning %q, got ok=%v skipped=%q failed=%q", tc.skip, ok, f.skipped, f.failed)
+				}
+				if tc.privileged && !strings.Contains(f.skipped, "skipped even with") {
+					t.Fatalf("a property skip must say it skips under the switch too: %q", f.skipped)
+				}
+			}
+		})
+	}
+}
+
+// TestExec32ProbeOnThisMachine runs the real probe: whatever this machine
+// can do, the helper must either pass or skip or fail with a reason, and a
+// second call must reuse the first result.
+func TestExec32ProbeOnThisMachine(t *testing.T) {
+	r := probeExec32Once()
+	if r != probeExec32Once() {
+		t.Fatal("the probe ran twice in one process")
+	}
+	t.Logf("probe: %+v", r)
+	RequireExec32(t)
+	if r.unsupported != "" || r.buildErr != nil || r.runErr != nil {
+		t.Fatalf("RequireExec32 returned on a machine whose probe failed: %+v", r)
+	}
+}
+
+func TestRequireData(t *testing.T) {
+	for _, ci := range []bool{false, true} {
+		h := fakeHost(false)
+		h.ci = func() bool { return ci }
+		f := &fakeTB{}
+		if got := h.requireData(f, "/nonexistent/traces", "public traces"); got != "" {
+			t.Fatalf("CI=%v: returned %q for a missing directory", ci, got)
+		}
+		if ci && (f.skipped != "" || !strings.Contains(f.failed, "public traces")) {
+			t.Fatalf("in CI a missing data set must fail, got skipped=%q failed=%q", f.skipped, f.failed)
+		}
+		if !ci && (f.failed != "" || !strings.Contains(f.skipped, "public traces")) {
+			t.Fatalf("outside CI a missing data set skips, got skipped=%q failed=%q", f.skipped, f.failed)
+		}
+	}
+	if got := RequireData(t, ".", "this directory"); got != "." {
+		t.Fatalf("RequireData(.) = %q", got)
+	}
 }
 
 func TestPrivilegedReadsEnvironment(t *testing.T) {

@@ -20,9 +20,9 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/gleaner/gleaner/attrs"
-	"github.com/gleaner/gleaner/examples/agent/agent"
-	"github.com/gleaner/gleaner/examples/framework/framework"
+	"github.com/gleaner/gleaner/examples/internal/agent"
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/framework"
 	"github.com/gleaner/gleaner/examples/internal/master"
 	"github.com/gleaner/gleaner/reserve"
 )

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/gleaner/gleaner/examples/demo/cluster"
-	"github.com/gleaner/gleaner/examples/framework/framework"
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/framework"
 	"github.com/gleaner/gleaner/internal/testenv"
 	"github.com/gleaner/gleaner/isolate"
 )

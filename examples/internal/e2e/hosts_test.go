@@ -21,8 +21,8 @@ import (
 
 	"go.etcd.io/etcd/server/v3/embed"
 
-	"github.com/gleaner/gleaner/examples/agent/agent"
 	"github.com/gleaner/gleaner/examples/demo/cluster"
+	"github.com/gleaner/gleaner/examples/internal/agent"
 	"github.com/gleaner/gleaner/examples/internal/master"
 	"github.com/gleaner/gleaner/internal/etcdtest"
 	"github.com/gleaner/gleaner/internal/testenv"

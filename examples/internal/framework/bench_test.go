@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gleaner/gleaner/examples/framework/framework"
+	"github.com/gleaner/gleaner/examples/internal/framework"
 )
 
 // BenchmarkSubmitToRunning measures the time from posting an app with 100

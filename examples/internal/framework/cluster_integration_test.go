@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/gleaner/gleaner/attrs"
-	"github.com/gleaner/gleaner/examples/framework/framework"
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/framework"
 )
 
 func TestAppSpreadsAndMovesOffADeletedAttribute(t *testing.T) {

@@ -16,8 +16,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/gleaner/gleaner/examples/framework/framework"
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/framework"
 	"github.com/gleaner/gleaner/examples/internal/master"
 	"github.com/gleaner/gleaner/internal/etcdtest"
 )

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/gleaner/gleaner/examples/agent/agent"
+	"github.com/gleaner/gleaner/examples/internal/agent"
 	"github.com/gleaner/gleaner/examples/internal/api"
 )
 
