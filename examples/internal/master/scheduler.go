@@ -204,6 +204,10 @@ func (m *Master) kill(ctx context.Context, c *cluster, req *api.Kill) (any, erro
 	return nil, nil
 }
 
+// maxRejections bounds the reasons one pending app may report: one per
+// resource, role and constraint of an app is far fewer.
+const maxRejections = 100
+
 func (m *Master) reportPending(ctx context.Context, c *cluster, req *api.ReportPending) (any, error) {
 	f, err := c.framework(req.FrameworkID)
 	if err != nil {
@@ -219,6 +223,17 @@ func (m *Master) reportPending(ctx context.Context, c *cluster, req *api.ReportP
 		}
 		if p.Waiting < 0 {
 			return nil, badRequest("pending[%d].waiting %d: negative", i, p.Waiting)
+		}
+		if len(p.Rejections) > maxRejections {
+			return nil, badRequest("pending[%d].rejections: %d entries, at most %d", i, len(p.Rejections), maxRejections)
+		}
+		for j, r := range p.Rejections {
+			if !r.Kind.Valid() {
+				return nil, badRequest("pending[%d].rejections[%d].kind %q: want resource, role, constraint or filter", i, j, r.Kind)
+			}
+			if r.Offers < 0 {
+				return nil, badRequest("pending[%d].rejections[%d].offers %d: negative", i, j, r.Offers)
+			}
 		}
 		p.FrameworkID = req.FrameworkID
 		out = append(out, p)
