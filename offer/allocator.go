@@ -356,21 +356,17 @@ func (a *Allocator) Allocate() []Offer {
 // first. A suppressed framework is passed over on purpose and gets none.
 // A master shows it so that people can tell why offers stopped coming.
 func (a *Allocator) Withheld(frameworkID string) ([]Rejection, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	f, ok := a.frameworks[frameworkID]
-	if !ok {
-		return nil, fmt.Errorf("%w: framework %s", ErrNotFound, frameworkID)
-	}
 	var out []Rejection
-	if f.byFilter > 0 {
-		out = append(out, Rejection{Kind: ByFilter, Offers: f.byFilter})
-	}
-	if f.byRole > 0 {
-		out = append(out, Rejection{Kind: ByRole, Offers: f.byRole})
-	}
-	slices.SortFunc(out, compareRejections)
-	return out, nil
+	err := a.withFramework(frameworkID, func(f *frameworkState) {
+		if f.byFilter > 0 {
+			out = append(out, Rejection{Kind: ByFilter, Offers: f.byFilter})
+		}
+		if f.byRole > 0 {
+			out = append(out, Rejection{Kind: ByRole, Offers: f.byRole})
+		}
+		slices.SortFunc(out, compareRejections)
+	})
+	return out, err
 }
 
 func (f *frameworkState) filtered(agentID string, r Resources, now time.Time) bool {
