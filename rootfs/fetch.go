@@ -40,22 +40,40 @@ type Fetcher struct {
 	closed  bool
 }
 
-// Option configures a Fetcher.
-type Option func(*Fetcher)
+// A FetcherOption configures NewFetcher.
+type FetcherOption func(*fetcherConfig)
 
-// WithCacheSize bounds the cache to n bytes (least recently used objects are
-// evicted first). An object larger than n is still fetched and returned.
-func WithCacheSize(n int64) Option { return func(f *Fetcher) { f.cache.max = n } }
+type fetcherConfig struct {
+	cacheSize int64
+	http      *http.Client
+	s3        S3Config
+	s3Buckets []string
+	fileRoots []string
+	logger    *slog.Logger
+}
 
-// WithHTTPClient sets the client used for http:// and https:// URIs.
-func WithHTTPClient(c *http.Client) Option { return func(f *Fetcher) { f.http = c } }
+// WithCacheSize bounds the cache to n bytes (default DefaultCacheSize);
+// least recently used objects are evicted first. An object larger than n
+// is still fetched and returned.
+func WithCacheSize(n int64) FetcherOption { return func(c *fetcherConfig) { c.cacheSize = n } }
+
+// WithHTTPClient sets the client used for http:// and https:// URIs
+// (default: one with DialTimeout, HeaderTimeout and the environment's
+// proxy), for example one that trusts a private CA.
+func WithHTTPClient(cl *http.Client) FetcherOption { return func(c *fetcherConfig) { c.http = cl } }
 
 // WithS3 sets the S3 endpoint, region and credentials. Fields left empty
 // come from the standard AWS environment variables (see S3Config).
-func WithS3(cfg S3Config) Option { return func(f *Fetcher) { f.s3 = newS3Store(cfg) } }
+func WithS3(cfg S3Config) FetcherOption { return func(c *fetcherConfig) { c.s3 = cfg } }
 
-// WithLogger sets the logger; the default discards.
-func WithLogger(l *slog.Logger) Option { return func(f *Fetcher) { f.log = l } }
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) FetcherOption {
+	return func(c *fetcherConfig) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
 
 // WithFileRoots allows file:// URIs (and bare absolute paths) naming files
 // below the given directories. Without it every file:// URI is refused
@@ -63,10 +81,10 @@ func WithLogger(l *slog.Logger) Option { return func(f *Fetcher) { f.log = l } }
 // read the host's files ("file:///etc/shadow"). A file is opened through an
 // os.Root on the directory that holds it, so no link below that directory
 // leads out of it.
-func WithFileRoots(dirs ...string) Option {
-	return func(f *Fetcher) {
+func WithFileRoots(dirs ...string) FetcherOption {
+	return func(c *fetcherConfig) {
 		for _, d := range dirs {
-			f.fileRoots = append(f.fileRoots, filepath.Clean(d))
+			c.fileRoots = append(c.fileRoots, filepath.Clean(d))
 		}
 	}
 }
@@ -74,15 +92,8 @@ func WithFileRoots(dirs ...string) Option {
 // WithS3Buckets names the buckets the S3 credentials (WithS3 or the AWS
 // environment) are sent to; objects in other buckets are fetched
 // anonymously. Without it no fetch uses the credentials. Push always does.
-func WithS3Buckets(buckets ...string) Option {
-	return func(f *Fetcher) {
-		if f.s3.buckets == nil {
-			f.s3.buckets = map[string]bool{}
-		}
-		for _, b := range buckets {
-			f.s3.buckets[b] = true
-		}
-	}
+func WithS3Buckets(buckets ...string) FetcherOption {
+	return func(c *fetcherConfig) { c.s3Buckets = append(c.s3Buckets, buckets...) }
 }
 
 // Network timeouts of the default HTTP client and of every download: a
@@ -105,24 +116,38 @@ func defaultHTTPClient() *http.Client {
 	}}
 }
 
-// NewFetcher returns a Fetcher caching under dir (created if missing).
-func NewFetcher(dir string, opts ...Option) (*Fetcher, error) {
-	c, err := openCache(dir, DefaultCacheSize)
+// NewFetcher returns a Fetcher caching under dir (created if missing). A
+// bad option value gives an error wrapping ErrInvalid that names the
+// option.
+func NewFetcher(dir string, opts ...FetcherOption) (*Fetcher, error) {
+	cfg := fetcherConfig{
+		cacheSize: DefaultCacheSize,
+		http:      defaultHTTPClient(),
+		logger:    slog.New(slog.DiscardHandler),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch {
+	case cfg.cacheSize <= 0:
+		return nil, fmt.Errorf("%w: WithCacheSize(%d): must be positive", ErrInvalid, cfg.cacheSize)
+	case cfg.http == nil:
+		return nil, fmt.Errorf("%w: WithHTTPClient(nil): a client is required", ErrInvalid)
+	}
+	c, err := openCache(dir, cfg.cacheSize)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Fetcher{
 		cache:   c,
-		http:    defaultHTTPClient(),
-		s3:      newS3Store(S3Config{}),
-		log:     slog.New(slog.DiscardHandler),
+		http:      cfg.http,
+		s3:        newS3Store(cfg.s3, cfg.s3Buckets),
+		log:       cfg.logger,
+		fileRoots: cfg.fileRoots,
 		ctx:     ctx,
 		cancel:  cancel,
 		flights: map[string]*flight{},
-	}
-	for _, o := range opts {
-		o(f)
 	}
 	c.mu.Lock()
 	c.evict("")
@@ -157,7 +182,7 @@ type Object struct {
 // the Fetch it was given to has returned.
 type Progress func(done, total int64)
 
-// FetchOption configures one Fetch.
+// A FetchOption configures one Fetch.
 type FetchOption func(*fetchConfig)
 
 type fetchConfig struct {
@@ -166,10 +191,10 @@ type fetchConfig struct {
 	maxBytes int64
 }
 
-// WithMaxBytes refuses an object larger than n bytes (ErrTooLarge), checked
-// against the size the server announces and again while downloading: a
-// task's artifacts are bounded by its disk.
-func WithMaxBytes(n int64) FetchOption { return func(c *fetchConfig) { c.maxBytes = n } }
+// WithMaxObjectBytes refuses an object larger than n bytes (ErrTooLarge),
+// checked against the size the server announces and again while
+// downloading: a task's artifacts are bounded by its disk.
+func WithMaxObjectBytes(n int64) FetchOption { return func(c *fetchConfig) { c.maxBytes = n } }
 
 // WithSHA256 makes Fetch verify the content against the hex digest, and
 // serve it from the cache without any network access when present.
@@ -193,7 +218,7 @@ func (f *Fetcher) Fetch(ctx context.Context, uri string, opts ...FetchOption) (O
 		return Object{}, err
 	}
 	if cfg.maxBytes < 0 {
-		return Object{}, fmt.Errorf("rootfs: fetch %s: WithMaxBytes(%d): %w: must not be negative", uri, cfg.maxBytes, ErrInvalid)
+		return Object{}, fmt.Errorf("rootfs: fetch %s: WithMaxObjectBytes(%d): %w: must not be negative", uri, cfg.maxBytes, ErrInvalid)
 	}
 	if err := f.allowed(src, cfg); err != nil {
 		return Object{}, err
@@ -204,7 +229,7 @@ func (f *Fetcher) Fetch(ctx context.Context, uri string, opts ...FetchOption) (O
 	}
 	if cfg.sha256 != "" {
 		if err := validDigest(cfg.sha256); err != nil {
-			return Object{}, fmt.Errorf("rootfs: fetch %s: %w", uri, err)
+			return Object{}, fmt.Errorf("rootfs: fetch %s: WithSHA256: %w", uri, err)
 		}
 		if p, size, ok := f.cache.get(cfg.sha256); ok {
 			if cfg.maxBytes > 0 && size > cfg.maxBytes {

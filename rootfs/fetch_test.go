@@ -64,7 +64,7 @@ func (s *objectServer) count(path string) int64 {
 	return n.(*atomic.Int64).Load()
 }
 
-func newFetcher(t *testing.T, opts ...rootfs.Option) *rootfs.Fetcher {
+func newFetcher(t *testing.T, opts ...rootfs.FetcherOption) *rootfs.Fetcher {
 	t.Helper()
 	f, err := rootfs.NewFetcher(filepath.Join(t.TempDir(), "cache"), opts...)
 	require.NoError(t, err)
@@ -278,9 +278,9 @@ func TestFetchPolicy(t *testing.T) {
 		{"a bare path outside them is refused", secret, nil, rootfs.ErrDenied},
 		{"dot-dot out of an allowed directory is refused", "file://" + allowed + "/../" + filepath.Base(other) + "/shadow", nil, rootfs.ErrDenied},
 		{"plain http without a digest is refused", srv.URL + "/obj", nil, rootfs.ErrDenied},
-		{"an object over the size limit is refused", "file://" + allowed + "/big", []rootfs.FetchOption{rootfs.WithMaxBytes(1000)}, rootfs.ErrTooLarge},
-		{"an http object over the size limit is refused", srv.URL + "/obj", []rootfs.FetchOption{rootfs.WithSHA256(digestOf(body)), rootfs.WithMaxBytes(10)}, rootfs.ErrTooLarge},
-		{"a negative size limit is invalid", srv.URL + "/obj", []rootfs.FetchOption{rootfs.WithSHA256(digestOf(body)), rootfs.WithMaxBytes(-1)}, rootfs.ErrInvalid},
+		{"an object over the size limit is refused", "file://" + allowed + "/big", []rootfs.FetchOption{rootfs.WithMaxObjectBytes(1000)}, rootfs.ErrTooLarge},
+		{"an http object over the size limit is refused", srv.URL + "/obj", []rootfs.FetchOption{rootfs.WithSHA256(digestOf(body)), rootfs.WithMaxObjectBytes(10)}, rootfs.ErrTooLarge},
+		{"a negative size limit is invalid", srv.URL + "/obj", []rootfs.FetchOption{rootfs.WithSHA256(digestOf(body)), rootfs.WithMaxObjectBytes(-1)}, rootfs.ErrInvalid},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := f.Fetch(ctx, c.uri, c.opts...)
@@ -293,8 +293,34 @@ func TestFetchPolicy(t *testing.T) {
 		assert.NotErrorIs(t, err, rootfs.ErrInvalid)
 	})
 	t.Run("within the limits the object is fetched", func(t *testing.T) {
-		obj, err := f.Fetch(ctx, srv.URL+"/obj", rootfs.WithSHA256(digestOf(body)), rootfs.WithMaxBytes(int64(len(body))))
+		obj, err := f.Fetch(ctx, srv.URL+"/obj", rootfs.WithSHA256(digestOf(body)), rootfs.WithMaxObjectBytes(int64(len(body))))
 		require.NoError(t, err)
 		assert.Equal(t, int64(len(body)), obj.Size)
 	})
+}
+
+func TestNewFetcherRefusesBadOptions(t *testing.T) {
+	for _, tt := range []struct {
+		opt  rootfs.FetcherOption
+		want string
+	}{
+		{rootfs.WithCacheSize(0), "WithCacheSize(0)"},
+		{rootfs.WithCacheSize(-1), "WithCacheSize(-1)"},
+		{rootfs.WithHTTPClient(nil), "WithHTTPClient(nil)"},
+	} {
+		_, err := rootfs.NewFetcher(t.TempDir(), tt.opt)
+		require.ErrorIs(t, err, rootfs.ErrInvalid)
+		assert.Contains(t, err.Error(), tt.want)
+	}
+}
+
+func TestFetchHTTPSTrustsTheClientGiven(t *testing.T) {
+	body := []byte("behind TLS")
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(body) }))
+	t.Cleanup(srv.Close)
+	_, err := newFetcher(t).Fetch(context.Background(), srv.URL+"/img.tar")
+	require.Error(t, err, "the default client does not trust the test CA")
+	obj, err := newFetcher(t, rootfs.WithHTTPClient(srv.Client())).Fetch(context.Background(), srv.URL+"/img.tar")
+	require.NoError(t, err)
+	assert.Equal(t, digestOf(body), obj.SHA256)
 }

@@ -72,7 +72,13 @@ type s3Store struct {
 	err     error
 }
 
-func newS3Store(cfg S3Config) *s3Store { return &s3Store{cfg: cfg} }
+func newS3Store(cfg S3Config, buckets []string) *s3Store {
+	s := &s3Store{cfg: cfg, buckets: map[string]bool{}}
+	for _, b := range buckets {
+		s.buckets[b] = true
+	}
+	return s
+}
 
 // connect returns the client for bucket: the credentialed one only for a
 // listed bucket, or for an upload (Push is the operator's own act, never a

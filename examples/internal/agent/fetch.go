@@ -51,12 +51,12 @@ func fetchArtifacts(ctx context.Context, f *rootfs.Fetcher, uris []api.FetchURI,
 		if budget <= 0 {
 			return budget, fmt.Errorf("fetch[%d] %s: %w: the task's disk is used up (fetched bytes count against it)", i, u.URI, rootfs.ErrTooLarge)
 		}
-		obj, err := f.Fetch(ctx, u.URI, rootfs.WithMaxBytes(budget))
+		obj, err := f.Fetch(ctx, u.URI, rootfs.WithMaxObjectBytes(budget))
 		if err != nil {
 			return budget, fmt.Errorf("fetch[%d]: %w (limit: what is left of the task's disk)", i, err)
 		}
 		if u.Extract && isArchive(name) {
-			if err := rootfs.UnpackInto(ctx, obj.Path, root, rootfs.UnpackOptions{MaxBytes: budget}); err != nil {
+			if err := rootfs.UnpackInto(ctx, obj.Path, root, rootfs.WithMaxBytes(budget)); err != nil {
 				return budget, fmt.Errorf("fetch[%d] %s: %w", i, u.URI, err)
 			}
 			budget -= obj.Size // at least; the disk watcher sees the rest

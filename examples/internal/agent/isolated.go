@@ -150,7 +150,7 @@ func (r *isolatedRuntime) prepareRoot(ctx context.Context, t *task) (string, err
 		if budget <= 0 {
 			return "", fmt.Errorf("image %s: %w: the task has no disk resources to hold it", img.URI, rootfs.ErrTooLarge)
 		}
-		opts := []rootfs.FetchOption{rootfs.WithMaxBytes(budget)}
+		opts := []rootfs.FetchOption{rootfs.WithMaxObjectBytes(budget)}
 		if img.SHA256 != "" {
 			opts = append(opts, rootfs.WithSHA256(img.SHA256))
 		}
@@ -158,7 +158,7 @@ func (r *isolatedRuntime) prepareRoot(ctx context.Context, t *task) (string, err
 		if err != nil {
 			return "", fmt.Errorf("fetch image: %w", err)
 		}
-		if err := rootfs.Unpack(ctx, obj.Path, bundle, rootfs.UnpackOptions{MaxBytes: budget}); err != nil {
+		if err := rootfs.Unpack(ctx, obj.Path, bundle, rootfs.WithMaxBytes(budget)); err != nil {
 			return "", fmt.Errorf("unpack image: %w", err)
 		}
 		budget -= obj.Size
