@@ -140,14 +140,14 @@ func NewFetcher(dir string, opts ...FetcherOption) (*Fetcher, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Fetcher{
-		cache:   c,
+		cache:     c,
 		http:      cfg.http,
 		s3:        newS3Store(cfg.s3, cfg.s3Buckets),
 		log:       cfg.logger,
 		fileRoots: cfg.fileRoots,
-		ctx:     ctx,
-		cancel:  cancel,
-		flights: map[string]*flight{},
+		ctx:       ctx,
+		cancel:    cancel,
+		flights:   map[string]*flight{},
 	}
 	c.mu.Lock()
 	c.evict("")

@@ -103,11 +103,8 @@ func newUnpackConfig(opts []UnpackOption) (unpackConfig, error) {
 // On error nothing is left behind. Refused entries yield an *EntryError
 // (errors.Is(err, ErrUnsafe)).
 func Unpack(ctx context.Context, archive, dst string, opts ...UnpackOption) error {
-	f, err := os.Open(archive)
+	f, err := openArchive(archive)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("rootfs: unpack: archive %s: %w", archive, ErrNotFound)
-		}
 		return err
 	}
 	defer f.Close()
@@ -187,11 +184,8 @@ func UnpackInto(ctx context.Context, archive string, dst *os.Root, opts ...Unpac
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(archive)
+	f, err := openArchive(archive)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("rootfs: unpack: archive %s: %w", archive, ErrNotFound)
-		}
 		return err
 	}
 	defer f.Close()
@@ -204,6 +198,14 @@ func UnpackInto(ctx context.Context, archive string, dst *os.Root, opts ...Unpac
 		return fmt.Errorf("rootfs: unpack %s into %s: %w", archive, dst.Name(), err)
 	}
 	return nil
+}
+
+func openArchive(archive string) (*os.File, error) {
+	f, err := os.Open(archive)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("rootfs: unpack: archive %s: %w", archive, ErrNotFound)
+	}
+	return f, err
 }
 
 func newUnpacker(ctx context.Context, root *os.Root, cfg unpackConfig) *unpacker {
