@@ -522,36 +522,23 @@ func osabiName(abi elf.OSABI) string {
 	return fmt.Sprintf("0x%02X", uint8(abi))
 }
 
+// osabiAliases are the other names patchelf accepts for --set-os-abi.
+var osabiAliases = map[string]elf.OSABI{
+	"system-v": elf.ELFOSABI_NONE, "sysv": elf.ELFOSABI_NONE, "gnu": elf.ELFOSABI_LINUX,
+	"gnu-hurd": elf.ELFOSABI_HURD, "hurd": elf.ELFOSABI_HURD,
+}
+
 // parseOSABI reads an OS ABI name as patchelf does: trimmed, any case,
-// with a few aliases.
+// the names it prints and a few aliases.
 func parseOSABI(s string) (elf.OSABI, bool) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "system v", "system-v", "sysv":
-		return elf.ELFOSABI_NONE, true
-	case "hp-ux":
-		return elf.ELFOSABI_HPUX, true
-	case "netbsd":
-		return elf.ELFOSABI_NETBSD, true
-	case "linux", "gnu":
-		return elf.ELFOSABI_LINUX, true
-	case "gnu hurd", "gnu-hurd", "hurd":
-		return elf.ELFOSABI_HURD, true
-	case "solaris":
-		return elf.ELFOSABI_SOLARIS, true
-	case "aix":
-		return elf.ELFOSABI_AIX, true
-	case "irix":
-		return elf.ELFOSABI_IRIX, true
-	case "freebsd":
-		return elf.ELFOSABI_FREEBSD, true
-	case "tru64":
-		return elf.ELFOSABI_TRU64, true
-	case "openbsd":
-		return elf.ELFOSABI_OPENBSD, true
-	case "openvms":
-		return elf.ELFOSABI_OPENVMS, true
+	s = strings.ToLower(strings.TrimSpace(s))
+	for abi, name := range osabiNames {
+		if strings.ToLower(name) == s {
+			return abi, true
+		}
 	}
-	return 0, false
+	abi, ok := osabiAliases[s]
+	return abi, ok
 }
 
 // message renders an error the way patchelf does: "patchelf: " and its
