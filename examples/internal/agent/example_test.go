@@ -14,10 +14,12 @@ import (
 
 // An agent without a master, running a task itself. Without root (or with
 // IsolationNone, as here) tasks run as plain processes in their sandboxes.
+// Without a master or etcd to talk to it may run insecure; a cluster's
+// agent has Config.TLS.
 func Example() {
 	dir, _ := os.MkdirTemp("", "gleaner-example-agent-")
 	defer os.RemoveAll(dir)
-	a, err := agent.New(agent.Config{Dir: dir, ID: "example", Isolation: agent.IsolationNone})
+	a, err := agent.New(agent.Config{Dir: dir, ID: "example", Isolation: agent.IsolationNone, Insecure: true})
 	if err != nil {
 		fmt.Println(err)
 		return

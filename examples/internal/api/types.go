@@ -87,6 +87,7 @@ type TaskInfo struct {
 	Fetch       []FetchURI        `json:"fetch,omitempty"` // fetched into the sandbox before start
 	Labels      map[string]string `json:"labels,omitempty"`
 	Priority    int               `json:"priority,omitempty"` // higher survives QoS eviction longer
+	User        string            `json:"user,omitempty"`     // run as (empty: the agent's default); needs a run_tasks grant
 	Replaces    string            `json:"replaces,omitempty"` // task ID this one re-places (shown as rescheduling)
 }
 
@@ -111,7 +112,7 @@ type TaskStatus struct {
 type RegisterAgent struct {
 	AgentID     string            `json:"agent_id"`
 	Hostname    string            `json:"hostname"`
-	Endpoint    string            `json:"endpoint,omitempty"` // the agent's own HTTP URL (GET/PUT /reservation)
+	Endpoint    string            `json:"endpoint,omitempty"` // the agent's own HTTPS URL (/tasks, /metrics)
 	Capacity    string            `json:"capacity,omitempty"` // Mesos text: the machine's total
 	Reservation string            `json:"reservation"`        // Mesos text: what the agent lends now
 	Attributes  map[string]string `json:"attributes,omitempty"`
@@ -339,6 +340,9 @@ type State struct {
 	Tasks      []TaskView       `json:"tasks"`   // non-terminal ones, then recently ended ones
 	Pending    []PendingApp     `json:"pending"` // as frameworks reported them
 	Events     []ClusterEvent   `json:"events"`  // recent, newest last
+	// Insecure says the master serves plaintext and authenticates and
+	// authorizes nobody (-insecure); the dashboard shows it in red.
+	Insecure bool `json:"insecure,omitempty"`
 }
 
 // AgentState is one agent in State.

@@ -24,13 +24,13 @@ func BenchmarkSubmitToAllRunning(b *testing.B) {
 		{ID: "bench-2", Attributes: map[string]string{"rack": "r2"}, Capacity: "cpus:2;mem:1024"},
 		{ID: "bench-3", Attributes: map[string]string{"rack": "r3"}, Capacity: "cpus:2;mem:1024"},
 	}})
-	client := api.NewClient(c.Masters())
+	client := c.Client()
 	b.ReportAllocs()
 	var total time.Duration
 	for i := 0; b.Loop(); i++ {
 		id := fmt.Sprintf("/bench/app%d", i)
 		start := time.Now()
-		submit(b, c.FrameworkURL(), fmt.Sprintf(`{"id": %q, "cmd": "sleep 100000", "cpus": 0.01, "mem": 8, "disk": 1, "instances": %d}`, id, instances))
+		submit(b, c, fmt.Sprintf(`{"id": %q, "cmd": "sleep 100000", "cpus": 0.01, "mem": 8, "disk": 1, "instances": %d}`, id, instances))
 		waitState(b, client, 120*time.Second, fmt.Sprintf("%d running instances of %s", instances, id), func(st api.State) bool {
 			return len(running(st, id)) == instances
 		})
@@ -38,7 +38,7 @@ func BenchmarkSubmitToAllRunning(b *testing.B) {
 
 		b.StopTimer()
 		req, _ := http.NewRequestWithContext(b.Context(), http.MethodDelete, c.FrameworkURL()+"/v2/apps"+id, nil)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := c.HTTPClient().Do(req)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/gleaner/gleaner/examples/demo/cluster"
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/examples/internal/framework"
+	"github.com/gleaner/gleaner/internal/pki/pkitest"
 	"github.com/gleaner/gleaner/internal/testenv"
 	"github.com/gleaner/gleaner/isolate"
 )
@@ -49,6 +50,10 @@ func startCluster(t testing.TB, cfg cluster.Config) *cluster.Cluster {
 	}
 	if cfg.Agents == nil {
 		cfg.Agents = cluster.DefaultAgents()
+	}
+	if cfg.CA == nil && !cfg.Insecure {
+		// The test CA: identities authtest makes are of the cluster.
+		cfg.CA = pkitest.CA(t)
 	}
 	for i := range cfg.Agents {
 		idleBusiness(t, &cfg.Agents[i])
@@ -89,10 +94,10 @@ func idleBusiness(t testing.TB, spec *cluster.AgentSpec) {
 	})
 }
 
-// submit posts a Marathon app definition to the framework.
-func submit(t testing.TB, frameworkURL, app string) {
+// submit posts a Marathon app definition to c's framework, as its admin.
+func submit(t testing.TB, c *cluster.Cluster, app string) {
 	t.Helper()
-	resp, err := http.Post(frameworkURL+"/v2/apps", "application/json", bytes.NewBufferString(app))
+	resp, err := c.HTTPClient().Post(c.FrameworkURL()+"/v2/apps", "application/json", bytes.NewBufferString(app))
 	if err != nil {
 		t.Fatal(err)
 	}

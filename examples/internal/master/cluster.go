@@ -36,7 +36,6 @@ type cluster struct {
 	offers     map[string]outstanding // by wire offer ID
 	ended      []api.TaskView         // recently ended tasks, oldest first
 	events     []api.ClusterEvent     // recent, oldest first
-	nextFwID   int
 }
 
 // outstanding is an offer sent to a framework and not yet answered.
@@ -102,6 +101,9 @@ type frameworkRecord struct {
 	Name   string  `json:"name"`
 	Role   string  `json:"role"`
 	Weight float64 `json:"weight"`
+	// Principal subscribed the framework ("kind/name"; empty on an insecure
+	// master); only it may subscribe it again and act for it.
+	Principal string `json:"principal,omitempty"`
 }
 
 type framework struct {
@@ -174,9 +176,6 @@ func (m *Master) loadCluster(ctx context.Context, el *concurrency.Election) (*cl
 				continue
 			}
 			c.frameworks[id] = &framework{rec: rec}
-			if n := fwSeq(id); n >= c.nextFwID {
-				c.nextFwID = n + 1
-			}
 		case "tasks":
 			var rec taskRecord
 			if err := json.Unmarshal(kv.Value, &rec); err != nil {
@@ -204,15 +203,6 @@ func (m *Master) loadCluster(ctx context.Context, el *concurrency.Election) (*cl
 	}
 	m.log.Info("state loaded", "agents", len(c.agents), "frameworks", len(c.frameworks), "tasks", len(c.tasks))
 	return c, nil
-}
-
-// fwSeq returns n for a framework ID "fw-n" the master made, or -1.
-func fwSeq(id string) int {
-	var n int
-	if _, err := fmt.Sscanf(id, "fw-%d", &n); err != nil {
-		return -1
-	}
-	return n
 }
 
 // heldOn sums the resources of the live tasks on an agent.
