@@ -174,7 +174,7 @@ func TestBusinessLoadThrottlesThenEvicts(t *testing.T) {
 			waitFor(t, 5*time.Second, "the task's usage", func() bool {
 				a.mu.Lock()
 				defer a.mu.Unlock()
-				return a.tasks["batch"].cpuSeconds > 0
+				return a.tasks["batch"].cpuRate > 0
 			})
 
 			// CPU: throttle.

@@ -3,14 +3,21 @@
 //
 // # Conventions
 //
-// Every call is JSON over HTTP. Request bodies are one JSON object, read
-// with unknown fields refused and at most MaxBodyBytes (1 MiB) long. Bad input
-// is answered with a 4xx and an ErrorResponse naming the field or ID:
+// Every call is JSON over HTTP. Request bodies are one JSON object sent with
+// Content-Type application/json, read with unknown fields refused and at most
+// MaxBodyBytes (1 MiB) long. Bad input is answered with a 4xx and an
+// ErrorResponse naming the field or ID:
 //
 //	400 malformed JSON, unknown field, invalid value   (ErrInvalid)
 //	404 unknown agent, framework, offer or task         (ErrNotFound)
 //	413 body larger than MaxBodyBytes                  (ErrInvalid)
+//	415 Content-Type missing or not application/json   (ErrInvalid)
 //	503 this master is not the leader; "leader" names it (ErrNotLeader)
+//
+// The servers (the master, the agent's /reservation, the framework's
+// Marathon-style API) read bodies with DecodeRequest (or ReadBody and
+// DecodeStrict) and answer with WriteJSON and WriteError, so all three
+// apply these rules alike.
 //
 // Clients see these as *StatusError, which matches the sentinels with
 // errors.Is. The Go clients follow the leader by themselves.
@@ -69,9 +76,11 @@
 //	  .agent-reservation .agent-business .agent-harvested .agent-capacity .agent-attributes
 //	  canvas[data-agent-chart=ID][data-resource=cpus|mem]  reservation, business and harvested over time
 //	#frameworks tr[data-framework-id=ID]
+//	  .framework-withheld span.rejection[data-kind=filter|role][data-offers=N]
 //	#tasks tr[data-task-id=ID]             data-state="TASK_RUNNING" etc., data-agent-id, data-app-id
 //	  .task-state .task-reason
-//	#pending tr[data-app-id=ID]            .pending-waiting .pending-reason
+//	#pending tr[data-app-id=ID]            .pending-waiting .pending-reason (text for people)
+//	  .pending-rejections span.rejection[data-kind=resource|role|constraint|filter][data-name=NAME][data-offers=N]
 //	#events tr[data-event-kind=KIND]       newest first; .event-message
 //
 // # etcd layout
