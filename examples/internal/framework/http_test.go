@@ -72,7 +72,7 @@ func TestHTTPBadInputIsRefusedAndStateStaysIntact(t *testing.T) {
 	}{
 		{"malformed JSON", "POST", "/v2/apps", "application/json", `{"id":"x",`, 400, "malformed JSON: truncated"},
 		{"JSON syntax error", "PUT", "/v2/apps/web", "application/json", `{"cmd" "x"}`, 400, "malformed JSON at offset"},
-		{"unknown field", "POST", "/v2/apps", "application/json", `{"id":"x","cmd":"y","portDefinitions":[]}`, 400, `field "portDefinitions": unknown field`},
+		{"unknown field", "POST", "/v2/apps", "application/json", `{"id":"x","cmd":"y","portDefinition":[]}`, 400, `field "portDefinition": unknown field`},
 		{"invalid value names field and value", "PUT", "/v2/apps/web", "application/json", `{"cmd":"x","mem":-5}`, 400, `field "mem": value "-5"`},
 		{"bad constraint names the entry", "PUT", "/v2/apps/web", "application/json", `{"cmd":"x","constraints":[["rack","SOMETIMES"]]}`, 400, `constraints[0]`},
 		{"oversized body", "POST", "/v2/apps", "application/json", `{"id":"x","cmd":"` + strings.Repeat("y", MaxAppBytes) + `"}`, 413, "larger than"},

@@ -52,6 +52,10 @@ type Scheduler struct {
 
 	kills      []Kill
 	wantRevive bool // new pending work since the last OfferCall
+
+	deployments []*deployment          // in progress, oldest first
+	locks       map[string]*deployment // app ID → the deployment changing it
+	recent      []*deployment          // ended lately, for people
 	suppressed bool
 	version    int64 // last app version handed out
 	seq        int64 // last task sequence number handed out
@@ -67,6 +71,7 @@ type appState struct {
 	tasks     map[string]*task // by ID, those being killed included
 	version   int64            // bumped when the definition changes (not on scale)
 	versioned time.Time        // when the definition last changed
+	scaledAt  time.Time        // when the instance count last changed
 	deleted   bool             // removed; kept until its tasks have ended
 
 	failures    int       // consecutive unexpected task ends
@@ -96,6 +101,11 @@ type task struct {
 	killCause                    KillCause
 	killReason                   string // non-empty once the scheduler decided to kill it
 	killSent                     time.Time
+	killGrace                    float64 // seconds between SIGTERM and SIGKILL; 0: the agent's default
+
+	ports   []uint64 // host ports, in the order of the app's port definitions
+	checked bool     // launched with health checks: ready only once healthy
+	healthy *bool    // the agent's latest verdict; nil before the first
 }
 
 // Kill asks to kill a task on an agent.
@@ -103,6 +113,9 @@ type Kill struct {
 	TaskID, AgentID, AppID string
 	Cause                  KillCause
 	Reason                 string // for people: "constraint rack:IS:r1 no longer holds on agent a2"
+	// GraceSeconds is the app's taskKillGracePeriodSeconds; 0 leaves it
+	// to the agent.
+	GraceSeconds float64
 }
 
 // KillCause is why the scheduler kills a task.
@@ -115,6 +128,7 @@ const (
 	KillDelete     KillCause = "delete"     // the app was deleted
 	KillConstraint KillCause = "constraint" // a placement constraint no longer holds
 	KillUnknown    KillCause = "unknown"    // the task belongs to no app
+	KillRequest    KillCause = "request"    // DELETE /v2/apps/{id}/tasks/{taskId}
 )
 
 // OfferLaunches are the tasks to launch on one offer.
@@ -162,6 +176,7 @@ func NewScheduler(cfg SchedulerConfig) *Scheduler {
 		apps:   make(map[string]*appState),
 		tasks:  make(map[string]*task),
 		agents: make(map[string]agent),
+		locks:  make(map[string]*deployment),
 	}
 }
 
@@ -178,76 +193,36 @@ func TaskIDPrefix(appID string) string {
 	return strings.ReplaceAll(strings.TrimPrefix(appID, "/"), "/", "_") + "."
 }
 
-// PutApp creates an app or replaces its definition; a must be normalized
-// (DecodeApp or App.Normalize). It reports whether the app is new. When
-// only the instance count changes the app scales: extra instances launch,
-// surplus tasks (staging first, then the youngest) are killed. Any other
-// change is a new version: every task of the old version is killed and
-// replaced, and the launch backoff resets.
+// PutApp creates an app or replaces its definition, as a deployment that
+// cancels any other deployment of the app (Deploy with force); a must be
+// normalized (DecodeApp or App.Normalize). It reports whether the app is
+// new. When only the instance count changes the app scales; any other
+// change is a new version, whose tasks replace the old ones by the app's
+// upgrade strategy, and the launch backoff resets.
 func (s *Scheduler) PutApp(a App) (created bool) {
-	now := s.cfg.Now()
-	st, ok := s.apps[a.ID]
-	if !ok || st.deleted {
-		s.version++
-		st = &appState{version: s.version, versioned: now, tasks: make(map[string]*task)}
-		if ok { // deleted, its tasks still being killed: they stay with the new app
-			maps.Copy(st.tasks, s.apps[a.ID].tasks)
-		}
-		s.apps[a.ID] = st
-		created = true
-	} else {
-		old := st.app
-		old.Instances = a.Instances
-		if !sameDefinition(old, a) {
-			s.version++
-			st.version, st.versioned = s.version, now
-			st.failures, st.delayUntil = 0, time.Time{}
-			for _, t := range s.appTasks(a.ID) {
-				s.kill(t, KillUpdate, "app definition changed")
-			}
-		}
-	}
-	st.app = a
-	s.scaleDown(st)
-	s.wantRevive = true
+	created = !s.exists(a.ID)
+	_, _ = s.Deploy([]Change{{App: &a}}, true) // one normalized app cannot fail
 	return created
 }
 
-// RemoveApp deletes an app and kills its tasks. It returns ErrNotFound
-// for an unknown app.
+// RemoveApp deletes an app and kills its tasks, as a deployment that
+// cancels any other deployment of the app. It returns ErrNotFound for an
+// unknown app.
 func (s *Scheduler) RemoveApp(id string) error {
-	st, ok := s.apps[id]
-	if !ok || st.deleted {
-		return fmt.Errorf("app %q: %w", id, ErrNotFound)
-	}
+	_, err := s.Deploy([]Change{{ID: id}}, true)
+	return err
+}
+
+// removeApp marks an app deleted and kills its tasks; it is forgotten once
+// they have ended.
+func (s *Scheduler) removeApp(st *appState) {
 	st.deleted = true
-	tasks := s.appTasks(id)
+	tasks := s.appTasks(st.app.ID)
 	for _, t := range tasks {
 		s.kill(t, KillDelete, "app deleted")
 	}
 	if len(tasks) == 0 {
-		delete(s.apps, id)
-	}
-	return nil
-}
-
-// scaleDown kills the tasks beyond the app's instance count: those not yet
-// running first, then the youngest, as Marathon's YOUNGEST_FIRST.
-func (s *Scheduler) scaleDown(st *appState) {
-	live := s.liveTasks(st.app.ID)
-	extra := len(live) - st.app.Instances
-	if extra <= 0 {
-		return
-	}
-	sort.Slice(live, func(i, j int) bool {
-		ri, rj := live[i].state == api.TaskRunning, live[j].state == api.TaskRunning
-		if ri != rj {
-			return !ri
-		}
-		return live[i].seq > live[j].seq
-	})
-	for _, t := range live[:extra] {
-		s.kill(t, KillScale, "scaled down")
+		delete(s.apps, st.app.ID)
 	}
 }
 
@@ -283,13 +258,16 @@ func (s *Scheduler) kill(t *task, cause KillCause, reason string) {
 	if t.killReason == "" {
 		t.killCause, t.killReason = cause, reason
 		s.wantRevive = true // its instance is pending again
-		if cause == KillConstraint || cause == KillUpdate {
+		if st := s.apps[t.appID]; st != nil && !st.deleted {
+			t.killGrace = st.app.TaskKillGracePeriodSeconds
+		}
+		if cause == KillConstraint || cause == KillUpdate || cause == KillRequest {
 			st := s.apps[t.appID]
 			st.replaces = append(st.replaces, t.id)
 		}
 	}
 	t.killSent = s.cfg.Now()
-	s.kills = append(s.kills, Kill{TaskID: t.id, AgentID: t.agentID, AppID: t.appID, Cause: t.killCause, Reason: t.killReason})
+	s.kills = append(s.kills, Kill{TaskID: t.id, AgentID: t.agentID, AppID: t.appID, Cause: t.killCause, Reason: t.killReason, GraceSeconds: t.killGrace})
 }
 
 // TakeKills returns the kills decided since the last call.
@@ -297,14 +275,6 @@ func (s *Scheduler) TakeKills() []Kill {
 	k := s.kills
 	s.kills = nil
 	return k
-}
-
-// pendingCount is how many instances of an app wait for a launch.
-func (s *Scheduler) pendingCount(st *appState) int {
-	if st.deleted {
-		return 0
-	}
-	return max(0, st.app.Instances-len(s.liveTasks(st.app.ID)))
 }
 
 // launchable reports whether an app may launch now, outside its backoff.
@@ -400,7 +370,7 @@ func (s *Scheduler) ResourceOffers(offers []offer.Offer) Plan {
 		if !st.launchable(now) {
 			continue
 		}
-		res, err := st.app.Resources()
+		res, err := st.app.demand()
 		if err != nil { // PutApp takes normalized apps only
 			st.pendingReason, st.pendingRejections = err.Error(), nil
 			continue
@@ -415,6 +385,8 @@ func (s *Scheduler) ResourceOffers(offers []offer.Offer) Plan {
 
 	result := offer.Match(offers, pending, running, offer.WithStrategy(s.cfg.Strategy))
 	byOffer := make(map[string]int)
+	ports := make(map[string]*offerPorts)
+	portShort := make(map[string]int) // app ID → launches without enough ports
 	var plan Plan
 	for _, l := range result.Launches {
 		if i, ok := byOffer[l.OfferID]; ok && len(plan.Accept[i].Tasks) >= api.MaxTasksPerAccept {
@@ -424,10 +396,30 @@ func (s *Scheduler) ResourceOffers(offers []offer.Offer) Plan {
 		}
 		st := s.apps[l.AppID]
 		o := offerByID(offers, l.OfferID)
+		if ports[o.ID] == nil {
+			ports[o.ID] = newOfferPorts(o)
+		}
+		ports[o.ID].take(l.Resources)
+		// Ports picked by count are chosen here, after the match, from
+		// what the offer has left: offer matches ranges exactly only.
+		var picked []uint64
+		if n := st.app.dynamicPorts(); n > 0 {
+			var ok bool
+			if picked, ok = ports[o.ID].pick(n); !ok {
+				portShort[l.AppID]++
+				continue
+			}
+			pr, err := portResources(picked, st.app.demandRole())
+			if err != nil {
+				continue
+			}
+			l.Resources = l.Resources.Add(pr)
+		}
 		s.seq++
 		t := &task{
 			seq: s.seq, id: s.cfg.NewTaskID(l.AppID), appID: l.AppID, agentID: l.AgentID, hostname: l.Hostname,
 			attrs: o.Attributes, resources: l.Resources, state: api.TaskStaging, version: st.version, versionAt: st.versioned, stagedAt: now,
+			checked: st.app.hasHealthChecks(), ports: st.app.launchPorts(picked),
 		}
 		s.addTask(st, t)
 		i, ok := byOffer[l.OfferID]
@@ -448,6 +440,9 @@ func (s *Scheduler) ResourceOffers(offers []offer.Offer) Plan {
 		}
 	}
 	reported := make(map[string]bool)
+	for appID, n := range portShort {
+		result.Pending = append(result.Pending, offer.Pending{AppID: appID, Rejections: []offer.Rejection{portRejection(n)}})
+	}
 	for _, p := range result.Pending {
 		st := s.apps[p.AppID]
 		if reported[p.AppID] {
@@ -515,14 +510,17 @@ func (s *Scheduler) StatusUpdate(u api.TaskStatus) (known bool) {
 		return false
 	}
 	now := s.cfg.Now()
+	st := s.apps[t.appID]
+	defer s.progress()
 	if !u.State.Terminal() {
 		if u.State == api.TaskRunning && t.state != api.TaskRunning {
 			t.runningSince = now
 		}
 		t.state = u.State
+		t.healthy = u.Healthy
+		s.converge(st)
 		return true
 	}
-	st := s.apps[t.appID]
 	s.removeTask(st, t)
 	if st.deleted {
 		if len(st.tasks) == 0 {
@@ -531,6 +529,7 @@ func (s *Scheduler) StatusUpdate(u api.TaskStatus) (known bool) {
 		return true
 	}
 	s.wantRevive = true
+	s.converge(st)
 	if t.killReason != "" {
 		return true
 	}
@@ -585,6 +584,7 @@ func (s *Scheduler) LaunchFailed(taskIDs ...string) {
 			}
 		}
 	}
+	s.progress()
 }
 
 // Reconcile brings the scheduler in line with the tasks the master knows,
@@ -608,7 +608,7 @@ func (s *Scheduler) Reconcile(tasks []api.TaskStatus) {
 			if u.State == api.TaskRunning && t.state != api.TaskRunning {
 				t.runningSince = now
 			}
-			t.state = u.State
+			t.state, t.healthy = u.State, u.Healthy
 			continue
 		}
 		appID := AppIDFromWire(u.AppID)
@@ -617,13 +617,14 @@ func (s *Scheduler) Reconcile(tasks []api.TaskStatus) {
 		s.seq++
 		t := &task{
 			seq: s.seq, id: u.TaskID, appID: appID, agentID: u.AgentID, hostname: ag.hostname, attrs: ag.attrs,
-			state: u.State, stagedAt: now,
+			state: u.State, stagedAt: now, healthy: u.Healthy,
 		}
 		if u.State == api.TaskRunning {
 			t.runningSince = now
 		}
 		if ok {
 			t.version, t.versionAt = st.version, st.versioned
+			t.checked = st.app.hasHealthChecks()
 		} else {
 			st = &appState{app: App{ID: appID}, deleted: true, tasks: make(map[string]*task)}
 			s.apps[appID] = st
@@ -653,8 +654,9 @@ func (s *Scheduler) Reconcile(tasks []api.TaskStatus) {
 			delete(s.apps, id)
 			continue
 		}
-		s.scaleDown(st)
+		s.converge(st)
 	}
+	s.progress()
 }
 
 // Tick does the scheduler's timed work: it resets the backoff of apps that
@@ -679,4 +681,8 @@ func (s *Scheduler) Tick() {
 			}
 		}
 	}
+	for _, st := range s.apps {
+		s.converge(st)
+	}
+	s.progress()
 }
