@@ -74,35 +74,14 @@ type appVersion struct {
 // that deployment is cancelled as it stands (no rollback). Stopping an
 // unknown app is ErrNotFound. Apps must be normalized.
 func (s *Scheduler) Deploy(changes []Change, force bool) (DeploymentView, error) {
-	if len(changes) == 0 {
-		return DeploymentView{}, fmt.Errorf("%w: a deployment needs at least one app", ErrInvalid)
+	locking, err := s.CheckDeploy(changes, force)
+	if err != nil {
+		return DeploymentView{}, err
 	}
-	seen := map[string]bool{}
 	for i := range changes {
-		c := &changes[i]
-		if c.App != nil {
-			c.ID = c.App.ID
+		if changes[i].App != nil {
+			changes[i].ID = changes[i].App.ID
 		}
-		if seen[c.ID] {
-			return DeploymentView{}, fmt.Errorf("%w: app %q changed twice in one deployment", ErrInvalid, c.ID)
-		}
-		seen[c.ID] = true
-		if c.App == nil && !s.exists(c.ID) {
-			return DeploymentView{}, fmt.Errorf("app %q: %w", c.ID, ErrNotFound)
-		}
-	}
-	var locking []*deployment
-	for _, c := range changes {
-		if d := s.locks[c.ID]; d != nil && !slices.Contains(locking, d) {
-			locking = append(locking, d)
-		}
-	}
-	if len(locking) > 0 && !force {
-		ids := make([]string, len(locking))
-		for i, d := range locking {
-			ids[i] = d.id
-		}
-		return DeploymentView{}, fmt.Errorf("%w %s; override with ?force=true", ErrLocked, strings.Join(ids, ", "))
 	}
 	for _, d := range locking {
 		s.endDeployment(d, "cancelled")
@@ -124,6 +103,40 @@ func (s *Scheduler) Deploy(changes []Change, force bool) (DeploymentView, error)
 	s.deployments = append(s.deployments, d)
 	s.progress()
 	return d.view(s), nil
+}
+
+// CheckDeploy reports the error Deploy would return for changes, changing
+// nothing, and otherwise the deployments that Deploy, forced, cancels.
+func (s *Scheduler) CheckDeploy(changes []Change, force bool) ([]*deployment, error) {
+	if len(changes) == 0 {
+		return nil, fmt.Errorf("%w: a deployment needs at least one app", ErrInvalid)
+	}
+	seen := map[string]bool{}
+	var locking []*deployment
+	for _, c := range changes {
+		id := c.ID
+		if c.App != nil {
+			id = c.App.ID
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("%w: app %q changed twice in one deployment", ErrInvalid, id)
+		}
+		seen[id] = true
+		if c.App == nil && !s.exists(id) {
+			return nil, fmt.Errorf("app %q: %w", id, ErrNotFound)
+		}
+		if d := s.locks[id]; d != nil && !slices.Contains(locking, d) {
+			locking = append(locking, d)
+		}
+	}
+	if len(locking) > 0 && !force {
+		ids := make([]string, len(locking))
+		for i, d := range locking {
+			ids[i] = d.id
+		}
+		return nil, fmt.Errorf("%w %s; override with ?force=true", ErrLocked, strings.Join(ids, ", "))
+	}
+	return locking, nil
 }
 
 // exists reports whether an app is defined (and not being deleted).

@@ -298,14 +298,19 @@ func (f *Framework) Apps() []AppStatus {
 	return f.sched.Apps()
 }
 
-// PutApp creates or replaces an app, as PUT /v2/apps/{id} does: it is
-// normalized, saved in the apps directory if there is one, and scheduled.
+// PutApp creates or replaces an app, as PUT /v2/apps/{id}?force=true
+// does: it is normalized, saved in the apps directory if there is one, and
+// deployed, cancelling any deployment of the app in progress.
 func (f *Framework) PutApp(a App) (AppStatus, error) {
 	if err := a.Normalize(); err != nil {
 		return AppStatus{}, err
 	}
-	st, _, err := f.putApp(a, true)
-	return st, err
+	if _, err := f.deploy([]Change{{App: &a}}, true); err != nil {
+		return AppStatus{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sched.App(a.ID)
 }
 
 // RemoveApp deletes an app and kills its tasks, as DELETE /v2/apps/{id}
@@ -315,5 +320,6 @@ func (f *Framework) RemoveApp(id string) error {
 	if err != nil {
 		return err
 	}
-	return f.deleteApp(id)
+	_, err = f.deploy([]Change{{ID: id}}, true)
+	return err
 }

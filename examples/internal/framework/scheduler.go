@@ -56,9 +56,9 @@ type Scheduler struct {
 	deployments []*deployment          // in progress, oldest first
 	locks       map[string]*deployment // app ID → the deployment changing it
 	recent      []*deployment          // ended lately, for people
-	suppressed bool
-	version    int64 // last app version handed out
-	seq        int64 // last task sequence number handed out
+	suppressed  bool
+	version     int64 // last app version handed out
+	seq         int64 // last task sequence number handed out
 }
 
 type agent struct {
@@ -82,6 +82,7 @@ type appState struct {
 	pendingReason     string            // from the latest Match that left instances pending
 	pendingRejections []offer.Rejection // the same, by kind and name
 	pendingSince      time.Time
+	offerStats        offerStats // offers processed while instances waited
 
 	// replaces are tasks that ended or were killed and whose instances
 	// are not yet placed again, oldest first: a launch names the one it
@@ -378,6 +379,7 @@ func (s *Scheduler) ResourceOffers(offers []offer.Offer) Plan {
 		for i := range n {
 			pending = append(pending, offer.Task{ID: fmt.Sprintf("%s#%d", id, i), AppID: id, Resources: res, Constraints: st.app.Constraints})
 		}
+		st.offerStats.round(now, len(offers))
 	}
 	if len(pending) == 0 {
 		return Plan{Decline: offerIDs(offers)}
@@ -433,6 +435,7 @@ func (s *Scheduler) ResourceOffers(offers []offer.Offer) Plan {
 			replaces, st.replaces = st.replaces[0], st.replaces[1:]
 		}
 		plan.Accept[i].Tasks = append(plan.Accept[i].Tasks, taskInfo(&st.app, t, l.OfferID, replaces))
+		st.offerStats.used(now)
 	}
 	for _, o := range offers {
 		if _, ok := byOffer[o.ID]; !ok {
@@ -685,4 +688,56 @@ func (s *Scheduler) Tick() {
 		s.converge(st)
 	}
 	s.progress()
+}
+
+// KillTasks kills tasks of an app, as DELETE /v2/apps/{id}/tasks does.
+// With scale the app's instance count shrinks by as many, in a deployment
+// it returns (ErrLocked while another changes the app); otherwise the
+// tasks are replaced. Unknown tasks are ErrNotFound.
+func (s *Scheduler) KillTasks(appID string, taskIDs []string, scale bool) ([]TaskView, *DeploymentView, error) {
+	st, ok := s.apps[appID]
+	if !ok || st.deleted {
+		return nil, nil, fmt.Errorf("app %q: %w", appID, ErrNotFound)
+	}
+	var ts []*task
+	for _, id := range taskIDs {
+		t, ok := st.tasks[id]
+		if !ok {
+			return nil, nil, fmt.Errorf("task %q of app %q: %w", id, appID, ErrNotFound)
+		}
+		ts = append(ts, t)
+	}
+	a := st.app
+	if scale {
+		a.Instances = max(0, a.Instances-len(ts))
+		if _, err := s.CheckDeploy([]Change{{App: &a}}, false); err != nil {
+			return nil, nil, err
+		}
+	}
+	views := []TaskView{}
+	for _, t := range ts {
+		if scale {
+			s.kill(t, KillScale, "killed and scaled down by request")
+		} else {
+			s.kill(t, KillRequest, "killed by request")
+		}
+		views = append(views, t.view())
+	}
+	if !scale {
+		return views, nil, nil
+	}
+	d, err := s.Deploy([]Change{{App: &a}}, false)
+	return views, &d, err
+}
+
+// ResetDelay ends an app's launch backoff, as DELETE
+// /v2/queue/{id}/delay does.
+func (s *Scheduler) ResetDelay(appID string) error {
+	st, ok := s.apps[appID]
+	if !ok || st.deleted {
+		return fmt.Errorf("app %q: %w", appID, ErrNotFound)
+	}
+	st.failures, st.delayUntil = 0, time.Time{}
+	s.wantRevive = true
+	return nil
 }
