@@ -2,8 +2,8 @@ package framework
 
 import (
 	"math"
-	"slices"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
