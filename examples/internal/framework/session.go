@@ -272,9 +272,11 @@ func deploymentReport(active, recent []DeploymentView) []api.Deployment {
 		for _, a := range d.CurrentActions {
 			r.Actions = append(r.Actions, api.DeploymentAction{Action: a.Action, AppID: WireAppID(a.App), Instances: a.Instances, Ready: a.Ready, Old: a.Old})
 		}
-		if d.Result != "" && d.TotalSteps > 0 && len(d.Steps) > 0 {
-			for _, a := range d.Steps[len(d.Steps)-1].Actions {
-				r.Actions = append(r.Actions, api.DeploymentAction{Action: a.Action, AppID: WireAppID(a.App)})
+		if d.Result != "" {
+			for _, step := range d.Steps {
+				for _, a := range step.Actions {
+					r.Actions = append(r.Actions, api.DeploymentAction{Action: a.Action, AppID: WireAppID(a.App)})
+				}
 			}
 		}
 		out = append(out, r)

@@ -107,7 +107,8 @@ type frameworkRecord struct {
 type framework struct {
 	rec     frameworkRecord
 	sub     *subscription // nil while disconnected
-	pending []api.PendingApp
+	pending     []api.PendingApp
+	deployments []api.Deployment // as the framework last reported them
 }
 
 // taskRecord is what is kept of a task in etcd.
