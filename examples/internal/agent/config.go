@@ -32,9 +32,9 @@ const (
 	DefaultKillGrace      = 3 * time.Second
 	// DefaultPorts is the ports resource an agent offers, as Mesos's
 	// default.
-	DefaultPorts = "[31000-32000]"
-	DefaultBaseName       = "busybox"
-	DefaultBaseVersion    = "1"
+	DefaultPorts       = "[31000-32000]"
+	DefaultBaseName    = "busybox"
+	DefaultBaseVersion = "1"
 	// DefaultRetention is how long a task that ended stays listed when no
 	// master takes its final status.
 	DefaultRetention = 5 * time.Minute

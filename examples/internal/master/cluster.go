@@ -105,8 +105,8 @@ type frameworkRecord struct {
 }
 
 type framework struct {
-	rec     frameworkRecord
-	sub     *subscription // nil while disconnected
+	rec         frameworkRecord
+	sub         *subscription // nil while disconnected
 	pending     []api.PendingApp
 	deployments []api.Deployment // as the framework last reported them
 }
