@@ -83,9 +83,6 @@ func (s *Scheduler) Deploy(changes []Change, force bool) (DeploymentView, error)
 			changes[i].ID = changes[i].App.ID
 		}
 	}
-	for _, d := range locking {
-		s.endDeployment(d, "cancelled")
-	}
 	var actions []*action
 	for _, c := range changes {
 		actions = append(actions, s.plan(c))
@@ -94,6 +91,15 @@ func (s *Scheduler) Deploy(changes []Change, force bool) (DeploymentView, error)
 	if err != nil {
 		return DeploymentView{}, err
 	}
+	for _, d := range locking {
+		s.endDeployment(d, "cancelled")
+	}
+	return s.startDeployment(steps, actions), nil
+}
+
+// startDeployment locks the apps of actions, ordered in steps, for a new
+// deployment and moves it on as far as it goes at once.
+func (s *Scheduler) startDeployment(steps [][]*action, actions []*action) DeploymentView {
 	d := &deployment{id: newDeploymentID(), at: s.cfg.Now(), steps: steps}
 	for _, a := range actions {
 		d.affected = append(d.affected, a.id)
@@ -102,7 +108,7 @@ func (s *Scheduler) Deploy(changes []Change, force bool) (DeploymentView, error)
 	sort.Strings(d.affected)
 	s.deployments = append(s.deployments, d)
 	s.progress()
-	return d.view(s), nil
+	return d.view(s)
 }
 
 // CheckDeploy reports the error Deploy would return for changes, changing
@@ -424,18 +430,10 @@ func (s *Scheduler) CancelDeployment(id string, force bool) (*DeploymentView, er
 		}
 	}
 	steps, err := orderSteps(revert)
-	if err != nil { // the apps were ordered before; reverse order cannot cycle
+	if err != nil { // the apps were ordered before; the same order cannot cycle
 		return nil, err
 	}
-	rb := &deployment{id: newDeploymentID(), at: s.cfg.Now(), steps: steps}
-	for _, a := range revert {
-		rb.affected = append(rb.affected, a.id)
-		s.locks[a.id] = rb
-	}
-	sort.Strings(rb.affected)
-	s.deployments = append(s.deployments, rb)
-	s.progress()
-	v := rb.view(s)
+	v := s.startDeployment(steps, revert)
 	return &v, nil
 }
 
