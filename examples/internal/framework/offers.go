@@ -81,6 +81,22 @@ type offerPlan struct {
 // longer hold there are killed (see TakeKills).
 func (s *scheduler) ResourceOffers(offers []offer.Offer) offerPlan {
 	now := s.cfg.Now()
+	s.learnOfferAgents(offers)
+	ids := s.appIDs()
+	pending, running := s.toPlace(ids, now)
+	if len(pending) == 0 {
+		return offerPlan{Decline: offerIDs(offers)}
+	}
+	result := offer.Match(offers, pending, running, offer.WithStrategy(s.cfg.Strategy))
+	plan := s.launch(offers, result.Launches, now)
+	s.notePending(ids, result.Pending, now)
+	return plan
+}
+
+// learnOfferAgents takes the agents' hostnames and attributes from offers,
+// and rechecks the constraints of the tasks on agents whose attributes
+// changed.
+func (s *scheduler) learnOfferAgents(offers []offer.Offer) {
 	var changed []string
 	for _, o := range offers {
 		if s.learnAgent(o.AgentID, o.Hostname, o.Attributes) {
@@ -90,10 +106,13 @@ func (s *scheduler) ResourceOffers(offers []offer.Offer) offerPlan {
 	if len(changed) > 0 {
 		s.recheck(changed)
 	}
+}
 
-	ids := s.appIDs()
-	var pending []offer.Task
-	var running []offer.Placement
+// toPlace lists what offer.Match needs: the pending instances of the apps
+// (ids) outside their backoff, and where every live task runs. On the way
+// it trims each app's instances to re-place to its pending count, and an
+// app with nothing pending forgets why it was pending.
+func (s *scheduler) toPlace(ids []string, now time.Time) (pending []offer.Task, running []offer.Placement) {
 	for _, id := range ids {
 		st := s.apps[id]
 		for _, t := range s.liveTasks(id) {
@@ -119,14 +138,16 @@ func (s *scheduler) ResourceOffers(offers []offer.Offer) offerPlan {
 			pending = append(pending, offer.Task{ID: fmt.Sprintf("%s#%d", id, i), AppID: id, Resources: res, Constraints: st.app.Constraints})
 		}
 	}
-	if len(pending) == 0 {
-		return offerPlan{Decline: offerIDs(offers)}
-	}
+	return pending, running
+}
 
-	result := offer.Match(offers, pending, running, offer.WithStrategy(s.cfg.Strategy))
+// launch turns offer.Match's launches into STAGING tasks and the plan: one
+// accept per offer with at most api.MaxTasksPerAccept tasks, each naming
+// the instance it re-places, and a decline for every offer with none.
+func (s *scheduler) launch(offers []offer.Offer, launches []offer.Launch, now time.Time) offerPlan {
 	byOffer := make(map[string]int)
 	var plan offerPlan
-	for _, l := range result.Launches {
+	for _, l := range launches {
 		if i, ok := byOffer[l.OfferID]; ok && len(plan.Accept[i].Tasks) >= api.MaxTasksPerAccept {
 			// One accept consumes the offer and may launch only so many
 			// tasks; the rest wait for the next offers.
@@ -157,8 +178,15 @@ func (s *scheduler) ResourceOffers(offers []offer.Offer) offerPlan {
 			plan.Decline = append(plan.Decline, o.ID)
 		}
 	}
+	return plan
+}
+
+// notePending remembers, for each app (of ids) that offer.Match left with
+// pending instances, why (its first unplaced instance's rejection counts,
+// or "no offers") and since when; an app with nothing pending forgets it.
+func (s *scheduler) notePending(ids []string, unplaced []offer.Pending, now time.Time) {
 	reported := make(map[string]bool)
-	for _, p := range result.Pending {
+	for _, p := range unplaced {
 		st := s.apps[p.AppID]
 		if reported[p.AppID] {
 			continue
@@ -178,7 +206,6 @@ func (s *scheduler) ResourceOffers(offers []offer.Offer) offerPlan {
 			st.pendingReason, st.pendingRejections, st.pendingSince = "", nil, time.Time{}
 		}
 	}
-	return plan
 }
 
 func offerIDs(offers []offer.Offer) []string {

@@ -2,6 +2,7 @@ package framework
 
 import (
 	"slices"
+	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
 )
@@ -24,39 +25,54 @@ func (s *scheduler) Reconcile(tasks []api.TaskStatus) {
 		}
 		seen[u.TaskID] = true
 		if t, ok := s.tasks[u.TaskID]; ok {
-			if u.State == api.TaskRunning && t.state != api.TaskRunning {
-				t.runningSince = now
-			}
-			t.state = u.State
+			t.setState(u.State, now)
 			continue
 		}
-		appID := appIDFromWire(u.AppID)
-		st, ok := s.apps[appID]
-		ag := s.agents[u.AgentID]
-		s.seq++
-		t := &task{
-			seq: s.seq, id: u.TaskID, appID: appID, agentID: u.AgentID, hostname: ag.hostname, attrs: ag.attrs,
-			state: u.State, stagedAt: now,
-		}
-		if u.State == api.TaskRunning {
-			t.runningSince = now
-		}
-		if ok {
-			t.version, t.versionAt = st.version, st.versioned
-		} else {
-			st = &appState{app: App{ID: appID}, deleted: true, tasks: make(map[string]*task)}
-			s.apps[appID] = st
-		}
-		s.addTask(st, t)
-		if st.deleted {
-			s.kill(t, killUnknown, "task of an unknown app")
-		} else if _, known := s.agents[t.agentID]; known && !slices.Contains(adopted, t.agentID) {
-			adopted = append(adopted, t.agentID)
+		if agentID, ok := s.adopt(u, now); ok && !slices.Contains(adopted, agentID) {
+			adopted = append(adopted, agentID)
 		}
 	}
 	// Adopted tasks may run where their constraints no longer hold: the
 	// attributes could have changed while nobody watched.
 	s.recheck(adopted)
+	s.dropUnseen(seen)
+}
+
+// adopt takes over a live task the master knows and the scheduler does
+// not: into its app, or killed when its app is unknown or deleted. It
+// returns the task's agent, and whether the agent's attributes are known so
+// that its constraints can be checked.
+func (s *scheduler) adopt(u api.TaskStatus, now time.Time) (agentID string, known bool) {
+	appID := appIDFromWire(u.AppID)
+	st, ok := s.apps[appID]
+	ag := s.agents[u.AgentID]
+	s.seq++
+	t := &task{
+		seq: s.seq, id: u.TaskID, appID: appID, agentID: u.AgentID, hostname: ag.hostname, attrs: ag.attrs,
+		state: u.State, stagedAt: now,
+	}
+	if u.State == api.TaskRunning {
+		t.runningSince = now
+	}
+	if ok {
+		t.version, t.versionAt = st.version, st.versioned
+	} else {
+		st = &appState{app: App{ID: appID}, deleted: true, tasks: make(map[string]*task)}
+		s.apps[appID] = st
+	}
+	s.addTask(st, t)
+	if st.deleted {
+		s.kill(t, killUnknown, "task of an unknown app")
+		return "", false
+	}
+	_, known = s.agents[t.agentID]
+	return t.agentID, known
+}
+
+// dropUnseen forgets the tasks the master does not list: those not being
+// killed ended as lost (recorded, re-placed, no backoff). Deleted apps
+// left without tasks go, and the others are scaled down to their count.
+func (s *scheduler) dropUnseen(seen map[string]bool) {
 	for _, id := range s.appIDs() {
 		st := s.apps[id]
 		for _, t := range s.appTasks(id) {

@@ -1,10 +1,10 @@
 package framework
 
 import (
-	"github.com/gleaner/gleaner/examples/internal/api"
-
 	"fmt"
 	"time"
+
+	"github.com/gleaner/gleaner/examples/internal/api"
 )
 
 // AppStatus is an app with its current state, as GET /v2/apps/{id} shows

@@ -2,6 +2,7 @@ package framework
 
 import (
 	"strings"
+	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
 )
@@ -19,10 +20,7 @@ func (s *scheduler) StatusUpdate(u api.TaskStatus) (known bool) {
 	}
 	now := s.cfg.Now()
 	if !u.State.Terminal() {
-		if u.State == api.TaskRunning && t.state != api.TaskRunning {
-			t.runningSince = now
-		}
-		t.state = u.State
+		t.setState(u.State, now)
 		return true
 	}
 	st := s.apps[t.appID]
@@ -88,4 +86,13 @@ func (s *scheduler) LaunchFailed(taskIDs ...string) {
 			}
 		}
 	}
+}
+
+// setState takes a live task's state from a status, noting when it began
+// to run.
+func (t *task) setState(state api.TaskState, now time.Time) {
+	if state == api.TaskRunning && t.state != api.TaskRunning {
+		t.runningSince = now
+	}
+	t.state = state
 }
