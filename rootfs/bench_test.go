@@ -109,7 +109,7 @@ func BenchmarkUnpack(b *testing.B) {
 			for b.Loop() {
 				dst := filepath.Join(dir, fmt.Sprintf("out-%s-%d", format, n))
 				n++
-				if err := rootfs.Unpack(context.Background(), archive, dst, rootfs.UnpackOptions{}); err != nil {
+				if err := rootfs.Unpack(context.Background(), archive, dst); err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()
@@ -128,7 +128,7 @@ func BenchmarkFetchCacheHit(b *testing.B) {
 	if err := os.WriteFile(src, body, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	f, err := rootfs.NewFetcher(filepath.Join(dir, "cache"))
+	f, err := rootfs.NewFetcher(filepath.Join(dir, "cache"), rootfs.WithFileRoots(dir))
 	if err != nil {
 		b.Fatal(err)
 	}

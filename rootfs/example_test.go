@@ -34,7 +34,7 @@ func ExampleFetcher_Fetch() {
 	img := filepath.Join(dir, "image.tar")
 	os.WriteFile(img, []byte("not really a tar"), 0o644)
 
-	f, _ := rootfs.NewFetcher(filepath.Join(dir, "cache"), rootfs.WithCacheSize(1<<30))
+	f, _ := rootfs.NewFetcher(filepath.Join(dir, "cache"), rootfs.WithCacheSize(1<<30), rootfs.WithFileRoots(dir))
 	defer f.Close()
 	ctx := context.Background()
 	first, _ := f.Fetch(ctx, "file://"+img)
@@ -47,5 +47,5 @@ func ExampleFetcher_Fetch() {
 func ExampleBases_Path() {
 	_, err := rootfs.Bases{Dir: "/nonexistent"}.Path("busybox", "2")
 	fmt.Println(err)
-	// Output: rootfs: base "busybox" version "2" (have []): not found
+	// Output: rootfs: base "busybox" version "2" (have []): rootfs: not found
 }

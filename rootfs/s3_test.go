@@ -67,7 +67,7 @@ func TestS3PushAndFetchAgainstARealServer(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", s3Access)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
 	t.Setenv("AWS_REGION", "us-east-1")
-	f := newFetcher(t)
+	f := newFetcher(t, rootfs.WithS3Buckets("images"))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -111,7 +111,7 @@ func TestS3PushAndFetchAgainstARealServer(t *testing.T) {
 	bobj, err := f.Fetch(ctx, "s3://images/tasks/"+got2.Bundle, rootfs.WithSHA256(got2.SHA256))
 	require.NoError(t, err)
 	dst := filepath.Join(t.TempDir(), "bundle")
-	require.NoError(t, rootfs.Unpack(ctx, bobj.Path, dst, rootfs.UnpackOptions{}))
+	require.NoError(t, rootfs.Unpack(ctx, bobj.Path, dst))
 	assert.FileExists(t, filepath.Join(dst, "app", "run.sh"))
 
 	_, err = f.Fetch(ctx, "s3://no-such-bucket/x")

@@ -20,7 +20,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Default limits applied by Unpack when an UnpackOptions field is zero.
+// Default limits of Unpack, changed with the options below.
 const (
 	DefaultMaxBytes   = 8 << 30
 	DefaultMaxEntries = 1 << 20
@@ -28,40 +28,70 @@ const (
 	DefaultMaxNameLen = 1024
 )
 
-// UnpackOptions bound what Unpack accepts. The zero value is safe: default
-// limits, no device nodes or FIFOs, setuid/setgid bits stripped, files owned
-// by the unpacking user.
-type UnpackOptions struct {
-	MaxBytes   int64 // total bytes of file contents; 0 means DefaultMaxBytes
-	MaxEntries int   // number of entries; 0 means DefaultMaxEntries
-	MaxDepth   int   // path components in a name; 0 means DefaultMaxDepth
-	MaxNameLen int   // bytes in a name or link target; 0 means DefaultMaxNameLen
+// An UnpackOption configures Unpack, UnpackReader and Bases.Add. Without
+// any, unpacking is safe: default limits, no device nodes or FIFOs,
+// setuid and setgid bits stripped, files owned by the unpacking user.
+type UnpackOption func(*unpackConfig)
 
-	// AllowDevices creates character and block devices and FIFOs instead of
-	// refusing them (needs CAP_MKNOD).
-	AllowDevices bool
-	// Trusted keeps setuid and setgid bits. Use it only for archives whose
-	// origin is verified, such as base images checked against a sha256.
-	Trusted bool
-	// Owners applies the archive's uid and gid to each entry (needs root).
-	// Without it every entry belongs to the unpacking user.
-	Owners bool
+type unpackConfig struct {
+	maxBytes   int64
+	maxEntries int
+	maxDepth   int
+	maxNameLen int
+	devices    bool
+	trusted    bool
+	owners     bool
 }
 
-func (o UnpackOptions) withDefaults() UnpackOptions {
-	if o.MaxBytes <= 0 {
-		o.MaxBytes = DefaultMaxBytes
+// WithMaxBytes bounds the total bytes of file contents (default
+// DefaultMaxBytes).
+func WithMaxBytes(n int64) UnpackOption { return func(c *unpackConfig) { c.maxBytes = n } }
+
+// WithMaxEntries bounds the number of entries (default DefaultMaxEntries).
+func WithMaxEntries(n int) UnpackOption { return func(c *unpackConfig) { c.maxEntries = n } }
+
+// WithMaxDepth bounds the path components in a name (default
+// DefaultMaxDepth).
+func WithMaxDepth(n int) UnpackOption { return func(c *unpackConfig) { c.maxDepth = n } }
+
+// WithMaxNameLen bounds the bytes in a name or link target (default
+// DefaultMaxNameLen).
+func WithMaxNameLen(n int) UnpackOption { return func(c *unpackConfig) { c.maxNameLen = n } }
+
+// WithDevices creates character and block devices and FIFOs instead of
+// refusing them (needs CAP_MKNOD).
+func WithDevices() UnpackOption { return func(c *unpackConfig) { c.devices = true } }
+
+// WithTrusted keeps setuid and setgid bits. Use it only for archives whose
+// origin is verified, such as base images checked against a sha256.
+func WithTrusted() UnpackOption { return func(c *unpackConfig) { c.trusted = true } }
+
+// WithOwners applies the archive's uid and gid to each entry (needs root).
+// Without it every entry belongs to the unpacking user.
+func WithOwners() UnpackOption { return func(c *unpackConfig) { c.owners = true } }
+
+func newUnpackConfig(opts []UnpackOption) (unpackConfig, error) {
+	c := unpackConfig{
+		maxBytes:   DefaultMaxBytes,
+		maxEntries: DefaultMaxEntries,
+		maxDepth:   DefaultMaxDepth,
+		maxNameLen: DefaultMaxNameLen,
 	}
-	if o.MaxEntries <= 0 {
-		o.MaxEntries = DefaultMaxEntries
+	for _, o := range opts {
+		o(&c)
 	}
-	if o.MaxDepth <= 0 {
-		o.MaxDepth = DefaultMaxDepth
+	for _, l := range []struct {
+		option string
+		v      int64
+	}{
+		{"WithMaxBytes", c.maxBytes}, {"WithMaxEntries", int64(c.maxEntries)},
+		{"WithMaxDepth", int64(c.maxDepth)}, {"WithMaxNameLen", int64(c.maxNameLen)},
+	} {
+		if l.v <= 0 {
+			return c, fmt.Errorf("%w: %s(%d): must be positive", ErrInvalid, l.option, l.v)
+		}
 	}
-	if o.MaxNameLen <= 0 {
-		o.MaxNameLen = DefaultMaxNameLen
-	}
-	return o
+	return c, nil
 }
 
 // Unpack extracts the archive at path (.tar, .tar.gz or .tar.zst; the format
@@ -72,12 +102,9 @@ func (o UnpackOptions) withDefaults() UnpackOptions {
 // temporary directory is renamed to dst only when every entry was accepted.
 // On error nothing is left behind. Refused entries yield an *EntryError
 // (errors.Is(err, ErrUnsafe)).
-func Unpack(ctx context.Context, archive, dst string, opts UnpackOptions) error {
-	f, err := os.Open(archive)
+func Unpack(ctx context.Context, archive, dst string, opts ...UnpackOption) error {
+	f, err := openArchive(archive)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("rootfs: unpack: archive %s: %w", archive, ErrNotFound)
-		}
 		return err
 	}
 	defer f.Close()
@@ -88,18 +115,21 @@ func Unpack(ctx context.Context, archive, dst string, opts UnpackOptions) error 
 }
 
 // UnpackReader is Unpack reading the archive from r.
-func UnpackReader(ctx context.Context, r io.Reader, dst string, opts UnpackOptions) error {
+func UnpackReader(ctx context.Context, r io.Reader, dst string, opts ...UnpackOption) error {
 	if err := unpack(ctx, r, dst, opts); err != nil {
 		return fmt.Errorf("rootfs: unpack into %s: %w", dst, err)
 	}
 	return nil
 }
 
-func unpack(ctx context.Context, r io.Reader, dst string, opts UnpackOptions) error {
-	opts = opts.withDefaults()
+func unpack(ctx context.Context, r io.Reader, dst string, opts []UnpackOption) error {
+	cfg, err := newUnpackConfig(opts)
+	if err != nil {
+		return err
+	}
 	dst = filepath.Clean(dst)
 	if _, err := os.Lstat(dst); err == nil {
-		return fmt.Errorf("destination %s: %w", dst, ErrExist)
+		return fmt.Errorf("destination %s: %w", dst, ErrExists)
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
@@ -124,7 +154,7 @@ func unpack(ctx context.Context, r io.Reader, dst string, opts UnpackOptions) er
 	if err != nil {
 		return err
 	}
-	u := &unpacker{ctx: ctx, root: root, opts: opts, topMode: 0o755, made: map[string]bool{}}
+	u := newUnpacker(ctx, root, cfg)
 	err = u.run(tar.NewReader(stream))
 	if cerr := root.Close(); err == nil {
 		err = cerr
@@ -140,6 +170,46 @@ func unpack(ctx context.Context, r io.Reader, dst string, opts UnpackOptions) er
 	}
 	ok = true
 	return nil
+}
+
+// UnpackInto extracts the archive at path into dst, an existing directory
+// that may already hold files (a task's sandbox, say), as Marathon's fetcher
+// extracts an artifact. Every entry is written through dst, so nothing in
+// the archive, and no link already in dst, can steer a write outside it; a
+// non-directory already at an entry's name is replaced, never written
+// through. The archive's entry for the top directory itself is ignored. On
+// error the entries written so far stay: the caller owns dst.
+func UnpackInto(ctx context.Context, archive string, dst *os.Root, opts ...UnpackOption) error {
+	cfg, err := newUnpackConfig(opts)
+	if err != nil {
+		return err
+	}
+	f, err := openArchive(archive)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	stream, closeStream, err := decompress(f)
+	if err != nil {
+		return fmt.Errorf("rootfs: unpack %s: %w", archive, err)
+	}
+	defer closeStream()
+	if err := newUnpacker(ctx, dst, cfg).run(tar.NewReader(stream)); err != nil {
+		return fmt.Errorf("rootfs: unpack %s into %s: %w", archive, dst.Name(), err)
+	}
+	return nil
+}
+
+func openArchive(archive string) (*os.File, error) {
+	f, err := os.Open(archive)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("rootfs: unpack: archive %s: %w", archive, ErrNotFound)
+	}
+	return f, err
+}
+
+func newUnpacker(ctx context.Context, root *os.Root, cfg unpackConfig) *unpacker {
+	return &unpacker{ctx: ctx, root: root, opts: cfg, topMode: 0o755, made: map[string]bool{}}
 }
 
 // Compression magic numbers (RFC 1952 and RFC 8878).
@@ -177,7 +247,7 @@ type dirMeta struct {
 type unpacker struct {
 	ctx     context.Context
 	root    *os.Root
-	opts    UnpackOptions
+	opts    unpackConfig
 	entries int
 	bytes   int64
 	dirs    []dirMeta
@@ -235,8 +305,8 @@ func (u *unpacker) fail(name string, err error) error {
 
 // checkName validates an entry name and returns it cleaned.
 func (u *unpacker) checkName(raw string) (string, error) {
-	if len(raw) > u.opts.MaxNameLen {
-		return "", refuse(raw[:min(len(raw), 64)]+"...", "name is %d bytes, limit %d", len(raw), u.opts.MaxNameLen)
+	if len(raw) > u.opts.maxNameLen {
+		return "", refuse(raw[:min(len(raw), 64)]+"...", "name is %d bytes, limit %d", len(raw), u.opts.maxNameLen)
 	}
 	if strings.ContainsRune(raw, 0) {
 		return "", refuse(raw, "name contains NUL")
@@ -248,8 +318,8 @@ func (u *unpacker) checkName(raw string) (string, error) {
 	if clean != "." && !filepath.IsLocal(clean) {
 		return "", refuse(raw, "name escapes the target")
 	}
-	if depth := strings.Count(clean, "/") + 1; depth > u.opts.MaxDepth {
-		return "", refuse(raw, "path depth %d, limit %d", depth, u.opts.MaxDepth)
+	if depth := strings.Count(clean, "/") + 1; depth > u.opts.maxDepth {
+		return "", refuse(raw, "path depth %d, limit %d", depth, u.opts.maxDepth)
 	}
 	return clean, nil
 }
@@ -259,15 +329,15 @@ func (u *unpacker) entry(hdr *tar.Header, tr *tar.Reader) error {
 		return nil
 	}
 	u.entries++
-	if u.entries > u.opts.MaxEntries {
-		return refuse(hdr.Name, "entry limit %d exceeded", u.opts.MaxEntries)
+	if u.entries > u.opts.maxEntries {
+		return refuse(hdr.Name, "entry limit %d exceeded", u.opts.maxEntries)
 	}
 	name, err := u.checkName(hdr.Name)
 	if err != nil {
 		return err
 	}
-	if len(hdr.Linkname) > u.opts.MaxNameLen {
-		return refuse(hdr.Name, "link target is %d bytes, limit %d", len(hdr.Linkname), u.opts.MaxNameLen)
+	if len(hdr.Linkname) > u.opts.maxNameLen {
+		return refuse(hdr.Name, "link target is %d bytes, limit %d", len(hdr.Linkname), u.opts.maxNameLen)
 	}
 	mode := u.mode(hdr)
 	if name == "." {
@@ -310,9 +380,18 @@ func (u *unpacker) entry(hdr *tar.Header, tr *tar.Reader) error {
 		}
 		// Absolute targets are interpreted inside the task root when it
 		// runs; os.Root never follows them while unpacking. Relative ones
-		// must stay below the target.
-		if !path.IsAbs(hdr.Linkname) && !filepath.IsLocal(path.Join(path.Dir(name), hdr.Linkname)) {
-			return refuse(hdr.Name, "symlink target %q leads outside the target", hdr.Linkname)
+		// must stay below the target, judged from where the link really
+		// lands: its parent as the kernel resolves it, through the links
+		// earlier entries made ("a/b -> .." then "a/b/l -> ../x" puts l at
+		// the top, pointing one level above it).
+		if !path.IsAbs(hdr.Linkname) {
+			inside, err := staysInside(u.root, path.Dir(name)+"/"+hdr.Linkname)
+			if err != nil {
+				return u.fail(hdr.Name, err)
+			}
+			if !inside {
+				return refuse(hdr.Name, "symlink target %q leads outside the target", hdr.Linkname)
+			}
 		}
 		if _, err := u.clear(name, false); err != nil {
 			return err
@@ -345,7 +424,7 @@ func (u *unpacker) entry(hdr *tar.Header, tr *tar.Reader) error {
 		return nil
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		kind := map[byte]string{tar.TypeChar: "character device", tar.TypeBlock: "block device", tar.TypeFifo: "FIFO"}[hdr.Typeflag]
-		if !u.opts.AllowDevices {
+		if !u.opts.devices {
 			return refuse(hdr.Name, "%s not allowed", kind)
 		}
 		if _, err := u.clear(name, false); err != nil {
@@ -366,7 +445,7 @@ func (u *unpacker) mode(hdr *tar.Header) fs.FileMode {
 	if hdr.Mode&0o1000 != 0 {
 		m |= fs.ModeSticky
 	}
-	if u.opts.Trusted {
+	if u.opts.trusted {
 		if hdr.Mode&0o4000 != 0 {
 			m |= fs.ModeSetuid
 		}
@@ -401,7 +480,7 @@ func (u *unpacker) clear(name string, wantDir bool) (bool, error) {
 }
 
 func (u *unpacker) chown(name string, hdr *tar.Header) error {
-	if !u.opts.Owners {
+	if !u.opts.owners {
 		return nil
 	}
 	if err := u.root.Lchown(name, hdr.Uid, hdr.Gid); err != nil {
@@ -411,8 +490,8 @@ func (u *unpacker) chown(name string, hdr *tar.Header) error {
 }
 
 func (u *unpacker) file(name string, hdr *tar.Header, mode fs.FileMode, tr *tar.Reader) error {
-	if hdr.Size < 0 || hdr.Size > u.opts.MaxBytes-u.bytes {
-		return refuse(hdr.Name, "content would exceed the %d-byte limit", u.opts.MaxBytes)
+	if hdr.Size < 0 || hdr.Size > u.opts.maxBytes-u.bytes {
+		return refuse(hdr.Name, "content would exceed the %d-byte limit", u.opts.maxBytes)
 	}
 	if _, err := u.clear(name, false); err != nil {
 		return err
@@ -428,7 +507,7 @@ func (u *unpacker) file(name string, hdr *tar.Header, mode fs.FileMode, tr *tar.
 	if err == nil && n != hdr.Size {
 		err = fmt.Errorf("%w: short content (%d of %d bytes)", ErrInvalid, n, hdr.Size)
 	}
-	if err == nil && u.opts.Owners {
+	if err == nil && u.opts.owners {
 		err = f.Chown(hdr.Uid, hdr.Gid)
 	}
 	if err == nil {
@@ -462,4 +541,60 @@ func (r ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return r.r.Read(p)
+}
+
+// maxLinkHops bounds the links followed while resolving one path, as the
+// kernel's ELOOP limit does.
+const maxLinkHops = 40
+
+// staysInside resolves p, a slash-separated path relative to the top of
+// root, component by component as the kernel would: ".." goes up from
+// where the previous components really are, and each symlink found in the
+// tree is replaced by its target. It reports whether the walk stays below
+// the top. Components that do not exist yet are taken as plain
+// directories; an absolute link leaves the tree (os.Root refuses to follow
+// one, and the host must never resolve it).
+func staysInside(root *os.Root, p string) (bool, error) {
+	todo := strings.Split(p, "/")
+	var at []string // resolved components
+	hops := 0
+	for len(todo) > 0 {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(at) == 0 {
+				return false, nil
+			}
+			at = at[:len(at)-1]
+			continue
+		}
+		next := path.Join(append(at, c)...)
+		fi, err := root.Lstat(next)
+		if errors.Is(err, fs.ErrNotExist) {
+			at = append(at, c)
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			at = append(at, c)
+			continue
+		}
+		if hops++; hops > maxLinkHops {
+			return false, nil
+		}
+		target, err := root.Readlink(next)
+		if err != nil {
+			return false, err
+		}
+		if path.IsAbs(target) {
+			return false, nil
+		}
+		todo = append(strings.Split(target, "/"), todo...)
+	}
+	return true, nil
 }

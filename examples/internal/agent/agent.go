@@ -122,7 +122,8 @@ func New(cfg Config) (_ *Agent, err error) {
 		err = nil
 	}
 
-	if a.fetcher, err = rootfs.NewFetcher(cfg.cacheDir(), rootfs.WithLogger(a.log)); err != nil {
+	if a.fetcher, err = rootfs.NewFetcher(cfg.cacheDir(), rootfs.WithLogger(a.log),
+		rootfs.WithFileRoots(cfg.FetchFileDirs...), rootfs.WithS3Buckets(cfg.FetchS3Buckets...)); err != nil {
 		return nil, fmt.Errorf("agent: image cache: %w", err)
 	}
 	cleanup = append(cleanup, func() { a.fetcher.Close() })
@@ -171,7 +172,9 @@ func New(cfg Config) (_ *Agent, err error) {
 			a.log.Warn("reservation: previous estimate refused, starting from zero", "err", err)
 		}
 	}
-	a.disk = isolate.NewDiskWatcher(isolate.WithDiskInterval(cfg.DiskInterval), isolate.WithDiskLogger(a.log))
+	if a.disk, err = isolate.NewDiskWatcher(isolate.WithDiskInterval(cfg.DiskInterval), isolate.WithLogger(a.log)); err != nil {
+		return nil, fmt.Errorf("%w: Config.DiskInterval: %w", ErrInvalid, err)
+	}
 
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("agent: listen: %w", err)
