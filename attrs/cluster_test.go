@@ -9,6 +9,7 @@ import (
 
 	"github.com/gleaner/gleaner/attrs"
 	"github.com/gleaner/gleaner/internal/etcdtest"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
 func TestClusterViewLoadsManyAgents(t *testing.T) {
@@ -186,14 +187,14 @@ func TestRegistrarCloseAfterTheLeaseIsGone(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background()) }()
 	var lease clientv3.LeaseID
-	eventually(t, "a1 registered", func() bool {
+	testenv.Eventually(t, waitTimeout, func() bool {
 		resp, err := cli.Get(ctx, attrs.DefaultPrefix+"/agents/a1/alive")
 		if err != nil || len(resp.Kvs) == 0 {
 			return false
 		}
 		lease = clientv3.LeaseID(resp.Kvs[0].Lease)
 		return true
-	})
+	}, "a1 registered")
 	// An operator revokes the lease (etcdctl lease revoke); the Registrar
 	// waits a quarter of the TTL before registering again.
 	if _, err := cli.Revoke(ctx, lease); err != nil {

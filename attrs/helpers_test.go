@@ -63,18 +63,6 @@ func next(t testing.TB, ch <-chan attrs.Change) attrs.Change {
 	return attrs.Change{}
 }
 
-// eventually polls cond until it holds or the wait times out.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func mustParse(t testing.TB, s string) attrs.Attributes {
 	t.Helper()
 	a, err := attrs.Parse(s)
