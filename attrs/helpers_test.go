@@ -12,7 +12,7 @@ import (
 )
 
 // waitTimeout bounds every wait for something etcd should do promptly.
-const waitTimeout = 10 * time.Second
+const waitTimeout = 30 * time.Second
 
 func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -114,7 +114,7 @@ func startCluster(t *testing.T, name string) *cluster {
 	done := make(chan struct{})
 	go func() { defer close(done); m.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	testenv.Eventually(t, 15*time.Second, m.IsLeader, "the master to lead")
+	testenv.Eventually(t, 30*time.Second, m.IsLeader, "the master to lead")
 	return c
 }
 
@@ -254,7 +254,7 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 			t.Logf("agent log:\n%s", log)
 		}
 	})
-	testenv.Eventually(t, 20*time.Second, func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		var info agent.ReservationInfo
 		return httpJSON(t, http.MethodGet, agentURL+agent.PathReservation, "", &info) == http.StatusOK && info.Ready
 	}, "the agent's endpoint")
@@ -270,7 +270,7 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	alive := c.prefix + "/agents/" + name + "/alive"
-	testenv.Eventually(t, 10*time.Second, func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		r, err := c.cli.Get(context.Background(), alive)
 		return err == nil && len(r.Kvs) == 1
 	}, "the agent's liveness key")
@@ -292,7 +292,7 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 		t.Fatalf("task processes changed over the agent's exit: %q, then %q", pids, now)
 	}
 	proc = startAgent(t, bin, env, log)
-	testenv.Eventually(t, 20*time.Second, func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		return agentTask(t, agentURL, "t1").State == api.TaskRunning
 	}, "the restarted agent to hold t1")
 	time.Sleep(time.Second) // a few reports
@@ -308,7 +308,7 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 	if st := fw.ended("t1"); st.State != api.TaskKilled || st.Reason != "agent stopped" {
 		t.Errorf("final status %+v, want KILLED by the agent's stop", st)
 	}
-	testenv.Eventually(t, 10*time.Second, func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		r, err := c.cli.Get(context.Background(), alive)
 		return err == nil && len(r.Kvs) == 0
 	}, "the liveness key to go")
@@ -468,7 +468,7 @@ func TestWithoutRootTasksRunAsPlainProcesses(t *testing.T) {
 		}
 	})
 	var info agent.ReservationInfo
-	testenv.Eventually(t, 20*time.Second, func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		return httpJSON(t, http.MethodGet, agentURL+agent.PathReservation, "", &info) == http.StatusOK && info.Ready
 	}, "the agent's endpoint")
 	if !strings.HasPrefix(info.Isolation, "unavailable: not root") {
@@ -480,7 +480,7 @@ func TestWithoutRootTasksRunAsPlainProcesses(t *testing.T) {
 	fw := subscribe(t, c)
 	fw.launch("an offer from the agent", func(o api.Offer) bool { return o.AgentID == name },
 		api.TaskInfo{TaskID: "plain", AppID: "app", Cmd: "id -u > uid; sleep 1000", Resources: "cpus:0.1;mem:32"})
-	testenv.Eventually(t, 10*time.Second, func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "sandboxes", "plain", "uid"))
 		return string(b) == "65534\n"
 	}, "the task's output")

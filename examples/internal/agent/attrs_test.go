@@ -30,10 +30,10 @@ func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
 	}
 	a := start(t, cfg)
 	want := map[string]string{"rack": "r9", "cores": "16"}
-	testenv.Eventually(t, 10*time.Second, func() bool { return maps.Equal(a.Attributes(), want) }, "the configured attributes in etcd")
+	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(a.Attributes(), want) }, "the configured attributes in etcd")
 
 	alive := cfg.EtcdPrefix + "/agents/" + cfg.ID + "/alive"
-	testenv.Eventually(t, 10*time.Second, func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		r, err := cli.Get(ctx, alive)
 		return err == nil && len(r.Kvs) == 1
 	}, "the liveness key")
@@ -46,7 +46,7 @@ func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = map[string]string{"rack": "r9", "zone": "east"}
-	testenv.Eventually(t, 10*time.Second, func() bool { return maps.Equal(a.Attributes(), want) }, "etcd's changes")
+	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(a.Attributes(), want) }, "etcd's changes")
 	if got := a.buildReport().Attributes; !maps.Equal(got, want) {
 		t.Errorf("report attributes = %v, want %v", got, want)
 	}
@@ -57,7 +57,7 @@ func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := start(t, cfg)
-	testenv.Eventually(t, 10*time.Second, func() bool { return maps.Equal(b.Attributes(), want) }, "etcd's attributes after the restart")
+	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(b.Attributes(), want) }, "etcd's attributes after the restart")
 	time.Sleep(300 * time.Millisecond)
 	if got := b.Attributes(); !maps.Equal(got, want) {
 		t.Errorf("after the restart: %v, want %v (no re-seeding)", got, want)

@@ -125,7 +125,7 @@ func start(t *testing.T, cfg Config) *running {
 			}
 		}
 	})
-	testenv.Eventually(t, 10*time.Second, func() bool { return a.Reservation().Ready }, "first reservation")
+	testenv.Eventually(t, 30*time.Second, func() bool { return a.Reservation().Ready }, "first reservation")
 	// Business is everything outside Gleaner, here the other tests running
 	// on this machine, which can take every CPU: a floor keeps them from
 	// evicting the tasks of tests that are not about eviction.

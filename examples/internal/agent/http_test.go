@@ -180,7 +180,7 @@ func TestMetricsExposeAgentAndHost(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Isolation = IsolationNone
 	a := start(t, cfg)
-	testenv.Eventually(t, 5*time.Second, func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		_, body := do(t, http.MethodGet, a.URL()+PathMetrics, "")
 		return bytes.Contains(body, []byte("gleaner_host_cpu"))
 	}, "a second sample")

@@ -171,7 +171,7 @@ func TestBusinessLoadThrottlesThenEvicts(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitState(t, a.Agent, "batch", api.TaskRunning, 20*time.Second)
-			testenv.Eventually(t, 5*time.Second, func() bool {
+			testenv.Eventually(t, 30*time.Second, func() bool {
 				a.mu.Lock()
 				defer a.mu.Unlock()
 				return a.tasks["batch"].cpuSeconds > 0
@@ -187,7 +187,7 @@ func TestBusinessLoadThrottlesThenEvicts(t *testing.T) {
 			}
 			began := time.Now()
 			stopCPU := biz.cpu(cpus)
-			testenv.Eventually(t, 10*time.Second, func() bool {
+			testenv.Eventually(t, 30*time.Second, func() bool {
 				a.mu.Lock()
 				defer a.mu.Unlock()
 				return a.tasks["batch"].cpuLimit < quota
@@ -238,7 +238,7 @@ func TestBusinessLoadThrottlesThenEvicts(t *testing.T) {
 			if !strings.HasPrefix(s.Reason, api.ReasonEvicted+": ") || !strings.Contains(s.Reason, "memory") {
 				t.Errorf("reason = %q, want %q naming memory", s.Reason, api.ReasonEvicted+": ...")
 			}
-			testenv.Eventually(t, 5*time.Second, func() bool {
+			testenv.Eventually(t, 30*time.Second, func() bool {
 				_, body := do(t, "GET", a.URL()+PathMetrics, "")
 				return strings.Contains(string(body), "gleaner_agent_qos_evictions_total 1")
 			}, "the eviction metric")

@@ -59,7 +59,7 @@ func startClusterWith(t testing.TB, alloc time.Duration) *cluster {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	t.Cleanup(c.stop)
 	c.master = c.addMaster()
-	testenv.Eventually(t, 15*time.Second, c.master.IsLeader, "master to lead")
+	testenv.Eventually(t, 30*time.Second, c.master.IsLeader, "master to lead")
 	return c
 }
 
@@ -130,7 +130,7 @@ func (c *cluster) startFramework(cfg framework.Config) {
 			c.t.Errorf("framework: %v", err)
 		}
 	})
-	testenv.Eventually(c.t, 10*time.Second, func() bool { return f.FrameworkID() != "" }, "framework to subscribe")
+	testenv.Eventually(c.t, 30*time.Second, func() bool { return f.FrameworkID() != "" }, "framework to subscribe")
 }
 
 // simAgent is an agent without a machine: it registers, reports, and
