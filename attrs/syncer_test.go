@@ -112,8 +112,7 @@ func TestSyncerKeepsValuesWhileEtcdIsDownAndRecovers(t *testing.T) {
 	const want = "cores:16;rack:r1"
 
 	srv.Stop(t)
-	testenv.Eventually(t, waitTimeout, func() bool { return s.Status().Stale }, "status stale")
-	time.Sleep(300 * time.Millisecond)
+	testenv.Eventually(t, waitTimeout, func() bool { st := s.Status(); return st.Stale && st.Age >= 300*time.Millisecond }, "status stale for 300ms")
 	st := s.Status()
 	if !st.Stale || st.Age < 300*time.Millisecond || st.Err == nil {
 		t.Fatalf("while etcd is down: status %+v, want stale with age >= 300ms and an error", st)

@@ -26,6 +26,7 @@ import (
 	"github.com/gleaner/gleaner/examples/internal/agent"
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/examples/internal/master"
+	"github.com/gleaner/gleaner/examples/internal/metricstest"
 	"github.com/gleaner/gleaner/internal/etcdtest"
 	"github.com/gleaner/gleaner/internal/testenv"
 )
@@ -291,11 +292,15 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 	if now, _ := os.ReadFile(procs); !bytes.Equal(now, pids) {
 		t.Fatalf("task processes changed over the agent's exit: %q, then %q", pids, now)
 	}
+	reports := func() float64 {
+		return metricstest.Value(t, c.master.URL()+api.PathMetrics, "gleaner_master_http_requests_total", "route", api.PathAgentReport, "code", "200")
+	}
+	reportsBefore := reports()
 	proc = startAgent(t, bin, env, log)
 	testenv.Eventually(t, 30*time.Second, func() bool {
 		return agentTask(t, agentURL, "t1").State == api.TaskRunning
 	}, "the restarted agent to hold t1")
-	time.Sleep(time.Second) // a few reports
+	testenv.Eventually(t, 30*time.Second, func() bool { return reports() >= reportsBefore+3 }, "three reports from the restarted agent")
 	if v := masterTask(t, c, "t1"); v.State != api.TaskRunning {
 		t.Fatalf("master after the agent's restart: %+v, want t1 RUNNING", v)
 	}

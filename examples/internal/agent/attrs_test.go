@@ -58,9 +58,22 @@ func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
 	}
 	b := start(t, cfg)
 	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(b.Attributes(), want) }, "etcd's attributes after the restart")
-	time.Sleep(300 * time.Millisecond)
-	if got := b.Attributes(); !maps.Equal(got, want) {
-		t.Errorf("after the restart: %v, want %v (no re-seeding)", got, want)
+	select {
+	case <-b.seeded:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the restarted agent never finished seeding")
+	}
+	// What a re-seeding would have written is in etcd by now.
+	entries, _, err := store.Agent(ctx, cfg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inEtcd := map[string]string{}
+	for _, e := range entries {
+		inEtcd[e.Name] = e.Value.String()
+	}
+	if !maps.Equal(inEtcd, want) {
+		t.Errorf("after the restart: etcd holds %v, want %v (no re-seeding)", inEtcd, want)
 	}
 	if err := b.stop(t, nil); err != nil {
 		t.Fatal(err)
