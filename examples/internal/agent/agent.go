@@ -72,7 +72,7 @@ type Agent struct {
 	// seeded is closed when seedAttributes has decided (written the
 	// configured attributes, or found them written before), so that tests
 	// can check etcd after it rather than sleep.
-	seeded chan struct{}
+	seeded       chan struct{}
 	lastChange   string
 	lastChangeAt time.Time
 	registered   bool
