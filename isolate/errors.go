@@ -18,6 +18,9 @@ var (
 	ErrNotFound = errors.New("isolate: not found")
 	// ErrExists means a task cgroup of that name already exists.
 	ErrExists = errors.New("isolate: already exists")
+	// ErrMalformed means a cgroup control file did not parse: junk where
+	// the kernel writes a number, or a line it always writes missing.
+	ErrMalformed = errors.New("isolate: malformed control file")
 )
 
 // FieldError reports bad input: which field, the value given, and why it was

@@ -1,22 +1,29 @@
 package isolate
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
+
+	"github.com/gleaner/gleaner/internal/cgroupstat"
 )
 
 // statFile is one control file a stats read needs.
 type statFile struct {
 	dir, name string
 	optional  bool // absent on some kernels (memory.peak before 5.19)
-	parse     func(data []byte, s *Stats)
+	parse     func(data []byte, r *reading) error
+}
+
+// reading is one stats read in progress: Stats, and the two figures the
+// working set is computed from once every file is parsed.
+type reading struct {
+	Stats
+	usage, inactiveFile uint64
 }
 
 // statReader reads Stats from a few control files kept open and re-read
@@ -25,13 +32,19 @@ type statFile struct {
 // controller): about 1 ms per read on the development host, where opening a
 // memory-cgroup file costs 20-70 µs and a pread of an open one 1-15 µs. The
 // agent reads every task's stats often, so the goal is under 100 µs.
+//
+// Which files give CPU time and the memory working set, and how they are
+// parsed (strictly: junk is an error, never 0), is internal/cgroupstat's,
+// shared with package monitor, so that a task's memory and the business's
+// are counted alike.
 type statReader struct {
 	files []statFile
 
 	mu     sync.Mutex
 	open   []*os.File
 	buf    []byte
-	closed bool // the cgroup was removed: never reopen
+	rd     reading // kept, so that passing it to the parsers does not allocate
+	closed bool    // the cgroup was removed: never reopen
 }
 
 func (r *statReader) read() (Stats, error) {
@@ -45,18 +58,37 @@ func (r *statReader) read() (Stats, error) {
 			return Stats{}, err
 		}
 	}
-	var s Stats
+	rd := &r.rd
+	*rd = reading{}
 	for i, f := range r.open {
 		if f == nil {
 			continue
 		}
+		data, err := r.pread(f)
+		if err != nil {
+			return Stats{}, err
+		}
+		if err := r.files[i].parse(data, rd); err != nil {
+			return Stats{}, fmt.Errorf("%w: %s: %w", ErrMalformed, f.Name(), err)
+		}
+	}
+	rd.MemoryBytes = cgroupstat.WorkingSet(rd.usage, rd.inactiveFile)
+	return rd.Stats, nil
+}
+
+// pread reads all of f into r.buf, growing it when the file fills it
+// (memory.stat grows with every kernel release).
+func (r *statReader) pread(f *os.File) ([]byte, error) {
+	for {
 		n, err := f.ReadAt(r.buf, 0)
 		if err != nil && !errors.Is(err, io.EOF) {
-			return Stats{}, fmt.Errorf("isolate: read %s: %w", f.Name(), err)
+			return nil, fmt.Errorf("isolate: read %s: %w", f.Name(), err)
 		}
-		r.files[i].parse(r.buf[:n], &s)
+		if n < len(r.buf) {
+			return r.buf[:n], nil
+		}
+		r.buf = make([]byte, 2*len(r.buf))
 	}
-	return s, nil
 }
 
 func (r *statReader) openAll() error {
@@ -97,86 +129,101 @@ func closeAll(files []*os.File) {
 	}
 }
 
-// parseUint reads the number at the start of data ("max" and junk read 0).
-func parseUint(data []byte) uint64 {
-	v, _ := strconv.ParseUint(string(bytes.TrimSpace(data)), 10, 64)
-	return v
-}
-
-// eachKV calls f for every "key value" line of a flat-keyed file.
-func eachKV(data []byte, f func(key string, v uint64)) {
-	for len(data) > 0 {
-		line, rest, _ := bytes.Cut(data, []byte{'\n'})
-		data = rest
-		k, v, ok := bytes.Cut(line, []byte{' '})
-		if !ok {
-			continue
-		}
-		f(string(k), parseUint(v))
+// value returns a parse function for a file holding one number.
+func value(dst func(*reading) *uint64) func([]byte, *reading) error {
+	return func(d []byte, r *reading) error {
+		v, err := cgroupstat.Value(d)
+		*dst(r) = v
+		return err
 	}
 }
+
+// keyed is one key of a flat-keyed file and where its value goes.
+type keyed struct {
+	key string
+	dst func(*reading, uint64)
+}
+
+// keys returns a parse function for a flat-keyed file. A key the kernel
+// does not write (nr_periods without CFS bandwidth control, oom_kill
+// before 4.13) reads 0; a value that does not parse is an error.
+func keys(ks ...keyed) func([]byte, *reading) error {
+	return func(d []byte, r *reading) error {
+		for _, k := range ks {
+			v, _, err := cgroupstat.Lookup(d, k.key)
+			if err != nil {
+				return err
+			}
+			k.dst(r, v)
+		}
+		return nil
+	}
+}
+
+func oomKills(r *reading, v uint64) { r.OOMKills = v }
 
 func v1StatFiles(g *v1Group) []statFile {
+	f := cgroupstat.V1
+	mem := g.dir("memory")
 	files := []statFile{
-		{dir: g.dir("memory"), name: "memory.usage_in_bytes", parse: func(d []byte, s *Stats) { s.MemoryBytes = parseUint(d) }},
-		{dir: g.dir("memory"), name: "memory.max_usage_in_bytes", parse: func(d []byte, s *Stats) { s.MemoryPeakBytes = parseUint(d) }},
-		{dir: g.dir("memory"), name: "memory.oom_control", parse: func(d []byte, s *Stats) {
-			eachKV(d, func(k string, v uint64) {
-				if k == "oom_kill" {
-					s.OOMKills = v
-				}
-			})
-		}},
-		{dir: g.dir("cpu"), name: "cpu.stat", parse: func(d []byte, s *Stats) {
-			eachKV(d, func(k string, v uint64) {
-				switch k {
-				case "nr_periods":
-					s.CPUPeriods = v
-				case "nr_throttled":
-					s.CPUThrottled = v
-				case "throttled_time":
-					s.CPUThrottledTime = time.Duration(v)
-				}
-			})
-		}},
+		{dir: mem, name: f.Memory, parse: value(func(r *reading) *uint64 { return &r.usage })},
+		{dir: mem, name: f.Stat, parse: inactiveFile(f)},
+		{dir: mem, name: "memory.max_usage_in_bytes", parse: value(func(r *reading) *uint64 { return &r.MemoryPeakBytes })},
+		{dir: mem, name: "memory.oom_control", parse: keys(keyed{"oom_kill", oomKills})},
+		{dir: g.dir("cpu"), name: "cpu.stat", parse: keys(
+			keyed{"nr_periods", func(r *reading, v uint64) { r.CPUPeriods = v }},
+			keyed{"nr_throttled", func(r *reading, v uint64) { r.CPUThrottled = v }},
+			keyed{"throttled_time", func(r *reading, v uint64) { r.CPUThrottledTime = time.Duration(v) }},
+		)},
 	}
 	if d := g.dir("cpuacct"); d != "" {
-		files = append(files, statFile{dir: d, name: "cpuacct.usage", parse: func(d []byte, s *Stats) { s.CPUUsage = time.Duration(parseUint(d)) }})
+		files = append(files, statFile{dir: d, name: f.CPU, parse: cpuTime(f)})
 	}
 	if d := g.dir("pids"); d != "" {
-		files = append(files, statFile{dir: d, name: "pids.current", parse: func(d []byte, s *Stats) { s.PIDs = parseUint(d) }})
+		files = append(files, statFile{dir: d, name: "pids.current", parse: value(func(r *reading) *uint64 { return &r.PIDs })})
 	}
 	return files
 }
 
 func v2StatFiles(dir string, feat Features) []statFile {
+	f := cgroupstat.V2
 	files := []statFile{
-		{dir: dir, name: "cpu.stat", parse: func(d []byte, s *Stats) {
-			eachKV(d, func(k string, v uint64) {
-				switch k {
-				case "usage_usec":
-					s.CPUUsage = time.Duration(v) * time.Microsecond
-				case "nr_periods":
-					s.CPUPeriods = v
-				case "nr_throttled":
-					s.CPUThrottled = v
-				case "throttled_usec":
-					s.CPUThrottledTime = time.Duration(v) * time.Microsecond
-				}
-			})
-		}},
-		{dir: dir, name: "memory.current", parse: func(d []byte, s *Stats) { s.MemoryBytes = parseUint(d) }},
-		{dir: dir, name: "memory.peak", optional: true, parse: func(d []byte, s *Stats) { s.MemoryPeakBytes = parseUint(d) }},
-		{dir: dir, name: "memory.events", parse: func(d []byte, s *Stats) {
-			eachKV(d, func(k string, v uint64) {
-				if k == "oom_kill" {
-					s.OOMKills = v
-				}
-			})
-		}},
+		{dir: dir, name: f.CPU, parse: both(cpuTime(f), keys(
+			keyed{"nr_periods", func(r *reading, v uint64) { r.CPUPeriods = v }},
+			keyed{"nr_throttled", func(r *reading, v uint64) { r.CPUThrottled = v }},
+			keyed{"throttled_usec", func(r *reading, v uint64) { r.CPUThrottledTime = time.Duration(v) * time.Microsecond }},
+		))},
+		{dir: dir, name: f.Memory, parse: value(func(r *reading) *uint64 { return &r.usage })},
+		{dir: dir, name: f.Stat, parse: inactiveFile(f)},
+		{dir: dir, name: "memory.peak", optional: true, parse: value(func(r *reading) *uint64 { return &r.MemoryPeakBytes })},
+		{dir: dir, name: "memory.events", parse: keys(keyed{"oom_kill", oomKills})},
 	}
 	if feat.Pids {
-		files = append(files, statFile{dir: dir, name: "pids.current", parse: func(d []byte, s *Stats) { s.PIDs = parseUint(d) }})
+		files = append(files, statFile{dir: dir, name: "pids.current", parse: value(func(r *reading) *uint64 { return &r.PIDs })})
 	}
 	return files
+}
+
+func cpuTime(f cgroupstat.Files) func([]byte, *reading) error {
+	return func(d []byte, r *reading) (err error) {
+		r.CPUUsage, err = f.CPUTime(d)
+		return err
+	}
+}
+
+func inactiveFile(f cgroupstat.Files) func([]byte, *reading) error {
+	return func(d []byte, r *reading) (err error) {
+		r.inactiveFile, err = cgroupstat.Required(d, f.InactiveFileKey)
+		return err
+	}
+}
+
+// both parses one file with two functions.
+func both(a, b func([]byte, *reading) error) func([]byte, *reading) error {
+	return func(d []byte, r *reading) error {
+		if err := a(d, r); err != nil {
+			return err
+		}
+		return b(d, r)
+	}
 }

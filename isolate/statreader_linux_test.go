@@ -1,7 +1,10 @@
 package isolate
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,4 +110,53 @@ func TestStatsAfterCloseDoNotReopen(t *testing.T) {
 	_, err = g.stats()
 	assert.ErrorIs(t, err, ErrNotFound)
 	assert.Nil(t, g.sr.open, "a read after close reopened the control files, which nothing closes")
+}
+
+// copyV2 copies the v2 fixture's task cgroup to a temporary mount, with
+// file name set to content.
+func copyV2(t *testing.T, name, content string) *v2Group {
+	t.Helper()
+	root := t.TempDir()
+	src, err := filepath.Abs("testdata/v2/task")
+	require.NoError(t, err)
+	require.NoError(t, os.CopyFS(filepath.Join(root, "task"), os.DirFS(src)))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "task", name), []byte(content), 0o644))
+	g := &v2Group{mount: root, path: "/task"}
+	g.sr.files = v2StatFiles(g.dir(), Features{Pids: true})
+	t.Cleanup(g.sr.close)
+	return g
+}
+
+func TestStatsRefuseJunk(t *testing.T) {
+	tests := []struct {
+		name, file, content, want string
+	}{
+		{"junk usage is not 0", "memory.current", "12ab\n", `memory.current: line 1: "12ab"`},
+		{"max is not a usage", "pids.current", "max\n", `pids.current: line 1: "max"`},
+		{"junk in a key read", "memory.events", "oom 1\noom_kill x\n", `memory.events: line 2: oom_kill "x"`},
+		{"working set needs inactive_file", "memory.stat", "anon 1\n", "memory.stat: line 2: inactive_file: required line missing"},
+		{"CPU time needs usage_usec", "cpu.stat", "nr_periods 1\n", "cpu.stat: line 2: usage_usec: required line missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := copyV2(t, tt.file, tt.content).stats()
+			require.ErrorIs(t, err, ErrMalformed)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestStatsReadAFileLargerThanTheBuffer(t *testing.T) {
+	// memory.stat grows with every kernel release; a read that fills the
+	// buffer must not cut it short (and lose inactive_file at its end).
+	data, err := os.ReadFile("testdata/v2/task/memory.stat")
+	require.NoError(t, err)
+	var padded strings.Builder
+	for padded.Len() < 10000 {
+		fmt.Fprintf(&padded, "future_counter_%d 0\n", padded.Len())
+	}
+	g := copyV2(t, "memory.stat", padded.String()+string(data))
+	s, err := g.stats()
+	require.NoError(t, err)
+	assert.Equal(t, fixtureStats, s)
 }

@@ -13,8 +13,12 @@ type Stats struct {
 	CPUPeriods       uint64
 	CPUThrottled     uint64
 	CPUThrottledTime time.Duration
-	// MemoryBytes is the current memory use, MemoryPeakBytes the highest
-	// seen (v2: memory.peak, where the kernel has it).
+	// MemoryBytes is the working set: usage minus the inactive file
+	// cache (page cache the kernel can drop at once), as cAdvisor and the
+	// kubelet count it and as package monitor counts a business cgroup.
+	// MemoryPeakBytes is the highest usage seen, page cache included (v1:
+	// memory.max_usage_in_bytes; v2: memory.peak, where the kernel has
+	// it).
 	MemoryBytes     uint64
 	MemoryPeakBytes uint64
 	// OOMKills counts processes the kernel killed because the cgroup hit

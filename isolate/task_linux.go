@@ -98,7 +98,10 @@ func (t *Task) ProcsFiles() []string { return t.g.procsFiles() }
 // caller closes the file once the child has started.
 func (t *Task) OpenDir() (*os.File, error) { return t.g.openDir() }
 
-// Stats reads the task's usage.
+// Stats reads the task's usage; its memory is the working set, counted as
+// package monitor counts a business cgroup (see Stats.MemoryBytes). A
+// control file that does not parse gives an error wrapping ErrMalformed, a
+// removed cgroup ErrNotFound.
 func (t *Task) Stats() (Stats, error) { return t.g.stats() }
 
 // Kill SIGKILLs every process in the task's cgroup and waits until the

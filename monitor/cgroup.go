@@ -1,13 +1,14 @@
 package monitor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/gleaner/gleaner/internal/cgroupstat"
 )
 
 // Cgroup measures one cgroup from its control files. It is not safe for
@@ -15,8 +16,9 @@ import (
 //
 // The files are read here rather than through containerd/cgroups because
 // that library finds hierarchies through the live host's
-// /proc/self/mountinfo, so it cannot be pointed at a fixture tree; the four
-// files needed are one number or one "key value" list each.
+// /proc/self/mountinfo, so it cannot be pointed at a fixture tree; which
+// files are read and how they are parsed is internal/cgroupstat's, shared
+// with package isolate.
 type Cgroup struct {
 	path    string
 	version int
@@ -67,84 +69,61 @@ func (c *Cgroup) Version() int { return c.version }
 // Path returns the cgroup path given to NewCgroup.
 func (c *Cgroup) Path() string { return c.path }
 
-// Usage reads CPU time and the memory working set (usage minus inactive
-// file cache, as the kubelet counts it). A cgroup removed meanwhile gives
-// an error wrapping ErrNotFound.
+// Usage reads CPU time and the memory working set: usage minus the
+// inactive file cache, as cAdvisor and the kubelet count it, and as
+// isolate's task stats do (both through one definition). A cgroup removed
+// meanwhile gives an error wrapping ErrNotFound; a control file that does
+// not parse, a *ParseError.
 func (c *Cgroup) Usage(ctx context.Context) (ResourceUsage, error) {
 	if err := ctx.Err(); err != nil {
 		return ResourceUsage{}, err
 	}
-	var u ResourceUsage
-	var inactiveKey string
-	var usage uint64
-	if c.version == 1 {
-		ns, err := c.number(filepath.Join(c.cpuDir, "cpuacct.usage"))
-		if err != nil {
-			return ResourceUsage{}, err
-		}
-		u.CPUSeconds = float64(ns) / 1e9
-		if usage, err = c.number(filepath.Join(c.memDir, "memory.usage_in_bytes")); err != nil {
-			return ResourceUsage{}, err
-		}
-		// total_ counts the cgroup and its descendants, like usage.
-		inactiveKey = "total_inactive_file"
-	} else {
-		us, err := c.key(filepath.Join(c.cpuDir, "cpu.stat"), "usage_usec")
-		if err != nil {
-			return ResourceUsage{}, err
-		}
-		u.CPUSeconds = float64(us) / 1e6
-		if usage, err = c.number(filepath.Join(c.memDir, "memory.current")); err != nil {
-			if errors.Is(err, ErrNotFound) && exists(c.memDir) {
-				return ResourceUsage{}, fmt.Errorf("%w: %s has no memory.current: the memory controller is not enabled for it", ErrNotSupported, c.memDir)
-			}
-			return ResourceUsage{}, err
-		}
-		inactiveKey = "inactive_file"
+	f := cgroupstat.V1
+	if c.version == 2 {
+		f = cgroupstat.V2
 	}
-	inactive, err := c.key(filepath.Join(c.memDir, "memory.stat"), inactiveKey)
+	cpuPath := filepath.Join(c.cpuDir, f.CPU)
+	if err := c.k.read(cpuPath); err != nil {
+		return ResourceUsage{}, readErr(err)
+	}
+	cpu, err := f.CPUTime(c.k.data)
 	if err != nil {
-		return ResourceUsage{}, err
+		return ResourceUsage{}, statError(cpuPath, err)
 	}
-	u.MemoryBytes = sub(usage, inactive)
-	return u, nil
+	memPath := filepath.Join(c.memDir, f.Memory)
+	if err := c.k.read(memPath); err != nil {
+		if c.version == 2 && errors.Is(err, fs.ErrNotExist) && exists(c.memDir) {
+			return ResourceUsage{}, fmt.Errorf("%w: %s has no %s: the memory controller is not enabled for it", ErrNotSupported, c.memDir, f.Memory)
+		}
+		return ResourceUsage{}, readErr(err)
+	}
+	usage, err := cgroupstat.Value(c.k.data)
+	if err != nil {
+		return ResourceUsage{}, statError(memPath, err)
+	}
+	statPath := filepath.Join(c.memDir, f.Stat)
+	if err := c.k.read(statPath); err != nil {
+		return ResourceUsage{}, readErr(err)
+	}
+	inactive, err := cgroupstat.Required(c.k.data, f.InactiveFileKey)
+	if err != nil {
+		return ResourceUsage{}, statError(statPath, err)
+	}
+	ws := cgroupstat.WorkingSet(usage, inactive)
+	return ResourceUsage{CPUSeconds: cpu.Seconds(), MemoryBytes: ws}, nil
 }
 
-// number reads a file holding one unsigned number.
-func (c *Cgroup) number(path string) (uint64, error) {
-	if err := c.k.read(path); err != nil {
-		return 0, readErr(err)
+// statError turns a cgroupstat syntax error into a ParseError naming path.
+func statError(path string, err error) error {
+	var se *cgroupstat.SyntaxError
+	if !errors.As(err, &se) {
+		return err
 	}
-	line, ok := c.k.next()
-	if !ok {
-		return 0, c.k.missing(filepath.Base(path))
+	field := se.Field
+	if field == "" {
+		field = filepath.Base(path)
 	}
-	v, ok := parseUint(bytes.TrimSpace(line))
-	if !ok {
-		return 0, c.k.errorf(filepath.Base(path), line, errNotNumber)
-	}
-	return v, nil
-}
-
-// key reads the value of one "key value" line.
-func (c *Cgroup) key(path, key string) (uint64, error) {
-	if err := c.k.read(path); err != nil {
-		return 0, readErr(err)
-	}
-	for {
-		_, f, ok := c.k.nextFields()
-		if !ok {
-			return 0, c.k.missing(key)
-		}
-		if len(f) != 2 || string(f[0]) != key {
-			continue
-		}
-		v, ok := parseUint(f[1])
-		if !ok {
-			return 0, c.k.errorf(key, f[1], errNotNumber)
-		}
-		return v, nil
-	}
+	return &ParseError{File: path, Line: se.Line, Field: field, Value: se.Value, Err: se.Err}
 }
 
 func exists(path string) bool {

@@ -17,8 +17,8 @@
 //		return err
 //	}
 //	sub := s.Subscribe(8)
-//	go s.Run(ctx) // closes sub.C and returns when ctx is done
-//	for sample := range sub.C {
+//	go s.Run(ctx) // closes sub.C() and returns when ctx is done
+//	for sample := range sub.C() {
 //		if b := sample.Business; b != nil && b.CPUCores != nil {
 //			fmt.Printf("business uses %.2f cores\n", *b.CPUCores)
 //		}

@@ -11,9 +11,12 @@ var (
 	ErrNotSupported = errors.New("monitor: not supported")
 	// ErrNotFound reports that a watched process or cgroup does not exist.
 	ErrNotFound = errors.New("monitor: not found")
-	// ErrInvalid reports malformed input: a /proc or cgroup file that does
-	// not parse, or a bad option value.
-	ErrInvalid = errors.New("monitor: invalid")
+	// ErrInvalid reports bad input from the caller: an option value, a
+	// pid, a cgroup path.
+	ErrInvalid = errors.New("monitor: invalid input")
+	// ErrMalformed reports a /proc, /sys or cgroup file that does not
+	// parse; the error is a *ParseError naming the file and the line.
+	ErrMalformed = errors.New("monitor: malformed kernel file")
 )
 
 // ParseError is returned when a kernel file does not have the expected
@@ -37,13 +40,14 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("%s:%d: %s %q: %v", e.File, e.Line, e.Field, e.Value, e.Err)
 }
 
-// Unwrap returns both the cause and ErrInvalid, so that
-// errors.Is(err, ErrInvalid) holds for every parse error.
-func (e *ParseError) Unwrap() []error { return []error{ErrInvalid, e.Err} }
+// Unwrap returns both the cause and ErrMalformed, so that
+// errors.Is(err, ErrMalformed) holds for every parse error.
+func (e *ParseError) Unwrap() []error { return []error{ErrMalformed, e.Err} }
 
 var (
 	errTruncated   = errors.New("file ends early (truncated?)")
 	errNotNumber   = errors.New("not a number")
 	errShortLine   = errors.New("too few fields")
 	errMissingLine = errors.New("required line missing")
+	errSyntax      = errors.New("unexpected text")
 )

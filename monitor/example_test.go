@@ -73,7 +73,7 @@ func ExampleSampler() {
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()
 
-	first, second := <-sub.C, <-sub.C
+	first, second := <-sub.C(), <-sub.C()
 	fmt.Println("first sample has CPU rates:", first.Host.Rates != nil, first.Business.CPUCores != nil)
 	fmt.Println("second sample has CPU rates:", second.Host.Rates != nil, second.Business.CPUCores != nil)
 

@@ -65,10 +65,10 @@ func steppingClock() func() time.Time {
 
 // fixtureHost returns a Host on the fixture case, with a stepping clock
 // and a fixed statfs.
-func fixtureHost(t *testing.T, f *fixture, name string, opts ...Option) *Host {
+func fixtureHost(t *testing.T, f *fixture, name string, opts ...HostOption) *Host {
 	t.Helper()
 	root := f.root(name)
-	opts = append([]Option{WithProcRoot(filepath.Join(root, "proc")), WithSysRoot(filepath.Join(root, "sys")), WithMounts("/data")}, opts...)
+	opts = append([]HostOption{WithProcRoot(filepath.Join(root, "proc")), WithSysRoot(filepath.Join(root, "sys")), WithMounts("/data")}, opts...)
 	h, err := NewHost(opts...)
 	if err != nil {
 		t.Fatal(err)

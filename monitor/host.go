@@ -56,10 +56,14 @@ type counters struct {
 }
 
 // NewHost returns a Host reading the live /proc and /sys, or the roots the
-// options name.
-func NewHost(opts ...Option) (*Host, error) {
-	c, err := newConfig(opts)
-	if err != nil {
+// options name. A bad option value gives an error wrapping ErrInvalid that
+// names the option.
+func NewHost(opts ...HostOption) (*Host, error) {
+	c := defaultConfig()
+	for _, o := range opts {
+		o.applyHost(c)
+	}
+	if err := c.err(); err != nil {
 		return nil, err
 	}
 	return newHost(c)

@@ -1,6 +1,10 @@
 package monitor
 
-import "math"
+import (
+	"math"
+
+	"github.com/gleaner/gleaner/internal/cgroupstat"
+)
 
 // kfile reads small kernel files (/proc, /sys, cgroupfs) into a buffer it
 // keeps between calls, and walks them line by line and field by field
@@ -95,24 +99,9 @@ func (k *kfile) missing(field string) error {
 	return &ParseError{File: k.path, Line: k.line + 1, Field: field, Err: err}
 }
 
-// parseUint parses a decimal unsigned integer.
-func parseUint(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if v > (math.MaxUint64-d)/10 {
-			return 0, false
-		}
-		v = v*10 + d
-	}
-	return v, true
-}
+// parseUint parses a decimal unsigned integer; the one parser is
+// cgroupstat's, shared with the cgroup readers.
+func parseUint(b []byte) (uint64, bool) { return cgroupstat.ParseUint(b) }
 
 // parseDecimal parses a non-negative decimal such as "3.29", the only form
 // /proc/loadavg and /proc/pressure use. strconv.ParseFloat would need a

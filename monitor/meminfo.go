@@ -22,7 +22,7 @@ func (k *kfile) parseMeminfo() (Memory, error) {
 		}
 		if len(f) == 3 {
 			if string(f[2]) != "kB" {
-				return Memory{}, k.errorf(string(f[0][:len(f[0])-1])+" unit", f[2], ErrInvalid)
+				return Memory{}, k.errorf(string(f[0][:len(f[0])-1])+" unit", f[2], errSyntax)
 			}
 			v *= 1024
 		}

@@ -25,7 +25,7 @@ func (k *kfile) parseNetDev(dst []netCounters, intern names) ([]netCounters, err
 			if len(bytes.TrimSpace(line)) == 0 {
 				continue
 			}
-			return nil, k.errorf("interface", line, ErrInvalid)
+			return nil, k.errorf("interface", line, errSyntax)
 		}
 		name := bytes.TrimSpace(line[:colon])
 		f := k.fields(line[colon+1:])

@@ -49,7 +49,7 @@ func TestMalformedFilesNameFileAndLine(t *testing.T) {
 		}, 3, "MemAvailable", errTruncated},
 		{"meminfo with an unknown unit", "meminfo", func(s string) string {
 			return strings.Replace(s, "Cached:          1108472 kB", "Cached:          1108472 MB", 1)
-		}, 5, "Cached unit", ErrInvalid},
+		}, 5, "Cached unit", errSyntax},
 		{"empty loadavg", "loadavg", func(string) string { return "" }, 1, "load averages", errTruncated},
 		{"loadavg with a negative load", "loadavg", func(s string) string { return "-1.0" + s[4:] }, 1, "load1", errNotNumber},
 		{"pressure without avg60", "pressure/io", func(s string) string {
@@ -83,7 +83,8 @@ func TestMalformedFilesNameFileAndLine(t *testing.T) {
 			assert.Equal(t, tt.line, pe.Line)
 			assert.Equal(t, tt.field, pe.Field)
 			assert.ErrorIs(t, err, tt.cause)
-			assert.ErrorIs(t, err, ErrInvalid)
+			assert.ErrorIs(t, err, ErrMalformed)
+			assert.NotErrorIs(t, err, ErrInvalid, "a bad kernel file is not bad input")
 			assert.Contains(t, err.Error(), path+":")
 		})
 	}
@@ -125,22 +126,27 @@ func TestParseDecimal(t *testing.T) {
 func TestOptionsRejectBadValues(t *testing.T) {
 	tests := []struct {
 		name string
-		opt  Option
+		opt  SamplerOption
 		want string
 	}{
-		{"zero interval", WithInterval(0), "interval"},
-		{"empty history", WithHistory(0), "history"},
-		{"negative pid", WithProcessTree(-1), "pid"},
-		{"empty cgroup path", WithCgroup(""), "cgroup path"},
-		{"empty proc root", WithProcRoot(""), "proc root"},
-		{"empty mount point", WithMounts("/", ""), "mount point"},
-		{"mount point given twice", WithMounts("/", "/tmp", "/"), "mount point (given twice): /"},
+		{"zero interval", WithInterval(0), "WithInterval(0s): must be positive"},
+		{"empty history", WithHistory(0), "WithHistory(0)"},
+		{"negative pid", WithProcessTree(-1), "WithProcessTree(-1)"},
+		{"empty cgroup path", WithCgroup(""), `WithCgroup("")`},
+		{"empty proc root", WithProcRoot(""), `WithProcRoot("")`},
+		{"empty mount point", WithMounts("/", ""), `WithMounts("")`},
+		{"mount point given twice", WithMounts("/", "/tmp", "/"), `WithMounts("/"): given twice`},
+		{"disk given as a path", WithDisks("/dev/vda"), `WithDisks("/dev/vda")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := NewSampler(tt.opt)
 			require.ErrorIs(t, err, ErrInvalid)
 			assert.Contains(t, err.Error(), tt.want)
+			if hostOpt, ok := tt.opt.(HostOption); ok {
+				_, err := NewHost(hostOpt)
+				require.ErrorIs(t, err, ErrInvalid, "NewHost")
+			}
 		})
 	}
 	_, err := NewSampler(WithProcessTree(os.Getpid()), WithCgroup("/x"))

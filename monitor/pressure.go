@@ -29,7 +29,7 @@ func (k *kfile) parsePSI() (PSI, error) {
 		for _, kv := range f[1:] {
 			key, val, ok := bytes.Cut(kv, []byte("="))
 			if !ok {
-				return PSI{}, k.errorf(string(f[0]), kv, ErrInvalid)
+				return PSI{}, k.errorf(string(f[0]), kv, errSyntax)
 			}
 			var out *float64
 			switch string(key) {

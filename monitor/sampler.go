@@ -26,9 +26,7 @@ type Sampler struct {
 	logger   *slog.Logger
 
 	// Owned by the goroutine running take.
-	ownPrev      ResourceUsage
-	ownPrevTime  time.Time
-	ownPrevValid bool
+	ownRate CPURate
 
 	running atomic.Bool
 
@@ -58,10 +56,15 @@ type Stats struct {
 }
 
 // NewSampler returns a Sampler configured by opts. It checks that the roots
-// exist and, when one is set, that the watched process or cgroup exists.
-func NewSampler(opts ...Option) (*Sampler, error) {
-	c, err := newConfig(opts)
-	if err != nil {
+// exist and, when one is set, that the watched process or cgroup exists. A
+// bad option value gives an error wrapping ErrInvalid that names the
+// option.
+func NewSampler(opts ...SamplerOption) (*Sampler, error) {
+	c := defaultConfig()
+	for _, o := range opts {
+		o.applySampler(c)
+	}
+	if err := c.err(); err != nil {
 		return nil, err
 	}
 	h, err := newHost(c)
@@ -77,7 +80,7 @@ func NewSampler(opts ...Option) (*Sampler, error) {
 	}
 	switch {
 	case c.treePID != 0 && c.cgroupPath != "":
-		return nil, fmt.Errorf("%w: options: both a process tree and a cgroup were given; choose one", ErrInvalid)
+		return nil, fmt.Errorf("%w: WithProcessTree(%d) and WithCgroup(%q): choose one", ErrInvalid, c.treePID, c.cgroupPath)
 	case c.treePID != 0:
 		t, err := NewProcessTree(c.procRoot, c.treePID)
 		if err != nil {
@@ -141,7 +144,7 @@ func (s *Sampler) takeAndKeep(ctx context.Context) {
 func (s *Sampler) take(ctx context.Context) (Sample, error) {
 	host, err := s.host.Sample(ctx)
 	if err != nil {
-		s.ownPrevValid = false
+		s.ownRate.Reset()
 		return Sample{}, err
 	}
 	sample := Sample{Host: host}
@@ -151,17 +154,13 @@ func (s *Sampler) take(ctx context.Context) (Sample, error) {
 	u, err := s.own.Usage(ctx)
 	if err != nil {
 		sample.OwnErr = fmt.Errorf("monitor: own usage (%s): %w", s.source, err)
-		s.ownPrevValid = false
+		s.ownRate.Reset()
 		return sample, nil
 	}
 	own := &OwnUsage{Source: s.source, MemoryBytes: u.MemoryBytes, Processes: u.Processes}
-	if s.ownPrevValid {
-		if dt := host.Time.Sub(s.ownPrevTime).Seconds(); dt > 0 {
-			cores := max(u.CPUSeconds-s.ownPrev.CPUSeconds, 0) / dt
-			own.CPUCores = &cores
-		}
+	if cores, ok := s.ownRate.Observe(u.CPUSeconds, host.Time); ok {
+		own.CPUCores = &cores
 	}
-	s.ownPrev, s.ownPrevTime, s.ownPrevValid = u, host.Time, true
 	b := businessUsage(host, *own)
 	sample.Own, sample.Business = own, &b
 	return sample, nil
@@ -214,20 +213,23 @@ func (s *Sampler) Stats() Stats {
 	return s.stats
 }
 
-// A Subscription receives samples on C until it is closed or the Sampler
-// stops, then C is closed.
+// A Subscription receives samples until it is closed or the Sampler stops.
+//
+// Delivery: every sample, in order, while the channel's buffer has room; a
+// sample that finds the buffer full is dropped for this subscriber (never
+// waited for: sampling does not slow down for a slow reader) and counted by
+// Dropped. Subscribe before Run so as not to miss the first sample.
 type Subscription struct {
-	C       <-chan Sample
 	ch      chan Sample
 	s       *Sampler
 	dropped atomic.Uint64
 }
 
 // Subscribe returns a subscription whose channel holds up to buffer samples
-// (at least 1). Samples that find it full are dropped and counted.
+// (at least 1).
 func (s *Sampler) Subscribe(buffer int) *Subscription {
 	ch := make(chan Sample, max(buffer, 1))
-	sub := &Subscription{C: ch, ch: ch, s: s}
+	sub := &Subscription{ch: ch, s: s}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
@@ -238,11 +240,16 @@ func (s *Sampler) Subscribe(buffer int) *Subscription {
 	return sub
 }
 
-// Dropped returns how many samples this subscription missed.
+// C returns the channel samples arrive on. It is closed after the last
+// delivery: when Close is called or Run returns.
+func (sub *Subscription) C() <-chan Sample { return sub.ch }
+
+// Dropped returns how many samples this subscription missed because its
+// buffer was full.
 func (sub *Subscription) Dropped() uint64 { return sub.dropped.Load() }
 
-// Close ends the subscription and closes C. It is safe to call more than
-// once and after the Sampler stopped.
+// Close ends the subscription and closes C. It is idempotent and safe from
+// any goroutine, also after the Sampler stopped.
 func (sub *Subscription) Close() {
 	s := sub.s
 	s.mu.Lock()

@@ -21,10 +21,10 @@ import (
 
 // fixtureSampler returns a Sampler on the host fixture, with Gleaner's own
 // usage read from the cgroup fixture cgroupCase, and a stepping clock.
-func fixtureSampler(t *testing.T, f *fixture, hostCase, cgroupCase string, opts ...Option) *Sampler {
+func fixtureSampler(t *testing.T, f *fixture, hostCase, cgroupCase string, opts ...SamplerOption) *Sampler {
 	t.Helper()
 	root := f.root(hostCase)
-	opts = append([]Option{
+	opts = append([]SamplerOption{
 		WithProcRoot(filepath.Join(root, "proc")),
 		WithSysRoot(filepath.Join(root, "sys")),
 		WithMounts("/data"),
@@ -151,7 +151,7 @@ func TestSamplerRunKeepsHistoryAndStopsClean(t *testing.T) {
 	var got []Sample
 	for len(got) < 5 {
 		select {
-		case smp := <-sub.C:
+		case smp := <-sub.C():
 			got = append(got, smp)
 		case <-time.After(5 * time.Second):
 			t.Fatal("no sample within 5 s")
@@ -168,7 +168,7 @@ func TestSamplerRunKeepsHistoryAndStopsClean(t *testing.T) {
 
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
-	_, open := <-drain(sub.C)
+	_, open := <-drain(sub.C())
 	assert.False(t, open, "subscription closed when Run returns")
 
 	hist := s.History()
@@ -183,7 +183,7 @@ func TestSamplerRunKeepsHistoryAndStopsClean(t *testing.T) {
 
 	assert.Error(t, s.Run(context.Background()), "a Sampler runs once")
 	late := s.Subscribe(1)
-	_, open = <-late.C
+	_, open = <-late.C()
 	assert.False(t, open, "subscribing after stop gives a closed channel")
 	waitNoSamplerGoroutine(t)
 }
@@ -205,15 +205,15 @@ func TestSamplerSlowSubscriberDropsAndCounts(t *testing.T) {
 		require.NoError(t, err)
 		s.keep(smp) // never blocks, even with slow never read
 	}
-	assert.Len(t, fast.C, 5)
+	assert.Len(t, fast.C(), 5)
 	assert.Equal(t, uint64(0), fast.Dropped())
-	assert.Len(t, slow.C, 1)
+	assert.Len(t, slow.C(), 1)
 	assert.Equal(t, uint64(4), slow.Dropped())
 	assert.Equal(t, Stats{Samples: 5, Dropped: 4}, s.Stats())
 
 	slow.Close()
 	slow.Close() // twice is fine
-	_, open := <-drain(slow.C)
+	_, open := <-drain(slow.C())
 	assert.False(t, open)
 	smp, err := s.take(context.Background())
 	require.NoError(t, err)

@@ -22,31 +22,39 @@ type Framework struct {
 	Weight float64 // its fair share relative to others; 0 means 1
 }
 
-// AllocatorOption configures an Allocator.
-type AllocatorOption func(*Allocator)
+// AllocatorOption configures NewAllocator.
+type AllocatorOption func(*allocatorConfig)
+
+type allocatorConfig struct {
+	now    func() time.Time
+	refuse time.Duration
+}
 
 // WithClock sets the time source used for offer filters (default
-// time.Now), so that tests can step time exactly.
+// time.Now), so that tests can step time exactly. A nil now means time.Now.
 func WithClock(now func() time.Time) AllocatorOption {
-	return func(a *Allocator) { a.now = now }
+	return func(c *allocatorConfig) { c.now = now }
 }
 
-// WithDefaultRefuse sets the refuse duration of Accept and Decline when the
-// caller gives none (default DefaultRefuse).
+// WithDefaultRefuse sets how long Accept and Decline filter the returned
+// resources when the caller passes no WithRefuse (default DefaultRefuse).
+// Zero or less installs no filter by default.
 func WithDefaultRefuse(d time.Duration) AllocatorOption {
-	return func(a *Allocator) { a.refuse = d }
+	return func(c *allocatorConfig) { c.refuse = d }
 }
 
-// FilterOption sets the filter that Accept or Decline installs.
+// FilterOption configures the offer filter that Accept or Decline installs,
+// as Mesos's Filters message does.
 type FilterOption func(*filterConfig)
 
 type filterConfig struct {
 	refuse time.Duration
 }
 
-// RefuseFor keeps the declined resources from being offered again to the
-// framework from the same agent for d. Zero or less installs no filter.
-func RefuseFor(d time.Duration) FilterOption {
+// WithRefuse keeps the returned resources from being offered again to the
+// framework from the same agent for d (Mesos's refuse_seconds), instead of
+// the allocator's default. Zero or less installs no filter.
+func WithRefuse(d time.Duration) FilterOption {
 	return func(c *filterConfig) { c.refuse = d }
 }
 
@@ -84,6 +92,10 @@ type frameworkState struct {
 	weighted   float64 // dominant share / weight
 	onAgent    map[string]Resources
 	filters    map[string]filter // by agent ID
+	// What the last Allocate withheld from the framework: agents skipped
+	// because a filter covered their resources, or because all they had
+	// left was reserved for other roles.
+	byFilter, byRole int
 }
 
 type filter struct {
@@ -99,32 +111,35 @@ type offerState struct {
 
 // NewAllocator returns an empty allocator.
 func NewAllocator(opts ...AllocatorOption) *Allocator {
-	a := &Allocator{
-		now:        time.Now,
-		refuse:     DefaultRefuse,
+	cfg := allocatorConfig{now: time.Now, refuse: DefaultRefuse}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.now == nil {
+		cfg.now = time.Now
+	}
+	return &Allocator{
+		now:        cfg.now,
+		refuse:     cfg.refuse,
 		agents:     make(map[string]*agentState),
 		frameworks: make(map[string]*frameworkState),
 		offers:     make(map[string]*offerState),
 	}
-	for _, o := range opts {
-		o(a)
-	}
-	return a
 }
 
 // AddAgent registers an agent. Its Free resources are what may be offered;
 // Total minus Free is taken to be held by tasks that predate the allocator.
 func (a *Allocator) AddAgent(ag Agent) error {
 	if ag.ID == "" {
-		return fmt.Errorf("offer: agent with empty ID: %w", ErrInvalid)
+		return fmt.Errorf("%w: agent with empty ID", ErrInvalid)
 	}
 	if !ag.Total.Contains(ag.Free) {
-		return fmt.Errorf("offer: agent %s: free %q exceeds total %q: %w", ag.ID, ag.Free, ag.Total, ErrInvalid)
+		return fmt.Errorf("%w: agent %s: free %q exceeds total %q", ErrInvalid, ag.ID, ag.Free, ag.Total)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, ok := a.agents[ag.ID]; ok {
-		return fmt.Errorf("offer: agent %s: %w", ag.ID, ErrExists)
+		return fmt.Errorf("%w: agent %s", ErrExists, ag.ID)
 	}
 	s := &agentState{Agent: ag, allocated: ag.Total.Subtract(ag.Free), available: ag.Free}
 	a.agents[ag.ID] = s
@@ -143,7 +158,7 @@ func (a *Allocator) UpdateAgent(id string, total Resources) ([]Offer, error) {
 	defer a.mu.Unlock()
 	s, ok := a.agents[id]
 	if !ok {
-		return nil, fmt.Errorf("offer: agent %s: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("%w: agent %s", ErrNotFound, id)
 	}
 	a.drf.total = a.drf.addTo(a.drf.total, s.Total, -1)
 	a.drf.total = a.drf.addTo(a.drf.total, total, 1)
@@ -165,7 +180,7 @@ func (a *Allocator) RemoveAgent(id string) ([]Offer, error) {
 	defer a.mu.Unlock()
 	s, ok := a.agents[id]
 	if !ok {
-		return nil, fmt.Errorf("offer: agent %s: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("%w: agent %s", ErrNotFound, id)
 	}
 	var rescinded []Offer
 	for len(s.offers) > 0 {
@@ -187,24 +202,24 @@ func (a *Allocator) RemoveAgent(id string) ([]Offer, error) {
 // AddFramework registers a framework.
 func (a *Allocator) AddFramework(f Framework) error {
 	if f.ID == "" {
-		return fmt.Errorf("offer: framework with empty ID: %w", ErrInvalid)
+		return fmt.Errorf("%w: framework with empty ID", ErrInvalid)
 	}
 	if f.Role == "" {
 		f.Role = Unreserved
 	}
 	if msg := checkRole(f.Role); msg != "" {
-		return fmt.Errorf("offer: framework %s: role %q: %s: %w", f.ID, f.Role, msg, ErrInvalid)
+		return fmt.Errorf("%w: framework %s: role %q: %s", ErrInvalid, f.ID, f.Role, msg)
 	}
 	if f.Weight == 0 {
 		f.Weight = 1
 	}
 	if f.Weight < 0 || math.IsNaN(f.Weight) || math.IsInf(f.Weight, 0) {
-		return fmt.Errorf("offer: framework %s: weight %v: %w", f.ID, f.Weight, ErrInvalid)
+		return fmt.Errorf("%w: framework %s: weight %v", ErrInvalid, f.ID, f.Weight)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, ok := a.frameworks[f.ID]; ok {
-		return fmt.Errorf("offer: framework %s: %w", f.ID, ErrExists)
+		return fmt.Errorf("%w: framework %s", ErrExists, f.ID)
 	}
 	a.frameworks[f.ID] = &frameworkState{Framework: f, onAgent: make(map[string]Resources)}
 	return nil
@@ -217,7 +232,7 @@ func (a *Allocator) RemoveFramework(id string) error {
 	defer a.mu.Unlock()
 	f, ok := a.frameworks[id]
 	if !ok {
-		return fmt.Errorf("offer: framework %s: %w", id, ErrNotFound)
+		return fmt.Errorf("%w: framework %s", ErrNotFound, id)
 	}
 	for _, o := range a.sortedOffers(f) {
 		a.rescind(o)
@@ -262,7 +277,7 @@ func (a *Allocator) withFramework(id string, fn func(*frameworkState)) error {
 	defer a.mu.Unlock()
 	f, ok := a.frameworks[id]
 	if !ok {
-		return fmt.Errorf("offer: framework %s: %w", id, ErrNotFound)
+		return fmt.Errorf("%w: framework %s", ErrNotFound, id)
 	}
 	fn(f)
 	return nil
@@ -275,7 +290,7 @@ func (a *Allocator) Share(frameworkID string) (float64, error) {
 	defer a.mu.Unlock()
 	f, ok := a.frameworks[frameworkID]
 	if !ok {
-		return 0, fmt.Errorf("offer: framework %s: %w", frameworkID, ErrNotFound)
+		return 0, fmt.Errorf("%w: framework %s", ErrNotFound, frameworkID)
 	}
 	return a.drf.share(f.held), nil
 }
@@ -291,6 +306,7 @@ func (a *Allocator) Allocate() []Offer {
 	now := a.now()
 	h := a.heap[:0]
 	for _, f := range a.frameworks {
+		f.byFilter, f.byRole = 0, 0
 		if !f.suppressed {
 			f.weighted = a.drf.share(f.held) / f.Weight
 			h = append(h, f)
@@ -308,7 +324,13 @@ func (a *Allocator) Allocate() []Offer {
 		for !s.available.IsEmpty() && h.Len() > 0 {
 			f := heap.Pop(&h).(*frameworkState)
 			portion := s.available.Allocatable(f.Role)
-			if portion.IsEmpty() || f.filtered(s.ID, portion, now) {
+			if portion.IsEmpty() {
+				f.byRole++
+				skipped = append(skipped, f)
+				continue
+			}
+			if f.filtered(s.ID, portion, now) {
+				f.byFilter++
 				skipped = append(skipped, f)
 				continue
 			}
@@ -324,6 +346,27 @@ func (a *Allocator) Allocate() []Offer {
 	clear(h)
 	a.heap = h[:0]
 	return out
+}
+
+// Withheld says how many agents with resources left the last Allocate passed
+// over for a framework, and why: ByFilter counts agents whose resources the
+// framework's own decline filters covered, ByRole agents where all that was
+// left was reserved for other roles (Name is empty for both). Offers is the
+// number of offers not made, one per agent; the most frequent reason comes
+// first. A suppressed framework is passed over on purpose and gets none.
+// A master shows it so that people can tell why offers stopped coming.
+func (a *Allocator) Withheld(frameworkID string) ([]Rejection, error) {
+	var out []Rejection
+	err := a.withFramework(frameworkID, func(f *frameworkState) {
+		if f.byFilter > 0 {
+			out = append(out, Rejection{Kind: ByFilter, Offers: f.byFilter})
+		}
+		if f.byRole > 0 {
+			out = append(out, Rejection{Kind: ByRole, Offers: f.byRole})
+		}
+		slices.SortFunc(out, compareRejections)
+	})
+	return out, err
 }
 
 func (f *frameworkState) filtered(agentID string, r Resources, now time.Time) bool {
@@ -361,17 +404,17 @@ func (a *Allocator) offer(s *agentState, f *frameworkState, portion Resources) O
 
 // Accept takes used out of an outstanding offer for the framework's tasks
 // and returns the rest to the agent, filtered from the framework for the
-// refuse duration (DefaultRefuse unless RefuseFor says otherwise). used must
+// refuse duration (WithRefuse, else the allocator's default). used must
 // be part of the offer, roles included.
 func (a *Allocator) Accept(offerID string, used Resources, opts ...FilterOption) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	o, ok := a.offers[offerID]
 	if !ok {
-		return fmt.Errorf("offer: offer %s: %w", offerID, ErrNotFound)
+		return fmt.Errorf("%w: offer %s", ErrNotFound, offerID)
 	}
 	if !o.Resources.Contains(used) {
-		return fmt.Errorf("offer: offer %s holds %q, not %q: %w", offerID, o.Resources, used, ErrInvalid)
+		return fmt.Errorf("%w: offer %s holds %q, not %q", ErrInvalid, offerID, o.Resources, used)
 	}
 	cfg := filterConfig{refuse: a.refuse}
 	for _, opt := range opts {
@@ -408,7 +451,7 @@ func (a *Allocator) Rescind(offerID string) (Offer, error) {
 	defer a.mu.Unlock()
 	o, ok := a.offers[offerID]
 	if !ok {
-		return Offer{}, fmt.Errorf("offer: offer %s: %w", offerID, ErrNotFound)
+		return Offer{}, fmt.Errorf("%w: offer %s", ErrNotFound, offerID)
 	}
 	return a.rescind(o), nil
 }
@@ -432,15 +475,14 @@ func (a *Allocator) Recover(frameworkID, agentID string, res Resources) error {
 	defer a.mu.Unlock()
 	f, ok := a.frameworks[frameworkID]
 	if !ok {
-		return fmt.Errorf("offer: framework %s: %w", frameworkID, ErrNotFound)
+		return fmt.Errorf("%w: framework %s", ErrNotFound, frameworkID)
 	}
 	s, ok := a.agents[agentID]
 	if !ok {
-		return fmt.Errorf("offer: agent %s: %w", agentID, ErrNotFound)
+		return fmt.Errorf("%w: agent %s", ErrNotFound, agentID)
 	}
 	if !f.onAgent[agentID].Contains(res) {
-		return fmt.Errorf("offer: framework %s holds %q on agent %s, not %q: %w",
-			frameworkID, f.onAgent[agentID], agentID, res, ErrInvalid)
+		return fmt.Errorf("%w: framework %s holds %q on agent %s, not %q", ErrInvalid, frameworkID, f.onAgent[agentID], agentID, res)
 	}
 	f.onAgent[agentID] = f.onAgent[agentID].Subtract(res)
 	f.held = a.drf.addTo(f.held, res, -1)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -64,7 +65,7 @@ func TestDRFWeightedFairness(t *testing.T) {
 			if o.Resources.Contains(task) {
 				used = task
 			}
-			if err := a.Accept(o.ID, used, RefuseFor(0)); err != nil {
+			if err := a.Accept(o.ID, used, WithRefuse(0)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -126,6 +127,17 @@ func TestAllocateRoles(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("offers %v, want %v", got, want)
 	}
+	// Both were then passed over for the web memory, reserved for a role
+	// neither has.
+	for _, id := range []string{"any", "batcher"} {
+		w, err := a.Withheld(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []Rejection{{Kind: ByRole, Offers: 1}}; !reflect.DeepEqual(w, want) {
+			t.Fatalf("Withheld(%s) = %v, want %v", id, w, want)
+		}
+	}
 }
 
 func TestDeclineFilters(t *testing.T) {
@@ -142,7 +154,13 @@ func TestDeclineFilters(t *testing.T) {
 	if len(next) != 1 || next[0].FrameworkID != "f2" {
 		t.Fatalf("after decline: %v, want one offer to f2", next)
 	}
-	if err := a.Decline(next[0].ID, RefuseFor(time.Minute)); err != nil {
+	if w, _ := a.Withheld("f1"); !reflect.DeepEqual(w, []Rejection{{Kind: ByFilter, Offers: 1}}) || w[0].String() != "filter: 1" {
+		t.Fatalf("Withheld(f1) = %v, want the agent filtered once", w)
+	}
+	if w, _ := a.Withheld("f2"); len(w) != 0 {
+		t.Fatalf("Withheld(f2) = %v, want nothing", w)
+	}
+	if err := a.Decline(next[0].ID, WithRefuse(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	clock.advance(DefaultRefuse - time.Millisecond)
@@ -191,7 +209,7 @@ func TestSuppressRevive(t *testing.T) {
 	if len(o) != 1 {
 		t.Fatalf("revived framework got %d offers, want 1", len(o))
 	}
-	if err := a.Decline(o[0].ID, RefuseFor(time.Hour)); err != nil {
+	if err := a.Decline(o[0].ID, WithRefuse(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if got := a.Allocate(); len(got) != 0 {
@@ -208,7 +226,7 @@ func TestSuppressRevive(t *testing.T) {
 func TestRescindWhenReservationShrinks(t *testing.T) {
 	a, _ := newTestAllocator(t, map[string]string{"a1": "cpus:8;mem:8192"}, Framework{ID: "f1"})
 	first := a.Allocate()[0]
-	if err := a.Accept(first.ID, MustParseResources("cpus:2;mem:2048"), RefuseFor(0)); err != nil {
+	if err := a.Accept(first.ID, MustParseResources("cpus:2;mem:2048"), WithRefuse(0)); err != nil {
 		t.Fatal(err)
 	}
 	second := a.Allocate()[0] // cpus:6;mem:6144 outstanding
@@ -276,6 +294,7 @@ func TestAllocatorErrors(t *testing.T) {
 		{"accept more than offered", a.Accept(o.ID, MustParseResources("cpus:5")), ErrInvalid},
 		{"unknown offer", a.Decline("o-999"), ErrNotFound},
 		{"unknown framework", a.Suppress("nope"), ErrNotFound},
+		{"withheld from an unknown framework", func() error { _, err := a.Withheld("nope"); return err }(), ErrNotFound},
 		{"recover what is not held", a.Recover("f1", "a1", MustParseResources("cpus:1")), ErrInvalid},
 	}
 	for _, tt := range tests {
@@ -350,9 +369,9 @@ func TestAllocatorConcurrentUse(t *testing.T) {
 				for _, o := range a.Allocate() {
 					var err error
 					if (i+w)%2 == 0 && o.Resources.Contains(task) {
-						err = a.Accept(o.ID, task, RefuseFor(0))
+						err = a.Accept(o.ID, task, WithRefuse(0))
 					} else {
-						err = a.Decline(o.ID, RefuseFor(0))
+						err = a.Decline(o.ID, WithRefuse(0))
 					}
 					// Another goroutine may not touch this offer: each
 					// Allocate hands out distinct offers.

@@ -72,7 +72,6 @@ type Constraint struct {
 	re    *regexp.Regexp // LIKE and UNLIKE, anchored to the whole value
 	ok    bool           // compiled and valid
 	text  string         // String(), kept for the matcher
-	why   string         // how a rejection is reported: "rack GROUP_BY"
 }
 
 // NewConstraint validates and builds a constraint.
@@ -146,7 +145,7 @@ func (c *Constraint) compile() (string, int, string) {
 			return c.Value, 2, "IS needs a value"
 		}
 	}
-	c.text, c.why = c.String(), c.reason()
+	c.text = c.String()
 	c.ok = true
 	return "", 0, ""
 }
@@ -213,14 +212,6 @@ func (c Constraint) String() string {
 		return c.Field + ":" + c.Op.String()
 	}
 	return c.Field + ":" + c.Op.String() + ":" + c.Value
-}
-
-// reason is how a rejection by c is reported: "rack GROUP_BY".
-func (c *Constraint) reason() string {
-	if c.Value == "" {
-		return c.Field + " " + c.Op.String()
-	}
-	return c.Field + " " + c.Op.String() + " " + c.Value
 }
 
 // MarshalJSON encodes c in Marathon's JSON form, ["field","OPERATOR"] or

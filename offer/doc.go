@@ -26,8 +26,9 @@
 // Resources follow Mesos: scalars (cpus, mem, disk, gpus or any name),
 // ranges (ports:[31000-32000]) and sets (disks:{a,b}), each optionally
 // reserved for a role (cpus(batch):2), written in Mesos's text syntax or its
-// JSON list form. Scalars are fixed point with three decimals, so repeated
-// arithmetic never drifts. Bad input is a *SyntaxError naming the token and
+// JSON list form. Overlapping and adjacent ranges coalesce, as Mesos's do.
+// Scalars are fixed point with three decimals, so repeated arithmetic never
+// drifts. Bad input is a *SyntaxError naming the token and
 // its byte offset, and wraps ErrInvalid.
 //
 // # Constraints
@@ -42,7 +43,9 @@
 // that reject an offer with a reason, a score per Strategy (BinPack,
 // FirstFit, Spread) and selection of the best of a limited number of
 // feasible offers. Tasks that stay pending report how many offers each
-// reason rejected.
+// reason rejected, typed as in Nomad's AllocMetric: a RejectionKind
+// (resource, role, constraint; filter from the Allocator), which resource or
+// constraint, and a count, with a String for people.
 //
 // # Allocation
 //
@@ -50,4 +53,11 @@
 // the lowest weighted dominant share, honours decline filters (DefaultRefuse
 // is 5 s), suppress and revive, and rescinds offers when an agent's
 // resources shrink under them. It never offers the same resources twice.
+//
+// # Options
+//
+// Configuration follows one idiom: functional options typed per function,
+// AllocatorOption for NewAllocator, MatchOption for Match and FilterOption
+// for Accept and Decline. Values that describe what (a Task, a Framework)
+// are structs.
 package offer

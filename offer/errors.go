@@ -9,12 +9,12 @@ import (
 // callers can tell the cases apart with errors.Is.
 var (
 	// ErrInvalid reports bad input: malformed resource or constraint text,
-	// a negative scalar, overlapping ranges, resources an offer does not hold.
-	ErrInvalid = errors.New("invalid input")
+	// a negative scalar, an inverted range, resources an offer does not hold.
+	ErrInvalid = errors.New("offer: invalid input")
 	// ErrNotFound reports an unknown agent, framework or offer ID.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = errors.New("offer: not found")
 	// ErrExists reports an agent or framework that is already registered.
-	ErrExists = errors.New("already exists")
+	ErrExists = errors.New("offer: already exists")
 )
 
 // SyntaxError describes text that could not be parsed. It names what was

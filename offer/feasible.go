@@ -50,13 +50,13 @@ func (m *matcher) prepare(t *Task, memos map[string]func(int32) bool) prepared {
 			p.demands[j].amount += e.Scalar
 			continue
 		}
-		p.demands = append(p.demands, demand{column: col, amount: e.Scalar, reason: m.reasons.id(e.Name)})
+		p.demands = append(p.demands, demand{column: col, amount: e.Scalar, reason: m.reasons.id(ByResource, e.Name)})
 	}
 	for i := range t.Constraints {
 		c := t.Constraints[i] // a copy, compiled here if built by hand
 		if !c.ok {
 			if _, _, msg := c.compile(); msg != "" {
-				p.invalid = m.reasons.id("invalid constraint " + c.String() + ": " + msg)
+				p.invalid = m.reasons.id(ByConstraint, c.String()+" (invalid: "+msg+")")
 				continue
 			}
 		}
@@ -65,7 +65,7 @@ func (m *matcher) prepare(t *Task, memos map[string]func(int32) bool) prepared {
 			app.fields = append(app.fields, f)
 		}
 		in := m.interns[f]
-		ch := check{c: &c, field: f, want: noValue, reason: m.reasons.id(c.why)}
+		ch := check{c: &c, field: f, want: noValue, reason: m.reasons.id(ByConstraint, c.text)}
 		if c.Op == Is || c.Op == Cluster {
 			ch.want = in.id(c.value)
 		}
@@ -110,6 +110,20 @@ func memoize(in *interner, match func(string) bool) func(int32) bool {
 	}
 }
 
+// shortage returns the reason id for a demand that have cannot meet: a
+// role-reserved demand that the offer could meet from other roles is a
+// matter of role, anything else of quantity.
+func (m *matcher) shortage(have Resources, short *Resource) int {
+	if short.Role != Unreserved {
+		anyRole := *short
+		anyRole.Role = Unreserved
+		if _, ok := takeOne(have, &anyRole); ok {
+			return m.reasons.id(ByRole, short.Name+"("+short.Role+")")
+		}
+	}
+	return m.reasons.id(ByResource, short.Name)
+}
+
 // reject runs the feasibility checks of task t on slot i and returns the
 // reason id of the first that fails, or -1 when the task fits.
 func (m *matcher) reject(t *Task, p *prepared, i int) int {
@@ -121,8 +135,8 @@ func (m *matcher) reject(t *Task, p *prepared, i int) int {
 	}
 	if p.exact {
 		m.materialize(i)
-		if _, _, short := take(m.slots[i].remaining, t.Resources); short != "" {
-			return m.reasons.id(short)
+		if _, _, short := take(m.slots[i].remaining, t.Resources); short != nil {
+			return m.shortage(m.slots[i].remaining, short)
 		}
 	}
 	values := m.values[i*m.nfields : (i+1)*m.nfields]

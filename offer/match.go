@@ -42,7 +42,8 @@ type matchConfig struct {
 	limitSet bool
 }
 
-// WithStrategy sets the ranking strategy (default BinPack).
+// WithStrategy sets the ranking strategy (default BinPack). A value that is
+// none of the three ranks as BinPack.
 func WithStrategy(s Strategy) MatchOption {
 	return func(c *matchConfig) { c.strategy = s }
 }
@@ -66,31 +67,100 @@ type Launch struct {
 	Resources Resources // taken from the offer, with the roles they came from
 }
 
-// Rejection counts the offers rejected for one reason.
+// RejectionKind says which check turned an offer down, in the manner of
+// Nomad's AllocMetric (DimensionExhausted, ConstraintFiltered) and
+// Marathon's offer-match reasons (InsufficientCpus, UnfulfilledRole,
+// UnfulfilledConstraint).
+type RejectionKind uint8
+
+// The rejection kinds.
+const (
+	// ByResource: the offer holds too little of a resource, in any role.
+	// Name is the resource ("cpus").
+	ByResource RejectionKind = iota + 1
+	// ByRole: the offer holds enough of a resource, but not in the role
+	// the task asks for. Name is the resource and role ("cpus(batch)").
+	// From Allocator.Withheld: all the agent had left was reserved for
+	// other roles, and Name is empty.
+	ByRole
+	// ByConstraint: a placement constraint refuses the agent. Name is the
+	// constraint in its text form ("rack:GROUP_BY"); a constraint that is
+	// not valid (built by hand, not by NewConstraint) refuses every offer
+	// and its Name also says why ("rack:LIKE:[ (invalid: ...)").
+	ByConstraint
+	// ByFilter: an offer filter kept the agent's resources from the
+	// framework: it declined them earlier with a refuse time that has not
+	// passed (Allocator.Withheld). Name is empty.
+	ByFilter
+)
+
+var rejectionKindNames = [...]string{ByResource: "resource", ByRole: "role", ByConstraint: "constraint", ByFilter: "filter"}
+
+// String returns "resource", "role", "constraint" or "filter".
+func (k RejectionKind) String() string {
+	if int(k) < len(rejectionKindNames) && rejectionKindNames[k] != "" {
+		return rejectionKindNames[k]
+	}
+	return "RejectionKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Rejection counts the offers turned down for one reason: a kind, and which
+// resource or constraint of that kind.
 type Rejection struct {
-	Reason string // a resource name ("cpus") or a constraint ("rack UNIQUE")
-	Agents int
+	Kind   RejectionKind
+	Name   string
+	Offers int
+}
+
+// String is the rejection for people: "cpus: 812", "rack GROUP_BY: 37",
+// "cpus(batch): 3", "filter: 2".
+func (r Rejection) String() string {
+	return string(r.appendTo(nil))
+}
+
+func (r Rejection) appendTo(b []byte) []byte {
+	switch {
+	case r.Name == "":
+		b = append(b, r.Kind.String()...)
+	case r.Kind == ByConstraint:
+		// "rack:GROUP_BY:3" reads "rack GROUP_BY 3". A field holds no
+		// colon and the operator none, so only the first two are
+		// separators; a LIKE expression keeps its own.
+		field, rest, _ := strings.Cut(r.Name, ":")
+		op, value, hasValue := strings.Cut(rest, ":")
+		b = append(append(append(b, field...), ' '), op...)
+		if hasValue {
+			b = append(append(b, ' '), value...)
+		}
+	default:
+		b = append(b, r.Name...)
+	}
+	b = append(b, ": "...)
+	return strconv.AppendInt(b, int64(r.Offers), 10)
+}
+
+// compareRejections orders the most frequent first, then by kind and name.
+func compareRejections(a, b Rejection) int {
+	return cmp.Or(cmp.Compare(b.Offers, a.Offers), cmp.Compare(a.Kind, b.Kind), strings.Compare(a.Name, b.Name))
 }
 
 // Pending is a task that could not be placed, and why.
 type Pending struct {
 	TaskID     string
 	AppID      string
-	Rejections []Rejection // most frequent first, then by reason
+	Rejections []Rejection // most frequent first, then by kind and name
 }
 
-// String summarizes the rejections: "cpus: 812, rack UNIQUE: 37".
+// String summarizes the rejections for people: "cpus: 812, rack UNIQUE: 37".
 func (p Pending) String() string {
-	var b strings.Builder
+	var b []byte
 	for i, r := range p.Rejections {
 		if i > 0 {
-			b.WriteString(", ")
+			b = append(b, ", "...)
 		}
-		b.WriteString(r.Reason)
-		b.WriteString(": ")
-		b.WriteString(strconv.Itoa(r.Agents))
+		b = r.appendTo(b)
 	}
-	return b.String()
+	return string(b)
 }
 
 // Result is the outcome of Match.

@@ -2,6 +2,7 @@ package offer
 
 import (
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -140,12 +141,52 @@ func TestMatchPendingReasons(t *testing.T) {
 	if len(res.Pending) != 1 || res.Pending[0].TaskID != "t2" {
 		t.Fatalf("pending = %+v, want t2", res.Pending)
 	}
-	want := []Rejection{{"rack UNIQUE", 3}, {"cpus", 1}, {"mem", 1}}
+	want := []Rejection{{ByConstraint, "rack:UNIQUE", 3}, {ByResource, "cpus", 1}, {ByResource, "mem", 1}}
 	if !reflect.DeepEqual(res.Pending[0].Rejections, want) {
 		t.Fatalf("rejections = %v, want %v", res.Pending[0].Rejections, want)
 	}
 	if got := res.Pending[0].String(); got != "rack UNIQUE: 3, cpus: 1, mem: 1" {
 		t.Fatalf("String() = %q", got)
+	}
+}
+
+func TestMatchPendingReasonKinds(t *testing.T) {
+	offers := []Offer{
+		testOffer("o1", "h1", "cpus:4;mem:1024", "zone", "z1"),          // cpus in no role: role
+		testOffer("o2", "h2", "cpus:0.5;mem:1024", "zone", "z1"),        // too few cpus in any role: resource
+		testOffer("o3", "h3", "cpus(batch):4;mem:1024", "zone", "z1:a"), // zone LIKE refuses
+	}
+	task := testTask("t1", "app", "cpus(batch):1;mem:512", "zone:LIKE:z[0-9]")
+	res := Match(offers, []Task{task}, nil)
+	if len(res.Pending) != 1 {
+		t.Fatalf("pending = %+v, want t1", res.Pending)
+	}
+	want := []Rejection{{ByRole, "cpus(batch)", 1}, {ByConstraint, "zone:LIKE:z[0-9]", 1}, {ByResource, "cpus", 1}}
+	slices.SortFunc(want, compareRejections)
+	if got := res.Pending[0].Rejections; !reflect.DeepEqual(got, want) {
+		t.Fatalf("rejections = %v, want %v", got, want)
+	}
+	if got, want := res.Pending[0].String(), "cpus: 1, cpus(batch): 1, zone LIKE z[0-9]: 1"; got != want {
+		t.Fatalf("String() = %q, want %q", got, want)
+	}
+
+}
+
+func TestRejectionString(t *testing.T) {
+	for _, tt := range []struct {
+		r    Rejection
+		want string
+	}{
+		{Rejection{ByResource, "mem", 12}, "mem: 12"},
+		{Rejection{ByRole, "cpus(batch)", 3}, "cpus(batch): 3"},
+		{Rejection{ByConstraint, "hostname:UNIQUE", 1}, "hostname UNIQUE: 1"},
+		{Rejection{ByConstraint, "zone:LIKE:a:b", 2}, "zone LIKE a:b: 2"},
+		{Rejection{ByFilter, "", 4}, "filter: 4"},
+		{Rejection{RejectionKind(9), "", 1}, "RejectionKind(9): 1"},
+	} {
+		if got := tt.r.String(); got != tt.want {
+			t.Errorf("%+v.String() = %q, want %q", tt.r, got, tt.want)
+		}
 	}
 }
 
@@ -164,8 +205,8 @@ func TestMatchIdenticalPendingTasksReportTheSame(t *testing.T) {
 			t.Fatalf("%s: %q, want %q", p.TaskID, p, "cpus: 2")
 		}
 	}
-	res.Pending[0].Rejections[0].Agents = 99
-	if res.Pending[1].Rejections[0].Agents != 2 {
+	res.Pending[0].Rejections[0].Offers = 99
+	if res.Pending[1].Rejections[0].Offers != 2 {
 		t.Fatal("pending tasks share one rejection slice")
 	}
 }
@@ -233,8 +274,12 @@ func TestMatchInvalidConstraintLeavesTaskPending(t *testing.T) {
 	task := testTask("t", "app", "cpus:1")
 	task.Constraints = []Constraint{{Field: "rack", Op: MaxPer, Value: "lots"}}
 	res := Match(offers, []Task{task}, nil)
-	if len(res.Pending) != 1 || res.Pending[0].String() != "invalid constraint rack:MAX_PER:lots: MAX_PER value must be a positive integer: 2" {
-		t.Fatalf("pending = %v", res.Pending)
+	want := Rejection{ByConstraint, "rack:MAX_PER:lots (invalid: MAX_PER value must be a positive integer)", 2}
+	if len(res.Pending) != 1 || !reflect.DeepEqual(res.Pending[0].Rejections, []Rejection{want}) {
+		t.Fatalf("pending = %+v, want every offer refused by %+v", res.Pending, want)
+	}
+	if got := res.Pending[0].String(); got != "rack MAX_PER lots (invalid: MAX_PER value must be a positive integer): 2" {
+		t.Fatalf("String() = %q", got)
 	}
 }
 

@@ -50,23 +50,30 @@ type failure struct {
 
 // reasonTable interns rejection reasons to small integers and counts them.
 type reasonTable struct {
-	index   map[string]int
-	names   []string
+	index   map[reason]int
+	reasons []reason
 	counts  []int
 	touched []int
 }
 
-func (t *reasonTable) id(reason string) int {
-	if i, ok := t.index[reason]; ok {
+// reason is a rejection without its count.
+type reason struct {
+	kind RejectionKind
+	name string
+}
+
+func (t *reasonTable) id(kind RejectionKind, name string) int {
+	r := reason{kind, name}
+	if i, ok := t.index[r]; ok {
 		return i
 	}
 	if t.index == nil {
-		t.index = make(map[string]int)
+		t.index = make(map[reason]int)
 	}
-	t.index[reason] = len(t.names)
-	t.names = append(t.names, reason)
+	t.index[r] = len(t.reasons)
+	t.reasons = append(t.reasons, r)
 	t.counts = append(t.counts, 0)
-	return len(t.names) - 1
+	return len(t.reasons) - 1
 }
 
 func (t *reasonTable) count(id, n int) {
@@ -80,22 +87,12 @@ func (t *reasonTable) count(id, n int) {
 func (t *reasonTable) take() []Rejection {
 	out := make([]Rejection, 0, len(t.touched))
 	for _, id := range t.touched {
-		out = append(out, Rejection{Reason: t.names[id], Agents: t.counts[id]})
+		r := t.reasons[id]
+		out = append(out, Rejection{Kind: r.kind, Name: r.name, Offers: t.counts[id]})
 		t.counts[id] = 0
 	}
 	t.touched = t.touched[:0]
-	slices.SortFunc(out, func(a, b Rejection) int {
-		if a.Agents != b.Agents {
-			return b.Agents - a.Agents
-		}
-		if a.Reason < b.Reason {
-			return -1
-		}
-		if a.Reason > b.Reason {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, compareRejections)
 	return out
 }
 

@@ -88,7 +88,7 @@ func checkMatch(t *testing.T, offers []Offer, tasks []Task, running []Placement,
 		seen[p.TaskID]++
 		total := 0
 		for _, r := range p.Rejections {
-			total += r.Agents
+			total += r.Offers
 		}
 		if total != len(offers) {
 			t.Fatalf("pending %s: rejections add up to %d, want every offer (%d)", p.TaskID, total, len(offers))
@@ -185,7 +185,7 @@ func TestAllocatorProperties(t *testing.T) {
 				case op < 6 && len(outstanding) > 0:
 					o := outstanding[pickKey(rng, outstanding)]
 					used := takeSome(rng, o.Resources)
-					if err := a.Accept(o.ID, used, RefuseFor(time.Duration(rng.IntN(3))*time.Second)); err != nil {
+					if err := a.Accept(o.ID, used, WithRefuse(time.Duration(rng.IntN(3))*time.Second)); err != nil {
 						t.Fatalf("step %d: accept: %v", step, err)
 					}
 					delete(outstanding, o.ID)

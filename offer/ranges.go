@@ -11,40 +11,34 @@ type Range struct {
 	Begin, End uint64
 }
 
-// normalizeRanges sorts rs and coalesces overlapping and adjacent ranges. It
-// returns the index of the first range that overlapped an earlier one (-1 if
-// none did), so parsers can reject overlaps while Add merges them.
-func normalizeRanges(rs []Range) ([]Range, int) {
+// normalizeRanges sorts rs and coalesces overlapping and adjacent ranges,
+// as Mesos's coalesce (src/common/values.cpp) does for every ranges value it
+// parses or adds: [1-4,4-5,7-8,8-10] becomes [1-5,7-10], and so does
+// [1-5,6-10] become [1-10]. rs is not modified.
+func normalizeRanges(rs []Range) []Range {
 	rs = slices.Clone(rs)
 	slices.SortFunc(rs, func(a, b Range) int {
 		return cmp.Or(cmp.Compare(a.Begin, b.Begin), cmp.Compare(a.End, b.End))
 	})
-	overlap := -1
 	out := rs[:0]
-	for i, r := range rs {
+	for _, r := range rs {
 		if n := len(out); n > 0 {
 			last := &out[n-1]
-			if r.Begin <= last.End {
-				if overlap < 0 {
-					overlap = i
-				}
+			// Overlapping, or adjacent (r.Begin > last.End there, so the
+			// difference cannot wrap).
+			if r.Begin <= last.End || r.Begin-last.End == 1 {
 				last.End = max(last.End, r.End)
-				continue
-			}
-			if last.End != ^uint64(0) && r.Begin == last.End+1 {
-				last.End = r.End
 				continue
 			}
 		}
 		out = append(out, r)
 	}
-	return out, overlap
+	return out
 }
 
 // unionRanges returns the union of two normalized range lists.
 func unionRanges(a, b []Range) []Range {
-	rs, _ := normalizeRanges(append(slices.Clone(a), b...))
-	return rs
+	return normalizeRanges(append(slices.Clone(a), b...))
 }
 
 // subtractRanges returns the integers of a that are not in b; both are

@@ -68,7 +68,8 @@ type Resources struct {
 
 // NewResources builds Resources from individual entries, adding entries with
 // the same name and role together. It rejects invalid names and roles,
-// negative or oversized scalars, mismatched types and unprintable set items.
+// negative or oversized scalars, inverted ranges, mismatched types and
+// unprintable set items. Ranges coalesce as ParseResources says.
 func NewResources(rs ...Resource) (Resources, error) {
 	b := builder{typed: true}
 	for i := range rs {
@@ -77,10 +78,10 @@ func NewResources(rs ...Resource) (Resources, error) {
 			r.Role = Unreserved
 		}
 		if msg := validate(&r); msg != "" {
-			return Resources{}, fmt.Errorf("resources: entry %d (%s): %s: %w", i, r.Name, msg, ErrInvalid)
+			return Resources{}, fmt.Errorf("%w: resources: entry %d (%s): %s", ErrInvalid, i, r.Name, msg)
 		}
 		if msg := b.add(r, false); msg != "" {
-			return Resources{}, fmt.Errorf("resources: entry %d (%s): %s: %w", i, r.Name, msg, ErrInvalid)
+			return Resources{}, fmt.Errorf("%w: resources: entry %d (%s): %s", ErrInvalid, i, r.Name, msg)
 		}
 	}
 	return b.done(), nil
@@ -108,11 +109,7 @@ func validate(r *Resource) string {
 				return fmt.Sprintf("inverted range %d-%d", rg.Begin, rg.End)
 			}
 		}
-		rs, overlap := normalizeRanges(r.Ranges)
-		if overlap >= 0 {
-			return "overlapping ranges"
-		}
-		r.Ranges = rs
+		r.Ranges = normalizeRanges(r.Ranges)
 	case Set:
 		set := slices.Clone(r.Set)
 		for _, item := range set {
@@ -179,9 +176,9 @@ type builder struct {
 	typed bool // reject a name used with two types
 }
 
-// add merges r (already validated) into the builder. With strict set, an
-// overlapping range or repeated set item is an error, as parsing requires;
-// otherwise the values are unioned.
+// add merges r (already validated) into the builder; ranges are unioned.
+// With strict set, a repeated set item is an error, as parsing requires;
+// otherwise sets are unioned too.
 func (b *builder) add(r Resource, strict bool) string {
 	if r.isEmpty() {
 		return ""
@@ -212,9 +209,6 @@ func (b *builder) add(r Resource, strict bool) string {
 		}
 		e.Scalar += r.Scalar
 	case Ranges:
-		if strict && !rangesDisjoint(e.Ranges, r.Ranges) {
-			return "overlapping ranges"
-		}
 		e.Ranges = unionRanges(e.Ranges, r.Ranges)
 	case Set:
 		u := unionSet(e.Set, r.Set)
@@ -224,17 +218,6 @@ func (b *builder) add(r Resource, strict bool) string {
 		e.Set = u
 	}
 	return ""
-}
-
-func rangesDisjoint(a, b []Range) bool {
-	for _, r := range b {
-		for _, s := range a {
-			if r.Begin <= s.End && s.Begin <= r.End {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func (b *builder) done() Resources { return Resources{rs: b.rs} }

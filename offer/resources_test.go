@@ -29,6 +29,11 @@ func TestParseResources(t *testing.T) {
 		{"empty text is empty resources", "", ""},
 		{"repeated entries add up", "cpus:1;cpus:0.5;ports:[1-2];ports:[4-5]", "cpus:1.5;ports:[1-2,4-5]"},
 		{"adjacent ranges coalesce", "ports:[1-2,3-4]", "ports:[1-4]"},
+		// Mesos's values::parse coalesces what it parses (src/common/values.cpp).
+		{"overlapping ranges coalesce as in Mesos", "ports:[1-4, 4-5, 7-8, 8-10]", "ports:[1-5,7-10]"},
+		{"contained and unsorted ranges coalesce", "ports:[20-30,1-3,22-25,2-2,4-6]", "ports:[1-6,20-30]"},
+		{"ranges coalesce across entries", "ports:[1-5];ports:[5-8];ports:[10-12];ports:[9-9]", "ports:[1-12]"},
+		{"ranges at the top of uint64 coalesce", "p:[18446744073709551614-18446744073709551615,18446744073709551615]", "p:[18446744073709551614-18446744073709551615]"},
 		{"scalar rounds to three decimals", "cpus:0.12345", "cpus:0.123"},
 		{"scalar rounds half away from zero", "cpus:0.0005", "cpus:0.001"},
 		{"zero scalar is dropped", "cpus:0;mem:1", "mem:1"},
@@ -70,8 +75,6 @@ func TestParseResourcesErrors(t *testing.T) {
 		{"missing colon", "cpus:1; mem", `resources: "mem" at 8: missing ':' between name and value`},
 		{"empty name", ":1", `resources: ":1" at 0: empty name`},
 		{"inverted range", "ports:[5-3]", `resources: "ports:[5-3]" at 0: inverted range 5-3`},
-		{"overlapping ranges", "ports:[1-5,3-8]", `resources: "ports:[1-5,3-8]" at 0: overlapping ranges`},
-		{"overlap across entries", "ports:[1-5];ports:[5-8]", `resources: "ports:[5-8]" at 12: overlapping ranges`},
 		{"malformed range", "ports:[1-x]", `resources: "ports:[1-x]" at 0: invalid range "1-x"`},
 		{"unterminated ranges", "ports:[1-2", `resources: "ports:[1-2" at 0: unterminated ranges`},
 		{"unterminated set", "disks:{a", `resources: "disks:{a" at 0: unterminated set`},
@@ -129,6 +132,20 @@ func TestResourcesJSON(t *testing.T) {
 		}
 		if !out.Equal(in) {
 			t.Fatalf("round trip through %s gave %v, want %v", data, out, in)
+		}
+	})
+	t.Run("overlapping and adjacent ranges coalesce as in the text form", func(t *testing.T) {
+		in := `[{"name":"ports","type":"RANGES","ranges":{"range":[{"begin":1,"end":4},{"begin":4,"end":5},{"begin":7,"end":8},{"begin":8,"end":10}]}},` +
+			`{"name":"ports","type":"RANGES","ranges":{"range":[{"begin":11,"end":11},{"begin":20,"end":21}]}}]`
+		r, err := ParseResources(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := r.String(), "ports:[1-5,7-11,20-21]"; got != want {
+			t.Fatalf("JSON %s parses to %q, want %q", in, got, want)
+		}
+		if text := MustParseResources("ports:[1-4,4-5,7-8,8-10];ports:[11-11,20-21]"); !text.Equal(r) {
+			t.Fatalf("JSON gives %v, text gives %v", r, text)
 		}
 	})
 	errTests := []struct {
@@ -254,13 +271,14 @@ func TestFixedPointDoesNotDrift(t *testing.T) {
 func TestNewResources(t *testing.T) {
 	got, err := NewResources(
 		Resource{Name: "cpus", Type: Scalar, Scalar: 1500},
-		Resource{Name: "ports", Type: Ranges, Ranges: []Range{{40, 50}, {10, 20}}},
+		Resource{Name: "ports", Type: Ranges, Ranges: []Range{{40, 50}, {10, 20}, {45, 60}}},
 		Resource{Name: "cpus", Type: Scalar, Scalar: 500},
+		Resource{Name: "ports", Type: Ranges, Ranges: []Range{{21, 22}}},
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "cpus:2;ports:[10-20,40-50]"; got.String() != want {
+	if want := "cpus:2;ports:[10-22,40-60]"; got.String() != want {
 		t.Fatalf("got %v, want %s", got, want)
 	}
 	for _, bad := range []Resource{

@@ -11,10 +11,11 @@ import (
 //
 // or, when the text starts with '[', the JSON form: a list of
 // {"name","type","scalar"|"ranges"|"set","role"} objects. Entries with the
-// same name and role add up. Scalars are rounded to three decimals. An
-// error is a *SyntaxError naming the offending entry and its byte offset;
-// negative, NaN and infinite scalars, inverted or overlapping ranges and
-// repeated set items are errors.
+// same name and role add up. Overlapping and adjacent ranges coalesce, as in
+// Mesos: "ports:[1-4,4-5,7-8,8-10]" is "ports:[1-5,7-10]", in either form and
+// across entries. Scalars are rounded to three decimals. An error is a
+// *SyntaxError naming the offending entry and its byte offset; negative, NaN
+// and infinite scalars, inverted ranges and repeated set items are errors.
 func ParseResources(text string) (Resources, error) {
 	if t := strings.TrimSpace(text); strings.HasPrefix(t, "[") {
 		return parseResourcesJSON([]byte(text))
@@ -120,11 +121,7 @@ func parseRanges(val string) ([]Range, string) {
 		}
 		rs = append(rs, Range{b, e})
 	}
-	rs, overlap := normalizeRanges(rs)
-	if overlap >= 0 {
-		return nil, "overlapping ranges"
-	}
-	return rs, ""
+	return normalizeRanges(rs), ""
 }
 
 func parseSet(val string) ([]string, string) {

@@ -6,8 +6,8 @@ import "slices"
 // role only; unreserved demands may use any role the offer holds, reserved
 // roles first (as Marathon does, so unreserved resources stay free for
 // others). It returns what was used, with the roles it came from, and what is
-// left, or the name of the first resource that does not fit.
-func take(have, demand Resources) (used, rest Resources, short string) {
+// left, or the first demand entry that does not fit.
+func take(have, demand Resources) (used, rest Resources, short *Resource) {
 	var b builder
 	rest = have
 	for pass := 0; pass < 2; pass++ {
@@ -18,7 +18,7 @@ func take(have, demand Resources) (used, rest Resources, short string) {
 			}
 			got, ok := takeOne(rest, d)
 			if !ok {
-				return Resources{}, have, d.Name
+				return Resources{}, have, d
 			}
 			for _, g := range got {
 				b.add(g, false)
@@ -26,7 +26,7 @@ func take(have, demand Resources) (used, rest Resources, short string) {
 			rest = rest.Subtract(Resources{rs: got})
 		}
 	}
-	return b.done(), rest, ""
+	return b.done(), rest, nil
 }
 
 // takeOne finds d in have and returns the entries (one per role) that make

@@ -24,14 +24,16 @@ type Offer struct {
 	Resources   Resources
 }
 
-// Task is a task waiting to be placed.
+// Task is a task waiting to be placed. It carries only what placement
+// reads: as in Marathon, an app's labels are metadata for people and tools
+// and never steer placement (constraints read agent attributes), so they
+// stay with the framework's app.
 type Task struct {
 	ID          string
 	AppID       string // tasks of one app are judged together by constraints
 	Resources   Resources
 	Constraints []Constraint
 	Priority    int // higher is placed first
-	Labels      map[string]string
 }
 
 // Placement records that a task of an app runs (or was just placed) on an

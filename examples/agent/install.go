@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/gleaner/gleaner/examples/internal/atomicfile"
 	"github.com/gleaner/gleaner/patchelf"
 )
 
@@ -69,16 +70,12 @@ func install(ctx context.Context, args []string, stderr io.Writer) int {
 	return 0
 }
 
-// writeConfig writes fc through a temporary file and a rename.
+// writeConfig replaces the configuration with fc; an operator's mode on an
+// existing file (say 0600) is kept.
 func writeConfig(path string, fc fileConfig) error {
 	data, err := json.MarshalIndent(fc, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o644)
 }

@@ -6,10 +6,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/gleaner/gleaner/examples/internal/atomicfile"
 )
 
 // newBrowser starts a headless chromium (the Debian package's binary at
@@ -69,23 +70,7 @@ func screenshot(ctx context.Context, browser, url, file string, settle time.Dura
 	if err != nil {
 		return fmt.Errorf("screenshot: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".dashboard-*.png")
-	if err != nil {
-		return fmt.Errorf("screenshot: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(png); err != nil {
-		tmp.Close()
-		return fmt.Errorf("screenshot: %w", err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("screenshot: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("screenshot: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
+	if err := atomicfile.WriteFile(file, png, 0o644); err != nil {
 		return fmt.Errorf("screenshot: %w", err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,18 @@ func TestDashboardInBrowserShowsLiveCluster(t *testing.T) {
 	}
 	if !strings.Contains(reason, "ssd") {
 		t.Errorf("indexer's pending reason reads %q, want it to name the ssd constraint", reason)
+	}
+	// The same reason, typed: every offer was turned down by the ssd
+	// constraint, shown as a count under kind "constraint".
+	rej := `#pending tr[data-app-id="` + indexer + `"] .pending-rejections span.rejection[data-kind="constraint"][data-name="ssd:IS:true"]`
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(rej))); err != nil {
+		t.Fatalf("indexer's rejections never show the ssd constraint: %v", err)
+	}
+	counted, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(rej), "data-offers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := strconv.Atoi(counted.Value); err != nil || n < 1 {
+		t.Errorf("ssd constraint turned down %q offers, want a positive count", counted.Value)
 	}
 }

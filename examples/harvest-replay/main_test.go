@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gleaner/gleaner/examples/internal/atomicfile"
 )
 
 // writeTrace writes a Bitbrains-format VM trace of a day at 5-minute steps:
@@ -66,9 +68,14 @@ func TestPlotWritesSVG(t *testing.T) {
 			t.Errorf("SVG lacks %q", want)
 		}
 	}
-	left, _ := filepath.Glob(filepath.Join(dir, ".harvest-replay-*"))
-	if len(left) != 0 {
-		t.Errorf("temporary files left behind: %v", left)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if atomicfile.IsTemp(e.Name()) {
+			t.Errorf("temporary file left behind: %s", e.Name())
+		}
 	}
 }
 

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"image/color"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/gleaner/gleaner/examples/internal/atomicfile"
 	"github.com/gleaner/gleaner/reserve"
 )
 
@@ -74,23 +75,11 @@ func writePlot(path string, tr reserve.Trace, c candidate) error {
 	for i, row := range plots {
 		row[0].Draw(cs[i][0])
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".harvest-replay-*"+filepath.Ext(path))
-	if err != nil {
+	var out bytes.Buffer
+	if _, err := canvas.WriteTo(&out); err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := canvas.WriteTo(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteFile(path, out.Bytes(), 0o644)
 }
 
 func panel(title, unit string, series [4]plotter.XYs) (*plot.Plot, error) {

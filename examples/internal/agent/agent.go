@@ -40,8 +40,7 @@ type Agent struct {
 	m           *metrics
 	capOverride partial
 	bizCgroup   *monitor.Cgroup // Config.BusinessCgroup; read by sampleLoop only
-	bizCPU      float64         // its last cumulative CPU seconds
-	bizAt       time.Time
+	bizCPU      monitor.CPURate // its CPU rate; sampleLoop only
 	local       attrs.Attributes
 	etcd        *clientv3.Client
 	ownEtcd     bool
@@ -149,7 +148,7 @@ func New(cfg Config) (_ *Agent, err error) {
 	}
 	a.log.Info("isolation", "isolation", a.rt.isolation())
 
-	opts := []monitor.Option{monitor.WithInterval(cfg.Interval), monitor.WithMounts(cfg.Dir),
+	opts := []monitor.SamplerOption{monitor.WithInterval(cfg.Interval), monitor.WithMounts(cfg.Dir),
 		monitor.WithLogger(a.log), monitor.WithHistory(60)}
 	if cg := a.rt.ownCgroup(); cg != "" {
 		opts = append(opts, monitor.WithCgroup(cg))

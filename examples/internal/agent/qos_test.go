@@ -174,7 +174,7 @@ func TestBusinessLoadThrottlesThenEvicts(t *testing.T) {
 			testenv.Eventually(t, 30*time.Second, func() bool {
 				a.mu.Lock()
 				defer a.mu.Unlock()
-				return a.tasks["batch"].cpuSeconds > 0
+				return a.tasks["batch"].cpuRate > 0
 			}, "the task's usage")
 
 			// CPU: throttle.

@@ -32,7 +32,7 @@ func (a *Agent) sampleLoop(ctx context.Context, sub *monitor.Subscription) {
 			a.lastChange, a.lastChangeAt = c.Reason, c.Time
 			a.mu.Unlock()
 			a.m.changes.Inc()
-		case s, ok := <-sub.C:
+		case s, ok := <-sub.C():
 			if !ok {
 				return
 			}
@@ -139,15 +139,14 @@ func (a *Agent) businessFromCgroup(ctx context.Context, rs *reserve.Sample) bool
 	u, err := a.bizCgroup.Usage(ctx)
 	if err != nil {
 		a.log.Warn("business cgroup", "cgroup", a.cfg.BusinessCgroup, "err", err)
-		a.bizAt = time.Time{}
+		a.bizCPU.Reset()
 		return false
 	}
-	prev, prevAt := a.bizCPU, a.bizAt
-	a.bizCPU, a.bizAt = u.CPUSeconds, rs.Time
-	if prevAt.IsZero() || !rs.Time.After(prevAt) {
+	cores, ok := a.bizCPU.Observe(u.CPUSeconds, rs.Time)
+	if !ok {
 		return false
 	}
-	rs.Business.CPUCores = max(u.CPUSeconds-prev, 0) / rs.Time.Sub(prevAt).Seconds()
+	rs.Business.CPUCores = cores
 	rs.Business.MemoryBytes = float64(u.MemoryBytes)
 	return true
 }
@@ -242,12 +241,10 @@ func (a *Agent) readTaskUsage(ctx context.Context, now time.Time) {
 			continue
 		}
 		a.mu.Lock()
-		if !t.cpuAt.IsZero() {
-			if dt := now.Sub(t.cpuAt).Seconds(); dt > 0 {
-				t.cpuRate = max(cpu-t.cpuSeconds, 0) / dt
-			}
+		if cores, ok := t.cpu.Observe(cpu, now); ok {
+			t.cpuRate = cores
 		}
-		t.cpuSeconds, t.cpuAt, t.memBytes = cpu, now, mem
+		t.memBytes = mem
 		a.mu.Unlock()
 	}
 }

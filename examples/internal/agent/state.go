@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/atomicfile"
 	"github.com/gleaner/gleaner/reserve"
 )
 
@@ -68,7 +69,7 @@ func loadRecords(dir string) ([]record, []error) {
 	var errs []error
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasPrefix(name, tmpPrefix) {
+		if atomicfile.IsTemp(name) {
 			os.Remove(filepath.Join(dir, name)) // a write the previous agent did not finish
 			continue
 		}
@@ -90,46 +91,19 @@ func loadRecords(dir string) ([]record, []error) {
 	return out, errs
 }
 
-func firstErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
-}
-
 // saveOverride keeps the operator's bounds across restarts.
 func saveOverride(path string, o ReservationOverride) error {
 	return saveJSON(path, o)
 }
 
-// tmpPrefix starts the names of files saveJSON has not finished.
-const tmpPrefix = ".tmp-"
-
-// saveJSON writes v to path through a uniquely named temporary file in the
-// same directory and a rename, so a reader never sees half a file and two
-// writers never share a temporary name.
+// saveJSON replaces path with v as JSON (atomicfile: a reader, or the next
+// agent after a crash, sees the old record or the new one, never a part).
 func saveJSON(path string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), tmpPrefix+filepath.Base(path)+"-")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if err := firstErr(werr, cerr); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(path, data, 0o600)
 }
 
 // loadOverride reads the bounds saveOverride kept; none is no bounds.

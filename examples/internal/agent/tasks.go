@@ -12,6 +12,7 @@ import (
 
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/isolate"
+	"github.com/gleaner/gleaner/monitor"
 	"github.com/gleaner/gleaner/reserve"
 )
 
@@ -25,11 +26,10 @@ type task struct {
 	proc    *proc
 	cg      *isolate.Task
 
-	cpuLimit   float64 // current CPU quota: res.CPUCores unless throttled
-	cpuSeconds float64 // last cumulative reading
-	cpuAt      time.Time
-	cpuRate    float64 // cores, over the last sampling interval
-	memBytes   float64
+	cpuLimit float64         // current CPU quota: res.CPUCores unless throttled
+	cpu      monitor.CPURate // over the cumulative readings
+	cpuRate  float64         // cores, over the last sampling interval
+	memBytes float64
 
 	// throttledAt and evictedAt are the numbers of the samples (Agent.samples)
 	// that first throttled and evicted the task, for tests.

@@ -69,9 +69,11 @@
 //	  .agent-reservation .agent-business .agent-harvested .agent-capacity .agent-attributes
 //	  canvas[data-agent-chart=ID][data-resource=cpus|mem]  reservation, business and harvested over time
 //	#frameworks tr[data-framework-id=ID]
+//	  .framework-withheld span.rejection[data-kind=filter|role][data-offers=N]
 //	#tasks tr[data-task-id=ID]             data-state="TASK_RUNNING" etc., data-agent-id, data-app-id
 //	  .task-state .task-reason
-//	#pending tr[data-app-id=ID]            .pending-waiting .pending-reason
+//	#pending tr[data-app-id=ID]            .pending-waiting .pending-reason (text for people)
+//	  .pending-rejections span.rejection[data-kind=resource|role|constraint|filter][data-name=NAME][data-offers=N]
 //	#events tr[data-event-kind=KIND]       newest first; .event-message
 //
 // # etcd layout

@@ -292,7 +292,11 @@ type PendingApp struct {
 	FrameworkID string `json:"framework_id,omitempty"` // set by the master in State
 	AppID       string `json:"app_id"`
 	Waiting     int    `json:"waiting"` // instances not placed
-	Reason      string `json:"reason"`  // offer.Pending.String(), e.g. "cpus: 3, rack GROUP_BY: 2"
+	Reason      string `json:"reason"`  // for people: offer.Pending.String(), e.g. "cpus: 3, rack GROUP_BY: 2", or "backoff: ..."
+	// Rejections are the offers the last match turned down, by reason
+	// (offer.Pending.Rejections); empty when Reason does not come from a
+	// match (backoff, waiting for offers).
+	Rejections []Rejection `json:"rejections,omitempty"`
 }
 
 // ReportPending is the body of PathPending. It replaces the framework's
@@ -372,6 +376,10 @@ type FrameworkState struct {
 	Share     float64 `json:"share"` // dominant share, before weighting
 	Connected bool    `json:"connected"`
 	Tasks     int     `json:"tasks"`
+	// Withheld counts the agents the last allocation passed over for the
+	// framework, by reason: its decline filters ("filter") or resources
+	// reserved for other roles ("role"), from offer.Allocator.Withheld.
+	Withheld []Rejection `json:"withheld,omitempty"`
 }
 
 // TaskView is one task in State.

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/gleaner/gleaner/examples/internal/atomicfile"
 )
 
 // LoadApps reads every *.json file in dir as one app definition (see
@@ -64,31 +66,15 @@ func appFileName(id string) string {
 	return strings.TrimSuffix(TaskIDPrefix(id), ".") + ".json"
 }
 
-// writeAppFile saves an app as indented JSON, through a temporary file and
-// a rename, so that a crash never leaves half a definition behind.
+// writeAppFile saves an app as indented JSON (atomicfile: a crash never
+// leaves half a definition behind).
 func writeAppFile(path string, a App) error {
 	data, err := json.MarshalIndent(a, "", "  ")
 	if err != nil {
 		return err
 	}
-	data = append(data, '\n')
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".app-*.tmp")
-	if err != nil {
-		return err
-	}
-	_, werr := tmp.Write(data)
-	if serr := tmp.Sync(); werr == nil {
-		werr = serr
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("save app %q: %w", a.ID, werr)
+	if err := atomicfile.WriteFile(path, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("save app %q: %w", a.ID, err)
 	}
 	return nil
 }

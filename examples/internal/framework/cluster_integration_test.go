@@ -133,7 +133,8 @@ func TestFailingAppBacksOffAndPendingReasonsReachTheMaster(t *testing.T) {
 			return false
 		}
 		for _, p := range ms.Pending {
-			if p.AppID == "big" && p.Waiting == 1 && strings.HasPrefix(p.Reason, "cpus") {
+			if p.AppID == "big" && p.Waiting == 1 && strings.HasPrefix(p.Reason, "cpus") &&
+				slices.Equal(p.Rejections, []api.Rejection{{Kind: api.RejectResource, Name: "cpus", Offers: 1}}) {
 				return true
 			}
 		}

@@ -74,8 +74,9 @@ type appState struct {
 	delayUntil  time.Time // no launch before this
 	failure     *TaskFailure
 
-	pendingReason string // from the latest Match that left instances pending
-	pendingSince  time.Time
+	pendingReason     string            // from the latest Match that left instances pending
+	pendingRejections []offer.Rejection // the same, by kind and name
+	pendingSince      time.Time
 
 	// replaces are tasks that ended or were killed and whose instances
 	// are not yet placed again, oldest first: a launch names the one it
@@ -393,7 +394,7 @@ func (s *Scheduler) ResourceOffers(offers []offer.Offer) Plan {
 			st.replaces = st.replaces[len(st.replaces)-n:]
 		}
 		if n == 0 {
-			st.pendingReason, st.pendingSince = "", time.Time{}
+			st.pendingReason, st.pendingRejections, st.pendingSince = "", nil, time.Time{}
 			continue
 		}
 		if !st.launchable(now) {
@@ -401,7 +402,7 @@ func (s *Scheduler) ResourceOffers(offers []offer.Offer) Plan {
 		}
 		res, err := st.app.Resources()
 		if err != nil { // PutApp takes normalized apps only
-			st.pendingReason = err.Error()
+			st.pendingReason, st.pendingRejections = err.Error(), nil
 			continue
 		}
 		for i := range n {
@@ -460,11 +461,11 @@ func (s *Scheduler) ResourceOffers(offers []offer.Offer) Plan {
 		if st.pendingReason == "" {
 			st.pendingSince = now
 		}
-		st.pendingReason = reason
+		st.pendingReason, st.pendingRejections = reason, p.Rejections
 	}
 	for _, id := range ids {
 		if st := s.apps[id]; !reported[id] && s.pendingCount(st) == 0 {
-			st.pendingReason, st.pendingSince = "", time.Time{}
+			st.pendingReason, st.pendingRejections, st.pendingSince = "", nil, time.Time{}
 		}
 	}
 	return plan

@@ -210,6 +210,15 @@ func TestPendingReasonCountsRejectedOffers(t *testing.T) {
 	if st.Pending == nil || st.Pending.Reason != "cpus: 2, hostname UNIQUE: 1" || st.Pending.Instances != 1 {
 		t.Fatalf("pending = %+v, want 1 instance, reason %q", st.Pending, "cpus: 2, hostname UNIQUE: 1")
 	}
+	// The same counts, typed, as the master and its dashboard receive them.
+	want := []api.Rejection{{Kind: api.RejectResource, Name: "cpus", Offers: 2}, {Kind: api.RejectConstraint, Name: "hostname:UNIQUE", Offers: 1}}
+	if !slices.Equal(st.Pending.Rejections, want) {
+		t.Fatalf("rejections = %+v, want %+v", st.Pending.Rejections, want)
+	}
+	reported := pendingApps([]AppStatus{st})
+	if len(reported) != 1 || !slices.Equal(reported[0].Rejections, want) || reported[0].Reason != st.Pending.Reason {
+		t.Fatalf("reported to the master: %+v, want the reason and rejections", reported)
+	}
 }
 
 func TestAttributeRemovalKillsAndReplaces(t *testing.T) {

@@ -247,7 +247,7 @@ func (f *Framework) flush(ctx context.Context, lastPending []api.PendingApp) []a
 			f.mu.Unlock()
 		}
 	}
-	if lastPending != nil && slices.Equal(pending, lastPending) {
+	if lastPending != nil && slices.EqualFunc(pending, lastPending, samePending) {
 		return lastPending
 	}
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
@@ -261,12 +261,19 @@ func (f *Framework) flush(ctx context.Context, lastPending []api.PendingApp) []a
 	return pending
 }
 
+// samePending reports whether two reports of an app's pending instances
+// say the same.
+func samePending(a, b api.PendingApp) bool {
+	return a.AppID == b.AppID && a.Waiting == b.Waiting && a.Reason == b.Reason && slices.Equal(a.Rejections, b.Rejections)
+}
+
 // pendingApps lists the apps with instances waiting, and why.
 func pendingApps(apps []AppStatus) []api.PendingApp {
 	out := []api.PendingApp{}
 	for _, a := range apps {
 		if a.Pending != nil {
-			out = append(out, api.PendingApp{AppID: WireAppID(a.ID), Waiting: a.Pending.Instances, Reason: a.Pending.Reason})
+			out = append(out, api.PendingApp{AppID: WireAppID(a.ID), Waiting: a.Pending.Instances, Reason: a.Pending.Reason,
+				Rejections: a.Pending.Rejections})
 		}
 	}
 	return out

@@ -24,11 +24,13 @@ type AppStatus struct {
 
 // PendingStatus says how many instances of an app wait for a launch and
 // why: offer's rejection counts over the latest offers ("cpus: 3, rack
-// GROUP_BY: 1"), the backoff, or that no offers came.
+// GROUP_BY: 1"), the backoff, or that no offers came. Rejections holds the
+// same counts by kind and name when Reason comes from the offers.
 type PendingStatus struct {
-	Instances int       `json:"instances"`
-	Reason    string    `json:"reason"`
-	Since     time.Time `json:"since,omitzero"`
+	Instances  int             `json:"instances"`
+	Reason     string          `json:"reason"`
+	Rejections []api.Rejection `json:"rejections,omitempty"`
+	Since      time.Time       `json:"since,omitzero"`
 }
 
 // BackoffStatus is an app's launch delay after consecutive failures.
@@ -86,9 +88,10 @@ func (s *Scheduler) status(st *appState) AppStatus {
 		as.Tasks = append(as.Tasks, t.view())
 	}
 	if n := s.pendingCount(st); n > 0 {
-		p := &PendingStatus{Instances: n, Reason: st.pendingReason, Since: st.pendingSince}
+		p := &PendingStatus{Instances: n, Reason: st.pendingReason, Rejections: api.Rejections(st.pendingRejections), Since: st.pendingSince}
 		switch {
 		case !st.launchable(now):
+			p.Rejections = nil
 			p.Reason = fmt.Sprintf("backoff: %d consecutive failures, next launch at %s", st.failures, st.delayUntil.UTC().Format("15:04:05.000"))
 		case p.Reason == "":
 			p.Reason = "waiting for offers"

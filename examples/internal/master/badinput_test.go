@@ -73,6 +73,8 @@ func TestBadInputIsRefusedAndStateStaysIntact(t *testing.T) {
 		tc{"kill unknown task", api.PathKill, fmt.Sprintf(`{"framework_id":%q,"task_id":"nope"}`, fw), 404, `task_id "nope"`},
 		tc{"kill another framework's task", api.PathKill, `{"framework_id":"nope","task_id":"t1"}`, 404, `framework "nope"`},
 		tc{"pending with negative count", api.PathPending, fmt.Sprintf(`{"framework_id":%q,"pending":[{"app_id":"a","waiting":-1,"reason":"x"}]}`, fw), 400, "pending[0].waiting -1"},
+		tc{"pending with an unknown rejection kind", api.PathPending, fmt.Sprintf(`{"framework_id":%q,"pending":[{"app_id":"a","waiting":1,"reason":"x","rejections":[{"kind":"luck","offers":1}]}]}`, fw), 400, `pending[0].rejections[0].kind "luck"`},
+		tc{"pending with a negative rejection count", api.PathPending, fmt.Sprintf(`{"framework_id":%q,"pending":[{"app_id":"a","waiting":1,"reason":"x","rejections":[{"kind":"resource","name":"cpus","offers":-2}]}]}`, fw), 400, "pending[0].rejections[0].offers -2"},
 		tc{"teardown unknown framework", api.PathTeardown, `{"framework_id":"nope"}`, 404, `framework "nope"`},
 	)
 	for _, tt := range tests {
@@ -152,13 +154,17 @@ func post(t *testing.T, url, contentType, body string) (int, string) {
 	return resp.StatusCode, er.Error
 }
 
-// snapshot is the state without what changes by itself (times, history).
+// snapshot is the state without what changes by itself (times, history,
+// what the latest allocation cycle withheld).
 func snapshot(t *testing.T, c *api.AgentClient) string {
 	t.Helper()
 	st, err := c.State(context.Background())
 	require.NoError(t, err)
 	for i := range st.Agents {
 		st.Agents[i].History = nil
+	}
+	for i := range st.Frameworks {
+		st.Frameworks[i].Withheld = nil
 	}
 	data, err := json.MarshalIndent(struct {
 		Agents     []api.AgentState

@@ -186,12 +186,18 @@ func TestDeclineRefusesForTheGivenTime(t *testing.T) {
 		}
 		return rounds() >= until
 	}, "three allocation rounds after a1 was declined for 60s")
+	// The dashboard says why a1 is not offered: the framework's own filter.
+	state, err := agent.State(ctx)
+	require.NoError(t, err)
+	require.Len(t, state.Frameworks, 1)
+	require.Equal(t, []api.Rejection{{Kind: api.RejectFilter, Offers: 1}}, state.Frameworks[0].Withheld)
+
 	// Revive clears the filter.
 	require.NoError(t, sched.Revive(ctx, fw))
 	s.offerOn("a1")
 
 	// Declining twice is refused: the offer is no longer outstanding.
-	err := sched.Decline(ctx, api.Decline{FrameworkID: fw, OfferIDs: []string{o1.ID}})
+	err = sched.Decline(ctx, api.Decline{FrameworkID: fw, OfferIDs: []string{o1.ID}})
 	require.True(t, errors.Is(err, api.ErrNotFound), "%v", err)
 }
 

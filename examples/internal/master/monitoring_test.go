@@ -27,12 +27,13 @@ func TestDashboardStateShowsEvictionsReschedulingAndPending(t *testing.T) {
 	o := s.offerOn("a1")
 	require.NoError(t, sched.Accept(ctx, api.Accept{FrameworkID: fw, OfferIDs: []string{o.ID}, Tasks: []api.TaskInfo{{
 		TaskID: "web.2", AppID: "app", OfferID: o.ID, Cmd: "sleep 1", Resources: "cpus:1", Replaces: "web.1"}}}))
+	rejections := []api.Rejection{{Kind: api.RejectConstraint, Name: "rack:GROUP_BY", Offers: 1}, {Kind: api.RejectResource, Name: "cpus", Offers: 1}}
 	require.NoError(t, sched.ReportPending(ctx, api.ReportPending{FrameworkID: fw,
-		Pending: []api.PendingApp{{AppID: "db", Waiting: 2, Reason: "rack GROUP_BY: 1, cpus: 1"}}}))
+		Pending: []api.PendingApp{{AppID: "db", Waiting: 2, Reason: "rack GROUP_BY: 1, cpus: 1", Rejections: rejections}}}))
 
 	state, err := agent.State(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []api.PendingApp{{FrameworkID: fw, AppID: "db", Waiting: 2, Reason: "rack GROUP_BY: 1, cpus: 1"}}, state.Pending)
+	require.Equal(t, []api.PendingApp{{FrameworkID: fw, AppID: "db", Waiting: 2, Reason: "rack GROUP_BY: 1, cpus: 1", Rejections: rejections}}, state.Pending)
 	var kinds []api.EventKind
 	for _, e := range state.Events {
 		kinds = append(kinds, e.Kind)

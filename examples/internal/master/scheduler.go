@@ -131,7 +131,7 @@ func (m *Master) accept(ctx context.Context, c *cluster, req *api.Accept) (any, 
 	}
 	for id, o := range byOffer {
 		delete(c.offers, id)
-		if err := c.alloc.Accept(o.allocID, used[id], offer.RefuseFor(refuse)); err != nil {
+		if err := c.alloc.Accept(o.allocID, used[id], offer.WithRefuse(refuse)); err != nil {
 			// Checked above under the same lock; the allocator agrees.
 			return nil, fmt.Errorf("accept offer %s: %w", id, err)
 		}
@@ -159,7 +159,7 @@ func (m *Master) decline(ctx context.Context, c *cluster, req *api.Decline) (any
 	}
 	for i, o := range offers {
 		delete(c.offers, req.OfferIDs[i])
-		if err := c.alloc.Decline(o.allocID, offer.RefuseFor(refuse)); err != nil {
+		if err := c.alloc.Decline(o.allocID, offer.WithRefuse(refuse)); err != nil {
 			return nil, fmt.Errorf("decline offer %s: %w", req.OfferIDs[i], err)
 		}
 	}
@@ -204,6 +204,10 @@ func (m *Master) kill(ctx context.Context, c *cluster, req *api.Kill) (any, erro
 	return nil, nil
 }
 
+// maxRejections bounds the reasons one pending app may report: one per
+// resource, role and constraint of an app is far fewer.
+const maxRejections = 100
+
 func (m *Master) reportPending(ctx context.Context, c *cluster, req *api.ReportPending) (any, error) {
 	f, err := c.framework(req.FrameworkID)
 	if err != nil {
@@ -219,6 +223,17 @@ func (m *Master) reportPending(ctx context.Context, c *cluster, req *api.ReportP
 		}
 		if p.Waiting < 0 {
 			return nil, badRequest("pending[%d].waiting %d: negative", i, p.Waiting)
+		}
+		if len(p.Rejections) > maxRejections {
+			return nil, badRequest("pending[%d].rejections: %d entries, at most %d", i, len(p.Rejections), maxRejections)
+		}
+		for j, r := range p.Rejections {
+			if !r.Kind.Valid() {
+				return nil, badRequest("pending[%d].rejections[%d].kind %q: want resource, role, constraint or filter", i, j, r.Kind)
+			}
+			if r.Offers < 0 {
+				return nil, badRequest("pending[%d].rejections[%d].offers %d: negative", i, j, r.Offers)
+			}
 		}
 		p.FrameworkID = req.FrameworkID
 		out = append(out, p)

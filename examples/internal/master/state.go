@@ -73,8 +73,10 @@ func (m *Master) state(c *cluster, history int) api.State {
 	for _, id := range ids {
 		f := c.frameworks[id]
 		share, _ := c.alloc.Share(id)
+		withheld, _ := c.alloc.Withheld(id)
 		st.Frameworks = append(st.Frameworks, api.FrameworkState{ID: id, Name: f.rec.Name, Role: f.rec.Role,
-			Weight: f.rec.Weight, Share: share, Connected: f.sub != nil, Tasks: live["fw:"+id]})
+			Weight: f.rec.Weight, Share: share, Connected: f.sub != nil, Tasks: live["fw:"+id],
+			Withheld: api.Rejections(withheld)})
 		st.Pending = append(st.Pending, f.pending...)
 	}
 	return st
