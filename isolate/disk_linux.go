@@ -29,30 +29,6 @@ type DiskUsage struct {
 	Time       time.Time
 }
 
-// DiskOption configures a DiskWatcher.
-type DiskOption func(*DiskWatcher)
-
-// WithDiskInterval sets how often the watcher works (default 15 s); a
-// non-positive d keeps the default.
-func WithDiskInterval(d time.Duration) DiskOption {
-	return func(w *DiskWatcher) {
-		if d > 0 {
-			w.interval = d
-		}
-	}
-}
-
-// WithDiskBudget bounds the entries examined per tick (default 100000); a
-// sandbox larger than that is measured over several ticks.
-func WithDiskBudget(entries int) DiskOption {
-	return func(w *DiskWatcher) { w.budget = max(entries, 1) }
-}
-
-// WithDiskLogger sets the logger; the default discards.
-func WithDiskLogger(l *slog.Logger) DiskOption {
-	return func(w *DiskWatcher) { w.log = l }
-}
-
 // DiskWatcher measures the disk usage of task sandboxes periodically, like
 // du -s (allocated blocks; hard links counted once; symlinks not followed;
 // other file systems mounted inside not entered), and calls a task's
@@ -79,18 +55,24 @@ type diskTask struct {
 	last   *DiskUsage
 }
 
-// NewDiskWatcher returns a watcher; call Run to start it.
-func NewDiskWatcher(opts ...DiskOption) *DiskWatcher {
-	w := &DiskWatcher{
+// NewDiskWatcher returns a watcher; call Run to start it. A bad option
+// value gives a *FieldError naming the option.
+func NewDiskWatcher(opts ...DiskWatcherOption) (*DiskWatcher, error) {
+	c := diskWatcherConfig{
 		interval: DefaultDiskInterval,
 		budget:   DefaultDiskBudget,
-		log:      slog.New(slog.DiscardHandler),
-		tasks:    map[string]*diskTask{},
+		logger:   slog.New(slog.DiscardHandler),
 	}
 	for _, o := range opts {
-		o(w)
+		o.applyDiskWatcher(&c)
 	}
-	return w
+	switch {
+	case c.interval <= 0:
+		return nil, invalid("WithDiskInterval", c.interval, "must be positive")
+	case c.budget <= 0:
+		return nil, invalid("WithDiskBudget", c.budget, "must be positive")
+	}
+	return &DiskWatcher{interval: c.interval, budget: c.budget, log: c.logger, tasks: map[string]*diskTask{}}, nil
 }
 
 // Watch starts measuring dir for task name, calling onOver (from Run's

@@ -2,6 +2,8 @@ package isolate
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,7 +113,8 @@ func TestDiskWatcherCallsBackOverLimit(t *testing.T) {
 	goroutines := runtime.NumGoroutine()
 	dir, _ := makeSandbox(t)
 	small := t.TempDir()
-	w := NewDiskWatcher(WithDiskInterval(10*time.Millisecond), WithDiskBudget(50))
+	w, err := NewDiskWatcher(WithDiskInterval(10*time.Millisecond), WithDiskBudget(50))
+	require.NoError(t, err)
 	over := make(chan DiskUsage, 10)
 	require.NoError(t, w.Watch("big", dir, 512<<10, func(u DiskUsage) { over <- u }))
 	require.NoError(t, w.Watch("small", small, 1<<20, func(u DiskUsage) { t.Errorf("small reported over: %+v", u) }))
@@ -137,7 +140,8 @@ func TestDiskWatcherCallsBackOverLimit(t *testing.T) {
 
 func TestDiskWatcherTickIsSerialisedAndBounded(t *testing.T) {
 	dir, _ := makeSandbox(t)
-	w := NewDiskWatcher(WithDiskBudget(40))
+	w, err := NewDiskWatcher(WithDiskBudget(40))
+	require.NoError(t, err)
 	require.NoError(t, w.Watch("one", dir, 1<<40, func(DiskUsage) {}))
 	require.NoError(t, w.Watch("two", dir, 1<<40, func(DiskUsage) {}))
 	ctx := context.Background()
@@ -155,7 +159,8 @@ func TestDiskWatcherTickIsSerialisedAndBounded(t *testing.T) {
 }
 
 func TestDiskWatcherRejectsBadInput(t *testing.T) {
-	w := NewDiskWatcher()
+	w, err := NewDiskWatcher()
+	require.NoError(t, err)
 	var fe *FieldError
 	require.ErrorAs(t, w.Watch("a/b", "/tmp", 1, func(DiskUsage) {}), &fe)
 	assert.Equal(t, "name", fe.Field)
@@ -191,13 +196,29 @@ func TestDuDoesNotFollowDirectorySwappedForSymlink(t *testing.T) {
 	assert.Less(t, s.bytes, int64(1<<20), "the scan followed the symlink out of the sandbox")
 }
 
-func TestDiskWatcherNonPositiveIntervalKeepsDefault(t *testing.T) {
-	for _, d := range []time.Duration{0, -time.Second} {
-		w := NewDiskWatcher(WithDiskInterval(d))
-		assert.Equal(t, DefaultDiskInterval, w.interval, "interval %v", d)
-		// Run must not panic in time.NewTicker.
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		assert.ErrorIs(t, w.Run(ctx), context.Canceled)
+func TestDiskWatcherRefusesBadOptions(t *testing.T) {
+	for _, tt := range []struct {
+		opt    DiskWatcherOption
+		option string
+	}{
+		{WithDiskInterval(0), "WithDiskInterval"},
+		{WithDiskInterval(-time.Second), "WithDiskInterval"},
+		{WithDiskBudget(0), "WithDiskBudget"},
+	} {
+		_, err := NewDiskWatcher(tt.opt)
+		var fe *FieldError
+		require.ErrorAs(t, err, &fe)
+		assert.Equal(t, tt.option, fe.Field)
+		assert.ErrorIs(t, err, ErrInvalid)
 	}
+}
+
+func TestLoggerOptionConfiguresBoth(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w, err := NewDiskWatcher(WithLogger(log))
+	require.NoError(t, err)
+	assert.Same(t, log, w.log)
+	c := isolatorConfig{}
+	WithLogger(log).applyIsolator(&c)
+	assert.Same(t, log, c.logger)
 }

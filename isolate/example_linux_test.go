@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
 	"os"
 	"os/exec"
 	"syscall"
@@ -70,8 +71,11 @@ func ExampleTask_OpenDir() {
 func ExampleDiskWatcher() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	w := isolate.NewDiskWatcher(isolate.WithDiskInterval(isolate.DefaultDiskInterval))
-	err := w.Watch("task-1", "/var/lib/gleaner/sandboxes/task-1", 10<<30, func(u isolate.DiskUsage) {
+	w, err := isolate.NewDiskWatcher(isolate.WithDiskInterval(isolate.DefaultDiskInterval), isolate.WithLogger(slog.Default()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = w.Watch("task-1", "/var/lib/gleaner/sandboxes/task-1", 10<<30, func(u isolate.DiskUsage) {
 		fmt.Fprintf(os.Stderr, "%s uses %d bytes of disk, limit %d: killing\n", u.Task, u.Bytes, u.LimitBytes)
 	})
 	if err != nil {

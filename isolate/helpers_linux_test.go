@@ -118,11 +118,11 @@ func (h *helper) release(t testing.TB) {
 
 // newTestIsolator makes an isolator with a unique parent cgroup, destroyed
 // when the test ends.
-func newTestIsolator(t testing.TB, opts ...Option) *Isolator {
+func newTestIsolator(t testing.TB, opts ...IsolatorOption) *Isolator {
 	t.Helper()
 	testenv.RequireCgroupV1(t, "cpu", "cpuacct", "memory", "pids", "freezer")
 	parent := uniqueParent()
-	iso, err := New(append([]Option{WithParent(parent)}, opts...)...)
+	iso, err := New(append([]IsolatorOption{WithParent(parent)}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

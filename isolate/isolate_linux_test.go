@@ -445,7 +445,7 @@ func TestCreateRejectsBadInputAndCreatesNothing(t *testing.T) {
 	assert.Equal(t, "cpus", fe.Field)
 	_, err := New(WithParent("/a/../b"))
 	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "parent", fe.Field)
+	assert.Equal(t, "WithParent", fe.Field)
 }
 
 func TestCreateExistingIsRefusedAndKept(t *testing.T) {

@@ -15,45 +15,6 @@ import (
 // DefaultParent is the parent cgroup's path when WithParent is not given.
 const DefaultParent = "/gleaner"
 
-// Option configures an Isolator.
-type Option func(*config) error
-
-type config struct {
-	parent   string
-	fallback bool
-	logger   *slog.Logger
-	features *Features
-}
-
-// WithParent sets the parent cgroup, relative to every hierarchy's root,
-// e.g. "/gleaner" or "/agents/gleaner".
-func WithParent(parent string) Option {
-	return func(c *config) error {
-		p, err := validateParent(parent)
-		c.parent = p
-		return err
-	}
-}
-
-// WithSoftCPUFallback lets a Hard CPU request fall back to shares where the
-// kernel lacks CFS bandwidth control. The task then reports CPUMode() ==
-// Soft and CPUFallback() == true. Without it such a request fails with
-// ErrNotSupported.
-func WithSoftCPUFallback() Option {
-	return func(c *config) error { c.fallback = true; return nil }
-}
-
-// WithLogger sets the logger; the default discards.
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) error { c.logger = l; return nil }
-}
-
-// withFeatures replaces detection, for tests that pretend a kernel lacks
-// something.
-func withFeatures(f Features) Option {
-	return func(c *config) error { c.features = &f; return nil }
-}
-
 // Isolator owns the parent cgroup and the task cgroups under it. It is safe
 // for concurrent use. It starts no goroutines.
 type Isolator struct {
@@ -69,16 +30,15 @@ type Isolator struct {
 }
 
 // New detects the host's cgroup features and creates the parent cgroup, or
-// adopts it if it exists (its limits are kept until the next Resize).
-func New(opts ...Option) (*Isolator, error) {
-	c := config{parent: DefaultParent}
+// adopts it if it exists (its limits are kept until the next Resize). A bad
+// option value gives a *FieldError naming the option.
+func New(opts ...IsolatorOption) (*Isolator, error) {
+	c := isolatorConfig{parent: DefaultParent, logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
-		if err := o(&c); err != nil {
-			return nil, err
-		}
+		o.applyIsolator(&c)
 	}
-	if c.logger == nil {
-		c.logger = slog.New(slog.DiscardHandler)
+	if c.parentErr != nil {
+		return nil, c.parentErr
 	}
 	if c.features == nil {
 		f, err := Detect()

@@ -138,11 +138,11 @@ func ValidateName(name string) error {
 func validateParent(parent string) (string, error) {
 	p := strings.Trim(parent, "/")
 	if p == "" {
-		return "", invalid("parent", parent, "must name a cgroup below the root")
+		return "", invalid("WithParent", parent, "must name a cgroup below the root")
 	}
 	for _, el := range strings.Split(p, "/") {
 		if err := ValidateName(el); err != nil {
-			return "", invalid("parent", parent, "element %q: %v", el, err.(*FieldError).Reason)
+			return "", invalid("WithParent", parent, "element %q: %v", el, err.(*FieldError).Reason)
 		}
 	}
 	return "/" + p, nil

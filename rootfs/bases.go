@@ -59,10 +59,9 @@ func (b Bases) Versions(name string) ([]string, error) {
 }
 
 // Add unpacks archive as base name at version. Adding a version that exists
-// fails with ErrExist: versions are immutable. Base images usually need
-// UnpackOptions{Owners: true, Trusted: true, AllowDevices: true} when their
-// digest was verified.
-func (b Bases) Add(ctx context.Context, name, version, archive string, opts UnpackOptions) (string, error) {
+// fails with ErrExists: versions are immutable. Base images usually need
+// WithOwners, WithTrusted and WithDevices when their digest was verified.
+func (b Bases) Add(ctx context.Context, name, version, archive string, opts ...UnpackOption) (string, error) {
 	if err := checkLabel("base name", name); err != nil {
 		return "", err
 	}
@@ -75,9 +74,9 @@ func (b Bases) Add(ctx context.Context, name, version, archive string, opts Unpa
 	}
 	dst := filepath.Join(dir, version)
 	if _, err := os.Lstat(dst); err == nil {
-		return "", fmt.Errorf("rootfs: base %q version %q: %w (versions are immutable)", name, version, ErrExist)
+		return "", fmt.Errorf("rootfs: base %q version %q: %w (versions are immutable)", name, version, ErrExists)
 	}
-	if err := Unpack(ctx, archive, dst, opts); err != nil {
+	if err := Unpack(ctx, archive, dst, opts...); err != nil {
 		return "", fmt.Errorf("rootfs: base %q version %q: %w", name, version, err)
 	}
 	return dst, nil

@@ -109,7 +109,7 @@ func BenchmarkUnpack(b *testing.B) {
 			for b.Loop() {
 				dst := filepath.Join(dir, fmt.Sprintf("out-%s-%d", format, n))
 				n++
-				if err := rootfs.Unpack(context.Background(), archive, dst, rootfs.UnpackOptions{}); err != nil {
+				if err := rootfs.Unpack(context.Background(), archive, dst); err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()

@@ -15,7 +15,7 @@
 //		f, _ := rootfs.NewFetcher("/var/cache/gleaner")
 //		defer f.Close()
 //		obj, _ := f.Fetch(ctx, "s3://images/tasks/web-1.tar.zst", rootfs.WithSHA256(m.SHA256))
-//		_ = rootfs.Unpack(ctx, obj.Path, bundleDir, rootfs.UnpackOptions{})
+//		_ = rootfs.Unpack(ctx, obj.Path, bundleDir)
 //		base, _ := rootfs.Bases{Dir: "/srv/bases"}.Path(m.Base.Name, m.Base.Version)
 //		root, _ := rootfs.Layer(ctx, base, bundleDir, taskDir, rootfs.LayerAuto)
 //		defer root.Remove()

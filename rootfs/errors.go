@@ -9,17 +9,18 @@ import (
 // these classes wraps the sentinel, so callers can use errors.Is.
 var (
 	// ErrNotFound: an object, base version, bundle or command does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrInvalid: a caller-supplied value (URI, digest, spec field) is malformed.
-	ErrInvalid = errors.New("invalid argument")
+	ErrNotFound = errors.New("rootfs: not found")
+	// ErrInvalid: a caller-supplied value (URI, digest, spec field, option)
+	// is bad; the message names it.
+	ErrInvalid = errors.New("rootfs: invalid input")
 	// ErrChecksum: fetched content does not match the expected sha256.
-	ErrChecksum = errors.New("checksum mismatch")
+	ErrChecksum = errors.New("rootfs: checksum mismatch")
 	// ErrUnsafe: an archive entry was refused (escape, device, limit).
-	ErrUnsafe = errors.New("unsafe archive")
+	ErrUnsafe = errors.New("rootfs: unsafe archive")
 	// ErrNotSupported: the kernel or platform lacks what was asked for.
-	ErrNotSupported = errors.New("not supported")
-	// ErrExist: a destination that must be new already exists.
-	ErrExist = errors.New("already exists")
+	ErrNotSupported = errors.New("rootfs: not supported")
+	// ErrExists: a destination that must be new already exists.
+	ErrExists = errors.New("rootfs: already exists")
 )
 
 // ChecksumError reports content whose sha256 is not the expected one.

@@ -36,41 +36,69 @@ type Fetcher struct {
 	closed  bool
 }
 
-// Option configures a Fetcher.
-type Option func(*Fetcher)
+// A FetcherOption configures NewFetcher.
+type FetcherOption func(*fetcherConfig)
 
-// WithCacheSize bounds the cache to n bytes (least recently used objects are
-// evicted first). An object larger than n is still fetched and returned.
-func WithCacheSize(n int64) Option { return func(f *Fetcher) { f.cache.max = n } }
+type fetcherConfig struct {
+	cacheSize int64
+	http      *http.Client
+	s3        S3Config
+	logger    *slog.Logger
+}
 
-// WithHTTPClient sets the client used for http:// and https:// URIs.
-func WithHTTPClient(c *http.Client) Option { return func(f *Fetcher) { f.http = c } }
+// WithCacheSize bounds the cache to n bytes (default DefaultCacheSize);
+// least recently used objects are evicted first. An object larger than n
+// is still fetched and returned.
+func WithCacheSize(n int64) FetcherOption { return func(c *fetcherConfig) { c.cacheSize = n } }
+
+// WithHTTPClient sets the client used for http:// and https:// URIs
+// (default http.DefaultClient), for example one that trusts a private CA.
+func WithHTTPClient(cl *http.Client) FetcherOption { return func(c *fetcherConfig) { c.http = cl } }
 
 // WithS3 sets the S3 endpoint, region and credentials. Fields left empty
 // come from the standard AWS environment variables (see S3Config).
-func WithS3(cfg S3Config) Option { return func(f *Fetcher) { f.s3 = newS3Store(cfg) } }
+func WithS3(cfg S3Config) FetcherOption { return func(c *fetcherConfig) { c.s3 = cfg } }
 
-// WithLogger sets the logger; the default discards.
-func WithLogger(l *slog.Logger) Option { return func(f *Fetcher) { f.log = l } }
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) FetcherOption {
+	return func(c *fetcherConfig) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
 
-// NewFetcher returns a Fetcher caching under dir (created if missing).
-func NewFetcher(dir string, opts ...Option) (*Fetcher, error) {
-	c, err := openCache(dir, DefaultCacheSize)
+// NewFetcher returns a Fetcher caching under dir (created if missing). A
+// bad option value gives an error wrapping ErrInvalid that names the
+// option.
+func NewFetcher(dir string, opts ...FetcherOption) (*Fetcher, error) {
+	cfg := fetcherConfig{
+		cacheSize: DefaultCacheSize,
+		http:      http.DefaultClient,
+		logger:    slog.New(slog.DiscardHandler),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch {
+	case cfg.cacheSize <= 0:
+		return nil, fmt.Errorf("%w: WithCacheSize(%d): must be positive", ErrInvalid, cfg.cacheSize)
+	case cfg.http == nil:
+		return nil, fmt.Errorf("%w: WithHTTPClient(nil): a client is required", ErrInvalid)
+	}
+	c, err := openCache(dir, cfg.cacheSize)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Fetcher{
 		cache:   c,
-		http:    http.DefaultClient,
-		s3:      newS3Store(S3Config{}),
-		log:     slog.New(slog.DiscardHandler),
+		http:    cfg.http,
+		s3:      newS3Store(cfg.s3),
+		log:     cfg.logger,
 		ctx:     ctx,
 		cancel:  cancel,
 		flights: map[string]*flight{},
-	}
-	for _, o := range opts {
-		o(f)
 	}
 	c.mu.Lock()
 	c.evict("")
@@ -105,7 +133,7 @@ type Object struct {
 // the Fetch it was given to has returned.
 type Progress func(done, total int64)
 
-// FetchOption configures one Fetch.
+// A FetchOption configures one Fetch.
 type FetchOption func(*fetchConfig)
 
 type fetchConfig struct {
@@ -137,7 +165,7 @@ func (f *Fetcher) Fetch(ctx context.Context, uri string, opts ...FetchOption) (O
 	key := uri
 	if cfg.sha256 != "" {
 		if err := validDigest(cfg.sha256); err != nil {
-			return Object{}, fmt.Errorf("rootfs: fetch %s: %w", uri, err)
+			return Object{}, fmt.Errorf("rootfs: fetch %s: WithSHA256: %w", uri, err)
 		}
 		if p, size, ok := f.cache.get(cfg.sha256); ok {
 			if cfg.progress != nil {

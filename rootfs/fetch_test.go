@@ -65,7 +65,7 @@ func (s *objectServer) count(path string) int64 {
 	return n.(*atomic.Int64).Load()
 }
 
-func newFetcher(t *testing.T, opts ...rootfs.Option) *rootfs.Fetcher {
+func newFetcher(t *testing.T, opts ...rootfs.FetcherOption) *rootfs.Fetcher {
 	t.Helper()
 	f, err := rootfs.NewFetcher(filepath.Join(t.TempDir(), "cache"), opts...)
 	require.NoError(t, err)
@@ -251,4 +251,30 @@ func TestFetchUnreachableS3EndpointNamesTheObject(t *testing.T) {
 	assert.Contains(t, err.Error(), "s3://images/base/busybox-1.tar.zst")
 	assert.Contains(t, err.Error(), "connection refused")
 	assert.NoError(t, ctx.Err(), "failed fast, not by timeout")
+}
+
+func TestNewFetcherRefusesBadOptions(t *testing.T) {
+	for _, tt := range []struct {
+		opt  rootfs.FetcherOption
+		want string
+	}{
+		{rootfs.WithCacheSize(0), "WithCacheSize(0)"},
+		{rootfs.WithCacheSize(-1), "WithCacheSize(-1)"},
+		{rootfs.WithHTTPClient(nil), "WithHTTPClient(nil)"},
+	} {
+		_, err := rootfs.NewFetcher(t.TempDir(), tt.opt)
+		require.ErrorIs(t, err, rootfs.ErrInvalid)
+		assert.Contains(t, err.Error(), tt.want)
+	}
+}
+
+func TestFetchHTTPSTrustsTheClientGiven(t *testing.T) {
+	body := []byte("behind TLS")
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(body) }))
+	t.Cleanup(srv.Close)
+	_, err := newFetcher(t).Fetch(context.Background(), srv.URL+"/img.tar")
+	require.Error(t, err, "the default client does not trust the test CA")
+	obj, err := newFetcher(t, rootfs.WithHTTPClient(srv.Client())).Fetch(context.Background(), srv.URL+"/img.tar")
+	require.NoError(t, err)
+	assert.Equal(t, digestOf(body), obj.SHA256)
 }

@@ -22,7 +22,7 @@ func FuzzUnpack(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parent := t.TempDir()
 		dst := filepath.Join(parent, "dst")
-		err := rootfs.UnpackReader(context.Background(), bytes.NewReader(data), dst, rootfs.UnpackOptions{MaxBytes: 1 << 20, MaxEntries: 100})
+		err := rootfs.UnpackReader(context.Background(), bytes.NewReader(data), dst, rootfs.WithMaxBytes(1<<20), rootfs.WithMaxEntries(100))
 		entries, rerr := os.ReadDir(parent)
 		if rerr != nil {
 			t.Fatal(rerr)

@@ -38,7 +38,7 @@ func Layer(ctx context.Context, base, bundle, dir string, mode LayerMode) (*Task
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("rootfs: layer: %s: %w", dir, ErrExist)
+			return nil, fmt.Errorf("rootfs: layer: %s: %w", dir, ErrExists)
 		}
 		return nil, fmt.Errorf("rootfs: layer: %w", err)
 	}

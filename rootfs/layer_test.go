@@ -24,7 +24,7 @@ func baseStore(t testing.TB) (rootfs.Bases, string) {
 	require.NoError(t, rootfs.Pack(context.Background(), tree, f))
 	require.NoError(t, f.Close())
 	bases := rootfs.Bases{Dir: filepath.Join(t.TempDir(), "bases")}
-	base, err := bases.Add(context.Background(), "busybox", "1", archive, rootfs.UnpackOptions{Trusted: true})
+	base, err := bases.Add(context.Background(), "busybox", "1", archive, rootfs.WithTrusted())
 	require.NoError(t, err)
 	return bases, base
 }
@@ -89,8 +89,8 @@ func TestBasesMissingVersionNamesIt(t *testing.T) {
 	assert.Contains(t, err.Error(), `base "busybox" version "2"`)
 	assert.Contains(t, err.Error(), "[1]", "lists the versions it has")
 
-	_, err = bases.Add(context.Background(), "busybox", "1", "/nonexistent.tar", rootfs.UnpackOptions{})
-	require.ErrorIs(t, err, rootfs.ErrExist, "versions are immutable")
+	_, err = bases.Add(context.Background(), "busybox", "1", "/nonexistent.tar")
+	require.ErrorIs(t, err, rootfs.ErrExists, "versions are immutable")
 
 	_, err = bases.Path("busybox", "../1")
 	require.ErrorIs(t, err, rootfs.ErrInvalid)

@@ -181,13 +181,17 @@ func packEntry(tw *tar.Writer, p, rel string, d fs.DirEntry) error {
 
 // PackBundle packs dir into outDir as m.BundleFile() and writes the
 // manifest, with SHA256, Size and Bundle filled in, as m.ManifestFile().
-// Both files are written through temporary files and renames.
+// Both files are written atomically (temporary file, fsync, rename, fsync
+// of the directory).
 func PackBundle(ctx context.Context, dir, outDir string, m Manifest) (Manifest, error) {
 	if err := m.Validate(); err != nil {
 		return Manifest{}, err
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return Manifest{}, fmt.Errorf("rootfs: pack: bundle directory %s: %w", dir, ErrNotFound)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return Manifest{}, fmt.Errorf("rootfs: pack %s: %w", m.Name, err)
 	}
 	var buf bytes.Buffer
 	h := sha256.New()
@@ -199,7 +203,7 @@ func PackBundle(ctx context.Context, dir, outDir string, m Manifest) (Manifest, 
 		pw.CloseWithError(Pack(ctx, dir, pw))
 	}()
 	bundle := filepath.Join(outDir, m.BundleFile())
-	err := writeFileAtomic(bundle, io.TeeReader(pr, io.MultiWriter(h, cw)))
+	err := writeFileAtomic(bundle, io.TeeReader(pr, io.MultiWriter(h, cw)), 0o644)
 	pr.CloseWithError(err) // unblocks Pack when writing failed
 	<-packed
 	if err != nil {
@@ -213,7 +217,7 @@ func PackBundle(ctx context.Context, dir, outDir string, m Manifest) (Manifest, 
 	if err := enc.Encode(m); err != nil {
 		return Manifest{}, err
 	}
-	if err := writeFileAtomic(filepath.Join(outDir, m.ManifestFile()), &buf); err != nil {
+	if err := writeFileAtomic(filepath.Join(outDir, m.ManifestFile()), &buf, 0o644); err != nil {
 		return Manifest{}, fmt.Errorf("rootfs: pack %s: %w", m.Name, err)
 	}
 	return m, nil

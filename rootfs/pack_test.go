@@ -47,7 +47,7 @@ func TestPackIsReproducible(t *testing.T) {
 
 	// The bundle unpacks to the same tree with fixed times.
 	dst := filepath.Join(t.TempDir(), "out")
-	require.NoError(t, rootfs.UnpackReader(context.Background(), bytes.NewReader(pa), dst, rootfs.UnpackOptions{}))
+	require.NoError(t, rootfs.UnpackReader(context.Background(), bytes.NewReader(pa), dst))
 	got, err := os.ReadFile(filepath.Join(dst, "app/start"))
 	require.NoError(t, err)
 	assert.Equal(t, files["app/run.sh"], string(got))

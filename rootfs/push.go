@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,8 +11,9 @@ import (
 )
 
 // Push uploads the local file src to dst, a file:// or s3:// URI. A file://
-// destination is written to a temporary file next to it and renamed, so
-// readers never see a partial object.
+// destination is written to a temporary file next to it, synced and
+// renamed, so readers never see a partial object and a crash leaves the
+// old one or the new one.
 func (f *Fetcher) Push(ctx context.Context, src, dst string) error {
 	d, err := parseURI(dst)
 	if err != nil {
@@ -34,7 +34,11 @@ func (f *Fetcher) Push(ctx context.Context, src, dst string) error {
 	r := ctxReader{ctx, in}
 	switch d.scheme {
 	case "file":
-		if err := writeFileAtomic(d.path, r); err != nil {
+		err := os.MkdirAll(filepath.Dir(d.path), 0o755)
+		if err == nil {
+			err = writeFileAtomic(d.path, r, 0o644)
+		}
+		if err != nil {
 			return &FetchError{URI: dst, Op: "upload", Err: err}
 		}
 		return nil
@@ -42,36 +46,6 @@ func (f *Fetcher) Push(ctx context.Context, src, dst string) error {
 		return f.s3.put(ctx, d, r, fi.Size())
 	}
 	return fmt.Errorf("rootfs: push %s: %w: scheme %q (want file or s3)", dst, ErrInvalid, d.scheme)
-}
-
-// writeFileAtomic writes r to path through a temporary file and a rename.
-func writeFileAtomic(path string, r io.Reader) (err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = io.Copy(tmp, r); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // PushBundle uploads the bundle a manifest (written by PackBundle) names,

@@ -111,7 +111,7 @@ func TestS3PushAndFetchAgainstARealServer(t *testing.T) {
 	bobj, err := f.Fetch(ctx, "s3://images/tasks/"+got2.Bundle, rootfs.WithSHA256(got2.SHA256))
 	require.NoError(t, err)
 	dst := filepath.Join(t.TempDir(), "bundle")
-	require.NoError(t, rootfs.Unpack(ctx, bobj.Path, dst, rootfs.UnpackOptions{}))
+	require.NoError(t, rootfs.Unpack(ctx, bobj.Path, dst))
 	assert.FileExists(t, filepath.Join(dst, "app", "run.sh"))
 
 	_, err = f.Fetch(ctx, "s3://no-such-bucket/x")

@@ -20,7 +20,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Default limits applied by Unpack when an UnpackOptions field is zero.
+// Default limits of Unpack, changed with the options below.
 const (
 	DefaultMaxBytes   = 8 << 30
 	DefaultMaxEntries = 1 << 20
@@ -28,40 +28,70 @@ const (
 	DefaultMaxNameLen = 1024
 )
 
-// UnpackOptions bound what Unpack accepts. The zero value is safe: default
-// limits, no device nodes or FIFOs, setuid/setgid bits stripped, files owned
-// by the unpacking user.
-type UnpackOptions struct {
-	MaxBytes   int64 // total bytes of file contents; 0 means DefaultMaxBytes
-	MaxEntries int   // number of entries; 0 means DefaultMaxEntries
-	MaxDepth   int   // path components in a name; 0 means DefaultMaxDepth
-	MaxNameLen int   // bytes in a name or link target; 0 means DefaultMaxNameLen
+// An UnpackOption configures Unpack, UnpackReader and Bases.Add. Without
+// any, unpacking is safe: default limits, no device nodes or FIFOs,
+// setuid and setgid bits stripped, files owned by the unpacking user.
+type UnpackOption func(*unpackConfig)
 
-	// AllowDevices creates character and block devices and FIFOs instead of
-	// refusing them (needs CAP_MKNOD).
-	AllowDevices bool
-	// Trusted keeps setuid and setgid bits. Use it only for archives whose
-	// origin is verified, such as base images checked against a sha256.
-	Trusted bool
-	// Owners applies the archive's uid and gid to each entry (needs root).
-	// Without it every entry belongs to the unpacking user.
-	Owners bool
+type unpackConfig struct {
+	maxBytes   int64
+	maxEntries int
+	maxDepth   int
+	maxNameLen int
+	devices    bool
+	trusted    bool
+	owners     bool
 }
 
-func (o UnpackOptions) withDefaults() UnpackOptions {
-	if o.MaxBytes <= 0 {
-		o.MaxBytes = DefaultMaxBytes
+// WithMaxBytes bounds the total bytes of file contents (default
+// DefaultMaxBytes).
+func WithMaxBytes(n int64) UnpackOption { return func(c *unpackConfig) { c.maxBytes = n } }
+
+// WithMaxEntries bounds the number of entries (default DefaultMaxEntries).
+func WithMaxEntries(n int) UnpackOption { return func(c *unpackConfig) { c.maxEntries = n } }
+
+// WithMaxDepth bounds the path components in a name (default
+// DefaultMaxDepth).
+func WithMaxDepth(n int) UnpackOption { return func(c *unpackConfig) { c.maxDepth = n } }
+
+// WithMaxNameLen bounds the bytes in a name or link target (default
+// DefaultMaxNameLen).
+func WithMaxNameLen(n int) UnpackOption { return func(c *unpackConfig) { c.maxNameLen = n } }
+
+// WithDevices creates character and block devices and FIFOs instead of
+// refusing them (needs CAP_MKNOD).
+func WithDevices() UnpackOption { return func(c *unpackConfig) { c.devices = true } }
+
+// WithTrusted keeps setuid and setgid bits. Use it only for archives whose
+// origin is verified, such as base images checked against a sha256.
+func WithTrusted() UnpackOption { return func(c *unpackConfig) { c.trusted = true } }
+
+// WithOwners applies the archive's uid and gid to each entry (needs root).
+// Without it every entry belongs to the unpacking user.
+func WithOwners() UnpackOption { return func(c *unpackConfig) { c.owners = true } }
+
+func newUnpackConfig(opts []UnpackOption) (unpackConfig, error) {
+	c := unpackConfig{
+		maxBytes:   DefaultMaxBytes,
+		maxEntries: DefaultMaxEntries,
+		maxDepth:   DefaultMaxDepth,
+		maxNameLen: DefaultMaxNameLen,
 	}
-	if o.MaxEntries <= 0 {
-		o.MaxEntries = DefaultMaxEntries
+	for _, o := range opts {
+		o(&c)
 	}
-	if o.MaxDepth <= 0 {
-		o.MaxDepth = DefaultMaxDepth
+	for _, l := range []struct {
+		option string
+		v      int64
+	}{
+		{"WithMaxBytes", c.maxBytes}, {"WithMaxEntries", int64(c.maxEntries)},
+		{"WithMaxDepth", int64(c.maxDepth)}, {"WithMaxNameLen", int64(c.maxNameLen)},
+	} {
+		if l.v <= 0 {
+			return c, fmt.Errorf("%w: %s(%d): must be positive", ErrInvalid, l.option, l.v)
+		}
 	}
-	if o.MaxNameLen <= 0 {
-		o.MaxNameLen = DefaultMaxNameLen
-	}
-	return o
+	return c, nil
 }
 
 // Unpack extracts the archive at path (.tar, .tar.gz or .tar.zst; the format
@@ -72,7 +102,7 @@ func (o UnpackOptions) withDefaults() UnpackOptions {
 // temporary directory is renamed to dst only when every entry was accepted.
 // On error nothing is left behind. Refused entries yield an *EntryError
 // (errors.Is(err, ErrUnsafe)).
-func Unpack(ctx context.Context, archive, dst string, opts UnpackOptions) error {
+func Unpack(ctx context.Context, archive, dst string, opts ...UnpackOption) error {
 	f, err := os.Open(archive)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -88,18 +118,21 @@ func Unpack(ctx context.Context, archive, dst string, opts UnpackOptions) error 
 }
 
 // UnpackReader is Unpack reading the archive from r.
-func UnpackReader(ctx context.Context, r io.Reader, dst string, opts UnpackOptions) error {
+func UnpackReader(ctx context.Context, r io.Reader, dst string, opts ...UnpackOption) error {
 	if err := unpack(ctx, r, dst, opts); err != nil {
 		return fmt.Errorf("rootfs: unpack into %s: %w", dst, err)
 	}
 	return nil
 }
 
-func unpack(ctx context.Context, r io.Reader, dst string, opts UnpackOptions) error {
-	opts = opts.withDefaults()
+func unpack(ctx context.Context, r io.Reader, dst string, opts []UnpackOption) error {
+	cfg, err := newUnpackConfig(opts)
+	if err != nil {
+		return err
+	}
 	dst = filepath.Clean(dst)
 	if _, err := os.Lstat(dst); err == nil {
-		return fmt.Errorf("destination %s: %w", dst, ErrExist)
+		return fmt.Errorf("destination %s: %w", dst, ErrExists)
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
@@ -124,7 +157,7 @@ func unpack(ctx context.Context, r io.Reader, dst string, opts UnpackOptions) er
 	if err != nil {
 		return err
 	}
-	u := &unpacker{ctx: ctx, root: root, opts: opts, topMode: 0o755, made: map[string]bool{}}
+	u := &unpacker{ctx: ctx, root: root, opts: cfg, topMode: 0o755, made: map[string]bool{}}
 	err = u.run(tar.NewReader(stream))
 	if cerr := root.Close(); err == nil {
 		err = cerr
@@ -177,7 +210,7 @@ type dirMeta struct {
 type unpacker struct {
 	ctx     context.Context
 	root    *os.Root
-	opts    UnpackOptions
+	opts    unpackConfig
 	entries int
 	bytes   int64
 	dirs    []dirMeta
@@ -235,8 +268,8 @@ func (u *unpacker) fail(name string, err error) error {
 
 // checkName validates an entry name and returns it cleaned.
 func (u *unpacker) checkName(raw string) (string, error) {
-	if len(raw) > u.opts.MaxNameLen {
-		return "", refuse(raw[:min(len(raw), 64)]+"...", "name is %d bytes, limit %d", len(raw), u.opts.MaxNameLen)
+	if len(raw) > u.opts.maxNameLen {
+		return "", refuse(raw[:min(len(raw), 64)]+"...", "name is %d bytes, limit %d", len(raw), u.opts.maxNameLen)
 	}
 	if strings.ContainsRune(raw, 0) {
 		return "", refuse(raw, "name contains NUL")
@@ -248,8 +281,8 @@ func (u *unpacker) checkName(raw string) (string, error) {
 	if clean != "." && !filepath.IsLocal(clean) {
 		return "", refuse(raw, "name escapes the target")
 	}
-	if depth := strings.Count(clean, "/") + 1; depth > u.opts.MaxDepth {
-		return "", refuse(raw, "path depth %d, limit %d", depth, u.opts.MaxDepth)
+	if depth := strings.Count(clean, "/") + 1; depth > u.opts.maxDepth {
+		return "", refuse(raw, "path depth %d, limit %d", depth, u.opts.maxDepth)
 	}
 	return clean, nil
 }
@@ -259,15 +292,15 @@ func (u *unpacker) entry(hdr *tar.Header, tr *tar.Reader) error {
 		return nil
 	}
 	u.entries++
-	if u.entries > u.opts.MaxEntries {
-		return refuse(hdr.Name, "entry limit %d exceeded", u.opts.MaxEntries)
+	if u.entries > u.opts.maxEntries {
+		return refuse(hdr.Name, "entry limit %d exceeded", u.opts.maxEntries)
 	}
 	name, err := u.checkName(hdr.Name)
 	if err != nil {
 		return err
 	}
-	if len(hdr.Linkname) > u.opts.MaxNameLen {
-		return refuse(hdr.Name, "link target is %d bytes, limit %d", len(hdr.Linkname), u.opts.MaxNameLen)
+	if len(hdr.Linkname) > u.opts.maxNameLen {
+		return refuse(hdr.Name, "link target is %d bytes, limit %d", len(hdr.Linkname), u.opts.maxNameLen)
 	}
 	mode := u.mode(hdr)
 	if name == "." {
@@ -345,7 +378,7 @@ func (u *unpacker) entry(hdr *tar.Header, tr *tar.Reader) error {
 		return nil
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		kind := map[byte]string{tar.TypeChar: "character device", tar.TypeBlock: "block device", tar.TypeFifo: "FIFO"}[hdr.Typeflag]
-		if !u.opts.AllowDevices {
+		if !u.opts.devices {
 			return refuse(hdr.Name, "%s not allowed", kind)
 		}
 		if _, err := u.clear(name, false); err != nil {
@@ -366,7 +399,7 @@ func (u *unpacker) mode(hdr *tar.Header) fs.FileMode {
 	if hdr.Mode&0o1000 != 0 {
 		m |= fs.ModeSticky
 	}
-	if u.opts.Trusted {
+	if u.opts.trusted {
 		if hdr.Mode&0o4000 != 0 {
 			m |= fs.ModeSetuid
 		}
@@ -401,7 +434,7 @@ func (u *unpacker) clear(name string, wantDir bool) (bool, error) {
 }
 
 func (u *unpacker) chown(name string, hdr *tar.Header) error {
-	if !u.opts.Owners {
+	if !u.opts.owners {
 		return nil
 	}
 	if err := u.root.Lchown(name, hdr.Uid, hdr.Gid); err != nil {
@@ -411,8 +444,8 @@ func (u *unpacker) chown(name string, hdr *tar.Header) error {
 }
 
 func (u *unpacker) file(name string, hdr *tar.Header, mode fs.FileMode, tr *tar.Reader) error {
-	if hdr.Size < 0 || hdr.Size > u.opts.MaxBytes-u.bytes {
-		return refuse(hdr.Name, "content would exceed the %d-byte limit", u.opts.MaxBytes)
+	if hdr.Size < 0 || hdr.Size > u.opts.maxBytes-u.bytes {
+		return refuse(hdr.Name, "content would exceed the %d-byte limit", u.opts.maxBytes)
 	}
 	if _, err := u.clear(name, false); err != nil {
 		return err
@@ -428,7 +461,7 @@ func (u *unpacker) file(name string, hdr *tar.Header, mode fs.FileMode, tr *tar.
 	if err == nil && n != hdr.Size {
 		err = fmt.Errorf("%w: short content (%d of %d bytes)", ErrInvalid, n, hdr.Size)
 	}
-	if err == nil && u.opts.Owners {
+	if err == nil && u.opts.owners {
 		err = f.Chown(hdr.Uid, hdr.Gid)
 	}
 	if err == nil {

@@ -49,7 +49,7 @@ func TestUnpackRefusesMaliciousArchives(t *testing.T) {
 		name     string
 		entries  func(outside string) []tarEntry
 		compress func(testing.TB, []byte) []byte
-		opts     rootfs.UnpackOptions
+		opts     []rootfs.UnpackOption
 		refused  bool // false: accepted, but nothing may reach outside
 	}
 	reg := func(name, body string) tarEntry { return tarEntry{name: name, typ: tar.TypeReg, body: body} }
@@ -90,15 +90,15 @@ func TestUnpackRefusesMaliciousArchives(t *testing.T) {
 			entries: func(o string) []tarEntry { return []tarEntry{{name: "sda", typ: tar.TypeBlock, devMajor: 8}} }},
 		{name: "FIFO is refused", refused: true,
 			entries: func(o string) []tarEntry { return []tarEntry{{name: "pipe", typ: tar.TypeFifo}} }},
-		{name: "content beyond the byte limit is refused", refused: true, opts: rootfs.UnpackOptions{MaxBytes: mib},
+		{name: "content beyond the byte limit is refused", refused: true, opts: []rootfs.UnpackOption{rootfs.WithMaxBytes(mib)},
 			entries: func(o string) []tarEntry { return []tarEntry{{name: "big", typ: tar.TypeReg, size: 2 * mib}} }},
-		{name: "zstd decompression bomb is refused", refused: true, opts: rootfs.UnpackOptions{MaxBytes: 2 * mib}, compress: zstdBytes,
+		{name: "zstd decompression bomb is refused", refused: true, opts: []rootfs.UnpackOption{rootfs.WithMaxBytes(2 * mib)}, compress: zstdBytes,
 			entries: func(o string) []tarEntry {
 				return []tarEntry{{name: "a", typ: tar.TypeReg, size: mib}, {name: "b", typ: tar.TypeReg, size: mib}, {name: "c", typ: tar.TypeReg, size: 8 * mib}}
 			}},
-		{name: "gzip decompression bomb is refused", refused: true, opts: rootfs.UnpackOptions{MaxBytes: 2 * mib}, compress: gzipBytes,
+		{name: "gzip decompression bomb is refused", refused: true, opts: []rootfs.UnpackOption{rootfs.WithMaxBytes(2 * mib)}, compress: gzipBytes,
 			entries: func(o string) []tarEntry { return []tarEntry{{name: "a", typ: tar.TypeReg, size: 8 * mib}} }},
-		{name: "too many entries are refused", refused: true, opts: rootfs.UnpackOptions{MaxEntries: 10},
+		{name: "too many entries are refused", refused: true, opts: []rootfs.UnpackOption{rootfs.WithMaxEntries(10)},
 			entries: func(o string) []tarEntry {
 				var es []tarEntry
 				for i := range 11 {
@@ -106,13 +106,13 @@ func TestUnpackRefusesMaliciousArchives(t *testing.T) {
 				}
 				return es
 			}},
-		{name: "too deep a path is refused", refused: true, opts: rootfs.UnpackOptions{MaxDepth: 4},
+		{name: "too deep a path is refused", refused: true, opts: []rootfs.UnpackOption{rootfs.WithMaxDepth(4)},
 			entries: func(o string) []tarEntry { return []tarEntry{reg("a/b/c/d/e", "x")} }},
-		{name: "too long a name is refused", refused: true, opts: rootfs.UnpackOptions{MaxNameLen: 100},
+		{name: "too long a name is refused", refused: true, opts: []rootfs.UnpackOption{rootfs.WithMaxNameLen(100)},
 			entries: func(o string) []tarEntry { return []tarEntry{reg(strings.Repeat("n", 200), "x")} }},
-		{name: "too long a name under a limit shorter than the quoted prefix is refused", refused: true, opts: rootfs.UnpackOptions{MaxNameLen: 10},
+		{name: "too long a name under a limit shorter than the quoted prefix is refused", refused: true, opts: []rootfs.UnpackOption{rootfs.WithMaxNameLen(10)},
 			entries: func(o string) []tarEntry { return []tarEntry{reg(strings.Repeat("n", 20), "x")} }},
-		{name: "too long a link target is refused", refused: true, opts: rootfs.UnpackOptions{MaxNameLen: 100},
+		{name: "too long a link target is refused", refused: true, opts: []rootfs.UnpackOption{rootfs.WithMaxNameLen(100)},
 			entries: func(o string) []tarEntry { return []tarEntry{sym("l", "/"+strings.Repeat("n", 200))} }},
 		{name: "file replacing a symlink to an outside file does not write through it",
 			entries: func(o string) []tarEntry { return []tarEntry{sym("l", o+"/secret"), reg("l", "pwned")} }},
@@ -134,7 +134,7 @@ func TestUnpackRefusesMaliciousArchives(t *testing.T) {
 				data = c.compress(t, data)
 			}
 			dst := filepath.Join(parent, "dst")
-			err := rootfs.UnpackReader(context.Background(), bytes.NewReader(data), dst, c.opts)
+			err := rootfs.UnpackReader(context.Background(), bytes.NewReader(data), dst, c.opts...)
 
 			if c.refused {
 				require.Error(t, err)
@@ -181,7 +181,7 @@ func TestUnpackFormats(t *testing.T) {
 			archive := filepath.Join(dir, "image."+f.name)
 			require.NoError(t, os.WriteFile(archive, f.data, 0o644))
 			dst := filepath.Join(dir, "root")
-			require.NoError(t, rootfs.Unpack(context.Background(), archive, dst, rootfs.UnpackOptions{}))
+			require.NoError(t, rootfs.Unpack(context.Background(), archive, dst))
 
 			body, err := os.ReadFile(filepath.Join(dst, "bin/alias"))
 			require.NoError(t, err)
@@ -212,7 +212,11 @@ func TestUnpackSetuid(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dst := filepath.Join(t.TempDir(), "root")
-			require.NoError(t, rootfs.UnpackReader(context.Background(), bytes.NewReader(data), dst, rootfs.UnpackOptions{Trusted: c.trusted}))
+			var opts []rootfs.UnpackOption
+			if c.trusted {
+				opts = append(opts, rootfs.WithTrusted())
+			}
+			require.NoError(t, rootfs.UnpackReader(context.Background(), bytes.NewReader(data), dst, opts...))
 			su, _ := os.Stat(filepath.Join(dst, "su"))
 			sg, _ := os.Stat(filepath.Join(dst, "sg"))
 			assert.Equal(t, c.want, (su.Mode()|sg.Mode())&(os.ModeSetuid|os.ModeSetgid))
@@ -225,7 +229,7 @@ func TestUnpackDevicesWhenAllowed(t *testing.T) {
 	testenv.RequireRoot(t)
 	data := buildTar(t, []tarEntry{{name: "dev/", typ: tar.TypeDir, mode: 0o755}, {name: "dev/pipe", typ: tar.TypeFifo, mode: 0o600}, {name: "dev/null", typ: tar.TypeChar, devMajor: 1, mode: 0o666}})
 	dst := filepath.Join(t.TempDir(), "root")
-	require.NoError(t, rootfs.UnpackReader(context.Background(), bytes.NewReader(data), dst, rootfs.UnpackOptions{AllowDevices: true}))
+	require.NoError(t, rootfs.UnpackReader(context.Background(), bytes.NewReader(data), dst, rootfs.WithDevices()))
 	fi, err := os.Lstat(filepath.Join(dst, "dev/pipe"))
 	require.NoError(t, err)
 	assert.NotZero(t, fi.Mode()&os.ModeNamedPipe)
@@ -238,21 +242,40 @@ func TestUnpackBadInput(t *testing.T) {
 	dir := t.TempDir()
 	existing := filepath.Join(dir, "exists")
 	require.NoError(t, os.Mkdir(existing, 0o755))
-	err := rootfs.UnpackReader(context.Background(), bytes.NewReader(buildTar(t, nil)), existing, rootfs.UnpackOptions{})
-	assert.ErrorIs(t, err, rootfs.ErrExist, "existing destination")
+	err := rootfs.UnpackReader(context.Background(), bytes.NewReader(buildTar(t, nil)), existing)
+	assert.ErrorIs(t, err, rootfs.ErrExists, "existing destination")
 
-	err = rootfs.Unpack(context.Background(), filepath.Join(dir, "missing.tar"), filepath.Join(dir, "x"), rootfs.UnpackOptions{})
+	err = rootfs.Unpack(context.Background(), filepath.Join(dir, "missing.tar"), filepath.Join(dir, "x"))
 	assert.ErrorIs(t, err, rootfs.ErrNotFound)
 	assert.Contains(t, err.Error(), "missing.tar")
 
-	err = rootfs.UnpackReader(context.Background(), strings.NewReader(strings.Repeat("garbage!", 200)), filepath.Join(dir, "y"), rootfs.UnpackOptions{})
+	err = rootfs.UnpackReader(context.Background(), strings.NewReader(strings.Repeat("garbage!", 200)), filepath.Join(dir, "y"))
 	assert.ErrorIs(t, err, rootfs.ErrInvalid, "not a tar")
 	assert.NoFileExists(t, filepath.Join(dir, "y"))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err = rootfs.UnpackReader(ctx, bytes.NewReader(buildTar(t, []tarEntry{{name: "a", typ: tar.TypeReg, body: "x"}})), filepath.Join(dir, "z"), rootfs.UnpackOptions{})
+	err = rootfs.UnpackReader(ctx, bytes.NewReader(buildTar(t, []tarEntry{{name: "a", typ: tar.TypeReg, body: "x"}})), filepath.Join(dir, "z"))
 	assert.True(t, errors.Is(err, context.Canceled))
 	entries, _ := os.ReadDir(dir)
 	assert.Len(t, entries, 1, "only the pre-existing directory remains")
+}
+
+func TestUnpackRefusesBadOptions(t *testing.T) {
+	data := buildTar(t, []tarEntry{{name: "a", typ: tar.TypeReg, body: "x"}})
+	for _, tt := range []struct {
+		opt  rootfs.UnpackOption
+		want string
+	}{
+		{rootfs.WithMaxBytes(0), "WithMaxBytes(0)"},
+		{rootfs.WithMaxEntries(-1), "WithMaxEntries(-1)"},
+		{rootfs.WithMaxDepth(0), "WithMaxDepth(0)"},
+		{rootfs.WithMaxNameLen(0), "WithMaxNameLen(0)"},
+	} {
+		dst := filepath.Join(t.TempDir(), "dst")
+		err := rootfs.UnpackReader(context.Background(), bytes.NewReader(data), dst, tt.opt)
+		require.ErrorIs(t, err, rootfs.ErrInvalid)
+		assert.Contains(t, err.Error(), tt.want)
+		assert.NoDirExists(t, dst)
+	}
 }

@@ -157,6 +157,9 @@ func (p *agentProcess) signal(t *testing.T, sig syscall.Signal) {
 func httpJSON(t *testing.T, method, url, body string, out any) int {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0

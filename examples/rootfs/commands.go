@@ -137,15 +137,24 @@ func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func cmdUnpack(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("unpack", "ARCHIVE NEW-DIR", stderr)
-	var o rootfs.UnpackOptions
-	fs.BoolVar(&o.Trusted, "trusted", false, "keep setuid/setgid bits")
-	fs.BoolVar(&o.AllowDevices, "devices", false, "create device nodes and FIFOs")
-	fs.BoolVar(&o.Owners, "owners", false, "apply the archive's owners (root only)")
-	fs.Int64Var(&o.MaxBytes, "max-bytes", rootfs.DefaultMaxBytes, "limit on total content `bytes`")
+	trusted := fs.Bool("trusted", false, "keep setuid/setgid bits")
+	devices := fs.Bool("devices", false, "create device nodes and FIFOs")
+	owners := fs.Bool("owners", false, "apply the archive's owners (root only)")
+	maxBytes := fs.Int64("max-bytes", rootfs.DefaultMaxBytes, "limit on total content `bytes`")
 	if err := parse(fs, args, 2); err != nil {
 		return err
 	}
-	return rootfs.Unpack(ctx, fs.Arg(0), fs.Arg(1), o)
+	opts := []rootfs.UnpackOption{rootfs.WithMaxBytes(*maxBytes)}
+	if *trusted {
+		opts = append(opts, rootfs.WithTrusted())
+	}
+	if *devices {
+		opts = append(opts, rootfs.WithDevices())
+	}
+	if *owners {
+		opts = append(opts, rootfs.WithOwners())
+	}
+	return rootfs.Unpack(ctx, fs.Arg(0), fs.Arg(1), opts...)
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -234,7 +243,7 @@ func layerTask(ctx context.Context, bases, manifest, work string, mode rootfs.La
 		return nil, nil, err
 	}
 	bundle := filepath.Join(tmp, "bundle")
-	if err := rootfs.Unpack(ctx, filepath.Join(filepath.Dir(manifest), m.Bundle), bundle, rootfs.UnpackOptions{}); err != nil {
+	if err := rootfs.Unpack(ctx, filepath.Join(filepath.Dir(manifest), m.Bundle), bundle); err != nil {
 		os.RemoveAll(tmp)
 		return nil, nil, err
 	}

@@ -176,7 +176,9 @@ func New(cfg Config) (_ *Agent, err error) {
 			a.log.Warn("reservation: previous estimate refused, starting from zero", "err", err)
 		}
 	}
-	a.disk = isolate.NewDiskWatcher(isolate.WithDiskInterval(cfg.DiskInterval), isolate.WithDiskLogger(a.log))
+	if a.disk, err = isolate.NewDiskWatcher(isolate.WithDiskInterval(cfg.DiskInterval), isolate.WithLogger(a.log)); err != nil {
+		return nil, fmt.Errorf("%w: Config.DiskInterval: %w", ErrInvalid, err)
+	}
 
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("agent: listen: %w", err)

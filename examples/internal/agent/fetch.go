@@ -73,7 +73,7 @@ func isArchive(name string) bool {
 // up, refusing to replace what is there.
 func extractInto(ctx context.Context, archive, dir, tmp string) error {
 	staging := filepath.Join(dir, tmp)
-	if err := rootfs.Unpack(ctx, archive, staging, rootfs.UnpackOptions{}); err != nil {
+	if err := rootfs.Unpack(ctx, archive, staging); err != nil {
 		return err
 	}
 	defer os.RemoveAll(staging)

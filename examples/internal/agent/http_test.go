@@ -18,11 +18,15 @@ import (
 	"github.com/gleaner/gleaner/internal/testenv"
 )
 
+// do sends body, when there is one, as JSON.
 func do(t *testing.T, method, url, body string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", api.ContentTypeJSON)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -141,8 +145,8 @@ func TestHTTPBadInputKeepsState(t *testing.T) {
 	}{
 		{"malformed JSON", http.MethodPut, PathReservation, `{"cap":`, http.StatusBadRequest, "malformed"},
 		{"not an object", http.MethodPut, PathReservation, `[1,2]`, http.StatusBadRequest, "malformed"},
-		{"unknown field", http.MethodPut, PathReservation, `{"cap":"cpus:1","ceiling":"cpus:2"}`, http.StatusBadRequest, `unknown field "ceiling"`},
-		{"two objects", http.MethodPut, PathReservation, `{"cap":"cpus:1"}{"cap":"cpus:2"}`, http.StatusBadRequest, "more than one"},
+		{"unknown field", http.MethodPut, PathReservation, `{"cap":"cpus:1","ceiling":"cpus:2"}`, http.StatusBadRequest, `field "ceiling": unknown field`},
+		{"two objects", http.MethodPut, PathReservation, `{"cap":"cpus:1"}{"cap":"cpus:2"}`, http.StatusBadRequest, "data after the object"},
 		{"oversized body", http.MethodPut, PathReservation, huge, http.StatusRequestEntityTooLarge, "larger than"},
 		{"unparsable cap", http.MethodPut, PathReservation, `{"cap":"cpus:abc"}`, http.StatusBadRequest, `cap "cpus:abc"`},
 		{"unknown resource in floor", http.MethodPut, PathReservation, `{"floor":"gpus:1"}`, http.StatusBadRequest, `floor "gpus:1"`},
@@ -166,6 +170,23 @@ func TestHTTPBadInputKeepsState(t *testing.T) {
 				t.Errorf("body = %s, want an error naming %q", body, c.want)
 			}
 		})
+	}
+	for _, ct := range []string{"", "text/plain"} {
+		req, err := http.NewRequest(http.MethodPut, a.URL()+PathReservation, strings.NewReader(`{"cap":"cpus:0.1"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnsupportedMediaType {
+			t.Errorf("PUT with content type %q = %d, want 415", ct, resp.StatusCode)
+		}
 	}
 	after := getReservation(t, a)
 	if after.Cap != before.Cap || after.Floor != before.Floor {

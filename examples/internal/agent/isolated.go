@@ -153,7 +153,7 @@ func (r *isolatedRuntime) prepareRoot(ctx context.Context, t *task) (string, err
 		if err != nil {
 			return "", fmt.Errorf("fetch image: %w", err)
 		}
-		if err := rootfs.Unpack(ctx, obj.Path, bundle, rootfs.UnpackOptions{}); err != nil {
+		if err := rootfs.Unpack(ctx, obj.Path, bundle); err != nil {
 			return "", fmt.Errorf("unpack image: %w", err)
 		}
 	} else if err := os.Mkdir(bundle, 0o755); err != nil {

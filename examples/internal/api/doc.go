@@ -3,14 +3,21 @@
 //
 // # Conventions
 //
-// Every call is JSON over HTTP. Request bodies are one JSON object, read
-// with unknown fields refused and at most MaxBodyBytes (1 MiB) long. Bad input
-// is answered with a 4xx and an ErrorResponse naming the field or ID:
+// Every call is JSON over HTTP. Request bodies are one JSON object sent with
+// Content-Type application/json, read with unknown fields refused and at most
+// MaxBodyBytes (1 MiB) long. Bad input is answered with a 4xx and an
+// ErrorResponse naming the field or ID:
 //
 //	400 malformed JSON, unknown field, invalid value   (ErrInvalid)
 //	404 unknown agent, framework, offer or task         (ErrNotFound)
 //	413 body larger than MaxBodyBytes                  (ErrInvalid)
+//	415 Content-Type missing or not application/json   (ErrInvalid)
 //	503 this master is not the leader; "leader" names it (ErrNotLeader)
+//
+// The servers (the master, the agent's /reservation, the framework's
+// Marathon-style API) read bodies with DecodeRequest (or ReadBody and
+// DecodeStrict) and answer with WriteJSON and WriteError, so all three
+// apply these rules alike.
 //
 // Clients see these as *StatusError, which matches the sentinels with
 // errors.Is. The Go clients follow the leader by themselves.

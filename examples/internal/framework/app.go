@@ -1,7 +1,6 @@
 package framework
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/offer"
 )
 
@@ -30,7 +30,7 @@ const (
 const MaxInstances = 10000
 
 // MaxAppBytes bounds one app definition, in a file or an HTTP body.
-const MaxAppBytes = 1 << 20
+const MaxAppBytes = api.MaxBodyBytes
 
 // App is an application definition in Marathon's JSON format: the subset of
 // Marathon's fields that Gleaner runs, with Marathon's names and defaults.
@@ -155,6 +155,9 @@ func DecodeApp(r io.Reader) (App, error) {
 	if err != nil {
 		return App{}, fmt.Errorf("read app: %w", err)
 	}
+	if len(data) > MaxAppBytes {
+		return App{}, fmt.Errorf("%w: larger than %d bytes", ErrTooLarge, MaxAppBytes)
+	}
 	return decodeApp(data, "")
 }
 
@@ -166,11 +169,8 @@ func decodeApp(data []byte, pathID string) (App, error) {
 		BackoffSeconds: DefaultBackoffSeconds, BackoffFactor: DefaultBackoffFactor,
 		MaxLaunchDelaySeconds: DefaultMaxLaunchDelaySeconds,
 	}
-	if err := decodeStrict(data, &a); err != nil {
-		if errors.Is(err, offer.ErrInvalid) {
-			return App{}, constraintError(data, err)
-		}
-		return App{}, err
+	if err := api.DecodeStrict(data, &a); err != nil {
+		return App{}, appDecodeError(data, err)
 	}
 	if err := a.Normalize(); err != nil {
 		return App{}, err
@@ -181,57 +181,25 @@ func decodeApp(data []byte, pathID string) (App, error) {
 	return a, nil
 }
 
-// decodeStrict decodes exactly one JSON value into v, refusing unknown
-// fields and anything after the value, and words decoding errors by field.
-func decodeStrict(data []byte, v any) error {
-	if len(data) > MaxAppBytes {
-		return fmt.Errorf("%w: body larger than %d bytes", ErrTooLarge, MaxAppBytes)
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return fmt.Errorf("%w: empty body, want a JSON object", ErrInvalid)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: data after the JSON object at offset %d", ErrInvalid, dec.InputOffset())
-	}
-	return nil
-}
-
-// ErrTooLarge reports a definition or body over MaxAppBytes. It wraps
+// ErrTooLarge reports a definition over MaxAppBytes. It wraps
 // ErrInvalid.
 var ErrTooLarge = fmt.Errorf("%w: too large", ErrInvalid)
 
-// jsonError rewords encoding/json's errors by field, wrapping ErrInvalid.
-func jsonError(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	var fe *FieldError
+// appDecodeError words api.DecodeStrict's error as this package's: a
+// FieldError where a field or a constraint entry is at fault, all wrapping
+// ErrInvalid.
+func appDecodeError(data []byte, err error) error {
+	var re *api.RequestError
+	if !errors.As(err, &re) {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	switch {
-	case errors.As(err, &fe):
-		return fe
-	case errors.As(err, &syn):
-		return fmt.Errorf("%w: malformed JSON at offset %d: %s", ErrInvalid, syn.Offset, syn.Error())
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "(top level)"
-		}
-		return fieldErr(field, "", "want %s, got JSON %s", typ.Type, typ.Value)
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return fmt.Errorf("%w: truncated JSON", ErrInvalid)
+	case errors.Is(re.Err, offer.ErrInvalid):
+		return constraintError(data, re.Err) // names the entry
+	case re.Field != "":
+		return fieldErr(re.Field, "", "%s", re.Reason)
 	}
-	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
-		name := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
-		return fieldErr(name, "", "unknown field (not a Marathon field Gleaner supports)")
-	}
-	if errors.Is(err, offer.ErrInvalid) {
-		return err // constraintError names the entry
-	}
-	return fmt.Errorf("%w: %v", ErrInvalid, err)
+	return fmt.Errorf("%w: %s", ErrInvalid, re.Reason)
 }
 
 // constraintError names the constraint entry that offer refused: it

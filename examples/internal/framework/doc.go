@@ -12,7 +12,7 @@
 //
 // and then
 //
-//	curl -X POST -d @web.json http://127.0.0.1:8080/v2/apps
+//	curl -X POST -H 'Content-Type: application/json' -d @web.json http://127.0.0.1:8080/v2/apps
 //	curl http://127.0.0.1:8080/v2/apps/web     # tasks, pending reasons, lastTaskFailure
 //
 // # App definitions
@@ -48,6 +48,10 @@
 //	GET    /ping                "pong"
 //	GET    /metrics             Prometheus metrics
 //
-// Bodies are one JSON object of at most MaxAppBytes, decoded strictly;
-// errors are 4xx answers {"error": "..."} naming the field and value.
+// Bodies are one JSON object of at most MaxAppBytes with Content-Type
+// application/json, decoded strictly (api.ReadBody, api.DecodeStrict).
+// Errors are 4xx answers with the api.ErrorResponse body {"error": "..."}
+// naming the field and value, as the master's and the agent's are; not
+// Marathon's {"message": ..., "details": [...]} (with 422 for an invalid
+// app), so a Marathon client sees the status but not its error shape.
 package framework

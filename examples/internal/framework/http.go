@@ -1,14 +1,13 @@
 package framework
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"path/filepath"
 
+	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -25,7 +24,7 @@ func (f *Framework) Handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(f.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
+		api.WriteError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	return mux
 }
@@ -39,7 +38,7 @@ func (f *Framework) serveApps(w http.ResponseWriter, r *http.Request) {
 		if apps == nil {
 			apps = []AppStatus{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"apps": apps})
+		api.WriteJSON(w, http.StatusOK, map[string]any{"apps": apps})
 	case http.MethodPost:
 		a, err := readApp(w, r, "")
 		if err != nil {
@@ -52,7 +51,7 @@ func (f *Framework) serveApps(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Location", "/v2/apps"+a.ID)
-		writeJSON(w, http.StatusCreated, st)
+		api.WriteJSON(w, http.StatusCreated, st)
 	default:
 		methodNotAllowed(w, r, "GET, POST")
 	}
@@ -73,7 +72,7 @@ func (f *Framework) serveApp(w http.ResponseWriter, r *http.Request) {
 			writeAPIError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"app": st})
+		api.WriteJSON(w, http.StatusOK, map[string]any{"app": st})
 	case http.MethodPut:
 		a, err := readApp(w, r, id)
 		if err != nil {
@@ -89,13 +88,13 @@ func (f *Framework) serveApp(w http.ResponseWriter, r *http.Request) {
 		if created {
 			code = http.StatusCreated
 		}
-		writeJSON(w, code, st)
+		api.WriteJSON(w, code, st)
 	case http.MethodDelete:
 		if err := f.deleteApp(id); err != nil {
 			writeAPIError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"deleted": id})
+		api.WriteJSON(w, http.StatusOK, map[string]string{"deleted": id})
 	default:
 		methodNotAllowed(w, r, "GET, PUT, DELETE")
 	}
@@ -109,7 +108,7 @@ func (f *Framework) serveTasks(w http.ResponseWriter, _ *http.Request) {
 	for _, a := range apps {
 		tasks = append(tasks, a.Tasks...)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tasks": tasks})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"tasks": tasks})
 }
 
 // Info answers GET /v2/info.
@@ -125,7 +124,7 @@ func (f *Framework) serveInfo(w http.ResponseWriter, _ *http.Request) {
 	f.mu.Lock()
 	info := Info{Name: f.cfg.Name, FrameworkID: f.frameworkID, Master: f.client.Leader(), Connected: f.connected, Strategy: f.cfg.Strategy.String()}
 	f.mu.Unlock()
-	writeJSON(w, http.StatusOK, info)
+	api.WriteJSON(w, http.StatusOK, info)
 }
 
 // putApp creates or replaces an app, saving it first when there is an apps
@@ -169,42 +168,22 @@ func (f *Framework) deleteApp(id string) error {
 	return err
 }
 
-// readApp reads an app definition from a request body: JSON only, at most
-// MaxAppBytes. For PUT, pathID is the app in the path; the body's id may be
-// left out, and must match when given.
+// readApp reads an app definition from a request body (api.ReadBody: JSON
+// only, at most api.MaxBodyBytes). For PUT, pathID is the app in the path;
+// the body's id may be left out, and must match when given.
 func readApp(w http.ResponseWriter, r *http.Request, pathID string) (App, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && mt != "text/json") {
-			return App{}, &httpError{code: http.StatusUnsupportedMediaType, err: fmt.Errorf("%w: content type %q, want application/json", ErrInvalid, ct)}
-		}
-	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAppBytes))
+	data, err := api.ReadBody(w, r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return App{}, fmt.Errorf("%w: body larger than %d bytes", ErrTooLarge, MaxAppBytes)
-		}
-		return App{}, fmt.Errorf("%w: reading the body: %v", ErrInvalid, err)
+		return App{}, err
 	}
 	return decodeApp(data, pathID)
 }
 
-type httpError struct {
-	code int
-	err  error
-}
-
-func (e *httpError) Error() string { return e.err.Error() }
-func (e *httpError) Unwrap() error { return e.err }
-
-// writeAPIError answers with the status that fits err.
+// writeAPIError answers with the status that fits err (a body or content
+// type api.ReadBody refused carries its own).
 func writeAPIError(w http.ResponseWriter, err error) {
-	var he *httpError
 	code := http.StatusInternalServerError
 	switch {
-	case errors.As(err, &he):
-		code = he.code
 	case errors.Is(err, ErrTooLarge):
 		code = http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrInvalid):
@@ -214,22 +193,10 @@ func writeAPIError(w http.ResponseWriter, err error) {
 	case errors.Is(err, ErrExists):
 		code = http.StatusConflict
 	}
-	writeError(w, code, err)
-}
-
-func writeError(w http.ResponseWriter, code int, err error) {
-	writeJSON(w, code, map[string]string{"error": err.Error()})
+	api.WriteError(w, code, err)
 }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 	w.Header().Set("Allow", allow)
-	writeError(w, http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow))
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v) // the client went away; nothing to do
+	api.WriteError(w, http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow))
 }

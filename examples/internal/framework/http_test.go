@@ -70,14 +70,15 @@ func TestHTTPBadInputIsRefusedAndStateStaysIntact(t *testing.T) {
 		code        int
 		says        string
 	}{
-		{"malformed JSON", "POST", "/v2/apps", "application/json", `{"id":"x",`, 400, "truncated JSON"},
+		{"malformed JSON", "POST", "/v2/apps", "application/json", `{"id":"x",`, 400, "malformed JSON: truncated"},
 		{"JSON syntax error", "PUT", "/v2/apps/web", "application/json", `{"cmd" "x"}`, 400, "malformed JSON at offset"},
 		{"unknown field", "POST", "/v2/apps", "application/json", `{"id":"x","cmd":"y","portDefinitions":[]}`, 400, `field "portDefinitions": unknown field`},
 		{"invalid value names field and value", "PUT", "/v2/apps/web", "application/json", `{"cmd":"x","mem":-5}`, 400, `field "mem": value "-5"`},
-		{"bad constraint names the entry", "PUT", "/v2/apps/web", "", `{"cmd":"x","constraints":[["rack","SOMETIMES"]]}`, 400, `constraints[0]`},
+		{"bad constraint names the entry", "PUT", "/v2/apps/web", "application/json", `{"cmd":"x","constraints":[["rack","SOMETIMES"]]}`, 400, `constraints[0]`},
 		{"oversized body", "POST", "/v2/apps", "application/json", `{"id":"x","cmd":"` + strings.Repeat("y", MaxAppBytes) + `"}`, 413, "larger than"},
 		{"not JSON", "POST", "/v2/apps", "text/plain", `id: x`, 415, "want application/json"},
 		{"bad content type", "POST", "/v2/apps", "application/json; charset", `{}`, 415, "content type"},
+		{"no content type", "PUT", "/v2/apps/web", "", `{"cmd":"x"}`, 415, "content type missing"},
 		{"empty body", "POST", "/v2/apps", "application/json", ``, 400, "empty body"},
 		{"unknown app GET", "GET", "/v2/apps/nope", "", "", 404, `app "/nope": not found`},
 		{"unknown app DELETE", "DELETE", "/v2/apps/nope/deeper", "", "", 404, `app "/nope/deeper": not found`},

@@ -192,7 +192,7 @@ const maxPoll = 30 * time.Second
 // handleCommands is the agents' long poll for commands.
 func (m *Master) handleCommands(w http.ResponseWriter, r *http.Request) {
 	var req api.PollCommands
-	if err := decode(w, r, &req); err != nil {
+	if err := api.DecodeRequest(w, r, &req); err != nil {
 		m.writeError(w, err)
 		return
 	}
@@ -223,7 +223,7 @@ func (m *Master) handleCommands(w http.ResponseWriter, r *http.Request) {
 		if len(a.cmds) > 0 {
 			cmds := a.take()
 			m.mu.Unlock()
-			writeJSON(w, http.StatusOK, api.CommandsResponse{Commands: cmds})
+			api.WriteJSON(w, http.StatusOK, api.CommandsResponse{Commands: cmds})
 			return
 		}
 		notify := a.notify
@@ -231,7 +231,7 @@ func (m *Master) handleCommands(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-notify:
 		case <-timer.C:
-			writeJSON(w, http.StatusOK, api.CommandsResponse{Commands: []api.AgentCommand{}})
+			api.WriteJSON(w, http.StatusOK, api.CommandsResponse{Commands: []api.AgentCommand{}})
 			return
 		case <-r.Context().Done():
 			return

@@ -44,11 +44,11 @@ func TestBadInputIsRefusedAndStateStaysIntact(t *testing.T) {
 	for _, p := range posts {
 		tests = append(tests,
 			tc{"malformed JSON", p, `{"framework_id":`, 400, "malformed JSON"},
-			tc{"unknown field", p, `{"bogus":1}`, 400, `unknown field "bogus"`},
+			tc{"unknown field", p, `{"bogus":1}`, 400, `field "bogus": unknown field`},
 			tc{"oversized body", p, huge, 413, "larger than 1048576 bytes"},
-			tc{"empty body", p, ``, 400, "empty request body"},
+			tc{"empty body", p, ``, 400, "empty body"},
 			tc{"two objects", p, `{}{}`, 400, "data after the object"},
-			tc{"array instead of object", p, `[1]`, 400, "cannot use JSON array"},
+			tc{"array instead of object", p, `[1]`, 400, "want an object, got JSON array"},
 		)
 	}
 	tests = append(tests,

@@ -1,9 +1,7 @@
 package master
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -105,7 +103,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func handle[Req any](m *Master, fn func(ctx context.Context, c *cluster, req *Req) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req Req
-		if err := decode(w, r, &req); err != nil {
+		if err := api.DecodeRequest(w, r, &req); err != nil {
 			m.writeError(w, err)
 			return
 		}
@@ -127,64 +125,19 @@ func handle[Req any](m *Master, fn func(ctx context.Context, c *cluster, req *Re
 		if out == nil {
 			out = api.Empty{}
 		}
-		writeJSON(w, http.StatusOK, out)
+		api.WriteJSON(w, http.StatusOK, out)
 	}
 }
 
-// decode reads one JSON object of at most api.MaxBodyBytes with no unknown
-// fields and nothing after it.
-func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, api.ContentTypeJSON) {
-		return &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q: want %s", ct, api.ContentTypeJSON)}
-	}
-	body := http.MaxBytesReader(w, r.Body, api.MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &mbe):
-			return &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit)}
-		case errors.Is(err, io.EOF):
-			return badRequest("empty request body: want a JSON object")
-		case errors.As(err, &se):
-			return badRequest("malformed JSON at byte %d: %v", se.Offset, err)
-		case errors.As(err, &te):
-			return badRequest("field %q: cannot use JSON %s as %s", te.Field, te.Value, te.Type)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return badRequest("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
-		}
-		return badRequest("malformed JSON: %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit)}
-		}
-		return badRequest("malformed JSON: data after the object")
-	}
-	return nil
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(v); err != nil {
-		code = http.StatusInternalServerError
-		buf.Reset()
-		_ = json.NewEncoder(&buf).Encode(api.ErrorResponse{Error: err.Error()})
-	}
-	w.Header().Set("Content-Type", api.ContentTypeJSON)
-	w.WriteHeader(code)
-	_, _ = w.Write(buf.Bytes())
-}
-
+// writeError answers err with the status that fits it.
 func (m *Master) writeError(w http.ResponseWriter, err error) {
 	var he *httpError
+	var re *api.RequestError
 	switch {
 	case errors.As(err, &he):
-		writeJSON(w, he.code, api.ErrorResponse{Error: he.msg})
+		api.WriteError(w, he.code, he)
+	case errors.As(err, &re):
+		api.WriteError(w, re.Code, err)
 	case errors.Is(err, errNotLeading):
 		m.mu.Lock()
 		leader := m.leader
@@ -192,10 +145,10 @@ func (m *Master) writeError(w http.ResponseWriter, err error) {
 		if leader == m.url {
 			leader = ""
 		}
-		writeJSON(w, http.StatusServiceUnavailable, api.ErrorResponse{Error: "this master is not the leader", Leader: leader})
+		api.WriteJSON(w, http.StatusServiceUnavailable, api.ErrorResponse{Error: "this master is not the leader", Leader: leader})
 	default:
 		m.log.Warn("request failed", "err", err)
-		writeJSON(w, http.StatusInternalServerError, api.ErrorResponse{Error: err.Error()})
+		api.WriteError(w, http.StatusInternalServerError, err)
 	}
 }
 
@@ -203,7 +156,7 @@ func (m *Master) handleLeader(w http.ResponseWriter, r *http.Request) {
 	m.mu.Lock()
 	info := api.LeaderInfo{ID: m.cfg.ID, URL: m.url, IsLeader: m.cur != nil, Leader: m.leader}
 	m.mu.Unlock()
-	writeJSON(w, http.StatusOK, info)
+	api.WriteJSON(w, http.StatusOK, info)
 }
 
 // validID checks a client-chosen ID (task, framework, agent): it becomes

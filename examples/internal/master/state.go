@@ -30,7 +30,7 @@ func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 	}
 	st := m.state(c, history)
 	m.mu.Unlock()
-	writeJSON(w, http.StatusOK, st)
+	api.WriteJSON(w, http.StatusOK, st)
 }
 
 // state builds the dashboard's view with at most history samples per

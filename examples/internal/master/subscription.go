@@ -58,7 +58,7 @@ func (s *subscription) close() {
 // again elsewhere, or this master stops leading.
 func (m *Master) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 	var req api.Subscribe
-	if err := decode(w, r, &req); err != nil {
+	if err := api.DecodeRequest(w, r, &req); err != nil {
 		m.writeError(w, err)
 		return
 	}
