@@ -49,21 +49,11 @@ func setProgType(t *testing.T, path string, from, to elf.ProgType) {
 	t.Fatalf("%s has no %v", path, from)
 }
 
-// runsLast runs the program in a subtest, after the checks of its bytes:
-// a 32-bit one only where the kernel executes those (testenv.RequireExec32).
-func runsLast(t *testing.T, path, want string) {
+// runsLast runs the programs in a subtest, after the checks of their
+// bytes (runProg skips a 32-bit one where the kernel cannot run it).
+func runsLast(t *testing.T, want string, progs ...string) {
 	t.Helper()
-	t.Run("exec", func(t *testing.T) {
-		if ef, err := elf.Open(path); err == nil {
-			if ef.Class == elf.ELFCLASS32 {
-				testenv.RequireExec32(t)
-			}
-			ef.Close()
-		}
-		if got, err := runProg(t, path); err != nil || got != want {
-			t.Fatalf("%s: %q, %v; want %q", filepath.Base(path), got, err, want)
-		}
-	})
+	t.Run("exec", func(t *testing.T) { runsLike(t, want, progs...) })
 }
 
 func progsOf(t *testing.T, path string) []elf.ProgHeader {
@@ -111,7 +101,7 @@ func TestExecStack(t *testing.T) {
 			if fl, _ := stackFlags(t, p); fl != elf.PF_R|elf.PF_W {
 				t.Fatalf("after clear: flags %v", fl)
 			}
-			checkTools(t, p, "")
+			checkTools(t, p)
 		})
 		t.Run(v+"/in a PT_NULL entry", func(t *testing.T) {
 			p := copyFile(t, prog, t.TempDir(), "prog")
@@ -137,8 +127,7 @@ func TestExecStack(t *testing.T) {
 			if fl, ok := stackFlags(t, p); !ok || fl != elf.PF_R|elf.PF_W || len(progsOf(t, p)) <= before {
 				t.Fatalf("flags %v (present %v), %d headers, was %d", fl, ok, len(progsOf(t, p)), before)
 			}
-			checkTools(t, p, "")
-			runsLast(t, p, "foo=42")
+			runsLast(t, "foo=42", p, checkTools(t, p))
 		})
 	}
 }
@@ -188,8 +177,8 @@ func TestAddDebugTag(t *testing.T) {
 			}
 			p := copyFile(t, fx.progs[v], dir, "prog")
 			edit(t, p, func(f *patchelf.File) error { return f.SetRPath("$ORIGIN") })
-			checkTools(t, so, "")
-			runsLast(t, p, "foo=42")
+			checkTools(t, so)
+			runsLast(t, "foo=42", p)
 		})
 	}
 }
@@ -249,7 +238,7 @@ func TestRenameDynamicSymbols(t *testing.T) {
 			if strings.Contains(syms, " foo\n") || strings.Contains(syms, " bar\n") {
 				t.Fatalf("old names left:\n%s", syms)
 			}
-			runsLast(t, prog, "42 7")
+			runsLast(t, "42 7", prog)
 		})
 	}
 }
@@ -297,8 +286,8 @@ func TestBuildResolutionCache(t *testing.T) {
 			if !strings.Contains(readelf(t, "-n", "-W", p), "NixOS") {
 				t.Fatal("readelf finds no NixOS note")
 			}
-			checkTools(t, p, "")
-			runsLast(t, p, "foo=42")
+			checkTools(t, p)
+			runsLast(t, "foo=42", p)
 
 			f := reopen(t, p)
 			if err := f.BuildResolutionCache(); err != nil {
@@ -312,7 +301,7 @@ func TestBuildResolutionCache(t *testing.T) {
 			if strings.Contains(readelf(t, "-S", "-W", p), ".note.nixos.ldcache") {
 				t.Fatal("the stale note survived --set-rpath")
 			}
-			checkTools(t, p, "")
+			checkTools(t, p)
 			// Nothing to resolve: a warning and no note.
 			edit(t, p, func(f *patchelf.File) error {
 				if err := f.RemoveRPath(); err != nil {
@@ -359,7 +348,7 @@ func TestOldRPathBecomesX(t *testing.T) {
 					t.Fatalf(".dynstr lacks %q", want)
 				}
 			}
-			checkTools(t, p, "")
+			checkTools(t, p)
 		})
 	}
 }
