@@ -241,7 +241,7 @@ func (a *App) validateLifecycle() error {
 	}
 	for i, d := range a.Dependencies {
 		dep := resolveID(a.ID, d)
-		if _, err := NormalizeID(dep); err != nil || dep == "/" {
+		if _, err := normalizeID(dep); err != nil || dep == "/" {
 			return fieldErr(fmt.Sprintf("dependencies[%d]", i), d, "not an app or group ID")
 		}
 		if dep == a.ID {

@@ -139,7 +139,7 @@ func mergeApp(cur App, body []byte) ([]byte, error) {
 	}
 	out, err := json.Marshal(merged)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %v", errInvalid, err)
 	}
 	return out, nil
 }

@@ -72,8 +72,8 @@ type appVersion struct {
 // Deploy carries out changes as one deployment and returns it. Apps that
 // another deployment is changing are ErrLocked unless force is set; then
 // that deployment is cancelled as it stands (no rollback). Stopping an
-// unknown app is ErrNotFound. Apps must be normalized.
-func (s *Scheduler) Deploy(changes []Change, force bool) (DeploymentView, error) {
+// unknown app is errNotFound. Apps must be normalized.
+func (s *scheduler) Deploy(changes []Change, force bool) (DeploymentView, error) {
 	locking, err := s.CheckDeploy(changes, force)
 	if err != nil {
 		return DeploymentView{}, err
@@ -99,7 +99,7 @@ func (s *Scheduler) Deploy(changes []Change, force bool) (DeploymentView, error)
 
 // startDeployment locks the apps of actions, ordered in steps, for a new
 // deployment and moves it on as far as it goes at once.
-func (s *Scheduler) startDeployment(steps [][]*action, actions []*action) DeploymentView {
+func (s *scheduler) startDeployment(steps [][]*action, actions []*action) DeploymentView {
 	d := &deployment{id: newDeploymentID(), at: s.cfg.Now(), steps: steps}
 	for _, a := range actions {
 		d.affected = append(d.affected, a.id)
@@ -113,9 +113,9 @@ func (s *Scheduler) startDeployment(steps [][]*action, actions []*action) Deploy
 
 // CheckDeploy reports the error Deploy would return for changes, changing
 // nothing, and otherwise the deployments that Deploy, forced, cancels.
-func (s *Scheduler) CheckDeploy(changes []Change, force bool) ([]*deployment, error) {
+func (s *scheduler) CheckDeploy(changes []Change, force bool) ([]*deployment, error) {
 	if len(changes) == 0 {
-		return nil, fmt.Errorf("%w: a deployment needs at least one app", ErrInvalid)
+		return nil, fmt.Errorf("%w: a deployment needs at least one app", errInvalid)
 	}
 	seen := map[string]bool{}
 	var locking []*deployment
@@ -125,11 +125,11 @@ func (s *Scheduler) CheckDeploy(changes []Change, force bool) ([]*deployment, er
 			id = c.App.ID
 		}
 		if seen[id] {
-			return nil, fmt.Errorf("%w: app %q changed twice in one deployment", ErrInvalid, id)
+			return nil, fmt.Errorf("%w: app %q changed twice in one deployment", errInvalid, id)
 		}
 		seen[id] = true
 		if c.App == nil && !s.exists(id) {
-			return nil, fmt.Errorf("app %q: %w", id, ErrNotFound)
+			return nil, fmt.Errorf("app %q: %w", id, errNotFound)
 		}
 		if d := s.locks[id]; d != nil && !slices.Contains(locking, d) {
 			locking = append(locking, d)
@@ -146,14 +146,14 @@ func (s *Scheduler) CheckDeploy(changes []Change, force bool) ([]*deployment, er
 }
 
 // exists reports whether an app is defined (and not being deleted).
-func (s *Scheduler) exists(id string) bool {
+func (s *scheduler) exists(id string) bool {
 	st, ok := s.apps[id]
 	return ok && !st.deleted
 }
 
 // plan names the action that carries out c, judged against the app as it
 // is now.
-func (s *Scheduler) plan(c Change) *action {
+func (s *scheduler) plan(c Change) *action {
 	a := &action{id: c.ID, app: c.App, restart: c.Restart}
 	st, ok := s.apps[c.ID]
 	switch {
@@ -178,7 +178,7 @@ func sameConfig(a, b App) bool {
 
 // orderSteps puts actions into steps by their apps' dependencies among the
 // apps of the deployment: an app starts after those it depends on, or on
-// whose group it depends, run. Stops come first. A cycle is ErrInvalid.
+// whose group it depends, run. Stops come first. A cycle is errInvalid.
 func orderSteps(actions []*action) ([][]*action, error) {
 	byID := map[string]*action{}
 	for _, a := range actions {
@@ -202,7 +202,7 @@ func orderSteps(actions []*action) ([][]*action, error) {
 	var visit func(a *action, path []string) (int, error)
 	visit = func(a *action, path []string) (int, error) {
 		if slices.Contains(path, a.id) {
-			return 0, fmt.Errorf("%w: dependencies form a cycle: %s", ErrInvalid, strings.Join(append(path, a.id), " → "))
+			return 0, fmt.Errorf("%w: dependencies form a cycle: %s", errInvalid, strings.Join(append(path, a.id), " → "))
 		}
 		if d, ok := depth[a]; ok {
 			return d, nil
@@ -249,7 +249,7 @@ func newDeploymentID() string {
 }
 
 // apply carries out one action on the scheduler's apps.
-func (s *Scheduler) apply(a *action) {
+func (s *scheduler) apply(a *action) {
 	now := s.cfg.Now()
 	st, ok := s.apps[a.id]
 	exists := ok && !st.deleted
@@ -298,7 +298,7 @@ func (s *Scheduler) apply(a *action) {
 
 // newVersion gives an app a new version, now: its tasks of the old one are
 // replaced, and its launch backoff starts over.
-func (s *Scheduler) newVersion(st *appState, now time.Time) {
+func (s *scheduler) newVersion(st *appState, now time.Time) {
 	s.version++
 	st.version, st.versioned, st.scaledAt = s.version, now, now
 	st.failures, st.delayUntil = 0, time.Time{}
@@ -307,7 +307,7 @@ func (s *Scheduler) newVersion(st *appState, now time.Time) {
 // progress moves every deployment on as far as its apps allow: a step
 // whose actions are done gives way to the next, and a deployment whose
 // last step is done ends.
-func (s *Scheduler) progress() {
+func (s *scheduler) progress() {
 	for _, d := range slices.Clone(s.deployments) {
 		for d.result == "" {
 			if d.current < len(d.steps) && !d.started() {
@@ -331,7 +331,7 @@ func (d *deployment) started() bool {
 	return d.current < len(d.steps) && len(d.steps[d.current]) > 0 && d.steps[d.current][0].applied
 }
 
-func (s *Scheduler) stepDone(step []*action) bool {
+func (s *scheduler) stepDone(step []*action) bool {
 	for _, a := range step {
 		if !s.actionDone(a) {
 			return false
@@ -343,7 +343,7 @@ func (s *Scheduler) stepDone(step []*action) bool {
 // actionDone reports whether an app has reached what an action wanted: it
 // is gone, or it runs its instances of the new version, ready, and no
 // other task of it is left.
-func (s *Scheduler) actionDone(a *action) bool {
+func (s *scheduler) actionDone(a *action) bool {
 	st, ok := s.apps[a.id]
 	if a.kind == ActionStop {
 		return !ok || (st.deleted && len(st.tasks) == 0)
@@ -364,7 +364,7 @@ func (s *Scheduler) actionDone(a *action) bool {
 
 // endDeployment removes a deployment from those in progress and keeps it
 // among the recent ones.
-func (s *Scheduler) endDeployment(d *deployment, result string) {
+func (s *scheduler) endDeployment(d *deployment, result string) {
 	d.result, d.ended = result, s.cfg.Now()
 	s.deployments = slices.DeleteFunc(s.deployments, func(x *deployment) bool { return x == d })
 	for id, l := range s.locks {
@@ -386,11 +386,11 @@ const maxRecentDeployments = 20
 // returns, gives the apps back what they had before (rollback): apps it
 // created are stopped, apps it stopped or changed get their former
 // definition and version, so that their old tasks count as current again.
-// An unknown deployment is ErrNotFound.
-func (s *Scheduler) CancelDeployment(id string, force bool) (*DeploymentView, error) {
+// An unknown deployment is errNotFound.
+func (s *scheduler) CancelDeployment(id string, force bool) (*DeploymentView, error) {
 	i := slices.IndexFunc(s.deployments, func(d *deployment) bool { return d.id == id })
 	if i < 0 {
-		return nil, fmt.Errorf("deployment %q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("deployment %q: %w", id, errNotFound)
 	}
 	d := s.deployments[i]
 	if force {
@@ -472,7 +472,7 @@ type DeploymentAction struct {
 	Old                   int      `json:"old"`
 }
 
-func (d *deployment) view(s *Scheduler) DeploymentView {
+func (d *deployment) view(s *scheduler) DeploymentView {
 	v := DeploymentView{
 		ID: d.id, Version: versionString(d.at), AffectedApps: d.affected, AffectedPods: []string{},
 		Steps: []DeploymentStep{}, CurrentActions: []DeploymentAction{},
@@ -507,7 +507,7 @@ func (d *deployment) view(s *Scheduler) DeploymentView {
 }
 
 // Deployments returns the deployments in progress, oldest first.
-func (s *Scheduler) Deployments() []DeploymentView {
+func (s *scheduler) Deployments() []DeploymentView {
 	out := []DeploymentView{}
 	for _, d := range s.deployments {
 		out = append(out, d.view(s))
@@ -517,7 +517,7 @@ func (s *Scheduler) Deployments() []DeploymentView {
 
 // RecentDeployments returns the deployments that ended lately, oldest
 // first, for people (the dashboard); Marathon's API shows none.
-func (s *Scheduler) RecentDeployments() []DeploymentView {
+func (s *scheduler) RecentDeployments() []DeploymentView {
 	out := []DeploymentView{}
 	for _, d := range s.recent {
 		out = append(out, d.view(s))
@@ -526,7 +526,7 @@ func (s *Scheduler) RecentDeployments() []DeploymentView {
 }
 
 // appDeployments returns the IDs of the deployments changing an app.
-func (s *Scheduler) appDeployments(id string) []DeploymentRef {
+func (s *scheduler) appDeployments(id string) []DeploymentRef {
 	out := []DeploymentRef{}
 	if d := s.locks[id]; d != nil {
 		out = append(out, DeploymentRef{ID: d.id})

@@ -42,7 +42,7 @@ func groupApps(b groupBody, parent, field string) (string, []App, error) {
 	}
 	gid = path.Clean("/" + gid)
 	if gid != "/" {
-		if _, err := NormalizeID(gid); err != nil {
+		if _, err := normalizeID(gid); err != nil {
 			return "", nil, fieldErr(field+"id", b.ID, "not a group ID")
 		}
 	}
@@ -147,7 +147,7 @@ func (f *Framework) serveGroup(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		if !inGroup && gid != "/" {
-			api.WriteError(w, http.StatusNotFound, fmt.Errorf("group %q: %w", gid, ErrNotFound))
+			api.WriteError(w, http.StatusNotFound, fmt.Errorf("group %q: %w", gid, errNotFound))
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, groupView(gid, apps))
@@ -159,7 +159,7 @@ func (f *Framework) serveGroup(w http.ResponseWriter, r *http.Request) {
 		}
 		var b groupBody
 		if err := api.DecodeStrict(data, &b); err != nil {
-			writeAPIError(w, fmt.Errorf("%w: %v", ErrInvalid, err))
+			writeAPIError(w, fmt.Errorf("%w: %v", errInvalid, err))
 			return
 		}
 		if b.ID == "" {
@@ -181,7 +181,7 @@ func (f *Framework) serveGroup(w http.ResponseWriter, r *http.Request) {
 		gid = bodyID
 		inGroup = slices.ContainsFunc(apps, func(a App) bool { return under(a.ID, gid) })
 		if r.Method == http.MethodPost && inGroup {
-			writeAPIError(w, fmt.Errorf("group %q: %w; PUT /v2/groups%s to change it", gid, ErrExists, gid))
+			writeAPIError(w, fmt.Errorf("group %q: %w; PUT /v2/groups%s to change it", gid, errExists, gid))
 			return
 		}
 		var changes []Change
@@ -209,7 +209,7 @@ func (f *Framework) serveGroup(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if len(changes) == 0 {
-			api.WriteError(w, http.StatusNotFound, fmt.Errorf("group %q: %w", gid, ErrNotFound))
+			api.WriteError(w, http.StatusNotFound, fmt.Errorf("group %q: %w", gid, errNotFound))
 			return
 		}
 		f.reply(w, http.StatusOK, func() (any, error) {

@@ -11,7 +11,7 @@ import (
 )
 
 // Handler returns the HTTP API (see the package documentation).
-func (f *Framework) Handler() http.Handler {
+func (f *Framework) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v2/apps", f.serveApps)
 	mux.HandleFunc("/v2/apps/{id...}", f.serveApp)
@@ -105,13 +105,13 @@ func readApp(w http.ResponseWriter, r *http.Request, pathID string) (App, error)
 func writeAPIError(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, ErrTooLarge):
+	case errors.Is(err, errTooLarge):
 		code = http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrInvalid):
+	case errors.Is(err, errInvalid):
 		code = http.StatusBadRequest
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, errNotFound):
 		code = http.StatusNotFound
-	case errors.Is(err, ErrExists), errors.Is(err, ErrLocked):
+	case errors.Is(err, errExists), errors.Is(err, ErrLocked):
 		code = http.StatusConflict
 	}
 	api.WriteError(w, code, err)

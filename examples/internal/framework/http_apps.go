@@ -36,7 +36,7 @@ func (f *Framework) serveApp(w http.ResponseWriter, r *http.Request) {
 			path, rest = path[:i], path[i+1:]
 		}
 	}
-	id, err := NormalizeID(path)
+	id, err := normalizeID(path)
 	if err != nil {
 		writeAPIError(w, err)
 		return
@@ -140,7 +140,7 @@ func (f *Framework) killTasks(w http.ResponseWriter, r *http.Request, appID, tas
 			}
 		}
 		if taskID != "" && len(ids) == 0 {
-			return nil, fmt.Errorf("task %q of app %q: %w", taskID, appID, ErrNotFound)
+			return nil, fmt.Errorf("task %q of app %q: %w", taskID, appID, errNotFound)
 		}
 		if scale {
 			a := st.App
@@ -227,13 +227,13 @@ func (f *Framework) unsave(id string) error {
 	return nil
 }
 
-// createApp is POST /v2/apps: an app that exists is ErrExists.
+// createApp is POST /v2/apps: an app that exists is errExists.
 func (f *Framework) createApp(a App) (AppStatus, error) {
 	f.mu.Lock()
 	_, err := f.sched.App(a.ID)
 	f.mu.Unlock()
 	if err == nil {
-		return AppStatus{}, fmt.Errorf("app %q: %w; PUT /v2/apps%s to change it", a.ID, ErrExists, a.ID)
+		return AppStatus{}, fmt.Errorf("app %q: %w; PUT /v2/apps%s to change it", a.ID, errExists, a.ID)
 	}
 	if _, err := f.deploy([]Change{{App: &a}}, false); err != nil {
 		return AppStatus{}, err

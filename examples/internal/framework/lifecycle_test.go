@@ -33,7 +33,7 @@ func (c *testCluster) ready(id string) (ready, old int) {
 }
 
 func TestRollingRestartKeepsMinimumHealthCapacity(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:64;mem:65536")
 	app := mustApp(t, `{"id":"r","cmd":"x","cpus":0.1,"mem":1,"instances":10,
 		"healthChecks":[{"protocol":"COMMAND","command":{"value":"true"}}],
@@ -83,7 +83,7 @@ func TestRollingRestartKeepsMinimumHealthCapacity(t *testing.T) {
 }
 
 func TestScaleDownKeepsGroupByEvenAndHonoursKillSelection(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	for i, rack := range []string{"r1", "r2", "r3"} {
 		c.addAgent(string(rune('a'+i)), "cpus:8;mem:8192", "rack="+rack)
 	}
@@ -116,7 +116,7 @@ func TestScaleDownKeepsGroupByEvenAndHonoursKillSelection(t *testing.T) {
 }
 
 func TestRollbackRestoresTheOldVersionAndItsTasks(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	app, old := c.startApp(`{"id":"b","cmd":"v1","cpus":1,"mem":1,"instances":2}`)
 	app.Cmd = "v2"
 	d, err := c.s.Deploy([]Change{{App: &app}}, false)
@@ -162,7 +162,7 @@ func TestRollbackRestoresTheOldVersionAndItsTasks(t *testing.T) {
 }
 
 func TestGroupDeploymentStartsDependenciesFirst(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:8;mem:8192")
 	db := mustApp(t, `{"id":"/shop/db","cmd":"db","cpus":1,"mem":1}`)
 	web := mustApp(t, `{"id":"/shop/web","cmd":"web","cpus":1,"mem":1,"dependencies":["db"]}`)
@@ -186,7 +186,7 @@ func TestGroupDeploymentStartsDependenciesFirst(t *testing.T) {
 }
 
 func TestPortsAreAssignedFromOffersAndNamedWhenShort(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:8;mem:8192;ports:[31000-31002]")
 	c.s.PutApp(mustApp(t, `{"id":"p","cmd":"x","cpus":0.1,"mem":1,"instances":2,
 		"portDefinitions":[{"port":0,"name":"http"},{"port":0}],
@@ -225,7 +225,7 @@ func TestPortsAreAssignedFromOffersAndNamedWhenShort(t *testing.T) {
 }
 
 func TestAcceptedResourceRolesNameTheRole(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:8;mem:8192")
 	c.s.PutApp(mustApp(t, `{"id":"pub","cmd":"x","cpus":1,"mem":1,"acceptedResourceRoles":["slave_public"]}`))
 	if ls := launches(c.offerAll()); len(ls) != 0 {
@@ -242,7 +242,7 @@ func TestAcceptedResourceRolesNameTheRole(t *testing.T) {
 }
 
 func TestKillTaskWithScaleShrinksTheApp(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	_, ls := c.startApp(`{"id":"k","cmd":"x","cpus":1,"mem":1,"instances":3,"taskKillGracePeriodSeconds":7}`)
 	_, d, err := c.s.KillTasks("/k", []string{ls[1].TaskID}, true)
 	if err != nil || d == nil {

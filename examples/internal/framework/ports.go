@@ -38,7 +38,7 @@ func (a *App) dynamicPorts() int {
 // fixed ports, all in the role it accepts. Dynamic ports are picked after
 // the match (pickPorts).
 func (a *App) demand() (offer.Resources, error) {
-	res, err := a.Resources()
+	res, err := a.resources()
 	if err != nil {
 		return res, err
 	}

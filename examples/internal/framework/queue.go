@@ -130,7 +130,7 @@ func rejectSummary(offers int, rs []offer.Rejection) []RejectSummary {
 }
 
 // Queue lists the apps with instances waiting to launch, by ID.
-func (s *Scheduler) Queue() []QueueEntry {
+func (s *scheduler) Queue() []QueueEntry {
 	now := s.cfg.Now()
 	out := []QueueEntry{}
 	for _, id := range s.appIDs() {
@@ -180,7 +180,7 @@ func (f *Framework) resetDelay(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusNotFound, errNoEndpoint(r))
 		return
 	}
-	id, err := NormalizeID(path)
+	id, err := normalizeID(path)
 	if err != nil {
 		writeAPIError(w, err)
 		return

@@ -22,7 +22,7 @@ func (t *task) ready() bool {
 // once; ready ones go one by one as long as enough ready tasks remain,
 // which is as new ones become ready. Tasks of the current version beyond
 // the instance count are killed by the app's killSelection.
-func (s *Scheduler) converge(st *appState) {
+func (s *scheduler) converge(st *appState) {
 	if st.deleted {
 		return
 	}
@@ -40,7 +40,7 @@ func (s *Scheduler) converge(st *appState) {
 	}
 	if extra := len(cur) - n; extra > 0 {
 		for _, t := range s.victims(st, cur, extra) {
-			s.kill(t, KillScale, "scaled down")
+			s.kill(t, killScale, "scaled down")
 		}
 		cur = liveOf(cur)
 	}
@@ -63,13 +63,13 @@ func (s *Scheduler) converge(st *appState) {
 			}
 			ready--
 		}
-		s.kill(t, KillUpdate, reason)
+		s.kill(t, killUpdate, reason)
 	}
 	// With no room above the instance count and every ready task needed,
 	// nothing could move: make room with one old task, as Marathon does.
 	old = liveOf(old)
 	if len(old) > 0 && s.pendingCount(st) == 0 && !s.killing(st) && allReady(cur) {
-		s.kill(old[0], KillUpdate, reason)
+		s.kill(old[0], killUpdate, reason)
 	}
 }
 
@@ -93,7 +93,7 @@ func allReady(ts []*task) bool {
 }
 
 // killing reports whether some task of the app is being killed.
-func (s *Scheduler) killing(st *appState) bool {
+func (s *scheduler) killing(st *appState) bool {
 	for _, t := range st.tasks {
 		if t.killReason != "" {
 			return true
@@ -105,7 +105,7 @@ func (s *Scheduler) killing(st *appState) bool {
 // ordered sorts tasks in the order the app's killSelection kills them,
 // keeping tasks that are not ready first: YOUNGEST_FIRST the latest
 // launched first, OLDEST_FIRST the earliest.
-func (s *Scheduler) ordered(st *appState, ts []*task) []*task {
+func (s *scheduler) ordered(st *appState, ts []*task) []*task {
 	out := append([]*task(nil), ts...)
 	oldest := st.app.KillSelection == OldestFirst
 	sort.SliceStable(out, func(i, j int) bool {
@@ -124,7 +124,7 @@ func (s *Scheduler) ordered(st *appState, ts []*task) []*task {
 // victims picks k tasks to kill on a scale down: in killSelection order,
 // and, when the app spreads its tasks with GROUP_BY (or MAX_PER), from the
 // largest group each time, so that the groups stay even.
-func (s *Scheduler) victims(st *appState, ts []*task, k int) []*task {
+func (s *scheduler) victims(st *appState, ts []*task, k int) []*task {
 	order := s.ordered(st, ts)
 	field := ""
 	for _, c := range st.app.Constraints {
@@ -163,7 +163,7 @@ func (s *Scheduler) victims(st *appState, ts []*task, k int) []*task {
 // pendingCount is how many instances of an app may launch now: those of
 // the current version still missing, within the upgrade strategy's
 // capacity, which counts every task not yet ended.
-func (s *Scheduler) pendingCount(st *appState) int {
+func (s *scheduler) pendingCount(st *appState) int {
 	if st.deleted {
 		return 0
 	}
