@@ -1,6 +1,5 @@
 package framework
 
-
 // PutApp creates an app or replaces its definition, as a deployment that
 // cancels any other deployment of the app (Deploy with force); a must be
 // normalized (DecodeApp or App.Normalize). It reports whether the app is

@@ -52,8 +52,8 @@ type scheduler struct {
 	deployments []*deployment          // in progress, oldest first
 	locks       map[string]*deployment // app ID → the deployment changing it
 	recent      []*deployment          // ended lately, for people
-	version    int64 // last app version handed out
-	seq        int64 // last task sequence number handed out
+	version     int64                  // last app version handed out
+	seq         int64                  // last task sequence number handed out
 }
 
 type agent struct {
@@ -176,7 +176,6 @@ func (s *scheduler) removeTask(st *appState, t *task) {
 func (s *scheduler) liveTasks(appID string) []*task {
 	return slices.DeleteFunc(s.appTasks(appID), func(t *task) bool { return t.killReason != "" })
 }
-
 
 // launchable reports whether an app may launch now, outside its backoff.
 func (st *appState) launchable(now time.Time) bool {
