@@ -7,13 +7,13 @@ import (
 
 var (
 	// ErrInvalid reports bad input: a malformed attribute text, a name with
-	// a '/', a value that etcd would refuse.
-	ErrInvalid = errors.New("invalid attribute")
+	// a '/', a value that etcd would refuse, a bad option value.
+	ErrInvalid = errors.New("attrs: invalid input")
 	// ErrNotFound reports that an attribute or agent has no key in the store.
-	ErrNotFound = errors.New("attribute not found")
+	ErrNotFound = errors.New("attrs: not found")
 	// ErrConflict reports that a compare-and-set lost: the attribute's
 	// revision was not the expected one.
-	ErrConflict = errors.New("attribute revision conflict")
+	ErrConflict = errors.New("attrs: revision conflict")
 	// ErrTooLarge reports a value larger than etcd accepts in one request.
 	// It wraps ErrInvalid, so errors.Is(err, ErrInvalid) holds as well.
 	ErrTooLarge = fmt.Errorf("%w: value too large for etcd's request limit", ErrInvalid)
