@@ -31,7 +31,6 @@ func NewEtcdStore(cli *clientv3.Client, opts ...StoreOption) (*EtcdStore, error)
 	return &EtcdStore{cli: cli, keys: keyspace{o.prefix}, maxBytes: o.maxRequestBytes}, nil
 }
 
-
 // etcdError wraps an error from etcd with the attribute it was about,
 // turning etcd's "request is too large" into ErrTooLarge.
 func etcdError(err error, agent, name string) error {
