@@ -3,6 +3,7 @@ package attrs
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 var (
@@ -43,7 +44,9 @@ func (e *AttributeError) Error() string {
 	if e.Value != "" {
 		s += fmt.Sprintf(" value %q", e.Value)
 	}
-	return s + ": " + e.Err.Error()
+	// The cause is usually one of this package's sentinels: its own
+	// "attrs: " would only repeat the prefix.
+	return s + ": " + strings.TrimPrefix(e.Err.Error(), "attrs: ")
 }
 
 func (e *AttributeError) Unwrap() error { return e.Err }

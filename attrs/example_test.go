@@ -38,7 +38,7 @@ func ExampleParse_badInput() {
 	fmt.Println(err)
 	// Output:
 	// ports true
-	// attrs: attribute "ports" value "[32000-31000]": attrs: invalid input: malformed range "32000-31000": begin is after end
+	// attrs: attribute "ports" value "[32000-31000]": invalid input: malformed range "32000-31000": begin is after end
 }
 
 func ExampleAttributes_Map() {
