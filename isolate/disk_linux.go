@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"sync"
 	"time"
@@ -199,26 +200,47 @@ func (w *DiskWatcher) Tick(ctx context.Context) {
 	}
 }
 
-// duScan is a resumable du -s of one directory tree.
+// duScan is a resumable du -s of one directory tree. The tree belongs to a
+// running task, which may swap any directory for a symlink at any moment,
+// so no path is ever opened from the host's root: every directory is
+// opened below an os.Root on the sandbox, and only when it is still the
+// directory (device and inode) that its parent listed.
 type duScan struct {
+	root    *os.Root
 	dev     uint64
 	bytes   int64
 	seen    map[[2]uint64]bool // (dev, ino) of files with more than one link
-	pending []string           // directories still to read
+	pending []duDir            // directories still to read
 	cur     *os.File           // directory being read
-	curPath string
+	curPath string             // relative to root
 }
 
-func newDuScan(root string) (*duScan, error) {
+// duDir is a directory to read: its path below the root and the inode a
+// listing found there.
+type duDir struct {
+	rel string
+	ino uint64
+}
+
+func newDuScan(dir string) (*duScan, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("isolate: open %s: %w", dir, err)
+	}
+	top, err := root.Open(".")
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("isolate: open %s: %w", dir, err)
+	}
+	defer top.Close()
 	var st unix.Stat_t
-	if err := unix.Lstat(root, &st); err != nil {
-		return nil, fmt.Errorf("isolate: stat %s: %w", root, err)
+	if err := unix.Fstat(int(top.Fd()), &st); err != nil {
+		root.Close()
+		return nil, fmt.Errorf("isolate: stat %s: %w", dir, err)
 	}
-	s := &duScan{dev: st.Dev, seen: map[[2]uint64]bool{}}
+	s := &duScan{root: root, dev: st.Dev, seen: map[[2]uint64]bool{}}
 	s.bytes = st.Blocks * 512
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		s.pending = []string{root}
-	}
+	s.pending = []duDir{{rel: ".", ino: st.Ino}}
 	return s, nil
 }
 
@@ -230,16 +252,13 @@ func (s *duScan) step(budget int) (int, bool) {
 			if len(s.pending) == 0 {
 				return budget, true
 			}
-			s.curPath = s.pending[len(s.pending)-1]
+			d := s.pending[len(s.pending)-1]
 			s.pending = s.pending[:len(s.pending)-1]
-			// O_NOFOLLOW|O_DIRECTORY: the task may have replaced the
-			// directory with a symlink since it was listed, and du never
-			// follows one out of the sandbox.
-			f, err := os.OpenFile(s.curPath, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
-			if err != nil {
+			s.cur = s.openDir(d)
+			s.curPath = d.rel
+			if s.cur == nil {
 				continue // removed, replaced or unreadable since it was listed
 			}
-			s.cur = f
 		}
 		names, err := s.cur.Readdirnames(min(budget, 512))
 		for _, n := range names {
@@ -252,6 +271,24 @@ func (s *duScan) step(budget int) (int, bool) {
 		}
 	}
 	return 0, s.cur == nil && len(s.pending) == 0
+}
+
+// openDir opens d below the root, or returns nil when it is no longer the
+// directory that was listed: O_NOFOLLOW|O_DIRECTORY refuse a symlink in its
+// place, and the inode check a directory moved in from elsewhere in the
+// tree (os.Root still follows links in the middle of the path, never out
+// of the root).
+func (s *duScan) openDir(d duDir) *os.File {
+	f, err := s.root.OpenFile(d.rel, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Dev != s.dev || st.Ino != d.ino {
+		f.Close()
+		return nil
+	}
+	return f
 }
 
 func (s *duScan) account(name string) {
@@ -271,13 +308,20 @@ func (s *duScan) account(name string) {
 	}
 	s.bytes += st.Blocks * 512
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		s.pending = append(s.pending, filepath.Join(s.curPath, name))
+		s.pending = append(s.pending, duDir{rel: path.Join(s.curPath, name), ino: st.Ino})
 	}
 }
 
 func (s *duScan) close() {
-	if s != nil && s.cur != nil {
+	if s == nil {
+		return
+	}
+	if s.cur != nil {
 		s.cur.Close()
 		s.cur = nil
+	}
+	if s.root != nil {
+		s.root.Close()
+		s.root = nil
 	}
 }

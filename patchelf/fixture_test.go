@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gleaner/gleaner/internal/testenv"
+	"github.com/gleaner/gleaner/patchelf"
 )
 
 // fixtures are ELF files built by gcc once per test binary.
@@ -233,4 +234,34 @@ func checkLayout(t *testing.T, path string) {
 			t.Errorf("PT_PHDR offset %#x, e_phoff %#x", phoff, ehdrPhoff)
 		}
 	}
+}
+
+// needed returns f.Needed, failing the test on an error.
+func needed(t testing.TB, f *patchelf.File) []string {
+	t.Helper()
+	n, err := f.Needed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// rpathOf returns f.RPath, failing the test on an error.
+func rpathOf(t testing.TB, f *patchelf.File) string {
+	t.Helper()
+	rp, err := f.RPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rp
+}
+
+// dynStrings returns f.DynStrings, failing the test on an error.
+func dynStrings(t testing.TB, f *patchelf.File, tag elf.DynTag) []string {
+	t.Helper()
+	s, err := f.DynStrings(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

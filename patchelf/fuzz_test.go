@@ -46,7 +46,10 @@ func FuzzSetRPath(f *testing.F) {
 		if err != nil {
 			return
 		}
-		needed := ef.Needed()
+		needed, err := ef.Needed()
+		if err != nil {
+			return
+		}
 		if err := ef.SetRPath(long); err != nil {
 			return
 		}
@@ -58,10 +61,10 @@ func FuzzSetRPath(f *testing.F) {
 		if err != nil {
 			t.Fatalf("edited file does not parse: %v", err)
 		}
-		if got := back.RPath(); got != long {
+		if got, err := back.RPath(); err != nil || got != long {
 			t.Fatalf("rpath read back %q", got)
 		}
-		if got := back.Needed(); strings.Join(got, ",") != strings.Join(needed, ",") {
+		if got, _ := back.Needed(); strings.Join(got, ",") != strings.Join(needed, ",") {
 			t.Fatalf("needed changed: %v -> %v", needed, got)
 		}
 	})

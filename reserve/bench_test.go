@@ -114,7 +114,7 @@ func BenchmarkReplay(b *testing.B) {
 	tr := Trace{Name: "synthetic", Samples: syntheticSamples(10000, 5*time.Minute)}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Replay(tr, DefaultPolicy(), DefaultHysteresis(), ReplayOptions{}); err != nil {
+		if _, err := Replay(tr, DefaultPolicy(), DefaultHysteresis()); err != nil {
 			b.Fatal(err)
 		}
 	}

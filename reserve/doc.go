@@ -40,4 +40,10 @@
 //     of intervals where lending would have hurt the business. RESULTS.md
 //     has the table for the public Bitbrains traces and how to remake it;
 //     the default policy was chosen from it.
+//
+// A policy's, a hysteresis's and QoS's parameters are plain values (what to
+// decide); the one function with knobs about how it runs, Replay, takes
+// functional options (ReplayOption: WithMaxGap, WithOnStep). Bad input wraps
+// ErrInvalid, usually as a *FieldError naming the field; a trace file that
+// cannot be read is a *ParseError wrapping ErrMalformed.
 package reserve

@@ -79,7 +79,7 @@ func ExampleReplay() {
 		reserve.Headroom{},
 		reserve.Percentile{Window: time.Hour, Percentile: 100},
 	} {
-		sc, err := reserve.Replay(tr, p, reserve.Hysteresis{}, reserve.ReplayOptions{})
+		sc, err := reserve.Replay(tr, p, reserve.Hysteresis{})
 		if err != nil {
 			panic(err)
 		}

@@ -11,13 +11,13 @@ import (
 )
 
 // checkTrace asserts what every reader promises: samples valid and in
-// order, and a failure is an ErrInvalid ParseError.
+// order, and a failure is an ErrMalformed ParseError.
 func checkTrace(t *testing.T, tr Trace, err error) {
 	t.Helper()
 	if err != nil {
 		var pe *ParseError
-		if !errors.As(err, &pe) || !errors.Is(err, ErrInvalid) {
-			t.Fatalf("error %v (%T) is not an ErrInvalid ParseError", err, err)
+		if !errors.As(err, &pe) || !errors.Is(err, ErrMalformed) {
+			t.Fatalf("error %v (%T) is not an ErrMalformed ParseError", err, err)
 		}
 		return
 	}
@@ -30,7 +30,7 @@ func checkTrace(t *testing.T, tr Trace, err error) {
 		}
 	}
 	// A trace a reader accepted replays without error or negative lending.
-	sc, err := Replay(tr, DefaultPolicy(), DefaultHysteresis(), ReplayOptions{})
+	sc, err := Replay(tr, DefaultPolicy(), DefaultHysteresis())
 	if err != nil || sc.CPU.Lent < 0 || sc.Memory.Lent < 0 {
 		t.Fatalf("replay of an accepted trace: %+v, %v", sc, err)
 	}
@@ -60,7 +60,7 @@ func FuzzReadPlanetLabVM(f *testing.F) {
 	f.Add("1e9\n0\n-0\n")
 	f.Add("NaN\n")
 	f.Fuzz(func(t *testing.T, data string) {
-		tr, err := ReadPlanetLabVM(strings.NewReader(data), "fuzz", time.Unix(0, 0))
+		tr, err := readPlanetLabVM(strings.NewReader(data), "fuzz", time.Unix(0, 0))
 		checkTrace(t, tr, err)
 	})
 }

@@ -110,9 +110,6 @@ func (h *History) Add(s Sample) error {
 	return nil
 }
 
-// Len returns the number of samples added.
-func (h *History) Len() int { return h.n }
-
 // Latest returns the newest sample and whether there is one.
 func (h *History) Latest() (Sample, bool) {
 	if h.n == 0 {

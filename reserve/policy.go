@@ -152,8 +152,8 @@ func (p PeakDecay) Validate() error {
 // Koordinator defaults, from koordinator-sh/koordinator's
 // ColocationStrategy (cpuReclaimThresholdPercent, memoryReclaimThresholdPercent).
 const (
-	KoordinatorCPUThreshold    = 60
-	KoordinatorMemoryThreshold = 65
+	koordinatorCPUThreshold    = 60
+	koordinatorMemoryThreshold = 65
 )
 
 // Koordinator is Koordinator's batch-resource formula (slo-controller,
@@ -168,18 +168,18 @@ const (
 // 300 s, CPU suppression shrinking at once and growing by at most 10% of the
 // node per round): use KoordinatorHysteresis for that.
 type Koordinator struct {
-	CPUThreshold    float64   // percent; 0 means KoordinatorCPUThreshold
-	MemoryThreshold float64   // percent; 0 means KoordinatorMemoryThreshold (also for disk)
+	CPUThreshold    float64   // percent; 0 means 60
+	MemoryThreshold float64   // percent; 0 means 65 (also for disk)
 	SystemReserved  Resources // reserved for the system regardless of its usage
 }
 
 func (p Koordinator) thresholds() Resources {
 	t := Resources{CPUCores: p.CPUThreshold, MemoryBytes: p.MemoryThreshold}
 	if t.CPUCores == 0 {
-		t.CPUCores = KoordinatorCPUThreshold
+		t.CPUCores = koordinatorCPUThreshold
 	}
 	if t.MemoryBytes == 0 {
-		t.MemoryBytes = KoordinatorMemoryThreshold
+		t.MemoryBytes = koordinatorMemoryThreshold
 	}
 	t.DiskBytes = t.MemoryBytes
 	return t

@@ -189,8 +189,8 @@ func TestHistoryRejectsOutOfOrder(t *testing.T) {
 			t.Errorf("Add(%s) = %v, want ErrOutOfOrder", s.Time, err)
 		}
 	}
-	if got, _ := h.Latest(); got.Business.CPUCores != 1 || h.Len() != 1 {
-		t.Errorf("history changed by rejected samples: latest %v, len %d", got.Business, h.Len())
+	if got, _ := h.Latest(); got.Business.CPUCores != 1 || h.n != 1 {
+		t.Errorf("history changed by rejected samples: latest %v, %d samples", got.Business, h.n)
 	}
 }
 

@@ -89,20 +89,47 @@ func (q QoS) Decide(reservation, business Resources, tasks []Task) ([]Action, er
 	if err := checkAmounts("business", business); err != nil {
 		return nil, err
 	}
-	floorPct, minCores := q.CPUFloorPercent, q.MinCPUCores
-	if floorPct == 0 {
-		floorPct = 10
+	floorPct, minCores, err := q.cpuFloors()
+	if err != nil {
+		return nil, err
 	}
-	if minCores == 0 {
-		minCores = 0.01
+	order, err := evictionOrder(tasks)
+	if err != nil {
+		return nil, err
 	}
-	if math.IsNaN(floorPct) || floorPct < 0 || floorPct > 100 {
-		return nil, &FieldError{Field: "QoS.CPUFloorPercent", Value: floorPct, Why: "is not a percentage in [0, 100]"}
+	d := &decision{
+		reservation: reservation, business: business, tasks: tasks, order: order,
+		evicted: make([]bool, len(tasks)), floorPct: floorPct, minCores: minCores,
 	}
-	if math.IsNaN(minCores) || minCores < 0 {
-		return nil, &FieldError{Field: "QoS.MinCPUCores", Value: minCores, Why: "is negative"}
+	d.evictForMemory()
+	if held, reason := d.evictForCPU(); held > reservation.CPUCores {
+		d.throttle(reason)
 	}
-	// Eviction order: lowest priority, then youngest, then ID for determinism.
+	return d.actions, nil
+}
+
+// cpuFloors returns the floors a throttled task keeps, defaults applied.
+func (q QoS) cpuFloors() (pct, cores float64, err error) {
+	pct, cores = q.CPUFloorPercent, q.MinCPUCores
+	if pct == 0 {
+		pct = 10
+	}
+	if cores == 0 {
+		cores = 0.01
+	}
+	if math.IsNaN(pct) || pct < 0 || pct > 100 {
+		return 0, 0, &FieldError{Field: "QoS.CPUFloorPercent", Value: pct, Why: "is not a percentage in [0, 100]"}
+	}
+	if math.IsNaN(cores) || cores < 0 {
+		return 0, 0, &FieldError{Field: "QoS.MinCPUCores", Value: cores, Why: "is negative"}
+	}
+	return pct, cores, nil
+}
+
+// evictionOrder checks the tasks and returns their indexes in the order
+// they are evicted: lowest priority, then youngest (least work lost), then
+// by ID so that the order is deterministic.
+func evictionOrder(tasks []Task) ([]int, error) {
 	order := make([]int, len(tasks))
 	seen := make(map[string]bool, len(tasks))
 	for i := range tasks {
@@ -131,105 +158,137 @@ func (q QoS) Decide(reservation, business Resources, tasks []Task) ([]Action, er
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+	return order, nil
+}
 
-	var actions []Action
-	evicted := make([]bool, len(tasks))
-	// evict evicts the task at position k of order.
-	evict := func(k int, r resource, reason string) {
-		i := order[k]
-		evicted[i] = true
-		t := &tasks[i]
-		why := "lowest"
-		for _, j := range order[k+1:] {
-			if !evicted[j] {
-				if tasks[j].Priority == t.Priority {
-					why = "youngest"
-				}
-				break
+// decision is the state of one Decide call.
+type decision struct {
+	reservation, business Resources
+	tasks                 []Task
+	order                 []int  // eviction order, see evictionOrder
+	evicted               []bool // by task index
+	floorPct, minCores    float64
+	actions               []Action
+}
+
+// evict evicts the task at position k of the eviction order, for a
+// shortage of r; reason says what rose and what is held.
+func (d *decision) evict(k int, r resource, reason string) {
+	i := d.order[k]
+	d.evicted[i] = true
+	t := &d.tasks[i]
+	// Say why this task: it has the lowest priority left, or shares it
+	// with the next candidate and is younger.
+	why := "lowest"
+	for _, j := range d.order[k+1:] {
+		if !d.evicted[j] {
+			if d.tasks[j].Priority == t.Priority {
+				why = "youngest"
 			}
-		}
-		actions = append(actions, Action{Kind: Evict, TaskID: t.ID, Resource: r.String(),
-			Reason: reason + fmt.Sprintf("evict task %s (priority %d, %s)", t.ID, t.Priority, why)})
-	}
-
-	// Memory: evict until what remains fits.
-	var heldMem float64
-	for i := range tasks {
-		heldMem += tasks[i].MemoryUsage
-	}
-	for k, i := range order {
-		if heldMem <= reservation.MemoryBytes {
 			break
 		}
-		if tasks[i].MemoryUsage == 0 {
+	}
+	d.actions = append(d.actions, Action{Kind: Evict, TaskID: t.ID, Resource: r.String(),
+		Reason: reason + fmt.Sprintf("evict task %s (priority %d, %s)", t.ID, t.Priority, why)})
+}
+
+// evictForMemory evicts until what the remaining tasks hold fits the
+// memory reservation: memory cannot be throttled.
+func (d *decision) evictForMemory() {
+	var held float64
+	for i := range d.tasks {
+		held += d.tasks[i].MemoryUsage
+	}
+	for k, i := range d.order {
+		if held <= d.reservation.MemoryBytes {
+			return
+		}
+		if d.tasks[i].MemoryUsage == 0 {
 			continue // evicting it would free no memory
 		}
-		evict(k, memory, fmt.Sprintf("business memory rose to %s; reservation %s < held %s; ",
-			formatAmount(memory, business.MemoryBytes), formatAmount(memory, reservation.MemoryBytes), formatAmount(memory, heldMem)))
-		heldMem -= tasks[i].MemoryUsage
+		d.evict(k, memory, fmt.Sprintf("business memory rose to %s; reservation %s < held %s; ",
+			formatAmount(memory, d.business.MemoryBytes), formatAmount(memory, d.reservation.MemoryBytes), formatAmount(memory, held)))
+		held -= d.tasks[i].MemoryUsage
 	}
+}
 
-	// CPU: evict while even the floors do not fit, then throttle the rest.
-	floor := func(t *Task) float64 { return min(t.cpuHeld(), max(t.cpuHeld()*floorPct/100, minCores)) }
-	var held, floors float64
-	for i := range tasks {
-		if !evicted[i] {
-			held += tasks[i].cpuHeld()
-			floors += floor(&tasks[i])
+// floor is the least CPU a throttled task keeps.
+func (d *decision) floor(t *Task) float64 {
+	return min(t.cpuHeld(), max(t.cpuHeld()*d.floorPct/100, d.minCores))
+}
+
+// evictForCPU evicts while even the remaining tasks' floors exceed the CPU
+// reservation. It returns what the remaining tasks then hold and, if the
+// tasks held more than reserved, how the reasons of CPU actions start.
+func (d *decision) evictForCPU() (held float64, reason string) {
+	var floors float64
+	for i := range d.tasks {
+		if !d.evicted[i] {
+			held += d.tasks[i].cpuHeld()
+			floors += d.floor(&d.tasks[i])
 		}
 	}
-	if held <= reservation.CPUCores {
-		return actions, nil
+	if held <= d.reservation.CPUCores {
+		return held, ""
 	}
-	prefix := fmt.Sprintf("business CPU rose to %s; reservation %s < held %s; ",
-		formatAmount(cpu, business.CPUCores), formatAmount(cpu, reservation.CPUCores), formatAmount(cpu, held))
-	for k, i := range order {
-		if floors <= reservation.CPUCores {
+	reason = fmt.Sprintf("business CPU rose to %s; reservation %s < held %s; ",
+		formatAmount(cpu, d.business.CPUCores), formatAmount(cpu, d.reservation.CPUCores), formatAmount(cpu, held))
+	for k, i := range d.order {
+		if floors <= d.reservation.CPUCores {
 			break
 		}
-		if evicted[i] || tasks[i].cpuHeld() == 0 {
+		if d.evicted[i] || d.tasks[i].cpuHeld() == 0 {
 			continue // already gone, or evicting it would free no CPU
 		}
-		evict(k, cpu, prefix+fmt.Sprintf("throttled to their floors tasks would still hold %s; ", formatAmount(cpu, floors)))
-		held -= tasks[i].cpuHeld()
-		floors -= floor(&tasks[i])
+		d.evict(k, cpu, reason+fmt.Sprintf("throttled to their floors tasks would still hold %s; ", formatAmount(cpu, floors)))
+		held -= d.tasks[i].cpuHeld()
+		floors -= d.floor(&d.tasks[i])
 	}
-	if held <= reservation.CPUCores {
-		return actions, nil
+	return held, reason
+}
+
+// throttle lowers the remaining tasks' CFS quotas by one common factor, none
+// below its floor, so that together they hold the CPU reservation. Each
+// action's reason starts with reason.
+func (d *decision) throttle(reason string) {
+	s := d.throttleFactor()
+	for i := range d.tasks {
+		t := &d.tasks[i]
+		if d.evicted[i] {
+			continue
+		}
+		limit := max(d.floor(t), s*t.cpuHeld())
+		if limit >= t.cpuHeld()*(1-1e-9) {
+			continue
+		}
+		pinned := ""
+		if limit == d.floor(t) {
+			pinned = ", at its floor"
+		}
+		d.actions = append(d.actions, Action{Kind: Throttle, TaskID: t.ID, CPULimit: limit, Resource: cpu.String(),
+			Reason: reason + fmt.Sprintf("throttle task %s from %s to %s (×%.2f%s)",
+				t.ID, formatAmount(cpu, t.cpuHeld()), formatAmount(cpu, limit), limit/t.cpuHeld(), pinned)})
 	}
-	// Find the common factor s with sum(max(floor, s*held)) = reservation by
-	// bisection; the sum is monotone in s.
+}
+
+// throttleFactor finds the common factor s with
+// sum(max(floor, s×held)) = reservation over the remaining tasks, by
+// bisection: the sum is monotone in s.
+func (d *decision) throttleFactor() float64 {
 	lo, hi := 0.0, 1.0
 	for range 50 {
 		s := (lo + hi) / 2
 		var sum float64
-		for i := range tasks {
-			if !evicted[i] {
-				sum += max(floor(&tasks[i]), s*tasks[i].cpuHeld())
+		for i := range d.tasks {
+			if !d.evicted[i] {
+				sum += max(d.floor(&d.tasks[i]), s*d.tasks[i].cpuHeld())
 			}
 		}
-		if sum > reservation.CPUCores {
+		if sum > d.reservation.CPUCores {
 			hi = s
 		} else {
 			lo = s
 		}
 	}
-	for i := range tasks {
-		t := &tasks[i]
-		if evicted[i] {
-			continue
-		}
-		limit := max(floor(t), lo*t.cpuHeld())
-		if limit >= t.cpuHeld()*(1-1e-9) {
-			continue
-		}
-		pinned := ""
-		if limit == floor(t) {
-			pinned = ", at its floor"
-		}
-		actions = append(actions, Action{Kind: Throttle, TaskID: t.ID, CPULimit: limit, Resource: cpu.String(),
-			Reason: prefix + fmt.Sprintf("throttle task %s from %s to %s (×%.2f%s)",
-				t.ID, formatAmount(cpu, t.cpuHeld()), formatAmount(cpu, limit), limit/t.cpuHeld(), pinned)})
-	}
-	return actions, nil
+	return lo
 }

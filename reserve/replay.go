@@ -15,8 +15,8 @@ import (
 // capacity: harvested work then held what the business needed. Intervals
 // where the business alone exceeded capacity while nothing was lent are not
 // violations; the trace's own overload is not the estimator's doing.
-// Intervals longer than ReplayOptions.MaxGap (gaps in the trace) are not
-// scored, but their samples still feed the policy.
+// Intervals longer than the maximum gap (WithMaxGap; gaps in the trace)
+// are not scored, but their samples still feed the policy.
 type Score struct {
 	Trace     string
 	Policy    string
@@ -46,7 +46,8 @@ type ResourceScore struct {
 	ViolationRatio float64
 }
 
-// Step is one scored interval, reported to ReplayOptions.OnStep (for plots).
+// Step is one scored interval, reported to the WithOnStep function (for
+// plots).
 type Step struct {
 	Time     time.Time // end of the interval
 	Capacity Resources
@@ -56,40 +57,61 @@ type Step struct {
 	CPUViolation, MemoryViolation bool
 }
 
-// ReplayOptions adjust Replay. The zero value is usable.
-type ReplayOptions struct {
-	// MaxGap is the longest interval that is scored; longer gaps in a
-	// trace are skipped. Zero means 15 minutes.
-	MaxGap time.Duration
-	// OnStep, if set, is called for every scored interval.
-	OnStep func(Step)
+// DefaultMaxGap is the longest interval Replay scores unless WithMaxGap
+// says otherwise.
+const DefaultMaxGap = 15 * time.Minute
+
+// ReplayOption configures Replay. The policy and hysteresis replayed are
+// Replay's arguments; options say how the replay runs.
+type ReplayOption func(*replayConfig)
+
+type replayConfig struct {
+	maxGap time.Duration
+	onStep func(Step)
+}
+
+// WithMaxGap sets the longest interval that is scored (default
+// DefaultMaxGap); longer gaps in a trace are skipped. It must be positive.
+func WithMaxGap(d time.Duration) ReplayOption {
+	return func(c *replayConfig) { c.maxGap = d }
+}
+
+// WithOnStep has fn called with every scored interval, in time order, for
+// plots. A nil fn is not called.
+func WithOnStep(fn func(Step)) ReplayOption {
+	return func(c *replayConfig) { c.onStep = fn }
 }
 
 // Replay runs policy p with hysteresis h over the trace and scores it. It
-// reports an error for a bad policy or hysteresis, or a trace sample that
-// is invalid or out of order (naming its index).
-func Replay(tr Trace, p Policy, h Hysteresis, opts ReplayOptions) (Score, error) {
+// reports an error wrapping ErrInvalid for a bad policy, hysteresis or
+// option, or a trace sample that is invalid or out of order (naming its
+// index).
+func Replay(tr Trace, p Policy, h Hysteresis, opts ...ReplayOption) (Score, error) {
+	cfg := replayConfig{maxGap: DefaultMaxGap}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.maxGap <= 0 {
+		return Score{}, &FieldError{Field: "WithMaxGap", Value: cfg.maxGap.Seconds(), Why: "is not positive (seconds)"}
+	}
 	e, err := newEngine(p, h, 0)
 	if err != nil {
 		return Score{}, err
 	}
 	e.quiet = true
-	if opts.MaxGap <= 0 {
-		opts.MaxGap = 15 * time.Minute
-	}
 	sc := Score{Trace: tr.Name, Policy: e.name}
 	var lent Resources
 	var prev time.Time
 	for i, s := range tr.Samples {
 		if i > 0 {
-			if dt := s.Time.Sub(prev); dt > 0 && dt <= opts.MaxGap {
+			if dt := s.Time.Sub(prev); dt > 0 && dt <= cfg.maxGap {
 				st := Step{Time: s.Time, Capacity: s.Capacity, Business: s.Business, Lent: lent}
 				hours := dt.Hours()
 				sc.Intervals++
 				st.CPUViolation = sc.CPU.add(s.Capacity.CPUCores, s.Business.CPUCores, lent.CPUCores, hours)
 				st.MemoryViolation = sc.Memory.add(s.Capacity.MemoryBytes, s.Business.MemoryBytes, lent.MemoryBytes, hours)
-				if opts.OnStep != nil {
-					opts.OnStep(st)
+				if cfg.onStep != nil {
+					cfg.onStep(st)
 				}
 			}
 		}

@@ -16,7 +16,7 @@ func TestReplayScoresCausally(t *testing.T) {
 		at(0, 2, 8), at(5, 2, 8), at(10, 2, 8), at(15, 7, 8), at(20, 2, 8),
 	}}
 	var steps []Step
-	sc, err := Replay(tr, Headroom{}, Hysteresis{}, ReplayOptions{OnStep: func(s Step) { steps = append(steps, s) }})
+	sc, err := Replay(tr, Headroom{}, Hysteresis{}, WithOnStep(func(s Step) { steps = append(steps, s) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestReplayScoresCausally(t *testing.T) {
 
 func TestReplayOverloadWithoutLendingIsNoViolation(t *testing.T) {
 	tr := Trace{Name: "overload", Samples: []Sample{at(0, 9, 1), at(5, 10, 1), at(10, 9, 1)}}
-	sc, err := Replay(tr, Headroom{}, Hysteresis{}, ReplayOptions{})
+	sc, err := Replay(tr, Headroom{}, Hysteresis{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,12 +60,20 @@ func TestReplayOverloadWithoutLendingIsNoViolation(t *testing.T) {
 
 func TestReplaySkipsGaps(t *testing.T) {
 	tr := Trace{Name: "gap", Samples: []Sample{at(0, 1, 1), at(5, 1, 1), at(600, 1, 1), at(605, 1, 1)}}
-	sc, err := Replay(tr, Headroom{}, Hysteresis{}, ReplayOptions{})
+	sc, err := Replay(tr, Headroom{}, Hysteresis{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sc.Intervals != 2 {
 		t.Errorf("intervals = %d, want 2 (the 595-minute gap is not scored)", sc.Intervals)
+	}
+	// With a longer maximum gap, it is.
+	sc, err = Replay(tr, Headroom{}, Hysteresis{}, WithMaxGap(10*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Intervals != 3 {
+		t.Errorf("intervals with WithMaxGap(10h) = %d, want 3", sc.Intervals)
 	}
 }
 
@@ -80,15 +88,17 @@ func TestReplayRejectsBadInput(t *testing.T) {
 		p    Policy
 		h    Hysteresis
 		want error
+		opts []ReplayOption
 	}{
-		{"NaN sample", nan, Headroom{}, Hysteresis{}, ErrInvalid},
-		{"out-of-order sample", backwards, Headroom{}, Hysteresis{}, ErrOutOfOrder},
-		{"zero capacity", zero, Headroom{}, Hysteresis{}, ErrInvalid},
-		{"bad policy", good, Percentile{}, Hysteresis{}, ErrInvalid},
-		{"bad hysteresis", good, Headroom{}, Hysteresis{MinChangePercent: math.NaN()}, ErrInvalid},
+		{"NaN sample", nan, Headroom{}, Hysteresis{}, ErrInvalid, nil},
+		{"out-of-order sample", backwards, Headroom{}, Hysteresis{}, ErrOutOfOrder, nil},
+		{"zero capacity", zero, Headroom{}, Hysteresis{}, ErrInvalid, nil},
+		{"bad policy", good, Percentile{}, Hysteresis{}, ErrInvalid, nil},
+		{"bad hysteresis", good, Headroom{}, Hysteresis{MinChangePercent: math.NaN()}, ErrInvalid, nil},
+		{"zero maximum gap", good, Headroom{}, Hysteresis{}, ErrInvalid, []ReplayOption{WithMaxGap(0)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := Replay(tc.tr, tc.p, tc.h, ReplayOptions{}); !errors.Is(err, tc.want) {
+			if _, err := Replay(tc.tr, tc.p, tc.h, tc.opts...); !errors.Is(err, tc.want) {
 				t.Errorf("Replay = %v, want %v", err, tc.want)
 			}
 		})

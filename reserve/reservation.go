@@ -142,8 +142,8 @@ func (r *Reservation) Current() Resources {
 	return r.engine.current
 }
 
-// Subscribe returns a subscription that receives every later Change
-// (latest-value semantics, see Reservation). Close it when done.
+// Subscribe returns a subscription that receives the Changes published
+// from now on, latest value first (see Subscription). Close it when done.
 func (r *Reservation) Subscribe() *Subscription {
 	s := &Subscription{c: make(chan Change, 1), r: r}
 	r.mu.Lock()
@@ -152,25 +152,36 @@ func (r *Reservation) Subscribe() *Subscription {
 	return s
 }
 
-// Subscription is one subscriber's mailbox.
+// Subscription is one subscriber's mailbox, returned by Subscribe.
+//
+// Delivery is latest-value: the mailbox holds one Change, and a Change
+// published while the previous one is still unread replaces it, which
+// counts as dropped. A reservation is a level, so only the newest matters,
+// and every Change carries From and To. Publishing never waits for a
+// subscriber.
 type Subscription struct {
 	c       chan Change
 	r       *Reservation
 	dropped uint64 // guarded by r.mu
 }
 
-// C returns the channel Changes arrive on. It is closed by Close.
+// C returns the channel Changes arrive on. Close closes it after the last
+// delivery: a Change published before Close and not yet read is still
+// received, then the channel reports closed. The Reservation itself never
+// closes it.
 func (s *Subscription) C() <-chan Change { return s.c }
 
-// Dropped returns how many Changes were replaced by a newer one before this
-// subscriber read them.
+// Dropped returns how many Changes this subscriber did not get because a
+// newer one replaced them before it read them. It is safe to call from any
+// goroutine.
 func (s *Subscription) Dropped() uint64 {
 	s.r.mu.Lock()
 	defer s.r.mu.Unlock()
 	return s.dropped
 }
 
-// Close stops delivery and closes C. It is safe to call more than once.
+// Close stops delivery and closes C. It is idempotent and safe to call from
+// any goroutine, also while another reads C or calls Observe.
 func (s *Subscription) Close() {
 	s.r.mu.Lock()
 	defer s.r.mu.Unlock()

@@ -103,6 +103,36 @@ func TestSlowSubscriberDoesNotBlock(t *testing.T) {
 	}
 }
 
+// TestCloseDeliversTheUnreadChange checks the documented end of a
+// subscription: a Change published before Close is still received, then C
+// reports closed, and later Changes are not delivered.
+func TestCloseDeliversTheUnreadChange(t *testing.T) {
+	est := 2.0
+	r, err := NewReservation(fixed{&est}, Hysteresis{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := r.Subscribe()
+	if _, changed, err := r.Observe(at(0, 0, 0)); err != nil || !changed {
+		t.Fatalf("first sample: changed %v, err %v", changed, err)
+	}
+	sub.Close()
+	est = 3
+	if _, changed, err := r.Observe(at(1, 0, 0)); err != nil || !changed {
+		t.Fatalf("second sample: changed %v, err %v", changed, err)
+	}
+	c, ok := <-sub.C()
+	if !ok || c.To.CPUCores != 2 {
+		t.Fatalf("after Close: %v, %v; want the unread change to 2 cores", c.To, ok)
+	}
+	if c, ok := <-sub.C(); ok {
+		t.Fatalf("after the last delivery: %v, want C closed", c.To)
+	}
+	if d := sub.Dropped(); d != 0 {
+		t.Errorf("Dropped = %d, want 0: nothing was replaced before Close", d)
+	}
+}
+
 // TestConcurrentSubscribers runs readers while samples are observed (under
 // -race) and checks every reader ends on the final value.
 func TestConcurrentSubscribers(t *testing.T) {

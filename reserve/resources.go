@@ -15,6 +15,10 @@ var (
 	ErrInvalid = errors.New("reserve: invalid input")
 	// ErrOutOfOrder reports a sample whose time is not after the previous one.
 	ErrOutOfOrder = errors.New("reserve: sample out of order")
+	// ErrMalformed reports a trace file that cannot be read: bad syntax, a
+	// NaN or negative figure, a broken archive. The *ParseError that wraps
+	// it names the file and line.
+	ErrMalformed = errors.New("reserve: malformed trace")
 )
 
 // Resources is an amount of each resource the reservation covers. Amounts

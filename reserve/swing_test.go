@@ -76,11 +76,11 @@ func TestSwingCutsViolationsOnANoisyMachine(t *testing.T) {
 	swing := Swing{Window: 15 * time.Minute, SwingWindow: time.Hour, Spread: 25, Margin: Margin{OfCapacity: 4}}
 	for seed := range uint64(5) {
 		tr := noisyTrace(seed)
-		p, err := Replay(tr, peak, DefaultHysteresis(), ReplayOptions{})
+		p, err := Replay(tr, peak, DefaultHysteresis())
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := Replay(tr, swing, DefaultHysteresis(), ReplayOptions{})
+		s, err := Replay(tr, swing, DefaultHysteresis())
 		if err != nil {
 			t.Fatal(err)
 		}

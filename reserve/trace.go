@@ -49,7 +49,7 @@ func (tr *Trace) append(s Sample, line int) error {
 }
 
 // ParseError is a trace line that could not be used; it names the file and
-// line and wraps ErrInvalid.
+// line and wraps ErrMalformed and the cause.
 type ParseError struct {
 	File  string
 	Line  int
@@ -64,7 +64,7 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
 }
 
-func (e *ParseError) Unwrap() []error { return []error{ErrInvalid, e.Err} }
+func (e *ParseError) Unwrap() []error { return []error{ErrMalformed, e.Err} }
 
 // maybeGunzip returns r decompressed if it starts with the gzip magic.
 func maybeGunzip(r io.Reader) (io.Reader, func() error, error) {
@@ -133,41 +133,13 @@ func ReadBitbrains(r io.Reader, name string) (Trace, error) {
 		if err != nil {
 			return tr, err
 		}
-		var v [bbColumns]float64
-		for i := range v {
-			if i == 4 {
-				continue
-			}
-			f, err := parseAmount(rec[i])
-			if err != nil {
-				return tr, &ParseError{File: name, Line: line, Field: cols[i], Err: err}
-			}
-			v[i] = f
+		s, ok, err := bitbrainsSample(rec, cols, name, line)
+		if err != nil {
+			return tr, err
 		}
-		if v[bbCores] == 0 || v[bbCPUCapacityMHz] == 0 {
+		if !ok {
 			tr.Skipped = append(tr.Skipped, Skip{Line: line, Reason: "zero CPU capacity"})
 			continue
-		}
-		ts := v[bbTime]
-		if ts > 1e11 {
-			ts /= 1000
-		}
-		if ts > 1e11 {
-			// Beyond year 5000 even as milliseconds; int64(ts) would
-			// overflow for larger values.
-			return tr, &ParseError{File: name, Line: line, Field: cols[bbTime],
-				Err: fmt.Errorf("%q is not a Unix time in seconds or milliseconds", rec[bbTime])}
-		}
-		s := Sample{
-			Time: time.Unix(int64(ts), 0).UTC(),
-			Capacity: Resources{
-				CPUCores:    v[bbCores],
-				MemoryBytes: v[bbMemCapacityKB] * 1024,
-			},
-			Business: Resources{
-				CPUCores:    v[bbCPUUsageMHz] / (v[bbCPUCapacityMHz] / v[bbCores]),
-				MemoryBytes: v[bbMemUsageKB] * 1024,
-			},
 		}
 		if err := tr.append(s, line); err != nil {
 			return tr, err
@@ -175,8 +147,49 @@ func ReadBitbrains(r io.Reader, name string) (Trace, error) {
 	}
 }
 
-// PlanetLabStep is the sampling interval of the PlanetLab traces.
-const PlanetLabStep = 5 * time.Minute
+// bitbrainsSample converts one row of a Bitbrains file, whose header is
+// cols, to a Sample. It reports false for a VM switched off (zero CPU
+// capacity), which the caller skips.
+func bitbrainsSample(rec, cols []string, name string, line int) (Sample, bool, error) {
+	var v [bbColumns]float64
+	for i := range v {
+		if i == 4 {
+			continue
+		}
+		f, err := parseAmount(rec[i])
+		if err != nil {
+			return Sample{}, false, &ParseError{File: name, Line: line, Field: cols[i], Err: err}
+		}
+		v[i] = f
+	}
+	if v[bbCores] == 0 || v[bbCPUCapacityMHz] == 0 {
+		return Sample{}, false, nil
+	}
+	ts := v[bbTime]
+	if ts > 1e11 {
+		ts /= 1000
+	}
+	if ts > 1e11 {
+		// Beyond year 5000 even as milliseconds; int64(ts) would
+		// overflow for larger values.
+		return Sample{}, false, &ParseError{File: name, Line: line, Field: cols[bbTime],
+			Err: fmt.Errorf("%q is not a Unix time in seconds or milliseconds", rec[bbTime])}
+	}
+	return Sample{
+		Time: time.Unix(int64(ts), 0).UTC(),
+		Capacity: Resources{
+			CPUCores:    v[bbCores],
+			MemoryBytes: v[bbMemCapacityKB] * 1024,
+		},
+		Business: Resources{
+			CPUCores:    v[bbCPUUsageMHz] / (v[bbCPUCapacityMHz] / v[bbCores]),
+			MemoryBytes: v[bbMemUsageKB] * 1024,
+		},
+	}, true, nil
+}
+
+// planetLabStep is the sampling interval of the PlanetLab traces.
+const planetLabStep = 5 * time.Minute
 
 // ReadPlanetLab reads one day of the PlanetLab CPU traces (CoMon, as
 // distributed with CloudSim): a tar archive, plain or gzip-compressed,
@@ -212,7 +225,7 @@ func ReadPlanetLab(r io.Reader, name string) ([]Trace, error) {
 		if d := planetLabDay(path.Dir(hdr.Name)); !d.Equal(time.Unix(0, 0).UTC()) {
 			start = d
 		}
-		tr, err := ReadPlanetLabVM(t, name+":"+hdr.Name, start)
+		tr, err := readPlanetLabVM(t, name+":"+hdr.Name, start)
 		if err != nil {
 			return out, err
 		}
@@ -232,10 +245,10 @@ func planetLabDay(p string) time.Time {
 	return time.Unix(0, 0).UTC()
 }
 
-// ReadPlanetLabVM reads one PlanetLab VM file (one CPU percentage per line)
+// readPlanetLabVM reads one PlanetLab VM file (one CPU percentage per line)
 // whose first sample is at start; see ReadPlanetLab. Blank lines are
 // skipped; anything else that is not a non-negative number is an error.
-func ReadPlanetLabVM(r io.Reader, name string, start time.Time) (Trace, error) {
+func readPlanetLabVM(r io.Reader, name string, start time.Time) (Trace, error) {
 	tr := Trace{Name: name}
 	sc := bufio.NewScanner(r)
 	line := 0
@@ -251,7 +264,7 @@ func ReadPlanetLabVM(r io.Reader, name string, start time.Time) (Trace, error) {
 			return tr, &ParseError{File: name, Line: line, Field: "CPU percent", Err: err}
 		}
 		tr.Samples = append(tr.Samples, Sample{
-			Time:     start.Add(time.Duration(line-1) * PlanetLabStep),
+			Time:     start.Add(time.Duration(line-1) * planetLabStep),
 			Capacity: Resources{CPUCores: 1},
 			Business: Resources{CPUCores: pct / 100},
 		})

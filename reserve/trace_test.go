@@ -72,7 +72,7 @@ func TestReadBitbrainsErrorsNameFileAndLine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ReadBitbrains(strings.NewReader(tt.input), "vm7.csv")
 			var pe *ParseError
-			if !errors.As(err, &pe) || pe.File != "vm7.csv" || pe.Line != tt.line || pe.Field != tt.field || !errors.Is(err, ErrInvalid) {
+			if !errors.As(err, &pe) || pe.File != "vm7.csv" || pe.Line != tt.line || pe.Field != tt.field || !errors.Is(err, ErrMalformed) {
 				t.Fatalf("err = %v, want ParseError at vm7.csv:%d field %q", err, tt.line, tt.field)
 			}
 		})
@@ -120,8 +120,8 @@ func TestReadPlanetLab(t *testing.T) {
 	if !errors.As(err, &pe) || pe.File != "x.tar.gz:20110303/vm-b" || pe.Line != 2 {
 		t.Errorf("negative percent: %v, want ParseError at x.tar.gz:20110303/vm-b:2", err)
 	}
-	if _, err := ReadPlanetLab(strings.NewReader("not a tar"), "y.tar"); !errors.Is(err, ErrInvalid) {
-		t.Errorf("garbage archive: %v, want ErrInvalid", err)
+	if _, err := ReadPlanetLab(strings.NewReader("not a tar"), "y.tar"); !errors.Is(err, ErrMalformed) {
+		t.Errorf("garbage archive: %v, want ErrMalformed", err)
 	}
 }
 
@@ -179,7 +179,7 @@ func TestRealTraces(t *testing.T) {
 					if len(tr.Samples) < 2 {
 						continue // VM 54 was off all month
 					}
-					sc, err := Replay(tr, DefaultPolicy(), DefaultHysteresis(), ReplayOptions{})
+					sc, err := Replay(tr, DefaultPolicy(), DefaultHysteresis())
 					if err != nil {
 						t.Fatalf("%s: %v", tr.Name, err)
 					}
@@ -256,7 +256,7 @@ func TestReadCSV(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ReadCSV(strings.NewReader(tc.input), "m.csv", capacity)
 			var pe *ParseError
-			if !errors.As(err, &pe) || pe.Line != tc.line || pe.Field != tc.field || !errors.Is(err, ErrInvalid) {
+			if !errors.As(err, &pe) || pe.Line != tc.line || pe.Field != tc.field || !errors.Is(err, ErrMalformed) {
 				t.Fatalf("err = %v, want ParseError at m.csv:%d field %q", err, tc.line, tc.field)
 			}
 		})

@@ -128,7 +128,7 @@ func BenchmarkFetchCacheHit(b *testing.B) {
 	if err := os.WriteFile(src, body, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	f, err := rootfs.NewFetcher(filepath.Join(dir, "cache"))
+	f, err := rootfs.NewFetcher(filepath.Join(dir, "cache"), rootfs.WithFileRoots(dir))
 	if err != nil {
 		b.Fatal(err)
 	}

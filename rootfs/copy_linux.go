@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -18,18 +17,22 @@ import (
 // copyTree copies the tree at src into dst, replacing non-directories that
 // exist there. Writes go through dst (an os.Root), so a symlink in the tree
 // cannot redirect them outside. Owners are kept when running as root.
+// Reads go through an os.Root on src too: a tree a task can change (its
+// bundle) cannot swap an entry for a symlink between the walk and the copy
+// and so have a host file copied in.
 func copyTree(ctx context.Context, src string, dst *os.Root) error {
 	keepOwner := os.Geteuid() == 0
+	from, err := os.OpenRoot(src)
+	if err != nil {
+		return err
+	}
+	defer from.Close()
 	var dirs []dirMeta
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(from.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
 			return err
 		}
 		fi, err := d.Info()
@@ -40,7 +43,7 @@ func copyTree(ctx context.Context, src string, dst *os.Root) error {
 		if rel == "." {
 			return dst.Chmod(".", fi.Mode()&(fs.ModePerm|fs.ModeSticky|fs.ModeSetuid|fs.ModeSetgid))
 		}
-		if err := copyEntry(p, rel, fi, dst); err != nil {
+		if err := copyEntry(from, rel, fi, dst); err != nil {
 			return fmt.Errorf("%s: %w", rel, err)
 		}
 		if fi.IsDir() {
@@ -70,7 +73,7 @@ func copyTree(ctx context.Context, src string, dst *os.Root) error {
 	return nil
 }
 
-func copyEntry(p, rel string, fi fs.FileInfo, dst *os.Root) error {
+func copyEntry(from *os.Root, rel string, fi fs.FileInfo, dst *os.Root) error {
 	old, err := dst.Lstat(rel)
 	switch {
 	case err == nil && old.IsDir() && fi.IsDir():
@@ -89,13 +92,13 @@ func copyEntry(p, rel string, fi fs.FileInfo, dst *os.Root) error {
 	case mode.IsDir():
 		return dst.Mkdir(rel, 0o700)
 	case mode&fs.ModeSymlink != 0:
-		target, err := os.Readlink(p)
+		target, err := from.Readlink(rel)
 		if err != nil {
 			return err
 		}
 		return dst.Symlink(target, rel)
 	case mode.IsRegular():
-		return copyFile(p, rel, fi, dst)
+		return copyFile(from, rel, fi, dst)
 	case mode&(fs.ModeDevice|fs.ModeNamedPipe) != 0:
 		st, ok := fi.Sys().(*syscall.Stat_t)
 		if !ok {
@@ -106,8 +109,8 @@ func copyEntry(p, rel string, fi fs.FileInfo, dst *os.Root) error {
 	return fmt.Errorf("%w: file type %s", ErrNotSupported, mode.Type())
 }
 
-func copyFile(p, rel string, fi fs.FileInfo, dst *os.Root) error {
-	in, err := os.Open(p)
+func copyFile(from *os.Root, rel string, fi fs.FileInfo, dst *os.Root) error {
+	in, err := openRegular(from, rel)
 	if err != nil {
 		return err
 	}

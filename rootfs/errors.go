@@ -19,6 +19,12 @@ var (
 	ErrUnsafe = errors.New("rootfs: unsafe archive")
 	// ErrNotSupported: the kernel or platform lacks what was asked for.
 	ErrNotSupported = errors.New("rootfs: not supported")
+	// ErrDenied: the request is well-formed but the policy forbids it (a
+	// file:// URI outside the allowed directories, plain http without a
+	// digest).
+	ErrDenied = errors.New("rootfs: denied by policy")
+	// ErrTooLarge: an object is larger than the caller's limit.
+	ErrTooLarge = errors.New("rootfs: object too large")
 	// ErrExists: a destination that must be new already exists.
 	ErrExists = errors.New("rootfs: already exists")
 )

@@ -34,7 +34,7 @@ func ExampleFetcher_Fetch() {
 	img := filepath.Join(dir, "image.tar")
 	os.WriteFile(img, []byte("not really a tar"), 0o644)
 
-	f, _ := rootfs.NewFetcher(filepath.Join(dir, "cache"), rootfs.WithCacheSize(1<<30))
+	f, _ := rootfs.NewFetcher(filepath.Join(dir, "cache"), rootfs.WithCacheSize(1<<30), rootfs.WithFileRoots(dir))
 	defer f.Close()
 	ctx := context.Background()
 	first, _ := f.Fetch(ctx, "file://"+img)

@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // DefaultCacheSize bounds a Fetcher's cache when WithCacheSize is not given.
@@ -22,10 +25,11 @@ const DefaultCacheSize = 10 << 30
 // fetches of the same object share one download. Close stops downloads in
 // flight.
 type Fetcher struct {
-	cache *cache
-	http  *http.Client
-	s3    *s3Store
-	log   *slog.Logger
+	cache     *cache
+	http      *http.Client
+	s3        *s3Store
+	log       *slog.Logger
+	fileRoots []string
 
 	ctx    context.Context // parent of every download
 	cancel context.CancelFunc
@@ -43,6 +47,8 @@ type fetcherConfig struct {
 	cacheSize int64
 	http      *http.Client
 	s3        S3Config
+	s3Buckets []string
+	fileRoots []string
 	logger    *slog.Logger
 }
 
@@ -52,7 +58,8 @@ type fetcherConfig struct {
 func WithCacheSize(n int64) FetcherOption { return func(c *fetcherConfig) { c.cacheSize = n } }
 
 // WithHTTPClient sets the client used for http:// and https:// URIs
-// (default http.DefaultClient), for example one that trusts a private CA.
+// (default: one with DialTimeout, HeaderTimeout and the environment's
+// proxy), for example one that trusts a private CA.
 func WithHTTPClient(cl *http.Client) FetcherOption { return func(c *fetcherConfig) { c.http = cl } }
 
 // WithS3 sets the S3 endpoint, region and credentials. Fields left empty
@@ -68,13 +75,54 @@ func WithLogger(l *slog.Logger) FetcherOption {
 	}
 }
 
+// WithFileRoots allows file:// URIs (and bare absolute paths) naming files
+// below the given directories. Without it every file:// URI is refused
+// (ErrDenied): an object URI usually comes from a task, and a task must not
+// read the host's files ("file:///etc/shadow"). A file is opened through an
+// os.Root on the directory that holds it, so no link below that directory
+// leads out of it.
+func WithFileRoots(dirs ...string) FetcherOption {
+	return func(c *fetcherConfig) {
+		for _, d := range dirs {
+			c.fileRoots = append(c.fileRoots, filepath.Clean(d))
+		}
+	}
+}
+
+// WithS3Buckets names the buckets the S3 credentials (WithS3 or the AWS
+// environment) are sent to; objects in other buckets are fetched
+// anonymously. Without it no fetch uses the credentials. Push always does.
+func WithS3Buckets(buckets ...string) FetcherOption {
+	return func(c *fetcherConfig) { c.s3Buckets = append(c.s3Buckets, buckets...) }
+}
+
+// Network timeouts of the default HTTP client and of every download: a
+// server that stalls must not hold a task's launch forever.
+const (
+	DialTimeout   = 10 * time.Second
+	HeaderTimeout = 30 * time.Second
+	// IdleTimeout ends a download that received nothing for that long.
+	IdleTimeout = 60 * time.Second
+)
+
+func defaultHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: DialTimeout}).DialContext,
+		TLSHandshakeTimeout:   DialTimeout,
+		ResponseHeaderTimeout: HeaderTimeout,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+	}}
+}
+
 // NewFetcher returns a Fetcher caching under dir (created if missing). A
 // bad option value gives an error wrapping ErrInvalid that names the
 // option.
 func NewFetcher(dir string, opts ...FetcherOption) (*Fetcher, error) {
 	cfg := fetcherConfig{
 		cacheSize: DefaultCacheSize,
-		http:      http.DefaultClient,
+		http:      defaultHTTPClient(),
 		logger:    slog.New(slog.DiscardHandler),
 	}
 	for _, o := range opts {
@@ -92,13 +140,14 @@ func NewFetcher(dir string, opts ...FetcherOption) (*Fetcher, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Fetcher{
-		cache:   c,
-		http:    cfg.http,
-		s3:      newS3Store(cfg.s3),
-		log:     cfg.logger,
-		ctx:     ctx,
-		cancel:  cancel,
-		flights: map[string]*flight{},
+		cache:     c,
+		http:      cfg.http,
+		s3:        newS3Store(cfg.s3, cfg.s3Buckets),
+		log:       cfg.logger,
+		fileRoots: cfg.fileRoots,
+		ctx:       ctx,
+		cancel:    cancel,
+		flights:   map[string]*flight{},
 	}
 	c.mu.Lock()
 	c.evict("")
@@ -139,7 +188,13 @@ type FetchOption func(*fetchConfig)
 type fetchConfig struct {
 	sha256   string
 	progress Progress
+	maxBytes int64
 }
+
+// WithMaxObjectBytes refuses an object larger than n bytes (ErrTooLarge),
+// checked against the size the server announces and again while
+// downloading: a task's artifacts are bounded by its disk.
+func WithMaxObjectBytes(n int64) FetchOption { return func(c *fetchConfig) { c.maxBytes = n } }
 
 // WithSHA256 makes Fetch verify the content against the hex digest, and
 // serve it from the cache without any network access when present.
@@ -162,21 +217,36 @@ func (f *Fetcher) Fetch(ctx context.Context, uri string, opts ...FetchOption) (O
 	if err != nil {
 		return Object{}, err
 	}
+	if cfg.maxBytes < 0 {
+		return Object{}, fmt.Errorf("rootfs: fetch %s: WithMaxObjectBytes(%d): %w: must not be negative", uri, cfg.maxBytes, ErrInvalid)
+	}
+	if err := f.allowed(src, cfg); err != nil {
+		return Object{}, err
+	}
 	key := uri
+	if cfg.maxBytes > 0 {
+		key = fmt.Sprintf("%s max %d", uri, cfg.maxBytes)
+	}
 	if cfg.sha256 != "" {
 		if err := validDigest(cfg.sha256); err != nil {
 			return Object{}, fmt.Errorf("rootfs: fetch %s: WithSHA256: %w", uri, err)
 		}
 		if p, size, ok := f.cache.get(cfg.sha256); ok {
+			if cfg.maxBytes > 0 && size > cfg.maxBytes {
+				return Object{}, &FetchError{URI: uri, Op: "fetch", Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, cfg.maxBytes)}
+			}
 			if cfg.progress != nil {
 				cfg.progress(size, size)
 			}
 			return Object{URI: uri, Path: p, SHA256: cfg.sha256, Size: size, Cached: true}, nil
 		}
 		key = "sha256:" + cfg.sha256
+		if cfg.maxBytes > 0 {
+			key += fmt.Sprintf(" max %d", cfg.maxBytes)
+		}
 	}
 
-	fl, err := f.join(key, src, cfg.sha256)
+	fl, err := f.join(key, src, cfg.sha256, cfg.maxBytes)
 	if err != nil {
 		return Object{}, err
 	}
@@ -247,7 +317,7 @@ func (fl *flight) report(done, total int64) {
 	}
 }
 
-func (f *Fetcher) join(key string, src source, want string) (*flight, error) {
+func (f *Fetcher) join(key string, src source, want string, maxBytes int64) (*flight, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
@@ -264,7 +334,7 @@ func (f *Fetcher) join(key string, src source, want string) (*flight, error) {
 	go func() {
 		defer f.wg.Done()
 		defer cancel()
-		fl.path, fl.digest, fl.size, fl.err = f.download(ctx, src, want, fl.report)
+		fl.path, fl.digest, fl.size, fl.err = f.download(ctx, src, want, maxBytes, fl.report)
 		f.mu.Lock()
 		if f.flights[key] == fl {
 			delete(f.flights, key)
@@ -290,7 +360,7 @@ func (f *Fetcher) leave(fl *flight, abandon bool) {
 
 // download copies src into a temporary file in the cache while hashing it,
 // verifies the digest, and moves it into place.
-func (f *Fetcher) download(ctx context.Context, src source, want string, report Progress) (path, digest string, size int64, err error) {
+func (f *Fetcher) download(ctx context.Context, src source, want string, maxBytes int64, report Progress) (path, digest string, size int64, err error) {
 	// A Fetch that missed the cache just before another flight stored the
 	// object starts a flight of its own: serve it from the cache.
 	if want != "" {
@@ -300,11 +370,27 @@ func (f *Fetcher) download(ctx context.Context, src source, want string, report 
 		}
 	}
 	f.log.Debug("fetching", "uri", src.uri)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	body, total, err := f.open(ctx, src)
 	if err != nil {
 		return "", "", 0, err
 	}
 	defer body.Close()
+	tooLarge := func(n int64) error {
+		return &FetchError{URI: src.uri, Op: "fetch", Err: fmt.Errorf("%w: %d bytes or more, limit %d", ErrTooLarge, n, maxBytes)}
+	}
+	if maxBytes > 0 && total > maxBytes {
+		return "", "", 0, tooLarge(total)
+	}
+	var in io.Reader = body
+	if maxBytes > 0 {
+		in = io.LimitReader(body, maxBytes+1)
+	}
+	idle := time.AfterFunc(IdleTimeout, func() {
+		cancel(fmt.Errorf("nothing received for %v", IdleTimeout))
+	})
+	defer idle.Stop()
 	tmp, err := os.CreateTemp(f.cache.tmp(), "fetch-")
 	if err != nil {
 		return "", "", 0, &FetchError{URI: src.uri, Op: "fetch", Err: err}
@@ -317,9 +403,15 @@ func (f *Fetcher) download(ctx context.Context, src source, want string, report 
 	}()
 	h := sha256.New()
 	pw := &progressWriter{total: total, report: report}
-	n, err := io.CopyBuffer(io.MultiWriter(tmp, h, pw), ctxReader{ctx, body}, make([]byte, 256<<10))
+	n, err := io.CopyBuffer(io.MultiWriter(tmp, h, pw), idleReader{ctxReader{ctx, in}, idle}, make([]byte, 256<<10))
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+			err = cause
+		}
 		return "", "", 0, &FetchError{URI: src.uri, Op: "fetch", Err: err}
+	}
+	if maxBytes > 0 && n > maxBytes {
+		return "", "", 0, tooLarge(n)
 	}
 	if total >= 0 && n != total {
 		return "", "", 0, &FetchError{URI: src.uri, Op: "fetch", Err: fmt.Errorf("short read: %d of %d bytes", n, total)}
@@ -354,11 +446,60 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// idleReader restarts the idle timer on every read that returns bytes.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.timer.Reset(IdleTimeout)
+	}
+	return n, err
+}
+
+// allowed applies the fetch policy: file:// only below the file roots,
+// plain http only with a digest to check.
+func (f *Fetcher) allowed(src source, cfg fetchConfig) error {
+	switch src.scheme {
+	case "file":
+		if _, _, ok := f.fileRoot(src.path); !ok {
+			return &FetchError{URI: src.uri, Op: "fetch", Err: fmt.Errorf("%w: file:// only below the allowed directories %v", ErrDenied, f.fileRoots)}
+		}
+	case "http":
+		if cfg.sha256 == "" {
+			return &FetchError{URI: src.uri, Op: "fetch", Err: fmt.Errorf("%w: plain http needs a sha256 to check the content against (or use https)", ErrDenied)}
+		}
+	}
+	return nil
+}
+
+// fileRoot returns the allowed directory that holds p, and p relative to it.
+func (f *Fetcher) fileRoot(p string) (dir, rel string, ok bool) {
+	for _, d := range f.fileRoots {
+		if r, err := filepath.Rel(d, p); err == nil && filepath.IsLocal(r) {
+			return d, r, true
+		}
+	}
+	return "", "", false
+}
+
 // open returns the object's content and its size (-1 if unknown).
 func (f *Fetcher) open(ctx context.Context, src source) (io.ReadCloser, int64, error) {
 	switch src.scheme {
 	case "file":
-		fh, err := os.Open(src.path)
+		dir, rel, ok := f.fileRoot(src.path)
+		if !ok {
+			return nil, 0, &FetchError{URI: src.uri, Op: "fetch", Err: ErrDenied}
+		}
+		root, err := os.OpenRoot(dir)
+		var fh *os.File
+		if err == nil {
+			fh, err = openRegular(root, rel)
+			root.Close()
+		}
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				err = ErrNotFound

@@ -159,7 +159,7 @@ func TestFetchCancelledByLastWaiterStopsTheDownload(t *testing.T) {
 	f := newFetcher(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_, err := f.Fetch(ctx, srv.URL+"/slow")
+	_, err := f.Fetch(ctx, srv.URL+"/slow", rootfs.WithSHA256(digestOf([]byte("never sent"))))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Contains(t, err.Error(), "/slow")
 	done := make(chan struct{})
@@ -210,7 +210,7 @@ func TestFetchFileURIAndErrors(t *testing.T) {
 	src := filepath.Join(dir, "img.tar")
 	require.NoError(t, os.WriteFile(src, []byte("local image"), 0o644))
 	srv := newObjectServer(t, nil)
-	f := newFetcher(t)
+	f := newFetcher(t, rootfs.WithFileRoots(dir))
 	ctx := context.Background()
 
 	obj, err := f.Fetch(ctx, "file://"+src)
@@ -223,7 +223,7 @@ func TestFetchFileURIAndErrors(t *testing.T) {
 		want      error
 	}{
 		{"missing file is not found", "file://" + dir + "/absent.tar", nil, rootfs.ErrNotFound},
-		{"HTTP 404 is not found", srv.URL + "/absent.tar", nil, rootfs.ErrNotFound},
+		{"HTTP 404 is not found", srv.URL + "/absent.tar", []rootfs.FetchOption{rootfs.WithSHA256(digestOf(nil))}, rootfs.ErrNotFound},
 		{"unknown scheme is invalid", "ftp://host/x", nil, rootfs.ErrInvalid},
 		{"s3 URI without key is invalid", "s3://bucket", nil, rootfs.ErrInvalid},
 		{"relative file URI is invalid", "file:relative", nil, rootfs.ErrInvalid},
@@ -251,6 +251,52 @@ func TestFetchUnreachableS3EndpointNamesTheObject(t *testing.T) {
 	assert.Contains(t, err.Error(), "s3://images/base/busybox-1.tar.zst")
 	assert.Contains(t, err.Error(), "connection refused")
 	assert.NoError(t, ctx.Err(), "failed fast, not by timeout")
+}
+
+func TestFetchPolicy(t *testing.T) {
+	allowed, other := t.TempDir(), t.TempDir()
+	secret := filepath.Join(other, "shadow")
+	require.NoError(t, os.WriteFile(secret, []byte("root:secret"), 0o600))
+	require.NoError(t, os.Symlink(secret, filepath.Join(allowed, "link")))
+	require.NoError(t, os.WriteFile(filepath.Join(allowed, "big"), make([]byte, 4096), 0o644))
+	body := []byte("an object of 33 bytes over http.")
+	srv := newObjectServer(t, map[string][]byte{"/obj": body})
+	ctx := context.Background()
+
+	t.Run("file:// is refused without allowed directories", func(t *testing.T) {
+		_, err := newFetcher(t).Fetch(ctx, "file://"+secret)
+		require.ErrorIs(t, err, rootfs.ErrDenied)
+		assert.Contains(t, err.Error(), secret)
+	})
+	f := newFetcher(t, rootfs.WithFileRoots(allowed))
+	for _, c := range []struct {
+		name, uri string
+		opts      []rootfs.FetchOption
+		want      error
+	}{
+		{"file:// outside the allowed directories is refused", "file://" + secret, nil, rootfs.ErrDenied},
+		{"a bare path outside them is refused", secret, nil, rootfs.ErrDenied},
+		{"dot-dot out of an allowed directory is refused", "file://" + allowed + "/../" + filepath.Base(other) + "/shadow", nil, rootfs.ErrDenied},
+		{"plain http without a digest is refused", srv.URL + "/obj", nil, rootfs.ErrDenied},
+		{"an object over the size limit is refused", "file://" + allowed + "/big", []rootfs.FetchOption{rootfs.WithMaxObjectBytes(1000)}, rootfs.ErrTooLarge},
+		{"an http object over the size limit is refused", srv.URL + "/obj", []rootfs.FetchOption{rootfs.WithSHA256(digestOf(body)), rootfs.WithMaxObjectBytes(10)}, rootfs.ErrTooLarge},
+		{"a negative size limit is invalid", srv.URL + "/obj", []rootfs.FetchOption{rootfs.WithSHA256(digestOf(body)), rootfs.WithMaxObjectBytes(-1)}, rootfs.ErrInvalid},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := f.Fetch(ctx, c.uri, c.opts...)
+			require.ErrorIs(t, err, c.want)
+		})
+	}
+	t.Run("a link in an allowed directory does not lead out of it", func(t *testing.T) {
+		_, err := f.Fetch(ctx, "file://"+allowed+"/link")
+		require.Error(t, err)
+		assert.NotErrorIs(t, err, rootfs.ErrInvalid)
+	})
+	t.Run("within the limits the object is fetched", func(t *testing.T) {
+		obj, err := f.Fetch(ctx, srv.URL+"/obj", rootfs.WithSHA256(digestOf(body)), rootfs.WithMaxObjectBytes(int64(len(body))))
+		require.NoError(t, err)
+		assert.Equal(t, int64(len(body)), obj.Size)
+	})
 }
 
 func TestNewFetcherRefusesBadOptions(t *testing.T) {

@@ -33,7 +33,7 @@ func TestLateFlightIsServedFromTheCache(t *testing.T) {
 	}
 	sum := sha256.Sum256(body)
 	digest := hex.EncodeToString(sum[:])
-	f, err := NewFetcher(filepath.Join(dir, "cache"))
+	f, err := NewFetcher(filepath.Join(dir, "cache"), WithFileRoots(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestLateFlightIsServedFromTheCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fl, err := f.join("sha256:"+digest, s, digest)
+	fl, err := f.join("sha256:"+digest, s, digest, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -321,7 +321,9 @@ func openOutput(path string) (*os.File, error) {
 	if path == "" {
 		return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	}
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o640)
+	// O_NOFOLLOW: the file usually sits in a task's sandbox, where a link
+	// must not turn the task's output into a write to a host file.
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND|unix.O_NOFOLLOW, 0o640)
 }
 
 func (l *launcher) closeChildEnds() {

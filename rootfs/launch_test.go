@@ -347,7 +347,7 @@ func TestLaunchAndFetchLeaveNoGoroutines(t *testing.T) {
 
 	src := filepath.Join(t.TempDir(), "obj")
 	require.NoError(t, os.WriteFile(src, []byte("object"), 0o644))
-	f, err := rootfs.NewFetcher(filepath.Join(t.TempDir(), "cache"))
+	f, err := rootfs.NewFetcher(filepath.Join(t.TempDir(), "cache"), rootfs.WithFileRoots(filepath.Dir(src)))
 	require.NoError(t, err)
 	for range 4 {
 		_, err := f.Fetch(context.Background(), "file://"+src)

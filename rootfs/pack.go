@@ -107,19 +107,25 @@ func Pack(ctx context.Context, dir string, w io.Writer) error {
 		return fmt.Errorf("rootfs: pack: %w", err)
 	}
 	tw := tar.NewWriter(zw)
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil || rel == "." {
-			return err
-		}
-		return packEntry(tw, p, filepath.ToSlash(rel), d)
-	})
+	// Every read goes through an os.Root: a tree a running task can change
+	// cannot swap an entry for a symlink to a host file between the walk
+	// and the read.
+	root, err := os.OpenRoot(dir)
+	if err == nil {
+		err = fs.WalkDir(root.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if rel == "." {
+				return nil
+			}
+			return packEntry(tw, root, rel, d)
+		})
+		root.Close()
+	}
 	if err == nil {
 		err = tw.Close()
 	}
@@ -132,7 +138,7 @@ func Pack(ctx context.Context, dir string, w io.Writer) error {
 	return nil
 }
 
-func packEntry(tw *tar.Writer, p, rel string, d fs.DirEntry) error {
+func packEntry(tw *tar.Writer, root *os.Root, rel string, d fs.DirEntry) error {
 	fi, err := d.Info()
 	if err != nil {
 		return err
@@ -151,7 +157,7 @@ func packEntry(tw *tar.Writer, p, rel string, d fs.DirEntry) error {
 	case fi.IsDir():
 		hdr.Typeflag, hdr.Name = tar.TypeDir, rel+"/"
 	case fi.Mode()&fs.ModeSymlink != 0:
-		target, err := os.Readlink(p)
+		target, err := root.Readlink(rel)
 		if err != nil {
 			return err
 		}
@@ -167,12 +173,12 @@ func packEntry(tw *tar.Writer, p, rel string, d fs.DirEntry) error {
 	if hdr.Typeflag != tar.TypeReg {
 		return nil
 	}
-	f, err := os.Open(p)
+	f, err := openRegular(root, rel)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	n, err := io.Copy(tw, f)
+	n, err := io.Copy(tw, io.LimitReader(f, hdr.Size+1))
 	if err == nil && n != hdr.Size {
 		err = fmt.Errorf("%s changed while packing", rel)
 	}

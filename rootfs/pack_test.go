@@ -75,8 +75,8 @@ func TestPackBundleWritesManifestAndPushesToFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, m, read)
 
-	f := newFetcher(t)
 	store := t.TempDir()
+	f := newFetcher(t, rootfs.WithFileRoots(store))
 	dst := "file://" + store + "/tasks/web-1.2.tar.zst"
 	require.NoError(t, f.Push(context.Background(), filepath.Join(out, m.Bundle), dst))
 	obj, err := f.Fetch(context.Background(), dst, rootfs.WithSHA256(m.SHA256))

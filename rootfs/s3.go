@@ -58,16 +58,32 @@ func (c S3Config) withEnv() S3Config {
 
 // s3Store builds its client on first use, so a Fetcher that never sees an
 // s3:// URI never reads the S3 environment.
+//
+// Credentials are sent only for the buckets listed with WithS3Buckets: an
+// object URI comes from a task, and a task must not read a bucket the
+// operator did not lend it just because the agent holds keys for it.
+// Other buckets are read anonymously.
 type s3Store struct {
-	cfg    S3Config
-	once   sync.Once
-	client *minio.Client
-	err    error
+	cfg     S3Config
+	buckets map[string]bool // buckets the credentials are used for
+	once    sync.Once
+	client  *minio.Client // with credentials
+	anon    *minio.Client // without
+	err     error
 }
 
-func newS3Store(cfg S3Config) *s3Store { return &s3Store{cfg: cfg} }
+func newS3Store(cfg S3Config, buckets []string) *s3Store {
+	s := &s3Store{cfg: cfg, buckets: map[string]bool{}}
+	for _, b := range buckets {
+		s.buckets[b] = true
+	}
+	return s
+}
 
-func (s *s3Store) connect() (*minio.Client, error) {
+// connect returns the client for bucket: the credentialed one only for a
+// listed bucket, or for an upload (Push is the operator's own act, never a
+// task's).
+func (s *s3Store) connect(bucket string, upload bool) (*minio.Client, error) {
 	s.once.Do(func() {
 		cfg := s.cfg.withEnv()
 		u, err := url.Parse(cfg.Endpoint)
@@ -79,18 +95,25 @@ func (s *s3Store) connect() (*minio.Client, error) {
 		if strings.HasSuffix(u.Host, "amazonaws.com") {
 			lookup = minio.BucketLookupAuto
 		}
-		s.client, s.err = minio.New(u.Host, &minio.Options{
-			Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken),
-			Secure:       u.Scheme == "https",
-			Region:       cfg.Region,
-			BucketLookup: lookup,
-			MaxRetries:   cfg.MaxRetries,
-		})
+		opts := func(creds *credentials.Credentials) *minio.Options {
+			return &minio.Options{Creds: creds, Secure: u.Scheme == "https", Region: cfg.Region,
+				BucketLookup: lookup, MaxRetries: cfg.MaxRetries}
+		}
+		s.client, s.err = minio.New(u.Host, opts(credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)))
+		if s.err == nil {
+			s.anon, s.err = minio.New(u.Host, opts(credentials.NewStaticV4("", "", "")))
+		}
 		if s.err != nil {
 			s.err = fmt.Errorf("rootfs: S3 endpoint %q: %w", cfg.Endpoint, s.err)
 		}
 	})
-	return s.client, s.err
+	if s.err != nil {
+		return nil, s.err
+	}
+	if upload || s.buckets[bucket] {
+		return s.client, nil
+	}
+	return s.anon, nil
 }
 
 // s3Err maps a minio error to ours, keeping the S3 code in the text.
@@ -106,7 +129,7 @@ func s3Err(src source, op string, err error) error {
 }
 
 func (s *s3Store) get(ctx context.Context, src source) (io.ReadCloser, int64, error) {
-	c, err := s.connect()
+	c, err := s.connect(src.bucket, false)
 	if err != nil {
 		return nil, 0, &FetchError{URI: src.uri, Op: "fetch", Err: err}
 	}
@@ -124,7 +147,7 @@ func (s *s3Store) get(ctx context.Context, src source) (io.ReadCloser, int64, er
 }
 
 func (s *s3Store) put(ctx context.Context, dst source, r io.Reader, size int64) error {
-	c, err := s.connect()
+	c, err := s.connect(dst.bucket, true)
 	if err != nil {
 		return &FetchError{URI: dst.uri, Op: "upload", Err: err}
 	}

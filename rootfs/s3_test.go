@@ -67,7 +67,7 @@ func TestS3PushAndFetchAgainstARealServer(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", s3Access)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
 	t.Setenv("AWS_REGION", "us-east-1")
-	f := newFetcher(t)
+	f := newFetcher(t, rootfs.WithS3Buckets("images"))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 

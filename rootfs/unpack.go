@@ -103,11 +103,8 @@ func newUnpackConfig(opts []UnpackOption) (unpackConfig, error) {
 // On error nothing is left behind. Refused entries yield an *EntryError
 // (errors.Is(err, ErrUnsafe)).
 func Unpack(ctx context.Context, archive, dst string, opts ...UnpackOption) error {
-	f, err := os.Open(archive)
+	f, err := openArchive(archive)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("rootfs: unpack: archive %s: %w", archive, ErrNotFound)
-		}
 		return err
 	}
 	defer f.Close()
@@ -157,7 +154,7 @@ func unpack(ctx context.Context, r io.Reader, dst string, opts []UnpackOption) e
 	if err != nil {
 		return err
 	}
-	u := &unpacker{ctx: ctx, root: root, opts: cfg, topMode: 0o755, made: map[string]bool{}}
+	u := newUnpacker(ctx, root, cfg)
 	err = u.run(tar.NewReader(stream))
 	if cerr := root.Close(); err == nil {
 		err = cerr
@@ -173,6 +170,46 @@ func unpack(ctx context.Context, r io.Reader, dst string, opts []UnpackOption) e
 	}
 	ok = true
 	return nil
+}
+
+// UnpackInto extracts the archive at path into dst, an existing directory
+// that may already hold files (a task's sandbox, say), as Marathon's fetcher
+// extracts an artifact. Every entry is written through dst, so nothing in
+// the archive, and no link already in dst, can steer a write outside it; a
+// non-directory already at an entry's name is replaced, never written
+// through. The archive's entry for the top directory itself is ignored. On
+// error the entries written so far stay: the caller owns dst.
+func UnpackInto(ctx context.Context, archive string, dst *os.Root, opts ...UnpackOption) error {
+	cfg, err := newUnpackConfig(opts)
+	if err != nil {
+		return err
+	}
+	f, err := openArchive(archive)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	stream, closeStream, err := decompress(f)
+	if err != nil {
+		return fmt.Errorf("rootfs: unpack %s: %w", archive, err)
+	}
+	defer closeStream()
+	if err := newUnpacker(ctx, dst, cfg).run(tar.NewReader(stream)); err != nil {
+		return fmt.Errorf("rootfs: unpack %s into %s: %w", archive, dst.Name(), err)
+	}
+	return nil
+}
+
+func openArchive(archive string) (*os.File, error) {
+	f, err := os.Open(archive)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("rootfs: unpack: archive %s: %w", archive, ErrNotFound)
+	}
+	return f, err
+}
+
+func newUnpacker(ctx context.Context, root *os.Root, cfg unpackConfig) *unpacker {
+	return &unpacker{ctx: ctx, root: root, opts: cfg, topMode: 0o755, made: map[string]bool{}}
 }
 
 // Compression magic numbers (RFC 1952 and RFC 8878).
@@ -343,9 +380,18 @@ func (u *unpacker) entry(hdr *tar.Header, tr *tar.Reader) error {
 		}
 		// Absolute targets are interpreted inside the task root when it
 		// runs; os.Root never follows them while unpacking. Relative ones
-		// must stay below the target.
-		if !path.IsAbs(hdr.Linkname) && !filepath.IsLocal(path.Join(path.Dir(name), hdr.Linkname)) {
-			return refuse(hdr.Name, "symlink target %q leads outside the target", hdr.Linkname)
+		// must stay below the target, judged from where the link really
+		// lands: its parent as the kernel resolves it, through the links
+		// earlier entries made ("a/b -> .." then "a/b/l -> ../x" puts l at
+		// the top, pointing one level above it).
+		if !path.IsAbs(hdr.Linkname) {
+			inside, err := staysInside(u.root, path.Dir(name)+"/"+hdr.Linkname)
+			if err != nil {
+				return u.fail(hdr.Name, err)
+			}
+			if !inside {
+				return refuse(hdr.Name, "symlink target %q leads outside the target", hdr.Linkname)
+			}
 		}
 		if _, err := u.clear(name, false); err != nil {
 			return err
@@ -495,4 +541,60 @@ func (r ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return r.r.Read(p)
+}
+
+// maxLinkHops bounds the links followed while resolving one path, as the
+// kernel's ELOOP limit does.
+const maxLinkHops = 40
+
+// staysInside resolves p, a slash-separated path relative to the top of
+// root, component by component as the kernel would: ".." goes up from
+// where the previous components really are, and each symlink found in the
+// tree is replaced by its target. It reports whether the walk stays below
+// the top. Components that do not exist yet are taken as plain
+// directories; an absolute link leaves the tree (os.Root refuses to follow
+// one, and the host must never resolve it).
+func staysInside(root *os.Root, p string) (bool, error) {
+	todo := strings.Split(p, "/")
+	var at []string // resolved components
+	hops := 0
+	for len(todo) > 0 {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(at) == 0 {
+				return false, nil
+			}
+			at = at[:len(at)-1]
+			continue
+		}
+		next := path.Join(append(at, c)...)
+		fi, err := root.Lstat(next)
+		if errors.Is(err, fs.ErrNotExist) {
+			at = append(at, c)
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			at = append(at, c)
+			continue
+		}
+		if hops++; hops > maxLinkHops {
+			return false, nil
+		}
+		target, err := root.Readlink(next)
+		if err != nil {
+			return false, err
+		}
+		if path.IsAbs(target) {
+			return false, nil
+		}
+		todo = append(strings.Split(target, "/"), todo...)
+	}
+	return true, nil
 }

@@ -74,6 +74,14 @@ func TestUnpackRefusesMaliciousArchives(t *testing.T) {
 			entries: func(o string) []tarEntry {
 				return []tarEntry{{name: "d/", typ: tar.TypeDir, mode: 0o755}, sym("d/l1", "../l2"), sym("l2", o), reg("d/l1/evil", "pwned")}
 			}},
+		{name: "relative symlink placed through a link to the parent, climbing out, is refused", refused: true,
+			entries: func(o string) []tarEntry {
+				return []tarEntry{{name: "a/", typ: tar.TypeDir, mode: 0o755}, sym("a/b", ".."), sym("a/b/l", "../outside")}
+			}},
+		{name: "relative symlink climbing out through another link is refused", refused: true,
+			entries: func(o string) []tarEntry {
+				return []tarEntry{{name: "a/b/", typ: tar.TypeDir, mode: 0o755}, sym("up", "a/b/../.."), sym("x", "a/b/../../up/..")}
+			}},
 		{name: "directory created through a symlink is refused", refused: true,
 			entries: func(o string) []tarEntry {
 				return []tarEntry{sym("l", o), {name: "l/sub/", typ: tar.TypeDir, mode: 0o755}}
@@ -259,6 +267,43 @@ func TestUnpackBadInput(t *testing.T) {
 	assert.True(t, errors.Is(err, context.Canceled))
 	entries, _ := os.ReadDir(dir)
 	assert.Len(t, entries, 1, "only the pre-existing directory remains")
+}
+
+func TestUnpackIntoAnExistingDirectoryNeverWritesThroughItsLinks(t *testing.T) {
+	parent := t.TempDir()
+	outside := filepath.Join(parent, "outside")
+	require.NoError(t, os.Mkdir(outside, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("keep"), 0o644))
+	dst := filepath.Join(parent, "sandbox")
+	require.NoError(t, os.Mkdir(dst, 0o755))
+	// What a task image left in the directory before the fetch.
+	require.NoError(t, os.Symlink(outside, filepath.Join(dst, "evil")))
+	require.NoError(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dst, "secret")))
+	require.NoError(t, os.WriteFile(filepath.Join(dst, "kept"), []byte("mine"), 0o644))
+	root, err := os.OpenRoot(dst)
+	require.NoError(t, err)
+	defer root.Close()
+	write := func(entries []tarEntry) error {
+		archive := filepath.Join(t.TempDir(), "a.tar")
+		require.NoError(t, os.WriteFile(archive, buildTar(t, entries), 0o644))
+		return rootfs.UnpackInto(context.Background(), archive, root)
+	}
+	before := snapshot(t, outside)
+
+	err = write([]tarEntry{{name: "evil/owned", typ: tar.TypeReg, body: "pwned"}})
+	require.ErrorIs(t, err, rootfs.ErrUnsafe, "a write through the directory's own link to the host is refused")
+	err = write([]tarEntry{{name: "up", typ: tar.TypeSymlink, link: "evil/.."}})
+	require.ErrorIs(t, err, rootfs.ErrUnsafe, "a relative link through an absolute one is refused")
+
+	require.NoError(t, write([]tarEntry{{name: "secret", typ: tar.TypeReg, body: "replaced"}, {name: "app/run", typ: tar.TypeReg, body: "run"}}))
+	assert.Equal(t, before, snapshot(t, outside), "the host directory is unchanged")
+	got, err := os.ReadFile(filepath.Join(dst, "secret"))
+	require.NoError(t, err)
+	assert.Equal(t, "replaced", string(got), "the link was replaced, not written through")
+	got, err = os.ReadFile(filepath.Join(dst, "kept"))
+	require.NoError(t, err)
+	assert.Equal(t, "mine", string(got), "what was there stays")
+	assert.FileExists(t, filepath.Join(dst, "app", "run"))
 }
 
 func TestUnpackRefusesBadOptions(t *testing.T) {

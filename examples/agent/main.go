@@ -71,6 +71,8 @@ type fileConfig struct {
 	Interval     string   `json:"interval,omitempty"`
 	Isolation    string   `json:"isolation,omitempty"`
 	CgroupParent string   `json:"cgroup_parent,omitempty"`
+	FetchDirs    []string `json:"fetch_dirs,omitempty"`
+	S3Buckets    []string `json:"s3_buckets,omitempty"`
 }
 
 // flags are the command line: the directory, the configuration file and
@@ -84,6 +86,8 @@ type flags struct {
 	fc         fileConfig
 	masters    string
 	etcd       string
+	fetchDirs  string
+	s3Buckets  string
 	interval   time.Duration
 }
 
@@ -103,6 +107,8 @@ func newFlags(name string, stderr io.Writer) *flags {
 	fs.DurationVar(&f.interval, "interval", agent.DefaultInterval, "sampling interval")
 	fs.StringVar(&f.fc.Isolation, "isolation", agent.IsolationAuto, "auto or none")
 	fs.StringVar(&f.fc.CgroupParent, "cgroup-parent", "", "parent cgroup of the tasks (default /gleaner-<id>)")
+	fs.StringVar(&f.fetchDirs, "fetch-dirs", "", "comma-separated host directories tasks may fetch file:// URIs from (default none)")
+	fs.StringVar(&f.s3Buckets, "s3-buckets", "", "comma-separated S3 buckets the agent's AWS credentials are used for (default none: anonymous)")
 	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
 	return f
 }
@@ -115,6 +121,7 @@ func (f *flags) parse(args []string) error {
 		return fmt.Errorf("unexpected argument %q", f.fs.Arg(0))
 	}
 	f.fc.Masters, f.fc.Etcd = split(f.masters), split(f.etcd)
+	f.fc.FetchDirs, f.fc.S3Buckets = split(f.fetchDirs), split(f.s3Buckets)
 	f.fc.Interval = f.interval.String()
 	return nil
 }
@@ -174,17 +181,19 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	cfg := agent.Config{
-		Dir:          f.dir,
-		ID:           fc.ID,
-		Listen:       fc.Listen,
-		Masters:      fc.Masters,
-		Etcd:         fc.Etcd,
-		EtcdPrefix:   fc.Prefix,
-		Attributes:   fc.Attributes,
-		Capacity:     fc.Capacity,
-		Isolation:    fc.Isolation,
-		CgroupParent: fc.CgroupParent,
-		Logger:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Dir:            f.dir,
+		ID:             fc.ID,
+		Listen:         fc.Listen,
+		Masters:        fc.Masters,
+		Etcd:           fc.Etcd,
+		EtcdPrefix:     fc.Prefix,
+		Attributes:     fc.Attributes,
+		Capacity:       fc.Capacity,
+		Isolation:      fc.Isolation,
+		CgroupParent:   fc.CgroupParent,
+		FetchFileDirs:  fc.FetchDirs,
+		FetchS3Buckets: fc.S3Buckets,
+		Logger:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	if fc.Interval != "" {
 		d, err := time.ParseDuration(fc.Interval)

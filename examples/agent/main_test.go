@@ -102,7 +102,7 @@ type cluster struct {
 
 func startCluster(t *testing.T, name string) *cluster {
 	t.Helper()
-	c := &cluster{etcd: etcdtest.Start(t), prefix: "/" + name}
+	c := &cluster{etcd: etcdtest.StartInsecure(t), prefix: "/" + name} // until the agent takes TLS flags
 	c.cli = c.etcd.Client(t)
 	m, err := master.New(master.Config{Etcd: c.cli, Prefix: c.prefix, Listen: "127.0.0.1:0",
 		AllocationInterval: 200 * time.Millisecond, ReportInterval: 200 * time.Millisecond, SessionTTL: 2 * time.Second})

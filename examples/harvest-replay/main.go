@@ -106,7 +106,7 @@ func run(args []string, stdout io.Writer) error {
 	results := make([][]reserve.Score, len(cands))
 	for i, c := range cands {
 		for _, tr := range traces {
-			sc, err := reserve.Replay(tr, c.policy, c.hysteresis, reserve.ReplayOptions{})
+			sc, err := reserve.Replay(tr, c.policy, c.hysteresis)
 			if err != nil {
 				return err
 			}

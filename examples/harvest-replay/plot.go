@@ -30,7 +30,7 @@ func writePlot(path string, tr reserve.Trace, c candidate) error {
 	t0 := tr.Samples[0].Time
 	hours := func(t time.Time) float64 { return t.Sub(t0).Hours() }
 	const gib = 1 << 30
-	sc, err := reserve.Replay(tr, c.policy, c.hysteresis, reserve.ReplayOptions{OnStep: func(s reserve.Step) {
+	sc, err := reserve.Replay(tr, c.policy, c.hysteresis, reserve.WithOnStep(func(s reserve.Step) {
 		x := hours(s.Time)
 		cpu[0] = append(cpu[0], plotter.XY{X: x, Y: s.Capacity.CPUCores})
 		cpu[1] = append(cpu[1], plotter.XY{X: x, Y: s.Business.CPUCores})
@@ -44,7 +44,7 @@ func writePlot(path string, tr reserve.Trace, c candidate) error {
 		if s.MemoryViolation {
 			mem[3] = append(mem[3], plotter.XY{X: x, Y: s.Business.MemoryBytes / gib})
 		}
-	}})
+	}))
 	if err != nil {
 		return err
 	}

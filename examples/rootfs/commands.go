@@ -98,8 +98,18 @@ func cmdPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-func newFetcher(cacheDir string) (*rootfs.Fetcher, error) {
-	return rootfs.NewFetcher(filepath.Join(cacheDir, "gleaner-rootfs-cache"))
+// newFetcher returns a fetcher for the operator's own use: any local file,
+// and the S3 credentials for the buckets of the URIs given on the command
+// line.
+func newFetcher(cacheDir string, uris ...string) (*rootfs.Fetcher, error) {
+	opts := []rootfs.FetcherOption{rootfs.WithFileRoots("/")}
+	for _, u := range uris {
+		if bucket, ok := strings.CutPrefix(u, "s3://"); ok {
+			bucket, _, _ = strings.Cut(bucket, "/")
+			opts = append(opts, rootfs.WithS3Buckets(bucket))
+		}
+	}
+	return rootfs.NewFetcher(filepath.Join(cacheDir, "gleaner-rootfs-cache"), opts...)
 }
 
 func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -110,7 +120,7 @@ func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args, 1); err != nil {
 		return err
 	}
-	f, err := newFetcher(*cache)
+	f, err := newFetcher(*cache, fs.Arg(0))
 	if err != nil {
 		return err
 	}

@@ -122,7 +122,8 @@ func New(cfg Config) (_ *Agent, err error) {
 		err = nil
 	}
 
-	if a.fetcher, err = rootfs.NewFetcher(cfg.cacheDir(), rootfs.WithLogger(a.log)); err != nil {
+	if a.fetcher, err = rootfs.NewFetcher(cfg.cacheDir(), rootfs.WithLogger(a.log),
+		rootfs.WithFileRoots(cfg.FetchFileDirs...), rootfs.WithS3Buckets(cfg.FetchS3Buckets...)); err != nil {
 		return nil, fmt.Errorf("agent: image cache: %w", err)
 	}
 	cleanup = append(cleanup, func() { a.fetcher.Close() })

@@ -115,6 +115,14 @@ type Config struct {
 	// from BusyboxPath (default /bin/busybox) when missing.
 	BaseName, BaseVersion string
 	BusyboxPath           string
+	// FetchFileDirs are the host directories a task's file:// URIs (image
+	// or fetch) may name files in; none by default, so a task cannot read
+	// the host's files ("file:///etc/shadow").
+	FetchFileDirs []string
+	// FetchS3Buckets are the buckets the agent's S3 credentials (from the
+	// AWS environment) are used for; a task's s3:// URI for any other
+	// bucket is fetched anonymously.
+	FetchS3Buckets []string
 	// DiskInterval is how often sandboxes are measured (default 5 s).
 	DiskInterval time.Duration
 	// KillGrace is how long a killed task has between SIGTERM and SIGKILL.
@@ -209,6 +217,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.BusyboxPath == "" {
 		c.BusyboxPath = "/bin/busybox"
+	}
+	for _, d := range c.FetchFileDirs {
+		if !filepath.IsAbs(d) {
+			return c, fmt.Errorf("%w: Config.FetchFileDirs %q: want absolute directories", ErrInvalid, d)
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

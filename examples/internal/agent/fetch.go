@@ -5,6 +5,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path"
@@ -21,42 +22,56 @@ import (
 // (rootfs.Fetcher caches by content, so FetchURI.Cache changes nothing).
 // An archive with Extract set is unpacked there; anything else is copied
 // under DestPath or the URI's last path element.
-func fetchArtifacts(ctx context.Context, f *rootfs.Fetcher, uris []api.FetchURI, dir string) error {
+//
+// dir already holds the task's image, which is untrusted: every write goes
+// through an os.Root on dir, so a link in the image ("evil -> /etc") can
+// never steer a fetched file onto the host.
+//
+// Fetched bytes count against the task's disk: budget is what is left of
+// it, and fetchArtifacts returns what is left after the fetches (an
+// extracted archive counts with its unpacked size).
+func fetchArtifacts(ctx context.Context, f *rootfs.Fetcher, uris []api.FetchURI, dir string, budget int64) (int64, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return budget, err
+	}
+	defer root.Close()
 	for i, u := range uris {
 		name := u.DestPath
 		if name == "" {
 			parsed, err := url.Parse(u.URI)
 			if err != nil {
-				return fmt.Errorf("fetch[%d] uri %q: %w", i, u.URI, err)
+				return budget, fmt.Errorf("fetch[%d] uri %q: %w", i, u.URI, err)
 			}
 			name = path.Base(parsed.Path)
 		}
 		if !filepath.IsLocal(name) {
-			return fmt.Errorf("fetch[%d] dest_path %q: not a relative path inside the sandbox", i, name)
+			return budget, fmt.Errorf("fetch[%d] dest_path %q: not a relative path inside the sandbox", i, name)
 		}
-		obj, err := f.Fetch(ctx, u.URI)
+		if budget <= 0 {
+			return budget, fmt.Errorf("fetch[%d] %s: %w: the task's disk is used up (fetched bytes count against it)", i, u.URI, rootfs.ErrTooLarge)
+		}
+		obj, err := f.Fetch(ctx, u.URI, rootfs.WithMaxObjectBytes(budget))
 		if err != nil {
-			return fmt.Errorf("fetch[%d]: %w", i, err)
+			return budget, fmt.Errorf("fetch[%d]: %w (limit: what is left of the task's disk)", i, err)
 		}
 		if u.Extract && isArchive(name) {
-			if err := extractInto(ctx, obj.Path, dir, fmt.Sprintf(".fetch-%d", i)); err != nil {
-				return fmt.Errorf("fetch[%d] %s: %w", i, u.URI, err)
+			if err := rootfs.UnpackInto(ctx, obj.Path, root, rootfs.WithMaxBytes(budget)); err != nil {
+				return budget, fmt.Errorf("fetch[%d] %s: %w", i, u.URI, err)
 			}
+			budget -= obj.Size // at least; the disk watcher sees the rest
 			continue
-		}
-		dst := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
 		}
 		mode := os.FileMode(0o644)
 		if u.Executable {
 			mode = 0o755
 		}
-		if err := copyFile(obj.Path, dst, mode); err != nil {
-			return fmt.Errorf("fetch[%d] %s: %w", i, u.URI, err)
+		if err := copyInto(root, obj.Path, name, mode); err != nil {
+			return budget, fmt.Errorf("fetch[%d] %s: %w", i, u.URI, err)
 		}
+		budget -= obj.Size
 	}
-	return nil
+	return budget, nil
 }
 
 func isArchive(name string) bool {
@@ -68,27 +83,31 @@ func isArchive(name string) bool {
 	return false
 }
 
-// extractInto unpacks archive next to dir's contents: rootfs.Unpack wants a
-// new directory, so it unpacks into dir/tmp and moves each top-level entry
-// up, refusing to replace what is there.
-func extractInto(ctx context.Context, archive, dir, tmp string) error {
-	staging := filepath.Join(dir, tmp)
-	if err := rootfs.Unpack(ctx, archive, staging); err != nil {
-		return err
-	}
-	defer os.RemoveAll(staging)
-	entries, err := os.ReadDir(staging)
+// copyInto copies the host file src to name below root, creating its
+// parent directories there. An existing name is refused rather than
+// replaced: the image put it there.
+func copyInto(root *os.Root, src, name string, mode os.FileMode) error {
+	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
-		dst := filepath.Join(dir, e.Name())
-		if _, err := os.Lstat(dst); err == nil {
-			return fmt.Errorf("%s: already exists in the sandbox", e.Name())
-		}
-		if err := os.Rename(filepath.Join(staging, e.Name()), dst); err != nil {
+	defer in.Close()
+	if dir := filepath.Dir(name); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
 	}
-	return nil
+	out, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Chmod(mode); err != nil { // undo the umask
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

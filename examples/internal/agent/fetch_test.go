@@ -74,8 +74,10 @@ func TestFetchURIsLandInTheWorkingDirectory(t *testing.T) {
 			}
 			cfg := testConfig(t, testenv.TempDirOnDisk(t))
 			cfg.Isolation = c.isolation
+			uris := artifacts(t)
+			cfg.FetchFileDirs = []string{filepath.Dir(strings.TrimPrefix(uris[0].URI, "file://"))}
 			a := start(t, cfg)
-			err := a.Launch(api.TaskInfo{TaskID: "fetch", Resources: "cpus:0.1;mem:32", Fetch: artifacts(t),
+			err := a.Launch(api.TaskInfo{TaskID: "fetch", Resources: "cpus:0.1;mem:32;disk:16", Fetch: uris,
 				Cmd: "./run.sh && cat data/hello.txt && test -f copy/of-run.sh && ! test -x copy/of-run.sh"})
 			if err != nil {
 				t.Fatal(err)
@@ -93,6 +95,24 @@ func TestFetchURIsLandInTheWorkingDirectory(t *testing.T) {
 			s = waitState(t, a.Agent, "escape", api.TaskFailed, 20*time.Second)
 			if !strings.Contains(s.Message, `dest_path "../../outside"`) {
 				t.Errorf("message = %q, want the bad dest_path named", s.Message)
+			}
+
+			for id, u := range map[string]api.FetchURI{
+				"secret": {URI: "file:///etc/shadow"},
+				"toobig": {URI: uris[0].URI}, // a task without disk resources fetches nothing
+			} {
+				res := "cpus:0.1;mem:32;disk:16"
+				if id == "toobig" {
+					res = "cpus:0.1;mem:32"
+				}
+				if err := a.Launch(api.TaskInfo{TaskID: id, Resources: res, Cmd: "true", Fetch: []api.FetchURI{u}}); err != nil {
+					t.Fatal(err)
+				}
+				s := waitState(t, a.Agent, id, api.TaskFailed, 20*time.Second)
+				want := map[string]string{"secret": "denied by policy", "toobig": "disk is used up"}[id]
+				if !strings.Contains(s.Message, want) {
+					t.Errorf("task %s: message = %q, want %q", id, s.Message, want)
+				}
 			}
 		})
 	}
@@ -114,9 +134,11 @@ func TestTaskImageIsLayeredOnTheBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := start(t, testConfig(t, testenv.TempDirOnDisk(t)))
+	cfg := testConfig(t, testenv.TempDirOnDisk(t))
+	cfg.FetchFileDirs = []string{out}
+	a := start(t, cfg)
 	img := &api.Image{URI: "file://" + filepath.Join(out, m.Bundle), SHA256: m.SHA256, Base: m.Base.Name, Version: m.Base.Version}
-	if err := a.Launch(api.TaskInfo{TaskID: "img", Args: []string{"/app/run.sh"}, Resources: "cpus:0.1;mem:32", Image: img}); err != nil {
+	if err := a.Launch(api.TaskInfo{TaskID: "img", Args: []string{"/app/run.sh"}, Resources: "cpus:0.1;mem:32;disk:16", Image: img}); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, a.Agent, "img", api.TaskFinished, 20*time.Second)
@@ -126,11 +148,41 @@ func TestTaskImageIsLayeredOnTheBase(t *testing.T) {
 
 	bad := *img
 	bad.SHA256 = strings.Repeat("0", 64)
-	if err := a.Launch(api.TaskInfo{TaskID: "badsum", Args: []string{"/app/run.sh"}, Resources: "cpus:0.1;mem:32", Image: &bad}); err != nil {
+	if err := a.Launch(api.TaskInfo{TaskID: "badsum", Args: []string{"/app/run.sh"}, Resources: "cpus:0.1;mem:32;disk:16", Image: &bad}); err != nil {
 		t.Fatal(err)
 	}
 	s := waitState(t, a.Agent, "badsum", api.TaskFailed, 20*time.Second)
 	if !strings.Contains(s.Message, "want "+bad.SHA256) {
 		t.Errorf("message = %q, want a checksum mismatch", s.Message)
+	}
+}
+
+func TestFetchNeverWritesThroughALinkOfTheImage(t *testing.T) {
+	host := t.TempDir() // stands for a host directory such as /etc
+	bundle := t.TempDir()
+	if err := os.Symlink(host, filepath.Join(bundle, "evil")); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "payload")
+	if err := os.WriteFile(src, []byte("pwned"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "a.tar.gz")
+	writeTarGz(t, archive, map[string]string{"evil/owned-by-extract": "pwned"})
+	f, err := rootfs.NewFetcher(t.TempDir(), rootfs.WithFileRoots(filepath.Dir(src), filepath.Dir(archive)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, u := range []api.FetchURI{
+		{URI: "file://" + src, DestPath: "evil/owned"},
+		{URI: "file://" + archive, Extract: true},
+	} {
+		if _, err := fetchArtifacts(context.Background(), f, []api.FetchURI{u}, bundle, 1<<20); err == nil {
+			t.Errorf("fetch %+v through the image's link succeeded", u)
+		}
+	}
+	if entries, _ := os.ReadDir(host); len(entries) != 0 {
+		t.Errorf("the host directory holds %v after the fetches", entries)
 	}
 }

@@ -144,8 +144,13 @@ func (r *isolatedRuntime) prepareRoot(ctx context.Context, t *task) (string, err
 			base.Version = img.Version
 		}
 	}
+	// The image and the fetched artifacts count against the task's disk.
+	budget := int64(t.res.DiskBytes)
 	if img != nil && img.URI != "" {
-		var opts []rootfs.FetchOption
+		if budget <= 0 {
+			return "", fmt.Errorf("image %s: %w: the task has no disk resources to hold it", img.URI, rootfs.ErrTooLarge)
+		}
+		opts := []rootfs.FetchOption{rootfs.WithMaxObjectBytes(budget)}
 		if img.SHA256 != "" {
 			opts = append(opts, rootfs.WithSHA256(img.SHA256))
 		}
@@ -153,13 +158,14 @@ func (r *isolatedRuntime) prepareRoot(ctx context.Context, t *task) (string, err
 		if err != nil {
 			return "", fmt.Errorf("fetch image: %w", err)
 		}
-		if err := rootfs.Unpack(ctx, obj.Path, bundle); err != nil {
+		if err := rootfs.Unpack(ctx, obj.Path, bundle, rootfs.WithMaxBytes(budget)); err != nil {
 			return "", fmt.Errorf("unpack image: %w", err)
 		}
+		budget -= obj.Size
 	} else if err := os.Mkdir(bundle, 0o755); err != nil {
 		return "", err
 	}
-	if err := fetchArtifacts(ctx, r.fetcher, t.rec.Info.Fetch, bundle); err != nil {
+	if _, err := fetchArtifacts(ctx, r.fetcher, t.rec.Info.Fetch, bundle, budget); err != nil {
 		return "", err
 	}
 	basePath, err := r.bases.Path(base.Name, base.Version)

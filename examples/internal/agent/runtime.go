@@ -162,7 +162,7 @@ func (r *plainRuntime) isolation() string { return "unavailable: " + r.reason }
 func (r *plainRuntime) ownCgroup() string { return "" }
 
 func (r *plainRuntime) start(ctx context.Context, t *task) (*proc, error) {
-	if err := fetchArtifacts(ctx, r.fetcher, t.rec.Info.Fetch, t.sandbox); err != nil {
+	if _, err := fetchArtifacts(ctx, r.fetcher, t.rec.Info.Fetch, t.sandbox, int64(t.res.DiskBytes)); err != nil {
 		return nil, err
 	}
 	stdout, err := os.Create(filepath.Join(t.sandbox, "stdout"))
