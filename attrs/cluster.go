@@ -52,7 +52,7 @@ type agentState struct {
 // NewClusterView returns a view over cli; call Run to start it. The caller
 // keeps owning cli.
 func NewClusterView(cli *clientv3.Client, opts ...ClusterViewOption) (*ClusterView, error) {
-	o, err := clusterViewOptions(opts)
+	o, err := collect(opts, ClusterViewOption.applyClusterView)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ var _ Store = (*EtcdStore)(nil)
 
 // NewEtcdStore returns a Store over cli. The caller keeps owning cli.
 func NewEtcdStore(cli *clientv3.Client, opts ...StoreOption) (*EtcdStore, error) {
-	o, err := storeOptions(opts)
+	o, err := collect(opts, StoreOption.applyStore)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ var _ Store = (*MemStore)(nil)
 // NewMemStore returns an empty in-memory store at revision 1, like a fresh
 // etcd.
 func NewMemStore(opts ...StoreOption) (*MemStore, error) {
-	o, err := storeOptions(opts)
+	o, err := collect(opts, StoreOption.applyStore)
 	if err != nil {
 		return nil, err
 	}

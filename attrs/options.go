@@ -101,34 +101,12 @@ func badOption(option string, value any, reason string) error {
 	return fmt.Errorf("%w: %s(%v): %s", ErrInvalid, option, value, reason)
 }
 
-func storeOptions(opts []StoreOption) (options, error) {
+// collect applies opts, one constructor's options, over the defaults and
+// validates the result; apply is that constructor's option method.
+func collect[O any](opts []O, apply func(O, *options)) (options, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
-		opt.applyStore(&o)
-	}
-	return o, o.validate()
-}
-
-func syncerOptions(opts []SyncerOption) (options, error) {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt.applySyncer(&o)
-	}
-	return o, o.validate()
-}
-
-func clusterViewOptions(opts []ClusterViewOption) (options, error) {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt.applyClusterView(&o)
-	}
-	return o, o.validate()
-}
-
-func registrarOptions(opts []RegistrarOption) (options, error) {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt.applyRegistrar(&o)
+		apply(opt, &o)
 	}
 	return o, o.validate()
 }

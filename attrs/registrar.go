@@ -33,7 +33,7 @@ func NewRegistrar(cli *clientv3.Client, agent string, opts ...RegistrarOption) (
 	if err := checkAgent(agent); err != nil {
 		return nil, err
 	}
-	o, err := registrarOptions(opts)
+	o, err := collect(opts, RegistrarOption.applyRegistrar)
 	if err != nil {
 		return nil, err
 	}

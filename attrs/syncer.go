@@ -33,7 +33,7 @@ func NewSyncer(cli *clientv3.Client, agent string, opts ...SyncerOption) (*Synce
 	if err := checkAgent(agent); err != nil {
 		return nil, err
 	}
-	o, err := syncerOptions(opts)
+	o, err := collect(opts, SyncerOption.applySyncer)
 	if err != nil {
 		return nil, err
 	}
