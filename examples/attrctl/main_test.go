@@ -12,6 +12,7 @@ import (
 
 	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 	"github.com/gleaner/gleaner/internal/etcdtest"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
 // attrctl runs the command against endpoint as an operator and returns its
@@ -119,14 +120,14 @@ func TestAttrctlWatchPrintsChanges(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, append(flags(t, "operator/ops", ep), "watch", "agent-1"), &out, &errOut) }()
-	waitFor(t, &out, "watching\n")
+	waitForOutput(t, &out, "watching\n")
 
 	attrctl(t, ep, "set", "agent-2", "rack:r9") // filtered out
 	attrctl(t, ep, "set", "agent-1", "rack:r1")
 	attrctl(t, ep, "set", "agent-1", "rack:r2")
 	attrctl(t, ep, "delete", "agent-1", "rack")
 	want := "\tagent-1\tadded\track\t-\tr1\n" + "\tagent-1\tupdated\track\tr1\tr2\n" + "\tagent-1\tremoved\track\tr2\t-\n"
-	waitFor(t, &out, "removed")
+	waitForOutput(t, &out, "removed")
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("watch exited %d: %s", code, errOut.String())
@@ -137,15 +138,10 @@ func TestAttrctlWatchPrintsChanges(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, out fmt.Stringer, s string) {
+// waitForOutput waits until out has printed s.
+func waitForOutput(t *testing.T, out fmt.Stringer, s string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("output %q never contained %q", out.String(), s)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, 30*time.Second, func() bool { return strings.Contains(out.String(), s) }, "output to contain %q", s)
 }
 
 func TestAttrctlNeedsCredentialsAndKeepsToTheUsersRole(t *testing.T) {
