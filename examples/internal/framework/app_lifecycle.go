@@ -317,15 +317,3 @@ func (h *HealthCheck) validate(field string, ports int) error {
 // hasHealthChecks reports whether the app's tasks count as ready only once
 // healthy.
 func (a *App) hasHealthChecks() bool { return len(a.HealthChecks) > 0 }
-
-// maxFailures is the least number of consecutive failed checks that kills
-// a task, or 0 when none does.
-func (a *App) maxFailures() int {
-	least := 0
-	for _, h := range a.HealthChecks {
-		if m := *h.MaxConsecutiveFailures; m > 0 && (least == 0 || m < least) {
-			least = m
-		}
-	}
-	return least
-}

@@ -259,13 +259,14 @@ func (f *Framework) cancelDeployment(w http.ResponseWriter, r *http.Request) {
 	if err == nil && rb != nil {
 		// The apps directory follows the apps rolled back.
 		for _, id := range rb.AffectedApps {
+			var saveErr error
 			if st, err := f.sched.App(id); err == nil {
-				err = f.save(st.App)
+				saveErr = f.save(st.App)
 			} else {
-				err = f.unsave(id)
+				saveErr = f.unsave(id)
 			}
-			if err != nil {
-				f.log.Warn("apps directory after a rollback", "app", id, "err", err)
+			if saveErr != nil {
+				f.log.Warn("apps directory after a rollback", "app", id, "err", saveErr)
 			}
 		}
 	}
