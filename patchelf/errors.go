@@ -79,7 +79,7 @@ const (
 	msgNameBounds     = "section name offset out of bounds"
 	msgUnaligned      = "section content is not naturally aligned"
 	msgStrtabNoNUL    = "string table is not NUL-terminated"
-	msgNoDynNull      = ".dynamic section has no DT_NULL terminator"
+	msgNoDynNull      = "setSubstr: write extends past end of section" // what patchelf says when .dynamic has no DT_NULL to grow from
 	msgNoDynstr       = "cannot find section '.dynstr'. The input file is most likely statically linked"
 	msgVersymMismatch = "versym size mismatch"
 	msgOverlap        = "table overlaps the ELF headers"

@@ -345,6 +345,10 @@ func (f *File) plan() (*layout, error) {
 	if err := p.placeTables(need); err != nil {
 		return nil, err
 	}
+	f.planWarnings = nil
+	if need[itemDynamic] || need[itemDynstr] || need[itemInterp] || len(p.progs) != len(f.progs) {
+		f.planWarnings = f.symbolWarnings()
+	}
 	if err := p.placeResolutionCache(); err != nil {
 		return nil, err
 	}
