@@ -23,7 +23,10 @@ func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
 	cfg.EtcdPrefix = "/" + cfg.ID
 	cfg.Attributes = "rack:r1;cores:16"
 	cfg.LeaseTTL = 2 * time.Second
-	store := attrs.NewEtcdStore(cli, attrs.WithPrefix(cfg.EtcdPrefix))
+	store, err := attrs.NewEtcdStore(cli, attrs.WithPrefix(cfg.EtcdPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// An operator set the rack before the agent's first start: it stands.
 	if _, err := store.Set(ctx, cfg.ID, "rack", attrs.Text("r9")); err != nil {
 		t.Fatal(err)

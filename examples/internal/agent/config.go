@@ -153,7 +153,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ID == "" {
 		c.ID = c.Hostname
 	}
-	if err := attrs.ValidName(c.ID); err != nil {
+	if err := attrs.ValidateName(c.ID); err != nil {
 		return c, fmt.Errorf("%w: Config.ID %q: %w", ErrInvalid, c.ID, err)
 	}
 	if c.Listen == "" {

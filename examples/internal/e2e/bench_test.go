@@ -71,7 +71,10 @@ func BenchmarkAttributeMove(b *testing.B) {
 			{ID: "plain", Attributes: map[string]string{"rack": "r3"}, Capacity: capacity},
 		},
 	})
-	store := attrs.NewEtcdStore(c.Etcd(), attrs.WithPrefix(c.Prefix()))
+	store, err := attrs.NewEtcdStore(c.Etcd(), attrs.WithPrefix(c.Prefix()))
+	if err != nil {
+		b.Fatal(err)
+	}
 	client := api.NewClient(c.Masters())
 	// on returns the agent running every instance of /db, or "".
 	on := func(st api.State) string {
