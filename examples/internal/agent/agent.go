@@ -256,9 +256,9 @@ func (a *Agent) seedAttributes(ctx context.Context) {
 	}
 }
 
-// Attributes returns the agent's attributes: etcd's, or without etcd the
+// attributes returns the agent's attributes: etcd's, or without etcd the
 // configured ones.
-func (a *Agent) Attributes() map[string]string {
+func (a *Agent) attributes() map[string]string {
 	if a.syncer != nil {
 		return a.syncer.Attributes().Map()
 	}

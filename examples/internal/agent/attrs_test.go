@@ -33,7 +33,7 @@ func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
 	}
 	a := start(t, cfg)
 	want := map[string]string{"rack": "r9", "cores": "16"}
-	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(a.Attributes(), want) }, "the configured attributes in etcd")
+	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(a.attributes(), want) }, "the configured attributes in etcd")
 
 	alive := cfg.EtcdPrefix + "/agents/" + cfg.ID + "/alive"
 	testenv.Eventually(t, 30*time.Second, func() bool {
@@ -49,7 +49,7 @@ func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = map[string]string{"rack": "r9", "zone": "east"}
-	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(a.Attributes(), want) }, "etcd's changes")
+	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(a.attributes(), want) }, "etcd's changes")
 	if got := a.buildReport().Attributes; !maps.Equal(got, want) {
 		t.Errorf("report attributes = %v, want %v", got, want)
 	}
@@ -60,7 +60,7 @@ func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := start(t, cfg)
-	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(b.Attributes(), want) }, "etcd's attributes after the restart")
+	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(b.attributes(), want) }, "etcd's attributes after the restart")
 	select {
 	case <-b.seeded:
 	case <-time.After(30 * time.Second):

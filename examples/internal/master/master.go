@@ -173,12 +173,6 @@ func Run(ctx context.Context, cfg Config) error {
 // URL returns the URL this master serves at.
 func (m *Master) URL() string { return m.url }
 
-// ID returns the master's ID.
-func (m *Master) ID() string { return m.cfg.ID }
-
-// Handler returns the master's HTTP handler (API, dashboard, /metrics).
-func (m *Master) Handler() http.Handler { return m.handler }
-
 // IsLeader reports whether the master leads now.
 func (m *Master) IsLeader() bool {
 	m.mu.Lock()
@@ -186,9 +180,9 @@ func (m *Master) IsLeader() bool {
 	return m.cur != nil
 }
 
-// LeaderChanged returns a channel closed at the next change of leadership
-// of this master, for tests and the demo.
-func (m *Master) LeaderChanged() <-chan struct{} {
+// leaderChanged returns a channel closed at the next change of leadership
+// of this master, for tests.
+func (m *Master) leaderChanged() <-chan struct{} {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.leaderCh
