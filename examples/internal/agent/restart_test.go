@@ -43,6 +43,7 @@ func TestRestartAdoptsRunningTasks(t *testing.T) {
 			}
 			first.mu.Lock()
 			pid, ticks := first.tasks["long"].proc.pid, first.tasks["long"].proc.startTicks
+			shortPid, shortTicks := first.tasks["short"].proc.pid, first.tasks["short"].proc.startTicks
 			first.mu.Unlock()
 
 			if err := first.stop(t, ErrRestart); err != nil {
@@ -54,7 +55,8 @@ func TestRestartAdoptsRunningTasks(t *testing.T) {
 			if c.isolation == IsolationAuto && !cgroupExists(cfg.CgroupParent+"/long") {
 				t.Fatal("the task's cgroup was removed by a restart")
 			}
-			time.Sleep(1200 * time.Millisecond) // "short" ends while no agent runs
+			// "short" ends while no agent runs.
+			testenv.Eventually(t, 30*time.Second, func() bool { return !alive(shortPid, shortTicks) }, "the short task to end")
 
 			second := start(t, cfg)
 			if got := second.Reservation().Floor; got != testFloor {
