@@ -10,6 +10,7 @@ import (
 
 	"github.com/gleaner/gleaner/attrs"
 	"github.com/gleaner/gleaner/internal/etcdtest"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
 func TestSyncerDeliversSetAndDelete(t *testing.T) {
@@ -111,8 +112,7 @@ func TestSyncerKeepsValuesWhileEtcdIsDownAndRecovers(t *testing.T) {
 	const want = "cores:16;rack:r1"
 
 	srv.Stop(t)
-	eventually(t, "status stale", func() bool { return s.Status().Stale })
-	time.Sleep(300 * time.Millisecond)
+	testenv.Eventually(t, waitTimeout, func() bool { st := s.Status(); return st.Stale && st.Age >= 300*time.Millisecond }, "status stale for 300ms")
 	st := s.Status()
 	if !st.Stale || st.Age < 300*time.Millisecond || st.Err == nil {
 		t.Fatalf("while etcd is down: status %+v, want stale with age >= 300ms and an error", st)
@@ -122,7 +122,7 @@ func TestSyncerKeepsValuesWhileEtcdIsDownAndRecovers(t *testing.T) {
 	}
 
 	srv.Restart(t)
-	eventually(t, "status fresh again", func() bool { return !s.Status().Stale })
+	testenv.Eventually(t, waitTimeout, func() bool { return !s.Status().Stale }, "status fresh again")
 	if got := s.Attributes().String(); got != want {
 		t.Fatalf("after restart: Attributes() = %q, want %q", got, want)
 	}
@@ -236,7 +236,7 @@ func TestSyncerResyncsPeriodicallyWithoutSpuriousChanges(t *testing.T) {
 	if c := next(t, changes); c.Kind != attrs.Added {
 		t.Fatalf("got %+v, want rack added", c)
 	}
-	eventually(t, "three periodic resyncs", func() bool { return h.count("attrs: periodic resync") >= 3 })
+	testenv.Eventually(t, waitTimeout, func() bool { return h.count("attrs: periodic resync") >= 3 }, "three periodic resyncs")
 	select {
 	case c := <-changes:
 		t.Fatalf("resyncs of unchanged data delivered %+v", c)

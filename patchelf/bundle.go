@@ -4,18 +4,23 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 )
 
-// BundleOptions controls Bundle.
-type BundleOptions struct {
-	ResolveOptions
-	// Logger receives one line per copied file; nil discards.
-	Logger *slog.Logger
+// bundleConfig is what Bundle's options collected.
+type bundleConfig struct {
+	search searchConfig
+	logger *slog.Logger
 }
+
+// loggerOption is a BundleOption that sets the logger.
+type loggerOption struct{ l *slog.Logger }
+
+func (o loggerOption) applyBundle(c *bundleConfig) { c.logger = o.l }
+
+// WithLogger makes Bundle log one line per file it copies. For Bundle.
+func WithLogger(l *slog.Logger) BundleOption { return loggerOption{l} }
 
 // BundleReport says what Bundle did.
 type BundleReport struct {
@@ -29,13 +34,17 @@ type BundleReport struct {
 // (libraries), so the bundle runs from any directory on a machine where
 // the libraries are not installed. A DT_NEEDED that names a path is
 // rewritten to the bundled file's name. The C library and the loader stay
-// on the host unless IncludeLibc is set.
-func Bundle(ctx context.Context, dest string, programs []string, opts BundleOptions) (*BundleReport, error) {
-	log := opts.Logger
+// on the host unless WithLibc is given.
+func Bundle(ctx context.Context, dest string, programs []string, opts ...BundleOption) (*BundleReport, error) {
+	cfg := bundleConfig{search: newSearchConfig(), logger: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o.applyBundle(&cfg)
+	}
+	log := cfg.logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &resolver{opts: opts.ResolveOptions, seen: map[string]bool{}}
+	r := &resolver{opts: cfg.search, seen: map[string]bool{}}
 	progs, err := r.closure(ctx, programs)
 	if err != nil {
 		return nil, err
@@ -60,7 +69,7 @@ func Bundle(ctx context.Context, dest string, programs []string, opts BundleOpti
 	for _, p := range progs {
 		out := filepath.Join(bin, filepath.Base(p.path))
 		if prev, ok := names[out]; ok {
-			return nil, fmt.Errorf("%w: programs %s and %s both bundle to %s", ErrBadArgument, prev, p.path, out)
+			return nil, fmt.Errorf("%w: programs %s and %s both bundle to %s", ErrInvalid, prev, p.path, out)
 		}
 		names[out] = p.path
 		if err := copyWithRunPath(ctx, p.path, out, "$ORIGIN/../lib", rename); err != nil {
@@ -95,10 +104,8 @@ func copyWithRunPath(ctx context.Context, src, dst, runpath string, rename map[s
 	if err := f.SetRPath(runpath); err != nil {
 		return err
 	}
-	for _, old := range slices.Sorted(maps.Keys(rename)) {
-		if err := f.ReplaceNeeded(old, rename[old]); err != nil {
-			return fmt.Errorf("bundling %s: %w", src, err)
-		}
+	if err := f.ReplaceNeeded(rename); err != nil {
+		return fmt.Errorf("bundling %s: %w", src, err)
 	}
 	if err := f.SaveAs(dst); err != nil {
 		return fmt.Errorf("bundling %s: %w", src, err)

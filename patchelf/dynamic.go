@@ -3,6 +3,7 @@ package patchelf
 import (
 	"bytes"
 	"debug/elf"
+	"slices"
 )
 
 // dynEntry is one entry of the dynamic section.
@@ -48,9 +49,13 @@ func (f *File) decodeDyn(b []byte) []dynEntry {
 	return out
 }
 
-// encodeDyn encodes entries followed by DT_NULL entries up to slots.
+// encodeDyn encodes entries followed by DT_NULL entries up to slots. A
+// table that had no DT_NULL and is rewritten in place keeps having none.
 func (f *File) encodeDyn(es []dynEntry, slots int) []byte {
 	n := max(slots, len(es)+1)
+	if !f.dynTerminated && len(es) == slots {
+		n = slots
+	}
 	b := make([]byte, uint64(n)*f.dynEntSize())
 	for i, e := range es {
 		off := uint64(i) * f.dynEntSize()
@@ -65,47 +70,68 @@ func (f *File) encodeDyn(es []dynEntry, slots int) []byte {
 	return b
 }
 
+// loadDynamic reads .dynamic and .dynstr the first time they are needed.
+func (f *File) loadDynamic() error {
+	if !f.dynLoaded {
+		f.dynLoaded = true
+		f.dynErr = f.readDynamic()
+	}
+	return f.dynErr
+}
+
+// readDynamic reads the dynamic section and its string table from the
+// sections patchelf uses, .dynamic and .dynstr, whatever PT_DYNAMIC says.
 func (f *File) readDynamic() error {
-	p := f.prog(elf.PT_DYNAMIC)
-	if p == nil || p.Filesz == 0 {
+	s := f.dynSec
+	if s == nil {
 		return ErrStatic
 	}
-	b, err := f.readAt(p.Off, p.Filesz, "PT_DYNAMIC")
+	if s.Type == elf.SHT_NOBITS {
+		return ErrNoBits
+	}
+	if f.strSec == nil {
+		return formatErr(msgNoDynstr, ".dynstr", 0, 0)
+	}
+	b, err := f.sectionBytes(s, f.ptrSize())
 	if err != nil {
 		return err
 	}
 	all := f.decodeDyn(b)
-	end := -1
+	end := len(all)
 	for i, e := range all {
 		if e.tag == elf.DT_NULL {
 			end = i
 			break
 		}
 	}
-	if end < 0 {
-		return formatErr(p.Off, "PT_DYNAMIC", p.Filesz, "dynamic section has no DT_NULL terminator")
-	}
-	f.dynOff, f.dynCap = p.Off, len(all)
+	f.dynOff, f.dynCap, f.dynTerminated = s.Offset, len(all), end < len(all)
 	f.dyn = append([]dynEntry(nil), all[:end]...)
 	f.origDyn = append([]dynEntry(nil), f.dyn...)
 
-	strAddr, okA := f.dynVal(elf.DT_STRTAB)
-	strSize, okS := f.dynVal(elf.DT_STRSZ)
-	if !okA || !okS {
-		return formatErr(p.Off, "PT_DYNAMIC", 0, "no DT_STRTAB or DT_STRSZ entry")
-	}
-	off, ok := f.addrToOff(strAddr)
-	if !ok {
-		return formatErr(p.Off, "DT_STRTAB", strAddr, "address is not in a loadable segment")
-	}
-	base, err := f.readAt(off, strSize, ".dynstr")
+	base, err := f.sectionBytes(f.strSec, 1)
 	if err != nil {
 		return err
 	}
-	f.strtab = stringTable{off: off, addr: strAddr, base: base}
+	if len(base) == 0 || base[len(base)-1] != 0 {
+		return formatErr(msgStrtabNoNUL, ".dynstr", f.strSec.Offset, f.strSec.Size)
+	}
+	f.strtab = stringTable{off: f.strSec.Offset, addr: f.strSec.Addr, base: base}
+	if err := f.checkNoHeaderOverlap(".dynamic", s.Offset, s.Size); err != nil {
+		return err
+	}
+	return f.checkNoHeaderOverlap(".dynstr", f.strSec.Offset, f.strSec.Size)
+}
+
+// dynTable returns the dynamic entries for reading, after checking that
+// the string-valued ones among tags point into .dynstr (patchelf checks
+// the entries an operation reads, and only those).
+func (f *File) dynTable(tags ...elf.DynTag) error {
+	if err := f.loadDynamic(); err != nil {
+		return err
+	}
 	for _, e := range f.dyn {
-		if stringTags[e.tag] && e.val >= strSize {
-			return formatErr(p.Off, e.tag.String(), e.val, "string offset past the end of .dynstr")
+		if !e.pending && slices.Contains(tags, e.tag) && e.val >= uint64(len(f.strtab.base)) {
+			return formatErr(msgStrIndex, e.tag.String(), f.dynOff, e.val)
 		}
 	}
 	return nil
@@ -121,9 +147,9 @@ func (f *File) dynVal(tag elf.DynTag) (uint64, bool) {
 	return 0, false
 }
 
-// stringTable is .dynstr as read.
-// Existing bytes are never overwritten: another entry or a symbol may
-// share them (the linker merges string tails).
+// stringTable is .dynstr as read. Existing bytes are never overwritten
+// while something may still use them: another entry or a symbol may share
+// them (the linker merges string tails).
 type stringTable struct {
 	off  uint64 // file offset where it was read
 	addr uint64 // DT_STRTAB as read

@@ -136,7 +136,7 @@ func TestBigEndianEdits(t *testing.T) {
 			if f.Info().Data != elf.ELFDATA2MSB {
 				t.Fatalf("byte order %v", f.Info().Data)
 			}
-			if got := f.Needed(); !slices.Equal(got, []string{"libc.so.6"}) {
+			if got := needed(t, f); !slices.Equal(got, []string{"libc.so.6"}) {
 				t.Fatalf("needed %q", got)
 			}
 			interp, _ := f.Interpreter()

@@ -5,59 +5,83 @@ import (
 	"fmt"
 )
 
-// Sentinel errors. Where Debian's patchelf has a message for the same
-// problem, the sentinel's text is that message, so the CLI can print it
-// unchanged as "patchelf: <message>".
+// Sentinel errors. Where patchelf has a message for the same problem, the
+// text after "patchelf: " is that message, so the command line can print it
+// unchanged.
 var (
-	// ErrMissingHeader: the file is shorter than an ELF header.
-	ErrMissingHeader = errors.New("missing ELF header")
 	// ErrNotELF: the file does not start with the ELF magic.
-	ErrNotELF = errors.New("not an ELF executable")
+	ErrNotELF = errors.New("patchelf: not an ELF executable")
 	// ErrWrongType: the file is neither ET_EXEC nor ET_DYN (an object
 	// file, a core dump).
-	ErrWrongType = errors.New("wrong ELF type")
-	// ErrMissingProgramHeaders: the program header table lies outside the file.
-	ErrMissingProgramHeaders = errors.New("missing program headers")
-	// ErrMissingSectionHeaders: the section header table lies outside the file.
-	ErrMissingSectionHeaders = errors.New("missing section headers")
-	// ErrProgramHeaderSize: e_phentsize does not match the ELF class.
-	ErrProgramHeaderSize = errors.New("program headers have wrong size")
-	// ErrStatic: the file has no dynamic section (statically linked).
-	ErrStatic = errors.New("cannot find section '.dynamic'. The input file is most likely statically linked")
-	// ErrNoInterpreter: the file has no PT_INTERP (a shared library or a
-	// static program).
-	ErrNoInterpreter = errors.New("cannot find section '.interp'. The input file is most likely statically linked")
-	// ErrInvalid: the file is an ELF file whose contents are inconsistent
-	// (offsets out of bounds, unterminated tables). It is wrapped by
-	// *FormatError, which says where.
-	ErrInvalid = errors.New("invalid ELF file")
+	ErrWrongType = errors.New("patchelf: wrong ELF type")
+	// ErrStatic: the file has no .dynamic section (statically linked).
+	ErrStatic = errors.New("patchelf: cannot find section '.dynamic'. The input file is most likely statically linked")
+	// ErrNoInterpreter: the file has no .interp section (a shared library
+	// or a static program).
+	ErrNoInterpreter = errors.New("patchelf: cannot find section '.interp'. The input file is most likely statically linked")
+	// ErrNoBits: .dynamic takes no room in this file (SHT_NOBITS, as in a
+	// separate debug file), so there is nothing to read or edit. patchelf
+	// treats the rpath of such a file as absent and leaves it alone.
+	ErrNoBits = errors.New("patchelf: .dynamic has no contents in this file (SHT_NOBITS)")
+	// ErrMalformed: the file is an ELF file whose contents are
+	// inconsistent (offsets out of bounds, unterminated tables). It is
+	// wrapped by *FormatError, which says what and where.
+	ErrMalformed = errors.New("patchelf: malformed ELF file")
 	// ErrNoSpace: there is no room to grow the file in the way its type
 	// requires (for example no virtual address space below an ET_EXEC).
-	ErrNoSpace = errors.New("no room to relocate sections")
-	// ErrBadArgument: a caller passed a value the ELF format cannot hold
-	// (an empty string where a name is needed, a NUL byte inside a string).
-	ErrBadArgument = errors.New("invalid argument")
+	ErrNoSpace = errors.New("patchelf: no room to relocate sections")
+	// ErrInvalid: a caller passed a value the ELF format cannot hold (an
+	// empty string where a name is needed, a NUL byte inside a string, a
+	// page size that is not a power of two). The wrapping message names
+	// the argument and the value.
+	ErrInvalid = errors.New("patchelf: invalid argument")
+	// ErrNotFound: a needed library was found nowhere the loader would look.
+	ErrNotFound = errors.New("patchelf: not found")
 )
 
-// FormatError reports an inconsistency in an ELF file: which part and at
-// which file offset, so the user can check it with readelf.
+// FormatError reports an inconsistency in an ELF file: patchelf's words
+// for it, and which part at which file offset, so the user can check it
+// with readelf. It unwraps to ErrMalformed.
 type FormatError struct {
-	Off   int64  // file offset of the offending structure
-	What  string // the structure, e.g. "PT_DYNAMIC", ".dynstr", "DT_STRTAB"
+	Msg   string // what is wrong, in patchelf's words ("string table index out of bounds")
+	What  string // the structure, e.g. "e_shstrndx", ".dynstr", "DT_NEEDED"
+	Off   int64  // file offset of the structure
 	Value uint64 // the offending value
-	Msg   string // what is wrong with it
 }
 
 func (e *FormatError) Error() string {
-	return fmt.Sprintf("%s at offset %#x: %s (value %#x)", e.What, e.Off, e.Msg, e.Value)
+	return fmt.Sprintf("patchelf: %s (%s at offset %#x, value %#x)", e.Msg, e.What, e.Off, e.Value)
 }
 
-// Unwrap lets errors.Is(err, ErrInvalid) match every FormatError.
-func (e *FormatError) Unwrap() error { return ErrInvalid }
+// Unwrap lets errors.Is(err, ErrMalformed) match every FormatError.
+func (e *FormatError) Unwrap() error { return ErrMalformed }
 
-func formatErr(off uint64, what string, value uint64, msg string) error {
-	return &FormatError{Off: int64(off), What: what, Value: value, Msg: msg}
+func formatErr(msg, what string, off, value uint64) error {
+	return &FormatError{Msg: msg, What: what, Off: int64(off), Value: value}
 }
 
-// ErrNotFound: a needed library was found nowhere the loader would look.
-var ErrNotFound = errors.New("not found")
+// patchelf's messages for the malformations it checks, so that the same
+// file gets the same complaint from both tools.
+const (
+	msgMissingHeader  = "missing ELF header"
+	msgVersion        = "unsupported ELF version"
+	msgClass          = "ELF executable is not 32 or 64 bit"
+	msgPhdrBounds     = "program header table out of bounds"
+	msgNoSections     = "no section headers. The input file is probably a statically linked, self-decompressing binary"
+	msgShdrBounds     = "section header table out of bounds"
+	msgPhentsize      = "program headers have wrong size"
+	msgShentsize      = "section headers have wrong size"
+	msgStrIndex       = "string table index out of bounds"
+	msgRegionPastEnd  = "data region extends past file end"
+	msgOffsetPastEnd  = "data offset extends past file end"
+	msgShstrtabEmpty  = "string table size is zero"
+	msgShstrtabNoNUL  = "string table is not zero terminated"
+	msgNameBounds     = "section name offset out of bounds"
+	msgUnaligned      = "section content is not naturally aligned"
+	msgStrtabNoNUL    = "string table is not NUL-terminated"
+	msgNoDynNull      = "setSubstr: write extends past end of section" // what patchelf says when .dynamic has no DT_NULL to grow from
+	msgNoDynstr       = "cannot find section '.dynstr'. The input file is most likely statically linked"
+	msgVersymMismatch = "versym size mismatch"
+	msgOverlap        = "table overlaps the ELF headers"
+	msgLayout         = "internal layout error"
+)

@@ -16,7 +16,8 @@ func ExampleOpen() {
 	}
 	defer f.Close()
 	interp, _ := f.Interpreter()
-	fmt.Println(interp, f.Needed(), f.Info().Machine)
+	needed, _ := f.Needed()
+	fmt.Println(interp, needed, f.Info().Machine)
 	// Output: /lib64/ld-linux-x86-64.so.2 [libc.so.6] EM_X86_64
 }
 
@@ -37,6 +38,7 @@ func ExampleFile_SetRPath() {
 	}
 	g, _ := patchelf.Open(out)
 	defer g.Close()
-	fmt.Println(g.RPath())
+	rp, _ := g.RPath()
+	fmt.Println(rp)
 	// Output: $ORIGIN/../lib
 }

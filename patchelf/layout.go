@@ -5,7 +5,6 @@ import (
 	"debug/elf"
 	"errors"
 	"slices"
-	"sort"
 )
 
 // How a grown table finds room, in order of preference:
@@ -19,8 +18,11 @@ import (
 //     headers (.interp, notes, hash tables, .dynsym, .dynstr, version
 //     tables, relocations): those tables are shifted inside the slack up to
 //     the next page, and the dynamic entries, PT_INTERP, PT_NOTE and
-//     PT_GNU_PROPERTY follow them. The file does not grow, and the program
-//     headers stay where the kernel and every loader expect them;
+//     PT_GNU_PROPERTY follow them (pool.go). The file does not grow, and
+//     the program headers stay where the kernel and every loader expect
+//     them. When the slack is too small, the smallest set of tables after
+//     .dynstr whose room makes up the difference moves to the new segment
+//     of step 4 (evict.go), so the file grows by about the missing bytes;
 //  4. .dynamic (which must stay writable) and whatever did not fit in 3
 //     go to a new PT_LOAD appended after the last byte of the file (its
 //     offset is not page-aligned: only offset ≡ address modulo the page
@@ -42,7 +44,7 @@ const (
 )
 
 // layout is the result of planning: the bytes of the output file as a copy
-// of a range of the input plus patches.
+// of a range of the input plus patches, applied in order.
 type layout struct {
 	srcFrom, srcTo uint64 // input bytes copied...
 	at             uint64 // ...to this output offset
@@ -64,9 +66,11 @@ type plan struct {
 	at      uint64
 	size    uint64
 	place   [numItems]*placement
-	block   *block           // tables moved to the tail to make room for a program header
+	blocks  []*block         // tables moved to the tail to make room
 	secs    map[int]*section // updated section headers by index
 	patches []patch
+	clobber []patch // old bytes of moved tables, overwritten first
+	shdrs   []byte  // the whole section header table, when sections are added or dropped
 }
 
 type placement struct{ off, addr uint64 }
@@ -78,14 +82,17 @@ func alignUp(v, a uint64) uint64 {
 	return (v + a - 1) / a * a
 }
 
+// dynReady reports whether .dynamic and .dynstr were read without error.
+func (f *File) dynReady() bool { return f.dynLoaded && f.dynErr == nil }
+
 // itemOf reports whether a section is one of the tables edits rewrite.
 func (f *File) itemOf(s *section) (item, bool) {
 	switch {
-	case s.Type == elf.SHT_DYNAMIC && s.Offset == f.dynOff:
+	case f.dynReady() && s.index == f.dynSec.index:
 		return itemDynamic, true
-	case s.Type == elf.SHT_STRTAB && s.Offset == f.strtab.off && s.Flags&elf.SHF_ALLOC != 0:
+	case f.dynReady() && s.index == f.strSec.index:
 		return itemDynstr, true
-	case f.hasInterp && s.Type == elf.SHT_PROGBITS && s.Offset == f.interpOff && s.Name == ".interp":
+	case f.interpLoaded && f.interpErr == nil && s.index == f.interpSec.index:
 		return itemInterp, true
 	}
 	return 0, false
@@ -101,6 +108,9 @@ func (f *File) ownRegion() (idx int, front bool) {
 			if s.Type == elf.SHT_NULL || s.Type == elf.SHT_NOBITS || s.Size == 0 ||
 				s.Offset+s.Size <= p.Off || s.Offset >= p.Off+p.Filesz {
 				continue
+			}
+			if s.Name == resolutionCacheSection {
+				return false // the note keeps a segment of its own
 			}
 			if _, ok := f.itemOf(s); !ok && (front || !f.movable(s)) {
 				return false
@@ -138,47 +148,35 @@ func (f *File) ownRegion() (idx int, front bool) {
 
 func inProg(p elf.ProgHeader, off uint64) bool { return off >= p.Off && off < p.Off+p.Filesz }
 
-// liveStringsEnd returns the end of the last string of .dynstr that
-// anything refers to, or the table size when that cannot be known.
-func (f *File) liveStringsEnd() (int, error) {
+// liveStringsEnd returns the end of the last string of tab that anything
+// refers to (or that the live range covers), or the table size when that
+// cannot be known.
+func (f *File) liveStringsEnd(tab []byte, live *strRange) (int, error) {
 	end := 0
 	mark := func(off uint64) {
-		if off >= uint64(len(f.strtab.base)) {
+		if off >= uint64(len(tab)) {
 			return
 		}
-		n := bytes.IndexByte(f.strtab.base[off:], 0)
+		n := bytes.IndexByte(tab[off:], 0)
 		if n < 0 {
-			n = len(f.strtab.base) - int(off) - 1
+			n = len(tab) - int(off) - 1
 		}
 		end = max(end, int(off)+n+1)
 	}
-	for _, e := range f.dyn {
-		if stringTags[e.tag] && !e.pending {
-			mark(e.val)
-		}
+	if live != nil {
+		end = int(live.off + live.n + 1)
 	}
-	syms, ok, err := f.symbolNames()
+	refs, ok, err := f.stringRefs()
 	if err != nil {
 		return 0, err
 	}
 	if !ok {
-		return len(f.strtab.base), nil
+		return len(tab), nil
 	}
-	for _, n := range syms {
-		mark(n)
+	for _, r := range refs {
+		mark(r)
 	}
-	files, names, err := f.verneedRefs()
-	if err != nil {
-		return 0, err
-	}
-	defs, err := f.verdefNames()
-	if err != nil {
-		return 0, err
-	}
-	for _, r := range slices.Concat(files, names, defs) {
-		mark(r.val)
-	}
-	return min(max(end, 1), len(f.strtab.base)), nil
+	return min(max(end, 1), len(tab)), nil
 }
 
 // strtabExclusive reports whether the bytes of .dynstr belong to it alone,
@@ -187,57 +185,78 @@ func (f *File) strtabExclusive() bool {
 	lo, hi := f.strtab.off, f.strtab.off+uint64(len(f.strtab.base))
 	for i := range f.sects {
 		s := &f.sects[i]
-		if s.Type == elf.SHT_NULL || s.Type == elf.SHT_NOBITS || s.Size == 0 {
+		if s.Type == elf.SHT_NULL || s.Type == elf.SHT_NOBITS || s.Size == 0 || s.index == f.strSec.index {
 			continue
 		}
-		if s.Offset < hi && s.Offset+s.Size > lo && !(s.Type == elf.SHT_STRTAB && s.Offset == lo && s.Size >= hi-lo) {
+		if s.Offset < hi && s.Offset+s.Size > lo {
 			return false
 		}
 	}
 	return true
 }
 
-// needsNewStrings reports whether an edit refers to a string .dynstr
-// does not hold yet.
-func (f *File) needsNewStrings() bool {
+// pendingStrings returns the strings the edits refer to.
+func (f *File) pendingStrings() []string {
+	var out []string
 	for _, e := range f.dyn {
 		if e.pending {
-			if _, ok := f.strtab.find(e.str); !ok {
-				return true
-			}
+			out = append(out, e.str)
 		}
 	}
 	for _, vn := range f.vnPending {
-		if _, ok := f.strtab.find(vn.str); !ok {
-			return true
+		out = append(out, vn.str)
+	}
+	if se := f.symPending; se != nil {
+		for _, n := range se.names {
+			out = append(out, n)
 		}
 	}
-	return false
+	return out
 }
 
-// plan decides the output. It returns nil when the edits change nothing.
-func (f *File) plan() (*layout, error) {
-	region, front := f.ownRegion()
-	var rp elf.ProgHeader
-	if region >= 0 {
-		rp = f.progs[region]
+// planStrings decides the new .dynstr: every existing byte is kept
+// (shared tails), except an unshared old rpath, which becomes Xs and takes
+// the new one when it fits, and the dead tail of a table that owns its
+// bytes; new strings are appended. It resolves the pending entries.
+func (p *plan) planStrings() error {
+	f := p.f
+	base := f.strtab.base
+	tab := base
+	var fixed map[string]uint64
+	var live *strRange
+	if r := f.xout; r != nil {
+		tab = slices.Clone(base)
+		for i := r.off; i < r.off+r.n; i++ {
+			tab[i] = 'X'
+		}
+		if i := f.rpathEntry(); i >= 0 && f.dyn[i].pending && uint64(len(f.dyn[i].str)) <= r.n {
+			s := f.dyn[i].str
+			copy(tab[r.off:], s)
+			tab[r.off+uint64(len(s))] = 0
+			fixed = map[string]uint64{s: r.off}
+			live = &strRange{r.off, uint64(len(s))}
+		}
 	}
-
-	// Strings: keep every existing byte (shared tails), except the dead
-	// tail of a table that lives in our own region; append new strings.
-	cut := len(f.strtab.base)
-	if f.needsNewStrings() && f.strtabExclusive() {
+	has := func(s string) bool {
+		_, ok := fixed[s]
+		return ok || bytes.Contains(tab, append([]byte(s), 0))
+	}
+	cut := len(tab)
+	if !allFunc(f.pendingStrings(), has) && f.strtabExclusive() {
 		// Strings an earlier edit appended and nothing refers to any more
 		// sit at the end: reuse that room, so repeated edits do not grow
 		// the table. Shared (tail-merged) strings are referenced and kept.
 		var err error
-		if cut, err = f.liveStringsEnd(); err != nil {
-			return nil, err
+		if cut, err = f.liveStringsEnd(tab, live); err != nil {
+			return err
 		}
 	}
-	tab := f.strtab.base[:cut]
+	tab = tab[:cut]
 	var added []byte
 	resolve := func(s string) uint64 {
+		if off, ok := fixed[s]; ok {
+			return off
+		}
 		needle := append([]byte(s), 0)
 		if i := bytes.Index(tab, needle); i >= 0 {
 			return uint64(i)
@@ -253,66 +272,139 @@ func (f *File) plan() (*layout, error) {
 		added = append(added, needle...)
 		return off
 	}
-	p := &plan{f: f, secs: map[int]*section{}}
 	for _, e := range f.dyn {
 		if e.pending {
 			e = dynEntry{tag: e.tag, val: resolve(e.str)}
 		}
 		p.dyn = append(p.dyn, e)
 	}
-	p.fields = append(p.fields, f.fieldPatches...)
 	for _, vn := range f.vnPending {
 		b := make([]byte, 4)
 		f.bo.PutUint32(b, uint32(resolve(vn.str)))
 		p.fields = append(p.fields, patch{vn.fieldOff, b})
 	}
-	strChanged := cut != len(f.strtab.base) || len(added) > 0
-	if strChanged {
+	if se := f.symPending; se != nil {
+		p.fields = append(p.fields, se.tablePatches(f, resolve)...)
+	}
+	if f.xout != nil || cut != len(base) || len(added) > 0 {
 		p.dynstr = slices.Concat(tab, added)
 		p.setDyn(elf.DT_STRSZ, uint64(len(p.dynstr)))
 	}
-	if !strChanged && !f.interpDirty && len(p.fields) == 0 && slices.EqualFunc(p.dyn, f.origDyn, func(a, b dynEntry) bool {
-		return a.tag == b.tag && a.val == b.val
-	}) {
+	return nil
+}
+
+func allFunc(ss []string, fn func(string) bool) bool {
+	for _, s := range ss {
+		if !fn(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// plan decides the output. It returns nil when the edits change nothing.
+func (f *File) plan() (*layout, error) {
+	f.loadInterp()
+	if err := f.loadDynamic(); err != nil && !errors.Is(err, ErrStatic) && !errors.Is(err, ErrNoBits) {
+		// Moving any table means following it in .dynamic, which is
+		// unreadable; only edits of the headers alone can go on.
+		if f.interpDirty || len(f.addProgs) > 0 || f.noteEdit != nil {
+			return nil, err
+		}
+	}
+	p := &plan{f: f, secs: map[int]*section{}}
+	if f.dynReady() {
+		if err := p.planStrings(); err != nil {
+			return nil, err
+		}
+	}
+	p.fields = append(p.fields, f.fieldPatches...)
+	p.progs = f.currentProgs()
+	p.reserveNoteProgs()
+	if !p.changes() {
 		return nil, nil
 	}
-
-	p.progs = slices.Clone(f.progs)
 	p.phoff, p.shoff = f.phoff, f.shoff
 	p.srcFrom, p.srcTo, p.size = 0, uint64(f.size), uint64(f.size)
 
 	var need [numItems]bool
-	need[itemDynamic] = len(p.dyn)+1 > f.dynCap
-	need[itemDynstr] = uint64(len(p.dynstr)) > uint64(len(f.strtab.base))
-	need[itemInterp] = f.interpDirty && uint64(len(f.interp))+1 > f.interpCap
-
-	var err error
-	switch {
-	case !need[itemDynamic] && !need[itemDynstr] && !need[itemInterp]:
-	case region >= 0 && !front && p.growInPool(&need) && !need[itemDynamic] && !need[itemDynstr] && !need[itemInterp]:
-		// .dynstr or .interp grew where they are; the region is untouched.
-	case region >= 0:
-		// Rebuild our region with what it held and what must move.
-		// Tables an earlier edit moved out of the way stay where they
-		// are (the kept prefix); the items after them are laid out anew.
-		keep := f.regionKeep(rp)
-		for it, off := range [numItems]uint64{f.dynOff, f.strtab.off, f.interpOff} {
-			if item(it) != itemInterp || f.hasInterp {
-				need[it] = need[it] || inProg(rp, off) && off >= keep
+	if f.dynReady() {
+		room := f.dynCap
+		if f.dynTerminated {
+			room-- // the DT_NULL
+		}
+		if len(p.dyn) > room {
+			if !f.dynTerminated {
+				return nil, formatErr(msgNoDynNull, ".dynamic", f.dynOff, uint64(f.dynCap))
 			}
+			need[itemDynamic] = true
 		}
-		if front {
-			err = p.front(need, region)
-		} else {
-			err = p.tail(need, region, f.phoff >= rp.Off && f.phoff < rp.Off+rp.Filesz)
-		}
-	default:
-		err = p.grow(need)
+		need[itemDynstr] = uint64(len(p.dynstr)) > uint64(len(f.strtab.base))
 	}
-	if err != nil {
+	need[itemInterp] = f.interpDirty && uint64(len(f.interp))+1 > f.interpCap
+	if err := p.placeTables(need); err != nil {
+		return nil, err
+	}
+	f.planWarnings = nil
+	if need[itemDynamic] || need[itemDynstr] || need[itemInterp] || len(p.progs) != len(f.progs) {
+		f.planWarnings = f.symbolWarnings()
+	}
+	if err := p.placeResolutionCache(); err != nil {
 		return nil, err
 	}
 	return p.finish()
+}
+
+// changes reports whether the plan differs from the input at all.
+func (p *plan) changes() bool {
+	f := p.f
+	return p.dynstr != nil || f.interpDirty || len(p.fields) > 0 || f.osabi != elf.OSABI(f.ehdr[elf.EI_OSABI]) ||
+		len(f.progEdits) > 0 || len(f.addProgs) > 0 || f.noteEdit != nil ||
+		!slices.EqualFunc(p.dyn, f.origDyn, func(a, b dynEntry) bool { return a.tag == b.tag && a.val == b.val })
+}
+
+// placeTables finds room for the tables that grew and for new program headers.
+func (p *plan) placeTables(need [numItems]bool) error {
+	f := p.f
+	grows := need[itemDynamic] || need[itemDynstr] || need[itemInterp]
+	newProgs := len(p.progs) > len(f.progs)
+	if !grows && !newProgs {
+		return nil
+	}
+	region, front := f.ownRegion()
+	if region < 0 || newProgs {
+		return p.grow(need)
+	}
+	rp := f.progs[region]
+	if !front && p.growInPool(&need) && !need[itemDynamic] && !need[itemDynstr] && !need[itemInterp] {
+		return nil // .dynstr or .interp grew where they are; the region is untouched
+	}
+	// Rebuild our region with what it held and what must move. Tables an
+	// earlier edit moved out of the way stay where they are (the kept
+	// prefix); the items after them are laid out anew.
+	keep := f.regionKeep(rp)
+	for it := range numItems {
+		if s := p.itemSection(it); s != nil {
+			need[it] = need[it] || inProg(rp, s.Offset) && s.Offset >= keep
+		}
+	}
+	if front {
+		return p.front(need, region)
+	}
+	return p.tail(need, region, f.phoff >= rp.Off && f.phoff < rp.Off+rp.Filesz)
+}
+
+// itemSection returns the section of an item, nil when it is not one.
+func (p *plan) itemSection(it item) *section {
+	f := p.f
+	for _, s := range []*section{f.dynSec, f.strSec, f.interpSec} {
+		if s != nil {
+			if got, ok := f.itemOf(s); ok && got == it {
+				return s
+			}
+		}
+	}
+	return nil
 }
 
 func (p *plan) setDyn(tag elf.DynTag, val uint64) {
@@ -346,34 +438,37 @@ func (p *plan) itemAlign(it item) uint64 {
 	return 1
 }
 
-// grow handles the first growth of a file without a region of ours.
+// grow handles the first growth of a file without a region of ours, and
+// any edit that adds program headers.
 func (p *plan) grow(need [numItems]bool) error {
 	f := p.f
+	added := max(0, len(p.progs)-len(f.progs))
 	// Try the loader-only tables after the program headers; .dynamic must
 	// stay writable, so it always goes to the new segment.
 	pool := need
 	pool[itemDynamic] = false
 	rest := [numItems]bool{itemDynamic: need[itemDynamic]}
-	if p.pool(pool, boolInt(rest[itemDynamic])) {
+	newLoad := boolInt(rest[itemDynamic])
+	if p.pool(pool, added+newLoad) {
 		if rest[itemDynamic] {
 			return p.tail(rest, -1, false)
 		}
 		return nil
 	}
-	// .dynstr did not fit: move the tables after it (when they are smaller
-	// than it) to the new segment and let it grow where it is.
+	// .dynstr did not fit: move the smallest set of tables after it that
+	// makes room to the new segment, and let it grow where it is.
 	if need[itemDynstr] {
-		if blk := p.blockAfter(); blk != nil && blk.end-blk.start < uint64(len(p.dynstr)) {
-			p.block = blk
-			if p.pool(pool, 1) {
+		for _, blocks := range p.evictionCandidates() {
+			p.blocks = blocks
+			if p.pool(pool, added+1) {
 				return p.tail(rest, -1, false)
 			}
-			p.block = nil
 		}
+		p.blocks = nil
 	}
 	// Tables in the pool could not grow there; send them to the new
 	// segment too, and grow only the program headers in place.
-	if p.pool([numItems]bool{}, 1) {
+	if p.pool([numItems]bool{}, added+1) {
 		return p.tail(need, -1, false)
 	}
 	if f.typ == elf.ET_EXEC {
@@ -384,9 +479,9 @@ func (p *plan) grow(need [numItems]bool) error {
 		// No address space below the first segment: do as for ET_DYN.
 	}
 	// Move the tables right after the program headers into the new
-	// segment, as one block, to make room for one more program header.
-	if blk := p.evictable(); blk != nil {
-		p.block = blk
+	// segment, as one block, to make room for more program headers.
+	if blk := p.evictable(added + 1); blk != nil {
+		p.blocks = []*block{blk}
 		return p.tail(need, -1, false)
 	}
 	return p.tail(need, -1, true)
@@ -394,7 +489,7 @@ func (p *plan) grow(need [numItems]bool) error {
 
 // growInPool grows .dynstr and .interp where they are when they still
 // live in the segment of the program headers, and clears them from need.
-// It reports true so it can sit in a switch case.
+// It reports true so it can sit in a condition.
 func (p *plan) growInPool(need *[numItems]bool) bool {
 	pl := *need
 	pl[itemDynamic] = false
@@ -402,193 +497,6 @@ func (p *plan) growInPool(need *[numItems]bool) bool {
 		need[itemDynstr], need[itemInterp] = false, false
 	}
 	return true
-}
-
-// blockAfter returns the loader-only tables that follow .dynstr in its
-// segment, up to the first one that cannot move, as one block.
-func (p *plan) blockAfter() *block {
-	f := p.f
-	var ds *section
-	for i := range f.sects {
-		if it, ok := f.itemOf(&f.sects[i]); ok && it == itemDynstr {
-			ds = &f.sects[i]
-		}
-	}
-	if ds == nil {
-		return nil
-	}
-	var P *elf.ProgHeader
-	for i, ph := range f.progs {
-		if ph.Type == elf.PT_LOAD && ph.Filesz == ph.Memsz && inProg(ph, ds.Offset) {
-			P = &f.progs[i]
-		}
-	}
-	if P == nil {
-		return nil
-	}
-	after := f.sectionsAfter(P, ds.Offset+ds.Size, nil)
-	b := &block{align: 1}
-	for _, s := range after {
-		if !f.movable(s) || s.Addr != P.Vaddr+(s.Offset-P.Off) || s.Addralign > f.pageSize || s.Offset+s.Size > P.Off+P.Filesz {
-			break
-		}
-		b.sects = append(b.sects, s)
-		b.align = max(b.align, s.Addralign)
-		b.end = max(b.end, s.Offset+s.Size)
-	}
-	if len(b.sects) == 0 {
-		return nil
-	}
-	b.start = b.sects[0].Offset
-	for _, ph := range f.progs {
-		if ph.Type != elf.PT_LOAD && ph.Type != elf.PT_PHDR && ph.Filesz > 0 &&
-			ph.Off < b.end && ph.Off+ph.Filesz > b.start && (ph.Off < b.start || ph.Off+ph.Filesz > b.end) {
-			return nil
-		}
-	}
-	lo := P.Vaddr + (b.start - P.Off)
-	hi := lo + (b.end - b.start)
-	if f.splitsDynRange(lo, hi) {
-		return nil
-	}
-	for _, r := range [][2]uint64{{f.dynOff, uint64(f.dynCap) * f.dynEntSize()}, {f.interpOff, f.interpCap}} {
-		if r[1] > 0 && r[0] < b.end && r[0]+r[1] > b.start {
-			return nil
-		}
-	}
-	return b
-}
-
-// regionKeep returns where the rebuilt part of our tail region starts:
-// after the tables an earlier edit moved there as a block.
-func (f *File) regionKeep(rp elf.ProgHeader) uint64 {
-	keep := rp.Off
-	for i := range f.sects {
-		s := &f.sects[i]
-		if _, ok := f.itemOf(s); ok || s.Type == elf.SHT_NULL || s.Size == 0 || !inProg(rp, s.Offset) {
-			continue
-		}
-		keep = max(keep, s.Offset+s.Size)
-	}
-	return keep
-}
-
-// block is a run of loader-only tables moved as one piece.
-type block struct {
-	start, end uint64
-	align      uint64
-	sects      []*section
-}
-
-// evictable finds the smallest run of loader-only tables after the
-// program headers whose removal leaves room for one more program header,
-// such that no PT_INTERP/PT_NOTE/... is cut in two. Nil when there is none.
-func (p *plan) evictable() *block {
-	f := p.f
-	es := f.phentSize()
-	phEnd := f.phoff + uint64(len(f.progs))*es
-	newPhEnd := phEnd + es
-	var P *elf.ProgHeader
-	for i, ph := range f.progs {
-		if ph.Type == elf.PT_LOAD && f.phoff >= ph.Off && phEnd <= ph.Off+ph.Filesz {
-			P = &f.progs[i]
-		}
-	}
-	if P == nil {
-		return nil
-	}
-	after := f.sectionsAfter(P, phEnd, nil)
-	b := &block{start: phEnd, end: newPhEnd, align: 1}
-	for changed := true; changed; {
-		changed = false
-		for _, s := range after {
-			if s.Offset < b.end && s.Offset+s.Size > b.start && !slices.Contains(b.sects, s) {
-				if !f.movable(s) || s.Offset < phEnd || s.Addr != P.Vaddr+(s.Offset-P.Off) || s.Addralign > f.pageSize {
-					return nil
-				}
-				b.sects = append(b.sects, s)
-				b.end = max(b.end, s.Offset+s.Size)
-				b.align = max(b.align, s.Addralign)
-				changed = true
-			}
-		}
-		for _, ph := range f.progs {
-			if ph.Type == elf.PT_LOAD || ph.Type == elf.PT_PHDR || ph.Filesz == 0 {
-				continue
-			}
-			if ph.Off < b.end && ph.Off+ph.Filesz > b.start && ph.Off+ph.Filesz > b.end {
-				b.end = ph.Off + ph.Filesz
-				changed = true
-			}
-			if b.end > P.Off+P.Filesz {
-				return nil
-			}
-			if ph.Off < b.start && ph.Off+ph.Filesz > b.start {
-				return nil
-			}
-		}
-	}
-	if len(b.sects) == 0 || b.end > P.Off+P.Filesz {
-		return nil // the block may only hold tables of the headers' segment
-	}
-	b.start = b.sects[0].Offset
-	for _, s := range b.sects {
-		b.start = min(b.start, s.Offset)
-	}
-	for _, r := range [][2]uint64{{f.strtab.off, uint64(len(f.strtab.base))}, {f.dynOff, uint64(f.dynCap) * f.dynEntSize()}, {f.interpOff, f.interpCap}} {
-		if r[1] > 0 && r[0] < newPhEnd && r[0]+r[1] > phEnd && (r[0] < b.start || r[0]+r[1] > b.end) {
-			return nil // a table without a section header where the headers grow
-		}
-	}
-	lo := P.Vaddr + (b.start - P.Off)
-	hi := lo + (b.end - b.start)
-	if f.splitsDynRange(lo, hi) {
-		return nil
-	}
-	return b
-}
-
-// sectionsAfter returns, in file order, the sections of segment P that
-// end after offset from, leaving out those of skip.
-func (f *File) sectionsAfter(P *elf.ProgHeader, from uint64, skip *block) []*section {
-	var out []*section
-	for i := range f.sects {
-		s := &f.sects[i]
-		if s.Type != elf.SHT_NULL && s.Size > 0 && s.Offset+s.Size > from && s.Offset < P.Off+P.Filesz &&
-			(skip == nil || !slices.Contains(skip.sects, s)) {
-			out = append(out, s)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Offset < out[j].Offset })
-	return out
-}
-
-// splitsDynRange reports whether the address range [lo, hi) holds part,
-// but not all, of a table the dynamic section gives by address and size.
-func (f *File) splitsDynRange(lo, hi uint64) bool {
-	for _, r := range f.dynRanges() {
-		inside := r[0] >= lo && r[0]+r[1] <= hi
-		outside := r[0]+r[1] <= lo || r[0] >= hi
-		if !inside && !outside {
-			return true
-		}
-	}
-	return false
-}
-
-// dynRanges returns the tables the dynamic section gives as address and
-// size.
-func (f *File) dynRanges() [][2]uint64 {
-	var out [][2]uint64
-	for addr, size := range map[elf.DynTag]elf.DynTag{elf.DT_RELA: elf.DT_RELASZ, elf.DT_REL: elf.DT_RELSZ,
-		dtRELR: dtRELRSZ, elf.DT_JMPREL: elf.DT_PLTRELSZ} {
-		a, ok1 := f.dynVal(addr)
-		n, ok2 := f.dynVal(size)
-		if ok1 && ok2 && n > 0 {
-			out = append(out, [2]uint64{a, n})
-		}
-	}
-	return out
 }
 
 func boolInt(b bool) int {
@@ -609,223 +517,11 @@ func (f *File) movable(s *section) bool {
 		elf.SHT_GNU_VERDEF, elf.SHT_GNU_VERNEED, elf.SHT_REL, elf.SHT_RELA, shtRELR:
 		return true
 	case elf.SHT_STRTAB:
-		return s.Offset == f.strtab.off
+		return f.strSec != nil && s.index == f.strSec.index
 	case elf.SHT_PROGBITS:
-		return s.Name == ".interp" && f.hasInterp && s.Offset == f.interpOff
+		return f.interpSec != nil && s.index == f.interpSec.index
 	}
 	return false
-}
-
-// pool grows the program header table by extra entries and the items in
-// grow inside the segment holding the program headers, shifting the
-// loader-only tables that follow. It changes nothing and returns false
-// when they do not fit.
-func (p *plan) pool(grow [numItems]bool, extra int) bool {
-	f := p.f
-	phEnd := f.phoff + uint64(len(f.progs))*f.phentSize()
-	seg := -1
-	for i, ph := range f.progs {
-		if ph.Type == elf.PT_LOAD && f.phoff >= ph.Off && phEnd <= ph.Off+ph.Filesz && ph.Filesz == ph.Memsz {
-			seg = i
-		}
-	}
-	if seg < 0 {
-		return false
-	}
-	P := f.progs[seg]
-	segEnd := P.Off + P.Filesz
-	// The sections after the program headers, in file order.
-	after := f.sectionsAfter(&P, phEnd, p.block)
-	limit := segEnd
-	n := 0
-	for ; n < len(after) && f.movable(after[n]); n++ {
-	}
-	moved := after[:n]
-	if n < len(after) {
-		limit = after[n].Offset
-	} else {
-		limit = f.slackEnd(seg)
-	}
-	for _, s := range after {
-		// Addresses follow from the segment; a section header that says
-		// otherwise cannot be trusted to move.
-		if s.Offset < phEnd || s.Offset+s.Size > segEnd || s.Addr != P.Vaddr+(s.Offset-P.Off) {
-			return false
-		}
-	}
-	var a uint64 = 1
-	for i, s := range moved {
-		a = max(a, s.Addralign)
-		if i > 0 && s.Offset < moved[i-1].Offset+moved[i-1].Size {
-			return false // overlapping tables cannot be moved apart
-		}
-	}
-	if a > f.pageSize {
-		return false
-	}
-	newPhEnd := phEnd + uint64(extra)*f.phentSize()
-	delta := uint64(0)
-	if len(moved) > 0 && newPhEnd > moved[0].Offset {
-		delta = alignUp(newPhEnd-moved[0].Offset, a)
-	} else if len(moved) == 0 && newPhEnd > limit {
-		return false
-	}
-	type mv struct {
-		s           *section
-		delta, size uint64
-	}
-	var moves []mv
-	growing := [numItems]bool{}
-	end := newPhEnd
-	for _, s := range moved {
-		m := mv{s: s, delta: delta, size: s.Size}
-		if it, ok := f.itemOf(s); ok && grow[it] {
-			growing[it] = true
-			m.size = p.itemSize(it)
-			if m.size > s.Size {
-				delta += alignUp(m.size-s.Size, a)
-			}
-		}
-		moves = append(moves, m)
-		end = s.Offset + m.delta + m.size
-	}
-	for it := range grow {
-		if grow[it] && !growing[it] {
-			return false
-		}
-	}
-	if end > limit {
-		return false
-	}
-	// Segments that describe a moved table (PT_INTERP, PT_NOTE,
-	// PT_GNU_PROPERTY, ...) must move as one piece.
-	segDelta := func(off, size uint64) (uint64, bool, bool) {
-		for _, m := range moves {
-			if off >= m.s.Offset && off < m.s.Offset+m.s.Size {
-				for _, m2 := range moves {
-					if off+size > m2.s.Offset && off+size <= m2.s.Offset+m2.s.Size && m2.delta != m.delta {
-						return 0, false, false
-					}
-				}
-				return m.delta, true, true
-			}
-		}
-		return 0, false, true
-	}
-	// A table the dynamic section gives by address and size (relocations)
-	// must move as one piece too.
-	for _, r := range f.dynRanges() {
-		var d uint64
-		seen := false
-		for _, m := range moves {
-			if r[0] < m.s.Addr+m.s.Size && r[0]+r[1] > m.s.Addr {
-				if seen && m.delta != d {
-					return false
-				}
-				d, seen = m.delta, true
-			}
-		}
-	}
-	progDelta := map[int]uint64{}
-	for i, ph := range f.progs {
-		if ph.Type == elf.PT_LOAD || ph.Type == elf.PT_PHDR || ph.Filesz == 0 {
-			continue
-		}
-		d, in, ok := segDelta(ph.Off, ph.Filesz)
-		if !ok {
-			return false
-		}
-		if in && d != 0 {
-			progDelta[i] = d
-		}
-	}
-	// Nothing that stays may lie where the program header table grows.
-	hits := func(off, size uint64) bool { return size > 0 && off < newPhEnd && off+size > f.phoff }
-	for i, ph := range f.progs {
-		if ph.Type != elf.PT_LOAD && ph.Type != elf.PT_PHDR && hits(ph.Off+progDelta[i], ph.Filesz) {
-			return false
-		}
-	}
-	inMoves := func(off uint64) bool {
-		return slices.ContainsFunc(moves, func(m mv) bool { return m.s.Offset == off })
-	}
-	if !inMoves(f.strtab.off) && hits(f.strtab.off, uint64(len(f.strtab.base))) ||
-		hits(f.dynOff, uint64(f.dynCap)*f.dynEntSize()) ||
-		f.hasInterp && !inMoves(f.interpOff) && hits(f.interpOff, f.interpCap) {
-		return false
-	}
-	for i := range f.sects {
-		if s := &f.sects[i]; s.Type != elf.SHT_NOBITS && !inMoves(s.Offset) && hits(s.Offset, s.Size) {
-			return false
-		}
-	}
-	fieldData := map[*section][]byte{}
-	for _, m := range moves {
-		if m.delta != 0 {
-			data, err := f.readPatched(m.s.Offset, m.s.Size, p.fields)
-			if err != nil {
-				return false
-			}
-			fieldData[m.s] = data
-		}
-	}
-	// Commit: move the tables, follow them in the dynamic entries.
-	for i, d := range progDelta {
-		p.progs[i].Off += d
-		p.progs[i].Vaddr += d
-		p.progs[i].Paddr += d
-	}
-	for i := range p.dyn {
-		e := &p.dyn[i]
-		if !addrTags[e.tag] {
-			continue
-		}
-		for _, m := range moves {
-			if e.val >= m.s.Addr && e.val < m.s.Addr+max(m.s.Size, 1) {
-				e.val += m.delta
-				break
-			}
-		}
-	}
-	lo := end
-	for _, m := range moves {
-		if it, ok := f.itemOf(m.s); m.delta != 0 || ok && grow[it] {
-			lo = min(lo, m.s.Offset+m.delta)
-		}
-	}
-	buf := make([]byte, end-lo)
-	for _, m := range moves {
-		if it, ok := f.itemOf(m.s); m.delta == 0 && !(ok && grow[it]) {
-			continue
-		}
-		s := *m.s
-		s.Offset += m.delta
-		s.Addr += m.delta
-		s.Size = m.size
-		p.secs[m.s.index] = &s
-		if it, ok := f.itemOf(m.s); ok && grow[it] {
-			p.place[it] = &placement{off: s.Offset, addr: s.Addr}
-			continue // written by finish
-		}
-		copy(buf[s.Offset-lo:], fieldData[m.s])
-	}
-	if len(buf) > 0 {
-		p.patches = append(p.patches, patch{lo, buf})
-	}
-	// Fields inside moved tables are already in buf.
-	p.fields = slices.DeleteFunc(p.fields, func(fp patch) bool {
-		for _, m := range moves {
-			if m.delta != 0 && fp.off >= m.s.Offset && fp.off < m.s.Offset+m.s.Size {
-				return true
-			}
-		}
-		return false
-	})
-	if end > segEnd {
-		p.progs[seg].Filesz = end - P.Off
-		p.progs[seg].Memsz = end - P.Off
-	}
-	return true
 }
 
 // slackEnd is how far the segment seg may grow in the file and in memory

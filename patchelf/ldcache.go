@@ -41,19 +41,19 @@ func ParseCache(b []byte) ([]CacheEntry, error) {
 	if bytes.HasPrefix(b, []byte(cacheMagicOld)) {
 		// Old header: magic (11 bytes + NUL pad), nlibs, then 12-byte entries.
 		if len(b) < 16 {
-			return nil, fmt.Errorf("%w: ld.so cache: truncated old header", ErrInvalid)
+			return nil, fmt.Errorf("%w: ld.so cache: truncated old header", ErrMalformed)
 		}
 		n := binary.LittleEndian.Uint32(b[12:])
 		base = 16 + int(n)*12
 		base = (base + 7) &^ 7
 		if uint64(base) > uint64(len(b)) || n > uint32(len(b)) {
-			return nil, fmt.Errorf("%w: ld.so cache: old table of %d entries past the end", ErrInvalid, n)
+			return nil, fmt.Errorf("%w: ld.so cache: old table of %d entries past the end", ErrMalformed, n)
 		}
 	}
 	hdr := b[base:]
 	const hdrSize = 48
 	if len(hdr) < hdrSize || !bytes.HasPrefix(hdr, []byte(cacheMagicNew+cacheVersion)) {
-		return nil, fmt.Errorf("%w: ld.so cache: no %q header", ErrInvalid, cacheMagicNew+cacheVersion)
+		return nil, fmt.Errorf("%w: ld.so cache: no %q header", ErrMalformed, cacheMagicNew+cacheVersion)
 	}
 	// The header says which byte order the cache uses through flags; the
 	// counts are in the machine's order. Try little endian, then big.
@@ -64,19 +64,19 @@ func ParseCache(b []byte) ([]CacheEntry, error) {
 		n = bo.Uint32(hdr[20:])
 	}
 	if uint64(n)*24+hdrSize > uint64(len(hdr)) {
-		return nil, fmt.Errorf("%w: ld.so cache: %d entries do not fit in %d bytes", ErrInvalid, n, len(hdr))
+		return nil, fmt.Errorf("%w: ld.so cache: %d entries do not fit in %d bytes", ErrMalformed, n, len(hdr))
 	}
 	// String offsets are relative to the new header when an old table
 	// precedes it, and to the file otherwise (which is the same place).
 	str := func(off uint32) (string, error) {
 		if uint64(off) >= uint64(len(hdr)) {
-			return "", fmt.Errorf("%w: ld.so cache: string offset %#x past the end", ErrInvalid, off)
+			return "", fmt.Errorf("%w: ld.so cache: string offset %#x past the end", ErrMalformed, off)
 		}
 		s := hdr[off:]
 		if i := bytes.IndexByte(s, 0); i >= 0 {
 			return string(s[:i]), nil
 		}
-		return "", fmt.Errorf("%w: ld.so cache: unterminated string at %#x", ErrInvalid, off)
+		return "", fmt.Errorf("%w: ld.so cache: unterminated string at %#x", ErrMalformed, off)
 	}
 	out := make([]CacheEntry, 0, n)
 	for i := uint32(0); i < n; i++ {

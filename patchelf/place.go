@@ -1,6 +1,7 @@
 package patchelf
 
 import (
+	"bytes"
 	"debug/elf"
 	"fmt"
 	"slices"
@@ -43,14 +44,14 @@ func (p *plan) tail(need [numItems]bool, region int, withPhdr bool) error {
 	} else {
 		first, _, end := loadBounds(p.progs)
 		if first < 0 {
-			return fmt.Errorf("%w: no PT_LOAD segment", ErrInvalid)
+			return formatErr("no PT_LOAD segment", "program headers", f.phoff, uint64(len(f.progs)))
 		}
 		O = alignUp(uint64(f.size), 16)
 		V = alignUp(end, page) + O%page
 		if V < end {
 			return fmt.Errorf("%w: no address space after %#x", ErrNoSpace, end)
 		}
-		if withPhdr && f.hasInterp {
+		if withPhdr && f.prog(elf.PT_INTERP) != nil {
 			// An executable's program headers: old kernels compute AT_PHDR
 			// as (first segment's address - its offset) + e_phoff.
 			bias := p.progs[first].Vaddr - p.progs[first].Off
@@ -73,7 +74,7 @@ func (p *plan) tail(need [numItems]bool, region int, withPhdr bool) error {
 		p.phoff = cur
 		cur += uint64(nph) * f.phentSize()
 	}
-	if b := p.block; b != nil {
+	for _, b := range p.blocks {
 		a := b.align
 		cur += (b.start%a + a - cur%a) % a // same alignment as before
 		if err := p.moveBlock(b, cur, V+(cur-O)); err != nil {
@@ -139,7 +140,7 @@ func (p *plan) front(need [numItems]bool, region int) error {
 	} else {
 		first, _, _ := loadBounds(p.progs)
 		if first < 0 {
-			return fmt.Errorf("%w: no PT_LOAD segment", ErrInvalid)
+			return formatErr("no PT_LOAD segment", "program headers", f.phoff, uint64(len(f.progs)))
 		}
 		base = p.progs[first].Vaddr &^ (page - 1)
 	}
@@ -205,27 +206,63 @@ func (p *plan) addrOfOff(off uint64) (uint64, bool) {
 
 // finish writes the items, the headers and the field patches.
 func (p *plan) finish() (*layout, error) {
-	f := p.f
-	var data [numItems][]byte
-	slots := f.dynCap
-	if p.place[itemDynamic] == nil {
-		p.place[itemDynamic] = &placement{off: p.outOff(f.dynOff)}
-	} else {
-		slots = 0
+	data, slots, err := p.itemData()
+	if err != nil {
+		return nil, err
 	}
-	if p.dynstr != nil {
-		if p.place[itemDynstr] == nil {
-			p.place[itemDynstr] = &placement{off: p.outOff(f.strtab.off), addr: f.strtab.addr}
+	p.followItems(data, slots)
+	if err := p.checkFits(); err != nil {
+		return nil, err
+	}
+	out := &layout{srcFrom: p.srcFrom, srcTo: p.srcTo, at: p.at, size: p.size}
+	out.patches = append(out.patches, p.oldBytes()...)
+	out.patches = append(out.patches, patch{0, p.encodeEhdr()})
+	out.patches = append(out.patches, p.patches...)
+	for it := range numItems {
+		if data[it] != nil {
+			out.patches = append(out.patches, patch{p.place[it].off, data[it]})
 		}
-		data[itemDynstr] = p.dynstr
-		p.setDyn(elf.DT_STRTAB, p.place[itemDynstr].addr)
-	} else if pl := p.place[itemDynstr]; pl != nil {
-		b, err := f.readAt(f.strtab.off, uint64(len(f.strtab.base)), ".dynstr")
-		if err != nil {
-			return nil, err
+	}
+	out.patches = append(out.patches, patch{p.phoff, p.encodePhdrs()})
+	out.patches = append(out.patches, p.encodeShdrs()...)
+	for _, fp := range p.fields {
+		out.patches = append(out.patches, patch{p.outOff(fp.off), fp.data})
+	}
+	for _, pt := range out.patches {
+		if pt.off+uint64(len(pt.data)) > out.size {
+			return nil, formatErr(msgLayout, "patch", pt.off, out.size)
 		}
-		data[itemDynstr] = b
-		p.setDyn(elf.DT_STRTAB, pl.addr)
+	}
+	return out, nil
+}
+
+// itemData returns the bytes of the items to write and where, and how
+// many entries .dynamic has room for when it stays in place (0 when it
+// moved).
+func (p *plan) itemData() (data [numItems][]byte, slots int, err error) {
+	f := p.f
+	if f.dynReady() {
+		slots = f.dynCap
+		if p.place[itemDynamic] == nil {
+			p.place[itemDynamic] = &placement{off: p.outOff(f.dynOff)}
+		} else {
+			slots = 0
+		}
+		if p.dynstr != nil {
+			if p.place[itemDynstr] == nil {
+				p.place[itemDynstr] = &placement{off: p.outOff(f.strtab.off), addr: f.strtab.addr}
+			}
+			data[itemDynstr] = p.dynstr
+			p.setDyn(elf.DT_STRTAB, p.place[itemDynstr].addr)
+		} else if pl := p.place[itemDynstr]; pl != nil {
+			b, err := f.readAt(f.strtab.off, uint64(len(f.strtab.base)), ".dynstr")
+			if err != nil {
+				return data, 0, err
+			}
+			data[itemDynstr] = b
+			p.setDyn(elf.DT_STRTAB, pl.addr)
+		}
+		data[itemDynamic] = f.encodeDyn(p.dyn, slots)
 	}
 	if f.interpDirty || p.place[itemInterp] != nil {
 		b := append([]byte(f.interp), 0)
@@ -235,9 +272,13 @@ func (p *plan) finish() (*layout, error) {
 		}
 		data[itemInterp] = b
 	}
-	data[itemDynamic] = f.encodeDyn(p.dyn, slots)
+	return data, slots, nil
+}
 
-	// Section headers and program headers of moved items.
+// followItems makes the section headers and the program headers
+// (PT_INTERP, PT_DYNAMIC, PT_PHDR) describe the items where they now are.
+func (p *plan) followItems(data [numItems][]byte, slots int) {
+	f := p.f
 	for i := range f.sects {
 		s := &f.sects[i]
 		it, ok := f.itemOf(s)
@@ -290,42 +331,65 @@ func (p *plan) finish() (*layout, error) {
 		}
 		ph.Filesz, ph.Memsz = uint64(len(data[it])), uint64(len(data[it]))
 	}
+}
 
-	if err := p.checkFits(); err != nil {
-		return nil, err
+// oldBytes overwrites what moved tables leave behind with Z, as patchelf
+// does, so no stale copy of a string (an old rpath) stays in the file:
+// written first, under everything else. A range another table shares is
+// left alone, and so is everything with KeepOldSections, except an
+// unshared old rpath, which becomes Xs wherever it was.
+func (p *plan) oldBytes() []patch {
+	f := p.f
+	moved := func(s *section) bool {
+		ns, ok := p.secs[s.index]
+		return ok && ns.Offset != p.outOff(s.Offset)
 	}
-	out := &layout{srcFrom: p.srcFrom, srcTo: p.srcTo, at: p.at, size: p.size}
-	out.patches = append(out.patches, patch{0, p.encodeEhdr()})
-	out.patches = append(out.patches, p.patches...)
-	for it := range numItems {
-		if data[it] != nil {
-			out.patches = append(out.patches, patch{p.place[it].off, data[it]})
+	var out []patch
+	if r := f.xout; r != nil && f.strSec != nil && moved(f.strSec) {
+		x := bytes.Repeat([]byte{'X'}, int(r.n))
+		out = append(out, patch{p.outOff(f.strtab.off + r.off), x})
+	}
+	if f.keepOld {
+		return out
+	}
+	for i := range f.sects {
+		s := &f.sects[i]
+		if s.Type == elf.SHT_NOBITS || s.Size == 0 || s.Offset < p.srcFrom || !moved(s) || s.Offset+s.Size > uint64(f.size) {
+			continue
+		}
+		shared := false
+		for j := range f.sects {
+			t := &f.sects[j]
+			if t != s && t.Type != elf.SHT_NULL && t.Type != elf.SHT_NOBITS && t.Size > 0 && !moved(t) &&
+				t.Offset < s.Offset+s.Size && t.Offset+t.Size > s.Offset {
+				shared = true
+			}
+		}
+		if !shared {
+			out = append(out, patch{p.outOff(s.Offset), bytes.Repeat([]byte{'Z'}, int(s.Size))})
 		}
 	}
-	out.patches = append(out.patches, patch{p.phoff, p.encodePhdrs()})
-	out.patches = append(out.patches, p.encodeShdrFields()...)
-	for _, fp := range p.fields {
-		out.patches = append(out.patches, patch{p.outOff(fp.off), fp.data})
-	}
-	for _, pt := range out.patches {
-		if pt.off+uint64(len(pt.data)) > out.size {
-			return nil, fmt.Errorf("%w: internal layout error: patch at %#x past end %#x", ErrInvalid, pt.off, out.size)
-		}
-	}
-	return out, nil
+	return out
 }
 
 func (p *plan) encodeEhdr() []byte {
 	f := p.f
 	h := slices.Clone(f.ehdr)
+	h[elf.EI_OSABI] = byte(f.osabi)
+	shnum := len(f.sects)
+	if p.shdrs != nil {
+		shnum = len(p.shdrs) / int(f.shentsize)
+	}
 	if f.class == elf.ELFCLASS64 {
 		f.bo.PutUint64(h[32:], p.phoff)
 		f.bo.PutUint64(h[40:], p.shoff)
 		f.bo.PutUint16(h[56:], uint16(len(p.progs)))
+		f.bo.PutUint16(h[60:], uint16(shnum))
 	} else {
 		f.bo.PutUint32(h[28:], uint32(p.phoff))
 		f.bo.PutUint32(h[32:], uint32(p.shoff))
 		f.bo.PutUint16(h[44:], uint16(len(p.progs)))
+		f.bo.PutUint16(h[48:], uint16(shnum))
 	}
 	return h
 }
@@ -359,31 +423,51 @@ func (p *plan) encodePhdrs() []byte {
 	return b
 }
 
-// encodeShdrFields patches sh_addr, sh_offset and sh_size of the section
-// headers that changed.
-func (p *plan) encodeShdrFields() []patch {
+// encodeShdrs patches sh_addr, sh_offset and sh_size of the section
+// headers that changed, or writes the whole table when sections were added
+// or dropped.
+func (p *plan) encodeShdrs() []patch {
 	f := p.f
 	var out []patch
-	if p.shoff == 0 || f.shentsize == 0 {
+	if p.shdrs == nil && p.shoff == 0 {
 		return nil
 	}
 	for idx, s := range p.secs {
-		base := p.shoff + uint64(idx)*f.shentsize
+		base := uint64(idx) * f.shentsize
+		if p.shdrs == nil {
+			base += p.shoff
+		}
+		var b []byte
 		if f.class == elf.ELFCLASS64 {
-			b := make([]byte, 24)
+			b = make([]byte, 24)
 			f.bo.PutUint64(b[0:], s.Addr)
 			f.bo.PutUint64(b[8:], s.Offset)
 			f.bo.PutUint64(b[16:], s.Size)
-			out = append(out, patch{base + 16, b})
+			base += 16
 		} else {
-			b := make([]byte, 12)
+			b = make([]byte, 12)
 			f.bo.PutUint32(b[0:], uint32(s.Addr))
 			f.bo.PutUint32(b[4:], uint32(s.Offset))
 			f.bo.PutUint32(b[8:], uint32(s.Size))
-			out = append(out, patch{base + 12, b})
+			base += 12
+		}
+		if p.shdrs == nil {
+			out = append(out, patch{base, b})
+		} else if base+uint64(len(b)) <= uint64(len(p.shdrs)) && !p.droppedSection(idx) {
+			copy(p.shdrs[base:], b)
 		}
 	}
+	if p.shdrs != nil {
+		out = append(out, patch{p.shoff, p.shdrs})
+	}
 	return out
+}
+
+// droppedSection reports whether section idx is the resolution cache note
+// being removed (its header stays zero).
+func (p *plan) droppedSection(idx int) bool {
+	ne := p.f.noteEdit
+	return ne != nil && ne.drop != nil && ne.drop.index == idx
 }
 
 // moveBlock copies the block to off/addr and makes everything that
@@ -407,17 +491,18 @@ func (p *plan) moveBlock(b *block, off, addr uint64) error {
 			p.place[it] = &placement{off: ns.Offset, addr: ns.Addr}
 		}
 	}
-	for i, ph := range p.progs {
+	// What pointed into the block is found by the values as read: the
+	// pool may already have moved other tables to where the block was.
+	for i, ph := range f.progs {
 		if ph.Type != elf.PT_LOAD && ph.Type != elf.PT_PHDR && ph.Filesz > 0 && ph.Off >= b.start && ph.Off+ph.Filesz <= b.end {
 			p.progs[i].Off += dOff
 			p.progs[i].Vaddr += dAddr
 			p.progs[i].Paddr += dAddr
 		}
 	}
-	for i := range p.dyn {
-		e := &p.dyn[i]
-		if addrTags[e.tag] && e.val >= oldAddr && e.val < oldAddr+(b.end-b.start) {
-			e.val += dAddr
+	for i, e := range f.dyn {
+		if addrTags[e.tag] && !e.pending && e.val >= oldAddr && e.val < oldAddr+(b.end-b.start) {
+			p.dyn[i].val += dAddr
 		}
 	}
 	p.fields = slices.DeleteFunc(p.fields, func(fp patch) bool { return fp.off >= b.start && fp.off < b.end })

@@ -17,7 +17,7 @@ type Source string
 const (
 	FromPath        Source = "path"            // DT_NEEDED holds a path
 	FromRPath       Source = "DT_RPATH"        // an rpath of the needing object or its loaders
-	FromLibraryPath Source = "LD_LIBRARY_PATH" // ResolveOptions.LibraryPath
+	FromLibraryPath Source = "LD_LIBRARY_PATH" // WithLibraryPath
 	FromRunPath     Source = "DT_RUNPATH"      // the needing object's runpath
 	FromCache       Source = "ld.so.cache"     // /etc/ld.so.cache
 	FromDefault     Source = "default path"    // the loader's built-in directories
@@ -32,16 +32,53 @@ type Library struct {
 	Skipped bool   // part of the C library or the loader, left out
 }
 
-// ResolveOptions controls the search.
-type ResolveOptions struct {
-	// LibraryPath plays the part of LD_LIBRARY_PATH.
-	LibraryPath []string
-	// Cache is the ld.so cache file; "" means /etc/ld.so.cache, "-" none.
-	Cache string
-	// DefaultDirs replaces the loader's built-in directories.
-	DefaultDirs []string
-	// IncludeLibc also resolves (and bundles) the C library and the loader.
-	IncludeLibc bool
+// ResolveOption configures Resolve. The search options (WithLibraryPath,
+// WithCache, WithDefaultDirs, WithLibc) configure Bundle too.
+type ResolveOption interface{ applyResolve(*searchConfig) }
+
+// BundleOption configures Bundle: the search options, and WithLogger.
+type BundleOption interface{ applyBundle(*bundleConfig) }
+
+// searchConfig is how libraries are searched for.
+type searchConfig struct {
+	libraryPath []string
+	cache       string // "" for none
+	defaultDirs []string
+	includeLibc bool
+}
+
+func newSearchConfig() searchConfig { return searchConfig{cache: "/etc/ld.so.cache"} }
+
+// SearchOption says how Resolve and Bundle search for libraries; it is
+// both a ResolveOption and a BundleOption.
+type SearchOption func(*searchConfig)
+
+func (o SearchOption) applyResolve(c *searchConfig) { o(c) }
+func (o SearchOption) applyBundle(c *bundleConfig)  { o(&c.search) }
+
+// WithLibraryPath searches dirs where the loader searches
+// LD_LIBRARY_PATH. For Resolve and Bundle.
+func WithLibraryPath(dirs ...string) SearchOption {
+	return func(c *searchConfig) { c.libraryPath = dirs }
+}
+
+// WithCache reads the ld.so cache from path instead of /etc/ld.so.cache;
+// "" reads none. For Resolve and Bundle.
+func WithCache(path string) SearchOption {
+	return func(c *searchConfig) { c.cache = path }
+}
+
+// WithDefaultDirs replaces the loader's built-in directories (Debian's:
+// /lib/<triplet>, /usr/lib/<triplet>, /lib64 or /lib32, /lib, /usr/lib).
+// With no directories, none is searched. For Resolve and Bundle.
+func WithDefaultDirs(dirs ...string) SearchOption {
+	return func(c *searchConfig) { c.defaultDirs = append([]string{}, dirs...) }
+}
+
+// WithLibc also resolves (and bundles) the C library and the loader, which
+// are otherwise left to the host. For Resolve and Bundle.
+func WithLibc() SearchOption {
+	return func(c *searchConfig) { c.includeLibc = true }
 }
 
 // libcPattern matches the libraries glibc ships together with its loader:
@@ -69,7 +106,11 @@ func loadObject(path string, parent *object) (*object, error) {
 		return nil, err
 	}
 	defer f.Close()
-	o := &object{path: path, parent: parent, class: f.class, machine: f.machine, needed: f.Needed()}
+	needed, err := f.Needed()
+	if err != nil {
+		return nil, err
+	}
+	o := &object{path: path, parent: parent, class: f.class, machine: f.machine, needed: needed}
 	origin := path
 	if parent == nil { // the program: the kernel resolves symlinks
 		if r, err := filepath.EvalSymlinks(path); err == nil {
@@ -80,16 +121,24 @@ func loadObject(path string, parent *object) (*object, error) {
 		origin = abs
 	}
 	o.origin = filepath.Dir(origin)
-	for _, s := range f.DynStrings(elf.DT_RPATH) {
+	rpath, err := f.DynStrings(elf.DT_RPATH)
+	if err != nil {
+		return nil, err
+	}
+	runpath, err := f.DynStrings(elf.DT_RUNPATH)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range rpath {
 		o.rpath = append(o.rpath, o.expand(s)...)
 	}
-	for _, s := range f.DynStrings(elf.DT_RUNPATH) {
+	for _, s := range runpath {
 		o.runpath = append(o.runpath, o.expand(s)...)
 	}
 	if v, ok := f.dynVal(elf.DT_FLAGS_1); ok && v&uint64(elf.DF_1_NODEFLIB) != 0 {
 		o.nodeflib = true
 	}
-	o.soname, _ = f.Soname()
+	o.soname, _, _ = f.Soname()
 	return o, nil
 }
 
@@ -167,7 +216,7 @@ func defaultDirs(c elf.Class, m elf.Machine) []string {
 
 // resolver finds the DT_NEEDED closure of programs the way ld.so does.
 type resolver struct {
-	opts   ResolveOptions
+	opts   searchConfig
 	cache  []CacheEntry
 	cached bool
 	seen   map[string]bool // needed names and sonames already resolved
@@ -176,8 +225,12 @@ type resolver struct {
 
 // Resolve returns the shared libraries the programs load, in the loader's
 // breadth-first order, with where each was found.
-func Resolve(ctx context.Context, programs []string, opts ResolveOptions) ([]Library, error) {
-	r := &resolver{opts: opts, seen: map[string]bool{}}
+func Resolve(ctx context.Context, programs []string, opts ...ResolveOption) ([]Library, error) {
+	cfg := newSearchConfig()
+	for _, o := range opts {
+		o.applyResolve(&cfg)
+	}
+	r := &resolver{opts: cfg, seen: map[string]bool{}}
 	_, err := r.closure(ctx, programs)
 	return r.libs, err
 }
@@ -205,7 +258,7 @@ func (r *resolver) closure(ctx context.Context, programs []string) ([]*object, e
 			}
 			r.seen[name] = true
 			path, from, err := r.find(name, o)
-			if !r.opts.IncludeLibc && libcPattern.MatchString(filepath.Base(name)) {
+			if !r.opts.includeLibc && libcPattern.MatchString(filepath.Base(name)) {
 				// Left to the host: where it is there does not matter.
 				r.libs = append(r.libs, Library{Name: name, Path: path, From: from, By: o.path, Skipped: true})
 				continue
@@ -252,7 +305,7 @@ func (r *resolver) find(name string, o *object) (string, Source, error) {
 			}
 		}
 	}
-	if p, ok := try(r.opts.LibraryPath); ok {
+	if p, ok := try(r.opts.libraryPath); ok {
 		return p, FromLibraryPath, nil
 	}
 	if p, ok := try(o.runpath); ok {
@@ -264,7 +317,7 @@ func (r *resolver) find(name string, o *object) (string, Source, error) {
 				return e.Path, FromCache, nil
 			}
 		}
-		dirs := r.opts.DefaultDirs
+		dirs := r.opts.defaultDirs
 		if dirs == nil {
 			dirs = defaultDirs(o.class, o.machine)
 		}
@@ -280,12 +333,9 @@ func (r *resolver) loadCache() []CacheEntry {
 		return r.cache
 	}
 	r.cached = true
-	path := r.opts.Cache
-	if path == "-" {
-		return nil
-	}
+	path := r.opts.cache
 	if path == "" {
-		path = "/etc/ld.so.cache"
+		return nil
 	}
 	r.cache, _ = LoadCache(path) // no cache: the loader goes on to the default paths too
 	return r.cache

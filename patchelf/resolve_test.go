@@ -34,7 +34,7 @@ func TestResolveFollowsTheLoadersOrder(t *testing.T) {
 	cases := []struct {
 		name     string
 		edit     func(f *patchelf.File) error
-		opts     patchelf.ResolveOptions
+		opts     []patchelf.ResolveOption
 		lib      string
 		wantPath string
 		wantFrom patchelf.Source
@@ -42,39 +42,43 @@ func TestResolveFollowsTheLoadersOrder(t *testing.T) {
 	}{
 		{"DT_RPATH comes before LD_LIBRARY_PATH", func(f *patchelf.File) error {
 			return f.SetRPath(dirA, patchelf.ForceRPath())
-		}, patchelf.ResolveOptions{LibraryPath: []string{dirB}}, "libfoo.so.1", dirA, patchelf.FromRPath, nil},
+		}, []patchelf.ResolveOption{patchelf.WithLibraryPath(dirB)}, "libfoo.so.1", dirA, patchelf.FromRPath, nil},
 		{"DT_RUNPATH comes after LD_LIBRARY_PATH", func(f *patchelf.File) error {
 			return f.SetRPath(dirA)
-		}, patchelf.ResolveOptions{LibraryPath: []string{dirB}}, "libfoo.so.1", dirB, patchelf.FromLibraryPath, nil},
+		}, []patchelf.ResolveOption{patchelf.WithLibraryPath(dirB)}, "libfoo.so.1", dirB, patchelf.FromLibraryPath, nil},
 		{"$ORIGIN is the program's directory", func(f *patchelf.File) error {
 			return f.SetRPath("$ORIGIN/../a")
-		}, patchelf.ResolveOptions{}, "libfoo.so.1", dirA, patchelf.FromRunPath, nil},
+		}, nil, "libfoo.so.1", dirA, patchelf.FromRunPath, nil},
 		{"default directories last", func(f *patchelf.File) error {
-			f.RemoveRPath()
-			return nil
-		}, patchelf.ResolveOptions{Cache: "-", DefaultDirs: []string{dirB}}, "libfoo.so.1", dirB, patchelf.FromDefault, nil},
+			return f.RemoveRPath()
+		}, []patchelf.ResolveOption{patchelf.WithCache(""), patchelf.WithDefaultDirs(dirB)}, "libfoo.so.1", dirB, patchelf.FromDefault, nil},
 		{"nodeflib skips the cache and default directories", func(f *patchelf.File) error {
-			f.RemoveRPath()
-			f.NoDefaultLib()
-			return nil
-		}, patchelf.ResolveOptions{Cache: "-", DefaultDirs: []string{dirB}}, "libfoo.so.1", "", "", patchelf.ErrNotFound},
+			if err := f.RemoveRPath(); err != nil {
+				return err
+			}
+			return f.NoDefaultLib()
+		}, []patchelf.ResolveOption{patchelf.WithCache(""), patchelf.WithDefaultDirs(dirB)}, "libfoo.so.1", "", "", patchelf.ErrNotFound},
 		{"a library of the wrong class is skipped", func(f *patchelf.File) error {
 			return f.SetRPath(wrong + ":" + dirB)
-		}, patchelf.ResolveOptions{}, "libfoo.so.1", dirB, patchelf.FromRunPath, nil},
+		}, nil, "libfoo.so.1", dirB, patchelf.FromRunPath, nil},
 		{"a dependency of a library inherits the program's DT_RPATH", func(f *patchelf.File) error {
-			f.RemoveNeeded("libfoo.so.1")
+			if err := f.RemoveNeeded("libfoo.so.1"); err != nil {
+				return err
+			}
 			if err := f.AddNeeded("libbar.so"); err != nil {
 				return err
 			}
 			return f.SetRPath(dirC+":"+dirA, patchelf.ForceRPath())
-		}, patchelf.ResolveOptions{Cache: "-", DefaultDirs: []string{}}, "libfoo.so.1", dirA, patchelf.FromRPath, nil},
+		}, []patchelf.ResolveOption{patchelf.WithCache(""), patchelf.WithDefaultDirs()}, "libfoo.so.1", dirA, patchelf.FromRPath, nil},
 		{"a dependency of a library does not inherit DT_RUNPATH", func(f *patchelf.File) error {
-			f.RemoveNeeded("libfoo.so.1")
+			if err := f.RemoveNeeded("libfoo.so.1"); err != nil {
+				return err
+			}
 			if err := f.AddNeeded("libbar.so"); err != nil {
 				return err
 			}
 			return f.SetRPath(dirC + ":" + dirA)
-		}, patchelf.ResolveOptions{Cache: "-", DefaultDirs: []string{}}, "libfoo.so.1", "", "", patchelf.ErrNotFound},
+		}, []patchelf.ResolveOption{patchelf.WithCache(""), patchelf.WithDefaultDirs()}, "libfoo.so.1", "", "", patchelf.ErrNotFound},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -82,7 +86,7 @@ func TestResolveFollowsTheLoadersOrder(t *testing.T) {
 			os.MkdirAll(dir, 0o755)
 			prog := copyFile(t, fx.progs["pie64"], dir, "prog")
 			edit(t, prog, c.edit)
-			libs, err := patchelf.Resolve(context.Background(), []string{prog}, c.opts)
+			libs, err := patchelf.Resolve(context.Background(), []string{prog}, c.opts...)
 			if c.wantErr != nil {
 				if !errors.Is(err, c.wantErr) {
 					t.Fatalf("error %v, want %v", err, c.wantErr)

@@ -2,7 +2,6 @@ package patchelf
 
 import (
 	"debug/elf"
-	"fmt"
 )
 
 // vnRename renames the file of one version requirement (vn_file of an
@@ -19,10 +18,42 @@ type strRef struct {
 	val      uint64
 }
 
-// verneedFiles returns the vn_file fields of .gnu.version_r.
-func (f *File) verneedFiles() ([]strRef, error) {
-	files, _, err := f.verneedRefs()
-	return files, err
+// versionFiles returns the vn_file fields ReplaceNeeded renames, found as
+// patchelf finds them: the first DT_VERNEEDNUM entries of .gnu.version_r,
+// named in the string table its sh_link gives (which must be .dynstr).
+func (f *File) versionFiles() ([]strRef, error) {
+	num, _ := f.dynVal(elf.DT_VERNEEDNUM)
+	if num == 0 {
+		return nil, nil
+	}
+	s := f.section(".gnu.version_r")
+	if s == nil {
+		return nil, formatErr("cannot find section '.gnu.version_r'", "DT_VERNEEDNUM", f.dynOff, num)
+	}
+	if int(s.Link) != f.strSec.index {
+		return nil, formatErr("version requirements named outside .dynstr", ".gnu.version_r", s.Offset, uint64(s.Link))
+	}
+	b, err := f.sectionBytes(s, 1)
+	if err != nil {
+		return nil, err
+	}
+	var out []strRef
+	for at := uint64(0); num > 0 && at+16 <= uint64(len(b)); num-- {
+		file := uint64(f.bo.Uint32(b[at+4:]))
+		if file >= uint64(len(f.strtab.base)) {
+			return nil, formatErr(msgStrIndex, "vn_file", s.Offset+at+4, file)
+		}
+		out = append(out, strRef{s.Offset + at + 4, file})
+		next := uint64(f.bo.Uint32(b[at+12:]))
+		if next == 0 {
+			break
+		}
+		if next > uint64(len(b)) || at+next+16 > uint64(len(b)) {
+			return nil, formatErr(msgRegionPastEnd, "vn_next", s.Offset+at+12, next)
+		}
+		at += next
+	}
+	return out, nil
 }
 
 // verneedRefs walks the Elf_Verneed chain: vn_file and vna_name fields.
@@ -34,7 +65,7 @@ func (f *File) verneedRefs() (files, names []strRef, err error) {
 	num, _ := f.dynVal(elf.DT_VERNEEDNUM)
 	off, ok := f.addrToOff(addr)
 	if !ok {
-		return nil, nil, formatErr(f.dynOff, "DT_VERNEED", addr, "address is not in a loadable segment")
+		return nil, nil, formatErr("address is not in a loadable segment", "DT_VERNEED", f.dynOff, addr)
 	}
 	budget := uint64(f.size) / 8 // every entry is at least 8 bytes: a longer walk loops
 	for i := uint64(0); i < num && budget > 0; i++ {
@@ -77,7 +108,7 @@ func (f *File) verdefNames() ([]strRef, error) {
 	num, _ := f.dynVal(elf.DT_VERDEFNUM)
 	off, ok := f.addrToOff(addr)
 	if !ok {
-		return nil, formatErr(f.dynOff, "DT_VERDEF", addr, "address is not in a loadable segment")
+		return nil, formatErr("address is not in a loadable segment", "DT_VERDEF", f.dynOff, addr)
 	}
 	var names []strRef
 	budget := uint64(f.size) / 8
@@ -145,33 +176,4 @@ func (f *File) symbolNames() ([]uint64, bool, error) {
 		out = append(out, uint64(f.bo.Uint32(b[i:])))
 	}
 	return out, true, nil
-}
-
-// ClearSymbolVersion marks every dynamic symbol named sym as unversioned
-// (version index 1, global) in .gnu.version (patchelf
-// --clear-symbol-version).
-func (f *File) ClearSymbolVersion(sym string) error {
-	addr, ok := f.dynVal(elf.DT_VERSYM)
-	if !ok {
-		return fmt.Errorf("%w: no DT_VERSYM entry to clear %q in", ErrInvalid, sym)
-	}
-	off, ok := f.addrToOff(addr)
-	if !ok {
-		return formatErr(f.dynOff, "DT_VERSYM", addr, "address is not in a loadable segment")
-	}
-	names, ok, err := f.symbolNames()
-	if err != nil || !ok {
-		return err
-	}
-	for i, n := range names {
-		if f.strtab.get(n) == sym {
-			if _, err := f.readAt(off+2*uint64(i), 2, ".gnu.version"); err != nil {
-				return err
-			}
-			b := make([]byte, 2)
-			f.bo.PutUint16(b, 1)
-			f.fieldPatches = append(f.fieldPatches, patch{off + 2*uint64(i), b})
-		}
-	}
-	return nil
 }

@@ -23,6 +23,11 @@ func (f *File) Bytes() ([]byte, error) {
 	if l == nil {
 		l = &layout{srcTo: uint64(f.size), size: uint64(f.size)}
 	}
+	return f.bytesOf(l)
+}
+
+// bytesOf assembles the output of a layout in memory.
+func (f *File) bytesOf(l *layout) ([]byte, error) {
 	b := make([]byte, l.size)
 	n := l.srcTo - l.srcFrom
 	if _, err := f.src.ReadAt(b[l.at:l.at+n], int64(l.srcFrom)); err != nil && !(errors.Is(err, io.EOF) && n == 0) {
@@ -45,14 +50,15 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 }
 
 // Save writes the edits back to the file given to Open, atomically: the
-// new contents go to a temporary file in the same directory, which gets
-// the original mode and owner and is renamed over the original. Nothing is written
+// new contents go to a temporary file with a unique name in the same
+// directory, which gets the original mode and owner, is synced to disk and
+// renamed over the original, and the directory is synced. Nothing is written
 // when the edits change nothing. When the name is a symlink, the file it
 // points to is replaced, as patchelf does. The File then reads the saved file, so
 // editing and saving again works.
 func (f *File) Save() error {
 	if f.name == "" {
-		return fmt.Errorf("%w: Save needs a File from Open; use SaveAs or WriteTo", ErrBadArgument)
+		return fmt.Errorf("%w: Save needs a File from Open; use SaveAs or WriteTo", ErrInvalid)
 	}
 	l, err := f.plan()
 	if err != nil || l == nil {
@@ -66,7 +72,7 @@ func (f *File) Save() error {
 	if err != nil {
 		return fmt.Errorf("reopening saved file: %w", err)
 	}
-	nf.pageSize = f.pageSize
+	nf.pageSize, nf.warnings, nf.keepOld = f.pageSize, f.Warnings(), f.keepOld
 	f.Close()
 	*f = *nf
 	return nil
@@ -85,6 +91,12 @@ func (f *File) SaveAs(name string) error {
 	return f.write(name, l)
 }
 
+// write replaces name with the output atomically, the way
+// examples/internal/atomicfile does (this package may not import it): a
+// temporary file with a unique name in the same directory is written,
+// given the owner and mode, fsynced, renamed over name, and the directory
+// is fsynced. On any error the temporary file is removed and name is left
+// as it was.
 func (f *File) write(name string, l *layout) (err error) {
 	// Like patchelf, which opens the file for writing, edit what a symlink
 	// points to (libfoo.so -> libfoo.so.1.2) rather than replace the link.
@@ -93,16 +105,22 @@ func (f *File) write(name string, l *layout) (err error) {
 			return err
 		}
 	}
+	if fi, serr := os.Stat(name); serr == nil && !fi.Mode().IsRegular() {
+		// A device or a pipe (--output /dev/null): written through, as
+		// patchelf writes; renaming over it would replace the device.
+		return f.writeThrough(name, l)
+	}
 	dir, base := filepath.Split(name)
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".patchelf-*")
+	tmp, err := os.CreateTemp(dir, ".tmp-"+base+"-")
 	if err != nil {
 		return err
 	}
+	renamed := false
 	defer func() {
-		if err != nil {
+		if err != nil && !renamed {
 			tmp.Close()
 			os.Remove(tmp.Name())
 		}
@@ -121,10 +139,49 @@ func (f *File) write(name string, l *layout) (err error) {
 	if err = tmp.Chmod(f.mode); err != nil { // after chown, which clears setuid
 		return err
 	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), name)
+	if err = os.Rename(tmp.Name(), name); err != nil {
+		return err
+	}
+	renamed = true
+	return syncDir(dir)
+}
+
+// writeThrough writes the output to an existing file that is not a
+// regular file, in order, without seeking.
+func (f *File) writeThrough(name string, l *layout) error {
+	b, err := f.bytesOf(l)
+	if err != nil {
+		return err
+	}
+	fd, err := os.OpenFile(name, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fd.Write(b)
+	if cerr := fd.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncDir makes a rename in dir durable: the rename is an update of the
+// directory, which fsync of the file does not cover.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	serr := d.Sync()
+	if cerr := d.Close(); serr == nil {
+		serr = cerr
+	}
+	return serr
 }
 
 // copyInto copies the kept input range into the output and sizes it. When

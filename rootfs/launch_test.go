@@ -160,11 +160,11 @@ func TestLaunchStopAndSignals(t *testing.T) {
 			requireMode(t, c.mode)
 			p, err := rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: c.mode, Args: []string{"sleep", "100"}, Env: []string{"PATH=/bin"}})
 			require.NoError(t, err)
-			start := time.Now()
+			// The signal in the status shows Stop killed it, not that
+			// `sleep 100` ran out.
 			st, err := p.Stop(context.Background(), 300*time.Millisecond)
 			require.NoError(t, err)
 			assert.Equal(t, c.want, st)
-			assert.Less(t, time.Since(start), 10*time.Second)
 			assert.Equal(t, "killed by "+c.want.Signal.String(), st.String())
 			assertNoChildren(t)
 		})
@@ -329,7 +329,7 @@ func TestLaunchParentDeathKillsTheCommand(t *testing.T) {
 			pid, err := strconv.Atoi(string(data))
 			require.NoError(t, err)
 			// The launcher is gone; its command must follow.
-			assert.Eventually(t, func() bool {
+			testenv.Eventually(t, 30*time.Second, func() bool {
 				stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 				if err != nil {
 					return true
@@ -337,7 +337,7 @@ func TestLaunchParentDeathKillsTheCommand(t *testing.T) {
 				s := string(stat)
 				state := s[strings.LastIndexByte(s, ')')+2]
 				return state == 'Z' || state == 'X' || !strings.Contains(s, "(sleep)")
-			}, 5*time.Second, 10*time.Millisecond, "pid %d survived its parent", pid)
+			}, "pid %d survived its parent", pid)
 		})
 	}
 }

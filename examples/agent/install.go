@@ -45,12 +45,12 @@ func install(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "agent install: the program is %s; install copies it as bin/<its name>, so name it agent\n", exe)
 		return 2
 	}
-	var log *slog.Logger
+	var opts []patchelf.BundleOption
 	if f.verbose {
-		log = slog.New(slog.NewTextHandler(stderr, nil))
+		opts = append(opts, patchelf.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))))
 	}
 	programs := append([]string{exe}, split(f.helpers)...)
-	rep, err := patchelf.Bundle(ctx, dir, programs, patchelf.BundleOptions{Logger: log})
+	rep, err := patchelf.Bundle(ctx, dir, programs, opts...)
 	if err != nil {
 		fmt.Fprintln(stderr, "agent install:", err)
 		return 1

@@ -2,7 +2,7 @@
 // key layout of package attrs (<prefix>/agents/<agent>/attributes/<name>),
 // so that operators need not spell keys by hand.
 //
-//	attrctl --endpoints 127.0.0.1:2379 set agent-1 'rack:r1;zone:east;cores:16'
+//	attrctl --endpoints https://127.0.0.1:2379 --ca ca.pem --cert ops.pem --key ops-key.pem set agent-1 'rack:r1;zone:east;cores:16'
 //	attrctl get agent-1
 //	attrctl get agent-1 rack
 //	attrctl set --if-revision 42 agent-1 rack:r2
@@ -10,6 +10,10 @@
 //	attrctl delete agent-1
 //	attrctl list
 //	attrctl watch [agent-1]
+//
+// It reaches etcd over TLS as an operator: its certificate's common name
+// is the etcd user (operator/<name>, see examples/certs), whose role may
+// write under the cluster's prefix. -insecure speaks plaintext.
 package main
 
 import (
@@ -25,9 +29,9 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/gleaner/gleaner/attrs"
+	"github.com/gleaner/gleaner/examples/internal/auth"
 )
 
 const usage = `usage: attrctl [flags] <command> [args]
@@ -55,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	endpoints := fs.String("endpoints", "127.0.0.1:2379", "comma-separated etcd client endpoints")
 	prefix := fs.String("prefix", attrs.DefaultPrefix, "key prefix")
 	timeout := fs.Duration("timeout", 5*time.Second, "timeout of each request")
+	var tlsFlags auth.Flags
+	tlsFlags.Register(fs, "the operator")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
@@ -66,11 +72,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   strings.Split(*endpoints, ","),
-		DialTimeout: *timeout,
-		Logger:      zap.NewNop(),
-	})
+	tl, err := tlsFlags.Load()
+	if err != nil {
+		fmt.Fprintf(stderr, "attrctl: %v\n", err)
+		return 2
+	}
+	cli, err := auth.NewEtcdClient(strings.Split(*endpoints, ","), tl)
 	if err != nil {
 		fmt.Fprintf(stderr, "attrctl: %v\n", err)
 		return 1

@@ -10,20 +10,42 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 	"github.com/gleaner/gleaner/internal/etcdtest"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
-// attrctl runs the command against endpoint and returns its exit status
-// and output.
+// attrctl runs the command against endpoint as an operator and returns its
+// exit status and output.
 func attrctl(t *testing.T, endpoint string, args ...string) (int, string, string) {
 	t.Helper()
+	return attrctlAs(t, "operator/ops", endpoint, args...)
+}
+
+// attrctlAs is attrctl with the certificate of principal.
+func attrctlAs(t *testing.T, principal, endpoint string, args ...string) (int, string, string) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), append([]string{"--endpoints", endpoint}, args...), &stdout, &stderr)
+	code := run(context.Background(), append(flags(t, principal, endpoint), args...), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
-func TestAttrctl(t *testing.T) {
+// flags are the endpoint and TLS flags of principal.
+func flags(t *testing.T, principal, endpoint string) []string {
+	f := authtest.Files(t, authtest.Principal(t, principal))
+	return []string{"--endpoints", endpoint, "--ca", f.CA, "--cert", f.Cert, "--key", f.Key}
+}
+
+// startEtcd starts etcd with the operator's user and role.
+func startEtcd(t *testing.T) *etcdtest.Server {
+	t.Helper()
 	srv := etcdtest.Start(t)
+	authtest.Etcd(t, srv, "/gleaner", authtest.Principal(t, "operator/ops"))
+	return srv
+}
+
+func TestAttrctl(t *testing.T) {
+	srv := startEtcd(t)
 	ep := srv.Endpoint()
 	cli := srv.Client(t)
 
@@ -92,20 +114,20 @@ func (s *syncBuffer) String() string {
 }
 
 func TestAttrctlWatchPrintsChanges(t *testing.T) {
-	srv := etcdtest.Start(t)
+	srv := startEtcd(t)
 	ep := srv.Endpoint()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"--endpoints", ep, "watch", "agent-1"}, &out, &errOut) }()
-	waitFor(t, &out, "watching\n")
+	go func() { done <- run(ctx, append(flags(t, "operator/ops", ep), "watch", "agent-1"), &out, &errOut) }()
+	waitForOutput(t, &out, "watching\n")
 
 	attrctl(t, ep, "set", "agent-2", "rack:r9") // filtered out
 	attrctl(t, ep, "set", "agent-1", "rack:r1")
 	attrctl(t, ep, "set", "agent-1", "rack:r2")
 	attrctl(t, ep, "delete", "agent-1", "rack")
 	want := "\tagent-1\tadded\track\t-\tr1\n" + "\tagent-1\tupdated\track\tr1\tr2\n" + "\tagent-1\tremoved\track\tr2\t-\n"
-	waitFor(t, &out, "removed")
+	waitForOutput(t, &out, "removed")
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("watch exited %d: %s", code, errOut.String())
@@ -116,13 +138,25 @@ func TestAttrctlWatchPrintsChanges(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, out fmt.Stringer, s string) {
+// waitForOutput waits until out has printed s.
+func waitForOutput(t *testing.T, out fmt.Stringer, s string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("output %q never contained %q", out.String(), s)
-		}
-		time.Sleep(20 * time.Millisecond)
+	testenv.Eventually(t, 30*time.Second, func() bool { return strings.Contains(out.String(), s) }, "output to contain %q", s)
+}
+
+func TestAttrctlNeedsCredentialsAndKeepsToTheUsersRole(t *testing.T) {
+	srv := startEtcd(t)
+	authtest.Etcd(t, srv, "/gleaner", authtest.Principal(t, "agent/agent-1"))
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--endpoints", srv.Endpoint(), "list"}, &stdout, &stderr); code != 2 ||
+		!strings.Contains(stderr.String(), "-insecure") {
+		t.Fatalf("without TLS flags: exit %d, stderr %q; want 2 naming -insecure", code, stderr.String())
+	}
+	if code, _, stderr := attrctlAs(t, "agent/agent-1", srv.Endpoint(), "set", "agent-1", "rack:r1"); code != 0 {
+		t.Fatalf("an agent setting its own attribute: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := attrctlAs(t, "agent/agent-1", srv.Endpoint(), "set", "agent-2", "rack:r1"); code != 1 ||
+		!strings.Contains(stderr, "permission denied") {
+		t.Fatalf("an agent setting another's attribute: exit %d, stderr %q; want permission denied", code, stderr)
 	}
 }

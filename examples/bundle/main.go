@@ -46,11 +46,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	opts := patchelf.BundleOptions{ResolveOptions: patchelf.ResolveOptions{IncludeLibc: *libc, Cache: *cache}}
-	if *libPath != "" {
-		opts.LibraryPath = filepath.SplitList(*libPath)
+	var opts []patchelf.BundleOption
+	if *libc {
+		opts = append(opts, patchelf.WithLibc())
 	}
-	rep, err := patchelf.Bundle(ctx, *out, fs.Args(), opts)
+	switch *cache {
+	case "":
+	case "-":
+		opts = append(opts, patchelf.WithCache(""))
+	default:
+		opts = append(opts, patchelf.WithCache(*cache))
+	}
+	if *libPath != "" {
+		opts = append(opts, patchelf.WithLibraryPath(filepath.SplitList(*libPath)...))
+	}
+	rep, err := patchelf.Bundle(ctx, *out, fs.Args(), opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "bundle: %v\n", err)
 		return 1

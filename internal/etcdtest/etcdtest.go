@@ -12,11 +12,21 @@
 // server back on the same data directory behind the same endpoint. A
 // separate NewProxy cuts one client off while the server keeps running.
 //
+// Like every etcd of a Gleaner cluster, the server is secure by default: it
+// serves TLS 1.3, accepts only clients holding a certificate of the test
+// CA (pkitest), and has etcd's authentication on, with the user of a client
+// being its certificate's common name. Client returns a client of the root
+// user; ClientAs one of any other user, whose rights the test grants
+// (etcdauth.Grant, or the examples' auth.ProvisionEtcd). StartInsecure runs
+// plaintext with no authentication, for baselines.
+//
 // etcd logs at error level into a file that is printed only when the test
 // fails: a normal shutdown logs errors too ("server closed").
 package etcdtest
 
 import (
+	"context"
+	"crypto/tls"
 	"fmt"
 	"net/url"
 	"os"
@@ -32,6 +42,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 
+	"github.com/gleaner/gleaner/internal/etcdauth"
+	"github.com/gleaner/gleaner/internal/pki"
+	"github.com/gleaner/gleaner/internal/pki/pkitest"
 	"github.com/gleaner/gleaner/internal/testenv"
 )
 
@@ -45,19 +58,40 @@ type Server struct {
 	clientURL url.URL
 	peerURL   url.URL
 	configure []func(*embed.Config)
+	secure    bool
+	tlsFiles  pki.Files // the server's certificate, issued at the first start
+	authOn    bool      // authentication was enabled
 	front     *Proxy
 	mu        sync.Mutex
 	etcd      *embed.Etcd
 }
 
 // Start starts a single-member etcd on free loopback ports with a fresh
-// data directory. configure, if given, adjusts the configuration (for
-// example MaxRequestBytes) before the server starts. The server is closed
-// in t's cleanup.
+// data directory, serving TLS with authentication on. configure, if given,
+// adjusts the configuration (for example MaxRequestBytes, or more client
+// URLs, which get the server certificate's names too) before the server
+// starts. The server is closed in t's cleanup.
 func Start(t testing.TB, configure ...func(*embed.Config)) *Server {
 	t.Helper()
+	return start(t, true, configure)
+}
+
+// StartInsecure is Start serving plaintext with no authentication, for
+// benchmarks that measure what security costs.
+func StartInsecure(t testing.TB, configure ...func(*embed.Config)) *Server {
+	t.Helper()
+	return start(t, false, configure)
+}
+
+func start(t testing.TB, secure bool, configure []func(*embed.Config)) *Server {
+	t.Helper()
 	tmp := t.TempDir()
-	s := &Server{dir: filepath.Join(tmp, "data"), logFile: filepath.Join(tmp, "etcd.log"), configure: configure}
+	s := &Server{dir: filepath.Join(tmp, "data"), logFile: filepath.Join(tmp, "etcd.log"), configure: configure, secure: secure}
+	if secure {
+		// Any certificate of the test CA is accepted; etcd's
+		// authentication then decides what its user may do.
+		s.tlsFiles = pki.Files{CA: filepath.Join(tmp, "ca.pem"), Cert: filepath.Join(tmp, "server.pem"), Key: filepath.Join(tmp, "server-key.pem")}
+	}
 	var err error
 	// A port picked free may be taken before etcd binds it (other tests run
 	// alongside); pick again a few times.
@@ -70,6 +104,13 @@ func Start(t testing.TB, configure ...func(*embed.Config)) *Server {
 	}
 	if err != nil {
 		t.Fatalf("etcdtest: %v", err)
+	}
+	if secure {
+		s.clientURL.Scheme = "https"
+		if err := s.enableAuth(t); err != nil {
+			s.close()
+			t.Fatalf("etcdtest: %v", err)
+		}
 	}
 	s.front = NewProxy(t, s.clientURL.String())
 	t.Cleanup(func() {
@@ -101,6 +142,12 @@ func (s *Server) start() error {
 	for _, f := range s.configure {
 		f(cfg)
 	}
+	if s.secure {
+		if err := s.writeServerCert(cfg); err != nil {
+			return err
+		}
+		etcdauth.ServeTLS(cfg, s.tlsFiles)
+	}
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return fmt.Errorf("starting embedded etcd in %s: %w", s.dir, err)
@@ -120,6 +167,40 @@ func (s *Server) start() error {
 	return nil
 }
 
+// writeServerCert issues the server's certificate for the hosts of cfg's
+// URLs, once: a restart keeps it.
+func (s *Server) writeServerCert(cfg *embed.Config) error {
+	if _, err := os.Stat(s.tlsFiles.Cert); err == nil {
+		return nil
+	}
+	ca, err := pkitest.Shared()
+	if err != nil {
+		return err
+	}
+	pair, err := ca.Issue(pki.Request{CommonName: "etcd", Hosts: etcdauth.Hosts(cfg)})
+	if err != nil {
+		return err
+	}
+	for name, data := range map[string][]byte{s.tlsFiles.CA: ca.CertPEM(), s.tlsFiles.Cert: pair.CertPEM, s.tlsFiles.Key: pair.KeyPEM} {
+		if err := os.WriteFile(name, data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enableAuth turns etcd's authentication on, once.
+func (s *Server) enableAuth(t testing.TB) error {
+	cli := newClient(t, s.clientURL.String(), etcdauth.RootUser)
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	return etcdauth.EnableAuth(ctx, cli)
+}
+
+// Secure reports whether the server serves TLS with authentication.
+func (s *Server) Secure() bool { return s.secure }
+
 // Endpoint is the URL clients should use: the front proxy's, which stays
 // the same across Stop and Restart.
 func (s *Server) Endpoint() string { return s.front.Endpoint() }
@@ -128,20 +209,54 @@ func (s *Server) Endpoint() string { return s.front.Endpoint() }
 // measurements that must not include the extra hop.
 func (s *Server) ServerEndpoint() string { return s.clientURL.String() }
 
-// Client returns a client of the server that logs nothing and reconnects
-// within half a second of the server coming back. It is closed in t's
-// cleanup.
+// Client returns a client of the server, as the root user when it is
+// secure, that logs nothing and reconnects within half a second of the
+// server coming back. It is closed in t's cleanup.
 func (s *Server) Client(t testing.TB) *clientv3.Client {
 	t.Helper()
 	return NewClient(t, s.Endpoint())
 }
 
+// ClientAs is Client authenticating as user, with a certificate of the
+// test CA whose common name is user.
+func (s *Server) ClientAs(t testing.TB, user string) *clientv3.Client {
+	t.Helper()
+	cli := newClient(t, s.Endpoint(), user)
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
 // NewClient returns a client of endpoint like Server.Client does, for
-// clients that go through a Proxy.
+// clients that go through a Proxy. An https endpoint is reached as the root
+// user.
 func NewClient(t testing.TB, endpoint string) *clientv3.Client {
 	t.Helper()
+	cli := newClient(t, endpoint, etcdauth.RootUser)
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// ClientTLS returns a client TLS configuration of the test CA whose
+// certificate's common name is user.
+func ClientTLS(t testing.TB, user string) *tls.Config {
+	t.Helper()
+	pair := pkitest.Issue(t, pki.Request{CommonName: user, Usage: pki.Client})
+	cert, err := tls.X509KeyPair(pair.CertPEM, pair.KeyPEM)
+	if err != nil {
+		t.Fatalf("etcdtest: %v", err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pkitest.CA(t).Pool(), Certificates: []tls.Certificate{cert}}
+}
+
+func newClient(t testing.TB, endpoint, user string) *clientv3.Client {
+	t.Helper()
+	var tlsCfg *tls.Config
+	if strings.HasPrefix(endpoint, "https://") {
+		tlsCfg = ClientTLS(t, user)
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   []string{endpoint},
+		TLS:         tlsCfg,
 		DialTimeout: 5 * time.Second,
 		Logger:      zap.NewNop(),
 		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
@@ -152,7 +267,6 @@ func NewClient(t testing.TB, endpoint string) *clientv3.Client {
 	if err != nil {
 		t.Fatalf("etcdtest: client of %s: %v", endpoint, err)
 	}
-	t.Cleanup(func() { cli.Close() })
 	return cli
 }
 

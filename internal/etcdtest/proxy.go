@@ -13,6 +13,7 @@ import (
 // clients, carry on.
 type Proxy struct {
 	l      net.Listener
+	scheme string // the endpoint's: TLS passes through the proxy untouched
 	target string
 	wg     sync.WaitGroup
 
@@ -29,7 +30,11 @@ func NewProxy(t testing.TB, endpoint string) *Proxy {
 	if err != nil {
 		t.Fatalf("etcdtest: proxy: %v", err)
 	}
-	p := &Proxy{l: l, target: strings.TrimPrefix(endpoint, "http://"), conns: make(map[net.Conn]struct{})}
+	scheme, target, ok := strings.Cut(endpoint, "://")
+	if !ok {
+		scheme, target = "http", endpoint
+	}
+	p := &Proxy{l: l, scheme: scheme, target: target, conns: make(map[net.Conn]struct{})}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(p.close)
@@ -37,7 +42,7 @@ func NewProxy(t testing.TB, endpoint string) *Proxy {
 }
 
 // Endpoint is the proxy's client URL.
-func (p *Proxy) Endpoint() string { return "http://" + p.l.Addr().String() }
+func (p *Proxy) Endpoint() string { return p.scheme + "://" + p.l.Addr().String() }
 
 // Cut closes every forwarded connection and refuses new ones until Restore.
 func (p *Proxy) Cut() {

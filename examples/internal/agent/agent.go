@@ -68,6 +68,10 @@ type Agent struct {
 	own          reserve.Resources
 	haveSample   bool
 	samples      uint64 // samples observed, to count intervals in tests
+	// seeded is closed when seedAttributes has decided (written the
+	// configured attributes, or found them written before), so that tests
+	// can check etcd after it rather than sleep.
+	seeded       chan struct{}
 	lastChange   string
 	lastChangeAt time.Time
 	registered   bool
@@ -103,6 +107,7 @@ func New(cfg Config) (_ *Agent, err error) {
 		tasks:    map[string]*task{},
 		stopping: make(chan struct{}),
 		kick:     make(chan struct{}, 1),
+		seeded:   make(chan struct{}),
 	}
 	a.bg, a.cancelBg = context.WithCancel(context.Background())
 	a.starts, a.stopStarts = context.WithCancel(a.bg)
@@ -221,6 +226,7 @@ func (a *Agent) Isolation() string { return a.rt.isolation() }
 // authoritative (an operator's change or deletion there stands, also over
 // restarts). A marker file in the agent's directory says it was done.
 func (a *Agent) seedAttributes(ctx context.Context) {
+	defer close(a.seeded)
 	marker := filepath.Join(a.cfg.Dir, "state", "attributes-seeded")
 	if _, err := os.Stat(marker); err == nil || len(a.local) == 0 {
 		return

@@ -201,10 +201,10 @@ func TestMetricsExposeAgentAndHost(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Isolation = IsolationNone
 	a := start(t, cfg)
-	waitFor(t, 5*time.Second, "a second sample", func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		_, body := do(t, http.MethodGet, a.URL()+PathMetrics, "")
 		return bytes.Contains(body, []byte("gleaner_host_cpu"))
-	})
+	}, "a second sample")
 	_, body := do(t, http.MethodGet, a.URL()+PathMetrics, "")
 	for _, want := range []string{
 		`gleaner_agent_reservation{resource="cpus"}`,

@@ -17,6 +17,7 @@ import (
 	"github.com/gleaner/gleaner/examples/demo/cluster"
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/examples/internal/framework"
+	"github.com/gleaner/gleaner/examples/internal/metricstest"
 	"github.com/gleaner/gleaner/internal/testenv"
 	"github.com/gleaner/gleaner/isolate"
 )
@@ -107,26 +108,49 @@ func submit(t testing.TB, frameworkURL, app string) {
 // state; it fails the test with the last state's summary after timeout.
 func waitState(t testing.TB, c *api.Client, timeout time.Duration, what string, cond func(api.State) bool) api.State {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
 	var last api.State
 	var lastErr error
-	for {
+	testenv.Eventually(t, timeout, func() bool {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
 		st, err := c.State(ctx)
-		if err == nil {
-			last = st
-			if cond(st) {
-				return st
-			}
-		} else {
+		if err != nil {
 			lastErr = err
+			return false
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("after %v, still waiting for %s (last error %v); last state:\n%s", timeout, what, lastErr, describe(last))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		last = st
+		return cond(st)
+	}, "%s (last error %v); last state:\n%s", what, errPtr{&lastErr}, statePtr{&last})
+	return last
+}
+
+// errPtr and statePtr print what they point to when the failure message is
+// formatted, so that it shows the last state, not the first.
+type errPtr struct{ err *error }
+
+func (p errPtr) String() string { return fmt.Sprint(*p.err) }
+
+type statePtr struct{ st *api.State }
+
+func (p statePtr) String() string { return describe(*p.st) }
+
+// The master's counters that tests wait on instead of sleeping for "a few
+// rounds": a metric name and label pairs, as metricstest.Value takes them.
+var (
+	metricAllocations = []string{"gleaner_master_allocation_seconds_count"}
+	metricReports     = []string{"gleaner_master_http_requests_total", "route", api.PathAgentReport, "code", "200"}
+)
+
+// counter reads one of the counters above from the master at masterURL.
+func counter(t testing.TB, masterURL string, metric []string) float64 {
+	t.Helper()
+	return metricstest.Value(t, masterURL+api.PathMetrics, metric[0], metric[1:]...)
+}
+
+// waitCounter waits until the master's counter reaches atLeast.
+func waitCounter(t testing.TB, masterURL string, metric []string, atLeast float64, what string) {
+	t.Helper()
+	testenv.Eventually(t, 30*time.Second, func() bool { return counter(t, masterURL, metric) >= atLeast }, what)
 }
 
 // running returns the tasks in TASK_RUNNING of the app with Marathon ID
@@ -147,7 +171,7 @@ func running(st api.State, appID string) []api.TaskView {
 // launched again.
 func requireSameTasks(t testing.TB, c *api.Client, appID string, before []string, event string) api.State {
 	t.Helper()
-	st := waitState(t, c, 15*time.Second, fmt.Sprintf("the same %d tasks of %s running after %s", len(before), appID, event), func(st api.State) bool {
+	st := waitState(t, c, 30*time.Second, fmt.Sprintf("the same %d tasks of %s running after %s", len(before), appID, event), func(st api.State) bool {
 		return slices.Equal(taskIDs(running(st, appID)), before)
 	})
 	for _, task := range st.Tasks {

@@ -82,7 +82,7 @@ func newHosts(t *testing.T, masters int) *hosts {
 	}
 	bridgeURL := url.URL{Scheme: "http", Host: l.Addr().String()}
 	l.Close()
-	etcdtest.Start(t, func(cfg *embed.Config) {
+	etcdtest.StartInsecure(t, func(cfg *embed.Config) { // until masters and agents take TLS
 		cfg.ListenClientUrls = append(cfg.ListenClientUrls, bridgeURL)
 	})
 	h := &hosts{

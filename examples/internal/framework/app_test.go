@@ -28,7 +28,7 @@ func TestDecodeAppAppliesMarathonDefaults(t *testing.T) {
 }
 
 func TestLoadAppsReadsMarathonExamples(t *testing.T) {
-	apps, err := LoadApps("testdata/apps")
+	apps, err := loadApps("testdata/apps")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,14 +66,14 @@ func TestLoadAppsReadsMarathonExamples(t *testing.T) {
 	if !reflect.DeepEqual(web.Fetch, wantFetch) || web.URIs != nil {
 		t.Fatalf("web fetch = %+v, uris = %v", web.Fetch, web.URIs)
 	}
-	res, err := web.Resources()
+	res, err := web.resources()
 	if err != nil || res.String() != "cpus:0.5;disk:64;mem:256" {
 		t.Fatalf("web resources = %v, %v", res, err)
 	}
 }
 
 func TestAppJSONRoundTrips(t *testing.T) {
-	apps, err := LoadApps("testdata/apps")
+	apps, err := loadApps("testdata/apps")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,10 +144,10 @@ func TestDecodeAppRejectsBadInput(t *testing.T) {
 			if err == nil {
 				t.Fatal("accepted")
 			}
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			if !errors.Is(err, errInvalid) {
+				t.Fatalf("error %v does not wrap errInvalid", err)
 			}
-			var fe *FieldError
+			var fe *fieldError
 			if tt.field != "" {
 				if !errors.As(err, &fe) || fe.Field != tt.field {
 					t.Fatalf("error %q names field %+v, want %q", err, fe, tt.field)
@@ -161,10 +161,10 @@ func TestDecodeAppRejectsBadInput(t *testing.T) {
 }
 
 func TestDecodeAppRejectsOversizedBody(t *testing.T) {
-	big := `{"id":"a","cmd":"` + strings.Repeat("x", MaxAppBytes) + `"}`
+	big := `{"id":"a","cmd":"` + strings.Repeat("x", maxAppBytes) + `"}`
 	_, err := DecodeApp(strings.NewReader(big))
-	if !errors.Is(err, ErrTooLarge) || !errors.Is(err, ErrInvalid) {
-		t.Fatalf("error = %v, want ErrTooLarge", err)
+	if !errors.Is(err, errTooLarge) || !errors.Is(err, errInvalid) {
+		t.Fatalf("error = %v, want errTooLarge", err)
 	}
 }
 
@@ -185,13 +185,13 @@ func TestLoadAppsRejectsBadDirectories(t *testing.T) {
 		is   error
 		in   string
 	}{
-		{"two files define one app", dup, ErrExists, "also defined in"},
-		{"invalid app names the file", bad, ErrInvalid, "broken.json"},
+		{"two files define one app", dup, errExists, "also defined in"},
+		{"invalid app names the file", bad, errInvalid, "broken.json"},
 		{"missing directory", filepath.Join(dup, "nope"), os.ErrNotExist, "nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadApps(tt.dir)
+			_, err := loadApps(tt.dir)
 			if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.in) {
 				t.Fatalf("error = %v, want %v naming %q", err, tt.is, tt.in)
 			}
@@ -206,7 +206,7 @@ func TestWriteAppFileLeavesNoTempFiles(t *testing.T) {
 	if err := writeAppFile(path, a); err != nil {
 		t.Fatal(err)
 	}
-	apps, err := LoadApps(dir)
+	apps, err := loadApps(dir)
 	if err != nil || len(apps) != 1 || !sameDefinition(apps[0], a) {
 		t.Fatalf("reloaded %+v, %v", apps, err)
 	}

@@ -4,11 +4,13 @@
 // The shortest use runs it against a master, with apps from a directory and
 // its Marathon-style HTTP API on a loopback port:
 //
-//	err := framework.Run(ctx, framework.Config{
+//	f, err := framework.New(framework.Config{
 //		Masters: []string{"http://127.0.0.1:5050"},
 //		AppsDir: "/etc/gleaner/apps",
 //		Listen:  "127.0.0.1:8080",
 //	})
+//	if err != nil { ... }
+//	err = f.Run(ctx)
 //
 // and then
 //
@@ -25,7 +27,8 @@
 //
 // # Scheduling
 //
-// Scheduler is the pure core, driven by events and tested with fake offers:
+// The scheduling core (scheduler.go) is free of I/O, driven by events and
+// tested with fake offers:
 // it places pending instances with offer.Match (BinPack unless configured
 // otherwise), declines unused offers with a refuse time, revives offers
 // when instances become pending and suppresses them when none are, restarts
@@ -48,7 +51,7 @@
 //	GET    /ping                "pong"
 //	GET    /metrics             Prometheus metrics
 //
-// Bodies are one JSON object of at most MaxAppBytes with Content-Type
+// Bodies are one JSON object of at most api.MaxBodyBytes with Content-Type
 // application/json, decoded strictly (api.ReadBody, api.DecodeStrict).
 // Errors are 4xx answers with the api.ErrorResponse body {"error": "..."}
 // naming the field and value, as the master's and the agent's are; not

@@ -12,7 +12,7 @@ import (
 )
 
 // Handler returns the HTTP API (see the package documentation).
-func (f *Framework) Handler() http.Handler {
+func (f *Framework) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v2/apps", f.serveApps)
 	mux.HandleFunc("/v2/apps/{id...}", f.serveApp)
@@ -58,7 +58,7 @@ func (f *Framework) serveApps(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Framework) serveApp(w http.ResponseWriter, r *http.Request) {
-	id, err := NormalizeID(r.PathValue("id"))
+	id, err := normalizeID(r.PathValue("id"))
 	if err != nil {
 		writeAPIError(w, err)
 		return
@@ -128,12 +128,12 @@ func (f *Framework) serveInfo(w http.ResponseWriter, _ *http.Request) {
 }
 
 // putApp creates or replaces an app, saving it first when there is an apps
-// directory. With replace false an existing app is ErrExists.
+// directory. With replace false an existing app is errExists.
 func (f *Framework) putApp(a App, replace bool) (AppStatus, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, err := f.sched.App(a.ID); err == nil && !replace {
-		return AppStatus{}, false, fmt.Errorf("app %q: %w; PUT /v2/apps%s to change it", a.ID, ErrExists, a.ID)
+		return AppStatus{}, false, fmt.Errorf("app %q: %w; PUT /v2/apps%s to change it", a.ID, errExists, a.ID)
 	}
 	if dir := f.cfg.AppsDir; dir != "" {
 		path, ok := f.files[a.ID]
@@ -184,13 +184,13 @@ func readApp(w http.ResponseWriter, r *http.Request, pathID string) (App, error)
 func writeAPIError(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, ErrTooLarge):
+	case errors.Is(err, errTooLarge):
 		code = http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrInvalid):
+	case errors.Is(err, errInvalid):
 		code = http.StatusBadRequest
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, errNotFound):
 		code = http.StatusNotFound
-	case errors.Is(err, ErrExists):
+	case errors.Is(err, errExists):
 		code = http.StatusConflict
 	}
 	api.WriteError(w, code, err)

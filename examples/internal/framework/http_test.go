@@ -2,7 +2,6 @@ package framework
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -23,7 +22,7 @@ func newTestFramework(t *testing.T, cfg Config) (*Framework, *httptest.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	srv := httptest.NewServer(f.Handler())
+	srv := httptest.NewServer(f.handler())
 	t.Cleanup(srv.Close)
 	return f, srv
 }
@@ -75,7 +74,7 @@ func TestHTTPBadInputIsRefusedAndStateStaysIntact(t *testing.T) {
 		{"unknown field", "POST", "/v2/apps", "application/json", `{"id":"x","cmd":"y","portDefinitions":[]}`, 400, `field "portDefinitions": unknown field`},
 		{"invalid value names field and value", "PUT", "/v2/apps/web", "application/json", `{"cmd":"x","mem":-5}`, 400, `field "mem": value "-5"`},
 		{"bad constraint names the entry", "PUT", "/v2/apps/web", "application/json", `{"cmd":"x","constraints":[["rack","SOMETIMES"]]}`, 400, `constraints[0]`},
-		{"oversized body", "POST", "/v2/apps", "application/json", `{"id":"x","cmd":"` + strings.Repeat("y", MaxAppBytes) + `"}`, 413, "larger than"},
+		{"oversized body", "POST", "/v2/apps", "application/json", `{"id":"x","cmd":"` + strings.Repeat("y", maxAppBytes) + `"}`, 413, "larger than"},
 		{"not JSON", "POST", "/v2/apps", "text/plain", `id: x`, 415, "want application/json"},
 		{"bad content type", "POST", "/v2/apps", "application/json; charset", `{}`, 415, "content type"},
 		{"no content type", "PUT", "/v2/apps/web", "", `{"cmd":"x"}`, 415, "content type missing"},
@@ -119,7 +118,7 @@ func TestHTTPAppLifecycle(t *testing.T) {
 		t.Fatalf("PUT new: %d %s", r.code, r.body)
 	}
 	var st AppStatus
-	if err := json.Unmarshal([]byte(r.body), &st); err != nil || st.ID != "/team/web" || st.Instances != 3 || st.Mem != DefaultMem {
+	if err := json.Unmarshal([]byte(r.body), &st); err != nil || st.ID != "/team/web" || st.Instances != 3 || st.Mem != defaultMem {
 		t.Fatalf("PUT answer %+v, %v", st, err)
 	}
 	if st.Pending == nil || st.Pending.Instances != 3 || st.Pending.Reason != "waiting for offers" {
@@ -246,29 +245,5 @@ func TestParseStrategy(t *testing.T) {
 	}
 	if _, err := ParseStrategy("random"); err == nil {
 		t.Error("ParseStrategy(random) succeeded")
-	}
-}
-
-func TestGoAPIMatchesHTTP(t *testing.T) {
-	f, srv := newTestFramework(t, Config{})
-	st, err := f.PutApp(App{ID: "go/app", Cmd: "sleep 1", Cpus: 0.5, Instances: 2})
-	if err != nil || st.ID != "/go/app" || st.Pending == nil || st.Pending.Instances != 2 {
-		t.Fatalf("PutApp = %+v, %v", st, err)
-	}
-	if _, err := f.PutApp(App{ID: "bad", Cpus: 1}); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("PutApp of an app without a command: %v", err)
-	}
-	var one struct{ App AppStatus }
-	if r := request(t, "GET", srv.URL+"/v2/apps/go/app", "", ""); json.Unmarshal([]byte(r.body), &one) != nil || one.App.Cpus != 0.5 {
-		t.Fatalf("GET over HTTP: %s", r.body)
-	}
-	if apps := f.Apps(); len(apps) != 1 || apps[0].ID != "/go/app" {
-		t.Fatalf("Apps = %+v", apps)
-	}
-	if err := f.RemoveApp("go/app"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.RemoveApp("go/app"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("second RemoveApp: %v", err)
 	}
 }

@@ -123,7 +123,7 @@ func (f *Framework) handle(ctx context.Context, ev api.Event) {
 		known := f.sched.StatusUpdate(u)
 		f.mu.Unlock()
 		if !known && !u.State.Terminal() {
-			f.kill(ctx, Kill{TaskID: u.TaskID, AgentID: u.AgentID, Cause: KillUnknown, Reason: "task of no app this framework runs"})
+			f.kill(ctx, killOrder{TaskID: u.TaskID, AgentID: u.AgentID, Cause: killUnknown, Reason: "task of no app this framework runs"})
 		}
 	case api.EventAgentChanged:
 		a := ev.Agent
@@ -230,10 +230,10 @@ func (f *Framework) flush(ctx context.Context, lastPending []api.PendingApp) []a
 	for _, k := range kills {
 		f.kill(ctx, k)
 	}
-	if call != OfferNone {
+	if call != offerNone {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		var err error
-		if call == OfferRevive {
+		if call == offerRevive {
 			err = f.client.Revive(cctx, id)
 		} else {
 			err = f.client.Suppress(cctx, id)
@@ -281,7 +281,7 @@ func pendingApps(apps []AppStatus) []api.PendingApp {
 
 // kill asks the master to kill a task. A task the master does not know has
 // ended already.
-func (f *Framework) kill(ctx context.Context, k Kill) {
+func (f *Framework) kill(ctx context.Context, k killOrder) {
 	f.metrics.kills.WithLabelValues(string(k.Cause)).Inc()
 	f.log.Info("killing", "task", k.TaskID, "app", k.AppID, "agent", k.AgentID, "reason", k.Reason)
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)

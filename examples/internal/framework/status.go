@@ -1,10 +1,10 @@
 package framework
 
 import (
-	"github.com/gleaner/gleaner/examples/internal/api"
-
 	"fmt"
 	"time"
+
+	"github.com/gleaner/gleaner/examples/internal/api"
 )
 
 // AppStatus is an app with its current state, as GET /v2/apps/{id} shows
@@ -52,9 +52,21 @@ type TaskView struct {
 	KillReason string        `json:"killReason,omitempty"`
 }
 
+// TaskFailure describes an app's latest unexpected task end, like
+// Marathon's lastTaskFailure.
+type TaskFailure struct {
+	TaskID    string        `json:"taskId"`
+	AgentID   string        `json:"agentId"`
+	Host      string        `json:"host"`
+	State     api.TaskState `json:"state"`
+	Message   string        `json:"message"`
+	Timestamp time.Time     `json:"timestamp"`
+	Version   string        `json:"version"`
+}
+
 // Apps returns the status of every app, sorted by ID. Deleted apps whose
 // tasks are still being killed are left out.
-func (s *Scheduler) Apps() []AppStatus {
+func (s *scheduler) Apps() []AppStatus {
 	var out []AppStatus
 	for _, id := range s.appIDs() {
 		if st := s.apps[id]; !st.deleted {
@@ -64,16 +76,16 @@ func (s *Scheduler) Apps() []AppStatus {
 	return out
 }
 
-// App returns one app's status, or ErrNotFound.
-func (s *Scheduler) App(id string) (AppStatus, error) {
+// App returns one app's status, or errNotFound.
+func (s *scheduler) App(id string) (AppStatus, error) {
 	st, ok := s.apps[id]
 	if !ok || st.deleted {
-		return AppStatus{}, fmt.Errorf("app %q: %w", id, ErrNotFound)
+		return AppStatus{}, fmt.Errorf("app %q: %w", id, errNotFound)
 	}
 	return s.status(st), nil
 }
 
-func (s *Scheduler) status(st *appState) AppStatus {
+func (s *scheduler) status(st *appState) AppStatus {
 	now := s.cfg.Now()
 	as := AppStatus{App: st.app, Version: versionString(st.versioned), Tasks: []TaskView{}}
 	for _, t := range s.appTasks(st.app.ID) {
@@ -116,8 +128,8 @@ func (t *task) view() TaskView {
 	}
 }
 
-// Counts is a summary of the scheduler's state, for metrics.
-type Counts struct {
+// stateCounts is a summary of the scheduler's state, for metrics.
+type stateCounts struct {
 	Apps      int
 	Instances int // wanted, over all apps
 	Staged    int
@@ -128,9 +140,9 @@ type Counts struct {
 }
 
 // Counts summarizes the scheduler's state.
-func (s *Scheduler) Counts() Counts {
+func (s *scheduler) Counts() stateCounts {
 	now := s.cfg.Now()
-	var c Counts
+	var c stateCounts
 	for _, st := range s.apps {
 		if st.deleted {
 			continue

@@ -41,12 +41,12 @@ func taskInfo(a *App, t *task, offerID, replaces string) api.TaskInfo {
 
 // WireAppID is how an app ID travels to the master: the master refuses '/'
 // in IDs, so "/team/web" becomes "team_web". Marathon IDs never hold '_',
-// so AppIDFromWire undoes it exactly.
+// so appIDFromWire undoes it exactly.
 func WireAppID(id string) string {
-	return strings.TrimSuffix(TaskIDPrefix(id), ".")
+	return strings.TrimSuffix(taskIDPrefix(id), ".")
 }
 
-// AppIDFromWire is the inverse of WireAppID.
-func AppIDFromWire(s string) string {
+// appIDFromWire is the inverse of WireAppID.
+func appIDFromWire(s string) string {
 	return "/" + strings.ReplaceAll(s, "_", "/")
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/internal/etcdtest"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
 // testConfig has intervals short enough for tests.
@@ -78,7 +79,7 @@ func startMaster(t testing.TB, cfg Config) *running {
 // waitLeader waits until m leads.
 func waitLeader(t testing.TB, m *Master) {
 	t.Helper()
-	require.Eventually(t, m.IsLeader, 15*time.Second, 10*time.Millisecond, "master %s never led", m.ID())
+	testenv.Eventually(t, 30*time.Second, m.IsLeader, "master %s never led", m.ID())
 }
 
 // stream collects a subscription's events in a goroutine owned by the test.
