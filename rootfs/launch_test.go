@@ -386,3 +386,45 @@ func hostCgroups(t *testing.T, spec rootfs.Spec) string {
 	require.NoError(t, err)
 	return string(out)
 }
+
+// TestLaunchInitForwardsSignalsAndReaps: in pivot_root mode the command is
+// not PID 1; the init forwards SIGTERM to it, so a shell that traps SIGTERM
+// exits cleanly within the grace period, and the init reaps the orphans of
+// a double fork.
+func TestLaunchInitForwardsSignalsAndReaps(t *testing.T) {
+	requireMode(t, rootfs.ModePivotRoot)
+	root := taskRoot(t)
+	t.Run("a shell that traps SIGTERM exits within the grace", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out")
+		p, err := rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot, Helper: helperPath,
+			Args: []string{"/bin/sh", "-c", `trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.05; done`},
+			Env:  []string{"PATH=/bin"}, Stdout: out})
+		require.NoError(t, err)
+		testenv.Eventually(t, 30*time.Second, func() bool {
+			data, _ := os.ReadFile(out)
+			return strings.Contains(string(data), "ready")
+		}, "the shell to install its trap")
+		st, err := p.Stop(context.Background(), time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, rootfs.ExitStatus{Code: 0}, st, "the shell exited by its trap, not by SIGKILL after the grace")
+		data, _ := os.ReadFile(out)
+		assert.Contains(t, string(data), "got-term")
+	})
+	t.Run("orphans of a double fork are reaped", func(t *testing.T) {
+		// The grandchild outlives its parent and is re-parented to the
+		// init; the command waits until no zombie is left (the test's
+		// deadline bounds that wait).
+		out, stderr, st := run(t, rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot},
+			`( sleep 0.2 & )
+			 while cat /proc/[0-9]*/stat 2>/dev/null | grep -q '(sleep) [SR]'; do sleep 0.05; done
+			 while cat /proc/[0-9]*/stat 2>/dev/null | grep -q ') Z '; do sleep 0.05; done; echo reaped`)
+		require.True(t, st.Success(), "%v %s", st, stderr)
+		assert.Equal(t, "reaped\n", out)
+	})
+	t.Run("the command's exit status is the launch's", func(t *testing.T) {
+		_, _, st := run(t, rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot}, "exit 42")
+		assert.Equal(t, rootfs.ExitStatus{Code: 42}, st)
+		_, _, st = run(t, rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot}, "kill -USR1 $$; sleep 5")
+		assert.Equal(t, rootfs.ExitStatus{Code: -1, Signal: syscall.SIGUSR1}, st)
+	})
+}

@@ -40,13 +40,18 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	if probePath, err = testenv.BuildProgram("github.com/gleaner/gleaner/rootfs/internal/probe", dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// helperPath is the launch helper TestMain built.
-var helperPath string
+// helperPath is the launch helper TestMain built, probePath the program
+// that tries what a sandbox must refuse.
+var helperPath, probePath string
 
 // orphanEnv makes the test binary start `sleep` in a root and exit without
 // stopping it, so that a test can watch the parent-death signal act.
