@@ -225,7 +225,11 @@ func (s Spec) config() (launchConfig, error) {
 		return launchConfig{}, fmt.Errorf("rootfs: launch: %w: %w", ErrNotSupported, err)
 	}
 	lc := launchConfig{Config: sandbox.Config{Root: s.Root, Mode: int(mode), Args: s.Args, Env: s.Env, Dir: dir,
-		Capabilities: caps, Pdeathsig: int(sig), Parent: os.Getpid(), Seccomp: filters}}
+		Capabilities: caps, Pdeathsig: int(sig), Parent: os.Getpid(), Seccomp: filters,
+		MaskedPaths: MaskedPaths, ReadonlyPaths: ReadonlyPaths}}
+	for _, d := range Devices {
+		lc.Devices = append(lc.Devices, sandbox.Device{Name: d.Name, Major: d.Major, Minor: d.Minor})
+	}
 	if c := s.Credential; c != nil {
 		lc.UID, lc.GID, lc.Groups = c.UID, c.GID, c.Groups
 	}

@@ -59,10 +59,21 @@ type Config struct {
 	LoopbackUp bool   // a new network namespace: bring lo up
 	Init       bool   // stay as PID 1 of the namespace and run the command as its child
 
+	// MaskedPaths and ReadonlyPaths are below /proc (pivot_root mode);
+	// Devices are the only nodes of the task's /dev.
+	MaskedPaths, ReadonlyPaths []string
+	Devices                    []Device
+
 	// Seccomp are the BPF filters to load, in order, each an array of
 	// struct sock_filter in the machine's byte order (rootfs assembles them
 	// once; the helper only loads them, and bytes keep the JSON short).
 	Seccomp [][]byte
+}
+
+// Device is a character device node of the task's /dev.
+type Device struct {
+	Name         string
+	Major, Minor uint32
 }
 
 // Rlimit is one resource limit.

@@ -10,41 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The defaults of the task's file system, in one table as runc's
-// specconv.Example keeps them: what a task sees of /proc and /dev when
-// nobody asks for more.
-var (
-	// MaskedPaths are hidden: a file is covered by /dev/null, a directory
-	// by an empty read-only tmpfs. They leak host memory, keys, timers and
-	// hardware, or let a task poke at them. (/sys is not mounted at all.)
-	MaskedPaths = []string{
-		"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-		"/proc/sched_debug", "/proc/scsi", "/proc/interrupts",
-	}
-	// ReadonlyPaths stay visible but cannot be written: kernel tunables,
-	// the sysrq trigger, IRQ affinities, bus and file-system settings.
-	ReadonlyPaths = []string{
-		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-	}
-	// Devices are the only device nodes in the task's /dev (with /dev/pts
-	// from a private devpts and /dev/ptmx pointing into it); the device
-	// cgroup allows the same list.
-	Devices = []Device{
-		{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8},
-		{"urandom", 1, 9}, {"tty", 5, 0},
-	}
-)
-
-// Device is a character device node of the task's /dev.
-type Device struct {
-	Name         string
-	Major, Minor uint32
-}
-
 func enterRoot(cfg Config) error {
 	if cfg.Mode == ModePivotRoot {
-		return enterPivotRoot(cfg.Root)
+		return enterPivotRoot(cfg)
 	}
 	return step("chroot", unix.Chroot(cfg.Root))
 }
@@ -54,7 +22,8 @@ func enterRoot(cfg Config) error {
 // It follows runc's steps: bind the root onto itself without setuid or
 // device files, mount /proc (with its masked and read-only paths), /dev and
 // /tmp inside it, then pivot_root(".", ".") and detach the old root.
-func enterPivotRoot(root string) error {
+func enterPivotRoot(cfg Config) error {
+	root := cfg.Root
 	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return step("bind mount of the root", err)
 	}
@@ -83,10 +52,10 @@ func enterPivotRoot(root string) error {
 			return step("mount /"+m.dir, fmt.Errorf("%s on %s: %w", m.fstype, target, err))
 		}
 	}
-	if err := maskProc(filepath.Join(root, "proc")); err != nil {
+	if err := maskProc(filepath.Join(root, "proc"), cfg.MaskedPaths, cfg.ReadonlyPaths); err != nil {
 		return err
 	}
-	if err := populateDev(filepath.Join(root, "dev")); err != nil {
+	if err := populateDev(filepath.Join(root, "dev"), cfg.Devices); err != nil {
 		return step("populate /dev", err)
 	}
 	if err := unix.Chdir(root); err != nil {
@@ -119,10 +88,11 @@ func mountPoint(r *os.Root, root, dir string) (string, error) {
 	return filepath.Join(root, dir), nil
 }
 
-// maskProc applies MaskedPaths and ReadonlyPaths to the fresh /proc at
-// proc (a host path: the pivot has not happened yet, and /proc is ours).
-func maskProc(proc string) error {
-	for _, p := range MaskedPaths {
+// maskProc hides the masked paths and makes the read-only ones so, in the
+// fresh /proc at proc (a host path: the pivot has not happened yet). A file
+// is covered by /dev/null, a directory by an empty read-only tmpfs.
+func maskProc(proc string, masked, readonly []string) error {
+	for _, p := range masked {
 		target := filepath.Join(proc, filepath.Base(p))
 		fi, err := os.Lstat(target)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -140,7 +110,7 @@ func maskProc(proc string) error {
 			return step("mask "+p, err)
 		}
 	}
-	for _, p := range ReadonlyPaths {
+	for _, p := range readonly {
 		target := filepath.Join(proc, filepath.Base(p))
 		if _, err := os.Lstat(target); errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -156,10 +126,10 @@ func maskProc(proc string) error {
 	return nil
 }
 
-// populateDev fills the fresh /dev tmpfs with Devices, a private devpts,
+// populateDev fills the fresh /dev tmpfs with devices, a private devpts,
 // /dev/shm and the usual links.
-func populateDev(dev string) error {
-	for _, n := range Devices {
+func populateDev(dev string, devices []Device) error {
+	for _, n := range devices {
 		p := filepath.Join(dev, n.Name)
 		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(n.Major, n.Minor))); err != nil {
 			return fmt.Errorf("mknod /dev/%s: %w", n.Name, err)
