@@ -75,6 +75,7 @@ func (m *Master) register(ctx context.Context, c *cluster, req *api.RegisterAgen
 			return nil, fmt.Errorf("add agent %s: %w", rec.ID, err)
 		}
 		a.up = true
+		c.allocateSoon()
 	}
 	a.since = time.Now()
 	// An agent registers before its first sample, so what it lends is
