@@ -208,11 +208,8 @@ func (m *Master) handleCommands(w http.ResponseWriter, r *http.Request) {
 	timer := time.NewTimer(time.Duration(req.WaitSeconds * float64(time.Second)))
 	defer timer.Stop()
 	for {
-		m.mu.Lock()
-		c := m.cur
+		c := m.lockLeading(w)
 		if c == nil {
-			m.mu.Unlock()
-			m.writeError(w, errNotLeading)
 			return
 		}
 		a, ok := c.agents[req.AgentID]
