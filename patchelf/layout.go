@@ -67,6 +67,7 @@ type plan struct {
 	size    uint64
 	place   [numItems]*placement
 	blocks  []*block         // tables moved to the tail to make room
+	leaving [numItems]bool   // items the pool shifts past but that move to the tail
 	secs    map[int]*section // updated section headers by index
 	patches []patch
 	clobber []patch // old bytes of moved tables, overwritten first
@@ -468,6 +469,7 @@ func (p *plan) grow(need [numItems]bool) error {
 	}
 	// Tables in the pool could not grow there; send them to the new
 	// segment too, and grow only the program headers in place.
+	p.leaving = need
 	if p.pool([numItems]bool{}, added+1) {
 		return p.tail(need, -1, false)
 	}

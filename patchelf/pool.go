@@ -1,6 +1,7 @@
 package patchelf
 
 import (
+	"bytes"
 	"debug/elf"
 	"slices"
 	"sort"
@@ -251,9 +252,15 @@ func (p *plan) commitPool(pp *poolPlan, grow [numItems]bool) bool {
 		it, ok := f.itemOf(s)
 		return ok && grow[it]
 	}
+	// An item that leaves for the tail is not copied: its room in the pool
+	// stays empty.
+	leaving := func(s *section) bool {
+		it, ok := f.itemOf(s)
+		return ok && p.leaving[it]
+	}
 	data := map[*section][]byte{}
 	for _, m := range pp.moves {
-		if m.delta != 0 && !grown(m.s) {
+		if m.delta != 0 && !grown(m.s) && !leaving(m.s) {
 			b, err := f.readPatched(m.s.Offset, m.s.Size, p.fields)
 			if err != nil {
 				return false
@@ -300,6 +307,14 @@ func (p *plan) commitPool(pp *poolPlan, grow [numItems]bool) bool {
 		p.secs[m.s.index] = &s
 		if it, ok := f.itemOf(m.s); ok && grow[it] {
 			p.place[it] = &placement{off: s.Offset, addr: s.Addr}
+			continue
+		}
+		if leaving(m.s) {
+			fill := byte(0)
+			if !f.keepOld {
+				fill = 'Z'
+			}
+			copy(buf[s.Offset-lo:], bytes.Repeat([]byte{fill}, int(s.Size)))
 			continue
 		}
 		copy(buf[s.Offset-lo:], data[m.s])

@@ -19,11 +19,6 @@ const (
 	ntResolutionCache      = 0x63a86cb6
 )
 
-// ErrExists: BuildResolutionCache found a resolution cache whose contents
-// differ from what the file resolves to now; patchelf rebuilds only from a
-// file without one.
-var ErrExists = errors.New("patchelf: a resolution cache note is already present; rebuild from an unpatched binary")
-
 // noteEdit is a pending change of the resolution cache note.
 type noteEdit struct {
 	drop *section // the note in the file, to remove
