@@ -17,7 +17,7 @@ func TestClusterViewLoadsManyAgents(t *testing.T) {
 	cli := srv.Client(t)
 	loadAgents(t, cli, 1000, 10)
 
-	v := attrs.NewClusterView(cli)
+	v := newClusterView(t, cli)
 	start(t, v)
 	waitReady(t, v.Ready())
 
@@ -47,7 +47,7 @@ func TestClusterViewChangesFindTasksWhoseConstraintsNoLongerHold(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
 	ctx := testContext(t)
-	store := attrs.NewEtcdStore(cli)
+	store := newEtcdStore(t, cli)
 	for agent, text := range map[string]string{"a1": "rack:r1;gpu:yes", "a2": "rack:r2"} {
 		if _, err := store.SetAgent(ctx, agent, mustParse(t, text)); err != nil {
 			t.Fatal(err)
@@ -64,9 +64,10 @@ func TestClusterViewChangesFindTasksWhoseConstraintsNoLongerHold(t *testing.T) {
 		"needs-rack": {"a2", func(a map[string]string) bool { return a["rack"] != "" }},
 	}
 
-	v := attrs.NewClusterView(cli)
-	changes, cancel := v.Subscribe()
-	defer cancel()
+	v := newClusterView(t, cli)
+	sub := v.Subscribe()
+	defer sub.Close()
+	changes := sub.C()
 	start(t, v)
 	waitReady(t, v.Ready())
 	if got := v.Select(func(a attrs.Agent) bool { return a.Attributes["gpu"] == "yes" }); len(got) != 1 || got[0].ID != "a1" {
@@ -98,12 +99,13 @@ func TestClusterViewReportsAgentGoneWhenLeaseExpires(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
 	ctx := testContext(t)
-	if _, err := attrs.NewEtcdStore(cli).Set(ctx, "a1", "rack", attrs.Text("r1")); err != nil {
+	if _, err := newEtcdStore(t, cli).Set(ctx, "a1", "rack", attrs.Text("r1")); err != nil {
 		t.Fatal(err)
 	}
-	v := attrs.NewClusterView(cli)
-	changes, cancel := v.Subscribe()
-	defer cancel()
+	v := newClusterView(t, cli)
+	sub := v.Subscribe()
+	defer sub.Close()
+	changes := sub.C()
 	start(t, v)
 	waitReady(t, v.Ready())
 
@@ -159,9 +161,10 @@ func TestClusterViewReportsAgentGoneWhenLeaseExpires(t *testing.T) {
 func TestRegistrarCloseRevokesTheLease(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
-	v := attrs.NewClusterView(cli)
-	changes, cancel := v.Subscribe()
-	defer cancel()
+	v := newClusterView(t, cli)
+	sub := v.Subscribe()
+	defer sub.Close()
+	changes := sub.C()
 	start(t, v)
 	waitReady(t, v.Ready())
 
@@ -225,9 +228,10 @@ func TestRegistrarRegistersAgainAfterLosingTheLease(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
 	proxy := etcdtest.NewProxy(t, srv.Endpoint())
-	v := attrs.NewClusterView(cli)
-	changes, cancel := v.Subscribe()
-	defer cancel()
+	v := newClusterView(t, cli)
+	sub := v.Subscribe()
+	defer sub.Close()
+	changes := sub.C()
 	start(t, v)
 	waitReady(t, v.Ready())
 

@@ -123,3 +123,30 @@ func loadAgents(t testing.TB, cli *clientv3.Client, agents, perAgent int) {
 	}
 	flush()
 }
+
+func newEtcdStore(t testing.TB, cli *clientv3.Client, opts ...attrs.StoreOption) *attrs.EtcdStore {
+	t.Helper()
+	s, err := attrs.NewEtcdStore(cli, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newMemStore(t testing.TB, opts ...attrs.StoreOption) *attrs.MemStore {
+	t.Helper()
+	s, err := attrs.NewMemStore(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newClusterView(t testing.TB, cli *clientv3.Client, opts ...attrs.ClusterViewOption) *attrs.ClusterView {
+	t.Helper()
+	v, err := attrs.NewClusterView(cli, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

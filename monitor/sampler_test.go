@@ -239,4 +239,5 @@ func TestSamplerLogsAndCountsErrors(t *testing.T) {
 	_, ok := s.Latest()
 	assert.False(t, ok)
 	assert.Contains(t, logs.String(), "loadavg:1: load1")
+	assert.ErrorIs(t, s.Run(context.Background()), ErrClosed, "a Sampler runs once")
 }

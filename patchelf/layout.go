@@ -70,8 +70,7 @@ type plan struct {
 	leaving [numItems]bool   // items the pool shifts past but that move to the tail
 	secs    map[int]*section // updated section headers by index
 	patches []patch
-	clobber []patch // old bytes of moved tables, overwritten first
-	shdrs   []byte  // the whole section header table, when sections are added or dropped
+	shdrs   []byte // the whole section header table, when sections are added or dropped
 }
 
 type placement struct{ off, addr uint64 }
@@ -208,9 +207,7 @@ func (f *File) pendingStrings() []string {
 		out = append(out, vn.str)
 	}
 	if se := f.symPending; se != nil {
-		for _, n := range se.names {
-			out = append(out, n)
-		}
+		out = append(out, se.names...)
 	}
 	return out
 }

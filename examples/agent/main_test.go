@@ -269,7 +269,10 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 	}
 
 	// The agent is alive in etcd and follows its attributes there.
-	store := attrs.NewEtcdStore(c.cli, attrs.WithPrefix(c.prefix))
+	store, err := attrs.NewEtcdStore(c.cli, attrs.WithPrefix(c.prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := store.Set(context.Background(), name, "zone", attrs.Text("east")); err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func TestAttrctl(t *testing.T) {
 		{"get prints name, value and revision sorted", []string{"get", "agent-1"}, 0,
 			`^cores\t16\t\d+\nports\t\[31000-32000\]\t\d+\nrack\tr1\t\d+\nzone\teast\t\d+\n$`, `^$`},
 		{"get of one attribute", []string{"get", "agent-1", "rack"}, 0, `^rack\tr1\t\d+\n$`, `^$`},
-		{"get of a missing attribute fails naming it", []string{"get", "agent-1", "gpu"}, 1, `^$`, `attribute "gpu": attribute not found`},
+		{"get of a missing attribute fails naming it", []string{"get", "agent-1", "gpu"}, 1, `^$`, `attribute "gpu": not found`},
 		{"compare-and-set at a wrong revision conflicts", []string{"set", "--if-revision", "1", "agent-1", "rack:r2"}, 1, `^$`, `revision conflict`},
 		{"compare-and-set at zero creates", []string{"set", "--if-revision", "0", "agent-2", "rack:r2"}, 0, `^revision \d+\n$`, `^$`},
 		{"list prints one agent a line", []string{"list"}, 0, "^agent-1\tcores:16;ports:\\[31000-32000\\];rack:r1;zone:east\nagent-2\track:r2\n$", `^$`},

@@ -60,7 +60,6 @@ type Server struct {
 	configure []func(*embed.Config)
 	secure    bool
 	tlsFiles  pki.Files // the server's certificate, issued at the first start
-	authOn    bool      // authentication was enabled
 	front     *Proxy
 	mu        sync.Mutex
 	etcd      *embed.Etcd

@@ -201,11 +201,11 @@ func New(cfg Config) (_ *Agent, err error) {
 		cleanup = append(cleanup, func() { a.etcd.Close() })
 	}
 	if a.etcd != nil {
-		aopts := []attrs.Option{attrs.WithPrefix(cfg.EtcdPrefix), attrs.WithLogger(a.log), attrs.WithLeaseTTL(cfg.LeaseTTL)}
-		if a.syncer, err = attrs.NewSyncer(a.etcd, cfg.ID, aopts...); err != nil {
+		prefix, logger := attrs.WithPrefix(cfg.EtcdPrefix), attrs.WithLogger(a.log)
+		if a.syncer, err = attrs.NewSyncer(a.etcd, cfg.ID, prefix, logger); err != nil {
 			return nil, fmt.Errorf("agent: attributes: %w", err)
 		}
-		if a.registrar, err = attrs.NewRegistrar(a.etcd, cfg.ID, aopts...); err != nil {
+		if a.registrar, err = attrs.NewRegistrar(a.etcd, cfg.ID, prefix, logger, attrs.WithLeaseTTL(cfg.LeaseTTL)); err != nil {
 			return nil, fmt.Errorf("agent: liveness: %w", err)
 		}
 	}
@@ -231,7 +231,11 @@ func (a *Agent) seedAttributes(ctx context.Context) {
 	if _, err := os.Stat(marker); err == nil || len(a.local) == 0 {
 		return
 	}
-	store := attrs.NewEtcdStore(a.etcd, attrs.WithPrefix(a.cfg.EtcdPrefix))
+	store, err := attrs.NewEtcdStore(a.etcd, attrs.WithPrefix(a.cfg.EtcdPrefix))
+	if err != nil {
+		a.log.Warn("attributes not written to etcd", "err", err)
+		return
+	}
 	for {
 		err := func() error {
 			for _, at := range a.local {
@@ -252,9 +256,9 @@ func (a *Agent) seedAttributes(ctx context.Context) {
 	}
 }
 
-// Attributes returns the agent's attributes: etcd's, or without etcd the
+// attributes returns the agent's attributes: etcd's, or without etcd the
 // configured ones.
-func (a *Agent) Attributes() map[string]string {
+func (a *Agent) attributes() map[string]string {
 	if a.syncer != nil {
 		return a.syncer.Attributes().Map()
 	}
@@ -290,16 +294,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	if a.syncer != nil {
 		goRun(func() { a.seedAttributes(ctx) })
-		changes, unsubscribe := a.syncer.Subscribe()
+		changes := a.syncer.Subscribe()
 		goRun(func() { a.syncer.Run(ctx) })
 		goRun(func() { a.registrar.Run(ctx) })
 		goRun(func() {
-			defer unsubscribe()
+			defer changes.Close()
 			for {
 				select {
 				case <-ctx.Done():
 					return
-				case c, ok := <-changes:
+				case c, ok := <-changes.C():
 					if !ok {
 						return
 					}

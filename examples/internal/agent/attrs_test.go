@@ -23,14 +23,17 @@ func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
 	cfg.EtcdPrefix = "/" + cfg.ID
 	cfg.Attributes = "rack:r1;cores:16"
 	cfg.LeaseTTL = 2 * time.Second
-	store := attrs.NewEtcdStore(cli, attrs.WithPrefix(cfg.EtcdPrefix))
+	store, err := attrs.NewEtcdStore(cli, attrs.WithPrefix(cfg.EtcdPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// An operator set the rack before the agent's first start: it stands.
 	if _, err := store.Set(ctx, cfg.ID, "rack", attrs.Text("r9")); err != nil {
 		t.Fatal(err)
 	}
 	a := start(t, cfg)
 	want := map[string]string{"rack": "r9", "cores": "16"}
-	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(a.Attributes(), want) }, "the configured attributes in etcd")
+	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(a.attributes(), want) }, "the configured attributes in etcd")
 
 	alive := cfg.EtcdPrefix + "/agents/" + cfg.ID + "/alive"
 	testenv.Eventually(t, 30*time.Second, func() bool {
@@ -46,7 +49,7 @@ func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = map[string]string{"rack": "r9", "zone": "east"}
-	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(a.Attributes(), want) }, "etcd's changes")
+	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(a.attributes(), want) }, "etcd's changes")
 	if got := a.buildReport().Attributes; !maps.Equal(got, want) {
 		t.Errorf("report attributes = %v, want %v", got, want)
 	}
@@ -57,7 +60,7 @@ func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := start(t, cfg)
-	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(b.Attributes(), want) }, "etcd's attributes after the restart")
+	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(b.attributes(), want) }, "etcd's attributes after the restart")
 	select {
 	case <-b.seeded:
 	case <-time.After(30 * time.Second):

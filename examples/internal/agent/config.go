@@ -25,18 +25,18 @@ const (
 
 // Defaults used when a Config field is zero.
 const (
-	DefaultInterval       = time.Second
-	DefaultReportInterval = time.Second
-	DefaultDiskInterval   = 5 * time.Second
-	DefaultKillGrace      = 3 * time.Second
-	DefaultBaseName       = "busybox"
-	DefaultBaseVersion    = "1"
-	// DefaultRetention is how long a task that ended stays listed when no
+	DefaultInterval       = time.Second // the agent command's -interval too
+	defaultReportInterval = time.Second
+	defaultDiskInterval   = 5 * time.Second
+	defaultKillGrace      = 3 * time.Second
+	defaultBaseName       = "busybox"
+	defaultBaseVersion    = "1"
+	// defaultRetention is how long a task that ended stays listed when no
 	// master takes its final status.
-	DefaultRetention = 5 * time.Minute
-	// DefaultGrowAfter is how long the estimate must stay higher before the
+	defaultRetention = 5 * time.Minute
+	// defaultGrowAfter is how long the estimate must stay higher before the
 	// reservation grows.
-	DefaultGrowAfter = 30 * time.Second
+	defaultGrowAfter = 30 * time.Second
 )
 
 // ErrInvalid reports a bad configuration or request; the error names the
@@ -95,7 +95,7 @@ type Config struct {
 	ReportInterval time.Duration
 	// Policy and Hysteresis estimate the reservation (default
 	// reserve.DefaultPolicy, and reserve.DefaultHysteresis growing after
-	// DefaultGrowAfter rather than 15 minutes, so that a new agent lends
+	// 30 s rather than 15 minutes, so that a new agent lends
 	// within a minute).
 	Policy     reserve.Policy
 	Hysteresis *reserve.Hysteresis
@@ -153,7 +153,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ID == "" {
 		c.ID = c.Hostname
 	}
-	if err := attrs.ValidName(c.ID); err != nil {
+	if err := attrs.ValidateName(c.ID); err != nil {
 		return c, fmt.Errorf("%w: Config.ID %q: %w", ErrInvalid, c.ID, err)
 	}
 	if c.Listen == "" {
@@ -174,10 +174,10 @@ func (c Config) withDefaults() (Config, error) {
 		def  time.Duration
 	}{
 		{"Interval", &c.Interval, DefaultInterval},
-		{"ReportInterval", &c.ReportInterval, DefaultReportInterval},
-		{"DiskInterval", &c.DiskInterval, DefaultDiskInterval},
-		{"KillGrace", &c.KillGrace, DefaultKillGrace},
-		{"Retention", &c.Retention, DefaultRetention},
+		{"ReportInterval", &c.ReportInterval, defaultReportInterval},
+		{"DiskInterval", &c.DiskInterval, defaultDiskInterval},
+		{"KillGrace", &c.KillGrace, defaultKillGrace},
+		{"Retention", &c.Retention, defaultRetention},
 		{"LeaseTTL", &c.LeaseTTL, attrs.DefaultLeaseTTL},
 	}
 	for _, d := range durations {
@@ -193,7 +193,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Hysteresis == nil {
 		h := reserve.DefaultHysteresis()
-		h.GrowAfter = DefaultGrowAfter
+		h.GrowAfter = defaultGrowAfter
 		c.Hysteresis = &h
 	}
 	switch c.Isolation {
@@ -207,10 +207,10 @@ func (c Config) withDefaults() (Config, error) {
 		c.CgroupParent = "/gleaner-" + c.ID
 	}
 	if c.BaseName == "" {
-		c.BaseName = DefaultBaseName
+		c.BaseName = defaultBaseName
 	}
 	if c.BaseVersion == "" {
-		c.BaseVersion = DefaultBaseVersion
+		c.BaseVersion = defaultBaseVersion
 	}
 	if c.CgroupRoot == "" {
 		c.CgroupRoot = "/sys/fs/cgroup"

@@ -125,12 +125,12 @@ func start(t *testing.T, cfg Config) *running {
 			}
 		}
 	})
-	testenv.Eventually(t, 30*time.Second, func() bool { return a.Reservation().Ready }, "first reservation")
+	testenv.Eventually(t, 30*time.Second, func() bool { return a.reservation().Ready }, "first reservation")
 	// Business is everything outside Gleaner, here the other tests running
 	// on this machine, which can take every CPU: a floor keeps them from
 	// evicting the tasks of tests that are not about eviction.
-	if a.Reservation().Floor == "" {
-		if _, err := a.SetReservation(ReservationOverride{Floor: testFloor}); err != nil {
+	if a.reservation().Floor == "" {
+		if _, err := a.setReservation(ReservationOverride{Floor: testFloor}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -168,7 +168,7 @@ func requireIsolation(t *testing.T) {
 
 // status returns the status of one task, or false.
 func status(a *Agent, id string) (api.TaskStatus, bool) {
-	for _, s := range a.Tasks() {
+	for _, s := range a.taskStatuses() {
 		if s.TaskID == id {
 			return s, true
 		}

@@ -69,7 +69,7 @@ func TestPutReservationAppliesOnline(t *testing.T) {
 	cfg := testConfig(t, testenv.TempDirOnDisk(t))
 	cfg.Capacity = "cpus:2;mem:1024"
 	a := start(t, cfg)
-	if err := a.Launch(api.TaskInfo{TaskID: "busy", Cmd: "while :; do :; done", Resources: "cpus:1;mem:64"}); err != nil {
+	if err := a.launch(api.TaskInfo{TaskID: "busy", Cmd: "while :; do :; done", Resources: "cpus:1;mem:64"}); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, a.Agent, "busy", api.TaskRunning, 20*time.Second)

@@ -229,7 +229,7 @@ func (r *isolatedRuntime) kill(ctx context.Context, t *task, grace time.Duration
 	}
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
-	if t.proc != nil {
+	if t.proc != nil && !termIsNoOp(t.proc.pid) {
 		select {
 		case <-t.proc.done:
 		case <-timer.C:

@@ -162,11 +162,11 @@ func TestBusinessLoadThrottlesThenEvicts(t *testing.T) {
 				cfg.BusinessCgroup = iso.Parent() + "/business"
 			}
 			a := start(t, cfg)
-			if _, err := a.SetReservation(ReservationOverride{}); err != nil { // no floor
+			if _, err := a.setReservation(ReservationOverride{}); err != nil { // no floor
 				t.Fatal(err)
 			}
 			quota := float64(cpus)
-			err := a.Launch(api.TaskInfo{TaskID: "batch", Cmd: "while :; do :; done", Resources: fmt.Sprintf("cpus:%d;mem:64", cpus)})
+			err := a.launch(api.TaskInfo{TaskID: "batch", Cmd: "while :; do :; done", Resources: fmt.Sprintf("cpus:%d;mem:64", cpus)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -42,10 +42,10 @@ type task struct {
 
 func (t *task) terminal() bool { return t.rec.State.Terminal() }
 
-// Launch starts a task, as a LAUNCH command from the master does. It returns
+// launch starts a task, as a LAUNCH command from the master does. It returns
 // an error matching ErrInvalid, naming the field, for a task that cannot be
 // run; a task that fails to start is reported as TASK_FAILED instead.
-func (a *Agent) Launch(info api.TaskInfo) error {
+func (a *Agent) launch(info api.TaskInfo) error {
 	if err := isolate.ValidateName(info.TaskID); err != nil {
 		return fmt.Errorf("%w: task_id %q: %w", ErrInvalid, info.TaskID, err)
 	}
@@ -175,9 +175,9 @@ func (a *Agent) ended(t *task, st exitStatus, startErr error) {
 	a.kickReport()
 }
 
-// Kill kills a task, as a KILL command from the master does; the task ends
+// kill kills a task, as a KILL command from the master does; the task ends
 // as TASK_KILLED with reason.
-func (a *Agent) Kill(taskID, reason string) error {
+func (a *Agent) kill(taskID, reason string) error {
 	if !a.killTask(taskID, api.TaskKilled, reason) {
 		return fmt.Errorf("%w: task_id %q: no such running task", ErrInvalid, taskID)
 	}
@@ -210,8 +210,8 @@ func (a *Agent) killTask(id string, state api.TaskState, reason string) bool {
 	return true
 }
 
-// Tasks returns the status of every task the agent holds, sorted by ID.
-func (a *Agent) Tasks() []api.TaskStatus {
+// taskStatuses returns the status of every task the agent holds, sorted by ID.
+func (a *Agent) taskStatuses() []api.TaskStatus {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := make([]api.TaskStatus, 0, len(a.tasks))

@@ -42,7 +42,10 @@ func TestDeletedAttributeMovesDependentTasks(t *testing.T) {
 		}
 	}
 
-	store := attrs.NewEtcdStore(c.Etcd(), attrs.WithPrefix(c.Prefix()))
+	store, err := attrs.NewEtcdStore(c.Etcd(), attrs.WithPrefix(c.Prefix()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	deleted := time.Now()
 	if _, err := store.Delete(t.Context(), victim, "ssd"); err != nil {
 		t.Fatal(err)

@@ -71,7 +71,10 @@ func BenchmarkAttributeMove(b *testing.B) {
 			{ID: "plain", Attributes: map[string]string{"rack": "r3"}, Capacity: capacity},
 		},
 	})
-	store := attrs.NewEtcdStore(c.Etcd(), attrs.WithPrefix(c.Prefix()))
+	store, err := attrs.NewEtcdStore(c.Etcd(), attrs.WithPrefix(c.Prefix()))
+	if err != nil {
+		b.Fatal(err)
+	}
 	client := api.NewClient(c.Masters())
 	// on returns the agent running every instance of /db, or "".
 	on := func(st api.State) string {
@@ -91,29 +94,29 @@ func BenchmarkAttributeMove(b *testing.B) {
 	}
 	submit(b, c.FrameworkURL(), `{"id": "/db", "cmd": "sleep 100000", "cpus": 0.05, "mem": 16, "disk": 8,
 		"instances": 2, "constraints": [["ssd", "IS", "true"]]}`)
-	st := waitState(b, client, 60*time.Second, "/db running on ssd-1", func(st api.State) bool { return on(st) == "ssd-1" })
+	waitState(b, client, 60*time.Second, "/db running on ssd-1", func(st api.State) bool { return on(st) == "ssd-1" })
 	if _, err := store.Set(b.Context(), "ssd-2", "ssd", attrs.Text("true")); err != nil {
 		b.Fatal(err)
 	}
-	st = waitState(b, client, 30*time.Second, "ssd-2 to have ssd", func(st api.State) bool { return hasSSD(st, "ssd-2") })
+	waitState(b, client, 30*time.Second, "ssd-2 to have ssd", func(st api.State) bool { return hasSSD(st, "ssd-2") })
 
 	var took []time.Duration
+	victim, other := "ssd-1", "ssd-2"
 	b.ReportAllocs()
 	for b.Loop() {
-		victim := on(st)
-		other := map[string]string{"ssd-1": "ssd-2", "ssd-2": "ssd-1"}[victim]
 		deleted := time.Now()
 		if _, err := store.Delete(b.Context(), victim, "ssd"); err != nil {
 			b.Fatal(err)
 		}
-		st = waitState(b, client, 60*time.Second, "/db running in full on "+other, func(st api.State) bool { return on(st) == other })
+		waitState(b, client, 60*time.Second, "/db running in full on "+other, func(st api.State) bool { return on(st) == other })
 		took = append(took, time.Since(deleted))
 
 		b.StopTimer()
 		if _, err := store.Set(b.Context(), victim, "ssd", attrs.Text("true")); err != nil {
 			b.Fatal(err)
 		}
-		st = waitState(b, client, 30*time.Second, victim+" to have ssd again", func(st api.State) bool { return hasSSD(st, victim) })
+		waitState(b, client, 30*time.Second, victim+" to have ssd again", func(st api.State) bool { return hasSSD(st, victim) })
+		victim, other = other, victim
 		b.StartTimer()
 	}
 	slices.Sort(took)

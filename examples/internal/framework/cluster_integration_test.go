@@ -19,7 +19,10 @@ import (
 
 func TestAppSpreadsAndMovesOffADeletedAttribute(t *testing.T) {
 	c := startCluster(t)
-	store := attrs.NewEtcdStore(c.cli, attrs.WithPrefix(c.prefix))
+	store, err := attrs.NewEtcdStore(c.cli, attrs.WithPrefix(c.prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Attributes live in etcd only: the agents register none.
 	for i, rack := range []string{"r1", "r2", "r3"} {
 		id := "a" + string(rune('1'+i))

@@ -28,6 +28,9 @@ type cluster struct {
 	el     *concurrency.Election
 	lost   chan struct{} // closed when a guarded write fails
 	lostAt bool
+	// allocNow asks the leader's loop for an allocation round before the
+	// next tick (see allocateSoon); buffered, so requests coalesce.
+	allocNow chan struct{}
 
 	alloc      *offer.Allocator
 	agents     map[string]*agent
@@ -37,6 +40,18 @@ type cluster struct {
 	ended      []api.TaskView         // recently ended tasks, oldest first
 	events     []api.ClusterEvent     // recent, oldest first
 	nextFwID   int
+}
+
+// allocateSoon asks for an allocation round now rather than at the next
+// tick: when a framework revives (it has new pending work) or resources come
+// free (a task ended, an agent registered). As Mesos allocates on
+// reviveOffers, this takes up to one allocation interval off a task's way to
+// its new agent; requests made while a round is pending coalesce into it.
+func (c *cluster) allocateSoon() {
+	select {
+	case c.allocNow <- struct{}{}:
+	default:
+	}
 }
 
 // outstanding is an offer sent to a framework and not yet answered.
@@ -138,6 +153,7 @@ func (m *Master) loadCluster(ctx context.Context, el *concurrency.Election) (*cl
 		term:       el.Rev(),
 		el:         el,
 		lost:       make(chan struct{}),
+		allocNow:   make(chan struct{}, 1),
 		alloc:      offer.NewAllocator(offer.WithDefaultRefuse(m.cfg.Refuse)),
 		agents:     make(map[string]*agent),
 		frameworks: make(map[string]*framework),

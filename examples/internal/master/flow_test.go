@@ -259,8 +259,9 @@ func TestAttributeChangeIsAnnouncedAndOffered(t *testing.T) {
 	m := startMaster(t, testConfig(cli, prefix))
 	waitLeader(t, m.Master)
 	ctx := context.Background()
-	store := attrs.NewEtcdStore(cli, attrs.WithPrefix(prefix))
-	_, err := store.SetAgent(ctx, "a1", mustAttrs(t, "rack:r1;zone:east"))
+	store, err := attrs.NewEtcdStore(cli, attrs.WithPrefix(prefix))
+	require.NoError(t, err)
+	_, err = store.SetAgent(ctx, "a1", mustAttrs(t, "rack:r1;zone:east"))
 	require.NoError(t, err)
 	agent := api.NewAgentClient([]string{m.URL()})
 	_, err = agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024",

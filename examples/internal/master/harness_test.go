@@ -79,7 +79,7 @@ func startMaster(t testing.TB, cfg Config) *running {
 // waitLeader waits until m leads.
 func waitLeader(t testing.TB, m *Master) {
 	t.Helper()
-	testenv.Eventually(t, 30*time.Second, m.IsLeader, "master %s never led", m.ID())
+	testenv.Eventually(t, 30*time.Second, m.IsLeader, "master %s never led", m.cfg.ID)
 }
 
 // stream collects a subscription's events in a goroutine owned by the test.

@@ -107,11 +107,8 @@ func handle[Req any](m *Master, fn func(ctx context.Context, c *cluster, req *Re
 			m.writeError(w, err)
 			return
 		}
-		m.mu.Lock()
-		c := m.cur
+		c := m.lockLeading(w)
 		if c == nil {
-			m.mu.Unlock()
-			m.writeError(w, errNotLeading)
 			return
 		}
 		// Not the request's context: once begun, a change is written to
@@ -127,6 +124,19 @@ func handle[Req any](m *Master, fn func(ctx context.Context, c *cluster, req *Re
 		}
 		api.WriteJSON(w, http.StatusOK, out)
 	}
+}
+
+// lockLeading locks m.mu and returns the cluster state while this master
+// leads. A follower answers 503 naming the leader instead, and returns nil
+// with m.mu unlocked.
+func (m *Master) lockLeading(w http.ResponseWriter) *cluster {
+	m.mu.Lock()
+	if m.cur == nil {
+		m.mu.Unlock()
+		m.writeError(w, errNotLeading)
+		return nil
+	}
+	return m.cur
 }
 
 // writeError answers err with the status that fits it.

@@ -111,7 +111,7 @@ func TestFollowerRedirectsAndTakesOver(t *testing.T) {
 
 	// The leader stops; the follower leads at once (the leader resigns) and
 	// the task is still there.
-	changed := m2.LeaderChanged()
+	changed := m2.leaderChanged()
 	m1.stop(t)
 	select {
 	case <-changed:

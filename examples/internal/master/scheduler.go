@@ -171,7 +171,11 @@ func (m *Master) revive(ctx context.Context, c *cluster, req *api.Revive) (any, 
 	if _, err := c.framework(req.FrameworkID); err != nil {
 		return nil, err
 	}
-	return nil, c.alloc.Revive(req.FrameworkID)
+	if err := c.alloc.Revive(req.FrameworkID); err != nil {
+		return nil, err
+	}
+	c.allocateSoon()
+	return nil, nil
 }
 
 func (m *Master) suppress(ctx context.Context, c *cluster, req *api.Suppress) (any, error) {

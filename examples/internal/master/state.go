@@ -21,11 +21,8 @@ func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 		}
 		history = n
 	}
-	m.mu.Lock()
-	c := m.cur
+	c := m.lockLeading(w)
 	if c == nil {
-		m.mu.Unlock()
-		m.writeError(w, errNotLeading)
 		return
 	}
 	st := m.state(c, history)

@@ -67,11 +67,8 @@ func (m *Master) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 		m.writeError(w, fmt.Errorf("response writer cannot stream"))
 		return
 	}
-	m.mu.Lock()
-	c := m.cur
+	c := m.lockLeading(w)
 	if c == nil {
-		m.mu.Unlock()
-		m.writeError(w, errNotLeading)
 		return
 	}
 	f, sub, err := m.subscribe(r, c, &req)

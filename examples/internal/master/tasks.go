@@ -80,6 +80,7 @@ func (m *Master) release(c *cluster, t *task) {
 	if !ok || !a.up {
 		return // the agent is gone from the allocator already
 	}
+	defer c.allocateSoon()
 	if t.attributed {
 		if err := c.alloc.Recover(t.Info.FrameworkID, t.Info.AgentID, t.res); err == nil {
 			return
