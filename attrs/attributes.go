@@ -45,7 +45,7 @@ func Parse(text string) (Attributes, error) {
 		if !ok {
 			return nil, invalid(name, "", "missing ':' in %q", shorten(entry))
 		}
-		if err := ValidName(name); err != nil {
+		if err := ValidateName(name); err != nil {
 			return nil, err
 		}
 		if seen[name] {
@@ -145,11 +145,11 @@ func isNumber(s string) bool {
 	return i == len(s)
 }
 
-// ValidName reports whether name can be an attribute name (or an agent ID):
+// ValidateName checks that name can be an attribute name (or an agent ID):
 // it becomes one segment of an etcd key and one entry of Mesos's text, so it
 // must be non-empty UTF-8 without '/', ':', ';', whitespace or control
-// characters.
-func ValidName(name string) error {
+// characters. It returns an *AttributeError wrapping ErrInvalid.
+func ValidateName(name string) error {
 	switch {
 	case name == "":
 		return invalid(name, "", "empty name")
@@ -245,7 +245,7 @@ func (as Attributes) Map() map[string]string {
 func FromMap(m map[string]string) (Attributes, error) {
 	as := make(Attributes, 0, len(m))
 	for name, s := range m {
-		if err := ValidName(name); err != nil {
+		if err := ValidateName(name); err != nil {
 			return nil, err
 		}
 		v, err := parseValue(name, s)
@@ -266,7 +266,7 @@ func (as Attributes) sort() {
 func (as Attributes) Validate() error {
 	seen := make(map[string]bool, len(as))
 	for _, a := range as {
-		if err := ValidName(a.Name); err != nil {
+		if err := ValidateName(a.Name); err != nil {
 			return err
 		}
 		if seen[a.Name] {

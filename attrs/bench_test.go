@@ -26,13 +26,14 @@ func BenchmarkPropagation(b *testing.B) {
 	b.Run("syncer", func(b *testing.B) {
 		runs++ // a fresh agent per run, so no value is left from the last
 		agent := "agent-" + strconv.Itoa(runs)
-		store := attrs.NewEtcdStore(cli)
+		store := newEtcdStore(b, cli)
 		s, err := attrs.NewSyncer(cli, agent)
 		if err != nil {
 			b.Fatal(err)
 		}
-		changes, cancel := s.Subscribe()
-		defer cancel()
+		sub := s.Subscribe()
+		defer sub.Close()
+		changes := sub.C()
 		start(b, s)
 		waitReady(b, s.Ready())
 		measurePropagation(b, func(i int) {
@@ -102,7 +103,7 @@ func BenchmarkClusterViewInitialLoad(b *testing.B) {
 	for b.Loop() {
 		before := heapInUse()
 		t0 := time.Now()
-		v := attrs.NewClusterView(cli)
+		v := newClusterView(b, cli)
 		done := make(chan error, 1)
 		go func() { done <- v.Run(context.Background()) }()
 		waitReady(b, v.Ready())

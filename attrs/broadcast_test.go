@@ -1,18 +1,21 @@
 package attrs
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
 
+func change(i int) Change { return Change{Revision: int64(i)} }
+
 func TestBroadcasterNeverBlocksThePublisherAndKeepsOrder(t *testing.T) {
-	b := newBroadcaster[int]()
-	ch, cancel := b.subscribe()
+	b := newBroadcaster()
+	sub := b.subscribe()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for i := range 1000 {
-			b.publish(i) // nobody reads yet
+			b.publish(change(i)) // nobody reads yet
 		}
 	}()
 	select {
@@ -21,26 +24,46 @@ func TestBroadcasterNeverBlocksThePublisherAndKeepsOrder(t *testing.T) {
 		t.Fatal("publish blocked on an unread subscriber")
 	}
 	for i := range 1000 {
-		if got := <-ch; got != i {
-			t.Fatalf("item %d: got %d", i, got)
+		if got := <-sub.C(); got.Revision != int64(i) {
+			t.Fatalf("change %d: got revision %d", i, got.Revision)
 		}
 	}
-	cancel()
-	if _, ok := <-ch; ok {
-		t.Fatal("channel open after cancel")
+	sub.Close()
+	if _, ok := <-sub.C(); ok {
+		t.Fatal("channel open after Close")
+	}
+	if sub.Dropped() != 0 {
+		t.Fatalf("Dropped = %d, want 0: changes queue without bound", sub.Dropped())
 	}
 }
 
 func TestBroadcasterCloseEndsSubscriptions(t *testing.T) {
-	b := newBroadcaster[int]()
-	ch, cancel := b.subscribe()
-	b.publish(1, 2, 3) // left unread
+	b := newBroadcaster()
+	sub := b.subscribe()
+	b.publish(change(1), change(2), change(3)) // left unread
 	b.close()
-	for range ch { // drains what was delivered, then sees it closed
+	for range sub.C() { // drains what was delivered, then sees it closed
 	}
-	cancel() // after close: harmless
-	late, _ := b.subscribe()
-	if _, ok := <-late; ok {
+	sub.Close() // after close: harmless
+	late := b.subscribe()
+	if _, ok := <-late.C(); ok {
 		t.Fatal("subscription after close is open")
 	}
+	late.Close() // does not wait for a goroutine that never ran
+}
+
+func TestSubscriptionCloseIsIdempotentFromAnyGoroutine(t *testing.T) {
+	b := newBroadcaster()
+	sub := b.subscribe()
+	b.publish(change(1))
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(sub.Close)
+	}
+	wg.Wait()
+	if _, ok := <-sub.C(); ok {
+		t.Fatal("channel open after Close")
+	}
+	b.publish(change(2)) // to nobody: the subscription is gone
+	b.close()
 }

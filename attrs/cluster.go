@@ -51,12 +51,15 @@ type agentState struct {
 
 // NewClusterView returns a view over cli; call Run to start it. The caller
 // keeps owning cli.
-func NewClusterView(cli *clientv3.Client, opts ...Option) *ClusterView {
-	o := newOptions(opts)
+func NewClusterView(cli *clientv3.Client, opts ...ClusterViewOption) (*ClusterView, error) {
+	o, err := collect(opts, ClusterViewOption.applyClusterView)
+	if err != nil {
+		return nil, err
+	}
 	v := &ClusterView{keys: keyspace{o.prefix}, agents: make(map[string]*agentState)}
-	v.subs = newBroadcaster[Change]()
+	v.subs = newBroadcaster()
 	v.mirror = newMirror(cli, v.keys.agents(), o, v.apply)
-	return v
+	return v, nil
 }
 
 // Run follows etcd until ctx ends or Close is called. It returns ctx's
@@ -72,10 +75,10 @@ func (v *ClusterView) Ready() <-chan struct{} { return v.mirror.ready }
 // Status reports whether the view is fresh.
 func (v *ClusterView) Status() Status { return v.mirror.status() }
 
-// Subscribe returns a channel of every change after the first full read, in
-// etcd's order, and a function that ends the subscription. Changes queue
-// (without bound) until read, so the channel must be drained.
-func (v *ClusterView) Subscribe() (<-chan Change, func()) { return v.subs.subscribe() }
+// Subscribe returns a subscription to every change after the first full
+// read, in etcd's order. Changes queue without bound until read (none is
+// dropped), so drain C or Close the subscription.
+func (v *ClusterView) Subscribe() *Subscription { return v.subs.subscribe() }
 
 // Agent returns one agent.
 func (v *ClusterView) Agent(id string) (Agent, bool) {

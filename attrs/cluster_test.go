@@ -9,6 +9,7 @@ import (
 
 	"github.com/gleaner/gleaner/attrs"
 	"github.com/gleaner/gleaner/internal/etcdtest"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
 func TestClusterViewLoadsManyAgents(t *testing.T) {
@@ -16,7 +17,7 @@ func TestClusterViewLoadsManyAgents(t *testing.T) {
 	cli := srv.Client(t)
 	loadAgents(t, cli, 1000, 10)
 
-	v := attrs.NewClusterView(cli)
+	v := newClusterView(t, cli)
 	start(t, v)
 	waitReady(t, v.Ready())
 
@@ -46,7 +47,7 @@ func TestClusterViewChangesFindTasksWhoseConstraintsNoLongerHold(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
 	ctx := testContext(t)
-	store := attrs.NewEtcdStore(cli)
+	store := newEtcdStore(t, cli)
 	for agent, text := range map[string]string{"a1": "rack:r1;gpu:yes", "a2": "rack:r2"} {
 		if _, err := store.SetAgent(ctx, agent, mustParse(t, text)); err != nil {
 			t.Fatal(err)
@@ -63,9 +64,10 @@ func TestClusterViewChangesFindTasksWhoseConstraintsNoLongerHold(t *testing.T) {
 		"needs-rack": {"a2", func(a map[string]string) bool { return a["rack"] != "" }},
 	}
 
-	v := attrs.NewClusterView(cli)
-	changes, cancel := v.Subscribe()
-	defer cancel()
+	v := newClusterView(t, cli)
+	sub := v.Subscribe()
+	defer sub.Close()
+	changes := sub.C()
 	start(t, v)
 	waitReady(t, v.Ready())
 	if got := v.Select(func(a attrs.Agent) bool { return a.Attributes["gpu"] == "yes" }); len(got) != 1 || got[0].ID != "a1" {
@@ -97,12 +99,13 @@ func TestClusterViewReportsAgentGoneWhenLeaseExpires(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
 	ctx := testContext(t)
-	if _, err := attrs.NewEtcdStore(cli).Set(ctx, "a1", "rack", attrs.Text("r1")); err != nil {
+	if _, err := newEtcdStore(t, cli).Set(ctx, "a1", "rack", attrs.Text("r1")); err != nil {
 		t.Fatal(err)
 	}
-	v := attrs.NewClusterView(cli)
-	changes, cancel := v.Subscribe()
-	defer cancel()
+	v := newClusterView(t, cli)
+	sub := v.Subscribe()
+	defer sub.Close()
+	changes := sub.C()
 	start(t, v)
 	waitReady(t, v.Ready())
 
@@ -118,11 +121,24 @@ func TestClusterViewReportsAgentGoneWhenLeaseExpires(t *testing.T) {
 	if c := next(t, changes); c.Kind != attrs.AgentUp || c.Agent != "a1" || c.Attributes["rack"] != "r1" {
 		t.Fatalf("got %+v, want a1 up with rack r1", c)
 	}
-	// Keep-alives hold the agent up well past its TTL.
-	time.Sleep(3 * time.Second)
-	if a, _ := v.Agent("a1"); !a.Up {
-		t.Fatal("a1 not up after 3s of keep-alives with a 2s TTL")
+	// Keep-alives hold the agent up well past its TTL. The lease itself is
+	// checked in etcd all along, so that a watch slow to report its end
+	// cannot make this pass.
+	resp, err := cli.Get(ctx, attrs.DefaultPrefix+"/agents/a1/alive")
+	if err != nil || len(resp.Kvs) != 1 || resp.Kvs[0].Lease == 0 {
+		t.Fatalf("a1's liveness key: %+v, %v; want one key under a lease", resp, err)
 	}
+	lease := clientv3.LeaseID(resp.Kvs[0].Lease)
+	up := time.Now()
+	testenv.Eventually(t, waitTimeout, func() bool {
+		if ttl, err := cli.TimeToLive(ctx, lease); err != nil || ttl.TTL < 0 { // -1: expired
+			t.Fatalf("a1's lease ended while its registrar ran: %+v, %v", ttl, err)
+		}
+		if a, _ := v.Agent("a1"); !a.Up {
+			t.Fatalf("a1 down %v after it came up, while its registrar keeps its 2s lease alive", time.Since(up))
+		}
+		return time.Since(up) > 3*time.Second
+	}, "a1 up for 3s, past its 2s TTL")
 
 	crash() // stop keeping the lease alive, without revoking it
 	if err := <-done; err != context.Canceled {
@@ -145,9 +161,10 @@ func TestClusterViewReportsAgentGoneWhenLeaseExpires(t *testing.T) {
 func TestRegistrarCloseRevokesTheLease(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
-	v := attrs.NewClusterView(cli)
-	changes, cancel := v.Subscribe()
-	defer cancel()
+	v := newClusterView(t, cli)
+	sub := v.Subscribe()
+	defer sub.Close()
+	changes := sub.C()
 	start(t, v)
 	waitReady(t, v.Ready())
 
@@ -186,14 +203,14 @@ func TestRegistrarCloseAfterTheLeaseIsGone(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background()) }()
 	var lease clientv3.LeaseID
-	eventually(t, "a1 registered", func() bool {
+	testenv.Eventually(t, waitTimeout, func() bool {
 		resp, err := cli.Get(ctx, attrs.DefaultPrefix+"/agents/a1/alive")
 		if err != nil || len(resp.Kvs) == 0 {
 			return false
 		}
 		lease = clientv3.LeaseID(resp.Kvs[0].Lease)
 		return true
-	})
+	}, "a1 registered")
 	// An operator revokes the lease (etcdctl lease revoke); the Registrar
 	// waits a quarter of the TTL before registering again.
 	if _, err := cli.Revoke(ctx, lease); err != nil {
@@ -211,9 +228,10 @@ func TestRegistrarRegistersAgainAfterLosingTheLease(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
 	proxy := etcdtest.NewProxy(t, srv.Endpoint())
-	v := attrs.NewClusterView(cli)
-	changes, cancel := v.Subscribe()
-	defer cancel()
+	v := newClusterView(t, cli)
+	sub := v.Subscribe()
+	defer sub.Close()
+	changes := sub.C()
 	start(t, v)
 	waitReady(t, v.Ready())
 

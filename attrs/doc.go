@@ -20,9 +20,9 @@
 // registered; on the master, a ClusterView follows every agent:
 //
 //	s, _ := attrs.NewSyncer(cli, "agent-1", attrs.WithLocal(fromConfig))
-//	changes, stop := s.Subscribe()
+//	sub := s.Subscribe()
 //	go s.Run(ctx) // until ctx ends or s.Close()
-//	for c := range changes { ... c.Kind, c.Name, c.Old, c.New ... }
+//	for c := range sub.C() { ... c.Kind, c.Name, c.Old, c.New ... }
 //
 // A Syncer or ClusterView reads everything, then watches from the next
 // revision; it reads everything again every resync period (30 s) and
@@ -30,4 +30,26 @@
 // keeps the last known values, Status reports them stale with their age,
 // and it recovers by itself when etcd is back. Local attributes from the
 // agent's configuration yield to etcd's (see WithLocal).
+//
+// # Options
+//
+// Each constructor takes its own option type; an option that several take
+// satisfies each of their types, and its doc comment names them:
+//
+//	NewEtcdStore, NewMemStore  StoreOption
+//	NewSyncer                  SyncerOption
+//	NewClusterView             ClusterViewOption
+//	NewRegistrar               RegistrarOption
+//
+// WatchOption (NewSyncer and NewClusterView), RunOption (those and
+// NewRegistrar) and Option (every constructor) are the shared ones. A bad
+// value is refused by the constructor with an error wrapping ErrInvalid
+// that names the option: "WithResyncPeriod(-1s): must be positive".
+//
+// # Subscriptions
+//
+// Syncer.Subscribe and ClusterView.Subscribe return a *Subscription that
+// gets every change, in etcd's order, never dropping one: an attribute a
+// task depends on going away must not be missed. Changes queue without
+// bound until read, so a subscriber must drain C or Close.
 package attrs

@@ -3,17 +3,18 @@ package attrs
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 var (
 	// ErrInvalid reports bad input: a malformed attribute text, a name with
-	// a '/', a value that etcd would refuse.
-	ErrInvalid = errors.New("invalid attribute")
+	// a '/', a value that etcd would refuse, a bad option value.
+	ErrInvalid = errors.New("attrs: invalid input")
 	// ErrNotFound reports that an attribute or agent has no key in the store.
-	ErrNotFound = errors.New("attribute not found")
+	ErrNotFound = errors.New("attrs: not found")
 	// ErrConflict reports that a compare-and-set lost: the attribute's
 	// revision was not the expected one.
-	ErrConflict = errors.New("attribute revision conflict")
+	ErrConflict = errors.New("attrs: revision conflict")
 	// ErrTooLarge reports a value larger than etcd accepts in one request.
 	// It wraps ErrInvalid, so errors.Is(err, ErrInvalid) holds as well.
 	ErrTooLarge = fmt.Errorf("%w: value too large for etcd's request limit", ErrInvalid)
@@ -43,7 +44,9 @@ func (e *AttributeError) Error() string {
 	if e.Value != "" {
 		s += fmt.Sprintf(" value %q", e.Value)
 	}
-	return s + ": " + e.Err.Error()
+	// The cause is usually one of this package's sentinels: its own
+	// "attrs: " would only repeat the prefix.
+	return s + ": " + strings.TrimPrefix(e.Err.Error(), "attrs: ")
 }
 
 func (e *AttributeError) Unwrap() error { return e.Err }

@@ -13,8 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// EtcdStore is the Store kept in etcd. It reads the options WithPrefix and
-// WithMaxRequestBytes.
+// EtcdStore is the Store kept in etcd.
 type EtcdStore struct {
 	cli      *clientv3.Client
 	keys     keyspace
@@ -24,22 +23,12 @@ type EtcdStore struct {
 var _ Store = (*EtcdStore)(nil)
 
 // NewEtcdStore returns a Store over cli. The caller keeps owning cli.
-func NewEtcdStore(cli *clientv3.Client, opts ...Option) *EtcdStore {
-	o := newOptions(opts)
-	return &EtcdStore{cli: cli, keys: keyspace{o.prefix}, maxBytes: o.maxRequestBytes}
-}
-
-// requestOverhead is room left in a request for everything but key and
-// value: the protobuf framing of a Put or a Txn op.
-const requestOverhead = 512
-
-func (s *EtcdStore) checkSize(agent, name string, v Value) error {
-	key, val := s.keys.attribute(agent, name), v.String()
-	if len(key)+len(val)+requestOverhead > s.maxBytes {
-		return &AttributeError{Agent: agent, Name: name, Value: shorten(val),
-			Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(key)+len(val), s.maxBytes-requestOverhead)}
+func NewEtcdStore(cli *clientv3.Client, opts ...StoreOption) (*EtcdStore, error) {
+	o, err := collect(opts, StoreOption.applyStore)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return &EtcdStore{cli: cli, keys: keyspace{o.prefix}, maxBytes: o.maxRequestBytes}, nil
 }
 
 // etcdError wraps an error from etcd with the attribute it was about,
@@ -96,7 +85,7 @@ func (s *EtcdStore) checkPut(agent, name string, v Value) error {
 	if err := checkWrite(agent, name, v); err != nil {
 		return err
 	}
-	return s.checkSize(agent, name, v)
+	return checkSize(s.keys, s.maxBytes, agent, name, v)
 }
 
 // CompareAndSet implements Store.
@@ -177,18 +166,12 @@ func (s *EtcdStore) SetAgent(ctx context.Context, agent string, as Attributes) (
 	if err := checkAgentAttributes(agent, as); err != nil {
 		return 0, err
 	}
-	ops := make([]clientv3.Op, 0, len(as))
-	size := 0
-	for _, a := range as {
-		if err := s.checkSize(agent, a.Name, a.Value); err != nil {
-			return 0, err
-		}
-		key, val := s.keys.attribute(agent, a.Name), a.Value.String()
-		size += len(key) + len(val) + 16
-		ops = append(ops, clientv3.OpPut(key, val))
+	if err := checkTxnSize(s.keys, s.maxBytes, agent, as); err != nil {
+		return 0, err
 	}
-	if size+requestOverhead > s.maxBytes {
-		return 0, &AttributeError{Agent: agent, Err: fmt.Errorf("%w: %d bytes of attributes in one transaction, limit %d", ErrTooLarge, size, s.maxBytes-requestOverhead)}
+	ops := make([]clientv3.Op, 0, len(as))
+	for _, a := range as {
+		ops = append(ops, clientv3.OpPut(s.keys.attribute(agent, a.Name), a.Value.String()))
 	}
 	resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
 	if err != nil {

@@ -38,7 +38,7 @@ func ExampleParse_badInput() {
 	fmt.Println(err)
 	// Output:
 	// ports true
-	// attrs: attribute "ports" value "[32000-31000]": invalid attribute: malformed range "32000-31000": begin is after end
+	// attrs: attribute "ports" value "[32000-31000]": invalid input: malformed range "32000-31000": begin is after end
 }
 
 func ExampleAttributes_Map() {
@@ -51,9 +51,12 @@ func ExampleAttributes_Map() {
 
 func ExampleMemStore() {
 	ctx := context.Background()
-	s := attrs.NewMemStore()
+	s, err := attrs.NewMemStore()
+	if err != nil {
+		log.Fatal(err)
+	}
 	rev, _ := s.Set(ctx, "agent-1", "rack", attrs.Text("r1"))
-	_, err := s.CompareAndSet(ctx, "agent-1", "rack", attrs.Text("r2"), rev-1)
+	_, err = s.CompareAndSet(ctx, "agent-1", "rack", attrs.Text("r2"), rev-1)
 	fmt.Println(errors.Is(err, attrs.ErrConflict))
 	_, _ = s.CompareAndSet(ctx, "agent-1", "rack", attrs.Text("r2"), rev)
 	e, _ := s.Get(ctx, "agent-1", "rack")
@@ -76,39 +79,51 @@ func ExampleSyncer() {
 		log.Fatal(err)
 	}
 	defer s.Close()
-	r, _ := attrs.NewRegistrar(cli, "agent-1", attrs.WithLeaseTTL(10*time.Second))
+	r, err := attrs.NewRegistrar(cli, "agent-1", attrs.WithLeaseTTL(10*time.Second))
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer r.Close()
 	ctx := context.Background()
 	go s.Run(ctx)
 	go r.Run(ctx)
 
-	changes, stop := s.Subscribe()
-	defer stop()
-	for c := range changes {
+	sub := s.Subscribe()
+	defer sub.Close()
+	for c := range sub.C() {
 		fmt.Println(c.Kind, c.Name, c.New, "stale:", s.Status().Stale)
 	}
 }
 
-// The master finds agents for a task and learns which tasks to move.
+// The master finds agents for a task and learns which tasks to move: a
+// task whose constraints no longer hold on its agent, or whose agent is
+// gone, is placed again.
 func ExampleClusterView() {
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{"127.0.0.1:2379"}})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer cli.Close()
-	v := attrs.NewClusterView(cli)
+	v, err := attrs.NewClusterView(cli, attrs.WithPrefix("/gleaner"))
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer v.Close()
-	changes, stop := v.Subscribe()
-	defer stop()
+	sub := v.Subscribe()
+	defer sub.Close()
 	go v.Run(context.Background())
 	<-v.Ready()
 
-	for _, a := range v.Select(func(a attrs.Agent) bool { return a.Up && a.Attributes["zone"] == "east" }) {
+	inEast := func(agent map[string]string) bool { return agent["zone"] == "east" }
+	for _, a := range v.Select(func(a attrs.Agent) bool { return a.Up && inEast(a.Attributes) }) {
 		fmt.Println("candidate", a.ID)
 	}
-	for c := range changes {
-		if c.Kind == attrs.AgentGone || c.Kind == attrs.Removed || c.Kind == attrs.Updated {
-			fmt.Println("re-check the constraints of tasks on", c.Agent, "against", c.Attributes)
+	tasksOn := map[string][]string{"agent-1": {"web-1"}} // the master's placements
+	for c := range sub.C() {
+		for _, task := range tasksOn[c.Agent] {
+			if c.Kind == attrs.AgentGone || !inEast(c.Attributes) {
+				fmt.Println("move", task, "off", c.Agent)
+			}
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // waitTimeout bounds every wait for something etcd should do promptly.
-const waitTimeout = 10 * time.Second
+const waitTimeout = 30 * time.Second
 
 func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -61,18 +61,6 @@ func next(t testing.TB, ch <-chan attrs.Change) attrs.Change {
 		t.Fatal("no change in time")
 	}
 	return attrs.Change{}
-}
-
-// eventually polls cond until it holds or the wait times out.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func mustParse(t testing.TB, s string) attrs.Attributes {
@@ -134,4 +122,31 @@ func loadAgents(t testing.TB, cli *clientv3.Client, agents, perAgent int) {
 		}
 	}
 	flush()
+}
+
+func newEtcdStore(t testing.TB, cli *clientv3.Client, opts ...attrs.StoreOption) *attrs.EtcdStore {
+	t.Helper()
+	s, err := attrs.NewEtcdStore(cli, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newMemStore(t testing.TB, opts ...attrs.StoreOption) *attrs.MemStore {
+	t.Helper()
+	s, err := attrs.NewMemStore(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newClusterView(t testing.TB, cli *clientv3.Client, opts ...attrs.ClusterViewOption) *attrs.ClusterView {
+	t.Helper()
+	v, err := attrs.NewClusterView(cli, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -41,7 +41,7 @@ func (k keyspace) parse(key string) (agent, name string, alive, ok bool) {
 		return agent, "", true, true
 	}
 	name, ok = strings.CutPrefix(rest, "attributes/")
-	if !ok || ValidName(name) != nil {
+	if !ok || ValidateName(name) != nil {
 		return "", "", false, false
 	}
 	return agent, name, false, true

@@ -8,22 +8,27 @@ import (
 )
 
 // MemStore is a Store in memory with etcd's revision semantics: one
-// revision counter for the whole store, bumped by every write. It is meant
-// for tests of code that takes a Store. It reads the option WithPrefix only
-// to report the same keys as EtcdStore would; it is safe for concurrent use.
+// revision counter for the whole store, bumped by every write, and etcd's
+// request size limit (WithMaxRequestBytes). It is meant for tests of code
+// that takes a Store; it is safe for concurrent use.
 type MemStore struct {
-	mu   sync.Mutex
-	rev  int64
-	keys keyspace
-	kvs  map[string]Entry // by etcd key
+	mu       sync.Mutex
+	rev      int64
+	keys     keyspace
+	maxBytes int
+	kvs      map[string]Entry // by etcd key
 }
 
 var _ Store = (*MemStore)(nil)
 
 // NewMemStore returns an empty in-memory store at revision 1, like a fresh
 // etcd.
-func NewMemStore(opts ...Option) *MemStore {
-	return &MemStore{rev: 1, keys: keyspace{newOptions(opts).prefix}, kvs: make(map[string]Entry)}
+func NewMemStore(opts ...StoreOption) (*MemStore, error) {
+	o, err := collect(opts, StoreOption.applyStore)
+	if err != nil {
+		return nil, err
+	}
+	return &MemStore{rev: 1, keys: keyspace{o.prefix}, maxBytes: o.maxRequestBytes, kvs: make(map[string]Entry)}, nil
 }
 
 // Get implements Store.
@@ -53,6 +58,9 @@ func (m *MemStore) CompareAndSet(ctx context.Context, agent, name string, v Valu
 // put writes one attribute; rev < 0 means unconditionally.
 func (m *MemStore) put(ctx context.Context, agent, name string, v Value, rev int64) (int64, error) {
 	if err := checkWrite(agent, name, v); err != nil {
+		return 0, err
+	}
+	if err := checkSize(m.keys, m.maxBytes, agent, name, v); err != nil {
 		return 0, err
 	}
 	if err := m.lock(ctx, agent); err != nil {
@@ -124,6 +132,9 @@ func (m *MemStore) list(ctx context.Context, prefix string) ([]Entry, int64, err
 // SetAgent implements Store.
 func (m *MemStore) SetAgent(ctx context.Context, agent string, as Attributes) (int64, error) {
 	if err := checkAgentAttributes(agent, as); err != nil {
+		return 0, err
+	}
+	if err := checkTxnSize(m.keys, m.maxBytes, agent, as); err != nil {
 		return 0, err
 	}
 	if err := m.lock(ctx, agent); err != nil {

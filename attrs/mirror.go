@@ -257,7 +257,7 @@ func (m *mirror) status() Status {
 type follower struct {
 	mirror *mirror
 	life   lifecycle
-	subs   *broadcaster[Change]
+	subs   *broadcaster
 }
 
 func (f *follower) run(ctx context.Context) error {

@@ -1,6 +1,7 @@
 package attrs
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -18,10 +19,46 @@ const (
 	DefaultMaxRequestBytes = 3 << 19
 )
 
-// Option configures a store, Syncer, ClusterView or Registrar, in the style
-// of etcd's clientv3.OpOption. Each type documents the options it reads and
-// ignores the rest.
-type Option func(*options)
+// A StoreOption configures NewEtcdStore and NewMemStore.
+type StoreOption interface{ applyStore(*options) }
+
+// A SyncerOption configures NewSyncer.
+type SyncerOption interface{ applySyncer(*options) }
+
+// A ClusterViewOption configures NewClusterView.
+type ClusterViewOption interface{ applyClusterView(*options) }
+
+// A RegistrarOption configures NewRegistrar.
+type RegistrarOption interface{ applyRegistrar(*options) }
+
+// A WatchOption configures how a Syncer or a ClusterView follows etcd:
+// NewSyncer and NewClusterView take it.
+type WatchOption interface {
+	SyncerOption
+	ClusterViewOption
+}
+
+// A RunOption configures the types that run: NewSyncer, NewClusterView and
+// NewRegistrar take it.
+type RunOption interface {
+	WatchOption
+	RegistrarOption
+}
+
+// An Option configures every constructor of the package.
+type Option interface {
+	RunOption
+	StoreOption
+}
+
+// option is every option's implementation; the type a With function
+// returns decides which constructors accept it.
+type option func(*options)
+
+func (o option) applyStore(c *options)       { o(c) }
+func (o option) applySyncer(c *options)      { o(c) }
+func (o option) applyClusterView(c *options) { o(c) }
+func (o option) applyRegistrar(c *options)   { o(c) }
 
 type options struct {
 	prefix          string
@@ -33,8 +70,8 @@ type options struct {
 	local           Attributes
 }
 
-func newOptions(opts []Option) options {
-	o := options{
+func defaultOptions() options {
+	return options{
 		prefix:          DefaultPrefix,
 		logger:          slog.New(slog.DiscardHandler),
 		resync:          DefaultResyncPeriod,
@@ -42,69 +79,83 @@ func newOptions(opts []Option) options {
 		ttl:             DefaultLeaseTTL,
 		maxRequestBytes: DefaultMaxRequestBytes,
 	}
-	for _, opt := range opts {
-		opt(&o)
+}
+
+// validate refuses the values no constructor can use.
+func (o options) validate() error {
+	for _, d := range []struct {
+		option string
+		v      time.Duration
+	}{{"WithResyncPeriod", o.resync}, {"WithProbeInterval", o.probe}, {"WithLeaseTTL", o.ttl}} {
+		if d.v <= 0 {
+			return badOption(d.option, d.v, "must be positive")
+		}
 	}
-	return o
+	if o.maxRequestBytes <= requestOverhead {
+		return badOption("WithMaxRequestBytes", o.maxRequestBytes, fmt.Sprintf("must leave room for the %d bytes of a request's framing", requestOverhead))
+	}
+	return nil
+}
+
+func badOption(option string, value any, reason string) error {
+	return fmt.Errorf("%w: %s(%v): %s", ErrInvalid, option, value, reason)
+}
+
+// collect applies opts, one constructor's options, over the defaults and
+// validates the result; apply is that constructor's option method.
+func collect[O any](opts []O, apply func(O, *options)) (options, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		apply(opt, &o)
+	}
+	return o, o.validate()
 }
 
 // WithPrefix sets the key prefix; keys are
 // <prefix>/agents/<agent-id>/attributes/<name>. A trailing '/' is dropped.
+// Every constructor takes it.
 func WithPrefix(prefix string) Option {
-	return func(o *options) { o.prefix = strings.TrimRight(prefix, "/") }
+	return option(func(o *options) { o.prefix = strings.TrimRight(prefix, "/") })
 }
 
-// WithLogger sets the logger; by default nothing is logged.
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) {
+// WithLogger sets the logger; by default nothing is logged. NewSyncer,
+// NewClusterView and NewRegistrar take it.
+func WithLogger(l *slog.Logger) RunOption {
+	return option(func(o *options) {
 		if l != nil {
 			o.logger = l
 		}
-	}
+	})
 }
 
 // WithResyncPeriod sets how often a Syncer or ClusterView reads everything
 // again in full, to repair anything a watch might have missed
-// (default 30 s).
-func WithResyncPeriod(d time.Duration) Option {
-	return func(o *options) {
-		if d > 0 {
-			o.resync = d
-		}
-	}
+// (default 30 s). NewSyncer and NewClusterView take it.
+func WithResyncPeriod(d time.Duration) WatchOption {
+	return option(func(o *options) { o.resync = d })
 }
 
 // WithProbeInterval sets how often a Syncer or ClusterView checks that etcd
 // answers, and the timeout of each request it makes (default 5 s). A failed
 // probe marks the values stale; the first successful one after that
-// triggers a full resync.
-func WithProbeInterval(d time.Duration) Option {
-	return func(o *options) {
-		if d > 0 {
-			o.probe = d
-		}
-	}
+// triggers a full resync. NewSyncer and NewClusterView take it.
+func WithProbeInterval(d time.Duration) WatchOption {
+	return option(func(o *options) { o.probe = d })
 }
 
 // WithLeaseTTL sets the TTL of a Registrar's lease (default 10 s). etcd
 // rounds TTLs below its minimum (1.5 s with default timing) up.
-func WithLeaseTTL(d time.Duration) Option {
-	return func(o *options) {
-		if d > 0 {
-			o.ttl = d
-		}
-	}
+// NewRegistrar takes it.
+func WithLeaseTTL(d time.Duration) RegistrarOption {
+	return option(func(o *options) { o.ttl = d })
 }
 
-// WithMaxRequestBytes tells the etcd store the server's --max-request-bytes
+// WithMaxRequestBytes tells a store the etcd server's --max-request-bytes
 // so that oversized values are refused before they are sent, with an error
-// naming the attribute (default 1.5 MiB, etcd's default).
-func WithMaxRequestBytes(n int) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.maxRequestBytes = n
-		}
-	}
+// naming the attribute (default 1.5 MiB, etcd's default). NewEtcdStore and
+// NewMemStore take it (MemStore refuses what etcd would).
+func WithMaxRequestBytes(n int) StoreOption {
+	return option(func(o *options) { o.maxRequestBytes = n })
 }
 
 // WithLocal gives a Syncer the agent's own attributes, from its
@@ -112,7 +163,7 @@ func WithMaxRequestBytes(n int) Option {
 // the same name; a local attribute stays visible while etcd has no key for
 // its name, and comes back if that key is deleted. Operators therefore
 // change an agent at runtime through etcd, and the configuration provides
-// defaults.
-func WithLocal(a Attributes) Option {
-	return func(o *options) { o.local = a }
+// defaults. NewSyncer takes it.
+func WithLocal(a Attributes) SyncerOption {
+	return option(func(o *options) { o.local = a })
 }

@@ -16,8 +16,6 @@ import (
 // the keep-alive channel. If the lease is lost (etcd was away longer than
 // the TTL) it registers again on its own. A ClusterView reports the agent
 // gone when the lease expires.
-//
-// Options read: WithPrefix, WithLeaseTTL, WithLogger.
 type Registrar struct {
 	cli   *clientv3.Client
 	agent string
@@ -31,11 +29,14 @@ type Registrar struct {
 
 // NewRegistrar returns a Registrar for agent over cli; call Run to register.
 // The caller keeps owning cli.
-func NewRegistrar(cli *clientv3.Client, agent string, opts ...Option) (*Registrar, error) {
+func NewRegistrar(cli *clientv3.Client, agent string, opts ...RegistrarOption) (*Registrar, error) {
 	if err := checkAgent(agent); err != nil {
 		return nil, err
 	}
-	o := newOptions(opts)
+	o, err := collect(opts, RegistrarOption.applyRegistrar)
+	if err != nil {
+		return nil, err
+	}
 	return &Registrar{cli: cli, agent: agent, keys: keyspace{o.prefix}, o: o}, nil
 }
 

@@ -48,12 +48,42 @@ type Store interface {
 // writes at once.
 const MaxTxnOps = 128
 
+// requestOverhead is room left in a request for everything but key and
+// value: the protobuf framing of a Put or a Txn op.
+const requestOverhead = 512
+
+// checkSize refuses a write of one attribute that etcd, configured with
+// --max-request-bytes maxBytes, would refuse.
+func checkSize(keys keyspace, maxBytes int, agent, name string, v Value) error {
+	key, val := keys.attribute(agent, name), v.String()
+	if len(key)+len(val)+requestOverhead > maxBytes {
+		return &AttributeError{Agent: agent, Name: name, Value: shorten(val),
+			Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(key)+len(val), maxBytes-requestOverhead)}
+	}
+	return nil
+}
+
+// checkTxnSize is checkSize for the one transaction of SetAgent.
+func checkTxnSize(keys keyspace, maxBytes int, agent string, as Attributes) error {
+	size := 0
+	for _, a := range as {
+		if err := checkSize(keys, maxBytes, agent, a.Name, a.Value); err != nil {
+			return err
+		}
+		size += len(keys.attribute(agent, a.Name)) + len(a.Value.String()) + 16
+	}
+	if size+requestOverhead > maxBytes {
+		return &AttributeError{Agent: agent, Err: fmt.Errorf("%w: %d bytes of attributes in one transaction, limit %d", ErrTooLarge, size, maxBytes-requestOverhead)}
+	}
+	return nil
+}
+
 // checkWrite validates the agent, name and value of a write.
 func checkWrite(agent, name string, v Value) error {
 	if err := checkAgent(agent); err != nil {
 		return err
 	}
-	if err := ValidName(name); err != nil {
+	if err := ValidateName(name); err != nil {
 		return withAgent(err, agent)
 	}
 	return withAgent(v.validate(name), agent)
@@ -65,7 +95,7 @@ func checkKey(agent, name string) error {
 	if err := checkAgent(agent); err != nil {
 		return err
 	}
-	return withAgent(ValidName(name), agent)
+	return withAgent(ValidateName(name), agent)
 }
 
 func checkAgentAttributes(agent string, as Attributes) error {
@@ -79,7 +109,7 @@ func checkAgentAttributes(agent string, as Attributes) error {
 }
 
 func checkAgent(agent string) error {
-	if err := ValidName(agent); err != nil {
+	if err := ValidateName(agent); err != nil {
 		return &AttributeError{Agent: agent, Err: fmt.Errorf("agent ID: %w", err.(*AttributeError).Err)}
 	}
 	return nil

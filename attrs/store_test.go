@@ -1,9 +1,12 @@
 package attrs_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
 
@@ -15,9 +18,9 @@ import (
 func TestStore(t *testing.T) {
 	impls := map[string]func(t *testing.T) attrs.Store{
 		"etcd": func(t *testing.T) attrs.Store {
-			return attrs.NewEtcdStore(etcdtest.Start(t).Client(t), attrs.WithPrefix("/test/"))
+			return newEtcdStore(t, etcdtest.Start(t).Client(t), attrs.WithPrefix("/test/"))
 		},
-		"memory": func(t *testing.T) attrs.Store { return attrs.NewMemStore(attrs.WithPrefix("/test")) },
+		"memory": func(t *testing.T) attrs.Store { return newMemStore(t, attrs.WithPrefix("/test")) },
 	}
 	for name, newStore := range impls {
 		t.Run(name, func(t *testing.T) { testStore(t, newStore(t)) })
@@ -174,7 +177,7 @@ func TestEtcdStoreRefusesValuesOverTheRequestLimit(t *testing.T) {
 	big := attrs.Text(strings.Repeat("x", 100<<10))
 
 	t.Run("refused before sending when the limit is known", func(t *testing.T) {
-		s := attrs.NewEtcdStore(cli, attrs.WithMaxRequestBytes(64<<10))
+		s := newEtcdStore(t, cli, attrs.WithMaxRequestBytes(64<<10))
 		_, err := s.Set(ctx, "a1", "blob", big)
 		var ae *attrs.AttributeError
 		if !errors.Is(err, attrs.ErrTooLarge) || !errors.Is(err, attrs.ErrInvalid) || !errors.As(err, &ae) || ae.Name != "blob" {
@@ -182,7 +185,7 @@ func TestEtcdStoreRefusesValuesOverTheRequestLimit(t *testing.T) {
 		}
 	})
 	t.Run("etcd's refusal is reported the same way", func(t *testing.T) {
-		s := attrs.NewEtcdStore(cli, attrs.WithMaxRequestBytes(1<<20)) // wrong about the server
+		s := newEtcdStore(t, cli, attrs.WithMaxRequestBytes(1<<20)) // wrong about the server
 		_, err := s.Set(ctx, "a1", "blob", big)
 		var ae *attrs.AttributeError
 		if !errors.Is(err, attrs.ErrTooLarge) || !errors.As(err, &ae) || ae.Name != "blob" {
@@ -190,7 +193,7 @@ func TestEtcdStoreRefusesValuesOverTheRequestLimit(t *testing.T) {
 		}
 	})
 	t.Run("a value under the limit is stored", func(t *testing.T) {
-		s := attrs.NewEtcdStore(cli, attrs.WithMaxRequestBytes(64<<10))
+		s := newEtcdStore(t, cli, attrs.WithMaxRequestBytes(64<<10))
 		if _, err := s.Set(ctx, "a1", "blob", attrs.Text(strings.Repeat("x", 32<<10))); err != nil {
 			t.Fatal(err)
 		}
@@ -204,9 +207,36 @@ func TestEtcdStoreReportsUnparsableValuesWrittenByHand(t *testing.T) {
 	if _, err := cli.Put(ctx, "/gleaner/agents/a1/attributes/ports", "[1-"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := attrs.NewEtcdStore(cli).Get(ctx, "a1", "ports")
+	_, err := newEtcdStore(t, cli).Get(ctx, "a1", "ports")
 	var ae *attrs.AttributeError
 	if !errors.Is(err, attrs.ErrInvalid) || !errors.As(err, &ae) || ae.Name != "ports" || ae.Agent != "a1" {
 		t.Fatalf("Get = %v, want ErrInvalid naming a1/ports", err)
+	}
+}
+
+func TestConstructorsRefuseBadOptions(t *testing.T) {
+	cli := etcdtest.Start(t).Client(t)
+	for _, tt := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"resync", func() error { _, err := attrs.NewSyncer(cli, "a", attrs.WithResyncPeriod(-time.Second)); return err }(), "WithResyncPeriod(-1s): must be positive"},
+		{"probe", func() error { _, err := attrs.NewClusterView(cli, attrs.WithProbeInterval(0)); return err }(), "WithProbeInterval(0s)"},
+		{"lease", func() error { _, err := attrs.NewRegistrar(cli, "a", attrs.WithLeaseTTL(0)); return err }(), "WithLeaseTTL(0s)"},
+		{"etcd request size", func() error { _, err := attrs.NewEtcdStore(cli, attrs.WithMaxRequestBytes(100)); return err }(), "WithMaxRequestBytes(100)"},
+		{"memory request size", func() error { _, err := attrs.NewMemStore(attrs.WithMaxRequestBytes(-1)); return err }(), "WithMaxRequestBytes(-1)"},
+	} {
+		if !errors.Is(tt.err, attrs.ErrInvalid) || !strings.Contains(fmt.Sprint(tt.err), tt.want) {
+			t.Errorf("%s: %v, want ErrInvalid naming %q", tt.name, tt.err, tt.want)
+		}
+	}
+}
+
+func TestMemStoreRefusesWhatEtcdWould(t *testing.T) {
+	s := newMemStore(t, attrs.WithMaxRequestBytes(4<<10))
+	_, err := s.Set(context.Background(), "a1", "blob", attrs.Text(strings.Repeat("x", 8<<10)))
+	if !errors.Is(err, attrs.ErrTooLarge) {
+		t.Fatalf("Set of 8 KiB under a 4 KiB limit = %v, want ErrTooLarge", err)
 	}
 }

@@ -16,9 +16,6 @@ import (
 //
 // Attributes from the agent's configuration (WithLocal) merge with etcd's:
 // etcd wins for a name it has, the local value shows otherwise.
-//
-// Options read: WithPrefix, WithLocal, WithResyncPeriod, WithProbeInterval,
-// WithLogger.
 type Syncer struct {
 	follower
 	agent string
@@ -32,11 +29,14 @@ type Syncer struct {
 
 // NewSyncer returns a Syncer for agent over cli; call Run to start it. The
 // caller keeps owning cli.
-func NewSyncer(cli *clientv3.Client, agent string, opts ...Option) (*Syncer, error) {
+func NewSyncer(cli *clientv3.Client, agent string, opts ...SyncerOption) (*Syncer, error) {
 	if err := checkAgent(agent); err != nil {
 		return nil, err
 	}
-	o := newOptions(opts)
+	o, err := collect(opts, SyncerOption.applySyncer)
+	if err != nil {
+		return nil, err
+	}
 	if err := o.local.Validate(); err != nil {
 		return nil, withAgent(err, agent)
 	}
@@ -50,7 +50,7 @@ func NewSyncer(cli *clientv3.Client, agent string, opts ...Option) (*Syncer, err
 		s.local[a.Name] = a.Value
 	}
 	s.merged = maps.Clone(s.local)
-	s.subs = newBroadcaster[Change]()
+	s.subs = newBroadcaster()
 	s.mirror = newMirror(cli, s.keys.attributes(agent), o, s.apply)
 	return s, nil
 }
@@ -75,12 +75,12 @@ func (s *Syncer) Attributes() Attributes {
 // Status reports whether the attributes are fresh.
 func (s *Syncer) Status() Status { return s.mirror.status() }
 
-// Subscribe returns a channel of every change to the agent's attributes
-// from now on, in order, and a function that ends the subscription. Changes
-// queue (without bound) until read, so the channel must be drained. Values
-// from etcd that differ from the local ones are delivered as changes by the
-// first sync.
-func (s *Syncer) Subscribe() (<-chan Change, func()) { return s.subs.subscribe() }
+// Subscribe returns a subscription to every change to the agent's
+// attributes from now on, in order. Changes queue without bound until read
+// (none is dropped), so drain C or Close the subscription. Values from etcd
+// that differ from the local ones are delivered as changes by the first
+// sync.
+func (s *Syncer) Subscribe() *Subscription { return s.subs.subscribe() }
 
 func (s *Syncer) apply(evs []kvEvent, _ bool) {
 	s.mu.Lock()

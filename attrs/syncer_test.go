@@ -10,20 +10,22 @@ import (
 
 	"github.com/gleaner/gleaner/attrs"
 	"github.com/gleaner/gleaner/internal/etcdtest"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
 func TestSyncerDeliversSetAndDelete(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
 	ctx := testContext(t)
-	store := attrs.NewEtcdStore(cli)
+	store := newEtcdStore(t, cli)
 
 	s, err := attrs.NewSyncer(cli, "agent-1", attrs.WithProbeInterval(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	changes, cancel := s.Subscribe()
-	defer cancel()
+	sub := s.Subscribe()
+	defer sub.Close()
+	changes := sub.C()
 	start(t, s)
 	waitReady(t, s.Ready())
 
@@ -59,7 +61,7 @@ func TestSyncerLocalAttributesYieldToEtcd(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
 	ctx := testContext(t)
-	store := attrs.NewEtcdStore(cli)
+	store := newEtcdStore(t, cli)
 	if _, err := store.Set(ctx, "agent-1", "rack", attrs.Text("r1")); err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +73,9 @@ func TestSyncerLocalAttributesYieldToEtcd(t *testing.T) {
 	if got, want := s.Attributes().String(), "cores:8;rack:r0"; got != want {
 		t.Fatalf("before the first sync: Attributes() = %q, want the local %q", got, want)
 	}
-	changes, cancel := s.Subscribe()
-	defer cancel()
+	sub := s.Subscribe()
+	defer sub.Close()
+	changes := sub.C()
 	start(t, s)
 
 	if c := next(t, changes); c.Kind != attrs.Updated || c.Name != "rack" || c.Old.String() != "r0" || c.New.String() != "r1" {
@@ -93,7 +96,7 @@ func TestSyncerKeepsValuesWhileEtcdIsDownAndRecovers(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
 	ctx := testContext(t)
-	store := attrs.NewEtcdStore(cli)
+	store := newEtcdStore(t, cli)
 	if _, err := store.SetAgent(ctx, "agent-1", mustParse(t, "rack:r1;cores:16")); err != nil {
 		t.Fatal(err)
 	}
@@ -102,8 +105,9 @@ func TestSyncerKeepsValuesWhileEtcdIsDownAndRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changes, cancel := s.Subscribe()
-	defer cancel()
+	sub := s.Subscribe()
+	defer sub.Close()
+	changes := sub.C()
 	start(t, s)
 	waitReady(t, s.Ready())
 	next(t, changes)
@@ -111,8 +115,7 @@ func TestSyncerKeepsValuesWhileEtcdIsDownAndRecovers(t *testing.T) {
 	const want = "cores:16;rack:r1"
 
 	srv.Stop(t)
-	eventually(t, "status stale", func() bool { return s.Status().Stale })
-	time.Sleep(300 * time.Millisecond)
+	testenv.Eventually(t, waitTimeout, func() bool { st := s.Status(); return st.Stale && st.Age >= 300*time.Millisecond }, "status stale for 300ms")
 	st := s.Status()
 	if !st.Stale || st.Age < 300*time.Millisecond || st.Err == nil {
 		t.Fatalf("while etcd is down: status %+v, want stale with age >= 300ms and an error", st)
@@ -122,7 +125,7 @@ func TestSyncerKeepsValuesWhileEtcdIsDownAndRecovers(t *testing.T) {
 	}
 
 	srv.Restart(t)
-	eventually(t, "status fresh again", func() bool { return !s.Status().Stale })
+	testenv.Eventually(t, waitTimeout, func() bool { return !s.Status().Stale }, "status fresh again")
 	if got := s.Attributes().String(); got != want {
 		t.Fatalf("after restart: Attributes() = %q, want %q", got, want)
 	}
@@ -145,7 +148,7 @@ func TestSyncerResyncsAfterCompactionDuringDisconnect(t *testing.T) {
 	proxy := etcdtest.NewProxy(t, srv.Endpoint())
 	cli := etcdtest.NewClient(t, proxy.Endpoint())
 	ctx := testContext(t)
-	store := attrs.NewEtcdStore(admin)
+	store := newEtcdStore(t, admin)
 	if _, err := store.SetAgent(ctx, "agent-1", mustParse(t, "rack:r1;zone:east")); err != nil {
 		t.Fatal(err)
 	}
@@ -156,8 +159,9 @@ func TestSyncerResyncsAfterCompactionDuringDisconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changes, cancel := s.Subscribe()
-	defer cancel()
+	sub := s.Subscribe()
+	defer sub.Close()
+	changes := sub.C()
 	start(t, s)
 	next(t, changes)
 	next(t, changes)
@@ -222,7 +226,7 @@ func TestSyncerResyncsPeriodicallyWithoutSpuriousChanges(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
 	ctx := testContext(t)
-	if _, err := attrs.NewEtcdStore(cli).Set(ctx, "agent-1", "rack", attrs.Text("r1")); err != nil {
+	if _, err := newEtcdStore(t, cli).Set(ctx, "agent-1", "rack", attrs.Text("r1")); err != nil {
 		t.Fatal(err)
 	}
 	h := &countingHandler{counts: map[string]int{}}
@@ -230,19 +234,20 @@ func TestSyncerResyncsPeriodicallyWithoutSpuriousChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changes, cancel := s.Subscribe()
-	defer cancel()
+	sub := s.Subscribe()
+	defer sub.Close()
+	changes := sub.C()
 	start(t, s)
 	if c := next(t, changes); c.Kind != attrs.Added {
 		t.Fatalf("got %+v, want rack added", c)
 	}
-	eventually(t, "three periodic resyncs", func() bool { return h.count("attrs: periodic resync") >= 3 })
+	testenv.Eventually(t, waitTimeout, func() bool { return h.count("attrs: periodic resync") >= 3 }, "three periodic resyncs")
 	select {
 	case c := <-changes:
 		t.Fatalf("resyncs of unchanged data delivered %+v", c)
 	default:
 	}
-	if _, err := attrs.NewEtcdStore(cli).Set(ctx, "agent-1", "rack", attrs.Text("r2")); err != nil {
+	if _, err := newEtcdStore(t, cli).Set(ctx, "agent-1", "rack", attrs.Text("r2")); err != nil {
 		t.Fatal(err)
 	}
 	if c := next(t, changes); c.Kind != attrs.Updated || c.New.String() != "r2" {
@@ -257,7 +262,7 @@ func TestSyncerLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changes, _ := s.Subscribe()
+	changes := s.Subscribe().C()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -285,15 +290,17 @@ func TestSyncerDeliversChangesInOrder(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
 	ctx := testContext(t)
-	store := attrs.NewEtcdStore(cli)
+	store := newEtcdStore(t, cli)
 	s, err := attrs.NewSyncer(cli, "agent-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow, cancelSlow := s.Subscribe() // read only at the end: must not hold anything up
-	defer cancelSlow()
-	fast, cancel := s.Subscribe()
-	defer cancel()
+	slowSub := s.Subscribe() // read only at the end: must not hold anything up
+	defer slowSub.Close()
+	slow := slowSub.C()
+	fastSub := s.Subscribe()
+	defer fastSub.Close()
+	fast := fastSub.C()
 	start(t, s)
 	waitReady(t, s.Ready())
 
@@ -323,8 +330,9 @@ func TestSyncerTreatsUnparsableValuesAsAbsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changes, cancel := s.Subscribe()
-	defer cancel()
+	sub := s.Subscribe()
+	defer sub.Close()
+	changes := sub.C()
 	start(t, s)
 	waitReady(t, s.Ready())
 

@@ -129,7 +129,7 @@ func TestDiskWatcherCallsBackOverLimit(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no over-limit callback")
 	}
-	require.Eventually(t, func() bool { _, ok := w.Usage("small"); return ok }, 5*time.Second, 10*time.Millisecond)
+	testenv.Eventually(t, 30*time.Second, func() bool { _, ok := w.Usage("small"); return ok })
 	w.Unwatch("big")
 	cancel()
 	assert.ErrorIs(t, <-done, context.Canceled)

@@ -49,7 +49,7 @@ func TestV2GroupWithoutControllers(t *testing.T) {
 	n, _ := out.Read(buf)
 	assert.Contains(t, string(buf[:n]), "0::"+parent+"/t\n", "the child ran its first instruction in the cgroup")
 
-	require.Eventually(t, func() bool { p, _ := g.procs(); return len(p) == 1 }, 5*time.Second, 10*time.Millisecond)
+	testenv.Eventually(t, 30*time.Second, func() bool { p, _ := g.procs(); return len(p) == 1 })
 	pids, err := g.procs()
 	require.NoError(t, err)
 	assert.Equal(t, []int{cmd.Process.Pid}, pids)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gleaner/gleaner/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -304,7 +305,7 @@ func TestDestroyLeavesNoCgroupAndNoProcess(t *testing.T) {
 	h := startCmd(t, exec.Command("/bin/sh", "-c", `read go; sleep 60 & sleep 60 & while :; do :; done`))
 	require.NoError(t, task.AddPID(h.pid()))
 	h.release(t)
-	require.Eventually(t, func() bool { p, _ := task.PIDs(); return len(p) == 3 }, 5*time.Second, 10*time.Millisecond)
+	testenv.Eventually(t, 30*time.Second, func() bool { p, _ := task.PIDs(); return len(p) == 3 })
 	pids, err := task.PIDs()
 	require.NoError(t, err)
 	assert.Equal(t, append(before, "doomed"), listDir(t, parentDir))
@@ -493,7 +494,7 @@ func TestDestroyWhileForking(t *testing.T) {
 	h := startCmd(t, exec.Command("/bin/sh", "-c", `read go; while :; do /bin/true & done`))
 	require.NoError(t, task.AddPID(h.pid()))
 	h.release(t)
-	require.Eventually(t, func() bool { p, _ := task.PIDs(); return len(p) >= 2 }, 5*time.Second, time.Millisecond)
+	testenv.Eventually(t, 30*time.Second, func() bool { p, _ := task.PIDs(); return len(p) >= 2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, task.Destroy(ctx))

@@ -20,7 +20,6 @@ import (
 // files are read and how they are parsed is internal/cgroupstat's, shared
 // with package isolate.
 type Cgroup struct {
-	path    string
 	version int
 	// v1: the cpuacct and memory directories; v2: both are the cgroup.
 	cpuDir, memDir string
@@ -37,7 +36,7 @@ func NewCgroup(root, path string) (*Cgroup, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: cgroup path %q", ErrInvalid, path)
 	}
-	c := &Cgroup{path: path}
+	c := &Cgroup{}
 	if exists(filepath.Join(root, "cgroup.controllers")) {
 		c.version = 2
 		c.cpuDir = filepath.Join(root, path)
@@ -65,9 +64,6 @@ func NewCgroup(root, path string) (*Cgroup, error) {
 
 // Version returns 1 or 2.
 func (c *Cgroup) Version() int { return c.version }
-
-// Path returns the cgroup path given to NewCgroup.
-func (c *Cgroup) Path() string { return c.path }
 
 // Usage reads CPU time and the memory working set: usage minus the
 // inactive file cache, as cAdvisor and the kubelet count it, and as

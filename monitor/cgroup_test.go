@@ -137,10 +137,10 @@ func TestCgroupLiveV1BusyChild(t *testing.T) {
 	assert.Equal(t, 1, cg.Version())
 	ctx := context.Background()
 	var u1 ResourceUsage
-	require.Eventually(t, func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		u1, err = cg.Usage(ctx)
 		return err == nil && u1.MemoryBytes > 4e6
-	}, 5*time.Second, 10*time.Millisecond, "child did not start in the cgroup")
+	}, "child did not start in the cgroup")
 	r1 := readBusy(t, pid)
 	u1, err = cg.Usage(ctx)
 	require.NoError(t, err)

@@ -14,6 +14,8 @@ var (
 	// ErrInvalid reports bad input from the caller: an option value, a
 	// pid, a cgroup path.
 	ErrInvalid = errors.New("monitor: invalid input")
+	// ErrClosed reports a second Run of a Sampler: a Sampler runs once.
+	ErrClosed = errors.New("monitor: closed")
 	// ErrMalformed reports a /proc, /sys or cgroup file that does not
 	// parse; the error is a *ParseError naming the file and the line.
 	ErrMalformed = errors.New("monitor: malformed kernel file")

@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -104,10 +103,10 @@ func NewSampler(opts ...SamplerOption) (*Sampler, error) {
 // Run samples at once and then every interval until ctx is done, and
 // returns ctx's error. When it returns, no goroutine of the Sampler is
 // left and every subscription's channel is closed. A Sampler runs once; a
-// second Run returns an error.
+// second Run returns an error wrapping ErrClosed.
 func (s *Sampler) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
-		return errors.New("monitor: Sampler.Run called twice")
+		return fmt.Errorf("%w: Sampler.Run called twice", ErrClosed)
 	}
 	defer s.stop()
 	t := time.NewTicker(s.interval)

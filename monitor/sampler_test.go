@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gleaner/gleaner/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -125,12 +126,18 @@ func TestSamplerOwnTargetGone(t *testing.T) {
 // started lazily, such as the one running cleanups.)
 func waitNoSamplerGoroutine(t *testing.T) {
 	t.Helper()
+	testenv.Eventually(t, 30*time.Second, func() bool { return !strings.Contains(stacks(), "monitor.(*Sampler)") },
+		"no Sampler goroutine; goroutines:\n%s", stackDump{})
+}
+
+// stackDump prints every goroutine's stack when formatted.
+type stackDump struct{}
+
+func (stackDump) String() string { return stacks() }
+
+func stacks() string {
 	buf := make([]byte, 1<<20)
-	stacks := func() string { return string(buf[:runtime.Stack(buf, true)]) }
-	if !assert.Eventually(t, func() bool { return !strings.Contains(stacks(), "monitor.(*Sampler)") },
-		2*time.Second, 5*time.Millisecond, "Sampler goroutine left running") {
-		t.Log(stacks())
-	}
+	return string(buf[:runtime.Stack(buf, true)])
 }
 
 func TestSamplerRunKeepsHistoryAndStopsClean(t *testing.T) {
@@ -224,7 +231,7 @@ func TestSamplerLogsAndCountsErrors(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	require.Eventually(t, func() bool { return s.Stats().Errors >= 2 }, 5*time.Second, 5*time.Millisecond)
+	testenv.Eventually(t, 30*time.Second, func() bool { return s.Stats().Errors >= 2 })
 	cancel()
 	err = <-done
 	assert.True(t, errors.Is(err, context.Canceled))
@@ -232,4 +239,5 @@ func TestSamplerLogsAndCountsErrors(t *testing.T) {
 	_, ok := s.Latest()
 	assert.False(t, ok)
 	assert.Contains(t, logs.String(), "loadavg:1: load1")
+	assert.ErrorIs(t, s.Run(context.Background()), ErrClosed, "a Sampler runs once")
 }

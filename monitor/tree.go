@@ -65,9 +65,6 @@ func NewProcessTree(procRoot string, pid int) (*ProcessTree, error) {
 	}, nil
 }
 
-// PID returns the root of the tree.
-func (t *ProcessTree) PID() int { return t.pid }
-
 type procEntry struct {
 	ppid  int
 	ticks uint64 // utime+stime+cutime+cstime

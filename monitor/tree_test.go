@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gleaner/gleaner/internal/testenv"
 	"github.com/prometheus/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -127,12 +128,12 @@ func TestProcessTreeLiveBusyChild(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 	var busy int
-	require.Eventually(t, func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		u, err := tree.Usage(ctx)
 		data, _ := os.ReadFile(pidFile)
 		busy, _ = strconv.Atoi(strings.TrimSpace(string(data)))
 		return err == nil && u.Processes == 2 && busy > 0
-	}, 5*time.Second, 10*time.Millisecond, "busy child did not appear in the tree")
+	}, "busy child did not appear in the tree")
 
 	r1 := readBusy(t, busy)
 	u1, err := tree.Usage(ctx)

@@ -168,16 +168,6 @@ func (t *stringTable) get(off uint64) string {
 	return string(b)
 }
 
-// find returns the offset of an existing NUL-terminated copy of s,
-// including a tail of a longer string.
-func (t *stringTable) find(s string) (uint64, bool) {
-	needle := append([]byte(s), 0)
-	if i := bytes.Index(t.base, needle); i >= 0 {
-		return uint64(i), true
-	}
-	return 0, false
-}
-
 // Tags and types newer than debug/elf's tables.
 const (
 	dtRELR   = elf.DynTag(36)

@@ -3,6 +3,7 @@ package patchelf
 import (
 	"bytes"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -33,7 +34,9 @@ func (f *File) entryString(e dynEntry) string {
 // DynStrings returns the strings of every entry with the tag, in table
 // order (DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH, ...).
 func (f *File) DynStrings(tag elf.DynTag) ([]string, error) {
-	if err := f.dynTable(tag); err != nil {
+	if err := f.dynTable(tag); errors.Is(err, ErrNoBits) {
+		return nil, nil // a separate debug file: no entries, as patchelf finds none
+	} else if err != nil {
 		return nil, err
 	}
 	var out []string

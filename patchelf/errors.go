@@ -37,6 +37,10 @@ var (
 	ErrInvalid = errors.New("patchelf: invalid argument")
 	// ErrNotFound: a needed library was found nowhere the loader would look.
 	ErrNotFound = errors.New("patchelf: not found")
+	// ErrExists: BuildResolutionCache found a resolution cache whose
+	// contents differ from what the file resolves to now; patchelf rebuilds
+	// only from a file without one.
+	ErrExists = errors.New("patchelf: a resolution cache note is already present; rebuild from an unpatched binary")
 )
 
 // FormatError reports an inconsistency in an ELF file: patchelf's words
@@ -79,7 +83,7 @@ const (
 	msgNameBounds     = "section name offset out of bounds"
 	msgUnaligned      = "section content is not naturally aligned"
 	msgStrtabNoNUL    = "string table is not NUL-terminated"
-	msgNoDynNull      = ".dynamic section has no DT_NULL terminator"
+	msgNoDynNull      = "setSubstr: write extends past end of section" // what patchelf says when .dynamic has no DT_NULL to grow from
 	msgNoDynstr       = "cannot find section '.dynstr'. The input file is most likely statically linked"
 	msgVersymMismatch = "versym size mismatch"
 	msgOverlap        = "table overlaps the ELF headers"

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/bits"
 	"os"
+	"slices"
 )
 
 // File is an ELF executable or shared library opened for reading and
@@ -76,7 +77,8 @@ type File struct {
 	xout         *strRange  // an rpath string nothing else uses, overwritten with X
 	noteEdit     *noteEdit  // the resolution cache note to add or drop
 	keepOld      bool       // leave the old bytes of moved tables (patchelf --no-clobber-old-sections)
-	warnings     []string
+	warnings     []string   // from the edits
+	planWarnings []string   // from the last plan
 }
 
 // section is one section header with its index in the table.
@@ -158,7 +160,7 @@ func (f *File) Info() Info {
 
 // Warnings returns what the edits so far noticed about the file without
 // refusing it, in patchelf's words (patchelf prints them as "warning: ...").
-func (f *File) Warnings() []string { return f.warnings }
+func (f *File) Warnings() []string { return slices.Concat(f.warnings, f.planWarnings) }
 
 // SetPageSize sets the page size new segments are aligned to (patchelf
 // --page-size); by default it is the largest PT_LOAD alignment, or the
@@ -392,10 +394,44 @@ func (f *File) section(name string) *section {
 // sectionBytes reads a section's bytes as patchelf does, whatever its
 // type: from sh_offset, sh_size bytes, naturally aligned for its entries.
 func (f *File) sectionBytes(s *section, align uint64) ([]byte, error) {
-	if align > 1 && s.Offset%align != 0 {
+	b, err := f.readAt(s.Offset, s.Size, s.Name)
+	if err == nil && align > 1 && s.Offset%align != 0 {
 		return nil, formatErr(msgUnaligned, s.Name, s.Offset, s.Offset)
 	}
-	return f.readAt(s.Offset, s.Size, s.Name)
+	return b, err
+}
+
+// symbolWarnings returns what patchelf warns about when it rewrites the
+// section headers: symbols of .symtab and .dynsym that refer to a section
+// that does not exist or has no name (patchelf renumbers symbols by
+// section name, so it skips those; this package keeps the numbering, so
+// they stay valid).
+func (f *File) symbolWarnings() []string {
+	var out []string
+	for i := range f.sects {
+		s := &f.sects[i]
+		if s.Type != elf.SHT_SYMTAB && s.Type != elf.SHT_DYNSYM {
+			continue
+		}
+		b, err := f.sectionBytes(s, f.ptrSize())
+		if err != nil {
+			continue
+		}
+		es, at := f.symEntSize(), uint64(14)
+		if f.class == elf.ELFCLASS64 {
+			at = 6
+		}
+		for o := uint64(0); o+es <= uint64(len(b)); o += es {
+			switch shndx := int(f.bo.Uint16(b[o+at:])); {
+			case shndx == int(elf.SHN_UNDEF) || shndx >= int(elf.SHN_LORESERVE):
+			case shndx >= len(f.sects):
+				out = append(out, fmt.Sprintf("entry %d in symbol table refers to a non-existent section, skipping", shndx))
+			case f.sects[shndx].Name == "":
+				out = append(out, fmt.Sprintf("symbol table entry refers to an unnamed section (index %d), skipping", shndx))
+			}
+		}
+	}
+	return out
 }
 
 // defaultPageSize is the page size patchelf assumes for a machine.

@@ -20,6 +20,8 @@ type fixtures struct {
 	lib   map[string]string // variant -> directory holding libfoo.so.1
 	progs map[string]string // variant -> program linking libfoo
 	err   error
+	// err32 is why gcc -m32 could not build the 32-bit variants.
+	err32 error
 }
 
 var (
@@ -91,6 +93,7 @@ func getFixtures(t *testing.T) *fixtures {
 			so := filepath.Join(lib, "libfoo.so.1")
 			if err := gcc(append(bits, "-shared", "-fPIC", "-Wl,-soname,libfoo.so.1", "-o", so, filepath.Join(src, "foo.c"))...); err != nil {
 				if v.m32 {
+					fix.err32 = err
 					continue
 				}
 				fix.err = err
@@ -105,6 +108,7 @@ func getFixtures(t *testing.T) *fixtures {
 			args := append(append([]string{}, v.flags...), "-o", prog, filepath.Join(src, "prog.c"), so)
 			if err := gcc(args...); err != nil {
 				if v.m32 {
+					fix.err32 = err
 					continue
 				}
 				fix.err = err
@@ -117,6 +121,19 @@ func getFixtures(t *testing.T) *fixtures {
 		t.Fatalf("building fixtures: %v", fix.err)
 	}
 	return &fix
+}
+
+// program returns the variant's program, or reports through testenv (in a
+// subtest named after the variant) why gcc could not build it.
+func (fx *fixtures) program(t *testing.T, variant string) (string, bool) {
+	t.Helper()
+	prog, ok := fx.progs[variant]
+	if !ok {
+		t.Run(variant, func(t *testing.T) {
+			testenv.Missing(t, "gcc -m32 cannot build the %s fixture (scripts/test installs gcc-multilib and libc6-dev-i386): %v", variant, fx.err32)
+		})
+	}
+	return prog, ok
 }
 
 // copyFile copies src to a new file in dir and returns its path.
@@ -133,9 +150,17 @@ func copyFile(t testing.TB, src, dir, name string) string {
 	return dst
 }
 
-// runProg runs a program and returns its combined output.
+// runProg runs a program and returns its combined output. A 32-bit x86
+// program first needs a kernel that executes those: tests call runProg last,
+// in a subtest, so the checks before it run on every machine.
 func runProg(t *testing.T, path string) (string, error) {
 	t.Helper()
+	if ef, err := elf.Open(path); err == nil {
+		if ef.Class == elf.ELFCLASS32 && ef.Machine == elf.EM_386 {
+			testenv.RequireExec32(t)
+		}
+		ef.Close()
+	}
 	cmd := exec.Command(path)
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
 	out, err := cmd.CombinedOutput()

@@ -23,6 +23,11 @@ func (f *File) Bytes() ([]byte, error) {
 	if l == nil {
 		l = &layout{srcTo: uint64(f.size), size: uint64(f.size)}
 	}
+	return f.bytesOf(l)
+}
+
+// bytesOf assembles the output of a layout in memory.
+func (f *File) bytesOf(l *layout) ([]byte, error) {
 	b := make([]byte, l.size)
 	n := l.srcTo - l.srcFrom
 	if _, err := f.src.ReadAt(b[l.at:l.at+n], int64(l.srcFrom)); err != nil && !(errors.Is(err, io.EOF) && n == 0) {
@@ -67,7 +72,7 @@ func (f *File) Save() error {
 	if err != nil {
 		return fmt.Errorf("reopening saved file: %w", err)
 	}
-	nf.pageSize = f.pageSize
+	nf.pageSize, nf.warnings, nf.keepOld = f.pageSize, f.Warnings(), f.keepOld
 	f.Close()
 	*f = *nf
 	return nil
@@ -99,6 +104,11 @@ func (f *File) write(name string, l *layout) (err error) {
 		if name, err = filepath.EvalSymlinks(name); err != nil {
 			return err
 		}
+	}
+	if fi, serr := os.Stat(name); serr == nil && !fi.Mode().IsRegular() {
+		// A device or a pipe (--output /dev/null): written through, as
+		// patchelf writes; renaming over it would replace the device.
+		return f.writeThrough(name, l)
 	}
 	dir, base := filepath.Split(name)
 	if dir == "" {
@@ -140,6 +150,24 @@ func (f *File) write(name string, l *layout) (err error) {
 	}
 	renamed = true
 	return syncDir(dir)
+}
+
+// writeThrough writes the output to an existing file that is not a
+// regular file, in order, without seeking.
+func (f *File) writeThrough(name string, l *layout) error {
+	b, err := f.bytesOf(l)
+	if err != nil {
+		return err
+	}
+	fd, err := os.OpenFile(name, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fd.Write(b)
+	if cerr := fd.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // syncDir makes a rename in dir durable: the rename is an update of the

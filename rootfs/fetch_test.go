@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gleaner/gleaner/internal/testenv"
 	"github.com/gleaner/gleaner/rootfs"
 )
 
@@ -142,8 +143,7 @@ func TestFetchConcurrentFetchesShareOneDownload(t *testing.T) {
 		}()
 	}
 	// Let every fetcher join before the server answers.
-	require.Eventually(t, func() bool { return srv.count("/img.tar") == 1 }, 5*time.Second, time.Millisecond)
-	time.Sleep(50 * time.Millisecond)
+	testenv.Eventually(t, 30*time.Second, func() bool { return srv.count("/img.tar") == 1 && rootfs.Waiting(f) == n }, "%d fetches joined to one download", n)
 	close(srv.gate)
 	wg.Wait()
 	for i := range n {

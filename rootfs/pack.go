@@ -93,11 +93,11 @@ func ReadManifest(path string) (Manifest, error) {
 	return m, nil
 }
 
-// PackTime is the modification time of every entry in a packed bundle.
-var PackTime = time.Unix(0, 0).UTC()
+// packTime is the modification time of every entry in a packed bundle.
+var packTime = time.Unix(0, 0).UTC()
 
 // Pack writes the tree at dir to w as a reproducible .tar.zst: entries in
-// lexical order, mtime PackTime, owner 0:0 without names, permission bits
+// lexical order, mtime the Unix epoch, owner 0:0 without names, permission bits
 // kept. The same tree always yields the same bytes (for one version of the
 // zstd encoder). Hard links are stored as separate files; device nodes and
 // sockets are refused.
@@ -143,7 +143,7 @@ func packEntry(tw *tar.Writer, root *os.Root, rel string, d fs.DirEntry) error {
 	if err != nil {
 		return err
 	}
-	hdr := &tar.Header{Name: rel, Mode: int64(fi.Mode().Perm()), ModTime: PackTime, Format: tar.FormatPAX}
+	hdr := &tar.Header{Name: rel, Mode: int64(fi.Mode().Perm()), ModTime: packTime, Format: tar.FormatPAX}
 	if fi.Mode()&fs.ModeSetuid != 0 {
 		hdr.Mode |= 0o4000
 	}

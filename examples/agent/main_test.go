@@ -28,6 +28,7 @@ import (
 	"github.com/gleaner/gleaner/examples/internal/auth"
 	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 	"github.com/gleaner/gleaner/examples/internal/master"
+	"github.com/gleaner/gleaner/examples/internal/metricstest"
 	"github.com/gleaner/gleaner/internal/etcdtest"
 	"github.com/gleaner/gleaner/internal/testenv"
 )
@@ -121,19 +122,8 @@ func startCluster(t *testing.T, name string) *cluster {
 	done := make(chan struct{})
 	go func() { defer close(done); m.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, 15*time.Second, "the master to lead", m.IsLeader)
+	testenv.Eventually(t, 30*time.Second, m.IsLeader, "the master to lead")
 	return c
-}
-
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // agentProcess runs the installed agent binary.
@@ -290,10 +280,10 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 			t.Logf("agent log:\n%s", log)
 		}
 	})
-	waitFor(t, 20*time.Second, "the agent's endpoint", func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		var info agent.ReservationInfo
 		return httpJSON(t, http.MethodGet, opURL+agent.PathReservation, "", &info) == http.StatusOK && info.Ready
-	})
+	}, "the agent's endpoint")
 	// The other tests on this machine are business too; a floor makes sure
 	// the agent lends something to offer.
 	if code := httpJSON(t, http.MethodPut, opURL+agent.PathReservation, `{"floor":"cpus:1;mem:256;disk:64"}`, nil); code != http.StatusOK {
@@ -301,15 +291,18 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 	}
 
 	// The agent is alive in etcd and follows its attributes there.
-	store := attrs.NewEtcdStore(c.cli, attrs.WithPrefix(c.prefix))
+	store, err := attrs.NewEtcdStore(c.cli, attrs.WithPrefix(c.prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := store.Set(context.Background(), name, "zone", attrs.Text("east")); err != nil {
 		t.Fatal(err)
 	}
 	alive := c.prefix + "/agents/" + name + "/alive"
-	waitFor(t, 10*time.Second, "the agent's liveness key", func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		r, err := c.cli.Get(context.Background(), alive)
 		return err == nil && len(r.Kvs) == 1
-	})
+	}, "the agent's liveness key")
 
 	// A framework takes an offer from the agent and launches a task.
 	fw := subscribe(t, c)
@@ -327,11 +320,15 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 	if now, _ := os.ReadFile(procs); !bytes.Equal(now, pids) {
 		t.Fatalf("task processes changed over the agent's exit: %q, then %q", pids, now)
 	}
+	reports := func() float64 {
+		return metricstest.Value(t, c.master.URL()+api.PathMetrics, "gleaner_master_http_requests_total", "route", api.PathAgentReport, "code", "200")
+	}
+	reportsBefore := reports()
 	proc = startAgent(t, bin, env, log)
-	waitFor(t, 20*time.Second, "the restarted agent to hold t1", func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		return agentTask(t, agentURL, "t1").State == api.TaskRunning
-	})
-	time.Sleep(time.Second) // a few reports
+	}, "the restarted agent to hold t1")
+	testenv.Eventually(t, 30*time.Second, func() bool { return reports() >= reportsBefore+3 }, "three reports from the restarted agent")
 	if v := masterTask(t, c, "t1"); v.State != api.TaskRunning {
 		t.Fatalf("master after the agent's restart: %+v, want t1 RUNNING", v)
 	}
@@ -344,10 +341,10 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 	if st := fw.ended("t1"); st.State != api.TaskKilled || st.Reason != "agent stopped" {
 		t.Errorf("final status %+v, want KILLED by the agent's stop", st)
 	}
-	waitFor(t, 10*time.Second, "the liveness key to go", func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		r, err := c.cli.Get(context.Background(), alive)
 		return err == nil && len(r.Kvs) == 0
-	})
+	}, "the liveness key to go")
 
 	// Uninstall: delete the directory; nothing may be left.
 	if err := os.RemoveAll(dir); err != nil {
@@ -519,9 +516,9 @@ func TestWithoutRootTasksRunAsPlainProcesses(t *testing.T) {
 		}
 	})
 	var info agent.ReservationInfo
-	waitFor(t, 20*time.Second, "the agent's endpoint", func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		return httpJSON(t, http.MethodGet, opURL+agent.PathReservation, "", &info) == http.StatusOK && info.Ready
-	})
+	}, "the agent's endpoint")
 	if !strings.HasPrefix(info.Isolation, "unavailable: not root") {
 		t.Errorf("isolation = %q, want unavailable: not root", info.Isolation)
 	}
@@ -531,10 +528,10 @@ func TestWithoutRootTasksRunAsPlainProcesses(t *testing.T) {
 	fw := subscribe(t, c)
 	fw.launch("an offer from the agent", func(o api.Offer) bool { return o.AgentID == name },
 		api.TaskInfo{TaskID: "plain", AppID: "app", Cmd: "id -u > uid; sleep 1000", Resources: "cpus:0.1;mem:32"})
-	waitFor(t, 10*time.Second, "the task's output", func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "sandboxes", "plain", "uid"))
 		return string(b) == "65534\n"
-	})
+	}, "the task's output")
 	// An operator's cap below what the task holds evicts it, and the
 	// master and the framework learn why.
 	if code := httpJSON(t, http.MethodPut, opURL+agent.PathReservation, `{"cap":"cpus:1;mem:0"}`, nil); code != http.StatusOK {

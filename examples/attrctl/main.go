@@ -84,7 +84,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer cli.Close()
 
-	c := &command{cli: cli, store: attrs.NewEtcdStore(cli, attrs.WithPrefix(*prefix)), prefix: *prefix, timeout: *timeout, out: stdout}
+	store, err := attrs.NewEtcdStore(cli, attrs.WithPrefix(*prefix))
+	if err != nil {
+		fmt.Fprintf(stderr, "attrctl: %v\n", err)
+		return 1
+	}
+	c := &command{cli: cli, store: store, prefix: *prefix, timeout: *timeout, out: stdout}
 	cmd, rest := fs.Arg(0), fs.Args()[1:]
 	switch cmd {
 	case "set":
@@ -235,9 +240,12 @@ func (c *command) watch(ctx context.Context, args []string) error {
 	if len(args) > 1 {
 		return usageError("want [AGENT]")
 	}
-	view := attrs.NewClusterView(c.cli, attrs.WithPrefix(c.prefix), attrs.WithProbeInterval(c.timeout))
-	changes, cancel := view.Subscribe()
-	defer cancel()
+	view, err := attrs.NewClusterView(c.cli, attrs.WithPrefix(c.prefix), attrs.WithProbeInterval(c.timeout))
+	if err != nil {
+		return err
+	}
+	changes := view.Subscribe()
+	defer changes.Close()
 	done := make(chan error, 1)
 	go func() { done <- view.Run(ctx) }()
 	defer func() {
@@ -255,7 +263,7 @@ func (c *command) watch(ctx context.Context, args []string) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case ch = <-changes:
+		case ch = <-changes.C():
 		}
 		if len(args) == 1 && ch.Agent != args[0] {
 			continue

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 	"github.com/gleaner/gleaner/internal/etcdtest"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
 // attrctl runs the command against endpoint as an operator and returns its
@@ -59,7 +60,7 @@ func TestAttrctl(t *testing.T) {
 		{"get prints name, value and revision sorted", []string{"get", "agent-1"}, 0,
 			`^cores\t16\t\d+\nports\t\[31000-32000\]\t\d+\nrack\tr1\t\d+\nzone\teast\t\d+\n$`, `^$`},
 		{"get of one attribute", []string{"get", "agent-1", "rack"}, 0, `^rack\tr1\t\d+\n$`, `^$`},
-		{"get of a missing attribute fails naming it", []string{"get", "agent-1", "gpu"}, 1, `^$`, `attribute "gpu": attribute not found`},
+		{"get of a missing attribute fails naming it", []string{"get", "agent-1", "gpu"}, 1, `^$`, `attribute "gpu": not found`},
 		{"compare-and-set at a wrong revision conflicts", []string{"set", "--if-revision", "1", "agent-1", "rack:r2"}, 1, `^$`, `revision conflict`},
 		{"compare-and-set at zero creates", []string{"set", "--if-revision", "0", "agent-2", "rack:r2"}, 0, `^revision \d+\n$`, `^$`},
 		{"list prints one agent a line", []string{"list"}, 0, "^agent-1\tcores:16;ports:\\[31000-32000\\];rack:r1;zone:east\nagent-2\track:r2\n$", `^$`},
@@ -119,14 +120,14 @@ func TestAttrctlWatchPrintsChanges(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, append(flags(t, "operator/ops", ep), "watch", "agent-1"), &out, &errOut) }()
-	waitFor(t, &out, "watching\n")
+	waitForOutput(t, &out, "watching\n")
 
 	attrctl(t, ep, "set", "agent-2", "rack:r9") // filtered out
 	attrctl(t, ep, "set", "agent-1", "rack:r1")
 	attrctl(t, ep, "set", "agent-1", "rack:r2")
 	attrctl(t, ep, "delete", "agent-1", "rack")
 	want := "\tagent-1\tadded\track\t-\tr1\n" + "\tagent-1\tupdated\track\tr1\tr2\n" + "\tagent-1\tremoved\track\tr2\t-\n"
-	waitFor(t, &out, "removed")
+	waitForOutput(t, &out, "removed")
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("watch exited %d: %s", code, errOut.String())
@@ -137,15 +138,10 @@ func TestAttrctlWatchPrintsChanges(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, out fmt.Stringer, s string) {
+// waitForOutput waits until out has printed s.
+func waitForOutput(t *testing.T, out fmt.Stringer, s string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("output %q never contained %q", out.String(), s)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, 30*time.Second, func() bool { return strings.Contains(out.String(), s) }, "output to contain %q", s)
 }
 
 func TestAttrctlNeedsCredentialsAndKeepsToTheUsersRole(t *testing.T) {

@@ -142,7 +142,8 @@ func Missing(t testing.TB, format string, args ...any) {
 }
 
 // Unsupported skips t with the reason, under GLEANER_REQUIRE_PRIVILEGED=1 too:
-// for properties of the kernel or CPU that no set-up step can change.
+// for properties of the kernel, CPU or C library that no set-up step can
+// change.
 func Unsupported(t testing.TB, format string, args ...any) {
 	t.Helper()
 	unsupported(t, format, args...)
@@ -161,7 +162,7 @@ func (h host) missing(t tb, format string, args ...any) {
 
 func unsupported(t tb, format string, args ...any) {
 	t.Helper()
-	t.Skipf("%s (a property of this kernel or CPU: skipped even with %s=1)", fmt.Sprintf(format, args...), PrivilegedEnv)
+	t.Skipf("%s (a property of this machine, not set-up: skipped even with %s=1)", fmt.Sprintf(format, args...), PrivilegedEnv)
 }
 
 // reportedAbsent reports whether GLEANER_TESTENV_ABSENT names probe; an

@@ -41,6 +41,10 @@ type AgentSpec struct {
 	// the business's, instead of the host's usage minus its own (tests
 	// that make the business load themselves on a shared machine).
 	BusinessCgroup string
+	// Ports are the host ports the agent offers, as Mesos ranges; the
+	// agents of one cluster share the host's network, so each gets its
+	// own thousand from 31000 by default.
+	Ports string
 }
 
 // DefaultAgents are the demo's three agents, one per rack, over two zones.
@@ -240,7 +244,10 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		}
 		c.cfg.Agents = cfg.Agents
 	}
-	for _, spec := range cfg.Agents {
+	for i, spec := range cfg.Agents {
+		if spec.Ports == "" {
+			spec.Ports = fmt.Sprintf("[%d-%d]", 31000+1000*i, 31999+1000*i)
+		}
 		if err := c.startAgent(spec); err != nil {
 			return nil, err
 		}
@@ -350,6 +357,7 @@ func AgentConfig(spec AgentSpec, dir string, masters, etcd []string, prefix, cgr
 		EtcdPrefix:     prefix,
 		Attributes:     as.String(),
 		Capacity:       spec.Capacity,
+		Ports:          spec.Ports,
 		Interval:       interval,
 		ReportInterval: interval,
 		CgroupParent:   cgroupRoot + "/" + spec.ID,
@@ -369,7 +377,7 @@ func AgentConfig(spec AgentSpec, dir string, masters, etcd []string, prefix, cgr
 
 // startAgent starts the agent spec describes, in-process.
 func (c *Cluster) startAgent(spec AgentSpec) error {
-	cfg, err := AgentConfig(spec, filepath.Join(c.dir, "agents", spec.ID), c.urls, c.etcdURL, c.cfg.Prefix, c.cfg.CgroupRoot, c.cfg.Interval)
+	cfg, err := AgentConfig(spec, c.agentDir(spec.ID), c.urls, c.etcdURL, c.cfg.Prefix, c.cfg.CgroupRoot, c.cfg.Interval)
 	if err != nil {
 		return err
 	}
@@ -415,6 +423,14 @@ func (c *Cluster) Files(p auth.Principal) (pki.Files, bool) {
 	}
 	f, ok := c.sec.files[p]
 	return f, ok
+}
+
+func (c *Cluster) agentDir(id string) string { return filepath.Join(c.dir, "agents", id) }
+
+// AgentSocket is the operator socket (GET/PUT /reservation) of the agent
+// the cluster runs with the given ID.
+func (c *Cluster) AgentSocket(id string) string {
+	return agent.DefaultOperatorSocket(c.agentDir(id))
 }
 
 // Secure reports whether the cluster runs with TLS and authentication.

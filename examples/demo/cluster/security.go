@@ -38,16 +38,17 @@ var (
 func AgentPrincipal(id string) auth.Principal { return auth.Principal{Kind: auth.KindAgent, Name: id} }
 
 // Policy is the cluster's ACL: the framework may register under any role
-// at weights up to 10 and run tasks as nobody; the admin may kill and tear
-// down anything, read the state and drain agents; the dashboard may read
-// the state. Nothing else is granted.
+// at weights up to 10, run tasks as nobody and read the state (it learns
+// the agents from it); the admin may kill and tear down anything, read the
+// state and drain agents; the dashboard may read the state. Nothing else
+// is granted.
 func Policy() *auth.Policy {
 	return &auth.Policy{
 		RegisterFrameworks: []auth.RegisterGrant{{Principals: auth.Names(frameworkPrincipal.String()), Roles: auth.Any, MaxWeight: 10}},
 		RunTasks:           []auth.RunGrant{{Principals: auth.Names(frameworkPrincipal.String()), Users: auth.Names("nobody")}},
 		KillTasks:          []auth.FrameworkGrant{{Principals: auth.Names(Admin.String()), FrameworkPrincipals: auth.Any}},
 		TeardownFrameworks: []auth.FrameworkGrant{{Principals: auth.Names(Admin.String()), FrameworkPrincipals: auth.Any}},
-		GetState:           []auth.Grant{{Principals: auth.Names(Admin.String(), Dashboard.String())}},
+		GetState:           []auth.Grant{{Principals: auth.Names(Admin.String(), Dashboard.String(), frameworkPrincipal.String())}},
 		UpdateMaintenance:  []auth.Grant{{Principals: auth.Names(Admin.String())}},
 	}
 }

@@ -71,6 +71,10 @@ type Agent struct {
 	own          reserve.Resources
 	haveSample   bool
 	samples      uint64 // samples observed, to count intervals in tests
+	// seeded is closed when seedAttributes has decided (written the
+	// configured attributes, or found them written before), so that tests
+	// can check etcd after it rather than sleep.
+	seeded       chan struct{}
 	lastChange   string
 	lastChangeAt time.Time
 	registered   bool
@@ -106,6 +110,7 @@ func New(cfg Config) (_ *Agent, err error) {
 		tasks:    map[string]*task{},
 		stopping: make(chan struct{}),
 		kick:     make(chan struct{}, 1),
+		seeded:   make(chan struct{}),
 	}
 	a.bg, a.cancelBg = context.WithCancel(context.Background())
 	a.starts, a.stopStarts = context.WithCancel(a.bg)
@@ -212,11 +217,11 @@ func New(cfg Config) (_ *Agent, err error) {
 		cleanup = append(cleanup, func() { a.etcd.Close() })
 	}
 	if a.etcd != nil {
-		aopts := []attrs.Option{attrs.WithPrefix(cfg.EtcdPrefix), attrs.WithLogger(a.log), attrs.WithLeaseTTL(cfg.LeaseTTL)}
-		if a.syncer, err = attrs.NewSyncer(a.etcd, cfg.ID, aopts...); err != nil {
+		prefix, logger := attrs.WithPrefix(cfg.EtcdPrefix), attrs.WithLogger(a.log)
+		if a.syncer, err = attrs.NewSyncer(a.etcd, cfg.ID, prefix, logger); err != nil {
 			return nil, fmt.Errorf("agent: attributes: %w", err)
 		}
-		if a.registrar, err = attrs.NewRegistrar(a.etcd, cfg.ID, aopts...); err != nil {
+		if a.registrar, err = attrs.NewRegistrar(a.etcd, cfg.ID, prefix, logger, attrs.WithLeaseTTL(cfg.LeaseTTL)); err != nil {
 			return nil, fmt.Errorf("agent: liveness: %w", err)
 		}
 	}
@@ -240,11 +245,16 @@ func (a *Agent) Isolation() string { return a.rt.isolation() }
 // authoritative (an operator's change or deletion there stands, also over
 // restarts). A marker file in the agent's directory says it was done.
 func (a *Agent) seedAttributes(ctx context.Context) {
+	defer close(a.seeded)
 	marker := filepath.Join(a.cfg.Dir, "state", "attributes-seeded")
 	if _, err := os.Stat(marker); err == nil || len(a.local) == 0 {
 		return
 	}
-	store := attrs.NewEtcdStore(a.etcd, attrs.WithPrefix(a.cfg.EtcdPrefix))
+	store, err := attrs.NewEtcdStore(a.etcd, attrs.WithPrefix(a.cfg.EtcdPrefix))
+	if err != nil {
+		a.log.Warn("attributes not written to etcd", "err", err)
+		return
+	}
 	for {
 		err := func() error {
 			for _, at := range a.local {
@@ -265,9 +275,9 @@ func (a *Agent) seedAttributes(ctx context.Context) {
 	}
 }
 
-// Attributes returns the agent's attributes: etcd's, or without etcd the
+// attributes returns the agent's attributes: etcd's, or without etcd the
 // configured ones.
-func (a *Agent) Attributes() map[string]string {
+func (a *Agent) attributes() map[string]string {
 	if a.syncer != nil {
 		return a.syncer.Attributes().Map()
 	}
@@ -309,16 +319,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	if a.syncer != nil {
 		goRun(func() { a.seedAttributes(ctx) })
-		changes, unsubscribe := a.syncer.Subscribe()
+		changes := a.syncer.Subscribe()
 		goRun(func() { a.syncer.Run(ctx) })
 		goRun(func() { a.registrar.Run(ctx) })
 		goRun(func() {
-			defer unsubscribe()
+			defer changes.Close()
 			for {
 				select {
 				case <-ctx.Done():
 					return
-				case c, ok := <-changes:
+				case c, ok := <-changes.C():
 					if !ok {
 						return
 					}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gleaner/gleaner/attrs"
 	"github.com/gleaner/gleaner/internal/etcdtest"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
 func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
@@ -22,20 +23,23 @@ func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
 	cfg.EtcdPrefix = "/" + cfg.ID
 	cfg.Attributes = "rack:r1;cores:16"
 	cfg.LeaseTTL = 2 * time.Second
-	store := attrs.NewEtcdStore(cli, attrs.WithPrefix(cfg.EtcdPrefix))
+	store, err := attrs.NewEtcdStore(cli, attrs.WithPrefix(cfg.EtcdPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// An operator set the rack before the agent's first start: it stands.
 	if _, err := store.Set(ctx, cfg.ID, "rack", attrs.Text("r9")); err != nil {
 		t.Fatal(err)
 	}
 	a := start(t, cfg)
 	want := map[string]string{"rack": "r9", "cores": "16"}
-	waitFor(t, 10*time.Second, "the configured attributes in etcd", func() bool { return maps.Equal(a.Attributes(), want) })
+	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(a.attributes(), want) }, "the configured attributes in etcd")
 
 	alive := cfg.EtcdPrefix + "/agents/" + cfg.ID + "/alive"
-	waitFor(t, 10*time.Second, "the liveness key", func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		r, err := cli.Get(ctx, alive)
 		return err == nil && len(r.Kvs) == 1
-	})
+	}, "the liveness key")
 
 	// Changes in etcd reach the agent; a deletion is not undone.
 	if _, err := store.Set(ctx, cfg.ID, "zone", attrs.Text("east")); err != nil {
@@ -45,7 +49,7 @@ func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = map[string]string{"rack": "r9", "zone": "east"}
-	waitFor(t, 10*time.Second, "etcd's changes", func() bool { return maps.Equal(a.Attributes(), want) })
+	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(a.attributes(), want) }, "etcd's changes")
 	if got := a.buildReport().Attributes; !maps.Equal(got, want) {
 		t.Errorf("report attributes = %v, want %v", got, want)
 	}
@@ -56,10 +60,23 @@ func TestAttributesFollowEtcdAndLivenessFollowsTheAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := start(t, cfg)
-	waitFor(t, 10*time.Second, "etcd's attributes after the restart", func() bool { return maps.Equal(b.Attributes(), want) })
-	time.Sleep(300 * time.Millisecond)
-	if got := b.Attributes(); !maps.Equal(got, want) {
-		t.Errorf("after the restart: %v, want %v (no re-seeding)", got, want)
+	testenv.Eventually(t, 30*time.Second, func() bool { return maps.Equal(b.attributes(), want) }, "etcd's attributes after the restart")
+	select {
+	case <-b.seeded:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the restarted agent never finished seeding")
+	}
+	// What a re-seeding would have written is in etcd by now.
+	entries, _, err := store.Agent(ctx, cfg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inEtcd := map[string]string{}
+	for _, e := range entries {
+		inEtcd[e.Name] = e.Value.String()
+	}
+	if !maps.Equal(inEtcd, want) {
+		t.Errorf("after the restart: etcd holds %v, want %v (no re-seeding)", inEtcd, want)
 	}
 	if err := b.stop(t, nil); err != nil {
 		t.Fatal(err)

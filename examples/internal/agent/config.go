@@ -14,6 +14,7 @@ import (
 
 	"github.com/gleaner/gleaner/attrs"
 	"github.com/gleaner/gleaner/examples/internal/auth"
+	"github.com/gleaner/gleaner/offer"
 	"github.com/gleaner/gleaner/reserve"
 	"github.com/gleaner/gleaner/rootfs"
 )
@@ -26,18 +27,21 @@ const (
 
 // Defaults used when a Config field is zero.
 const (
-	DefaultInterval       = time.Second
-	DefaultReportInterval = time.Second
-	DefaultDiskInterval   = 5 * time.Second
-	DefaultKillGrace      = 3 * time.Second
-	DefaultBaseName       = "busybox"
-	DefaultBaseVersion    = "1"
-	// DefaultRetention is how long a task that ended stays listed when no
+	DefaultInterval       = time.Second // the agent command's -interval too
+	defaultReportInterval = time.Second
+	defaultDiskInterval   = 5 * time.Second
+	defaultKillGrace      = 3 * time.Second
+	// defaultPorts is the ports resource an agent offers, as Mesos's
+	// default.
+	defaultPorts       = "[31000-32000]"
+	defaultBaseName    = "busybox"
+	defaultBaseVersion = "1"
+	// defaultRetention is how long a task that ended stays listed when no
 	// master takes its final status.
-	DefaultRetention = 5 * time.Minute
-	// DefaultGrowAfter is how long the estimate must stay higher before the
+	defaultRetention = 5 * time.Minute
+	// defaultGrowAfter is how long the estimate must stay higher before the
 	// reservation grows.
-	DefaultGrowAfter = 30 * time.Second
+	defaultGrowAfter = 30 * time.Second
 )
 
 // ErrInvalid reports a bad configuration or request; the error names the
@@ -111,7 +115,7 @@ type Config struct {
 	ReportInterval time.Duration
 	// Policy and Hysteresis estimate the reservation (default
 	// reserve.DefaultPolicy, and reserve.DefaultHysteresis growing after
-	// DefaultGrowAfter rather than 15 minutes, so that a new agent lends
+	// 30 s rather than 15 minutes, so that a new agent lends
 	// within a minute).
 	Policy     reserve.Policy
 	Hysteresis *reserve.Hysteresis
@@ -141,8 +145,14 @@ type Config struct {
 	FetchS3Buckets []string
 	// DiskInterval is how often sandboxes are measured (default 5 s).
 	DiskInterval time.Duration
-	// KillGrace is how long a killed task has between SIGTERM and SIGKILL.
+	// KillGrace is how long a killed task has between SIGTERM and SIGKILL,
+	// unless its launch or the kill says otherwise.
 	KillGrace time.Duration
+	// Ports are the host ports the agent offers, as Mesos ranges
+	// ("[31000-32000]", the default defaultPorts; "[]" offers none).
+	// Tasks get theirs in PORT0..N; the agent lends them whatever the
+	// reservation, as they cost the business nothing.
+	Ports string
 	// Retention bounds how long ended tasks are kept when no master takes
 	// their final status (default 5 min).
 	Retention time.Duration
@@ -186,14 +196,14 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ID == "" {
 		c.ID = c.Hostname
 	}
-	if err := attrs.ValidName(c.ID); err != nil {
+	if err := attrs.ValidateName(c.ID); err != nil {
 		return c, fmt.Errorf("%w: Config.ID %q: %w", ErrInvalid, c.ID, err)
 	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:0"
 	}
 	if c.OperatorSocket == "" {
-		c.OperatorSocket = filepath.Join(c.Dir, "operator", "agent.sock")
+		c.OperatorSocket = DefaultOperatorSocket(c.Dir)
 	}
 	if c.EtcdPrefix == "" {
 		c.EtcdPrefix = attrs.DefaultPrefix
@@ -204,16 +214,22 @@ func (c Config) withDefaults() (Config, error) {
 	if _, err := parseCapacity(c.Capacity); err != nil {
 		return c, fmt.Errorf("%w: Config.Capacity: %w", ErrInvalid, err)
 	}
+	if c.Ports == "" {
+		c.Ports = defaultPorts
+	}
+	if _, err := offer.ParseResources("ports:" + c.Ports); err != nil {
+		return c, fmt.Errorf("%w: Config.Ports %q: %w", ErrInvalid, c.Ports, err)
+	}
 	durations := []struct {
 		name string
 		v    *time.Duration
 		def  time.Duration
 	}{
 		{"Interval", &c.Interval, DefaultInterval},
-		{"ReportInterval", &c.ReportInterval, DefaultReportInterval},
-		{"DiskInterval", &c.DiskInterval, DefaultDiskInterval},
-		{"KillGrace", &c.KillGrace, DefaultKillGrace},
-		{"Retention", &c.Retention, DefaultRetention},
+		{"ReportInterval", &c.ReportInterval, defaultReportInterval},
+		{"DiskInterval", &c.DiskInterval, defaultDiskInterval},
+		{"KillGrace", &c.KillGrace, defaultKillGrace},
+		{"Retention", &c.Retention, defaultRetention},
 		{"LeaseTTL", &c.LeaseTTL, attrs.DefaultLeaseTTL},
 	}
 	for _, d := range durations {
@@ -229,7 +245,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Hysteresis == nil {
 		h := reserve.DefaultHysteresis()
-		h.GrowAfter = DefaultGrowAfter
+		h.GrowAfter = defaultGrowAfter
 		c.Hysteresis = &h
 	}
 	switch c.Isolation {
@@ -243,10 +259,10 @@ func (c Config) withDefaults() (Config, error) {
 		c.CgroupParent = "/gleaner-" + c.ID
 	}
 	if c.BaseName == "" {
-		c.BaseName = DefaultBaseName
+		c.BaseName = defaultBaseName
 	}
 	if c.BaseVersion == "" {
-		c.BaseVersion = DefaultBaseVersion
+		c.BaseVersion = defaultBaseVersion
 	}
 	if c.CgroupRoot == "" {
 		c.CgroupRoot = "/sys/fs/cgroup"
@@ -264,6 +280,10 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	return c, nil
 }
+
+// DefaultOperatorSocket is the operator socket of an agent in dir when
+// Config.OperatorSocket is not set.
+func DefaultOperatorSocket(dir string) string { return filepath.Join(dir, "operator", "agent.sock") }
 
 // Paths inside Config.Dir.
 func (c Config) stateDir() string   { return filepath.Join(c.Dir, "state", "tasks") }

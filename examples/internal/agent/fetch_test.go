@@ -77,7 +77,7 @@ func TestFetchURIsLandInTheWorkingDirectory(t *testing.T) {
 			uris := artifacts(t)
 			cfg.FetchFileDirs = []string{filepath.Dir(strings.TrimPrefix(uris[0].URI, "file://"))}
 			a := start(t, cfg)
-			err := a.Launch(api.TaskInfo{TaskID: "fetch", Resources: "cpus:0.1;mem:32;disk:16", Fetch: uris,
+			err := a.launch(api.TaskInfo{TaskID: "fetch", Resources: "cpus:0.1;mem:32;disk:16", Fetch: uris,
 				Cmd: "./run.sh && cat data/hello.txt && test -f copy/of-run.sh && ! test -x copy/of-run.sh"})
 			if err != nil {
 				t.Fatal(err)
@@ -89,7 +89,7 @@ func TestFetchURIsLandInTheWorkingDirectory(t *testing.T) {
 
 			bad := api.TaskInfo{TaskID: "escape", Resources: "cpus:0.1;mem:32", Cmd: "true",
 				Fetch: []api.FetchURI{{URI: "file:///etc/hostname", DestPath: "../../outside"}}}
-			if err := a.Launch(bad); err != nil {
+			if err := a.launch(bad); err != nil {
 				t.Fatal(err)
 			}
 			s = waitState(t, a.Agent, "escape", api.TaskFailed, 20*time.Second)
@@ -105,7 +105,7 @@ func TestFetchURIsLandInTheWorkingDirectory(t *testing.T) {
 				if id == "toobig" {
 					res = "cpus:0.1;mem:32"
 				}
-				if err := a.Launch(api.TaskInfo{TaskID: id, Resources: res, Cmd: "true", Fetch: []api.FetchURI{u}}); err != nil {
+				if err := a.launch(api.TaskInfo{TaskID: id, Resources: res, Cmd: "true", Fetch: []api.FetchURI{u}}); err != nil {
 					t.Fatal(err)
 				}
 				s := waitState(t, a.Agent, id, api.TaskFailed, 20*time.Second)
@@ -130,7 +130,7 @@ func TestTaskImageIsLayeredOnTheBase(t *testing.T) {
 	}
 	out := t.TempDir()
 	m, err := rootfs.PackBundle(context.Background(), tree, out,
-		rootfs.Manifest{Name: "web", Version: "1", Base: rootfs.Ref{Name: DefaultBaseName, Version: DefaultBaseVersion}})
+		rootfs.Manifest{Name: "web", Version: "1", Base: rootfs.Ref{Name: defaultBaseName, Version: defaultBaseVersion}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestTaskImageIsLayeredOnTheBase(t *testing.T) {
 	cfg.FetchFileDirs = []string{out}
 	a := start(t, cfg)
 	img := &api.Image{URI: "file://" + filepath.Join(out, m.Bundle), SHA256: m.SHA256, Base: m.Base.Name, Version: m.Base.Version}
-	if err := a.Launch(api.TaskInfo{TaskID: "img", Args: []string{"/app/run.sh"}, Resources: "cpus:0.1;mem:32;disk:16", Image: img}); err != nil {
+	if err := a.launch(api.TaskInfo{TaskID: "img", Args: []string{"/app/run.sh"}, Resources: "cpus:0.1;mem:32;disk:16", Image: img}); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, a.Agent, "img", api.TaskFinished, 20*time.Second)
@@ -148,7 +148,7 @@ func TestTaskImageIsLayeredOnTheBase(t *testing.T) {
 
 	bad := *img
 	bad.SHA256 = strings.Repeat("0", 64)
-	if err := a.Launch(api.TaskInfo{TaskID: "badsum", Args: []string{"/app/run.sh"}, Resources: "cpus:0.1;mem:32;disk:16", Image: &bad}); err != nil {
+	if err := a.launch(api.TaskInfo{TaskID: "badsum", Args: []string{"/app/run.sh"}, Resources: "cpus:0.1;mem:32;disk:16", Image: &bad}); err != nil {
 		t.Fatal(err)
 	}
 	s := waitState(t, a.Agent, "badsum", api.TaskFailed, 20*time.Second)

@@ -172,12 +172,12 @@ func start(t *testing.T, cfg Config) *running {
 			}
 		}
 	})
-	waitFor(t, 10*time.Second, "first reservation", func() bool { return a.Reservation().Ready })
+	testenv.Eventually(t, 30*time.Second, func() bool { return a.reservation().Ready }, "first reservation")
 	// Business is everything outside Gleaner, here the other tests running
 	// on this machine, which can take every CPU: a floor keeps them from
 	// evicting the tasks of tests that are not about eviction.
-	if a.Reservation().Floor == "" {
-		if _, err := a.SetReservation(ReservationOverride{Floor: testFloor}); err != nil {
+	if a.reservation().Floor == "" {
+		if _, err := a.setReservation(ReservationOverride{Floor: testFloor}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -213,20 +213,9 @@ func requireIsolation(t *testing.T) {
 	testenv.RequireMountNamespace(t)
 }
 
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // status returns the status of one task, or false.
 func status(a *Agent, id string) (api.TaskStatus, bool) {
-	for _, s := range a.Tasks() {
+	for _, s := range a.taskStatuses() {
 		if s.TaskID == id {
 			return s, true
 		}
@@ -234,24 +223,20 @@ func status(a *Agent, id string) (api.TaskStatus, bool) {
 	return api.TaskStatus{}, false
 }
 
-// waitState waits until task id is in state and returns its status.
+// waitState waits until task id is in state and returns its status; a task
+// that ends in another state fails the test at once.
 func waitState(t testing.TB, a *Agent, id string, state api.TaskState, timeout time.Duration) api.TaskStatus {
 	t.Helper()
-	var last api.TaskStatus
-	deadline := time.Now().Add(timeout)
-	for {
+	var got api.TaskStatus
+	testenv.Eventually(t, timeout, func() bool {
 		s, ok := status(a, id)
-		if ok && s.State == state {
-			return s
+		if ok && s.State != state && s.State.Terminal() {
+			t.Fatalf("task %s: want %s, have %+v", id, state, s)
 		}
-		if ok {
-			last = s
-		}
-		if ok && s.State.Terminal() || time.Now().After(deadline) {
-			t.Fatalf("task %s: want %s, have %+v", id, state, last)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		got = s
+		return ok && s.State == state
+	}, "task %s %s (last seen %+v)", id, state, &got)
+	return got
 }
 
 func readSandbox(t testing.TB, a *Agent, id, file string) string {

@@ -26,7 +26,7 @@ const (
 func (a *Agent) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathTasks, func(w http.ResponseWriter, r *http.Request) {
-		api.WriteJSON(w, http.StatusOK, a.Tasks())
+		api.WriteJSON(w, http.StatusOK, a.taskStatuses())
 	})
 	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET "+PathHealth, func(w http.ResponseWriter, r *http.Request) {
@@ -54,11 +54,11 @@ func operatorsAndMasters(insecure bool, next http.Handler) http.Handler {
 func (a *Agent) operatorHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathReservation, func(w http.ResponseWriter, r *http.Request) {
-		api.WriteJSON(w, http.StatusOK, a.Reservation())
+		api.WriteJSON(w, http.StatusOK, a.reservation())
 	})
 	mux.HandleFunc("PUT "+PathReservation, a.putReservation)
 	mux.HandleFunc("GET "+PathTasks, func(w http.ResponseWriter, r *http.Request) {
-		api.WriteJSON(w, http.StatusOK, a.Tasks())
+		api.WriteJSON(w, http.StatusOK, a.taskStatuses())
 	})
 	return mux
 }
@@ -69,7 +69,7 @@ func (a *Agent) putReservation(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusBadRequest, err)
 		return
 	}
-	info, err := a.SetReservation(o)
+	info, err := a.setReservation(o)
 	if err != nil {
 		api.WriteError(w, http.StatusBadRequest, err)
 		return

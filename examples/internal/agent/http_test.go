@@ -70,7 +70,7 @@ func TestPutReservationAppliesOnline(t *testing.T) {
 	cfg := testConfig(t, testenv.TempDirOnDisk(t))
 	cfg.Capacity = "cpus:2;mem:1024"
 	a := start(t, cfg)
-	if err := a.Launch(api.TaskInfo{TaskID: "busy", Cmd: "while :; do :; done", Resources: "cpus:1;mem:64"}); err != nil {
+	if err := a.launch(api.TaskInfo{TaskID: "busy", Cmd: "while :; do :; done", Resources: "cpus:1;mem:64"}); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, a.Agent, "busy", api.TaskRunning, 20*time.Second)
@@ -202,10 +202,10 @@ func TestMetricsExposeAgentAndHost(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Isolation = IsolationNone
 	a := start(t, cfg)
-	waitFor(t, 5*time.Second, "a second sample", func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		_, body := do(t, http.MethodGet, a.URL()+PathMetrics, "")
 		return bytes.Contains(body, []byte("gleaner_host_cpu"))
-	})
+	}, "a second sample")
 	_, body := do(t, http.MethodGet, a.URL()+PathMetrics, "")
 	for _, want := range []string{
 		`gleaner_agent_reservation{resource="cpus"}`,

@@ -86,6 +86,7 @@ func (r *isolatedRuntime) start(ctx context.Context, t *task) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.root = root
 	cg, err := r.iso.Create(t.id, limitsOf(t.res, t.res.CPUCores))
 	if errors.Is(err, isolate.ErrExists) {
 		// A cgroup left by a task of the same ID that is not running.
@@ -98,24 +99,13 @@ func (r *isolatedRuntime) start(ctx context.Context, t *task) (*proc, error) {
 		return nil, fmt.Errorf("task cgroup: %w", err)
 	}
 	t.cg = cg
-	spec := rootfs.Spec{
-		Root:   root,
-		Args:   taskArgs(t),
-		Env:    taskEnv(t),
-		Mode:   r.mode,
-		Stdout: filepath.Join(t.sandbox, "stdout"),
-		Stderr: filepath.Join(t.sandbox, "stderr"),
-		// SIGCONT does nothing to a running task: tasks outlive the agent,
-		// so that the next agent adopts them.
-		ParentDeathSignal: syscall.SIGCONT,
-	}
-	if dir, err := cg.OpenDir(); err == nil {
-		defer dir.Close()
-		spec.CgroupDir = dir
-	} else {
-		spec.CgroupProcsFiles = cg.ProcsFiles()
-	}
-	p, err := rootfs.Start(ctx, spec)
+	spec := r.spec(t, taskArgs(t))
+	spec.Stdout = filepath.Join(t.sandbox, "stdout")
+	spec.Stderr = filepath.Join(t.sandbox, "stderr")
+	// SIGCONT does nothing to a running task: tasks outlive the agent, so
+	// that the next agent adopts them.
+	spec.ParentDeathSignal = syscall.SIGCONT
+	p, err := r.launch(ctx, t, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +118,44 @@ func (r *isolatedRuntime) start(ctx context.Context, t *task) (*proc, error) {
 		out.status = exitStatus{code: st.Code, signal: st.Signal, known: true}
 	}()
 	return out, nil
+}
+
+// spec is how a command of t is launched: in its root, with its
+// environment. The task's own command and its COMMAND health checks both
+// go through it and launch, so that a check sees what the task sees.
+func (r *isolatedRuntime) spec(t *task, args []string) rootfs.Spec {
+	return rootfs.Spec{Root: t.root, Args: args, Env: taskEnv(t), Mode: r.mode}
+}
+
+// launch starts spec in t's cgroup.
+func (r *isolatedRuntime) launch(ctx context.Context, t *task, spec rootfs.Spec) (*rootfs.Process, error) {
+	if dir, err := t.cg.OpenDir(); err == nil {
+		defer dir.Close()
+		spec.CgroupDir = dir
+	} else {
+		spec.CgroupProcsFiles = t.cg.ProcsFiles()
+	}
+	return rootfs.Start(ctx, spec)
+}
+
+// exec runs args in t's root and cgroup, as a COMMAND health check: it
+// counts against the task's limits. ctx bounds it; then it is killed.
+func (r *isolatedRuntime) exec(ctx context.Context, t *task, args []string) (bool, error) {
+	if t.cg == nil || t.root == "" {
+		return false, errors.New("the task has no root yet")
+	}
+	p, err := r.launch(ctx, t, r.spec(t, args))
+	if err != nil {
+		return false, err
+	}
+	st, err := p.Wait(ctx)
+	if err != nil {
+		stop, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		p.Stop(stop, 0)
+		return false, fmt.Errorf("timed out: %w", err)
+	}
+	return st.Success(), nil
 }
 
 // prepareRoot fetches and unpacks the task's image, if any, and layers it on
@@ -185,6 +213,7 @@ func (r *isolatedRuntime) adopt(ctx context.Context, t *task) (*proc, bool) {
 		return nil, false
 	}
 	t.cg = cg
+	t.root = filepath.Join(t.sandbox, "rootfs", "root")
 	running := func() bool {
 		pids, err := cg.PIDs()
 		return err == nil && len(pids) > 0
@@ -229,7 +258,7 @@ func (r *isolatedRuntime) kill(ctx context.Context, t *task, grace time.Duration
 	}
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
-	if t.proc != nil {
+	if t.proc != nil && !termIsNoOp(t.proc.pid) {
 		select {
 		case <-t.proc.done:
 		case <-timer.C:

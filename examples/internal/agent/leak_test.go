@@ -16,7 +16,7 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Isolation = IsolationNone
 	a := start(t, cfg)
-	if err := a.Launch(api.TaskInfo{TaskID: "t", Cmd: "sleep 100", Resources: "cpus:0.1;mem:32;disk:8"}); err != nil {
+	if err := a.launch(api.TaskInfo{TaskID: "t", Cmd: "sleep 100", Resources: "cpus:0.1;mem:32;disk:8"}); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, a.Agent, "t", api.TaskRunning, 10*time.Second)

@@ -82,28 +82,28 @@ func (a *Agent) report(ctx context.Context) error {
 }
 
 func (a *Agent) registration() api.RegisterAgent {
-	info := a.Reservation()
+	info := a.reservation()
 	return api.RegisterAgent{
 		AgentID:     a.cfg.ID,
 		Hostname:    a.cfg.Hostname,
 		Endpoint:    a.URL(),
 		Capacity:    info.Capacity,
 		Reservation: info.Reservation,
-		Attributes:  a.Attributes(),
+		Attributes:  a.attributes(),
 	}
 }
 
 func (a *Agent) buildReport() api.AgentReport {
-	info := a.Reservation()
+	info := a.reservation()
 	return api.AgentReport{
 		AgentID:     a.cfg.ID,
 		Reservation: info.Reservation,
 		Capacity:    info.Capacity,
 		Business:    info.Business,
 		Harvested:   info.Harvested,
-		Attributes:  a.Attributes(),
+		Attributes:  a.attributes(),
 		Isolation:   info.Isolation,
-		Tasks:       a.Tasks(),
+		Tasks:       a.taskStatuses(),
 	}
 }
 
@@ -142,7 +142,7 @@ func (a *Agent) handle(cmds []api.AgentCommand) {
 				a.log.Warn("launch command without a task")
 				continue
 			}
-			if err := a.Launch(*c.Task); err != nil {
+			if err := a.launch(*c.Task); err != nil {
 				a.log.Warn("launch refused", "task", c.Task.TaskID, "err", err)
 				a.refuse(*c.Task, err)
 			}
@@ -151,7 +151,7 @@ func (a *Agent) handle(cmds []api.AgentCommand) {
 			if reason == "" {
 				reason = "killed by the framework"
 			}
-			if !a.killTask(c.TaskID, api.TaskKilled, reason) {
+			if !a.killTaskWithin(c.TaskID, api.TaskKilled, reason, c.GraceSeconds) {
 				a.log.Info("kill of a task the agent does not run", "task", c.TaskID)
 			}
 		default:

@@ -162,20 +162,20 @@ func TestBusinessLoadThrottlesThenEvicts(t *testing.T) {
 				cfg.BusinessCgroup = iso.Parent() + "/business"
 			}
 			a := start(t, cfg)
-			if _, err := a.SetReservation(ReservationOverride{}); err != nil { // no floor
+			if _, err := a.setReservation(ReservationOverride{}); err != nil { // no floor
 				t.Fatal(err)
 			}
 			quota := float64(cpus)
-			err := a.Launch(api.TaskInfo{TaskID: "batch", Cmd: "while :; do :; done", Resources: fmt.Sprintf("cpus:%d;mem:64", cpus)})
+			err := a.launch(api.TaskInfo{TaskID: "batch", Cmd: "while :; do :; done", Resources: fmt.Sprintf("cpus:%d;mem:64", cpus)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			waitState(t, a.Agent, "batch", api.TaskRunning, 20*time.Second)
-			waitFor(t, 5*time.Second, "the task's usage", func() bool {
+			testenv.Eventually(t, 30*time.Second, func() bool {
 				a.mu.Lock()
 				defer a.mu.Unlock()
 				return a.tasks["batch"].cpuRate > 0
-			})
+			}, "the task's usage")
 
 			// CPU: throttle.
 			a.mu.Lock()
@@ -187,11 +187,11 @@ func TestBusinessLoadThrottlesThenEvicts(t *testing.T) {
 			}
 			began := time.Now()
 			stopCPU := biz.cpu(cpus)
-			waitFor(t, 10*time.Second, "the task to be throttled", func() bool {
+			testenv.Eventually(t, 30*time.Second, func() bool {
 				a.mu.Lock()
 				defer a.mu.Unlock()
 				return a.tasks["batch"].cpuLimit < quota
-			})
+			}, "the task to be throttled")
 			a.mu.Lock()
 			throttledAt := a.tasks["batch"].throttledAt
 			t.Logf("CPU spike: task quota %.3f cores (%.3f before), reservation %s, %v after the spike",
@@ -238,10 +238,10 @@ func TestBusinessLoadThrottlesThenEvicts(t *testing.T) {
 			if !strings.HasPrefix(s.Reason, api.ReasonEvicted+": ") || !strings.Contains(s.Reason, "memory") {
 				t.Errorf("reason = %q, want %q naming memory", s.Reason, api.ReasonEvicted+": ...")
 			}
-			waitFor(t, 5*time.Second, "the eviction metric", func() bool {
+			testenv.Eventually(t, 30*time.Second, func() bool {
 				_, body := do(t, "GET", a.URL()+PathMetrics, "")
 				return strings.Contains(string(body), "gleaner_agent_qos_evictions_total 1")
-			})
+			}, "the eviction metric")
 		})
 	}
 }

@@ -299,14 +299,14 @@ type ReservationOverride struct {
 	Floor string `json:"floor"`
 }
 
-// Reservation returns the reservation and what it was made from.
-func (a *Agent) Reservation() ReservationInfo {
+// reservation returns the reservation and what it was made from.
+func (a *Agent) reservation() ReservationInfo {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return ReservationInfo{
-		Reservation:    mesos(a.effective),
+		Reservation:    a.withPorts(mesos(a.effective)),
 		Estimate:       mesos(a.estimate),
-		Capacity:       mesos(a.capacity),
+		Capacity:       a.withPorts(mesos(a.capacity)),
 		Business:       mesos(a.business),
 		Harvested:      mesos(a.own),
 		Cap:            a.limit.String(),
@@ -319,11 +319,11 @@ func (a *Agent) Reservation() ReservationInfo {
 	}
 }
 
-// SetReservation sets the operator's cap and floor and applies them at once:
+// setReservation sets the operator's cap and floor and applies them at once:
 // the parent cgroup is resized and tasks that no longer fit are throttled or
 // evicted, with no restart. The bounds are kept in the agent's directory and
 // hold after a restart too. Errors match ErrInvalid and name the field.
-func (a *Agent) SetReservation(o ReservationOverride) (ReservationInfo, error) {
+func (a *Agent) setReservation(o ReservationOverride) (ReservationInfo, error) {
 	limit, err := parsePartial(strings.TrimSpace(o.Cap))
 	if err != nil {
 		return ReservationInfo{}, fmt.Errorf("%w: cap %q: %w", ErrInvalid, o.Cap, err)
@@ -348,5 +348,5 @@ func (a *Agent) SetReservation(o ReservationOverride) (ReservationInfo, error) {
 	}
 	a.log.Info("operator bounds set", "cap", limit.String(), "floor", floor.String())
 	a.apply()
-	return a.Reservation(), nil
+	return a.reservation(), nil
 }

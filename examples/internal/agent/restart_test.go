@@ -36,13 +36,14 @@ func TestRestartAdoptsRunningTasks(t *testing.T) {
 				{TaskID: "long", AppID: "app", Cmd: "sleep 1000", Resources: "cpus:0.1;mem:32"},
 				{TaskID: "short", AppID: "app", Cmd: "sleep 1", Resources: "cpus:0.1;mem:32"},
 			} {
-				if err := first.Launch(info); err != nil {
+				if err := first.launch(info); err != nil {
 					t.Fatal(err)
 				}
 				waitState(t, first.Agent, info.TaskID, api.TaskRunning, 20*time.Second)
 			}
 			first.mu.Lock()
 			pid, ticks := first.tasks["long"].proc.pid, first.tasks["long"].proc.startTicks
+			shortPid, shortTicks := first.tasks["short"].proc.pid, first.tasks["short"].proc.startTicks
 			first.mu.Unlock()
 
 			if err := first.stop(t, ErrRestart); err != nil {
@@ -54,10 +55,16 @@ func TestRestartAdoptsRunningTasks(t *testing.T) {
 			if c.isolation == IsolationAuto && !cgroupExists(cfg.CgroupParent+"/long") {
 				t.Fatal("the task's cgroup was removed by a restart")
 			}
-			time.Sleep(1200 * time.Millisecond) // "short" ends while no agent runs
+			// "short" ends while no agent runs: its process, and every
+			// thread of its init (a dying leader with live threads still
+			// counts as a member of its cgroup).
+			testenv.Eventually(t, 30*time.Second, func() bool {
+				procs, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/cpu", cfg.CgroupParent, "short", "cgroup.procs"))
+				return !alive(shortPid, shortTicks) && len(strings.TrimSpace(string(procs))) == 0
+			}, "the short task to end")
 
 			second := start(t, cfg)
-			if got := second.Reservation().Floor; got != testFloor {
+			if got := second.reservation().Floor; got != testFloor {
 				t.Errorf("floor after the restart = %q, want it kept", got)
 			}
 			if got := testutil.ToFloat64(second.m.adopted); got != 1 {
@@ -71,7 +78,7 @@ func TestRestartAdoptsRunningTasks(t *testing.T) {
 				t.Errorf("short: message = %q, want the exit status unknown", s.Message)
 			}
 			// The adopted task is managed: killing it works.
-			if err := second.Kill("long", "done"); err != nil {
+			if err := second.kill("long", "done"); err != nil {
 				t.Fatal(err)
 			}
 			waitState(t, second.Agent, "long", api.TaskKilled, 10*time.Second)
@@ -95,7 +102,7 @@ func TestStopKillsTasksAndRemovesEverything(t *testing.T) {
 	requireIsolation(t)
 	cfg := testConfig(t, testenv.TempDirOnDisk(t))
 	a := start(t, cfg)
-	if err := a.Launch(api.TaskInfo{TaskID: "t1", Cmd: "echo x > /file; sleep 1000", Resources: "cpus:0.1;mem:32;disk:16"}); err != nil {
+	if err := a.launch(api.TaskInfo{TaskID: "t1", Cmd: "echo x > /file; sleep 1000", Resources: "cpus:0.1;mem:32;disk:16"}); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, a.Agent, "t1", api.TaskRunning, 20*time.Second)

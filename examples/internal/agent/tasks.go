@@ -25,6 +25,7 @@ type task struct {
 	sandbox string
 	proc    *proc
 	cg      *isolate.Task
+	root    string // the task's root directory, once prepared
 
 	cpuLimit float64         // current CPU quota: res.CPUCores unless throttled
 	cpu      monitor.CPURate // over the cumulative readings
@@ -37,15 +38,16 @@ type task struct {
 
 	killState  api.TaskState // set when the agent kills the task: its final state
 	killReason string
+	killGrace  time.Duration // between SIGTERM and SIGKILL, once killState is set
 	ended      time.Time
 }
 
 func (t *task) terminal() bool { return t.rec.State.Terminal() }
 
-// Launch starts a task, as a LAUNCH command from the master does. It returns
+// launch starts a task, as a LAUNCH command from the master does. It returns
 // an error matching ErrInvalid, naming the field, for a task that cannot be
 // run; a task that fails to start is reported as TASK_FAILED instead.
-func (a *Agent) Launch(info api.TaskInfo) error {
+func (a *Agent) launch(info api.TaskInfo) error {
 	if err := isolate.ValidateName(info.TaskID); err != nil {
 		return fmt.Errorf("%w: task_id %q: %w", ErrInvalid, info.TaskID, err)
 	}
@@ -55,6 +57,9 @@ func (a *Agent) Launch(info api.TaskInfo) error {
 	res, err := taskResources(info.Resources)
 	if err != nil {
 		return fmt.Errorf("%w: task %s: resources: %w", ErrInvalid, info.TaskID, err)
+	}
+	if err := validChecks(info.HealthChecks); err != nil {
+		return fmt.Errorf("%w: task %s: %w", ErrInvalid, info.TaskID, err)
 	}
 	a.mu.Lock()
 	if old, ok := a.tasks[info.TaskID]; ok {
@@ -98,7 +103,7 @@ func (a *Agent) runTask(t *task) {
 	a.mu.Lock()
 	t.proc = p
 	t.rec.PID, t.rec.StartTicks = p.pid, p.startTicks
-	killing := t.killState != ""
+	killing, grace := t.killState != "", t.killGrace
 	if !killing {
 		t.rec.State = api.TaskRunning
 		t.rec.Updated = time.Now()
@@ -108,9 +113,10 @@ func (a *Agent) runTask(t *task) {
 	a.log.Info("task running", "task", t.id, "pid", p.pid)
 	a.kickReport()
 	if killing {
-		go a.rt.kill(a.bg, t, a.cfg.KillGrace)
+		go a.rt.kill(a.bg, t, grace)
 	}
 	a.watchDisk(t)
+	a.watchHealth(t)
 	a.waitTask(t)
 }
 
@@ -175,9 +181,9 @@ func (a *Agent) ended(t *task, st exitStatus, startErr error) {
 	a.kickReport()
 }
 
-// Kill kills a task, as a KILL command from the master does; the task ends
+// kill kills a task, as a KILL command from the master does; the task ends
 // as TASK_KILLED with reason.
-func (a *Agent) Kill(taskID, reason string) error {
+func (a *Agent) kill(taskID, reason string) error {
 	if !a.killTask(taskID, api.TaskKilled, reason) {
 		return fmt.Errorf("%w: task_id %q: no such running task", ErrInvalid, taskID)
 	}
@@ -187,6 +193,13 @@ func (a *Agent) Kill(taskID, reason string) error {
 // killTask kills a running task; it ends in state with reason. It reports
 // false when no such task is running.
 func (a *Agent) killTask(id string, state api.TaskState, reason string) bool {
+	return a.killTaskWithin(id, state, reason, 0)
+}
+
+// killTaskWithin is killTask with the time between SIGTERM and SIGKILL:
+// graceSeconds when positive, else the task's own (TaskInfo.KillGraceSeconds),
+// else the agent's Config.KillGrace.
+func (a *Agent) killTaskWithin(id string, state api.TaskState, reason string, graceSeconds float64) bool {
 	a.mu.Lock()
 	t, ok := a.tasks[id]
 	if !ok || t.terminal() || t.killState != "" {
@@ -196,13 +209,21 @@ func (a *Agent) killTask(id string, state api.TaskState, reason string) bool {
 	}
 	t.killState, t.killReason = state, reason
 	started := t.proc != nil
+	if graceSeconds <= 0 {
+		graceSeconds = t.rec.Info.KillGraceSeconds
+	}
+	grace := a.cfg.KillGrace
+	if graceSeconds > 0 {
+		grace = time.Duration(graceSeconds * float64(time.Second))
+	}
+	t.killGrace = grace
 	a.mu.Unlock()
 	a.log.Info("killing task", "task", id, "state", state, "reason", reason)
 	if started {
 		a.taskWG.Add(1)
 		go func() {
 			defer a.taskWG.Done()
-			if err := a.rt.kill(a.bg, t, a.cfg.KillGrace); err != nil {
+			if err := a.rt.kill(a.bg, t, grace); err != nil {
 				a.log.Warn("kill task", "task", id, "err", err)
 			}
 		}()
@@ -210,8 +231,8 @@ func (a *Agent) killTask(id string, state api.TaskState, reason string) bool {
 	return true
 }
 
-// Tasks returns the status of every task the agent holds, sorted by ID.
-func (a *Agent) Tasks() []api.TaskStatus {
+// taskStatuses returns the status of every task the agent holds, sorted by ID.
+func (a *Agent) taskStatuses() []api.TaskStatus {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := make([]api.TaskStatus, 0, len(a.tasks))
@@ -303,6 +324,7 @@ func (a *Agent) adopt() {
 		go func() {
 			defer a.taskWG.Done()
 			a.watchDisk(t)
+			a.watchHealth(t)
 			a.waitTask(t)
 		}()
 	}

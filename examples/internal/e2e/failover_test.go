@@ -40,12 +40,23 @@ func TestMasterLeaderKilledFollowerTakesOverNoTaskLost(t *testing.T) {
 	leader.kill()
 
 	followerOnly := h.client(follower.url)
-	waitState(t, followerOnly, 15*time.Second, "the follower to lead", func(st api.State) bool {
+	waitState(t, followerOnly, 30*time.Second, "the follower to lead", func(st api.State) bool {
 		return st.Leader == follower.url
 	})
 	t.Logf("follower leads %v after the leader was killed", time.Since(killed).Round(time.Millisecond))
-	// Let agents and the framework reconnect and report for a while: a lost
-	// task would show as LOST and be replaced by a new one.
-	time.Sleep(8 * interval)
+	// Let the agents report twice each to the new leader and the framework
+	// answer offers of two allocation rounds: a lost task would show as
+	// LOST and be replaced by a new one.
+	waitState(t, followerOnly, 30*time.Second, "a report of every agent to the new leader", func(st api.State) bool {
+		for _, a := range st.Agents {
+			if a.LastReport.Before(killed) {
+				return false
+			}
+		}
+		return len(st.Agents) == 3
+	})
+	waitCounter(t, follower.url, metricReports, 2*3, "two reports of each agent to the new leader")
+	rounds := counter(t, follower.url, metricAllocations)
+	waitCounter(t, follower.url, metricAllocations, rounds+2, "two allocation rounds of the new leader")
 	requireSameTasks(t, followerOnly, "/steady", before, "the failover")
 }

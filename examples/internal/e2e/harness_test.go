@@ -11,12 +11,15 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gleaner/gleaner/examples/demo/cluster"
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/examples/internal/framework"
+	"github.com/gleaner/gleaner/examples/internal/metricstest"
 	"github.com/gleaner/gleaner/internal/pki/pkitest"
 	"github.com/gleaner/gleaner/internal/testenv"
 	"github.com/gleaner/gleaner/isolate"
@@ -62,6 +65,9 @@ func startCluster(t testing.TB, cfg cluster.Config) *cluster.Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clientsMu.Lock()
+	clients[c.FrameworkURL()] = c.HTTPClient()
+	clientsMu.Unlock()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -94,6 +100,35 @@ func idleBusiness(t testing.TB, spec *cluster.AgentSpec) {
 	})
 }
 
+// clients are the admin clients of the clusters' framework APIs, by URL.
+var (
+	clientsMu sync.Mutex
+	clients   = map[string]*http.Client{}
+)
+
+// clientFor returns the admin's client of the cluster whose framework
+// serves url.
+func clientFor(url string) *http.Client {
+	clientsMu.Lock()
+	defer clientsMu.Unlock()
+	for prefix, c := range clients {
+		if strings.HasPrefix(url, prefix) {
+			return c
+		}
+	}
+	return http.DefaultClient
+}
+
+// curlOpts are the curl options that present the admin's certificate of
+// c and trust its CA (none when c is insecure).
+func curlOpts(c *cluster.Cluster) string {
+	f, ok := c.Files(cluster.Admin)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("--cacert %s --cert %s --key %s", f.CA, f.Cert, f.Key)
+}
+
 // submit posts a Marathon app definition to c's framework, as its admin.
 func submit(t testing.TB, c *cluster.Cluster, app string) {
 	t.Helper()
@@ -112,26 +147,49 @@ func submit(t testing.TB, c *cluster.Cluster, app string) {
 // state; it fails the test with the last state's summary after timeout.
 func waitState(t testing.TB, c *api.Client, timeout time.Duration, what string, cond func(api.State) bool) api.State {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
 	var last api.State
 	var lastErr error
-	for {
+	testenv.Eventually(t, timeout, func() bool {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
 		st, err := c.State(ctx)
-		if err == nil {
-			last = st
-			if cond(st) {
-				return st
-			}
-		} else {
+		if err != nil {
 			lastErr = err
+			return false
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("after %v, still waiting for %s (last error %v); last state:\n%s", timeout, what, lastErr, describe(last))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		last = st
+		return cond(st)
+	}, "%s (last error %v); last state:\n%s", what, errPtr{&lastErr}, statePtr{&last})
+	return last
+}
+
+// errPtr and statePtr print what they point to when the failure message is
+// formatted, so that it shows the last state, not the first.
+type errPtr struct{ err *error }
+
+func (p errPtr) String() string { return fmt.Sprint(*p.err) }
+
+type statePtr struct{ st *api.State }
+
+func (p statePtr) String() string { return describe(*p.st) }
+
+// The master's counters that tests wait on instead of sleeping for "a few
+// rounds": a metric name and label pairs, as metricstest.Value takes them.
+var (
+	metricAllocations = []string{"gleaner_master_allocation_seconds_count"}
+	metricReports     = []string{"gleaner_master_http_requests_total", "route", api.PathAgentReport, "code", "200"}
+)
+
+// counter reads one of the counters above from the master at masterURL.
+func counter(t testing.TB, masterURL string, metric []string) float64 {
+	t.Helper()
+	return metricstest.Value(t, masterURL+api.PathMetrics, metric[0], metric[1:]...)
+}
+
+// waitCounter waits until the master's counter reaches atLeast.
+func waitCounter(t testing.TB, masterURL string, metric []string, atLeast float64, what string) {
+	t.Helper()
+	testenv.Eventually(t, 30*time.Second, func() bool { return counter(t, masterURL, metric) >= atLeast }, what)
 }
 
 // running returns the tasks in TASK_RUNNING of the app with Marathon ID
@@ -152,7 +210,7 @@ func running(st api.State, appID string) []api.TaskView {
 // launched again.
 func requireSameTasks(t testing.TB, c *api.Client, appID string, before []string, event string) api.State {
 	t.Helper()
-	st := waitState(t, c, 15*time.Second, fmt.Sprintf("the same %d tasks of %s running after %s", len(before), appID, event), func(st api.State) bool {
+	st := waitState(t, c, 30*time.Second, fmt.Sprintf("the same %d tasks of %s running after %s", len(before), appID, event), func(st api.State) bool {
 		return slices.Equal(taskIDs(running(st, appID)), before)
 	})
 	for _, task := range st.Tasks {

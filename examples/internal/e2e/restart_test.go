@@ -53,15 +53,19 @@ func TestAgentRestartKeepsRunningTasks(t *testing.T) {
 	}
 
 	h.agents[spec.ID].kill()
-	time.Sleep(2 * interval)
+	// Two allocation rounds of the master pass with the agent dead.
+	master := h.masters[0].url
+	rounds := counter(t, master, metricAllocations)
+	waitCounter(t, master, metricAllocations, rounds+2, "two allocation rounds with the agent dead")
 	if got := pids(); !maps.Equal(got, pidsBefore) {
 		t.Fatalf("with the agent dead, task processes %v, want %v still running", got, pidsBefore)
 	}
+	reports := counter(t, master, metricReports)
 	h.startAgent(spec)
 
-	// After a few reports from the new agent the master must still hold
+	// After three reports from the new agent the master must still hold
 	// the same tasks, running.
-	time.Sleep(6 * interval)
+	waitCounter(t, master, metricReports, reports+3, "three reports from the new agent")
 	st = requireSameTasks(t, client, "/keep", before, "the agent restart")
 	for _, task := range st.Tasks {
 		if slices.Contains(before, task.TaskID) && task.AgentID != spec.ID {

@@ -21,19 +21,20 @@ import (
 	"github.com/gleaner/gleaner/monitor"
 )
 
-// spikeInterval is the agent's sampling interval in the spike test; the
-// reactions must come within two of them.
+// spikeInterval is the agent's sampling interval in the spike test.
 const spikeInterval = 500 * time.Millisecond
 
 // TestBusinessSpikeThrottlesThenEvicts runs two CPU-bound tasks of 0.9 cpus,
 // each holding 100 MB, on an agent lending a 2-cpu, 1024 MB machine, then
 // starts a business process outside Gleaner's cgroups: first it spins a
-// CPU, and the agent must lower both tasks' CFS quotas (throttle) within two
-// sampling intervals without evicting; then it grows to 760 MiB, which
-// leaves a reservation of about 147 MiB (1024 - 1.1*760 - 4% of 1024): room
-// for one task's memory only, and the agent must evict one task within
-// two sampling intervals, keep the other, and report the eviction to the
-// master as the task's end with an "evicted" reason.
+// CPU, and the agent must lower both tasks' CFS quotas (throttle) without
+// evicting; then it grows to 760 MiB, which leaves a reservation of about
+// 147 MiB (1024 - 1.1*760 - 4% of 1024): room for one task's memory only,
+// and the agent must evict one task, keep the other, and report the
+// eviction to the master as the task's end with an "evicted" reason. That
+// each reaction comes within two sampling intervals is checked by the
+// agent's QoS test, which counts the agent's samples where this one could
+// only read a clock.
 func TestBusinessSpikeThrottlesThenEvicts(t *testing.T) {
 	testenv.RequireCgroupV1(t, "cpu", "memory")
 	features, err := isolate.Detect()
@@ -107,23 +108,21 @@ func TestBusinessSpikeThrottlesThenEvicts(t *testing.T) {
 	}
 	spun := step("spinning")
 
-	// Phase 1: CPU. Both tasks throttled, neither evicted.
-	budget := 2*spikeInterval + 100*time.Millisecond // poll granularity
-	throttled := poll(t, budget, func() bool {
+	// Phase 1: CPU. Both tasks throttled, neither evicted. How many
+	// sampling intervals the agent takes is asserted by the agent's own
+	// QoS test, which counts its samples; here it must happen at all.
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		for id, q := range before {
-			if nq := quota(id); nq <= 0 || nq >= q {
+			nq := quota(id)
+			if nq == -2 {
+				t.Fatalf("task %s evicted by a CPU spike, which must only throttle", id)
+			}
+			if nq <= 0 || nq >= q {
 				return false
 			}
 		}
 		return true
-	})
-	if !throttled {
-		now := map[string]int64{}
-		for id := range before {
-			now[id] = quota(id)
-		}
-		t.Fatalf("within %v of the CPU spike: quotas %v, want every task's below %v and none evicted", budget, now, before)
-	}
+	}, "every task's CFS quota below %v after the CPU spike", before)
 	t.Logf("throttled %v after the CPU spike", time.Since(spun).Round(time.Millisecond))
 
 	// Phase 2: memory. One task evicted (its cgroup removed), one left.
@@ -148,7 +147,7 @@ func TestBusinessSpikeThrottlesThenEvicts(t *testing.T) {
 	took := step("allocating")
 	t.Logf("the business took %d MiB more (%d MiB in all) in %v", more, businessMiB, took.Sub(asked).Round(time.Millisecond))
 	evicted := ""
-	if !poll(t, budget, func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		for id := range before {
 			if quota(id) == -2 {
 				evicted = id
@@ -156,16 +155,9 @@ func TestBusinessSpikeThrottlesThenEvicts(t *testing.T) {
 			}
 		}
 		return false
-	}) {
-		var quotas []int64
-		for id := range before {
-			quotas = append(quotas, quota(id))
-		}
-		st, _ := client.State(t.Context())
-		t.Fatalf("no task evicted within %v of the memory spike (quotas %v); state:\n%s", budget, quotas, describe(st))
-	}
+	}, "a task evicted after the memory spike")
 	t.Logf("evicted %s %v after the memory spike", evicted, time.Since(took).Round(time.Millisecond))
-	st = waitState(t, client, 10*time.Second, "the eviction of "+evicted+" reported", func(st api.State) bool {
+	st = waitState(t, client, 30*time.Second, "the eviction of "+evicted+" reported", func(st api.State) bool {
 		task, ok := taskView(st, evicted)
 		return ok && task.State.Terminal() && strings.HasPrefix(task.Reason, api.ReasonEvicted)
 	})
@@ -176,20 +168,5 @@ func TestBusinessSpikeThrottlesThenEvicts(t *testing.T) {
 		if task, ok := taskView(st, id); !ok || task.State != api.TaskRunning {
 			t.Errorf("task %s after the eviction of %s: %+v, want it still running", id, evicted, task)
 		}
-	}
-}
-
-// poll checks cond every 20 ms until it holds or budget passes.
-func poll(t *testing.T, budget time.Duration, cond func() bool) bool {
-	t.Helper()
-	deadline := time.Now().Add(budget)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

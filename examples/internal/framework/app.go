@@ -17,20 +17,20 @@ import (
 
 // Marathon's defaults for fields an app definition leaves out.
 const (
-	DefaultCpus                  = 1.0
-	DefaultMem                   = 128.0 // MiB
-	DefaultInstances             = 1
-	DefaultBackoffSeconds        = 1.0
-	DefaultBackoffFactor         = 1.15
-	DefaultMaxLaunchDelaySeconds = 300.0
+	defaultCpus                  = 1.0
+	defaultMem                   = 128.0 // MiB
+	defaultInstances             = 1
+	defaultBackoffSeconds        = 1.0
+	defaultBackoffFactor         = 1.15
+	defaultMaxLaunchDelaySeconds = 300.0
 )
 
-// MaxInstances bounds an app's instance count, so that a typo cannot ask for
+// maxInstances bounds an app's instance count, so that a typo cannot ask for
 // a billion tasks.
-const MaxInstances = 10000
+const maxInstances = 10000
 
-// MaxAppBytes bounds one app definition, in a file or an HTTP body.
-const MaxAppBytes = api.MaxBodyBytes
+// maxAppBytes bounds one app definition, in a file or an HTTP body.
+const maxAppBytes = api.MaxBodyBytes
 
 // App is an application definition in Marathon's JSON format: the subset of
 // Marathon's fields that Gleaner runs, with Marathon's names and defaults.
@@ -55,8 +55,15 @@ const MaxAppBytes = api.MaxBodyBytes
 // rootfs named by base and baseVersion. Without a container the task runs on
 // the agent's default base.
 //
-// Fields of Marathon that Gleaner does not implement (healthChecks,
-// portDefinitions, upgradeStrategy, ...) are rejected as unknown rather than
+// The lifecycle fields follow Marathon 1.x too: portDefinitions (or the
+// older ports) and requirePorts, healthChecks, upgradeStrategy,
+// killSelection, taskKillGracePeriodSeconds, acceptedResourceRoles and
+// dependencies. Unlike Marathon, an app that names no ports gets none (an
+// app of Marathon's gets one port by default), so that batch work needs no
+// port resource.
+//
+// Fields of Marathon that Gleaner does not implement (container.docker,
+// readinessChecks, ipAddress, ...) are refused naming the field rather than
 // ignored, so that nobody believes they took effect.
 type App struct {
 	ID          string             `json:"id"`
@@ -77,6 +84,33 @@ type App struct {
 	BackoffSeconds        float64 `json:"backoffSeconds"`
 	BackoffFactor         float64 `json:"backoffFactor"`
 	MaxLaunchDelaySeconds float64 `json:"maxLaunchDelaySeconds"`
+
+	// PortDefinitions are the host ports each task gets from its offer's
+	// ports resource: a port of 0 is any free port, others are fixed
+	// when RequirePorts is set (and only hints otherwise, as in Marathon).
+	PortDefinitions []PortDefinition `json:"portDefinitions,omitempty"`
+	// Ports is Marathon's older form of PortDefinitions; Normalize moves
+	// it there.
+	Ports        []int `json:"ports,omitempty"`
+	RequirePorts bool  `json:"requirePorts,omitempty"`
+	// HealthChecks are run by the agent against each task; see
+	// HealthCheck.
+	HealthChecks []HealthCheck `json:"healthChecks,omitempty"`
+	// UpgradeStrategy bounds a rolling replacement (default: Marathon's
+	// minimumHealthCapacity 1, maximumOverCapacity 1).
+	UpgradeStrategy *UpgradeStrategy `json:"upgradeStrategy,omitempty"`
+	// KillSelection picks the victims of a scale down: "YOUNGEST_FIRST"
+	// (default) or "OLDEST_FIRST".
+	KillSelection string `json:"killSelection,omitempty"`
+	// TaskKillGracePeriodSeconds is how long a killed task has between
+	// SIGTERM and SIGKILL; 0 means the agent's default.
+	TaskKillGracePeriodSeconds float64 `json:"taskKillGracePeriodSeconds,omitempty"`
+	// AcceptedResourceRoles are the roles whose resources the app's tasks
+	// may use ("*" is unreserved); empty means any.
+	AcceptedResourceRoles []string `json:"acceptedResourceRoles,omitempty"`
+	// Dependencies are apps or groups (IDs, absolute or relative to this
+	// app's group) that a group deployment starts before this app.
+	Dependencies []string `json:"dependencies,omitempty"`
 }
 
 // Fetch is an artifact fetched into the task's sandbox before it starts.
@@ -103,26 +137,26 @@ type Rootfs struct {
 	BaseVersion string `json:"baseVersion,omitempty"`
 }
 
-// ErrInvalid reports a bad app definition or request. Errors that concern one
-// field are *FieldError values wrapping it.
-var ErrInvalid = errors.New("invalid")
+// errInvalid reports a bad app definition or request. Errors that concern one
+// field are *fieldError values wrapping it.
+var errInvalid = errors.New("invalid")
 
-// ErrNotFound reports an unknown app.
-var ErrNotFound = errors.New("not found")
+// errNotFound reports an unknown app.
+var errNotFound = errors.New("not found")
 
-// ErrExists reports an app that already exists.
-var ErrExists = errors.New("already exists")
+// errExists reports an app that already exists.
+var errExists = errors.New("already exists")
 
-// FieldError names the app field (a JSON path such as "constraints[1]") and
+// fieldError names the app field (a JSON path such as "constraints[1]") and
 // the value that made a definition invalid.
-type FieldError struct {
+type fieldError struct {
 	App   string // the app ID, when known
 	Field string
 	Value string // shortened to 64 bytes; may be empty
 	Msg   string
 }
 
-func (e *FieldError) Error() string {
+func (e *fieldError) Error() string {
 	var b strings.Builder
 	if e.App != "" {
 		fmt.Fprintf(&b, "app %q: ", e.App)
@@ -137,26 +171,26 @@ func (e *FieldError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns ErrInvalid.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
+// Unwrap returns errInvalid.
+func (e *fieldError) Unwrap() error { return errInvalid }
 
-func fieldErr(field, value, format string, args ...any) *FieldError {
+func fieldErr(field, value, format string, args ...any) *fieldError {
 	if len(value) > 64 {
 		value = value[:64] + "…"
 	}
-	return &FieldError{Field: field, Value: value, Msg: fmt.Sprintf(format, args...)}
+	return &fieldError{Field: field, Value: value, Msg: fmt.Sprintf(format, args...)}
 }
 
 // DecodeApp reads one app definition strictly: unknown fields, trailing data,
 // wrong types and invalid values are errors naming the field. Fields left out
 // take Marathon's defaults, and the ID is made absolute ("web" → "/web").
 func DecodeApp(r io.Reader) (App, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxAppBytes+1))
+	data, err := io.ReadAll(io.LimitReader(r, maxAppBytes+1))
 	if err != nil {
 		return App{}, fmt.Errorf("read app: %w", err)
 	}
-	if len(data) > MaxAppBytes {
-		return App{}, fmt.Errorf("%w: larger than %d bytes", ErrTooLarge, MaxAppBytes)
+	if len(data) > maxAppBytes {
+		return App{}, fmt.Errorf("%w: larger than %d bytes", errTooLarge, maxAppBytes)
 	}
 	return decodeApp(data, "")
 }
@@ -165,14 +199,18 @@ func DecodeApp(r io.Reader) (App, error) {
 // request path: the body may leave its id out, and must match when not.
 func decodeApp(data []byte, pathID string) (App, error) {
 	a := App{ID: pathID,
-		Cpus: DefaultCpus, Mem: DefaultMem, Instances: DefaultInstances,
-		BackoffSeconds: DefaultBackoffSeconds, BackoffFactor: DefaultBackoffFactor,
-		MaxLaunchDelaySeconds: DefaultMaxLaunchDelaySeconds,
+		Cpus: defaultCpus, Mem: defaultMem, Instances: defaultInstances,
+		BackoffSeconds: defaultBackoffSeconds, BackoffFactor: defaultBackoffFactor,
+		MaxLaunchDelaySeconds: defaultMaxLaunchDelaySeconds,
+	}
+	data, err := screenMarathonFields(data)
+	if err != nil {
+		return App{}, err
 	}
 	if err := api.DecodeStrict(data, &a); err != nil {
 		return App{}, appDecodeError(data, err)
 	}
-	if err := a.Normalize(); err != nil {
+	if err := a.normalize(); err != nil {
 		return App{}, err
 	}
 	if pathID != "" && a.ID != pathID {
@@ -181,17 +219,17 @@ func decodeApp(data []byte, pathID string) (App, error) {
 	return a, nil
 }
 
-// ErrTooLarge reports a definition over MaxAppBytes. It wraps
-// ErrInvalid.
-var ErrTooLarge = fmt.Errorf("%w: too large", ErrInvalid)
+// errTooLarge reports a definition over maxAppBytes. It wraps
+// errInvalid.
+var errTooLarge = fmt.Errorf("%w: too large", errInvalid)
 
 // appDecodeError words api.DecodeStrict's error as this package's: a
-// FieldError where a field or a constraint entry is at fault, all wrapping
-// ErrInvalid.
+// fieldError where a field or a constraint entry is at fault, all wrapping
+// errInvalid.
 func appDecodeError(data []byte, err error) error {
 	var re *api.RequestError
 	if !errors.As(err, &re) {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return fmt.Errorf("%w: %w", errInvalid, err)
 	}
 	switch {
 	case errors.Is(re.Err, offer.ErrInvalid):
@@ -199,7 +237,7 @@ func appDecodeError(data []byte, err error) error {
 	case re.Field != "":
 		return fieldErr(re.Field, "", "%s", re.Reason)
 	}
-	return fmt.Errorf("%w: %s", ErrInvalid, re.Reason)
+	return fmt.Errorf("%w: %s", errInvalid, re.Reason)
 }
 
 // constraintError names the constraint entry that offer refused: it
@@ -233,9 +271,9 @@ var (
 	nameText = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._\-]*$`)
 )
 
-// NormalizeID makes an app ID absolute and checks it by Marathon's rules:
+// normalizeID makes an app ID absolute and checks it by Marathon's rules:
 // path segments of lowercase letters, digits, hyphens and dots.
-func NormalizeID(id string) (string, error) {
+func normalizeID(id string) (string, error) {
 	if id == "" {
 		return "", fieldErr("id", "", "required")
 	}
@@ -257,18 +295,18 @@ func NormalizeID(id string) (string, error) {
 // Normalize validates an app and puts it in canonical form: the ID absolute
 // and uris moved into fetch. DecodeApp calls it; call it on an App built in
 // Go. A zero field means zero (no cpus, no backoff), except BackoffFactor,
-// which cannot be zero and becomes DefaultBackoffFactor.
-func (a *App) Normalize() error {
+// which cannot be zero and becomes defaultBackoffFactor.
+func (a *App) normalize() error {
 	if a.BackoffFactor == 0 {
-		a.BackoffFactor = DefaultBackoffFactor
+		a.BackoffFactor = defaultBackoffFactor
 	}
-	id, err := NormalizeID(a.ID)
+	id, err := normalizeID(a.ID)
 	if err != nil {
 		return err
 	}
 	a.ID = id
 	if err := a.validate(); err != nil {
-		var fe *FieldError
+		var fe *fieldError
 		if errors.As(err, &fe) {
 			fe.App = a.ID
 		}
@@ -280,6 +318,7 @@ func (a *App) Normalize() error {
 		}
 		a.URIs = nil
 	}
+	a.normalizeLifecycle()
 	return nil
 }
 
@@ -308,8 +347,8 @@ func (a *App) validate() error {
 	if a.Cpus == 0 && a.Mem == 0 {
 		return fieldErr("cpus", "0", "an app needs some cpus or mem")
 	}
-	if a.Instances < 0 || a.Instances > MaxInstances {
-		return fieldErr("instances", fmt.Sprint(a.Instances), "must be between 0 and %d", MaxInstances)
+	if a.Instances < 0 || a.Instances > maxInstances {
+		return fieldErr("instances", fmt.Sprint(a.Instances), "must be between 0 and %d", maxInstances)
 	}
 	for i, c := range a.Constraints {
 		if c.Op == 0 { // a null entry
@@ -349,6 +388,9 @@ func (a *App) validate() error {
 		}
 	}
 	if err := a.Container.validate(); err != nil {
+		return err
+	}
+	if err := a.validateLifecycle(); err != nil {
 		return err
 	}
 	switch {
@@ -447,7 +489,7 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // Resources returns what one instance of the app needs, in offer's terms.
-func (a *App) Resources() (offer.Resources, error) {
+func (a *App) resources() (offer.Resources, error) {
 	var rs []offer.Resource
 	for _, s := range []struct {
 		name string

@@ -21,6 +21,8 @@ func TestDecodeAppAppliesMarathonDefaults(t *testing.T) {
 	want := App{
 		ID: "/sleeper", Cmd: "sleep 10", Cpus: 1, Mem: 128, Instances: 1,
 		BackoffSeconds: 1, BackoffFactor: 1.15, MaxLaunchDelaySeconds: 300,
+		UpgradeStrategy: &UpgradeStrategy{MinimumHealthCapacity: ptr(1.0), MaximumOverCapacity: ptr(1.0)},
+		KillSelection:   YoungestFirst,
 	}
 	if !reflect.DeepEqual(a, want) {
 		t.Fatalf("got %+v\nwant %+v", a, want)
@@ -28,7 +30,7 @@ func TestDecodeAppAppliesMarathonDefaults(t *testing.T) {
 }
 
 func TestLoadAppsReadsMarathonExamples(t *testing.T) {
-	apps, err := LoadApps("testdata/apps")
+	apps, err := loadApps("testdata/apps")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,14 +68,14 @@ func TestLoadAppsReadsMarathonExamples(t *testing.T) {
 	if !reflect.DeepEqual(web.Fetch, wantFetch) || web.URIs != nil {
 		t.Fatalf("web fetch = %+v, uris = %v", web.Fetch, web.URIs)
 	}
-	res, err := web.Resources()
+	res, err := web.resources()
 	if err != nil || res.String() != "cpus:0.5;disk:64;mem:256" {
 		t.Fatalf("web resources = %v, %v", res, err)
 	}
 }
 
 func TestAppJSONRoundTrips(t *testing.T) {
-	apps, err := LoadApps("testdata/apps")
+	apps, err := loadApps("testdata/apps")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +106,20 @@ func TestDecodeAppRejectsBadInput(t *testing.T) {
 		{"syntax error", `{"id":"a" "cmd":"x"}`, "", "malformed JSON at offset"},
 		{"not an object", `[1,2]`, "", "want an object, got JSON array"},
 		{"trailing data", `{"id":"a","cmd":"x"} {}`, "", "data after the object"},
-		{"unknown field", `{"id":"a","cmd":"x","healthChecks":[]}`, "healthChecks", "unknown field"},
-		{"unknown nested field", `{"id":"a","cmd":"x","container":{"docker":{"image":"x"}}}`, "docker", "unknown field"},
+		{"unknown field", `{"id":"a","cmd":"x","healthCheck":[]}`, "healthCheck", "unknown field"},
+		{"unknown nested field", `{"id":"a","cmd":"x","container":{"rootfs":{"tag":"x"}}}`, "tag", "unknown field"},
+		{"docker refused by name", `{"id":"a","cmd":"x","container":{"docker":{"image":"x"}}}`, "container.docker", "Docker is not supported"},
+		{"readiness checks refused by name", `{"id":"a","cmd":"x","readinessChecks":[{"name":"r"}]}`, "readinessChecks", "not supported"},
+		{"health check port index out of range", `{"id":"a","cmd":"x","healthChecks":[{"protocol":"HTTP"}]}`, "healthChecks[0].portIndex", "has 0 ports"},
+		{"command check without command", `{"id":"a","cmd":"x","healthChecks":[{"protocol":"COMMAND"}]}`, "healthChecks[0].command.value", "required"},
+		{"unknown check protocol", `{"id":"a","cmd":"x","healthChecks":[{"protocol":"UDP"}]}`, "healthChecks[0].protocol", "must be"},
+		{"min health above one", `{"id":"a","cmd":"x","upgradeStrategy":{"minimumHealthCapacity":1.5}}`, "upgradeStrategy.minimumHealthCapacity", "between 0 and 1"},
+		{"kill selection", `{"id":"a","cmd":"x","killSelection":"RANDOM"}`, "killSelection", "YOUNGEST_FIRST"},
+		{"port out of range", `{"id":"a","cmd":"x","portDefinitions":[{"port":70000}]}`, "portDefinitions[0].port", "between 0 and 65535"},
+		{"requirePorts with dynamic port", `{"id":"a","cmd":"x","requirePorts":true,"ports":[0]}`, "ports[0].port", "requirePorts"},
+		{"ports and portDefinitions", `{"id":"a","cmd":"x","ports":[1],"portDefinitions":[{"port":2}]}`, "ports", "not both"},
+		{"self dependency", `{"id":"/g/a","cmd":"x","dependencies":["a"]}`, "dependencies[0]", "itself"},
+		{"two roles", `{"id":"a","cmd":"x","acceptedResourceRoles":["web","batch"]}`, "acceptedResourceRoles", "one role"},
 		{"missing id", `{"cmd":"x"}`, "id", "required"},
 		{"uppercase id", `{"id":"/Web","cmd":"x"}`, "id", `segment "Web"`},
 		{"id with dot-dot", `{"id":"/a/../b","cmd":"x"}`, "id", `segment ".."`},
@@ -144,10 +158,10 @@ func TestDecodeAppRejectsBadInput(t *testing.T) {
 			if err == nil {
 				t.Fatal("accepted")
 			}
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			if !errors.Is(err, errInvalid) {
+				t.Fatalf("error %v does not wrap errInvalid", err)
 			}
-			var fe *FieldError
+			var fe *fieldError
 			if tt.field != "" {
 				if !errors.As(err, &fe) || fe.Field != tt.field {
 					t.Fatalf("error %q names field %+v, want %q", err, fe, tt.field)
@@ -161,10 +175,10 @@ func TestDecodeAppRejectsBadInput(t *testing.T) {
 }
 
 func TestDecodeAppRejectsOversizedBody(t *testing.T) {
-	big := `{"id":"a","cmd":"` + strings.Repeat("x", MaxAppBytes) + `"}`
+	big := `{"id":"a","cmd":"` + strings.Repeat("x", maxAppBytes) + `"}`
 	_, err := DecodeApp(strings.NewReader(big))
-	if !errors.Is(err, ErrTooLarge) || !errors.Is(err, ErrInvalid) {
-		t.Fatalf("error = %v, want ErrTooLarge", err)
+	if !errors.Is(err, errTooLarge) || !errors.Is(err, errInvalid) {
+		t.Fatalf("error = %v, want errTooLarge", err)
 	}
 }
 
@@ -185,13 +199,13 @@ func TestLoadAppsRejectsBadDirectories(t *testing.T) {
 		is   error
 		in   string
 	}{
-		{"two files define one app", dup, ErrExists, "also defined in"},
-		{"invalid app names the file", bad, ErrInvalid, "broken.json"},
+		{"two files define one app", dup, errExists, "also defined in"},
+		{"invalid app names the file", bad, errInvalid, "broken.json"},
 		{"missing directory", filepath.Join(dup, "nope"), os.ErrNotExist, "nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadApps(tt.dir)
+			_, err := loadApps(tt.dir)
 			if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.in) {
 				t.Fatalf("error = %v, want %v naming %q", err, tt.is, tt.in)
 			}
@@ -206,7 +220,7 @@ func TestWriteAppFileLeavesNoTempFiles(t *testing.T) {
 	if err := writeAppFile(path, a); err != nil {
 		t.Fatal(err)
 	}
-	apps, err := LoadApps(dir)
+	apps, err := loadApps(dir)
 	if err != nil || len(apps) != 1 || !sameDefinition(apps[0], a) {
 		t.Fatalf("reloaded %+v, %v", apps, err)
 	}

@@ -13,15 +13,15 @@ import (
 	"github.com/gleaner/gleaner/examples/internal/atomicfile"
 )
 
-// LoadApps reads every *.json file in dir as one app definition (see
+// loadApps reads every *.json file in dir as one app definition (see
 // DecodeApp), in file name order. Other files are ignored. An error names
 // the file; two files defining one app ID are an error too.
-func LoadApps(dir string) ([]App, error) {
+func loadApps(dir string) ([]App, error) {
 	apps, _, err := readAppDir(dir)
 	return apps, err
 }
 
-// readAppDir is LoadApps that also returns the file each app came from.
+// readAppDir is loadApps that also returns the file each app came from.
 func readAppDir(dir string) ([]App, map[string]string, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
@@ -39,7 +39,7 @@ func readAppDir(dir string) ([]App, map[string]string, error) {
 			return nil, nil, err
 		}
 		if other, ok := files[a.ID]; ok {
-			return nil, nil, fmt.Errorf("%s: app %q is also defined in %s: %w", p, a.ID, other, ErrExists)
+			return nil, nil, fmt.Errorf("%s: app %q is also defined in %s: %w", p, a.ID, other, errExists)
 		}
 		files[a.ID] = p
 		apps = append(apps, a)
@@ -63,7 +63,7 @@ func readAppFile(path string) (App, error) {
 // appFileName is the file an app is saved to when it did not come from a
 // file: its ID with '/' as '_' ("/a/web" → "a_web.json").
 func appFileName(id string) string {
-	return strings.TrimSuffix(TaskIDPrefix(id), ".") + ".json"
+	return strings.TrimSuffix(taskIDPrefix(id), ".") + ".json"
 }
 
 // writeAppFile saves an app as indented JSON (atomicfile: a crash never

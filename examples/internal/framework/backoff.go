@@ -25,7 +25,7 @@ func (st *appState) delay() time.Duration {
 // resetBackoffIfStable forgets an app's failures once it has run stably: no
 // failure for StableAfter and a task (ended, when given, or still running)
 // that ran for StableAfter.
-func (s *Scheduler) resetBackoffIfStable(st *appState, now time.Time, ended *task) {
+func (s *scheduler) resetBackoffIfStable(st *appState, now time.Time, ended *task) {
 	stable := s.cfg.StableAfter
 	if st.failures == 0 || now.Sub(st.lastFailure) < stable {
 		return

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/framework"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
 // BenchmarkSubmitToRunning measures the time from posting an app with 100
@@ -37,16 +38,16 @@ func benchSubmitToRunning(b *testing.B, instances int, alloc time.Duration) {
 		if code := do(b, http.MethodPost, c.fwURL+"/v2/apps", body, nil); code != http.StatusCreated {
 			b.Fatalf("POST: %d", code)
 		}
-		waitFor(b, 60*time.Second, "all instances running", func() bool { return c.app(id).TasksRunning == instances })
+		testenv.Eventually(b, 60*time.Second, func() bool { return c.app(id).TasksRunning == instances }, "all instances running")
 		total += time.Since(start)
 
 		b.StopTimer()
 		do(b, http.MethodDelete, c.fwURL+"/v2/apps"+id, "", nil)
-		waitFor(b, 60*time.Second, "the app's tasks to end", func() bool {
+		testenv.Eventually(b, 60*time.Second, func() bool {
 			var out struct{ Tasks []framework.TaskView }
 			do(b, http.MethodGet, c.fwURL+"/v2/tasks", "", &out)
 			return len(out.Tasks) == 0
-		})
+		}, "the app's tasks to end")
 		b.StartTimer()
 	}
 	b.ReportMetric(total.Seconds()/float64(b.N), "s-to-running/app")

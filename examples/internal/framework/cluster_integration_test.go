@@ -14,11 +14,16 @@ import (
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 	"github.com/gleaner/gleaner/examples/internal/framework"
+	"github.com/gleaner/gleaner/examples/internal/metricstest"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
 func TestAppSpreadsAndMovesOffADeletedAttribute(t *testing.T) {
 	c := startCluster(t)
-	store := attrs.NewEtcdStore(c.cli, attrs.WithPrefix(c.prefix))
+	store, err := attrs.NewEtcdStore(c.cli, attrs.WithPrefix(c.prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Attributes live in etcd only: the agents register none.
 	for i, rack := range []string{"r1", "r2", "r3"} {
 		id := "a" + string(rune('1'+i))
@@ -35,7 +40,7 @@ func TestAppSpreadsAndMovesOffADeletedAttribute(t *testing.T) {
 	if code != http.StatusCreated || created.ID != "/web" {
 		t.Fatalf("POST /v2/apps: %d %+v", code, created)
 	}
-	waitFor(t, 10*time.Second, "6 tasks running", func() bool { return c.app("/web").TasksRunning == 6 })
+	testenv.Eventually(t, 30*time.Second, func() bool { return c.app("/web").TasksRunning == 6 }, "6 tasks running")
 	perAgent := map[string]int{}
 	for id, a := range c.agents {
 		perAgent[id] = len(a.running())
@@ -54,9 +59,9 @@ func TestAppSpreadsAndMovesOffADeletedAttribute(t *testing.T) {
 	if _, err := store.Delete(context.Background(), "a2", "rack"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "a2's tasks to move to a4", func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		return len(c.agents["a2"].running()) == 0 && len(c.agents["a4"].running()) == 2
-	})
+	}, "a2's tasks to move to a4")
 	t.Logf("tasks moved %s after the attribute was deleted", time.Since(deleted).Round(time.Millisecond))
 	replaced := []string{}
 	for _, id := range c.agents["a4"].running() {
@@ -68,10 +73,10 @@ func TestAppSpreadsAndMovesOffADeletedAttribute(t *testing.T) {
 	if !slices.Equal(replaced, onA2) {
 		t.Fatalf("replacements name %v, want a2's tasks %v", replaced, onA2)
 	}
-	waitFor(t, 5*time.Second, "the app to settle", func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		st := c.app("/web")
 		return st.TasksRunning == 6 && st.TasksKilling == 0 && st.Pending == nil
-	})
+	}, "the app to settle")
 	ms, err := api.NewClient([]string{c.master.URL()}, asPrincipal(t, "operator/ops")).State(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -105,10 +110,10 @@ func TestFailingAppBacksOffAndPendingReasonsReachTheMaster(t *testing.T) {
 		"backoffSeconds":0.1,"backoffFactor":2,"maxLaunchDelaySeconds":0.4}`, nil)
 	do(t, http.MethodPost, c.fwURL+"/v2/apps", `{"id":"big","cmd":"sleep 1","cpus":4,"mem":16}`, nil)
 
-	waitFor(t, 10*time.Second, "three failures of /crash", func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		b := c.app("/crash").Backoff
 		return b != nil && b.Failures >= 3
-	})
+	}, "three failures of /crash")
 	st := c.app("/crash")
 	if f := st.LastTaskFailure; f == nil || f.State != api.TaskFailed || f.Message != "exited with status 1" || f.AgentID != "a1" || f.Host != "host-a1" {
 		t.Fatalf("lastTaskFailure = %+v", st.LastTaskFailure)
@@ -126,7 +131,7 @@ func TestFailingAppBacksOffAndPendingReasonsReachTheMaster(t *testing.T) {
 	if big.Pending == nil || big.Pending.Reason != "cpus: 1" {
 		t.Fatalf("/big pending = %+v, want reason %q", big.Pending, "cpus: 1")
 	}
-	waitFor(t, 5*time.Second, "the master to show /big pending", func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		ms, err := api.NewClient([]string{c.master.URL()}, asPrincipal(t, "operator/ops")).State(context.Background())
 		if err != nil {
 			return false
@@ -138,7 +143,7 @@ func TestFailingAppBacksOffAndPendingReasonsReachTheMaster(t *testing.T) {
 			}
 		}
 		return false
-	})
+	}, "the master to show /big pending")
 }
 
 func TestRestartedFrameworkAdoptsItsTasks(t *testing.T) {
@@ -155,7 +160,7 @@ func TestRestartedFrameworkAdoptsItsTasks(t *testing.T) {
 	go func() { done <- f1.Run(ctx) }()
 	c.fwURL = f1.Addr()
 	do(t, http.MethodPost, c.fwURL+"/v2/apps", `{"id":"keep","cmd":"sleep 1000","cpus":0.5,"mem":32,"instances":3}`, nil)
-	waitFor(t, 10*time.Second, "3 tasks running", func() bool { return c.app("/keep").TasksRunning == 3 })
+	testenv.Eventually(t, 30*time.Second, func() bool { return c.app("/keep").TasksRunning == 3 }, "3 tasks running")
 	id := f1.FrameworkID()
 	stop()
 	if err := <-done; err != nil {
@@ -163,14 +168,20 @@ func TestRestartedFrameworkAdoptsItsTasks(t *testing.T) {
 	}
 
 	// A new framework process: same apps directory, same framework ID.
+	suppressed := func() float64 {
+		return metricstest.Value(t, c.master.URL()+api.PathMetrics, "gleaner_master_http_requests_total", "route", api.PathSuppress)
+	}
+	suppressedBefore := suppressed()
 	c.startFramework(framework.Config{AppsDir: dir, FrameworkID: id})
-	waitFor(t, 10*time.Second, "the tasks to be adopted", func() bool { return c.app("/keep").TasksRunning == 3 })
+	testenv.Eventually(t, 30*time.Second, func() bool { return c.app("/keep").TasksRunning == 3 }, "the tasks to be adopted")
 	for _, tv := range c.app("/keep").Tasks {
 		if tv.Host != "host-a1" || tv.AgentID != "a1" {
 			t.Fatalf("adopted task %+v does not know its agent", tv)
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // a few allocation rounds
+	// The new framework suppresses offers once it knows nothing is pending:
+	// had it lost the tasks, it would revive offers and launch them again.
+	testenv.Eventually(t, 30*time.Second, func() bool { return suppressed() > suppressedBefore }, "the restarted framework to suppress offers")
 	if st := c.app("/keep"); st.TasksRunning != 3 || st.TasksStaged != 0 || st.Pending != nil {
 		t.Fatalf("after the restart: %+v", st)
 	}
@@ -185,7 +196,10 @@ func TestRestartedFrameworkAdoptsItsTasks(t *testing.T) {
 func TestRunStopsEverything(t *testing.T) {
 	c := startCluster(t)
 	c.addAgent("a1", "cpus:4;mem:4096", nil)
-	time.Sleep(100 * time.Millisecond)
+	// The agent's goroutines are all up once its reports arrive.
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		return metricstest.Value(t, c.master.URL()+api.PathMetrics, "gleaner_master_http_requests_total", "route", api.PathAgentReport) >= 2
+	}, "two reports from a1")
 	before := runtime.NumGoroutine()
 	ctx, stop := context.WithCancel(context.Background())
 	f, err := framework.New(framework.Config{Masters: []string{c.master.URL()}, Listen: "127.0.0.1:0",
@@ -195,7 +209,7 @@ func TestRunStopsEverything(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
-	waitFor(t, 10*time.Second, "subscription", func() bool { return f.FrameworkID() != "" })
+	testenv.Eventually(t, 30*time.Second, func() bool { return f.FrameworkID() != "" }, "subscription")
 	ops := operator(t)
 	resp, err := ops.Get(f.Addr() + "/v2/apps")
 	if err != nil {
@@ -215,9 +229,9 @@ func TestRunStopsEverything(t *testing.T) {
 	if _, err := ops.Get(f.Addr() + "/ping"); err == nil {
 		t.Fatal("the API still answers after Run returned")
 	}
-	waitFor(t, 5*time.Second, "the framework's goroutines to end", func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		return runtime.NumGoroutine() <= before
-	})
+	}, "the framework's goroutines to end")
 }
 
 func TestTasksOfAGoneAgentArePlacedElsewhereWithoutBackoff(t *testing.T) {
@@ -235,14 +249,14 @@ func TestTasksOfAGoneAgentArePlacedElsewhereWithoutBackoff(t *testing.T) {
 	c.addAgent("a1", "cpus:4;mem:4096", nil)
 	c.startFramework(framework.Config{})
 	do(t, http.MethodPost, c.fwURL+"/v2/apps", `{"id":"move","cmd":"sleep 1000","cpus":1,"mem":64,"instances":2,"backoffSeconds":60}`, nil)
-	waitFor(t, 10*time.Second, "2 tasks on a1", func() bool { return len(c.agents["a1"].running()) == 2 })
+	testenv.Eventually(t, 30*time.Second, func() bool { return len(c.agents["a1"].running()) == 2 }, "2 tasks on a1")
 
 	c.addAgent("a2", "cpus:4;mem:4096", nil)
 	if err := reg.Close(); err != nil {
 		t.Fatal(err)
 	}
 	<-regDone
-	waitFor(t, 10*time.Second, "both tasks running on a2", func() bool { return len(c.agents["a2"].running()) == 2 })
+	testenv.Eventually(t, 30*time.Second, func() bool { return len(c.agents["a2"].running()) == 2 }, "both tasks running on a2")
 	st := c.app("/move")
 	if st.Backoff != nil {
 		t.Fatalf("losing the agent backed the app off: %+v", st.Backoff)
@@ -258,24 +272,24 @@ func TestFrameworkFollowsANewLeaderAndKeepsItsTasks(t *testing.T) {
 	c.addAgent("a1", "cpus:4;mem:4096", nil)
 	c.startFramework(framework.Config{})
 	do(t, http.MethodPost, c.fwURL+"/v2/apps", `{"id":"ha","cmd":"sleep 1000","cpus":0.5,"mem":32,"instances":3}`, nil)
-	waitFor(t, 10*time.Second, "3 tasks running", func() bool { return c.app("/ha").TasksRunning == 3 })
+	testenv.Eventually(t, 30*time.Second, func() bool { return c.app("/ha").TasksRunning == 3 }, "3 tasks running")
 	id := c.fw.FrameworkID()
 
 	// The leader stops (and resigns); the second master takes over, and the
 	// framework subscribes to it again with the same ID.
 	c.stopMaster(0)
-	waitFor(t, 15*time.Second, "the second master to lead", m2.IsLeader)
-	waitFor(t, 15*time.Second, "the framework to resubscribe", func() bool {
+	testenv.Eventually(t, 30*time.Second, m2.IsLeader, "the second master to lead")
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		var info framework.Info
 		do(t, http.MethodGet, c.fwURL+"/v2/info", "", &info)
 		return info.Connected && info.Master == m2.URL()
-	})
+	}, "the framework to resubscribe")
 	if got := c.fw.FrameworkID(); got != id {
 		t.Fatalf("framework ID after failover = %q, want %q", got, id)
 	}
 	// Nothing was lost or launched again; new work still launches.
 	do(t, http.MethodPut, c.fwURL+"/v2/apps/ha", `{"cmd":"sleep 1000","cpus":0.5,"mem":32,"instances":4}`, nil)
-	waitFor(t, 10*time.Second, "4 tasks running", func() bool { return c.app("/ha").TasksRunning == 4 })
+	testenv.Eventually(t, 30*time.Second, func() bool { return c.app("/ha").TasksRunning == 4 }, "4 tasks running")
 	c.agents["a1"].mu.Lock()
 	launched := len(c.agents["a1"].launched)
 	c.agents["a1"].mu.Unlock()

@@ -22,6 +22,7 @@ import (
 	"github.com/gleaner/gleaner/examples/internal/framework"
 	"github.com/gleaner/gleaner/examples/internal/master"
 	"github.com/gleaner/gleaner/internal/etcdtest"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
 var prefixSeq atomic.Int64
@@ -60,7 +61,7 @@ func startClusterWith(t testing.TB, alloc time.Duration) *cluster {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	t.Cleanup(c.stop)
 	c.master = c.addMaster()
-	waitFor(t, 15*time.Second, "master to lead", c.master.IsLeader)
+	testenv.Eventually(t, 30*time.Second, c.master.IsLeader, "master to lead")
 	return c
 }
 
@@ -136,7 +137,7 @@ func (c *cluster) startFramework(cfg framework.Config) {
 			c.t.Errorf("framework: %v", err)
 		}
 	})
-	waitFor(c.t, 10*time.Second, "framework to subscribe", func() bool { return f.FrameworkID() != "" })
+	testenv.Eventually(c.t, 30*time.Second, func() bool { return f.FrameworkID() != "" }, "framework to subscribe")
 }
 
 // simAgent is an agent without a machine: it registers, reports, and
@@ -278,17 +279,6 @@ func (c *cluster) app(id string) framework.AppStatus {
 		c.t.Fatalf("GET app %s: %d", id, code)
 	}
 	return out.App
-}
-
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // launchedOf returns when the agent received each launch of an app.

@@ -20,9 +20,11 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultName   = "marathon"
-	DefaultListen = "127.0.0.1:8080"
-	DefaultTick   = time.Second
+	DefaultName        = "marathon"
+	DefaultListen      = "127.0.0.1:8080"
+	DefaultRefuse      = 5 * time.Second
+	DefaultStableAfter = 30 * time.Second
+	defaultTick        = time.Second
 )
 
 // Config configures a Framework.
@@ -57,7 +59,7 @@ type Config struct {
 	// reset (default DefaultStableAfter).
 	StableAfter time.Duration
 	// Tick is how often timed work runs: backoff expiry, kill retries
-	// (default DefaultTick).
+	// (default defaultTick).
 	Tick time.Duration
 
 	// TLS is the framework's identity, a certificate naming
@@ -101,7 +103,7 @@ type Framework struct {
 	ownTransport *http.Transport
 
 	mu          sync.Mutex // guards the fields below
-	sched       *Scheduler
+	sched       *scheduler
 	files       map[string]string // app ID → the file it is saved in
 	frameworkID string
 	connected   bool
@@ -112,7 +114,7 @@ type Framework struct {
 // the work. Close releases the listener of a Framework that never ran.
 func New(cfg Config) (*Framework, error) {
 	if len(cfg.Masters) == 0 {
-		return nil, fmt.Errorf("%w: no master URL", ErrInvalid)
+		return nil, fmt.Errorf("%w: no master URL", errInvalid)
 	}
 	if cfg.Name == "" {
 		cfg.Name = DefaultName
@@ -124,18 +126,18 @@ func New(cfg Config) (*Framework, error) {
 		cfg.Refuse = DefaultRefuse
 	}
 	if cfg.Tick <= 0 {
-		cfg.Tick = DefaultTick
+		cfg.Tick = defaultTick
 	}
 	if cfg.Weight < 0 {
-		return nil, fmt.Errorf("%w: weight %v is negative", ErrInvalid, cfg.Weight)
+		return nil, fmt.Errorf("%w: weight %v is negative", errInvalid, cfg.Weight)
 	}
 	switch {
 	case cfg.TLS == nil && !cfg.Insecure:
-		return nil, fmt.Errorf("%w: %w: Config.TLS is required (or Insecure for plaintext)", ErrInvalid, auth.ErrNoTLS)
+		return nil, fmt.Errorf("%w: %w: Config.TLS is required (or Insecure for plaintext)", errInvalid, auth.ErrNoTLS)
 	case cfg.TLS != nil && cfg.Insecure:
-		return nil, fmt.Errorf("%w: Config.TLS and Config.Insecure: choose one", ErrInvalid)
+		return nil, fmt.Errorf("%w: Config.TLS and Config.Insecure: choose one", errInvalid)
 	case cfg.TLS != nil && cfg.TLS.Certificate() == nil:
-		return nil, fmt.Errorf("%w: Config.TLS: no certificate to serve the API with", ErrInvalid)
+		return nil, fmt.Errorf("%w: Config.TLS: no certificate to serve the API with", errInvalid)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -144,7 +146,7 @@ func New(cfg Config) (*Framework, error) {
 	f := &Framework{
 		cfg:         cfg,
 		log:         log,
-		sched:       NewScheduler(SchedulerConfig{Strategy: cfg.Strategy, StableAfter: cfg.StableAfter}),
+		sched:       newScheduler(schedulerConfig{Strategy: cfg.Strategy, StableAfter: cfg.StableAfter}),
 		files:       make(map[string]string),
 		wake:        make(chan struct{}, 1),
 		frameworkID: cfg.FrameworkID,
@@ -173,11 +175,11 @@ func New(cfg Config) (*Framework, error) {
 		}
 	}
 	for _, a := range cfg.Apps {
-		if err := a.Normalize(); err != nil {
+		if err := a.normalize(); err != nil {
 			return nil, err
 		}
 		if _, ok := f.files[a.ID]; ok || slicesContainsID(apps, a.ID) {
-			return nil, fmt.Errorf("app %q given twice: %w", a.ID, ErrExists)
+			return nil, fmt.Errorf("app %q given twice: %w", a.ID, errExists)
 		}
 		apps = append(apps, a)
 	}
@@ -186,7 +188,7 @@ func New(cfg Config) (*Framework, error) {
 	}
 
 	f.metrics = newMetrics(f)
-	f.srv = &http.Server{Handler: f.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	f.srv = &http.Server{Handler: f.handler(), ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("framework API: %w", err)
@@ -225,15 +227,6 @@ func slicesContainsID(apps []App, id string) bool {
 		}
 	}
 	return false
-}
-
-// Run is New followed by Framework.Run.
-func Run(ctx context.Context, cfg Config) error {
-	f, err := New(cfg)
-	if err != nil {
-		return err
-	}
-	return f.Run(ctx)
 }
 
 // Addr returns the base URL of the HTTP API, "https://127.0.0.1:8080".
@@ -348,32 +341,5 @@ func ParseStrategy(s string) (offer.Strategy, error) {
 			return st, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: strategy %q (want binpack, spread or firstfit)", ErrInvalid, s)
-}
-
-// Apps returns the status of every app, as GET /v2/apps shows it.
-func (f *Framework) Apps() []AppStatus {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.sched.Apps()
-}
-
-// PutApp creates or replaces an app, as PUT /v2/apps/{id} does: it is
-// normalized, saved in the apps directory if there is one, and scheduled.
-func (f *Framework) PutApp(a App) (AppStatus, error) {
-	if err := a.Normalize(); err != nil {
-		return AppStatus{}, err
-	}
-	st, _, err := f.putApp(a, true)
-	return st, err
-}
-
-// RemoveApp deletes an app and kills its tasks, as DELETE /v2/apps/{id}
-// does. An unknown app is ErrNotFound.
-func (f *Framework) RemoveApp(id string) error {
-	id, err := NormalizeID(id)
-	if err != nil {
-		return err
-	}
-	return f.deleteApp(id)
+	return 0, fmt.Errorf("%w: strategy %q (want binpack, spread or firstfit)", errInvalid, s)
 }

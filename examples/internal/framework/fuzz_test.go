@@ -12,7 +12,7 @@ import (
 )
 
 // FuzzDecodeApp feeds arbitrary bytes to the app reader. It must never
-// panic; it must either refuse with ErrInvalid or return an app that is
+// panic; it must either refuse with errInvalid or return an app that is
 // already normal, survives a JSON round trip unchanged, and can be
 // scheduled.
 func FuzzDecodeApp(f *testing.F) {
@@ -36,13 +36,13 @@ func FuzzDecodeApp(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := DecodeApp(bytes.NewReader(data))
 		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			if !errors.Is(err, errInvalid) {
+				t.Fatalf("error %v does not wrap errInvalid", err)
 			}
 			return
 		}
 		again := a
-		if err := again.Normalize(); err != nil || !sameDefinition(a, again) {
+		if err := again.normalize(); err != nil || !sameDefinition(a, again) {
 			t.Fatalf("a decoded app is not normal: %v\n%+v\n%+v", err, a, again)
 		}
 		enc, err := json.Marshal(a)
@@ -56,11 +56,11 @@ func FuzzDecodeApp(f *testing.F) {
 		if !sameDefinition(a, b) {
 			t.Fatalf("round trip changed the app:\n%+v\n%+v", a, b)
 		}
-		res, err := a.Resources()
+		res, err := a.resources()
 		if err != nil {
 			t.Fatalf("resources of a valid app: %v", err)
 		}
-		s := NewScheduler(SchedulerConfig{})
+		s := newScheduler(schedulerConfig{})
 		s.PutApp(a)
 		all := offer.MustParseResources("cpus:64;mem:65536;disk:65536")
 		plan := s.ResourceOffers([]offer.Offer{{ID: "o1", AgentID: "a1", Hostname: "h1",

@@ -45,26 +45,26 @@ func newMetrics(f *Framework) *metrics {
 			Name: "offer_match_seconds", Help: "Time to match a batch of offers.",
 			Buckets: prometheus.ExponentialBuckets(1e-5, 4, 10)}),
 	}
-	counts := func(pick func(Counts) int) func() float64 {
+	counts := func(pick func(stateCounts) int) func() float64 {
 		return func() float64 {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			return float64(pick(f.sched.Counts()))
 		}
 	}
-	gauge := func(name, help string, pick func(Counts) int) prometheus.Collector {
+	gauge := func(name, help string, pick func(stateCounts) int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help}, counts(pick))
 	}
 	m.registry.MustRegister(
 		m.subscriptions, m.subscriptionErrors, m.offers, m.declined, m.launched,
 		m.updates, m.kills, m.callErrors, m.matchSeconds,
-		gauge("apps", "Apps defined.", func(c Counts) int { return c.Apps }),
-		gauge("instances_wanted", "Instances the apps ask for.", func(c Counts) int { return c.Instances }),
-		gauge("instances_pending", "Instances waiting for a launch.", func(c Counts) int { return c.Pending }),
-		gauge("tasks_staged", "Tasks launched and not yet running.", func(c Counts) int { return c.Staged }),
-		gauge("tasks_running", "Tasks running.", func(c Counts) int { return c.Running }),
-		gauge("tasks_killing", "Tasks being killed.", func(c Counts) int { return c.Killing }),
-		gauge("apps_backed_off", "Apps waiting out their launch backoff.", func(c Counts) int { return c.BackedOff }),
+		gauge("apps", "Apps defined.", func(c stateCounts) int { return c.Apps }),
+		gauge("instances_wanted", "Instances the apps ask for.", func(c stateCounts) int { return c.Instances }),
+		gauge("instances_pending", "Instances waiting for a launch.", func(c stateCounts) int { return c.Pending }),
+		gauge("tasks_staged", "Tasks launched and not yet running.", func(c stateCounts) int { return c.Staged }),
+		gauge("tasks_running", "Tasks running.", func(c stateCounts) int { return c.Running }),
+		gauge("tasks_killing", "Tasks being killed.", func(c stateCounts) int { return c.Killing }),
+		gauge("apps_backed_off", "Apps waiting out their launch backoff.", func(c stateCounts) int { return c.BackedOff }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "connected",
 			Help: "1 while subscribed to the master."}, func() float64 {
 			f.mu.Lock()
@@ -105,7 +105,10 @@ func (c *appCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *appCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, a := range c.f.Apps() {
+	c.f.mu.Lock()
+	apps := c.f.sched.Apps()
+	c.f.mu.Unlock()
+	for _, a := range apps {
 		pending, failures := 0, 0
 		if a.Pending != nil {
 			pending = a.Pending.Instances

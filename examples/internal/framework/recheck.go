@@ -14,7 +14,7 @@ import (
 // attributes, as the master's attribute-change event does. Tasks there
 // whose app's constraints no longer hold are killed (see TakeKills) and
 // their instances become pending again.
-func (s *Scheduler) AgentChanged(agentID, hostname string, attrs map[string]string) {
+func (s *scheduler) AgentChanged(agentID, hostname string, attrs map[string]string) {
 	if hostname == "" {
 		hostname = s.agents[agentID].hostname
 	}
@@ -26,7 +26,7 @@ func (s *Scheduler) AgentChanged(agentID, hostname string, attrs map[string]stri
 // AgentGone tells the scheduler that an agent and its tasks are gone. The
 // tasks are dropped as LOST without counting against their apps' backoff,
 // and their instances become pending again.
-func (s *Scheduler) AgentGone(agentID string) {
+func (s *scheduler) AgentGone(agentID string) {
 	delete(s.agents, agentID)
 	for _, id := range s.appIDs() {
 		st := s.apps[id]
@@ -42,13 +42,16 @@ func (s *Scheduler) AgentGone(agentID string) {
 		}
 		if st.deleted && len(st.tasks) == 0 {
 			delete(s.apps, id)
+			continue
 		}
+		s.converge(st)
 	}
+	s.progress()
 }
 
 // learnAgent records an agent's hostname and attributes and reports whether
 // they differ from what its tasks were placed (or last checked) with.
-func (s *Scheduler) learnAgent(agentID, hostname string, attrs map[string]string) bool {
+func (s *scheduler) learnAgent(agentID, hostname string, attrs map[string]string) bool {
 	s.agents[agentID] = agent{hostname: hostname, attrs: attrs}
 	changed := false
 	for _, t := range s.tasks {
@@ -67,7 +70,7 @@ func (s *Scheduler) learnAgent(agentID, hostname string, attrs map[string]string
 // the changed agent goes. GROUP_BY is judged only on whether the agent
 // still has the field: an uneven spread is a reason to place new tasks
 // elsewhere, not to kill running ones.
-func (s *Scheduler) recheck(changed []string) {
+func (s *scheduler) recheck(changed []string) {
 	for _, id := range s.appIDs() {
 		st := s.apps[id]
 		if st.deleted || len(st.app.Constraints) == 0 {
@@ -89,7 +92,7 @@ func (s *Scheduler) recheck(changed []string) {
 				continue
 			}
 			if c, ok := violated(st.app.Constraints, t, kept); ok {
-				s.kill(t, KillConstraint, fmt.Sprintf("constraint %s no longer holds on agent %s", c, t.agentID))
+				s.kill(t, killConstraint, fmt.Sprintf("constraint %s no longer holds on agent %s", c, t.agentID))
 				continue
 			}
 			kept = append(kept, t.placement())

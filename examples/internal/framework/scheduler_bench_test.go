@@ -31,7 +31,7 @@ func BenchmarkResourceOffers(b *testing.B) {
 	b.ReportAllocs()
 	launched := 0
 	for b.Loop() {
-		s := NewScheduler(SchedulerConfig{})
+		s := newScheduler(schedulerConfig{})
 		for _, a := range apps {
 			s.PutApp(a)
 		}

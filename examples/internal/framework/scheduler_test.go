@@ -24,21 +24,21 @@ func (c *fakeClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
 type testCluster struct {
 	t      *testing.T
 	clock  *fakeClock
-	s      *Scheduler
+	s      *scheduler
 	agents []offer.Agent
 	offers int
 }
 
-func newTestCluster(t *testing.T, cfg SchedulerConfig) *testCluster {
+func newTestCluster(t *testing.T, cfg schedulerConfig) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, clock: &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}}
 	cfg.Now = c.clock.Now
 	n := 0
 	cfg.NewTaskID = func(appID string) string {
 		n++
-		return fmt.Sprintf("%s%d", TaskIDPrefix(appID), n)
+		return fmt.Sprintf("%s%d", taskIDPrefix(appID), n)
 	}
-	c.s = NewScheduler(cfg)
+	c.s = newScheduler(cfg)
 	return c
 }
 
@@ -64,7 +64,7 @@ func (c *testCluster) setAttrs(id string, attrs map[string]string) {
 
 // offerAll offers every agent's free resources and applies the plan to
 // the agents' free resources, as the master would.
-func (c *testCluster) offerAll() Plan {
+func (c *testCluster) offerAll() offerPlan {
 	c.t.Helper()
 	var offers []offer.Offer
 	for _, a := range c.agents {
@@ -87,7 +87,7 @@ func (c *testCluster) offerAll() Plan {
 	return plan
 }
 
-func launches(p Plan) []api.TaskInfo {
+func launches(p offerPlan) []api.TaskInfo {
 	var out []api.TaskInfo
 	for _, a := range p.Accept {
 		out = append(out, a.Tasks...)
@@ -103,7 +103,7 @@ func (c *testCluster) status(taskID string, state api.TaskState, reason string) 
 }
 
 // runAll reports the launches of a plan running.
-func (c *testCluster) runAll(p Plan) {
+func (c *testCluster) runAll(p offerPlan) {
 	c.run(launches(p))
 }
 
@@ -146,7 +146,7 @@ func (c *testCluster) appStatus(id string) AppStatus {
 func TestGroupBySpreadsSixInstancesOverThreeRacks(t *testing.T) {
 	for _, strategy := range []offer.Strategy{offer.BinPack, offer.FirstFit, offer.Spread} {
 		t.Run(strategy.String(), func(t *testing.T) {
-			c := newTestCluster(t, SchedulerConfig{Strategy: strategy})
+			c := newTestCluster(t, schedulerConfig{Strategy: strategy})
 			// Six agents, two per rack, each big enough for all six tasks:
 			// only the constraint spreads them.
 			for i := range 6 {
@@ -174,7 +174,7 @@ func TestGroupBySpreadsSixInstancesOverThreeRacks(t *testing.T) {
 }
 
 func TestGroupByWaitsForTheThirdRack(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:8;mem:8192", "rack=r1")
 	c.addAgent("a2", "cpus:8;mem:8192", "rack=r2")
 	c.s.PutApp(mustApp(t, `{"id":"web","cmd":"x","cpus":1,"instances":6,"constraints":[["rack","GROUP_BY","3"]]}`))
@@ -194,7 +194,7 @@ func TestGroupByWaitsForTheThirdRack(t *testing.T) {
 }
 
 func TestPendingReasonCountsRejectedOffers(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:2;mem:8192", "rack=r1")
 	c.addAgent("a2", "cpus:2;mem:8192", "rack=r2")
 	c.addAgent("a3", "cpus:8;mem:8192", "rack=r3")
@@ -234,7 +234,7 @@ func TestAttributeRemovalKillsAndReplaces(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newTestCluster(t, SchedulerConfig{})
+			c := newTestCluster(t, schedulerConfig{})
 			c.addAgent("a1", "cpus:4;mem:4096", "rack=r1", "ssd=true")
 			c.addAgent("a2", "cpus:4;mem:4096", "rack=r2", "ssd=true")
 			c.s.PutApp(mustApp(t, `{"id":"db","cmd":"x","cpus":1,"instances":2,
@@ -255,11 +255,11 @@ func TestAttributeRemovalKillsAndReplaces(t *testing.T) {
 			c.setAttrs("a2", tt.attrs)
 			c.s.AgentChanged("a2", "host-a2", tt.attrs)
 			kills := c.s.TakeKills()
-			if len(kills) != 1 || kills[0].TaskID != onA2 || kills[0].Cause != KillConstraint ||
+			if len(kills) != 1 || kills[0].TaskID != onA2 || kills[0].Cause != killConstraint ||
 				!strings.HasPrefix(kills[0].Reason, api.ReasonConstraint) {
 				t.Fatalf("kills = %+v, want the task on a2 for its constraint", kills)
 			}
-			if call := c.s.OfferCall(); call != OfferRevive {
+			if call := c.s.OfferCall(); call != offerRevive {
 				t.Fatalf("offer call after the kill = %v, want revive", call)
 			}
 			// The replacement goes to a new agent that qualifies, naming the
@@ -280,19 +280,19 @@ func TestAttributeRemovalKillsAndReplaces(t *testing.T) {
 }
 
 func TestAttributeChangeSeenInOffersKillsToo(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:4;mem:4096", "zone=east")
 	c.s.PutApp(mustApp(t, `{"id":"e","cmd":"x","cpus":1,"constraints":[["zone","IS","east"]]}`))
 	c.runAll(c.offerAll())
 	c.setAttrs("a1", map[string]string{"zone": "west"})
 	c.offerAll() // the offer carries the new attributes
-	if kills := c.s.TakeKills(); len(kills) != 1 || kills[0].Cause != KillConstraint {
+	if kills := c.s.TakeKills(); len(kills) != 1 || kills[0].Cause != killConstraint {
 		t.Fatalf("kills = %+v, want one for the constraint", kills)
 	}
 }
 
 func TestUniqueValueChangeKillsOnlyTheChangedAgentsTask(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:4;mem:4096", "rack=r1")
 	c.addAgent("a2", "cpus:4;mem:4096", "rack=r2")
 	c.s.PutApp(mustApp(t, `{"id":"u","cmd":"x","cpus":1,"instances":2,"constraints":[["rack","UNIQUE"]]}`))
@@ -309,7 +309,7 @@ func TestUniqueValueChangeKillsOnlyTheChangedAgentsTask(t *testing.T) {
 }
 
 func TestUnrelatedAttributeChangeKillsNothing(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:4;mem:4096", "rack=r1")
 	c.s.PutApp(mustApp(t, `{"id":"g","cmd":"x","cpus":1,"instances":2,"constraints":[["rack","GROUP_BY"]]}`))
 	c.runAll(c.offerAll())
@@ -320,7 +320,7 @@ func TestUnrelatedAttributeChangeKillsNothing(t *testing.T) {
 }
 
 func TestFailedTasksRestartWithExponentialBackoff(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{StableAfter: time.Minute})
+	c := newTestCluster(t, schedulerConfig{StableAfter: time.Minute})
 	c.addAgent("a1", "cpus:4;mem:4096")
 	c.s.PutApp(mustApp(t, `{"id":"crash","cmd":"exit 1","cpus":1,
 		"backoffSeconds":1,"backoffFactor":2,"maxLaunchDelaySeconds":5}`))
@@ -350,7 +350,7 @@ func TestFailedTasksRestartWithExponentialBackoff(t *testing.T) {
 		if st.Pending == nil || !strings.HasPrefix(st.Pending.Reason, "backoff") {
 			t.Fatalf("failure %d: pending = %+v, want a backoff reason", i+1, st.Pending)
 		}
-		if call := c.s.OfferCall(); call != OfferSuppress {
+		if call := c.s.OfferCall(); call != offerSuppress {
 			t.Fatalf("failure %d: offer call in backoff = %v, want suppress", i+1, call)
 		}
 		c.clock.Advance(want - time.Millisecond)
@@ -360,7 +360,7 @@ func TestFailedTasksRestartWithExponentialBackoff(t *testing.T) {
 		}
 		c.clock.Advance(time.Millisecond)
 		c.s.Tick()
-		if call := c.s.OfferCall(); call != OfferRevive {
+		if call := c.s.OfferCall(); call != offerRevive {
 			t.Fatalf("failure %d: offer call when the backoff ends = %v, want revive", i+1, call)
 		}
 	}
@@ -380,7 +380,7 @@ func TestFailedTasksRestartWithExponentialBackoff(t *testing.T) {
 }
 
 func TestStableRunResetsBackoffAtFailure(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{StableAfter: time.Minute})
+	c := newTestCluster(t, schedulerConfig{StableAfter: time.Minute})
 	c.addAgent("a1", "cpus:4;mem:4096")
 	c.s.PutApp(mustApp(t, `{"id":"x","cmd":"x","cpus":1,"backoffSeconds":1,"backoffFactor":2}`))
 	for range 3 { // three quick failures: the delay is 4 s
@@ -402,7 +402,7 @@ func TestStableRunResetsBackoffAtFailure(t *testing.T) {
 }
 
 func TestScaleUpAndDown(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	app, first := c.startApp(`{"id":"s","cmd":"x","cpus":1,"instances":2}`)
 
 	app.Instances = 4
@@ -422,7 +422,7 @@ func TestScaleUpAndDown(t *testing.T) {
 	c.s.PutApp(app)
 	var killed []string
 	for _, k := range c.s.TakeKills() {
-		if k.Cause != KillScale {
+		if k.Cause != killScale {
 			t.Fatalf("kill cause %q, want scale", k.Cause)
 		}
 		killed = append(killed, k.TaskID)
@@ -437,20 +437,31 @@ func TestScaleUpAndDown(t *testing.T) {
 }
 
 func TestUpdateReplacesEveryTask(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	app, old := c.startApp(`{"id":"u","cmd":"v1","cpus":1,"instances":2}`)
 	c.clock.Advance(time.Second)
 	app.Cmd = "v2"
 	if created := c.s.PutApp(app); created {
 		t.Fatal("update reported as created")
 	}
-	kills := c.s.TakeKills()
-	if len(kills) != 2 || kills[0].Cause != KillUpdate {
-		t.Fatalf("kills = %+v, want both old tasks for the update", kills)
+	// Marathon's default strategy (minimumHealthCapacity 1,
+	// maximumOverCapacity 1): the new tasks start beside the old ones,
+	// and each old one goes when a new one runs.
+	if kills := c.s.TakeKills(); len(kills) != 0 {
+		t.Fatalf("kills = %+v before any new task runs", kills)
 	}
 	ls := launches(c.offerAll())
-	if len(ls) != 2 || ls[0].Cmd != "v2" || ls[0].Replaces != old[0].TaskID || ls[1].Replaces != old[1].TaskID {
-		t.Fatalf("launches = %+v, want two v2 tasks replacing the old ones", ls)
+	if len(ls) != 2 || ls[0].Cmd != "v2" {
+		t.Fatalf("launches = %+v, want two v2 tasks", ls)
+	}
+	c.run(ls[:1])
+	kills := c.s.TakeKills()
+	if len(kills) != 1 || kills[0].Cause != killUpdate || kills[0].TaskID != old[1].TaskID {
+		t.Fatalf("kills after one new task runs = %+v, want the youngest old task", kills)
+	}
+	c.run(ls[1:])
+	if kills := c.s.TakeKills(); len(kills) != 1 || kills[0].TaskID != old[0].TaskID {
+		t.Fatalf("kills after both run = %+v, want the other old task", kills)
 	}
 	if ls[0].Env["MARATHON_APP_VERSION"] == old[0].Env["MARATHON_APP_VERSION"] {
 		t.Fatal("the new version has the old version's timestamp")
@@ -458,14 +469,14 @@ func TestUpdateReplacesEveryTask(t *testing.T) {
 }
 
 func TestRemoveAppKillsTasksAndForgetsItWhenTheyEnd(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:8;mem:8192")
 	c.s.PutApp(mustApp(t, `{"id":"d","cmd":"x","cpus":1,"instances":2}`))
 	ls := launches(c.offerAll())
 	if err := c.s.RemoveApp("/d"); err != nil {
 		t.Fatal(err)
 	}
-	if kills := c.s.TakeKills(); len(kills) != 2 || kills[0].Cause != KillDelete {
+	if kills := c.s.TakeKills(); len(kills) != 2 || kills[0].Cause != killDelete {
 		t.Fatalf("kills = %+v", kills)
 	}
 	if _, err := c.s.App("/d"); err == nil {
@@ -480,39 +491,39 @@ func TestRemoveAppKillsTasksAndForgetsItWhenTheyEnd(t *testing.T) {
 	if n := len(c.s.apps); n != 0 {
 		t.Fatalf("%d apps kept after their tasks ended", n)
 	}
-	if call := c.s.OfferCall(); call != OfferSuppress {
+	if call := c.s.OfferCall(); call != offerSuppress {
 		t.Fatalf("offer call with no apps = %v", call)
 	}
 }
 
 func TestOfferCalls(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:8;mem:8192")
-	if call := c.s.OfferCall(); call != OfferSuppress {
+	if call := c.s.OfferCall(); call != offerSuppress {
 		t.Fatalf("with nothing to run: %v, want suppress", call)
 	}
-	if call := c.s.OfferCall(); call != OfferNone {
+	if call := c.s.OfferCall(); call != offerNone {
 		t.Fatalf("again: %v, want none", call)
 	}
 	c.s.PutApp(mustApp(t, `{"id":"a","cmd":"x","cpus":1}`))
-	if call := c.s.OfferCall(); call != OfferRevive {
+	if call := c.s.OfferCall(); call != offerRevive {
 		t.Fatalf("after a new app: %v, want revive", call)
 	}
-	if call := c.s.OfferCall(); call != OfferNone {
+	if call := c.s.OfferCall(); call != offerNone {
 		t.Fatalf("still pending: %v, want none", call)
 	}
 	c.offerAll()
-	if call := c.s.OfferCall(); call != OfferSuppress {
+	if call := c.s.OfferCall(); call != offerSuppress {
 		t.Fatalf("all launched: %v, want suppress", call)
 	}
 	c.s.ResetOffers()
-	if call := c.s.OfferCall(); call != OfferSuppress {
+	if call := c.s.OfferCall(); call != offerSuppress {
 		t.Fatalf("after a reset with nothing pending: %v, want suppress again", call)
 	}
 }
 
 func TestKillsAreRepeatedUntilAnswered(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{KillRetry: 10 * time.Second})
+	c := newTestCluster(t, schedulerConfig{KillRetry: 10 * time.Second})
 	c.addAgent("a1", "cpus:8;mem:8192")
 	c.s.PutApp(mustApp(t, `{"id":"k","cmd":"x","cpus":1}`))
 	c.offerAll()
@@ -527,13 +538,13 @@ func TestKillsAreRepeatedUntilAnswered(t *testing.T) {
 	}
 	c.clock.Advance(time.Second)
 	c.s.Tick()
-	if k := c.s.TakeKills(); len(k) != 1 || k[0].Cause != KillDelete {
+	if k := c.s.TakeKills(); len(k) != 1 || k[0].Cause != killDelete {
 		t.Fatalf("kill not repeated after 10 s: %+v", k)
 	}
 }
 
 func TestLaunchFailedMakesInstancesPendingWithoutBackoff(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:8;mem:8192")
 	c.s.PutApp(mustApp(t, `{"id":"r","cmd":"x","cpus":1}`))
 	ls := launches(c.offerAll())
@@ -548,7 +559,7 @@ func TestLaunchFailedMakesInstancesPendingWithoutBackoff(t *testing.T) {
 }
 
 func TestReconcileAdoptsKillsAndDrops(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:8;mem:8192")
 	c.s.PutApp(mustApp(t, `{"id":"known","cmd":"x","cpus":1,"instances":2}`))
 	ls := launches(c.offerAll()) // known.1, known.2
@@ -559,7 +570,7 @@ func TestReconcileAdoptsKillsAndDrops(t *testing.T) {
 		{TaskID: "ended.1", AppID: "known", AgentID: "a1", State: api.TaskFinished},
 	})
 	kills := c.s.TakeKills()
-	if len(kills) != 1 || kills[0].TaskID != "gone.1" || kills[0].Cause != KillUnknown {
+	if len(kills) != 1 || kills[0].TaskID != "gone.1" || kills[0].Cause != killUnknown {
 		t.Fatalf("kills = %+v, want the task of the unknown app", kills)
 	}
 	st := c.appStatus("/known")
@@ -585,7 +596,7 @@ func TestReconcileAdoptsKillsAndDrops(t *testing.T) {
 }
 
 func TestAgentGoneDropsTasksWithoutBackoff(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.startApp(`{"id":"g","cmd":"x","cpus":1,"instances":2}`)
 	c.s.OfferCall()
 	c.s.AgentGone("a1")
@@ -596,13 +607,13 @@ func TestAgentGoneDropsTasksWithoutBackoff(t *testing.T) {
 	if st.LastTaskFailure == nil || st.LastTaskFailure.Message != api.ReasonAgentGone {
 		t.Fatalf("lastTaskFailure = %+v", st.LastTaskFailure)
 	}
-	if call := c.s.OfferCall(); call != OfferRevive {
+	if call := c.s.OfferCall(); call != offerRevive {
 		t.Fatalf("offer call = %v, want revive", call)
 	}
 }
 
 func TestLaunchCarriesTheAppDefinition(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:8;mem:8192;disk:1000")
 	c.s.PutApp(mustApp(t, `{"id":"/team/job","args":["/bin/job","--fast"],"cpus":0.5,"mem":64,"disk":10,
 		"env":{"MODE":"batch"},"labels":{"team":"render"},
@@ -633,7 +644,7 @@ func TestLaunchCarriesTheAppDefinition(t *testing.T) {
 }
 
 func TestOneOfferLaunchesAtMostMaxTasksPerAccept(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:64;mem:65536")
 	c.s.PutApp(mustApp(t, `{"id":"many","cmd":"x","cpus":0.1,"mem":16,"instances":250}`))
 	if n := len(launches(c.offerAll())); n != api.MaxTasksPerAccept {
@@ -649,7 +660,7 @@ func TestOneOfferLaunchesAtMostMaxTasksPerAccept(t *testing.T) {
 }
 
 func TestRecreatingADeletedAppKeepsTrackOfItsDyingTasks(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	app, old := c.startApp(`{"id":"re","cmd":"x","cpus":1,"instances":2}`)
 	_ = c.s.RemoveApp("/re")
 	if created := c.s.PutApp(app); !created {
@@ -671,7 +682,7 @@ func TestRecreatingADeletedAppKeepsTrackOfItsDyingTasks(t *testing.T) {
 }
 
 func TestScaleDownForgetsReplacementsNoLongerNeeded(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.addAgent("a1", "cpus:8;mem:8192")
 	app := mustApp(t, `{"id":"sd","cmd":"x","cpus":1,"instances":2,"backoffSeconds":0}`)
 	c.s.PutApp(app)
@@ -702,7 +713,7 @@ func TestEndsThatAreNotTheAppsFaultDoNotBackOff(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newTestCluster(t, SchedulerConfig{})
+			c := newTestCluster(t, schedulerConfig{})
 			c.addAgent("a1", "cpus:8;mem:8192")
 			c.s.PutApp(mustApp(t, `{"id":"f","cmd":"x","cpus":1}`))
 			ls := launches(c.offerAll())
@@ -724,7 +735,7 @@ func TestEndsThatAreNotTheAppsFaultDoNotBackOff(t *testing.T) {
 }
 
 func TestReconcileChecksTheConstraintsOfAdoptedTasks(t *testing.T) {
-	c := newTestCluster(t, SchedulerConfig{})
+	c := newTestCluster(t, schedulerConfig{})
 	c.s.PutApp(mustApp(t, `{"id":"ssd","cmd":"x","cpus":1,"instances":2,"constraints":[["disk","IS","ssd"]]}`))
 	// After a restart the framework learns the agents, then the tasks.
 	c.s.AgentChanged("a1", "h1", map[string]string{"disk": "ssd"})
@@ -734,7 +745,7 @@ func TestReconcileChecksTheConstraintsOfAdoptedTasks(t *testing.T) {
 		{TaskID: "ssd.2", AppID: "ssd", AgentID: "a2", State: api.TaskRunning},
 	})
 	kills := c.s.TakeKills()
-	if len(kills) != 1 || kills[0].TaskID != "ssd.2" || kills[0].Cause != KillConstraint {
+	if len(kills) != 1 || kills[0].TaskID != "ssd.2" || kills[0].Cause != killConstraint {
 		t.Fatalf("kills = %+v, want ssd.2 for its constraint", kills)
 	}
 	if st := c.appStatus("/ssd"); st.Tasks[0].Host != "h1" {

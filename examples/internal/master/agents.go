@@ -75,6 +75,7 @@ func (m *Master) register(ctx context.Context, c *cluster, req *api.RegisterAgen
 			return nil, fmt.Errorf("add agent %s: %w", rec.ID, err)
 		}
 		a.up = true
+		c.allocateSoon()
 	}
 	a.since = time.Now()
 	// An agent registers before its first sample, so what it lends is
@@ -212,11 +213,8 @@ func (m *Master) handleCommands(w http.ResponseWriter, r *http.Request) {
 	timer := time.NewTimer(time.Duration(req.WaitSeconds * float64(time.Second)))
 	defer timer.Stop()
 	for {
-		m.mu.Lock()
-		c := m.cur
+		c := m.lockLeading(w)
 		if c == nil {
-			m.mu.Unlock()
-			m.writeError(w, errNotLeading)
 			return
 		}
 		a, ok := c.agents[req.AgentID]

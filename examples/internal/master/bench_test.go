@@ -313,3 +313,39 @@ func (a *simAgent) report(ctx context.Context) {
 		}
 	}
 }
+
+// BenchmarkFollowerTakeover measures how long a follower takes to lead after
+// the leader loses etcd, as when its host dies: the leader's session lease
+// must expire first, so one session TTL (2 s here) is the floor. Goal: at
+// most two TTLs. It reports takeover-s and takeover-ttls (the same in TTLs).
+func BenchmarkFollowerTakeover(b *testing.B) {
+	srv := etcdtest.Start(b)
+	var total time.Duration
+	var ttl time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		proxy := etcdtest.NewProxy(b, srv.Endpoint())
+		cfg := testConfig(etcdtest.NewClient(b, proxy.Endpoint()), newPrefix(b))
+		cfg.SessionTTL = 2 * time.Second
+		ttl = cfg.SessionTTL
+		m1 := startMaster(b, cfg)
+		waitLeader(b, m1.Master)
+		cfg.Etcd = srv.Client(b)
+		m2 := startMaster(b, cfg)
+		b.StartTimer()
+
+		start := time.Now()
+		proxy.Cut()
+		waitLeader(b, m2.Master) // polls every 10 ms, fine against a 2 s floor
+		total += time.Since(start)
+
+		b.StopTimer()
+		m2.stop(b)
+		m1.stop(b)
+		b.StartTimer()
+	}
+	mean := total / time.Duration(b.N)
+	b.ReportMetric(mean.Seconds(), "takeover-s")
+	b.ReportMetric(float64(mean)/float64(ttl), "takeover-ttls")
+}

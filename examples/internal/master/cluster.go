@@ -28,6 +28,9 @@ type cluster struct {
 	el     *concurrency.Election
 	lost   chan struct{} // closed when a guarded write fails
 	lostAt bool
+	// allocNow asks the leader's loop for an allocation round before the
+	// next tick (see allocateSoon); buffered, so requests coalesce.
+	allocNow chan struct{}
 
 	alloc      *offer.Allocator
 	agents     map[string]*agent
@@ -36,6 +39,18 @@ type cluster struct {
 	offers     map[string]outstanding // by wire offer ID
 	ended      []api.TaskView         // recently ended tasks, oldest first
 	events     []api.ClusterEvent     // recent, oldest first
+}
+
+// allocateSoon asks for an allocation round now rather than at the next
+// tick: when a framework revives (it has new pending work) or resources come
+// free (a task ended, an agent registered). As Mesos allocates on
+// reviveOffers, this takes up to one allocation interval off a task's way to
+// its new agent; requests made while a round is pending coalesce into it.
+func (c *cluster) allocateSoon() {
+	select {
+	case c.allocNow <- struct{}{}:
+	default:
+	}
 }
 
 // outstanding is an offer sent to a framework and not yet answered.
@@ -107,9 +122,10 @@ type frameworkRecord struct {
 }
 
 type framework struct {
-	rec     frameworkRecord
-	sub     *subscription // nil while disconnected
-	pending []api.PendingApp
+	rec         frameworkRecord
+	sub         *subscription // nil while disconnected
+	pending     []api.PendingApp
+	deployments []api.Deployment // as the framework last reported them
 }
 
 // taskRecord is what is kept of a task in etcd.
@@ -140,6 +156,7 @@ func (m *Master) loadCluster(ctx context.Context, el *concurrency.Election) (*cl
 		term:       el.Rev(),
 		el:         el,
 		lost:       make(chan struct{}),
+		allocNow:   make(chan struct{}, 1),
 		alloc:      offer.NewAllocator(offer.WithDefaultRefuse(m.cfg.Refuse)),
 		agents:     make(map[string]*agent),
 		frameworks: make(map[string]*framework),

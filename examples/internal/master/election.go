@@ -94,6 +94,8 @@ func (m *Master) term(ctx context.Context, sess *concurrency.Session) {
 		case <-tick.C:
 			m.allocate(ctx, c)
 			m.checkAgents(ctx, c)
+		case <-c.allocNow:
+			m.allocate(ctx, c)
 		}
 	}
 }

@@ -11,7 +11,9 @@ import (
 
 	"github.com/gleaner/gleaner/attrs"
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/metricstest"
 	"github.com/gleaner/gleaner/internal/etcdtest"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
 var prefixSeq int
@@ -96,7 +98,7 @@ func TestRegisterOfferAcceptLaunchFlow(t *testing.T) {
 	require.Equal(t, "constraint rack:IS:r2 no longer holds", st.Reason)
 
 	// Its resources come back: the next offers add up to the whole reservation.
-	require.Eventually(t, func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		for _, o := range s.next(api.EventOffers).Offers {
 			if o.AgentID == "a1" && o.Resources == "cpus:4;mem:4096" {
 				return true
@@ -104,7 +106,7 @@ func TestRegisterOfferAcceptLaunchFlow(t *testing.T) {
 			_ = sched.Decline(ctx, api.Decline{FrameworkID: fw, OfferIDs: []string{o.ID}, RefuseSeconds: ptr(0.0)})
 		}
 		return false
-	}, 10*time.Second, time.Millisecond)
+	})
 	state, err = agent.State(ctx)
 	require.NoError(t, err)
 	require.Equal(t, api.KindKilled, state.Events[len(state.Events)-1].Kind)
@@ -165,21 +167,26 @@ func TestDeclineRefusesForTheGivenTime(t *testing.T) {
 	o1 := s.offerOn("a1")
 	require.NoError(t, sched.Decline(ctx, api.Decline{FrameworkID: fw, OfferIDs: []string{o1.ID}, RefuseSeconds: ptr(60.0)}))
 
-	// For the next second only a2 is offered (after its own short decline).
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
+	// For the next three allocation rounds only a2 is offered (after its
+	// own short decline).
+	rounds := func() float64 {
+		return metricstest.Value(t, m.URL()+api.PathMetrics, "gleaner_master_allocation_seconds_count")
+	}
+	until := rounds() + 3
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		select {
 		case ev := <-s.events:
 			if ev.Type != api.EventOffers {
-				continue
+				break
 			}
 			for _, o := range ev.Offers {
 				require.NotEqual(t, "a1", o.AgentID, "a1 offered again within its refuse time")
 				require.NoError(t, sched.Decline(ctx, api.Decline{FrameworkID: fw, OfferIDs: []string{o.ID}, RefuseSeconds: ptr(0.0)}))
 			}
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(10 * time.Millisecond):
 		}
-	}
+		return rounds() >= until
+	}, "three allocation rounds after a1 was declined for 60s")
 	// The dashboard says why a1 is not offered: the framework's own filter.
 	state, err := agent.State(ctx)
 	require.NoError(t, err)
@@ -253,8 +260,9 @@ func TestAttributeChangeIsAnnouncedAndOffered(t *testing.T) {
 	m := startMaster(t, testConfig(cli, prefix))
 	waitLeader(t, m.Master)
 	ctx := context.Background()
-	store := attrs.NewEtcdStore(cli, attrs.WithPrefix(prefix))
-	_, err := store.SetAgent(ctx, "a1", mustAttrs(t, "rack:r1;zone:east"))
+	store, err := attrs.NewEtcdStore(cli, attrs.WithPrefix(prefix))
+	require.NoError(t, err)
+	_, err = store.SetAgent(ctx, "a1", mustAttrs(t, "rack:r1;zone:east"))
 	require.NoError(t, err)
 	agent := api.NewAgentClient([]string{m.URL()}, as(t, "agent/a1"))
 	_, err = agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024",
@@ -262,11 +270,11 @@ func TestAttributeChangeIsAnnouncedAndOffered(t *testing.T) {
 	require.NoError(t, err)
 	sched := api.NewSchedulerClient([]string{m.URL()}, as(t, "framework/batch"))
 	s, fw := subscribe(t, sched, api.Subscribe{Name: "batch"})
-	require.Eventually(t, func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		o := s.offerOn("a1")
 		require.NoError(t, sched.Decline(ctx, api.Decline{FrameworkID: fw, OfferIDs: []string{o.ID}, RefuseSeconds: ptr(0.0)}))
 		return fmt.Sprint(o.Attributes) == "map[rack:r1 zone:east]"
-	}, 5*time.Second, time.Millisecond, "offers carry etcd's attributes")
+	}, "offers carry etcd's attributes")
 
 	_, err = store.Delete(ctx, "a1", "rack")
 	require.NoError(t, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/gleaner/gleaner/examples/internal/auth"
 	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 	"github.com/gleaner/gleaner/internal/etcdtest"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
 // testConfig has intervals short enough for tests.
@@ -141,7 +142,7 @@ func closeIdleClients() {
 // waitLeader waits until m leads.
 func waitLeader(t testing.TB, m *Master) {
 	t.Helper()
-	require.Eventually(t, m.IsLeader, 15*time.Second, 10*time.Millisecond, "master %s never led", m.ID())
+	testenv.Eventually(t, 30*time.Second, m.IsLeader, "master %s never led", m.cfg.ID)
 }
 
 // stream collects a subscription's events in a goroutine owned by the test.

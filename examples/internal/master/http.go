@@ -131,6 +131,19 @@ func handle[Req any](m *Master, chk check[Req], fn func(ctx context.Context, c *
 	}
 }
 
+// lockLeading locks m.mu and returns the cluster state while this master
+// leads. A follower answers 503 naming the leader instead, and returns nil
+// with m.mu unlocked.
+func (m *Master) lockLeading(w http.ResponseWriter) *cluster {
+	m.mu.Lock()
+	if m.cur == nil {
+		m.mu.Unlock()
+		m.writeError(w, errNotLeading)
+		return nil
+	}
+	return m.cur
+}
+
 // writeError answers err with the status that fits it.
 func (m *Master) writeError(w http.ResponseWriter, err error) {
 	var he *httpError

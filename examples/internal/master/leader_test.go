@@ -13,6 +13,7 @@ import (
 
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/internal/etcdtest"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
 func TestRestartedMasterKeepsState(t *testing.T) {
@@ -86,10 +87,10 @@ func TestFollowerRedirectsAndTakesOver(t *testing.T) {
 
 	// The follower answers 503 naming the leader; /metrics and /api/v1/leader
 	// work on it.
-	require.Eventually(t, func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		var info api.LeaderInfo
 		return getJSON(t, m2.URL()+api.PathLeader, &info) == http.StatusOK && info.Leader == m1.URL() && !info.IsLeader
-	}, 5*time.Second, 10*time.Millisecond)
+	})
 	var er api.ErrorResponse
 	require.Equal(t, http.StatusServiceUnavailable, getJSON(t, m2.URL()+api.PathState, &er))
 	require.Equal(t, m1.URL(), er.Leader)
@@ -110,7 +111,7 @@ func TestFollowerRedirectsAndTakesOver(t *testing.T) {
 
 	// The leader stops; the follower leads at once (the leader resigns) and
 	// the task is still there.
-	changed := m2.LeaderChanged()
+	changed := m2.leaderChanged()
 	m1.stop(t)
 	select {
 	case <-changed:
@@ -147,11 +148,10 @@ func TestFollowerTakesOverWhenLeaderLosesEtcd(t *testing.T) {
 	start := time.Now()
 	proxy.Cut()
 	waitLeader(t, m2.Master)
-	took := time.Since(start)
-	t.Logf("follower took over %v after the leader lost etcd (session TTL %v)", took, cfg.SessionTTL)
-	require.Less(t, took, 4*cfg.SessionTTL)
+	// How fast is BenchmarkFollowerTakeover's figure.
+	t.Logf("follower took over %v after the leader lost etcd (session TTL %v)", time.Since(start), cfg.SessionTTL)
 	// The old leader stops serving as leader once its session is gone.
-	require.Eventually(t, func() bool { return !m1.IsLeader() }, 10*time.Second, 10*time.Millisecond)
+	testenv.Eventually(t, 30*time.Second, func() bool { return !m1.IsLeader() })
 	state, err := agent.State(ctx)
 	require.NoError(t, err)
 	require.Equal(t, m2.URL(), state.Leader)

@@ -165,18 +165,23 @@ func New(cfg Config) (*Master, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	log := cfg.Logger.With("master", cfg.ID)
+	view, err := attrs.NewClusterView(cfg.Etcd, attrs.WithPrefix(cfg.Prefix), attrs.WithLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("master: cluster view: %w", err)
+	}
 	ln := cfg.Listener
 	if ln == nil {
-		var err error
 		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return nil, fmt.Errorf("master: listen: %w", err)
 		}
 	}
 	m := &Master{
 		cfg:      cfg,
-		log:      cfg.Logger.With("master", cfg.ID),
+		log:      log,
 		ln:       ln,
 		url:      cfg.URL,
+		view:     view,
 		leaderCh: make(chan struct{}),
 	}
 	if m.url == "" {
@@ -191,7 +196,6 @@ func New(cfg Config) (*Master, error) {
 		// refuses a request with neither.
 		m.ln = tls.NewListener(ln, cfg.TLS.ServerConfig(tls.VerifyClientCertIfGiven))
 	}
-	m.view = attrs.NewClusterView(cfg.Etcd, attrs.WithPrefix(cfg.Prefix), attrs.WithLogger(m.log))
 	m.metrics = newMetrics(m)
 	m.handler = m.routes()
 	return m, nil
@@ -209,12 +213,6 @@ func Run(ctx context.Context, cfg Config) error {
 // URL returns the URL this master serves at.
 func (m *Master) URL() string { return m.url }
 
-// ID returns the master's ID.
-func (m *Master) ID() string { return m.cfg.ID }
-
-// Handler returns the master's HTTP handler (API, dashboard, /metrics).
-func (m *Master) Handler() http.Handler { return m.handler }
-
 // IsLeader reports whether the master leads now.
 func (m *Master) IsLeader() bool {
 	m.mu.Lock()
@@ -222,9 +220,9 @@ func (m *Master) IsLeader() bool {
 	return m.cur != nil
 }
 
-// LeaderChanged returns a channel closed at the next change of leadership
-// of this master, for tests and the demo.
-func (m *Master) LeaderChanged() <-chan struct{} {
+// leaderChanged returns a channel closed at the next change of leadership
+// of this master, for tests.
+func (m *Master) leaderChanged() <-chan struct{} {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.leaderCh
@@ -254,18 +252,18 @@ func (m *Master) Run(ctx context.Context) error {
 			cancel()
 		}
 	})
-	changes, unsubscribe := m.view.Subscribe()
+	changes := m.view.Subscribe()
 	wg.Go(func() {
 		if err := m.view.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			errc <- fmt.Errorf("master: cluster view: %w", err)
 			cancel()
 		}
 	})
-	wg.Go(func() { m.followChanges(ctx, changes) })
+	wg.Go(func() { m.followChanges(ctx, changes.C()) })
 	wg.Go(func() { m.campaignLoop(ctx) })
 
 	<-ctx.Done()
-	unsubscribe()
+	changes.Close()
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	_ = srv.Shutdown(shutdownCtx)

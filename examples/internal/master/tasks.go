@@ -24,7 +24,8 @@ func (m *Master) setStatus(ctx context.Context, c *cluster, t *task, st api.Task
 	if st.State == api.TaskKilled && st.Reason == "" {
 		st.Reason = t.KillReason
 	}
-	if st.State == t.Status.State && st.Reason == t.Status.Reason && st.Message == t.Status.Message {
+	if st.State == t.Status.State && st.Reason == t.Status.Reason && st.Message == t.Status.Message &&
+		sameHealth(st.Healthy, t.Status.Healthy) {
 		return nil
 	}
 	key := m.key("tasks", t.Info.TaskID)
@@ -59,6 +60,11 @@ func (m *Master) setStatus(ctx context.Context, c *cluster, t *task, st api.Task
 	return nil
 }
 
+// sameHealth reports whether two health verdicts are the same.
+func sameHealth(a, b *bool) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
 // endKind maps a terminal status to the dashboard event it makes, if any.
 func endKind(st api.TaskStatus) (api.EventKind, bool) {
 	switch {
@@ -80,6 +86,7 @@ func (m *Master) release(c *cluster, t *task) {
 	if !ok || !a.up {
 		return // the agent is gone from the allocator already
 	}
+	defer c.allocateSoon()
 	if t.attributed {
 		if err := c.alloc.Recover(t.Info.FrameworkID, t.Info.AgentID, t.res); err == nil {
 			return
