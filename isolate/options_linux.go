@@ -22,8 +22,8 @@ type Option interface {
 }
 
 type isolatorConfig struct {
-	parent    string
-	parentErr error
+	parent     string
+	parentErr  error
 	fallback   bool
 	logger     *slog.Logger
 	features   *Features
