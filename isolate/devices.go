@@ -11,12 +11,13 @@ type DeviceRule struct {
 
 // DefaultDevices is the device allowlist of every task cgroup, runc's
 // default: the nodes of the task's minimal /dev (null, zero, full, random,
-// urandom, tty), /dev/ptmx and the pseudo-terminals, read and write only;
-// no mknod of anything, and no block device at all. A task that creates
-// or finds another node (a disk) cannot open it.
+// urandom, tty; mknod allowed, as the launch helper makes them inside the
+// cgroup), /dev/ptmx and the pseudo-terminals; no other character device
+// and no block device at all. A task that creates or finds another node (a
+// disk, the kernel's memory) cannot open it.
 var DefaultDevices = []DeviceRule{
-	{'c', 1, 3, "rw"}, {'c', 1, 5, "rw"}, {'c', 1, 7, "rw"}, {'c', 1, 8, "rw"},
-	{'c', 1, 9, "rw"}, {'c', 5, 0, "rw"}, {'c', 5, 2, "rw"}, {'c', 136, -1, "rw"},
+	{'c', 1, 3, "rwm"}, {'c', 1, 5, "rwm"}, {'c', 1, 7, "rwm"}, {'c', 1, 8, "rwm"},
+	{'c', 1, 9, "rwm"}, {'c', 5, 0, "rwm"}, {'c', 5, 2, "rw"}, {'c', 136, -1, "rw"},
 }
 
 // DefaultParentPidsMax is the parent cgroup's pids.max unless
