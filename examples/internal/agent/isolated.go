@@ -24,10 +24,10 @@ import (
 // cgroup, in a root file system layered on a base, entered with pivot_root
 // or chroot.
 type isolatedRuntime struct {
-	iso     *isolate.Isolator
-	log     *slog.Logger
-	bases   rootfs.Bases
-	fetcher *rootfs.Fetcher
+	iso      *isolate.Isolator
+	log      *slog.Logger
+	bases    rootfs.Bases
+	fetcher  *rootfs.Fetcher
 	mode     rootfs.LaunchMode
 	base     rootfs.Ref // default base
 	helper   string
@@ -54,10 +54,10 @@ func newIsolatedRuntime(cfg Config, fetcher *rootfs.Fetcher) (*isolatedRuntime, 
 		cfg.Logger.Warn("list task cgroups", "err", err)
 	}
 	return &isolatedRuntime{
-		iso:     iso,
-		log:     cfg.Logger,
-		bases:   rootfs.Bases{Dir: cfg.basesDir()},
-		fetcher: fetcher,
+		iso:      iso,
+		log:      cfg.Logger,
+		bases:    rootfs.Bases{Dir: cfg.basesDir()},
+		fetcher:  fetcher,
 		mode:     cfg.LaunchMode,
 		base:     rootfs.Ref{Name: cfg.BaseName, Version: cfg.BaseVersion},
 		helper:   cfg.InitHelper,
@@ -78,7 +78,7 @@ func (r *isolatedRuntime) isolation() string {
 }
 
 func (r *isolatedRuntime) ownCgroup() string { return r.iso.Parent() }
-func (r *isolatedRuntime) lends() bool        { return true }
+func (r *isolatedRuntime) lends() bool       { return true }
 
 func limitsOf(res reserve.Resources, cpus float64) isolate.Limits {
 	return isolate.Limits{
