@@ -24,9 +24,11 @@ import (
 // sh, sleep and true are required; the others are taken when the host has
 // them.
 var defaultBasePrograms = []string{
-	"sh", "sleep", "true", "false", "cat", "echo", "ls", "env", "id", "mkdir",
-	"rm", "touch", "head", "tail", "wc", "test", "pwd", "readlink", "dd",
-	"kill", "grep", "sed", "ps", "date", "seq", "uname", "hostname",
+	"sh", "sleep", "true", "false", "cat", "echo", "printf", "ls", "env", "id",
+	"mkdir", "rm", "rmdir", "cp", "mv", "ln", "chmod", "touch", "stat", "head",
+	"tail", "wc", "tr", "cut", "sort", "uniq", "tee", "xargs", "basename",
+	"dirname", "expr", "test", "pwd", "readlink", "dd", "yes", "nproc", "kill",
+	"grep", "sed", "awk", "find", "ps", "date", "seq", "uname", "hostname",
 }
 
 // requiredBasePrograms must be found for the base to be made.
