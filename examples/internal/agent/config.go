@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gleaner/gleaner/attrs"
+	"github.com/gleaner/gleaner/offer"
 	"github.com/gleaner/gleaner/reserve"
 	"github.com/gleaner/gleaner/rootfs"
 )
@@ -36,8 +37,11 @@ const (
 	defaultReportInterval = time.Second
 	defaultDiskInterval   = 5 * time.Second
 	defaultKillGrace      = 3 * time.Second
-	defaultBaseName       = "base"
-	defaultBaseVersion    = "1"
+	// defaultPorts is the ports resource an agent offers, as Mesos's
+	// default.
+	defaultPorts       = "[31000-32000]"
+	defaultBaseName    = "base"
+	defaultBaseVersion = "1"
 	// defaultRetention is how long a task that ended stays listed when no
 	// master takes its final status.
 	defaultRetention = 5 * time.Minute
@@ -150,8 +154,14 @@ type Config struct {
 	FetchS3Buckets []string
 	// DiskInterval is how often sandboxes are measured (default 5 s).
 	DiskInterval time.Duration
-	// KillGrace is how long a killed task has between SIGTERM and SIGKILL.
+	// KillGrace is how long a killed task has between SIGTERM and SIGKILL,
+	// unless its launch or the kill says otherwise.
 	KillGrace time.Duration
+	// Ports are the host ports the agent offers, as Mesos ranges
+	// ("[31000-32000]", the default defaultPorts; "[]" offers none).
+	// Tasks get theirs in PORT0..N; the agent lends them whatever the
+	// reservation, as they cost the business nothing.
+	Ports string
 	// Retention bounds how long ended tasks are kept when no master takes
 	// their final status (default 5 min).
 	Retention time.Duration
@@ -192,6 +202,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if _, err := parseCapacity(c.Capacity); err != nil {
 		return c, fmt.Errorf("%w: Config.Capacity: %w", ErrInvalid, err)
+	}
+	if c.Ports == "" {
+		c.Ports = defaultPorts
+	}
+	if _, err := offer.ParseResources("ports:" + c.Ports); err != nil {
+		return c, fmt.Errorf("%w: Config.Ports %q: %w", ErrInvalid, c.Ports, err)
 	}
 	durations := []struct {
 		name string

@@ -93,6 +93,7 @@ func (r *isolatedRuntime) start(ctx context.Context, t *task) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.root = root
 	limits := limitsOf(t.res, t.res.CPUCores)
 	limits.PidsMax = r.pidsMax
 	cg, err := r.iso.Create(t.id, limits)
@@ -107,29 +108,13 @@ func (r *isolatedRuntime) start(ctx context.Context, t *task) (*proc, error) {
 		return nil, fmt.Errorf("task cgroup: %w", err)
 	}
 	t.cg = cg
-	spec := rootfs.Spec{
-		Root:   root,
-		Args:   taskArgs(t),
-		Env:    taskEnv(t),
-		Mode:   r.mode,
-		Stdout: filepath.Join(t.sandbox, "stdout"),
-		Stderr: filepath.Join(t.sandbox, "stderr"),
-		// The user the policy chose; root keeps only rootfs's default
-		// capabilities, any other user none.
-		Credential: t.cred,
-		Network:    taskNetwork(t.rec.Info.Network),
-		Helper:     r.helper,
-		// SIGCONT does nothing to a running task: tasks outlive the agent,
-		// so that the next agent adopts them.
-		ParentDeathSignal: syscall.SIGCONT,
-	}
-	if dir, err := cg.OpenDir(); err == nil {
-		defer dir.Close()
-		spec.CgroupDir = dir
-	} else {
-		spec.CgroupProcsFiles = cg.ProcsFiles()
-	}
-	p, err := rootfs.Start(ctx, spec)
+	spec := r.spec(t, taskArgs(t))
+	spec.Stdout = filepath.Join(t.sandbox, "stdout")
+	spec.Stderr = filepath.Join(t.sandbox, "stderr")
+	// SIGCONT does nothing to a running task: tasks outlive the agent, so
+	// that the next agent adopts them.
+	spec.ParentDeathSignal = syscall.SIGCONT
+	p, err := r.launch(ctx, t, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +127,50 @@ func (r *isolatedRuntime) start(ctx context.Context, t *task) (*proc, error) {
 		out.status = exitStatus{code: st.Code, signal: st.Signal, known: true}
 	}()
 	return out, nil
+}
+
+// spec is how a command of t is launched: in its root, with its
+// environment. The task's own command and its COMMAND health checks both
+// go through it and launch, so that a check sees what the task sees.
+func (r *isolatedRuntime) spec(t *task, args []string) rootfs.Spec {
+	return rootfs.Spec{Root: t.root, Args: args, Env: taskEnv(t), Mode: r.mode,
+		// The user the policy chose; root keeps only rootfs's default
+		// capabilities, any other user none.
+		Credential: t.cred,
+		Network:    taskNetwork(t.rec.Info.Network),
+		Helper:     r.helper,
+	}
+}
+
+// launch starts spec in t's cgroup.
+func (r *isolatedRuntime) launch(ctx context.Context, t *task, spec rootfs.Spec) (*rootfs.Process, error) {
+	if dir, err := t.cg.OpenDir(); err == nil {
+		defer dir.Close()
+		spec.CgroupDir = dir
+	} else {
+		spec.CgroupProcsFiles = t.cg.ProcsFiles()
+	}
+	return rootfs.Start(ctx, spec)
+}
+
+// exec runs args in t's root and cgroup, as a COMMAND health check: it
+// counts against the task's limits. ctx bounds it; then it is killed.
+func (r *isolatedRuntime) exec(ctx context.Context, t *task, args []string) (bool, error) {
+	if t.cg == nil || t.root == "" {
+		return false, errors.New("the task has no root yet")
+	}
+	p, err := r.launch(ctx, t, r.spec(t, args))
+	if err != nil {
+		return false, err
+	}
+	st, err := p.Wait(ctx)
+	if err != nil {
+		stop, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		p.Stop(stop, 0)
+		return false, fmt.Errorf("timed out: %w", err)
+	}
+	return st.Success(), nil
 }
 
 // prepareRoot fetches and unpacks the task's image, if any, and layers it on
@@ -208,6 +237,7 @@ func (r *isolatedRuntime) adopt(ctx context.Context, t *task) (*proc, bool) {
 		return nil, false
 	}
 	t.cg = cg
+	t.root = filepath.Join(t.sandbox, "rootfs", "root")
 	running := func() bool {
 		pids, err := cg.PIDs()
 		return err == nil && len(pids) > 0

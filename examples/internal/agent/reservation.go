@@ -313,9 +313,9 @@ func (a *Agent) reservation() ReservationInfo {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return ReservationInfo{
-		Reservation:    mesos(a.effective),
+		Reservation:    a.withPorts(mesos(a.effective)),
 		Estimate:       mesos(a.estimate),
-		Capacity:       mesos(a.capacity),
+		Capacity:       a.withPorts(mesos(a.capacity)),
 		Business:       mesos(a.business),
 		Harvested:      mesos(a.own),
 		Cap:            a.limit.String(),

@@ -45,6 +45,9 @@ type runtime interface {
 	throttle(t *task, cpus float64) error
 	// kill ends every process of t: SIGTERM, grace, then SIGKILL.
 	kill(ctx context.Context, t *task, grace time.Duration) error
+	// exec runs args as one of t's commands (a COMMAND health check),
+	// where t runs, and reports whether it exited 0; ctx bounds it.
+	exec(ctx context.Context, t *task, args []string) (bool, error)
 	// oomKilled reports whether the kernel killed a process of t for
 	// exceeding its memory limit.
 	oomKilled(t *task) bool
@@ -284,6 +287,25 @@ func (r *plainRuntime) kill(ctx context.Context, t *task, grace time.Duration) e
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+func (r *plainRuntime) exec(ctx context.Context, t *task, args []string) (bool, error) {
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Dir = t.sandbox
+	cmd.Env = taskEnv(t)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return unix.Kill(-cmd.Process.Pid, unix.SIGKILL) }
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		return false, fmt.Errorf("timed out: %w", ctx.Err())
+	case errors.As(err, &ee):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 func (r *plainRuntime) oomKilled(*task) bool                   { return false }
