@@ -38,6 +38,10 @@ type AgentSpec struct {
 	// the business's, instead of the host's usage minus its own (tests
 	// that make the business load themselves on a shared machine).
 	BusinessCgroup string
+	// Ports are the host ports the agent offers, as Mesos ranges; the
+	// agents of one cluster share the host's network, so each gets its
+	// own thousand from 31000 by default.
+	Ports string
 }
 
 // DefaultAgents are the demo's three agents, one per rack, over two zones.
@@ -210,7 +214,10 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		}
 		c.cfg.Agents = cfg.Agents
 	}
-	for _, spec := range cfg.Agents {
+	for i, spec := range cfg.Agents {
+		if spec.Ports == "" {
+			spec.Ports = fmt.Sprintf("[%d-%d]", 31000+1000*i, 31999+1000*i)
+		}
 		if err := c.startAgent(spec); err != nil {
 			return nil, err
 		}
@@ -299,6 +306,7 @@ func AgentConfig(spec AgentSpec, dir string, masters, etcd []string, prefix, cgr
 		EtcdPrefix:     prefix,
 		Attributes:     as.String(),
 		Capacity:       spec.Capacity,
+		Ports:          spec.Ports,
 		Interval:       interval,
 		ReportInterval: interval,
 		CgroupParent:   cgroupRoot + "/" + spec.ID,
