@@ -37,6 +37,10 @@ var (
 	ErrInvalid = errors.New("patchelf: invalid argument")
 	// ErrNotFound: a needed library was found nowhere the loader would look.
 	ErrNotFound = errors.New("patchelf: not found")
+	// ErrExists: BuildResolutionCache found a resolution cache whose
+	// contents differ from what the file resolves to now; patchelf rebuilds
+	// only from a file without one.
+	ErrExists = errors.New("patchelf: a resolution cache note is already present; rebuild from an unpatched binary")
 )
 
 // FormatError reports an inconsistency in an ELF file: patchelf's words

@@ -383,3 +383,48 @@ func TestWarnsOfUnnamedSections(t *testing.T) {
 		t.Fatalf("symbols after the edit: %v\n%s", err, out)
 	}
 }
+
+// TestMovedTablesLeaveZ: a table that moves leaves Zs where it was, as
+// patchelf does, unless KeepOldSections (--no-clobber-old-sections); the
+// old rpath is Xs in the old copy either way.
+func TestMovedTablesLeaveZ(t *testing.T) {
+	fx := getFixtures(t)
+	old := "/old/rpath/only/this/file/uses"
+	long := fx.lib["pie64"] + ":" + strings.Repeat("/very/long/path", 400)
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep=%v", keep), func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "prog")
+			if err := gcc("-o", p, filepath.Join(fx.dir, "src", "prog.c"), filepath.Join(fx.lib["pie64"], "libfoo.so.1"), "-Wl,-rpath,"+old); err != nil {
+				t.Fatal(err)
+			}
+			ef, err := elf.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dynstr := ef.Section(".dynstr")
+			ef.Close()
+			edit(t, p, func(f *patchelf.File) error {
+				if keep {
+					f.KeepOldSections()
+				}
+				return f.SetRPath(long)
+			})
+			b, _ := os.ReadFile(p)
+			if bytes.Contains(b, []byte(old)) {
+				t.Fatal("the old rpath is still in the file")
+			}
+			if ef, err := elf.Open(p); err != nil || ef.Section(".dynstr").Offset == dynstr.Offset {
+				t.Fatalf(".dynstr did not move: the test would prove nothing (%v)", err)
+			}
+			// The strings of .dynstr are in the file once: no stale copy
+			// of the table stays behind.
+			if n := bytes.Count(b, []byte("\x00libfoo.so.1\x00")); !keep && n != 1 {
+				t.Fatalf("%d copies of .dynstr", n)
+			}
+			if n := bytes.Count(b, []byte("ZZZZZZZZ")); keep != (n == 0) {
+				t.Fatalf("runs of Z: %d", n)
+			}
+			runsLast(t, "foo=42", p, checkTools(t, p))
+		})
+	}
+}

@@ -67,6 +67,7 @@ type plan struct {
 	size    uint64
 	place   [numItems]*placement
 	blocks  []*block         // tables moved to the tail to make room
+	leaving [numItems]bool   // items the pool shifts past but that move to the tail
 	secs    map[int]*section // updated section headers by index
 	patches []patch
 	shdrs   []byte // the whole section header table, when sections are added or dropped
@@ -218,22 +219,7 @@ func (f *File) pendingStrings() []string {
 func (p *plan) planStrings() error {
 	f := p.f
 	base := f.strtab.base
-	tab := base
-	var fixed map[string]uint64
-	var live *strRange
-	if r := f.xout; r != nil {
-		tab = slices.Clone(base)
-		for i := r.off; i < r.off+r.n; i++ {
-			tab[i] = 'X'
-		}
-		if i := f.rpathEntry(); i >= 0 && f.dyn[i].pending && uint64(len(f.dyn[i].str)) <= r.n {
-			s := f.dyn[i].str
-			copy(tab[r.off:], s)
-			tab[r.off+uint64(len(s))] = 0
-			fixed = map[string]uint64{s: r.off}
-			live = &strRange{r.off, uint64(len(s))}
-		}
-	}
+	tab, fixed, live := f.overwriteOldRPath()
 	has := func(s string) bool {
 		_, ok := fixed[s]
 		return ok || bytes.Contains(tab, append([]byte(s), 0))
@@ -288,6 +274,28 @@ func (p *plan) planStrings() error {
 		p.setDyn(elf.DT_STRSZ, uint64(len(p.dynstr)))
 	}
 	return nil
+}
+
+// overwriteOldRPath returns .dynstr with the unshared old rpath
+// overwritten with X, and the new rpath in its place when it fits (then
+// fixed gives its offset and live its range); .dynstr as read otherwise.
+func (f *File) overwriteOldRPath() (tab []byte, fixed map[string]uint64, live *strRange) {
+	r := f.xout
+	if r == nil {
+		return f.strtab.base, nil, nil
+	}
+	tab = slices.Clone(f.strtab.base)
+	for i := r.off; i < r.off+r.n; i++ {
+		tab[i] = 'X'
+	}
+	if i := f.rpathEntry(); i >= 0 && f.dyn[i].pending && uint64(len(f.dyn[i].str)) <= r.n {
+		s := f.dyn[i].str
+		copy(tab[r.off:], s)
+		tab[r.off+uint64(len(s))] = 0
+		fixed = map[string]uint64{s: r.off}
+		live = &strRange{r.off, uint64(len(s))}
+	}
+	return tab, fixed, live
 }
 
 func allFunc(ss []string, fn func(string) bool) bool {
@@ -465,6 +473,7 @@ func (p *plan) grow(need [numItems]bool) error {
 	}
 	// Tables in the pool could not grow there; send them to the new
 	// segment too, and grow only the program headers in place.
+	p.leaving = need
 	if p.pool([numItems]bool{}, added+1) {
 		return p.tail(need, -1, false)
 	}

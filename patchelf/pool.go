@@ -1,6 +1,7 @@
 package patchelf
 
 import (
+	"bytes"
 	"debug/elf"
 	"slices"
 	"sort"
@@ -244,23 +245,45 @@ func (p *plan) poolFits(pp *poolPlan) bool {
 // commitPool moves the tables and makes the dynamic entries, the segments
 // and the section headers follow them. The grown items are written by
 // finish; the other moved tables are copied here, with their field
-// patches.
+// patches, in one run of bytes (writeShifted).
 func (p *plan) commitPool(pp *poolPlan, grow [numItems]bool) bool {
 	f := p.f
-	grown := func(s *section) bool {
-		it, ok := f.itemOf(s)
-		return ok && grow[it]
-	}
 	data := map[*section][]byte{}
 	for _, m := range pp.moves {
-		if m.delta != 0 && !grown(m.s) {
+		if m.delta != 0 && !p.grown(m.s, grow) && !p.leavingPool(m.s) {
 			b, err := f.readPatched(m.s.Offset, m.s.Size, p.fields)
 			if err != nil {
-				return false
+				return false // nothing is changed yet
 			}
 			data[m.s] = b
 		}
 	}
+	p.followShifts(pp)
+	p.writeShifted(pp, grow, data)
+	P := f.progs[pp.seg]
+	if pp.end > P.Off+P.Filesz {
+		p.progs[pp.seg].Filesz = pp.end - P.Off
+		p.progs[pp.seg].Memsz = pp.end - P.Off
+	}
+	return true
+}
+
+// grown reports whether s is an item that grows in this pool.
+func (p *plan) grown(s *section, grow [numItems]bool) bool {
+	it, ok := p.f.itemOf(s)
+	return ok && grow[it]
+}
+
+// leavingPool reports whether s is an item that leaves for the tail: it is
+// not copied, its room in the pool stays empty.
+func (p *plan) leavingPool(s *section) bool {
+	it, ok := p.f.itemOf(s)
+	return ok && p.leaving[it]
+}
+
+// followShifts moves the segments and the dynamic entries that point into
+// shifted tables.
+func (p *plan) followShifts(pp *poolPlan) {
 	for i, d := range pp.progDelta {
 		p.progs[i].Off += d
 		p.progs[i].Vaddr += d
@@ -278,19 +301,24 @@ func (p *plan) commitPool(pp *poolPlan, grow [numItems]bool) bool {
 			}
 		}
 	}
-	// The rewritten span: from the first table that moved or grew to the
-	// end of the last one. A unit whose room took up the growth stays put,
-	// and so does everything after it.
+}
+
+// writeShifted writes the shifted tables as one patch, from the first
+// table that moved or grew to the end of the last one (a unit whose room
+// took up the growth stays put, and so does everything after it), and
+// records their new section headers and the places of the grown items.
+func (p *plan) writeShifted(pp *poolPlan, grow [numItems]bool, data map[*section][]byte) {
+	f := p.f
 	lo, hi := pp.end, uint64(0)
 	for _, m := range pp.moves {
-		if m.delta != 0 || grown(m.s) {
+		if m.delta != 0 || p.grown(m.s, grow) {
 			lo = min(lo, m.s.Offset+m.delta)
 			hi = max(hi, m.s.Offset+m.delta+m.size)
 		}
 	}
 	buf := make([]byte, max(hi, lo)-lo)
 	for _, m := range pp.moves {
-		if m.delta == 0 && !grown(m.s) {
+		if m.delta == 0 && !p.grown(m.s, grow) {
 			continue
 		}
 		s := *m.s
@@ -298,11 +326,18 @@ func (p *plan) commitPool(pp *poolPlan, grow [numItems]bool) bool {
 		s.Addr += m.delta
 		s.Size = m.size
 		p.secs[m.s.index] = &s
-		if it, ok := f.itemOf(m.s); ok && grow[it] {
+		switch it, _ := f.itemOf(m.s); {
+		case p.grown(m.s, grow):
 			p.place[it] = &placement{off: s.Offset, addr: s.Addr}
-			continue
+		case p.leavingPool(m.s):
+			fill := byte(0)
+			if !f.keepOld {
+				fill = 'Z'
+			}
+			copy(buf[s.Offset-lo:], bytes.Repeat([]byte{fill}, int(s.Size)))
+		default:
+			copy(buf[s.Offset-lo:], data[m.s])
 		}
-		copy(buf[s.Offset-lo:], data[m.s])
 	}
 	if len(buf) > 0 {
 		p.patches = append(p.patches, patch{lo, buf})
@@ -316,12 +351,6 @@ func (p *plan) commitPool(pp *poolPlan, grow [numItems]bool) bool {
 		}
 		return false
 	})
-	P := f.progs[pp.seg]
-	if pp.end > P.Off+P.Filesz {
-		p.progs[pp.seg].Filesz = pp.end - P.Off
-		p.progs[pp.seg].Memsz = pp.end - P.Off
-	}
-	return true
 }
 
 // sectionsAfter returns, in file order, the sections of segment P that

@@ -19,11 +19,6 @@ const (
 	ntResolutionCache      = 0x63a86cb6
 )
 
-// ErrExists: BuildResolutionCache found a resolution cache whose contents
-// differ from what the file resolves to now; patchelf rebuilds only from a
-// file without one.
-var ErrExists = errors.New("patchelf: a resolution cache note is already present; rebuild from an unpatched binary")
-
 // noteEdit is a pending change of the resolution cache note.
 type noteEdit struct {
 	drop *section // the note in the file, to remove
@@ -83,6 +78,28 @@ func (f *File) BuildResolutionCache() error {
 	if len(needed) == 0 || len(dirs) == 0 {
 		return stale("no DT_NEEDED entries or run path to resolve; no cache written")
 	}
+	desc := resolutionDesc(needed, dirs)
+	if desc == nil {
+		return stale("no libraries resolved against the run path; no cache written")
+	}
+	if existing != nil {
+		if old, err := f.noteDesc(existing); err == nil && bytes.Equal(old, desc) {
+			return nil
+		}
+		return ErrExists
+	}
+	ne := &noteEdit{desc: desc}
+	if f.noteEdit != nil {
+		ne.drop = f.noteEdit.drop
+	}
+	f.noteEdit = ne
+	return nil
+}
+
+// resolutionDesc returns the note's descriptor: for each needed library,
+// sorted, its name, NUL, its entries joined by ":", NUL; then a NUL. Nil
+// when no library resolves.
+func resolutionDesc(needed, dirs []string) []byte {
 	cache := map[string][]string{}
 	for _, dir := range dirs {
 		if dir == "" {
@@ -102,32 +119,14 @@ func (f *File) BuildResolutionCache() error {
 		}
 	}
 	if len(cache) == 0 {
-		return stale("no libraries resolved against the run path; no cache written")
+		return nil
 	}
 	var desc []byte
-	for _, lib := range slices.Sorted(func(yield func(string) bool) {
-		for k := range cache {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, lib := range slices.Sorted(mapKeys(cache)) {
 		desc = append(append(desc, lib...), 0)
 		desc = append(append(desc, strings.Join(cache[lib], ":")...), 0)
 	}
-	desc = append(desc, 0)
-	if existing != nil {
-		if old, err := f.noteDesc(existing); err == nil && bytes.Equal(old, desc) {
-			return nil
-		}
-		return ErrExists
-	}
-	ne := &noteEdit{desc: desc}
-	if f.noteEdit != nil {
-		ne.drop = f.noteEdit.drop
-	}
-	f.noteEdit = ne
-	return nil
+	return append(desc, 0)
 }
 
 // readable reports whether the file can be opened for reading (patchelf
@@ -233,8 +232,15 @@ func (p *plan) placeResolutionCache() error {
 	p.patches = append(p.patches, patch{O, note})
 	p.size = O + uint64(len(note))
 
-	// The section name: reused when the name table holds it, else a copy
-	// of the table with the name appended goes after the note.
+	return p.addNoteSection(O, V, uint64(len(note)))
+}
+
+// addNoteSection appends the note's section header to the copy of the
+// table written at the end of the file. Its name is reused when the name
+// table holds it; else a copy of the table with the name appended goes
+// after the note.
+func (p *plan) addNoteSection(O, V, size uint64) error {
+	f := p.f
 	st := f.sects[f.shstrndx]
 	names, err := f.readAt(st.Offset, st.Size, "section name table")
 	if err != nil {
@@ -257,13 +263,13 @@ func (p *plan) placeResolutionCache() error {
 		f.bo.PutUint64(sh[8:], uint64(elf.SHF_ALLOC))
 		f.bo.PutUint64(sh[16:], V)
 		f.bo.PutUint64(sh[24:], O)
-		f.bo.PutUint64(sh[32:], uint64(len(note)))
+		f.bo.PutUint64(sh[32:], size)
 		f.bo.PutUint64(sh[48:], 4)
 	} else {
 		f.bo.PutUint32(sh[8:], uint32(elf.SHF_ALLOC))
 		f.bo.PutUint32(sh[12:], uint32(V))
 		f.bo.PutUint32(sh[16:], uint32(O))
-		f.bo.PutUint32(sh[20:], uint32(len(note)))
+		f.bo.PutUint32(sh[20:], uint32(size))
 		f.bo.PutUint32(sh[32:], 4)
 	}
 	p.shdrs = append(p.shdrs, sh...)

@@ -10,9 +10,9 @@
 // The shortest use, on an agent:
 //
 //	func main() {
-//		rootfs.Init() // first: Start re-executes this program as its helper
+//		rootfs.Init() // first: without a helper program, Start re-executes this one
 //
-//		f, _ := rootfs.NewFetcher("/var/cache/gleaner")
+//		f, _ := rootfs.NewFetcher("/var/cache/gleaner", rootfs.WithS3Buckets("images"))
 //		defer f.Close()
 //		obj, _ := f.Fetch(ctx, "s3://images/tasks/web-1.tar.zst", rootfs.WithSHA256(m.SHA256))
 //		_ = rootfs.Unpack(ctx, obj.Path, bundleDir)
@@ -22,32 +22,71 @@
 //		p, _ := rootfs.Start(ctx, rootfs.Spec{
 //			Root:             root.Path,
 //			Args:             []string{"/app/run.sh"},
+//			Credential:       &rootfs.Credential{UID: 65534, GID: 65534},
 //			CgroupProcsFiles: []string{"/sys/fs/cgroup/cpu/gleaner/task-1/cgroup.procs"},
 //		})
 //		status, _ := p.Wait(ctx)
 //	}
 //
+// # Fetching
+//
+// Object URIs usually come from tasks, so the Fetcher trusts none by
+// default: file:// only below WithFileRoots directories (opened through an
+// os.Root, so no link leads out), plain http only with a digest, S3
+// credentials only for WithS3Buckets buckets, WithMaxObjectBytes to bound
+// an object, and timeouts on every connection and stalled download.
+//
 // # Launching
 //
-// Go cannot run code between fork and exec, so Start re-executes the running
-// program (/proc/self/exe) with a marker in its environment; Init, called
-// first in main, recognises it and becomes a small helper. The helper blocks
-// reading a pipe; the parent writes the helper's PID into every cgroup v1
-// cgroup.procs file of the Spec and only then sends the launch
-// configuration. The helper enters the root, sets the working directory,
-// rlimits and credentials, re-arms the parent-death signal (a credential
-// change clears it) and execs the command. A second, close-on-exec pipe
-// carries a failure back to Start; EOF on it means the exec succeeded. On
-// cgroup v2, Spec.CgroupDir makes the kernel create the helper inside the
-// cgroup (SysProcAttr.UseCgroupFD). Package isolate creates those cgroups;
-// this package takes only their paths and file descriptors.
+// Go cannot run code between fork and exec, so Start runs a helper program:
+// rootfs/cmd/gleaner-init (Spec.Helper, or HelperName next to the running
+// program), which starts in about 0.2 ms, or else the running program
+// itself, re-executed with a marker that Init recognises (its whole start-up
+// is then paid on every launch). The helper blocks reading a pipe; the
+// parent writes the helper's PID into every cgroup v1 cgroup.procs file of
+// the Spec and only then sends the launch configuration. On cgroup v2,
+// Spec.CgroupDir makes the kernel create the helper inside the cgroup
+// (SysProcAttr.UseCgroupFD). Package isolate creates those cgroups; this
+// package takes only their paths and file descriptors.
+//
+// The helper then works through named steps, as runc's init does, and a
+// failure names its step: the namespaces (cgroup, host name, loopback for
+// NetworkNone), the root (see below), rlimits, working directory, the
+// capability bounding set (Spec.Capabilities or DefaultCapabilities for
+// root, empty for any other user), the ambient set, user and groups,
+// no_new_privs, non-dumpable, the seccomp filters (Policy: what Docker's
+// default profile refuses, namespace-creating clones, and every other
+// architecture's system calls), the parent-death signal, and exec. A
+// close-on-exec status pipe carries a failure back to Start.
+//
+// In ModePivotRoot the helper is cloned into new PID, IPC, UTS and network
+// (NetworkNone) namespaces and unshares the mount namespace; it binds the
+// root onto itself nosuid,nodev, mounts /proc with MaskedPaths hidden and
+// ReadonlyPaths read-only, a tmpfs /dev holding only Devices, a private
+// devpts and /dev/shm, and a tmpfs /tmp, then pivot_roots and detaches the
+// old root. It stays as PID 1: it forwards SIGTERM and the other usual
+// signals to the command's process group, reaps every orphan, and reports
+// the command's exit status, as tini does.
+//
+// ModeChroot is for kernels without mount namespaces. It keeps every
+// protection that needs no namespace: the user, the empty (or granted)
+// capability sets, no_new_privs, the seccomp filter, the cgroups (and their
+// device allowlist, set by package isolate), and the os.Root file handling
+// of fetch, unpack, layering and output files. It cannot protect what only
+// a namespace hides: the command shares the host's PID namespace (it sees
+// host processes and can signal those of its own user, so run it as a user
+// no host process uses, never as the host's root), the host's IPC, host
+// name and network, has no /proc or /dev of its own (only what the root
+// holds), and the root is not remounted nosuid,nodev (no_new_privs and
+// Unpack's stripping of setuid bits and device nodes stand in).
 //
 // Go traps handled here: the mount namespace is requested with
 // SysProcAttr.Unshareflags (only then does Go make all mounts private),
 // the PID namespace with Cloneflags; SysProcAttr.Pdeathsig fires when the
 // forking OS thread exits, so Start forks and reaps on one locked thread;
-// SysProcAttr.Chroot would run before Dir, so the helper chroots and
-// changes directory itself.
+// the helper sets its per-thread attributes (capabilities, no_new_privs,
+// parent-death signal) on its locked main thread and execs or forks from
+// it, and loads the seccomp filters on every thread (TSYNC).
 //
 // # Layering
 //

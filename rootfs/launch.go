@@ -17,9 +17,12 @@ const (
 	// task sees the host's process table and the root's own /proc and /dev
 	// (if any).
 	ModeChroot
-	// ModePivotRoot creates new mount and PID namespaces, mounts a fresh
-	// /proc, a minimal /dev and a tmpfs /tmp inside the root, and
-	// pivot_roots into it. The command is PID 1 of its namespace.
+	// ModePivotRoot creates new mount, PID, IPC, UTS and cgroup
+	// namespaces, mounts the root again without setuid or device files, a
+	// fresh /proc with its sensitive files masked or read-only, a minimal
+	// /dev and a tmpfs /tmp inside it, and pivot_roots into it. A small
+	// init (the launch helper) is PID 1 of the namespace: it forwards
+	// signals to the command, reaps orphans and exits with the command.
 	ModePivotRoot
 )
 
@@ -34,6 +37,23 @@ func (m LaunchMode) String() string {
 	}
 	return fmt.Sprintf("LaunchMode(%d)", int(m))
 }
+
+// Network says which network a command sees.
+type Network string
+
+// Networks.
+const (
+	NetworkHost Network = ""     // the host's network
+	NetworkNone Network = "none" // its own namespace with loopback only
+)
+
+// HelperName is the launch helper's file name: rootfs/cmd/gleaner-init
+// built under this name and installed next to the program that calls
+// Start.
+const HelperName = "gleaner-init"
+
+// HelperPackage is the import path of the launch helper's main package.
+const HelperPackage = "github.com/gleaner/gleaner/rootfs/cmd/gleaner-init"
 
 // Credential is the user the command runs as.
 type Credential struct {
@@ -58,8 +78,31 @@ type Spec struct {
 	Dir  string   // working directory inside Root; default "/"
 	Mode LaunchMode
 
-	Credential *Credential // nil: run as the caller's user
-	Rlimits    []Rlimit
+	// Credential is the user the command runs as; nil runs it as root (of
+	// the host: callers running untrusted code pass an unprivileged user).
+	// Whatever the user, the command runs with no_new_privs, a seccomp
+	// filter refusing what Docker's default profile refuses, and a
+	// capability bounding set of Capabilities (root) or empty (any other
+	// user).
+	Credential *Credential
+	// Capabilities are what a root command keeps ("CAP_CHOWN" or
+	// "chown"); nil means DefaultCapabilities, an empty slice none.
+	Capabilities []string
+	Rlimits      []Rlimit
+
+	// Network is NetworkHost (default: the host's network, as Mesos and
+	// Nomad default) or NetworkNone (a network namespace of its own with
+	// only loopback).
+	Network Network
+	// Hostname is the command's host name in its UTS namespace
+	// (ModePivotRoot); default "gleaner".
+	Hostname string
+
+	// Helper is the path of the launch helper, a build of
+	// rootfs/cmd/gleaner-init. Empty means HelperName next to the running
+	// program when it is there, else the running program itself, which
+	// must then call Init first in main (and starts far slower).
+	Helper string
 
 	// Stdout and Stderr are host paths of files (usually in the task's
 	// sandbox directory) created or truncated for the command's output;

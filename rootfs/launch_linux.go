@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gleaner/gleaner/rootfs/internal/sandbox"
 )
 
 // Process is a command launched by Start.
@@ -66,8 +68,8 @@ func (p *Process) Signal(sig syscall.Signal) error {
 }
 
 // Stop sends SIGTERM, waits up to grace, then sends SIGKILL and waits for
-// the exit. (A command that is PID 1 of its namespace ignores SIGTERM unless
-// it handles it, so it is killed after the grace period.)
+// the exit. (In ModePivotRoot the init forwards SIGTERM to the command, so
+// a command that does not handle it dies of it, as outside a namespace.)
 func (p *Process) Stop(ctx context.Context, grace time.Duration) (ExitStatus, error) {
 	if err := p.Signal(unix.SIGTERM); errors.Is(err, os.ErrProcessDone) {
 		return p.Wait(ctx)
@@ -89,23 +91,22 @@ func (p *Process) Stop(ctx context.Context, grace time.Duration) (ExitStatus, er
 	}
 }
 
-// Init environment: its presence tells Init that this process is the helper.
-const initEnv = "_GLEANER_ROOTFS_INIT"
-
 // Start launches spec.Args inside spec.Root and returns once the command has
 // been exec'd (or failed to be). ctx bounds the start only; use Stop to end
 // the command.
 //
-// The running program is re-executed as a small helper (see Init): it waits
-// on a pipe until Start has placed it in every cgroup of the spec, enters
-// the root and execs the command, so no code of the command runs outside
-// its cgroups. A failed start leaves no process behind.
+// The launch helper (see Spec.Helper and Init) waits on a pipe until Start
+// has placed it in every cgroup of the spec, enters the root, drops every
+// privilege the spec does not grant and execs the command (ModeChroot) or
+// runs it as its init (ModePivotRoot), so no code of the command runs
+// outside its cgroups or with more rights than granted. A failed start
+// leaves no process behind.
 func Start(ctx context.Context, spec Spec) (*Process, error) {
 	cfg, err := spec.config()
 	if err != nil {
 		return nil, err
 	}
-	p := &Process{mode: cfg.Mode, done: make(chan struct{})}
+	p := &Process{mode: LaunchMode(cfg.Mode), done: make(chan struct{})}
 	started := make(chan error, 1)
 	var l *launcher
 	// The owner goroutine forks and reaps the helper on one locked thread:
@@ -124,13 +125,18 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 			if l != nil {
 				l.closeParentEnds()
 			}
-			started <- fmt.Errorf("rootfs: launch %q: starting helper: %w", spec.Args[0], err)
+			started <- fmt.Errorf("rootfs: launch %q: starting helper %s: %w", spec.Args[0], l.helperName(), err)
 			close(p.done)
 			return
 		}
 		p.pid = l.cmd.Process.Pid
 		started <- nil
 		p.status, p.err = exitStatus(l.cmd.Wait())
+		// An init reports how the command ended; its own exit is only a
+		// translation of that.
+		if exit := l.finalStatus(); exit != nil {
+			p.status, p.err = ExitStatus{Code: exit.Code, Signal: syscall.Signal(exit.Signal)}, nil
+		}
 		close(p.done)
 	}()
 	if err := <-started; err != nil {
@@ -159,46 +165,41 @@ func exitStatus(err error) (ExitStatus, error) {
 	return ExitStatus{Code: ws.ExitStatus()}, nil
 }
 
-// initConfig is what the helper receives on its config pipe.
-type initConfig struct {
-	Root      string
-	Mode      LaunchMode
-	Args      []string
-	Env       []string
-	Dir       string
-	Cred      *Credential
-	Rlimits   []Rlimit
-	Pdeathsig syscall.Signal
-	Parent    int // the launcher's PID, to notice that it died (chroot mode)
+// launchConfig is the helper's configuration and how to clone it.
+type launchConfig struct {
+	sandbox.Config
+	cloneflags, unshareflags uintptr
 }
 
-// initError is what the helper sends back when it cannot exec.
-type initError struct {
-	Msg      string
-	NotFound bool
-}
-
-func (s Spec) config() (initConfig, error) {
+func (s Spec) config() (launchConfig, error) {
 	if len(s.Args) == 0 || s.Args[0] == "" {
-		return initConfig{}, fmt.Errorf("rootfs: launch: spec Args: %w: empty command", ErrInvalid)
+		return launchConfig{}, fmt.Errorf("rootfs: launch: spec Args: %w: empty command", ErrInvalid)
 	}
 	if !filepath.IsAbs(s.Root) {
-		return initConfig{}, fmt.Errorf("rootfs: launch: spec Root %q: %w: want an absolute path", s.Root, ErrInvalid)
+		return launchConfig{}, fmt.Errorf("rootfs: launch: spec Root %q: %w: want an absolute path", s.Root, ErrInvalid)
 	}
 	if fi, err := os.Stat(s.Root); err != nil || !fi.IsDir() {
-		return initConfig{}, fmt.Errorf("rootfs: launch: root %s: %w", s.Root, ErrNotFound)
+		return launchConfig{}, fmt.Errorf("rootfs: launch: root %s: %w", s.Root, ErrNotFound)
 	}
 	dir := s.Dir
 	if dir == "" {
 		dir = "/"
 	}
 	if !filepath.IsAbs(dir) {
-		return initConfig{}, fmt.Errorf("rootfs: launch: spec Dir %q: %w: want an absolute path inside the root", s.Dir, ErrInvalid)
+		return launchConfig{}, fmt.Errorf("rootfs: launch: spec Dir %q: %w: want an absolute path inside the root", s.Dir, ErrInvalid)
 	}
 	for _, f := range s.CgroupProcsFiles {
 		if !filepath.IsAbs(f) || filepath.Base(f) != "cgroup.procs" {
-			return initConfig{}, fmt.Errorf("rootfs: launch: spec CgroupProcsFiles %q: %w: want an absolute path to cgroup.procs", f, ErrInvalid)
+			return launchConfig{}, fmt.Errorf("rootfs: launch: spec CgroupProcsFiles %q: %w: want an absolute path to cgroup.procs", f, ErrInvalid)
 		}
+	}
+	capNames := s.Capabilities
+	if capNames == nil {
+		capNames = DefaultCapabilities
+	}
+	caps, err := capabilities(capNames)
+	if err != nil {
+		return launchConfig{}, err
 	}
 	mode := s.Mode
 	switch mode {
@@ -210,17 +211,64 @@ func (s Spec) config() (initConfig, error) {
 	case ModeChroot:
 	case ModePivotRoot:
 		if !PivotRootSupported() {
-			return initConfig{}, fmt.Errorf("rootfs: launch: mode %s: %w: no mount/PID namespaces or no CAP_SYS_ADMIN", mode, ErrNotSupported)
+			return launchConfig{}, fmt.Errorf("rootfs: launch: mode %s: %w: no mount/PID namespaces or no CAP_SYS_ADMIN", mode, ErrNotSupported)
 		}
 	default:
-		return initConfig{}, fmt.Errorf("rootfs: launch: spec Mode %d: %w", int(s.Mode), ErrInvalid)
+		return launchConfig{}, fmt.Errorf("rootfs: launch: spec Mode %d: %w", int(s.Mode), ErrInvalid)
 	}
 	sig := s.ParentDeathSignal
 	if sig == 0 {
 		sig = unix.SIGKILL
 	}
-	return initConfig{Root: s.Root, Mode: mode, Args: s.Args, Env: s.Env, Dir: dir,
-		Cred: s.Credential, Rlimits: s.Rlimits, Pdeathsig: sig, Parent: os.Getpid()}, nil
+	filters, err := seccompFilters()
+	if err != nil {
+		return launchConfig{}, fmt.Errorf("rootfs: launch: %w: %w", ErrNotSupported, err)
+	}
+	lc := launchConfig{Config: sandbox.Config{Root: s.Root, Mode: int(mode), Args: s.Args, Env: s.Env, Dir: dir,
+		Capabilities: caps, Pdeathsig: int(sig), Parent: os.Getpid(), Seccomp: filters,
+		MaskedPaths: MaskedPaths, ReadonlyPaths: ReadonlyPaths}}
+	for _, d := range Devices {
+		lc.Devices = append(lc.Devices, sandbox.Device{Name: d.Name, Major: d.Major, Minor: d.Minor})
+	}
+	if c := s.Credential; c != nil {
+		lc.UID, lc.GID, lc.Groups = c.UID, c.GID, c.Groups
+	}
+	for _, rl := range s.Rlimits {
+		lc.Rlimits = append(lc.Rlimits, sandbox.Rlimit{Resource: rl.Resource, Cur: rl.Cur, Max: rl.Max})
+	}
+	switch s.Network {
+	case NetworkHost:
+	case NetworkNone:
+		if !hasNamespace("net") {
+			return launchConfig{}, fmt.Errorf("rootfs: launch: network %q: %w: no network namespaces", s.Network, ErrNotSupported)
+		}
+		lc.cloneflags |= unix.CLONE_NEWNET
+		lc.LoopbackUp = true
+	default:
+		return launchConfig{}, fmt.Errorf("rootfs: launch: spec Network %q: %w: want %q (host) or %q", s.Network, ErrInvalid, NetworkHost, NetworkNone)
+	}
+	if mode == ModePivotRoot {
+		// Cloneflags for the PID, IPC and UTS namespaces (the helper
+		// becomes PID 1); Unshareflags for the mount namespace, because
+		// only then does Go make every mount private before the helper
+		// runs. The cgroup namespace is made by the helper once placed.
+		lc.cloneflags |= unix.CLONE_NEWPID
+		lc.unshareflags = unix.CLONE_NEWNS
+		for ns, flag := range map[string]uintptr{"ipc": unix.CLONE_NEWIPC, "uts": unix.CLONE_NEWUTS} {
+			if hasNamespace(ns) {
+				lc.cloneflags |= flag
+			}
+		}
+		if hasNamespace("uts") {
+			lc.Hostname = s.Hostname
+			if lc.Hostname == "" {
+				lc.Hostname = "gleaner"
+			}
+		}
+		lc.CgroupNS = hasNamespace("cgroup")
+		lc.Init = true
+	}
+	return lc, nil
 }
 
 var pivotOnce = sync.OnceValue(probePivotRoot)
@@ -230,10 +278,8 @@ var pivotOnce = sync.OnceValue(probePivotRoot)
 func PivotRootSupported() bool { return pivotOnce() }
 
 func probePivotRoot() bool {
-	for _, ns := range []string{"/proc/self/ns/mnt", "/proc/self/ns/pid"} {
-		if _, err := os.Stat(ns); err != nil {
-			return false
-		}
+	if !hasNamespace("mnt") || !hasNamespace("pid") {
+		return false
 	}
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
@@ -250,31 +296,75 @@ func probePivotRoot() bool {
 	return false
 }
 
+// hasNamespace reports whether the kernel has the namespace type ns ("net",
+// "cgroup", ...).
+func hasNamespace(ns string) bool {
+	_, err := os.Stat("/proc/self/ns/" + ns)
+	return err == nil
+}
+
 // launcher holds the helper command and the pipes of one Start.
 type launcher struct {
 	cmd            *exec.Cmd
 	cfgR, cfgW     *os.File // parent writes the config once the child is placed
-	errR, errW     *os.File // child reports a failure to exec; EOF means exec'd
+	statR, statW   *os.File // the helper's messages; EOF without one means exec'd
 	stdout, stderr *os.File
 	childEnds      []*os.File
 	procs          []string // cgroup v1 cgroup.procs files
+
+	status     *bufio.Reader
+	statusDone chan struct{} // closed once the status pipe is read to its end
+	closeOnce  sync.Once
+	exit       *sandbox.Exit // set before statusDone is closed
 }
 
-func newLauncher(spec Spec, cfg initConfig) (l *launcher, err error) {
-	l = &launcher{procs: spec.CgroupProcsFiles}
+// helper returns the program to run as the helper.
+func helper(spec Spec) (string, error) {
+	if spec.Helper != "" {
+		return spec.Helper, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if next := filepath.Join(filepath.Dir(self), HelperName); isExecutable(next) {
+		return next, nil
+	}
+	return self, nil
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+func (l *launcher) helperName() string {
+	if l == nil || l.cmd == nil {
+		return ""
+	}
+	return l.cmd.Path
+}
+
+func newLauncher(spec Spec, cfg launchConfig) (l *launcher, err error) {
+	l = &launcher{procs: spec.CgroupProcsFiles, statusDone: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			l.closeChildEnds()
 			l.closeParentEnds()
 		}
 	}()
+	path, err := helper(spec)
+	if err != nil {
+		return l, err
+	}
 	if l.cfgR, l.cfgW, err = os.Pipe(); err != nil {
 		return l, err
 	}
-	if l.errR, l.errW, err = os.Pipe(); err != nil {
+	if l.statR, l.statW, err = os.Pipe(); err != nil {
 		return l, err
 	}
-	l.childEnds = []*os.File{l.cfgR, l.errW}
+	l.status = bufio.NewReader(l.statR)
+	l.childEnds = []*os.File{l.cfgR, l.statW}
 	if l.stdout = spec.StdoutFile; l.stdout == nil {
 		if l.stdout, err = openOutput(spec.Stdout); err != nil {
 			return l, err
@@ -287,28 +377,19 @@ func newLauncher(spec Spec, cfg initConfig) (l *launcher, err error) {
 		}
 		l.childEnds = append(l.childEnds, l.stderr)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return l, err
-	}
 	l.cmd = &exec.Cmd{
-		Path:       self,
-		Args:       []string{"rootfs-init"},
-		Env:        []string{initEnv + "=1"},
+		Path:       path,
+		Args:       []string{HelperName},
+		Env:        []string{sandbox.Env + "=1"},
 		Stdout:     l.stdout,
 		Stderr:     l.stderr,
-		ExtraFiles: []*os.File{l.cfgR, l.errW}, // fds 3 and 4
+		ExtraFiles: []*os.File{l.cfgR, l.statW}, // fds 3 and 4
 		SysProcAttr: &syscall.SysProcAttr{
-			Setpgid:   true,
-			Pdeathsig: cfg.Pdeathsig,
+			Setpgid:      true,
+			Pdeathsig:    syscall.Signal(cfg.Pdeathsig),
+			Cloneflags:   cfg.cloneflags,
+			Unshareflags: cfg.unshareflags,
 		},
-	}
-	if cfg.Mode == ModePivotRoot {
-		// Cloneflags for the PID namespace (the helper becomes PID 1);
-		// Unshareflags for the mount namespace, because only then does Go
-		// make every mount private before the helper runs.
-		l.cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWPID
-		l.cmd.SysProcAttr.Unshareflags = unix.CLONE_NEWNS
 	}
 	if spec.CgroupDir != nil {
 		l.cmd.SysProcAttr.UseCgroupFD = true
@@ -334,54 +415,108 @@ func (l *launcher) closeChildEnds() {
 }
 
 func (l *launcher) closeParentEnds() {
-	for _, f := range []*os.File{l.cfgW, l.errR} {
-		if f != nil {
-			f.Close()
-		}
+	if l.cfgW != nil {
+		l.cfgW.Close()
 	}
+	l.doneReading()
+}
+
+// doneReading closes the status pipe and marks the final status known.
+func (l *launcher) doneReading() {
+	l.closeOnce.Do(func() {
+		if l.statR != nil {
+			l.statR.Close()
+		}
+		close(l.statusDone)
+	})
+}
+
+// finalStatus waits until the status pipe is read and returns the exit an
+// init reported, if any.
+func (l *launcher) finalStatus() *sandbox.Exit {
+	<-l.statusDone
+	return l.exit
+}
+
+// readMessage reads the helper's next message; io.EOF when there is none.
+func (l *launcher) readMessage() (sandbox.Message, error) {
+	line, err := l.status.ReadBytes('\n')
+	if len(line) == 0 {
+		if err == nil {
+			err = io.EOF
+		}
+		return sandbox.Message{}, err
+	}
+	var m sandbox.Message
+	if jerr := json.Unmarshal(line, &m); jerr != nil {
+		return m, fmt.Errorf("malformed message from the helper: %q", line)
+	}
+	return m, nil
 }
 
 // handshake places the child in its cgroups, releases it with the config
-// and waits until it has exec'd the command or reported why it could not.
-func (l *launcher) handshake(ctx context.Context, pid int, cfg initConfig) error {
-	defer l.closeParentEnds()
+// and waits until it has exec'd (or started) the command or reported why it
+// could not.
+func (l *launcher) handshake(ctx context.Context, pid int, cfg launchConfig) error {
 	name := cfg.Args[0]
-	for _, procs := range l.procs {
-		if err := writeProcs(procs, pid); err != nil {
-			return fmt.Errorf("rootfs: launch %q: placing pid %d in cgroup %s: %w", name, pid, filepath.Dir(procs), err)
-		}
-	}
-	data, err := json.Marshal(cfg)
-	if err != nil {
+	fail := func(err error) error {
+		l.closeParentEnds()
 		return err
 	}
+	for _, procs := range l.procs {
+		if err := writeProcs(procs, pid); err != nil {
+			return fail(fmt.Errorf("rootfs: launch %q: placing pid %d in cgroup %s: %w", name, pid, filepath.Dir(procs), err))
+		}
+	}
+	data, err := json.Marshal(cfg.Config)
+	if err != nil {
+		return fail(err)
+	}
 	if _, err := l.cfgW.Write(data); err != nil {
-		return fmt.Errorf("rootfs: launch %q: sending config to helper: %w", name, err)
+		return fail(fmt.Errorf("rootfs: launch %q: sending config to helper: %w", name, err))
 	}
 	l.cfgW.Close()
 	l.cfgW = nil
-	// The helper's error pipe is close-on-exec: EOF without a message means
-	// the command is running. Cancelling ctx closes the pipe to unblock.
-	stop := context.AfterFunc(ctx, func() { l.errR.SetReadDeadline(time.Now()) })
-	defer stop()
-	msg, err := io.ReadAll(l.errR)
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("rootfs: launch %q: %w", name, ctx.Err())
-		}
-		return fmt.Errorf("rootfs: launch %q: reading helper status: %w", name, err)
+	// Cancelling ctx unblocks the read.
+	stop := context.AfterFunc(ctx, func() { l.statR.SetReadDeadline(time.Now()) })
+	m, err := l.readMessage()
+	if stop() {
+		l.statR.SetReadDeadline(time.Time{})
 	}
-	if len(msg) == 0 {
+	switch {
+	case ctx.Err() != nil:
+		return fail(fmt.Errorf("rootfs: launch %q: %w", name, ctx.Err()))
+	case errors.Is(err, io.EOF) && !cfg.Init:
+		// The status pipe is close-on-exec: EOF means the command runs.
+		l.doneReading()
 		return nil
+	case errors.Is(err, io.EOF):
+		return fail(fmt.Errorf("rootfs: launch %q in root %s: the helper %s exited without starting the command", name, cfg.Root, l.helperName()))
+	case err != nil:
+		return fail(fmt.Errorf("rootfs: launch %q: reading helper status: %w", name, err))
+	case m.Error != "":
+		err := fmt.Errorf("rootfs: launch %q in root %s: %s", name, cfg.Root, m.Error)
+		if m.NotFound {
+			err = fmt.Errorf("%w: %w", err, ErrNotFound)
+		}
+		return fail(err)
+	case m.Started == 0:
+		return fail(fmt.Errorf("rootfs: launch %q: unexpected message from the helper: %+v", name, m))
 	}
-	var ie initError
-	if err := json.Unmarshal(msg, &ie); err != nil {
-		return fmt.Errorf("rootfs: launch %q in %s: helper failed: %s", name, cfg.Root, msg)
-	}
-	if ie.NotFound {
-		return fmt.Errorf("rootfs: launch %q in root %s: %s: %w", name, cfg.Root, ie.Msg, ErrNotFound)
-	}
-	return fmt.Errorf("rootfs: launch %q in root %s: %s", name, cfg.Root, ie.Msg)
+	// The init runs the command: its last message says how it ended.
+	go func() {
+		defer l.doneReading()
+		for {
+			m, err := l.readMessage()
+			if err != nil {
+				return
+			}
+			if m.Exited != nil {
+				l.exit = m.Exited
+			}
+		}
+	}()
+	return nil
 }
 
 func writeProcs(path string, pid int) error {

@@ -43,6 +43,9 @@ func run(t testing.TB, spec rootfs.Spec, script string) (string, string, rootfs.
 		spec.Env = []string{"PATH=/bin"}
 	}
 	spec.Stdout, spec.Stderr = out, errf
+	if spec.Helper == "" {
+		spec.Helper = helperPath
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p, err := rootfs.Start(ctx, spec)
@@ -83,10 +86,11 @@ func TestLaunchSeesOnlyTheRoot(t *testing.T) {
 func TestLaunchPivotRootIsPID1AndIsolated(t *testing.T) {
 	requireMode(t, rootfs.ModePivotRoot)
 	root := taskRoot(t)
-	script := fmt.Sprintf(`echo pid=$$; test -e /proc/%d && echo HOSTPID; ls /proc | grep -c '^[0-9]' ; grep -c . /proc/mounts >/dev/null; cat /proc/mounts; ls /dev; touch /tmp/x && echo tmpok`, os.Getpid())
+	script := fmt.Sprintf(`echo pid=$$ ppid=$PPID; test -e /proc/%d && echo HOSTPID; ls /proc | grep -c '^[0-9]' ; grep -c . /proc/mounts >/dev/null; cat /proc/mounts; ls /dev; touch /tmp/x && echo tmpok`, os.Getpid())
 	out, stderr, st := run(t, rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot}, script)
 	require.True(t, st.Success(), "status %v, stderr %s", st, stderr)
-	assert.Contains(t, out, "pid=1\n")
+	assert.Regexp(t, `pid=\d+ ppid=1\n`, out, "the command is the child of the namespace's init")
+	assert.NotContains(t, out, "pid=1 ", "the init, not the command, is PID 1")
 	assert.NotContains(t, out, "HOSTPID", "host process visible")
 	assert.Contains(t, out, "proc /proc proc")
 	assert.Contains(t, out, "tmpfs /dev tmpfs")
@@ -148,9 +152,9 @@ func TestLaunchStopAndSignals(t *testing.T) {
 	}{
 		// A shell that is not PID 1 dies of SIGTERM.
 		{rootfs.ModeChroot, rootfs.ExitStatus{Code: -1, Signal: syscall.SIGTERM}},
-		// PID 1 of a namespace ignores SIGTERM it does not handle: Stop
-		// escalates to SIGKILL after the grace period.
-		{rootfs.ModePivotRoot, rootfs.ExitStatus{Code: -1, Signal: syscall.SIGKILL}},
+		// The namespace's init forwards SIGTERM to the command, which dies
+		// of it as it would outside a namespace.
+		{rootfs.ModePivotRoot, rootfs.ExitStatus{Code: -1, Signal: syscall.SIGTERM}},
 	} {
 		t.Run(c.mode.String(), func(t *testing.T) {
 			requireMode(t, c.mode)
@@ -287,18 +291,25 @@ func v1Cgroup(t *testing.T, controller, name string) string {
 
 func TestLaunchPlacesChildInCgroupBeforeExec(t *testing.T) {
 	testenv.RequireCgroupV1(t, "cpu", "memory")
-	requireMode(t, rootfs.ModePivotRoot)
 	root := taskRoot(t)
 	name := uniqueName("gleaner-test-rootfs-")
 	cpu, mem := v1Cgroup(t, "cpu", name), v1Cgroup(t, "memory", name)
-	spec := rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot,
-		CgroupProcsFiles: []string{filepath.Join(cpu, "cgroup.procs"), filepath.Join(mem, "cgroup.procs")}}
-	// The first thing the command does is read its own cgroups.
-	spec.Args = []string{"/bin/cat", "/proc/self/cgroup"}
-	out, stderr, st := run(t, spec, "")
-	require.True(t, st.Success(), "status %v, stderr %s", st, stderr)
+	procs := []string{filepath.Join(cpu, "cgroup.procs"), filepath.Join(mem, "cgroup.procs")}
+	// The helper is placed before it is released, so the command runs in
+	// them from its first instruction; the host sees it there.
+	out := hostCgroups(t, rootfs.Spec{Root: root, Mode: rootfs.ModeChroot, CgroupProcsFiles: procs})
 	assert.Regexp(t, `(?m)^\d+:cpu(,cpuacct)?:/`+name+`$`, out)
 	assert.Regexp(t, `(?m)^\d+:memory:/`+name+`$`, out)
+
+	t.Run("pivot_root: in a cgroup namespace rooted at the task's cgroups", func(t *testing.T) {
+		requireMode(t, rootfs.ModePivotRoot)
+		spec := rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot, CgroupProcsFiles: procs,
+			Args: []string{"/bin/sh", "-c", "cat /proc/self/cgroup; cat /proc/1/cgroup"}}
+		out, stderr, st := run(t, spec, "")
+		require.True(t, st.Success(), "status %v, stderr %s", st, stderr)
+		assert.Regexp(t, `(?m)^\d+:memory:/$`, out)
+		assert.NotContains(t, out, name, "the host's cgroup path is visible inside")
+	})
 }
 
 func TestLaunchCgroupV2UseCgroupFD(t *testing.T) {
@@ -312,9 +323,7 @@ func TestLaunchCgroupV2UseCgroupFD(t *testing.T) {
 	fd, err := os.Open(dir)
 	require.NoError(t, err)
 	defer fd.Close()
-	spec := rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot, CgroupDir: fd, Args: []string{"/bin/cat", "/proc/self/cgroup"}}
-	out, stderr, st := run(t, spec, "")
-	require.True(t, st.Success(), "status %v, stderr %s", st, stderr)
+	out := hostCgroups(t, rootfs.Spec{Root: root, Mode: rootfs.ModeChroot, CgroupDir: fd})
 	assert.Contains(t, out, "0::/"+name+"\n")
 }
 
@@ -378,4 +387,59 @@ func TestLaunchAndFetchLeaveNoGoroutines(t *testing.T) {
 		buf := make([]byte, 1<<20)
 		t.Errorf("goroutines: %d before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 	}
+}
+
+// hostCgroups starts sleep with spec and returns its /proc/<pid>/cgroup as
+// the host sees it.
+func hostCgroups(t *testing.T, spec rootfs.Spec) string {
+	t.Helper()
+	spec.Args = []string{"/bin/sleep", "30"}
+	p, err := rootfs.Start(context.Background(), spec)
+	require.NoError(t, err)
+	defer p.Stop(context.Background(), 0)
+	out, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", p.Pid()))
+	require.NoError(t, err)
+	return string(out)
+}
+
+// TestLaunchInitForwardsSignalsAndReaps: in pivot_root mode the command is
+// not PID 1; the init forwards SIGTERM to it, so a shell that traps SIGTERM
+// exits cleanly within the grace period, and the init reaps the orphans of
+// a double fork.
+func TestLaunchInitForwardsSignalsAndReaps(t *testing.T) {
+	requireMode(t, rootfs.ModePivotRoot)
+	root := taskRoot(t)
+	t.Run("a shell that traps SIGTERM exits within the grace", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out")
+		p, err := rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot, Helper: helperPath,
+			Args: []string{"/bin/sh", "-c", `trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.05; done`},
+			Env:  []string{"PATH=/bin"}, Stdout: out})
+		require.NoError(t, err)
+		testenv.Eventually(t, 30*time.Second, func() bool {
+			data, _ := os.ReadFile(out)
+			return strings.Contains(string(data), "ready")
+		}, "the shell to install its trap")
+		st, err := p.Stop(context.Background(), time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, rootfs.ExitStatus{Code: 0}, st, "the shell exited by its trap, not by SIGKILL after the grace")
+		data, _ := os.ReadFile(out)
+		assert.Contains(t, string(data), "got-term")
+	})
+	t.Run("orphans of a double fork are reaped", func(t *testing.T) {
+		// The grandchild outlives its parent and is re-parented to the
+		// init; the command waits until no zombie is left (the test's
+		// deadline bounds that wait).
+		out, stderr, st := run(t, rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot},
+			`( sleep 0.2 & )
+			 while cat /proc/[0-9]*/stat 2>/dev/null | grep -q '(sleep) [SR]'; do sleep 0.05; done
+			 while cat /proc/[0-9]*/stat 2>/dev/null | grep -q ') Z '; do sleep 0.05; done; echo reaped`)
+		require.True(t, st.Success(), "%v %s", st, stderr)
+		assert.Equal(t, "reaped\n", out)
+	})
+	t.Run("the command's exit status is the launch's", func(t *testing.T) {
+		_, _, st := run(t, rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot}, "exit 42")
+		assert.Equal(t, rootfs.ExitStatus{Code: 42}, st)
+		_, _, st = run(t, rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot}, "kill -USR1 $$; sleep 5")
+		assert.Equal(t, rootfs.ExitStatus{Code: -1, Signal: syscall.SIGUSR1}, st)
+	})
 }

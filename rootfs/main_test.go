@@ -29,8 +29,29 @@ func TestMain(m *testing.M) {
 	if root := os.Getenv(pid1Env); root != "" {
 		pid1Main(root)
 	}
-	os.Exit(m.Run())
+	dir, err := os.MkdirTemp("", "gleaner-test-rootfs-helper-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	// Tests that go through run use the real helper; those that call
+	// Start directly re-execute this binary (through Init above).
+	if helperPath, err = testenv.BuildProgram(rootfs.HelperPackage, dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if probePath, err = testenv.BuildProgram("github.com/gleaner/gleaner/rootfs/internal/probe", dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
+
+// helperPath is the launch helper TestMain built, probePath the program
+// that tries what a sandbox must refuse.
+var helperPath, probePath string
 
 // orphanEnv makes the test binary start `sleep` in a root and exit without
 // stopping it, so that a test can watch the parent-death signal act.

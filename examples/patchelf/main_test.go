@@ -122,6 +122,8 @@ func TestParityWithDebianPatchelf(t *testing.T) {
 				{"set-soname", [][]string{[]string{"--set-rpath", libdir}, []string{"--set-soname", "libprog.so"}}},
 				{"clear-symbol-version", [][]string{{"--set-rpath", libdir}, {"--clear-symbol-version", "printf"}}},
 				{"no-default-lib", [][]string{[]string{"--set-rpath", libdir}, []string{"--no-default-lib"}}},
+				// Both tools overwrite an rpath nothing else uses with X.
+				{"replaced rpath leaves no trace", [][]string{{"--set-rpath", "/first/rpath/to/be/replaced:" + libdir}, {"--set-rpath", libdir}}},
 			}
 			for _, e := range edits {
 				t.Run(e.name, func(t *testing.T) {
@@ -131,6 +133,11 @@ func TestParityWithDebianPatchelf(t *testing.T) {
 						r1, r2 := ours(append(args, a)...), debian(t, append(args, b)...)
 						if r1 != r2 {
 							t.Fatalf("edit %v differs:\nours   %+v\ndebian %+v", args, r1, r2)
+						}
+					}
+					for _, f := range []string{a, b} {
+						if data, _ := os.ReadFile(f); bytes.Contains(data, []byte("/first/rpath/to/be/replaced")) {
+							t.Fatalf("%s keeps the replaced rpath", filepath.Base(f))
 						}
 					}
 					for _, p := range prints {

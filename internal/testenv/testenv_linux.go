@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -94,4 +95,28 @@ func probeExec32() exec32Result {
 		return exec32Result{runErr: describeRun(out, err)}
 	}
 	return exec32Result{}
+}
+
+// probeNetworkNamespace runs `true` in a new network namespace.
+func probeNetworkNamespace() error {
+	return runInNamespace(&syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET})
+}
+
+// probeCgroupNamespace runs `true` in a new cgroup namespace.
+func probeCgroupNamespace() error {
+	return runInNamespace(&syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWCGROUP})
+}
+
+// probeSeccomp asks the kernel whether it has seccomp filters: prctl
+// PR_GET_SECCOMP fails with EINVAL on a kernel built without seccomp, and
+// the seccomp(2) call SECCOMP_GET_ACTION_AVAIL answers for filter mode.
+func probeSeccomp() error {
+	if _, err := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_GET_SECCOMP): %w", err)
+	}
+	action := uint32(unix.SECCOMP_RET_ERRNO)
+	if _, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_GET_ACTION_AVAIL, 0, uintptr(unsafe.Pointer(&action))); errno != 0 {
+		return fmt.Errorf("seccomp(SECCOMP_GET_ACTION_AVAIL): %w", errno)
+	}
+	return nil
 }

@@ -13,14 +13,22 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gleaner/gleaner/attrs"
+	"github.com/gleaner/gleaner/offer"
 	"github.com/gleaner/gleaner/reserve"
 	"github.com/gleaner/gleaner/rootfs"
 )
 
 // Isolation choices for Config.Isolation.
 const (
-	IsolationAuto = "auto" // cgroups and rootfs when the host allows, else none
-	IsolationNone = "none" // plain child processes, even as root
+	// IsolationAuto isolates every task (cgroups, its own root, an
+	// unprivileged user, the rootfs sandbox); where the host does not
+	// allow that, the agent fails closed: it lends nothing, runs no task
+	// and says why.
+	IsolationAuto = "auto"
+	// IsolationNone runs tasks as plain child processes on the host's file
+	// system, by the operator's explicit choice, which the agent reports
+	// (the master shows it on the dashboard).
+	IsolationNone = "none"
 )
 
 // Defaults used when a Config field is zero.
@@ -29,14 +37,19 @@ const (
 	defaultReportInterval = time.Second
 	defaultDiskInterval   = 5 * time.Second
 	defaultKillGrace      = 3 * time.Second
-	defaultBaseName       = "busybox"
-	defaultBaseVersion    = "1"
+	// defaultPorts is the ports resource an agent offers, as Mesos's
+	// default.
+	defaultPorts       = "[31000-32000]"
+	defaultBaseName    = "base"
+	defaultBaseVersion = "1"
 	// defaultRetention is how long a task that ended stays listed when no
 	// master takes its final status.
 	defaultRetention = 5 * time.Minute
 	// defaultGrowAfter is how long the estimate must stay higher before the
 	// reservation grows.
-	defaultGrowAfter = 30 * time.Second
+	defaultGrowAfter   = 30 * time.Second
+	defaultTaskUser    = "nobody"
+	defaultTaskPidsMax = 1024
 )
 
 // ErrInvalid reports a bad configuration or request; the error names the
@@ -111,10 +124,26 @@ type Config struct {
 	// pivot_root where possible, else chroot).
 	LaunchMode rootfs.LaunchMode
 	// BaseName and BaseVersion name the base root file system tasks without
-	// an image run on (default "busybox", "1"). The busybox base is seeded
-	// from BusyboxPath (default /bin/busybox) when missing.
+	// an image run on (default "base", "1"). When missing it is made from
+	// the host's own BasePrograms (default: sh, sleep, true and the usual
+	// tools) and their libraries with patchelf.Bundle: no package needed.
 	BaseName, BaseVersion string
-	BusyboxPath           string
+	BasePrograms          []string
+	// InitHelper is the launch helper (rootfs/cmd/gleaner-init); default
+	// bin/gleaner-init in Dir, as the install puts it, else the one next
+	// to the agent's binary, else the agent re-executes itself (slower).
+	InitHelper string
+
+	// TaskUser runs tasks that name no user (default "nobody"): a host
+	// user name or "uid[:gid]".
+	TaskUser string
+	// RootRoles are the framework roles whose tasks may run as root (a
+	// user of UID 0); "*" allows every role. Default none: a task asking
+	// for root fails with the reason.
+	RootRoles []string
+	// TaskPidsMax caps each task's processes and threads (pids.max;
+	// default 1024): a fork bomb stops there.
+	TaskPidsMax int64
 	// FetchFileDirs are the host directories a task's file:// URIs (image
 	// or fetch) may name files in; none by default, so a task cannot read
 	// the host's files ("file:///etc/shadow").
@@ -125,8 +154,14 @@ type Config struct {
 	FetchS3Buckets []string
 	// DiskInterval is how often sandboxes are measured (default 5 s).
 	DiskInterval time.Duration
-	// KillGrace is how long a killed task has between SIGTERM and SIGKILL.
+	// KillGrace is how long a killed task has between SIGTERM and SIGKILL,
+	// unless its launch or the kill says otherwise.
 	KillGrace time.Duration
+	// Ports are the host ports the agent offers, as Mesos ranges
+	// ("[31000-32000]", the default defaultPorts; "[]" offers none).
+	// Tasks get theirs in PORT0..N; the agent lends them whatever the
+	// reservation, as they cost the business nothing.
+	Ports string
 	// Retention bounds how long ended tasks are kept when no master takes
 	// their final status (default 5 min).
 	Retention time.Duration
@@ -167,6 +202,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if _, err := parseCapacity(c.Capacity); err != nil {
 		return c, fmt.Errorf("%w: Config.Capacity: %w", ErrInvalid, err)
+	}
+	if c.Ports == "" {
+		c.Ports = defaultPorts
+	}
+	if _, err := offer.ParseResources("ports:" + c.Ports); err != nil {
+		return c, fmt.Errorf("%w: Config.Ports %q: %w", ErrInvalid, c.Ports, err)
 	}
 	durations := []struct {
 		name string
@@ -215,8 +256,23 @@ func (c Config) withDefaults() (Config, error) {
 	if c.CgroupRoot == "" {
 		c.CgroupRoot = "/sys/fs/cgroup"
 	}
-	if c.BusyboxPath == "" {
-		c.BusyboxPath = "/bin/busybox"
+	if c.BasePrograms == nil {
+		c.BasePrograms = defaultBasePrograms
+	}
+	if c.InitHelper == "" {
+		c.InitHelper = filepath.Join(c.Dir, "bin", rootfs.HelperName)
+		if _, err := os.Stat(c.InitHelper); err != nil {
+			c.InitHelper = "" // rootfs's default: next to the binary, else itself
+		}
+	}
+	if c.TaskUser == "" {
+		c.TaskUser = defaultTaskUser
+	}
+	if c.TaskPidsMax == 0 {
+		c.TaskPidsMax = defaultTaskPidsMax
+	}
+	if c.TaskPidsMax < 0 {
+		return c, fmt.Errorf("%w: Config.TaskPidsMax %d is negative", ErrInvalid, c.TaskPidsMax)
 	}
 	for _, d := range c.FetchFileDirs {
 		if !filepath.IsAbs(d) {

@@ -24,12 +24,15 @@ import (
 // cgroup, in a root file system layered on a base, entered with pivot_root
 // or chroot.
 type isolatedRuntime struct {
-	iso     *isolate.Isolator
-	log     *slog.Logger
-	bases   rootfs.Bases
-	fetcher *rootfs.Fetcher
-	mode    rootfs.LaunchMode
-	base    rootfs.Ref // default base
+	iso      *isolate.Isolator
+	log      *slog.Logger
+	bases    rootfs.Bases
+	fetcher  *rootfs.Fetcher
+	mode     rootfs.LaunchMode
+	base     rootfs.Ref // default base
+	helper   string
+	taskUser string
+	pidsMax  int64
 }
 
 func newIsolatedRuntime(cfg Config, fetcher *rootfs.Fetcher) (*isolatedRuntime, error) {
@@ -51,12 +54,15 @@ func newIsolatedRuntime(cfg Config, fetcher *rootfs.Fetcher) (*isolatedRuntime, 
 		cfg.Logger.Warn("list task cgroups", "err", err)
 	}
 	return &isolatedRuntime{
-		iso:     iso,
-		log:     cfg.Logger,
-		bases:   rootfs.Bases{Dir: cfg.basesDir()},
-		fetcher: fetcher,
-		mode:    cfg.LaunchMode,
-		base:    rootfs.Ref{Name: cfg.BaseName, Version: cfg.BaseVersion},
+		iso:      iso,
+		log:      cfg.Logger,
+		bases:    rootfs.Bases{Dir: cfg.basesDir()},
+		fetcher:  fetcher,
+		mode:     cfg.LaunchMode,
+		base:     rootfs.Ref{Name: cfg.BaseName, Version: cfg.BaseVersion},
+		helper:   cfg.InitHelper,
+		taskUser: cfg.TaskUser,
+		pidsMax:  cfg.TaskPidsMax,
 	}, nil
 }
 
@@ -68,10 +74,11 @@ func (r *isolatedRuntime) isolation() string {
 			mode = rootfs.ModePivotRoot
 		}
 	}
-	return fmt.Sprintf("cgroup v%d, %s", r.iso.Features().Mode.Version(), mode)
+	return fmt.Sprintf("cgroup v%d, %s, seccomp, no_new_privs, tasks as %s", r.iso.Features().Mode.Version(), mode, r.taskUser)
 }
 
 func (r *isolatedRuntime) ownCgroup() string { return r.iso.Parent() }
+func (r *isolatedRuntime) lends() bool       { return true }
 
 func limitsOf(res reserve.Resources, cpus float64) isolate.Limits {
 	return isolate.Limits{
@@ -86,36 +93,28 @@ func (r *isolatedRuntime) start(ctx context.Context, t *task) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cg, err := r.iso.Create(t.id, limitsOf(t.res, t.res.CPUCores))
+	t.root = root
+	limits := limitsOf(t.res, t.res.CPUCores)
+	limits.PidsMax = r.pidsMax
+	cg, err := r.iso.Create(t.id, limits)
 	if errors.Is(err, isolate.ErrExists) {
 		// A cgroup left by a task of the same ID that is not running.
 		if old, terr := r.iso.Task(t.id); terr == nil {
 			old.Destroy(ctx)
 		}
-		cg, err = r.iso.Create(t.id, limitsOf(t.res, t.res.CPUCores))
+		cg, err = r.iso.Create(t.id, limits)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("task cgroup: %w", err)
 	}
 	t.cg = cg
-	spec := rootfs.Spec{
-		Root:   root,
-		Args:   taskArgs(t),
-		Env:    taskEnv(t),
-		Mode:   r.mode,
-		Stdout: filepath.Join(t.sandbox, "stdout"),
-		Stderr: filepath.Join(t.sandbox, "stderr"),
-		// SIGCONT does nothing to a running task: tasks outlive the agent,
-		// so that the next agent adopts them.
-		ParentDeathSignal: syscall.SIGCONT,
-	}
-	if dir, err := cg.OpenDir(); err == nil {
-		defer dir.Close()
-		spec.CgroupDir = dir
-	} else {
-		spec.CgroupProcsFiles = cg.ProcsFiles()
-	}
-	p, err := rootfs.Start(ctx, spec)
+	spec := r.spec(t, taskArgs(t))
+	spec.Stdout = filepath.Join(t.sandbox, "stdout")
+	spec.Stderr = filepath.Join(t.sandbox, "stderr")
+	// SIGCONT does nothing to a running task: tasks outlive the agent, so
+	// that the next agent adopts them.
+	spec.ParentDeathSignal = syscall.SIGCONT
+	p, err := r.launch(ctx, t, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +127,50 @@ func (r *isolatedRuntime) start(ctx context.Context, t *task) (*proc, error) {
 		out.status = exitStatus{code: st.Code, signal: st.Signal, known: true}
 	}()
 	return out, nil
+}
+
+// spec is how a command of t is launched: in its root, with its
+// environment. The task's own command and its COMMAND health checks both
+// go through it and launch, so that a check sees what the task sees.
+func (r *isolatedRuntime) spec(t *task, args []string) rootfs.Spec {
+	return rootfs.Spec{Root: t.root, Args: args, Env: taskEnv(t), Mode: r.mode,
+		// The user the policy chose; root keeps only rootfs's default
+		// capabilities, any other user none.
+		Credential: t.cred,
+		Network:    taskNetwork(t.rec.Info.Network),
+		Helper:     r.helper,
+	}
+}
+
+// launch starts spec in t's cgroup.
+func (r *isolatedRuntime) launch(ctx context.Context, t *task, spec rootfs.Spec) (*rootfs.Process, error) {
+	if dir, err := t.cg.OpenDir(); err == nil {
+		defer dir.Close()
+		spec.CgroupDir = dir
+	} else {
+		spec.CgroupProcsFiles = t.cg.ProcsFiles()
+	}
+	return rootfs.Start(ctx, spec)
+}
+
+// exec runs args in t's root and cgroup, as a COMMAND health check: it
+// counts against the task's limits. ctx bounds it; then it is killed.
+func (r *isolatedRuntime) exec(ctx context.Context, t *task, args []string) (bool, error) {
+	if t.cg == nil || t.root == "" {
+		return false, errors.New("the task has no root yet")
+	}
+	p, err := r.launch(ctx, t, r.spec(t, args))
+	if err != nil {
+		return false, err
+	}
+	st, err := p.Wait(ctx)
+	if err != nil {
+		stop, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		p.Stop(stop, 0)
+		return false, fmt.Errorf("timed out: %w", err)
+	}
+	return st.Success(), nil
 }
 
 // prepareRoot fetches and unpacks the task's image, if any, and layers it on
@@ -176,6 +219,15 @@ func (r *isolatedRuntime) prepareRoot(ctx context.Context, t *task) (string, err
 	if err != nil {
 		return "", fmt.Errorf("layer rootfs: %w", err)
 	}
+	// The top of the root is the task's working directory (where its
+	// artifacts were fetched): the task's user owns it, as Mesos's
+	// sandbox belongs to the task's user. Only the task's own layer
+	// changes; the base stays read-only below it.
+	if c := t.cred; c != nil {
+		if err := os.Lchown(tr.Path, int(c.UID), int(c.GID)); err != nil {
+			return "", fmt.Errorf("task root owner: %w", err)
+		}
+	}
 	return tr.Path, nil
 }
 
@@ -185,6 +237,7 @@ func (r *isolatedRuntime) adopt(ctx context.Context, t *task) (*proc, bool) {
 		return nil, false
 	}
 	t.cg = cg
+	t.root = filepath.Join(t.sandbox, "rootfs", "root")
 	running := func() bool {
 		pids, err := cg.PIDs()
 		return err == nil && len(pids) > 0
@@ -300,4 +353,4 @@ func (r *isolatedRuntime) close(ctx context.Context, keep bool) error {
 }
 
 // isolatedDescription is used in tests to recognise isolation.
-func isIsolated(s string) bool { return !strings.HasPrefix(s, "unavailable") }
+func isIsolated(s string) bool { return strings.HasPrefix(s, "cgroup") }

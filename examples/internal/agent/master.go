@@ -151,7 +151,7 @@ func (a *Agent) handle(cmds []api.AgentCommand) {
 			if reason == "" {
 				reason = "killed by the framework"
 			}
-			if !a.killTask(c.TaskID, api.TaskKilled, reason) {
+			if !a.killTaskWithin(c.TaskID, api.TaskKilled, reason, c.GraceSeconds) {
 				a.log.Info("kill of a task the agent does not run", "task", c.TaskID)
 			}
 		default:

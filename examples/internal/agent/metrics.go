@@ -18,6 +18,7 @@ type metrics struct {
 	evictions   prometheus.Counter
 	throttles   prometheus.Counter
 	diskKills   prometheus.Counter
+	healthKills prometheus.Counter
 	adopted     prometheus.Counter
 	changes     prometheus.Counter
 	reports     *prometheus.CounterVec
@@ -37,6 +38,8 @@ func newMetrics(reg *prometheus.Registry, a *Agent) *metrics {
 			Name: "gleaner_agent_qos_evictions_total", Help: "Tasks evicted because the reservation shrank below what they hold."}),
 		throttles: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gleaner_agent_qos_throttles_total", Help: "CPU quota reductions of tasks because the reservation shrank."}),
+		healthKills: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gleaner_agent_health_kills_total", Help: "Tasks killed for failing their health checks."}),
 		diskKills: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gleaner_agent_disk_limit_kills_total", Help: "Tasks killed for exceeding their disk resources."}),
 		adopted: prometheus.NewCounter(prometheus.CounterOpts{
@@ -46,7 +49,7 @@ func newMetrics(reg *prometheus.Registry, a *Agent) *metrics {
 		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gleaner_agent_master_reports_total", Help: "Reports sent to the master, by result."}, []string{"result"}),
 	}
-	reg.MustRegister(m.reservation, m.launches, m.ended, m.evictions, m.throttles, m.diskKills,
+	reg.MustRegister(m.reservation, m.launches, m.ended, m.evictions, m.throttles, m.diskKills, m.healthKills,
 		m.adopted, m.changes, m.reports,
 		collectors.NewGoCollector(),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

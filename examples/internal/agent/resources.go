@@ -80,9 +80,32 @@ func parseCapacity(text string) (partial, error) {
 	return p, nil
 }
 
-// taskResources reads a task's resources; cpus and mem are required.
+// withPorts adds the agent's ports resource to Mesos text.
+func (a *Agent) withPorts(text string) string {
+	if a.cfg.Ports == "[]" {
+		return text
+	}
+	return text + ";ports:" + a.cfg.Ports
+}
+
+// taskResources reads a task's resources; cpus and mem are required. Its
+// ports are the framework's business (PORT0..N in its environment) and
+// limit nothing here.
 func taskResources(text string) (reserve.Resources, error) {
-	p, err := parsePartial(text)
+	rs, err := offer.ParseResources(text)
+	if err != nil {
+		return reserve.Resources{}, err
+	}
+	var kept []offer.Resource
+	for _, r := range rs.All() {
+		if r.Name != "ports" {
+			kept = append(kept, r)
+		}
+	}
+	if rs, err = offer.NewResources(kept...); err != nil {
+		return reserve.Resources{}, err
+	}
+	p, err := parsePartial(rs.Flatten().String())
 	if err != nil {
 		return reserve.Resources{}, err
 	}

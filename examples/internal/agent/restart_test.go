@@ -55,8 +55,13 @@ func TestRestartAdoptsRunningTasks(t *testing.T) {
 			if c.isolation == IsolationAuto && !cgroupExists(cfg.CgroupParent+"/long") {
 				t.Fatal("the task's cgroup was removed by a restart")
 			}
-			// "short" ends while no agent runs.
-			testenv.Eventually(t, 30*time.Second, func() bool { return !alive(shortPid, shortTicks) }, "the short task to end")
+			// "short" ends while no agent runs: its process, and every
+			// thread of its init (a dying leader with live threads still
+			// counts as a member of its cgroup).
+			testenv.Eventually(t, 30*time.Second, func() bool {
+				procs, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/cpu", cfg.CgroupParent, "short", "cgroup.procs"))
+				return !alive(shortPid, shortTicks) && len(strings.TrimSpace(string(procs))) == 0
+			}, "the short task to end")
 
 			second := start(t, cfg)
 			if got := second.reservation().Floor; got != testFloor {

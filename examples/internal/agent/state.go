@@ -27,6 +27,7 @@ type record struct {
 	Isolated   bool          `json:"isolated"`
 	Started    time.Time     `json:"started"`
 	Updated    time.Time     `json:"updated"`
+	Healthy    *bool         `json:"healthy,omitempty"`
 }
 
 func (r record) status(agentID string) api.TaskStatus {
@@ -39,6 +40,7 @@ func (r record) status(agentID string) api.TaskStatus {
 		Reason:      r.Reason,
 		Message:     r.Message,
 		Time:        r.Updated,
+		Healthy:     r.Healthy,
 	}
 }
 

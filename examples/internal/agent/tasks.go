@@ -14,6 +14,7 @@ import (
 	"github.com/gleaner/gleaner/isolate"
 	"github.com/gleaner/gleaner/monitor"
 	"github.com/gleaner/gleaner/reserve"
+	"github.com/gleaner/gleaner/rootfs"
 )
 
 // task is one task the agent holds. Its fields are guarded by Agent.mu,
@@ -25,6 +26,8 @@ type task struct {
 	sandbox string
 	proc    *proc
 	cg      *isolate.Task
+	cred    *rootfs.Credential // the user the policy chose
+	root    string             // the task's root directory, once prepared
 
 	cpuLimit float64         // current CPU quota: res.CPUCores unless throttled
 	cpu      monitor.CPURate // over the cumulative readings
@@ -37,6 +40,7 @@ type task struct {
 
 	killState  api.TaskState // set when the agent kills the task: its final state
 	killReason string
+	killGrace  time.Duration // between SIGTERM and SIGKILL, once killState is set
 	ended      time.Time
 }
 
@@ -56,6 +60,21 @@ func (a *Agent) launch(info api.TaskInfo) error {
 	if err != nil {
 		return fmt.Errorf("%w: task %s: resources: %w", ErrInvalid, info.TaskID, err)
 	}
+	if info.Network != "" && info.Network != "host" && info.Network != "none" {
+		return fmt.Errorf("%w: task %s: network %q: want host or none", ErrInvalid, info.TaskID, info.Network)
+	}
+	if !a.rt.lends() {
+		return fmt.Errorf("task %s: isolation %s: this agent lends nothing and runs no task", info.TaskID, a.rt.isolation())
+	}
+	var cred *rootfs.Credential
+	if isIsolated(a.rt.isolation()) {
+		if cred, err = a.taskCredential(info); err != nil {
+			return err
+		}
+	}
+	if err := validChecks(info.HealthChecks); err != nil {
+		return fmt.Errorf("%w: task %s: %w", ErrInvalid, info.TaskID, err)
+	}
 	a.mu.Lock()
 	if old, ok := a.tasks[info.TaskID]; ok {
 		if !old.terminal() {
@@ -70,6 +89,7 @@ func (a *Agent) launch(info api.TaskInfo) error {
 		res:      res,
 		sandbox:  filepath.Join(a.cfg.sandboxDir(), info.TaskID),
 		cpuLimit: res.CPUCores,
+		cred:     cred,
 		rec: record{Info: info, State: api.TaskStarting, Isolated: isIsolated(a.rt.isolation()),
 			Started: now, Updated: now},
 	}
@@ -98,7 +118,7 @@ func (a *Agent) runTask(t *task) {
 	a.mu.Lock()
 	t.proc = p
 	t.rec.PID, t.rec.StartTicks = p.pid, p.startTicks
-	killing := t.killState != ""
+	killing, grace := t.killState != "", t.killGrace
 	if !killing {
 		t.rec.State = api.TaskRunning
 		t.rec.Updated = time.Now()
@@ -108,9 +128,10 @@ func (a *Agent) runTask(t *task) {
 	a.log.Info("task running", "task", t.id, "pid", p.pid)
 	a.kickReport()
 	if killing {
-		go a.rt.kill(a.bg, t, a.cfg.KillGrace)
+		go a.rt.kill(a.bg, t, grace)
 	}
 	a.watchDisk(t)
+	a.watchHealth(t)
 	a.waitTask(t)
 }
 
@@ -187,6 +208,13 @@ func (a *Agent) kill(taskID, reason string) error {
 // killTask kills a running task; it ends in state with reason. It reports
 // false when no such task is running.
 func (a *Agent) killTask(id string, state api.TaskState, reason string) bool {
+	return a.killTaskWithin(id, state, reason, 0)
+}
+
+// killTaskWithin is killTask with the time between SIGTERM and SIGKILL:
+// graceSeconds when positive, else the task's own (TaskInfo.KillGraceSeconds),
+// else the agent's Config.KillGrace.
+func (a *Agent) killTaskWithin(id string, state api.TaskState, reason string, graceSeconds float64) bool {
 	a.mu.Lock()
 	t, ok := a.tasks[id]
 	if !ok || t.terminal() || t.killState != "" {
@@ -196,13 +224,21 @@ func (a *Agent) killTask(id string, state api.TaskState, reason string) bool {
 	}
 	t.killState, t.killReason = state, reason
 	started := t.proc != nil
+	if graceSeconds <= 0 {
+		graceSeconds = t.rec.Info.KillGraceSeconds
+	}
+	grace := a.cfg.KillGrace
+	if graceSeconds > 0 {
+		grace = time.Duration(graceSeconds * float64(time.Second))
+	}
+	t.killGrace = grace
 	a.mu.Unlock()
 	a.log.Info("killing task", "task", id, "state", state, "reason", reason)
 	if started {
 		a.taskWG.Add(1)
 		go func() {
 			defer a.taskWG.Done()
-			if err := a.rt.kill(a.bg, t, a.cfg.KillGrace); err != nil {
+			if err := a.rt.kill(a.bg, t, grace); err != nil {
 				a.log.Warn("kill task", "task", id, "err", err)
 			}
 		}()
@@ -303,6 +339,7 @@ func (a *Agent) adopt() {
 		go func() {
 			defer a.taskWG.Done()
 			a.watchDisk(t)
+			a.watchHealth(t)
 			a.waitTask(t)
 		}()
 	}

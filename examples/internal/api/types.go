@@ -51,7 +51,38 @@ const (
 	// ReasonUnknownToAgent is the reason of tasks the master marks LOST
 	// because the agent's full task list no longer holds them.
 	ReasonUnknownToAgent = "agent does not know the task"
+	// ReasonUnhealthy starts the reason of a task the agent killed because
+	// it failed its health check MaxConsecutiveFailures times in a row.
+	ReasonUnhealthy = "unhealthy"
 )
+
+// Health check protocols.
+const (
+	CheckHTTP    = "HTTP"
+	CheckHTTPS   = "HTTPS"
+	CheckTCP     = "TCP"
+	CheckCommand = "COMMAND"
+)
+
+// HealthCheck is a check the agent runs against a task, as Mesos's
+// HealthCheck in a TaskInfo: HTTP(S) GET of Path or a TCP connect to Port
+// on the agent's loopback, or Command run with /bin/sh -c in the task's
+// sandbox (its root, cgroup, user and limits). Failures within GraceSeconds
+// of the start count only after a first success; after
+// MaxConsecutiveFailures failures in a row (0: never) the agent kills the
+// task, which ends TASK_FAILED with a reason starting ReasonUnhealthy.
+type HealthCheck struct {
+	Protocol               string  `json:"protocol"`
+	Port                   int     `json:"port,omitempty"`
+	Path                   string  `json:"path,omitempty"`
+	Command                string  `json:"command,omitempty"`
+	GraceSeconds           float64 `json:"grace_seconds,omitempty"`
+	DelaySeconds           float64 `json:"delay_seconds,omitempty"`
+	IntervalSeconds        float64 `json:"interval_seconds"`
+	TimeoutSeconds         float64 `json:"timeout_seconds"`
+	MaxConsecutiveFailures int     `json:"max_consecutive_failures,omitempty"`
+	IgnoreHTTP1xx          bool    `json:"ignore_http_1xx,omitempty"`
+}
 
 // Image names the root filesystem a task runs in. A zero Image means the
 // agent's own base (a busybox root the agent has).
@@ -88,6 +119,22 @@ type TaskInfo struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	Priority    int               `json:"priority,omitempty"` // higher survives QoS eviction longer
 	Replaces    string            `json:"replaces,omitempty"` // task ID this one re-places (shown as rescheduling)
+	// User is the user the task runs as (the app's "user"): a name or
+	// "uid[:gid]"; empty means the agent's default unprivileged user. The
+	// agent enforces its own policy on it (root only for allowed roles).
+	User string `json:"user,omitempty"`
+	// Role is the launching framework's role, set by the master; the agent
+	// decides by it whether User may be root.
+	Role string `json:"role,omitempty"`
+	// Network is "host" (or empty: the host's network) or "none" (a
+	// network namespace with loopback only).
+	Network string `json:"network,omitempty"`
+	// HealthChecks are run by the agent; the results come back in
+	// TaskStatus.Healthy.
+	HealthChecks []HealthCheck `json:"health_checks,omitempty"`
+	// KillGraceSeconds is how long a kill waits between SIGTERM and
+	// SIGKILL; 0 means the agent's default.
+	KillGraceSeconds float64 `json:"kill_grace_seconds,omitempty"`
 }
 
 // TaskStatus is one task's state, as an agent reports it and as frameworks
@@ -101,6 +148,9 @@ type TaskStatus struct {
 	Reason      string    `json:"reason,omitempty"`
 	Message     string    `json:"message,omitempty"`
 	Time        time.Time `json:"time,omitzero"`
+	// Healthy is the latest verdict of the task's health checks; nil
+	// without checks or before the first verdict.
+	Healthy *bool `json:"healthy,omitempty"`
 }
 
 // ---- Agent API ----
@@ -155,6 +205,8 @@ type AgentCommand struct {
 	Task   *TaskInfo   `json:"task,omitempty"`    // LAUNCH
 	TaskID string      `json:"task_id,omitempty"` // KILL
 	Reason string      `json:"reason,omitempty"`  // KILL: why, to be put in the KILLED status
+	// GraceSeconds (KILL) overrides the task's KillGraceSeconds when set.
+	GraceSeconds float64 `json:"grace_seconds,omitempty"`
 }
 
 // ReportResponse answers AgentReport with the commands queued for the agent.
@@ -279,6 +331,8 @@ type Kill struct {
 	FrameworkID string `json:"framework_id"`
 	TaskID      string `json:"task_id"`
 	Reason      string `json:"reason,omitempty"`
+	// GraceSeconds, when set, is the time between SIGTERM and SIGKILL.
+	GraceSeconds float64 `json:"grace_seconds,omitempty"`
 }
 
 // Teardown is the body of PathTeardown: kill every task of the framework and
@@ -299,11 +353,35 @@ type PendingApp struct {
 	Rejections []Rejection `json:"rejections,omitempty"`
 }
 
+// Deployment is a framework's change of apps in progress or lately ended,
+// for the dashboard: Marathon's deployments.
+type Deployment struct {
+	FrameworkID string             `json:"framework_id,omitempty"` // set by the master in State
+	ID          string             `json:"id"`
+	Started     time.Time          `json:"started"`
+	Step        int                `json:"step"` // 1-based
+	Steps       int                `json:"steps"`
+	Actions     []DeploymentAction `json:"actions"`          // of the current step
+	Result      string             `json:"result,omitempty"` // "" while in progress; "finished", "cancelled", "rolled back"
+}
+
+// DeploymentAction is one app's change in a Deployment's current step:
+// how many tasks of the new version are ready (running and healthy) of the
+// instances wanted, and how many of the old are left.
+type DeploymentAction struct {
+	Action    string `json:"action"` // StartApplication, RestartApplication, ...
+	AppID     string `json:"app_id"`
+	Instances int    `json:"instances"`
+	Ready     int    `json:"ready"`
+	Old       int    `json:"old"`
+}
+
 // ReportPending is the body of PathPending. It replaces the framework's
-// previous list; an empty list clears it.
+// previous lists of pending apps and deployments; empty lists clear them.
 type ReportPending struct {
 	FrameworkID string       `json:"framework_id"`
 	Pending     []PendingApp `json:"pending"`
+	Deployments []Deployment `json:"deployments,omitempty"`
 }
 
 // Empty is the answer of calls that return nothing.
@@ -338,7 +416,9 @@ type State struct {
 	Frameworks []FrameworkState `json:"frameworks"`
 	Tasks      []TaskView       `json:"tasks"`   // non-terminal ones, then recently ended ones
 	Pending    []PendingApp     `json:"pending"` // as frameworks reported them
-	Events     []ClusterEvent   `json:"events"`  // recent, newest last
+	// Deployments are the frameworks' deployments, as they reported them.
+	Deployments []Deployment   `json:"deployments"`
+	Events      []ClusterEvent `json:"events"` // recent, newest last
 }
 
 // AgentState is one agent in State.

@@ -55,8 +55,15 @@ const maxAppBytes = api.MaxBodyBytes
 // rootfs named by base and baseVersion. Without a container the task runs on
 // the agent's default base.
 //
-// Fields of Marathon that Gleaner does not implement (healthChecks,
-// portDefinitions, upgradeStrategy, ...) are rejected as unknown rather than
+// The lifecycle fields follow Marathon 1.x too: portDefinitions (or the
+// older ports) and requirePorts, healthChecks, upgradeStrategy,
+// killSelection, taskKillGracePeriodSeconds, acceptedResourceRoles and
+// dependencies. Unlike Marathon, an app that names no ports gets none (an
+// app of Marathon's gets one port by default), so that batch work needs no
+// port resource.
+//
+// Fields of Marathon that Gleaner does not implement (container.docker,
+// readinessChecks, ipAddress, ...) are refused naming the field rather than
 // ignored, so that nobody believes they took effect.
 type App struct {
 	ID          string             `json:"id"`
@@ -73,10 +80,46 @@ type App struct {
 	Env       map[string]string `json:"env,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
 	Container *Container        `json:"container,omitempty"`
+	// User is the user the tasks run as (Marathon's "user"): a name or
+	// "uid[:gid]"; empty takes the agent's default, an unprivileged user.
+	// The agent refuses root unless its operator allows it for the
+	// framework's role.
+	User string `json:"user,omitempty"`
+	// Networks is Marathon's network list; Gleaner takes at most one, of
+	// mode "host" (the default) or "none" (Gleaner's extension: a network
+	// namespace with loopback only).
+	Networks []Network `json:"networks,omitempty"`
 
 	BackoffSeconds        float64 `json:"backoffSeconds"`
 	BackoffFactor         float64 `json:"backoffFactor"`
 	MaxLaunchDelaySeconds float64 `json:"maxLaunchDelaySeconds"`
+
+	// PortDefinitions are the host ports each task gets from its offer's
+	// ports resource: a port of 0 is any free port, others are fixed
+	// when RequirePorts is set (and only hints otherwise, as in Marathon).
+	PortDefinitions []PortDefinition `json:"portDefinitions,omitempty"`
+	// Ports is Marathon's older form of PortDefinitions; Normalize moves
+	// it there.
+	Ports        []int `json:"ports,omitempty"`
+	RequirePorts bool  `json:"requirePorts,omitempty"`
+	// HealthChecks are run by the agent against each task; see
+	// HealthCheck.
+	HealthChecks []HealthCheck `json:"healthChecks,omitempty"`
+	// UpgradeStrategy bounds a rolling replacement (default: Marathon's
+	// minimumHealthCapacity 1, maximumOverCapacity 1).
+	UpgradeStrategy *UpgradeStrategy `json:"upgradeStrategy,omitempty"`
+	// KillSelection picks the victims of a scale down: "YOUNGEST_FIRST"
+	// (default) or "OLDEST_FIRST".
+	KillSelection string `json:"killSelection,omitempty"`
+	// TaskKillGracePeriodSeconds is how long a killed task has between
+	// SIGTERM and SIGKILL; 0 means the agent's default.
+	TaskKillGracePeriodSeconds float64 `json:"taskKillGracePeriodSeconds,omitempty"`
+	// AcceptedResourceRoles are the roles whose resources the app's tasks
+	// may use ("*" is unreserved); empty means any.
+	AcceptedResourceRoles []string `json:"acceptedResourceRoles,omitempty"`
+	// Dependencies are apps or groups (IDs, absolute or relative to this
+	// app's group) that a group deployment starts before this app.
+	Dependencies []string `json:"dependencies,omitempty"`
 }
 
 // Fetch is an artifact fetched into the task's sandbox before it starts.
@@ -86,6 +129,11 @@ type Fetch struct {
 	Extract    bool   `json:"extract,omitempty"`
 	Cache      bool   `json:"cache,omitempty"`
 	DestPath   string `json:"destPath,omitempty"`
+}
+
+// Network is one entry of an app's networks.
+type Network struct {
+	Mode string `json:"mode"`
 }
 
 // Container says what the task's root filesystem is.
@@ -168,6 +216,10 @@ func decodeApp(data []byte, pathID string) (App, error) {
 		Cpus: defaultCpus, Mem: defaultMem, Instances: defaultInstances,
 		BackoffSeconds: defaultBackoffSeconds, BackoffFactor: defaultBackoffFactor,
 		MaxLaunchDelaySeconds: defaultMaxLaunchDelaySeconds,
+	}
+	data, err := screenMarathonFields(data)
+	if err != nil {
+		return App{}, err
 	}
 	if err := api.DecodeStrict(data, &a); err != nil {
 		return App{}, appDecodeError(data, err)
@@ -280,6 +332,7 @@ func (a *App) normalize() error {
 		}
 		a.URIs = nil
 	}
+	a.normalizeLifecycle()
 	return nil
 }
 
@@ -332,6 +385,17 @@ func (a *App) validate() error {
 			return fieldErr(fmt.Sprintf("fetch[%d].destPath", i), f.DestPath, "must be a relative path inside the sandbox")
 		}
 	}
+	if strings.ContainsAny(a.User, "\x00\n") || len(a.User) > 64 {
+		return fieldErr("user", a.User, "must be a user name or uid[:gid] of at most 64 bytes")
+	}
+	if len(a.Networks) > 1 {
+		return fieldErr("networks", fmt.Sprint(len(a.Networks)), "at most one network")
+	}
+	for i, n := range a.Networks {
+		if n.Mode != "host" && n.Mode != "none" {
+			return fieldErr(fmt.Sprintf("networks[%d].mode", i), n.Mode, `must be "host" or "none" (container and bridge networks are not implemented)`)
+		}
+	}
 	for _, k := range sortedKeys(a.Env) {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			return fieldErr("env", k, "variable names must be non-empty without '=' or NUL")
@@ -349,6 +413,9 @@ func (a *App) validate() error {
 		}
 	}
 	if err := a.Container.validate(); err != nil {
+		return err
+	}
+	if err := a.validateLifecycle(); err != nil {
 		return err
 	}
 	switch {

@@ -21,6 +21,8 @@ func TestDecodeAppAppliesMarathonDefaults(t *testing.T) {
 	want := App{
 		ID: "/sleeper", Cmd: "sleep 10", Cpus: 1, Mem: 128, Instances: 1,
 		BackoffSeconds: 1, BackoffFactor: 1.15, MaxLaunchDelaySeconds: 300,
+		UpgradeStrategy: &UpgradeStrategy{MinimumHealthCapacity: ptr(1.0), MaximumOverCapacity: ptr(1.0)},
+		KillSelection:   YoungestFirst,
 	}
 	if !reflect.DeepEqual(a, want) {
 		t.Fatalf("got %+v\nwant %+v", a, want)
@@ -104,8 +106,20 @@ func TestDecodeAppRejectsBadInput(t *testing.T) {
 		{"syntax error", `{"id":"a" "cmd":"x"}`, "", "malformed JSON at offset"},
 		{"not an object", `[1,2]`, "", "want an object, got JSON array"},
 		{"trailing data", `{"id":"a","cmd":"x"} {}`, "", "data after the object"},
-		{"unknown field", `{"id":"a","cmd":"x","healthChecks":[]}`, "healthChecks", "unknown field"},
-		{"unknown nested field", `{"id":"a","cmd":"x","container":{"docker":{"image":"x"}}}`, "docker", "unknown field"},
+		{"unknown field", `{"id":"a","cmd":"x","healthCheck":[]}`, "healthCheck", "unknown field"},
+		{"unknown nested field", `{"id":"a","cmd":"x","container":{"rootfs":{"tag":"x"}}}`, "tag", "unknown field"},
+		{"docker refused by name", `{"id":"a","cmd":"x","container":{"docker":{"image":"x"}}}`, "container.docker", "Docker is not supported"},
+		{"readiness checks refused by name", `{"id":"a","cmd":"x","readinessChecks":[{"name":"r"}]}`, "readinessChecks", "not supported"},
+		{"health check port index out of range", `{"id":"a","cmd":"x","healthChecks":[{"protocol":"HTTP"}]}`, "healthChecks[0].portIndex", "has 0 ports"},
+		{"command check without command", `{"id":"a","cmd":"x","healthChecks":[{"protocol":"COMMAND"}]}`, "healthChecks[0].command.value", "required"},
+		{"unknown check protocol", `{"id":"a","cmd":"x","healthChecks":[{"protocol":"UDP"}]}`, "healthChecks[0].protocol", "must be"},
+		{"min health above one", `{"id":"a","cmd":"x","upgradeStrategy":{"minimumHealthCapacity":1.5}}`, "upgradeStrategy.minimumHealthCapacity", "between 0 and 1"},
+		{"kill selection", `{"id":"a","cmd":"x","killSelection":"RANDOM"}`, "killSelection", "YOUNGEST_FIRST"},
+		{"port out of range", `{"id":"a","cmd":"x","portDefinitions":[{"port":70000}]}`, "portDefinitions[0].port", "between 0 and 65535"},
+		{"requirePorts with dynamic port", `{"id":"a","cmd":"x","requirePorts":true,"ports":[0]}`, "ports[0].port", "requirePorts"},
+		{"ports and portDefinitions", `{"id":"a","cmd":"x","ports":[1],"portDefinitions":[{"port":2}]}`, "ports", "not both"},
+		{"self dependency", `{"id":"/g/a","cmd":"x","dependencies":["a"]}`, "dependencies[0]", "itself"},
+		{"two roles", `{"id":"a","cmd":"x","acceptedResourceRoles":["web","batch"]}`, "acceptedResourceRoles", "one role"},
 		{"missing id", `{"cmd":"x"}`, "id", "required"},
 		{"uppercase id", `{"id":"/Web","cmd":"x"}`, "id", `segment "Web"`},
 		{"id with dot-dot", `{"id":"/a/../b","cmd":"x"}`, "id", `segment ".."`},
@@ -133,6 +147,9 @@ func TestDecodeAppRejectsBadInput(t *testing.T) {
 		{"bad sha256", `{"id":"a","cmd":"x","container":{"rootfs":{"image":"file:///i.tar","sha256":"abc"}}}`, "container.rootfs.sha256", "64 lowercase hex"},
 		{"sha256 without image", `{"id":"a","cmd":"x","container":{"rootfs":{"sha256":"` + strings.Repeat("0", 64) + `"}}}`, "container.rootfs.sha256", "without an image"},
 		{"base version without base", `{"id":"a","cmd":"x","container":{"rootfs":{"baseVersion":"1"}}}`, "container.rootfs.baseVersion", "without a base"},
+		{"bridge network", `{"id":"a","cmd":"x","networks":[{"mode":"container/bridge"}]}`, "networks[0].mode", `"host" or "none"`},
+		{"two networks", `{"id":"a","cmd":"x","networks":[{"mode":"host"},{"mode":"none"}]}`, "networks", "at most one"},
+		{"user with a newline", `{"id":"a","cmd":"x","user":"a\nb"}`, "user", "user name"},
 		{"base with slash", `{"id":"a","cmd":"x","container":{"rootfs":{"base":"../x"}}}`, "container.rootfs.base", "letters"},
 		{"backoff factor below one", `{"id":"a","cmd":"x","backoffFactor":0.5}`, "backoffFactor", "between 1 and 100"},
 		{"negative backoff", `{"id":"a","cmd":"x","backoffSeconds":-1}`, "backoffSeconds", "between 0"},
@@ -219,5 +236,16 @@ func TestWriteAppFileLeavesNoTempFiles(t *testing.T) {
 	}
 	if err := removeAppFile(path); err != nil {
 		t.Fatalf("removing a removed file: %v", err)
+	}
+}
+
+func TestTaskInfoCarriesUserAndNetwork(t *testing.T) {
+	a, err := DecodeApp(strings.NewReader(`{"id":"/batch","cmd":"x","cpus":0.1,"mem":32,"user":"nobody","networks":[{"mode":"none"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti := taskInfo(&a, &task{id: "batch.1"}, "o1", "")
+	if ti.User != "nobody" || ti.Network != "none" {
+		t.Errorf("task info user %q network %q, want nobody and none", ti.User, ti.Network)
 	}
 }

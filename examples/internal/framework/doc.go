@@ -39,17 +39,45 @@
 // rejection counts such as "cpus: 3, rack GROUP_BY: 1", or the backoff — is
 // shown per app in the HTTP API and reported to the master's dashboard.
 //
+// # Lifecycle
+//
+// Every change is a deployment with an ID, as in Marathon: creating,
+// scaling, updating, restarting and deleting apps, alone or as a group. An
+// app being deployed is locked: another change is refused (409) unless
+// forced (?force=true), which cancels the deployment in progress. A new
+// version replaces tasks by the app's upgradeStrategy: at least
+// ⌈instances × minimumHealthCapacity⌉ tasks stay ready (running and, with
+// health checks, healthy) and at most ⌊instances × (1 +
+// maximumOverCapacity)⌋ exist, so new tasks start and become healthy before
+// the old ones go. A scale down kills by killSelection, keeping GROUP_BY
+// groups even. Cancelling a deployment rolls it back (the apps get their
+// former definition and version, so that their old tasks count as current
+// again), or with force just stops it. Group deployments start apps after
+// those they depend on. Agents run the health checks and kill a task that
+// fails maxConsecutiveFailures of them; its instance is replaced.
+//
 // # HTTP API
 //
-//	GET    /v2/apps             {"apps": [AppStatus...]}
-//	POST   /v2/apps             create an app (409 if it exists)
-//	GET    /v2/apps/{id}        {"app": AppStatus}
-//	PUT    /v2/apps/{id}        create or replace an app
-//	DELETE /v2/apps/{id}        delete an app and kill its tasks
-//	GET    /v2/tasks            {"tasks": [TaskView...]}
-//	GET    /v2/info             framework ID, master, connection
-//	GET    /ping                "pong"
-//	GET    /metrics             Prometheus metrics
+//	GET    /v2/apps                       {"apps": [AppStatus...]}
+//	POST   /v2/apps                       create an app (201, the app; 409 if it exists)
+//	GET    /v2/apps/{id}                  {"app": AppStatus}
+//	PUT    /v2/apps/{id}                  partial update, or create (201) {"deploymentId", "version"}
+//	                                      (?partialUpdate=false replaces, ?force=true overrides a lock)
+//	PATCH  /v2/apps/{id}                  partial update
+//	DELETE /v2/apps/{id}                  delete an app and kill its tasks
+//	POST   /v2/apps/{id}/restart          replace every task
+//	GET    /v2/apps/{id}/tasks            {"tasks": [TaskView...]}
+//	DELETE /v2/apps/{id}/tasks[/{task}]   kill (and replace, or with ?scale=true scale down)
+//	GET    /v2/deployments                [DeploymentView...]
+//	DELETE /v2/deployments/{id}           roll back (?force=true: stop, 202)
+//	GET    /v2/groups[/{id}]              the group of apps under an ID
+//	POST   /v2/groups, PUT /v2/groups/{id}, DELETE /v2/groups/{id}
+//	GET    /v2/queue                      {"queue": [QueueEntry...]}, with processedOffersSummary
+//	DELETE /v2/queue/{id}/delay           end an app's launch backoff (204)
+//	GET    /v2/tasks                      {"tasks": [TaskView...]}
+//	GET    /v2/info                       framework ID, master, connection
+//	GET    /ping                          "pong"
+//	GET    /metrics                       Prometheus metrics
 //
 // Bodies are one JSON object of at most api.MaxBodyBytes with Content-Type
 // application/json, decoded strictly (api.ReadBody, api.DecodeStrict).

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -17,6 +16,12 @@ func (f *Framework) handler() http.Handler {
 	mux.HandleFunc("/v2/apps", f.serveApps)
 	mux.HandleFunc("/v2/apps/{id...}", f.serveApp)
 	mux.HandleFunc("GET /v2/tasks", f.serveTasks)
+	mux.HandleFunc("GET /v2/deployments", f.serveDeployments)
+	mux.HandleFunc("DELETE /v2/deployments/{id}", f.cancelDeployment)
+	mux.HandleFunc("GET /v2/queue", f.serveQueue)
+	mux.HandleFunc("DELETE /v2/queue/{id...}", f.resetDelay)
+	mux.HandleFunc("/v2/groups", f.serveGroup)
+	mux.HandleFunc("/v2/groups/{id...}", f.serveGroup)
 	mux.HandleFunc("GET /v2/info", f.serveInfo)
 	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -24,7 +29,7 @@ func (f *Framework) handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(f.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		api.WriteError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
+		api.WriteError(w, http.StatusNotFound, errNoEndpoint(r))
 	})
 	return mux
 }
@@ -45,7 +50,7 @@ func (f *Framework) serveApps(w http.ResponseWriter, r *http.Request) {
 			writeAPIError(w, err)
 			return
 		}
-		st, _, err := f.putApp(a, false)
+		st, err := f.createApp(a)
 		if err != nil {
 			writeAPIError(w, err)
 			return
@@ -54,49 +59,6 @@ func (f *Framework) serveApps(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusCreated, st)
 	default:
 		methodNotAllowed(w, r, "GET, POST")
-	}
-}
-
-func (f *Framework) serveApp(w http.ResponseWriter, r *http.Request) {
-	id, err := normalizeID(r.PathValue("id"))
-	if err != nil {
-		writeAPIError(w, err)
-		return
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		f.mu.Lock()
-		st, err := f.sched.App(id)
-		f.mu.Unlock()
-		if err != nil {
-			writeAPIError(w, err)
-			return
-		}
-		api.WriteJSON(w, http.StatusOK, map[string]any{"app": st})
-	case http.MethodPut:
-		a, err := readApp(w, r, id)
-		if err != nil {
-			writeAPIError(w, err)
-			return
-		}
-		st, created, err := f.putApp(a, true)
-		if err != nil {
-			writeAPIError(w, err)
-			return
-		}
-		code := http.StatusOK
-		if created {
-			code = http.StatusCreated
-		}
-		api.WriteJSON(w, code, st)
-	case http.MethodDelete:
-		if err := f.deleteApp(id); err != nil {
-			writeAPIError(w, err)
-			return
-		}
-		api.WriteJSON(w, http.StatusOK, map[string]string{"deleted": id})
-	default:
-		methodNotAllowed(w, r, "GET, PUT, DELETE")
 	}
 }
 
@@ -127,47 +89,6 @@ func (f *Framework) serveInfo(w http.ResponseWriter, _ *http.Request) {
 	api.WriteJSON(w, http.StatusOK, info)
 }
 
-// putApp creates or replaces an app, saving it first when there is an apps
-// directory. With replace false an existing app is errExists.
-func (f *Framework) putApp(a App, replace bool) (AppStatus, bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, err := f.sched.App(a.ID); err == nil && !replace {
-		return AppStatus{}, false, fmt.Errorf("app %q: %w; PUT /v2/apps%s to change it", a.ID, errExists, a.ID)
-	}
-	if dir := f.cfg.AppsDir; dir != "" {
-		path, ok := f.files[a.ID]
-		if !ok {
-			path = filepath.Join(dir, appFileName(a.ID))
-		}
-		if err := writeAppFile(path, a); err != nil {
-			return AppStatus{}, false, err
-		}
-		f.files[a.ID] = path
-	}
-	created := f.sched.PutApp(a)
-	st, err := f.sched.App(a.ID)
-	f.poke()
-	return st, created, err
-}
-
-func (f *Framework) deleteApp(id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, err := f.sched.App(id); err != nil {
-		return err
-	}
-	if path, ok := f.files[id]; ok {
-		if err := removeAppFile(path); err != nil {
-			return err
-		}
-		delete(f.files, id)
-	}
-	err := f.sched.RemoveApp(id)
-	f.poke()
-	return err
-}
-
 // readApp reads an app definition from a request body (api.ReadBody: JSON
 // only, at most api.MaxBodyBytes). For PUT, pathID is the app in the path;
 // the body's id may be left out, and must match when given.
@@ -190,7 +111,7 @@ func writeAPIError(w http.ResponseWriter, err error) {
 		code = http.StatusBadRequest
 	case errors.Is(err, errNotFound):
 		code = http.StatusNotFound
-	case errors.Is(err, errExists):
+	case errors.Is(err, errExists), errors.Is(err, ErrLocked):
 		code = http.StatusConflict
 	}
 	api.WriteError(w, code, err)
@@ -199,4 +120,8 @@ func writeAPIError(w http.ResponseWriter, err error) {
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 	w.Header().Set("Allow", allow)
 	api.WriteError(w, http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow))
+}
+
+func errNoEndpoint(r *http.Request) error {
+	return fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path)
 }

@@ -71,7 +71,7 @@ func TestHTTPBadInputIsRefusedAndStateStaysIntact(t *testing.T) {
 	}{
 		{"malformed JSON", "POST", "/v2/apps", "application/json", `{"id":"x",`, 400, "malformed JSON: truncated"},
 		{"JSON syntax error", "PUT", "/v2/apps/web", "application/json", `{"cmd" "x"}`, 400, "malformed JSON at offset"},
-		{"unknown field", "POST", "/v2/apps", "application/json", `{"id":"x","cmd":"y","portDefinitions":[]}`, 400, `field "portDefinitions": unknown field`},
+		{"unknown field", "POST", "/v2/apps", "application/json", `{"id":"x","cmd":"y","portDefinition":[]}`, 400, `field "portDefinition": unknown field`},
 		{"invalid value names field and value", "PUT", "/v2/apps/web", "application/json", `{"cmd":"x","mem":-5}`, 400, `field "mem": value "-5"`},
 		{"bad constraint names the entry", "PUT", "/v2/apps/web", "application/json", `{"cmd":"x","constraints":[["rack","SOMETIMES"]]}`, 400, `constraints[0]`},
 		{"oversized body", "POST", "/v2/apps", "application/json", `{"id":"x","cmd":"` + strings.Repeat("y", maxAppBytes) + `"}`, 413, "larger than"},
@@ -84,7 +84,7 @@ func TestHTTPBadInputIsRefusedAndStateStaysIntact(t *testing.T) {
 		{"invalid app ID in path", "GET", "/v2/apps/Bad_ID", "", "", 400, `segment "Bad_ID"`},
 		{"ID in body differs from path", "PUT", "/v2/apps/web", "application/json", `{"id":"/other","cmd":"x"}`, 400, `does not match the app "/web"`},
 		{"POST of an existing app", "POST", "/v2/apps", "application/json", webApp, 409, "already exists"},
-		{"method not allowed", "PATCH", "/v2/apps/web", "", "", 405, "PATCH not allowed"},
+		{"method not allowed", "POST", "/v2/apps/web", "", "", 405, "POST not allowed"},
 		{"unknown endpoint", "GET", "/v3/apps", "", "", 404, "no such endpoint"},
 	}
 	for _, tt := range tests {
@@ -117,23 +117,40 @@ func TestHTTPAppLifecycle(t *testing.T) {
 	if r.code != http.StatusCreated {
 		t.Fatalf("PUT new: %d %s", r.code, r.body)
 	}
-	var st AppStatus
-	if err := json.Unmarshal([]byte(r.body), &st); err != nil || st.ID != "/team/web" || st.Instances != 3 || st.Mem != defaultMem {
-		t.Fatalf("PUT answer %+v, %v", st, err)
-	}
-	if st.Pending == nil || st.Pending.Instances != 3 || st.Pending.Reason != "waiting for offers" {
-		t.Fatalf("pending = %+v", st.Pending)
-	}
-	r = request(t, "PUT", srv.URL+"/v2/apps/team/web", "application/json", `{"id":"team/web","cmd":"sleep 1","cpus":0.1,"instances":5}`)
-	if r.code != http.StatusOK {
-		t.Fatalf("PUT update: %d %s", r.code, r.body)
+	var dr DeploymentResult
+	if err := json.Unmarshal([]byte(r.body), &dr); err != nil || dr.DeploymentID == "" || dr.Version == "" {
+		t.Fatalf("PUT answer %s, %v", r.body, err)
 	}
 	var one struct{ App AppStatus }
 	r = request(t, "GET", srv.URL+"/v2/apps/team/web", "", "")
-	if err := json.Unmarshal([]byte(r.body), &one); err != nil || one.App.Instances != 5 || one.App.Tasks == nil {
+	if err := json.Unmarshal([]byte(r.body), &one); err != nil || one.App.ID != "/team/web" || one.App.Mem != defaultMem ||
+		len(one.App.Deployments) != 1 || one.App.Deployments[0].ID != dr.DeploymentID {
 		t.Fatalf("GET: %s", r.body)
 	}
-	if r := request(t, "DELETE", srv.URL+"/v2/apps/team/web", "", ""); r.code != http.StatusOK {
+	if p := one.App.Pending; p == nil || p.Instances != 3 || p.Reason != "waiting for offers" {
+		t.Fatalf("pending = %+v", p)
+	}
+	// The app's start is not done (no offers): a change is refused
+	// until forced, as Marathon's lock does.
+	r = request(t, "PUT", srv.URL+"/v2/apps/team/web", "application/json", `{"instances":5}`)
+	if r.code != http.StatusConflict || !strings.Contains(r.body, dr.DeploymentID) {
+		t.Fatalf("PUT while deploying: %d %s", r.code, r.body)
+	}
+	r = request(t, "PUT", srv.URL+"/v2/apps/team/web?force=true", "application/json", `{"instances":5}`)
+	if r.code != http.StatusOK {
+		t.Fatalf("PUT update: %d %s", r.code, r.body)
+	}
+	r = request(t, "GET", srv.URL+"/v2/apps/team/web", "", "")
+	if err := json.Unmarshal([]byte(r.body), &one); err != nil || one.App.Instances != 5 || one.App.Cmd != "sleep 1" || one.App.Tasks == nil {
+		t.Fatalf("GET after a partial update: %s", r.body)
+	}
+	var deployments []DeploymentView
+	r = request(t, "GET", srv.URL+"/v2/deployments", "", "")
+	if err := json.Unmarshal([]byte(r.body), &deployments); err != nil || len(deployments) != 1 ||
+		deployments[0].AffectedApps[0] != "/team/web" || deployments[0].Steps[0].Actions[0].Action != ActionScale {
+		t.Fatalf("deployments: %s", r.body)
+	}
+	if r := request(t, "DELETE", srv.URL+"/v2/apps/team/web?force=true", "", ""); r.code != http.StatusOK || !strings.Contains(r.body, "deploymentId") {
 		t.Fatalf("DELETE: %d %s", r.code, r.body)
 	}
 	if r := request(t, "GET", srv.URL+"/v2/apps/team/web", "", ""); r.code != http.StatusNotFound {
@@ -181,7 +198,7 @@ func TestAppsDirPersistsHTTPChanges(t *testing.T) {
 	}
 	_, srv := newTestFramework(t, Config{AppsDir: dir})
 	request(t, "POST", srv.URL+"/v2/apps", "application/json", webApp)
-	request(t, "PUT", srv.URL+"/v2/apps/sleeper", "application/json", `{"cmd":"sleep 7200"}`)
+	request(t, "PUT", srv.URL+"/v2/apps/sleeper?force=true", "application/json", `{"cmd":"sleep 7200"}`)
 
 	names := func() []string {
 		entries, _ := os.ReadDir(dir)
@@ -203,7 +220,7 @@ func TestAppsDirPersistsHTTPChanges(t *testing.T) {
 		t.Fatalf("reloaded apps %+v", apps)
 	}
 
-	request(t, "DELETE", srv.URL+"/v2/apps/sleeper", "", "")
+	request(t, "DELETE", srv.URL+"/v2/apps/sleeper?force=true", "", "")
 	if got := strings.Join(names(), " "); got != "web.json" {
 		t.Fatalf("after DELETE the apps dir holds %q", got)
 	}

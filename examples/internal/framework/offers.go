@@ -83,12 +83,15 @@ func (s *scheduler) ResourceOffers(offers []offer.Offer) offerPlan {
 	now := s.cfg.Now()
 	s.learnOfferAgents(offers)
 	ids := s.appIDs()
-	pending, running := s.toPlace(ids, now)
+	pending, running := s.toPlace(ids, now, len(offers))
 	if len(pending) == 0 {
 		return offerPlan{Decline: offerIDs(offers)}
 	}
 	result := offer.Match(offers, pending, running, offer.WithStrategy(s.cfg.Strategy))
-	plan := s.launch(offers, result.Launches, now)
+	plan, portShort := s.launch(offers, result.Launches, now)
+	for appID, n := range portShort {
+		result.Pending = append(result.Pending, offer.Pending{AppID: appID, Rejections: []offer.Rejection{portRejection(n)}})
+	}
 	s.notePending(ids, result.Pending, now)
 	return plan
 }
@@ -112,7 +115,7 @@ func (s *scheduler) learnOfferAgents(offers []offer.Offer) {
 // (ids) outside their backoff, and where every live task runs. On the way
 // it trims each app's instances to re-place to its pending count, and an
 // app with nothing pending forgets why it was pending.
-func (s *scheduler) toPlace(ids []string, now time.Time) (pending []offer.Task, running []offer.Placement) {
+func (s *scheduler) toPlace(ids []string, now time.Time, offers int) (pending []offer.Task, running []offer.Placement) {
 	for _, id := range ids {
 		st := s.apps[id]
 		for _, t := range s.liveTasks(id) {
@@ -129,7 +132,7 @@ func (s *scheduler) toPlace(ids []string, now time.Time) (pending []offer.Task, 
 		if !st.launchable(now) {
 			continue
 		}
-		res, err := st.app.resources()
+		res, err := st.app.demand()
 		if err != nil { // PutApp takes normalized apps only
 			st.pendingReason, st.pendingRejections = err.Error(), nil
 			continue
@@ -137,6 +140,7 @@ func (s *scheduler) toPlace(ids []string, now time.Time) (pending []offer.Task, 
 		for i := range n {
 			pending = append(pending, offer.Task{ID: fmt.Sprintf("%s#%d", id, i), AppID: id, Resources: res, Constraints: st.app.Constraints})
 		}
+		st.offerStats.round(now, offers)
 	}
 	return pending, running
 }
@@ -144,8 +148,13 @@ func (s *scheduler) toPlace(ids []string, now time.Time) (pending []offer.Task, 
 // launch turns offer.Match's launches into STAGING tasks and the plan: one
 // accept per offer with at most api.MaxTasksPerAccept tasks, each naming
 // the instance it re-places, and a decline for every offer with none.
-func (s *scheduler) launch(offers []offer.Offer, launches []offer.Launch, now time.Time) offerPlan {
+// Ports picked by count are chosen here, from what each offer has left
+// (offer matches ranges exactly only); it returns, by app, the launches
+// dropped for want of ports.
+func (s *scheduler) launch(offers []offer.Offer, launches []offer.Launch, now time.Time) (offerPlan, map[string]int) {
 	byOffer := make(map[string]int)
+	ports := make(map[string]*offerPorts)
+	portShort := make(map[string]int)
 	var plan offerPlan
 	for _, l := range launches {
 		if i, ok := byOffer[l.OfferID]; ok && len(plan.Accept[i].Tasks) >= api.MaxTasksPerAccept {
@@ -155,10 +164,28 @@ func (s *scheduler) launch(offers []offer.Offer, launches []offer.Launch, now ti
 		}
 		st := s.apps[l.AppID]
 		o := offerByID(offers, l.OfferID)
+		if ports[o.ID] == nil {
+			ports[o.ID] = newOfferPorts(o)
+		}
+		ports[o.ID].take(l.Resources)
+		var picked []uint64
+		if n := st.app.dynamicPorts(); n > 0 {
+			var ok bool
+			if picked, ok = ports[o.ID].pick(n); !ok {
+				portShort[l.AppID]++
+				continue
+			}
+			pr, err := portResources(picked, st.app.demandRole())
+			if err != nil {
+				continue
+			}
+			l.Resources = l.Resources.Add(pr)
+		}
 		s.seq++
 		t := &task{
 			seq: s.seq, id: s.cfg.NewTaskID(l.AppID), appID: l.AppID, agentID: l.AgentID, hostname: l.Hostname,
 			attrs: o.Attributes, resources: l.Resources, state: api.TaskStaging, version: st.version, versionAt: st.versioned, stagedAt: now,
+			checked: st.app.hasHealthChecks(), ports: st.app.launchPorts(picked),
 		}
 		s.addTask(st, t)
 		i, ok := byOffer[l.OfferID]
@@ -172,13 +199,14 @@ func (s *scheduler) launch(offers []offer.Offer, launches []offer.Launch, now ti
 			replaces, st.replaces = st.replaces[0], st.replaces[1:]
 		}
 		plan.Accept[i].Tasks = append(plan.Accept[i].Tasks, taskInfo(&st.app, t, l.OfferID, replaces))
+		st.offerStats.used(now)
 	}
 	for _, o := range offers {
 		if _, ok := byOffer[o.ID]; !ok {
 			plan.Decline = append(plan.Decline, o.ID)
 		}
 	}
-	return plan
+	return plan, portShort
 }
 
 // notePending remembers, for each app (of ids) that offer.Match left with

@@ -42,8 +42,11 @@ func (s *scheduler) AgentGone(agentID string) {
 		}
 		if st.deleted && len(st.tasks) == 0 {
 			delete(s.apps, id)
+			continue
 		}
+		s.converge(st)
 	}
+	s.progress()
 }
 
 // learnAgent records an agent's hostname and attributes and reports whether

@@ -26,6 +26,7 @@ func (s *scheduler) Reconcile(tasks []api.TaskStatus) {
 		seen[u.TaskID] = true
 		if t, ok := s.tasks[u.TaskID]; ok {
 			t.setState(u.State, now)
+			t.healthy = u.Healthy
 			continue
 		}
 		if agentID, ok := s.adopt(u, now); ok && !slices.Contains(adopted, agentID) {
@@ -49,13 +50,14 @@ func (s *scheduler) adopt(u api.TaskStatus, now time.Time) (agentID string, know
 	s.seq++
 	t := &task{
 		seq: s.seq, id: u.TaskID, appID: appID, agentID: u.AgentID, hostname: ag.hostname, attrs: ag.attrs,
-		state: u.State, stagedAt: now,
+		state: u.State, stagedAt: now, healthy: u.Healthy,
 	}
 	if u.State == api.TaskRunning {
 		t.runningSince = now
 	}
 	if ok {
 		t.version, t.versionAt = st.version, st.versioned
+		t.checked = st.app.hasHealthChecks()
 	} else {
 		st = &appState{app: App{ID: appID}, deleted: true, tasks: make(map[string]*task)}
 		s.apps[appID] = st
@@ -88,6 +90,7 @@ func (s *scheduler) dropUnseen(seen map[string]bool) {
 			delete(s.apps, id)
 			continue
 		}
-		s.scaleDown(st)
+		s.converge(st)
 	}
+	s.progress()
 }

@@ -48,8 +48,12 @@ type scheduler struct {
 	kills      []killOrder
 	wantRevive bool // new pending work since the last OfferCall
 	suppressed bool
-	version    int64 // last app version handed out
-	seq        int64 // last task sequence number handed out
+
+	deployments []*deployment          // in progress, oldest first
+	locks       map[string]*deployment // app ID → the deployment changing it
+	recent      []*deployment          // ended lately, for people
+	version     int64                  // last app version handed out
+	seq         int64                  // last task sequence number handed out
 }
 
 type agent struct {
@@ -62,6 +66,7 @@ type appState struct {
 	tasks     map[string]*task // by ID, those being killed included
 	version   int64            // bumped when the definition changes (not on scale)
 	versioned time.Time        // when the definition last changed
+	scaledAt  time.Time        // when the instance count last changed
 	deleted   bool             // removed; kept until its tasks have ended
 
 	failures    int       // consecutive unexpected task ends
@@ -72,6 +77,7 @@ type appState struct {
 	pendingReason     string            // from the latest Match that left instances pending
 	pendingRejections []offer.Rejection // the same, by kind and name
 	pendingSince      time.Time
+	offerStats        offerStats // offers processed while instances waited
 
 	// replaces are tasks that ended or were killed and whose instances
 	// are not yet placed again, oldest first: a launch names the one it
@@ -91,6 +97,11 @@ type task struct {
 	killCause                    killCause
 	killReason                   string // non-empty once the scheduler decided to kill it
 	killSent                     time.Time
+	killGrace                    float64 // seconds between SIGTERM and SIGKILL; 0: the agent's default
+
+	ports   []uint64 // host ports, in the order of the app's port definitions
+	checked bool     // launched with health checks: ready only once healthy
+	healthy *bool    // the agent's latest verdict; nil before the first
 }
 
 // newScheduler returns an empty scheduler.
@@ -112,6 +123,7 @@ func newScheduler(cfg schedulerConfig) *scheduler {
 		apps:   make(map[string]*appState),
 		tasks:  make(map[string]*task),
 		agents: make(map[string]agent),
+		locks:  make(map[string]*deployment),
 	}
 }
 
@@ -165,14 +177,6 @@ func (s *scheduler) liveTasks(appID string) []*task {
 	return slices.DeleteFunc(s.appTasks(appID), func(t *task) bool { return t.killReason != "" })
 }
 
-// pendingCount is how many instances of an app wait for a launch.
-func (s *scheduler) pendingCount(st *appState) int {
-	if st.deleted {
-		return 0
-	}
-	return max(0, st.app.Instances-len(s.liveTasks(st.app.ID)))
-}
-
 // launchable reports whether an app may launch now, outside its backoff.
 func (st *appState) launchable(now time.Time) bool {
 	return !st.deleted && !now.Before(st.delayUntil)
@@ -206,4 +210,8 @@ func (s *scheduler) Tick() {
 			}
 		}
 	}
+	for _, st := range s.apps {
+		s.converge(st)
+	}
+	s.progress()
 }

@@ -444,13 +444,24 @@ func TestUpdateReplacesEveryTask(t *testing.T) {
 	if created := c.s.PutApp(app); created {
 		t.Fatal("update reported as created")
 	}
-	kills := c.s.TakeKills()
-	if len(kills) != 2 || kills[0].Cause != killUpdate {
-		t.Fatalf("kills = %+v, want both old tasks for the update", kills)
+	// Marathon's default strategy (minimumHealthCapacity 1,
+	// maximumOverCapacity 1): the new tasks start beside the old ones,
+	// and each old one goes when a new one runs.
+	if kills := c.s.TakeKills(); len(kills) != 0 {
+		t.Fatalf("kills = %+v before any new task runs", kills)
 	}
 	ls := launches(c.offerAll())
-	if len(ls) != 2 || ls[0].Cmd != "v2" || ls[0].Replaces != old[0].TaskID || ls[1].Replaces != old[1].TaskID {
-		t.Fatalf("launches = %+v, want two v2 tasks replacing the old ones", ls)
+	if len(ls) != 2 || ls[0].Cmd != "v2" {
+		t.Fatalf("launches = %+v, want two v2 tasks", ls)
+	}
+	c.run(ls[:1])
+	kills := c.s.TakeKills()
+	if len(kills) != 1 || kills[0].Cause != killUpdate || kills[0].TaskID != old[1].TaskID {
+		t.Fatalf("kills after one new task runs = %+v, want the youngest old task", kills)
+	}
+	c.run(ls[1:])
+	if kills := c.s.TakeKills(); len(kills) != 1 || kills[0].TaskID != old[0].TaskID {
+		t.Fatalf("kills after both run = %+v, want the other old task", kills)
 	}
 	if ls[0].Env["MARATHON_APP_VERSION"] == old[0].Env["MARATHON_APP_VERSION"] {
 		t.Fatal("the new version has the old version's timestamp")

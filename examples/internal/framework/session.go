@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"reflect"
 	"sync"
 	"time"
 
@@ -57,7 +57,7 @@ func (f *Framework) session(ctx context.Context) error {
 	defer silence.Stop()
 	var heartbeat time.Duration
 	subscribed := false
-	var lastPending []api.PendingApp
+	var lastPending *api.ReportPending
 	for {
 		select {
 		case <-ctx.Done():
@@ -219,12 +219,13 @@ func (f *Framework) offers(ctx context.Context, in []api.Offer) {
 
 // flush carries out the kills and the offer call the scheduler asks for,
 // and reports pending apps to the master when they changed since last.
-func (f *Framework) flush(ctx context.Context, lastPending []api.PendingApp) []api.PendingApp {
+func (f *Framework) flush(ctx context.Context, last *api.ReportPending) *api.ReportPending {
 	f.mu.Lock()
 	kills := f.sched.TakeKills()
 	call := f.sched.OfferCall()
 	id := f.frameworkID
-	pending := pendingApps(f.sched.Apps())
+	report := &api.ReportPending{FrameworkID: id, Pending: pendingApps(f.sched.Apps()),
+		Deployments: deploymentReport(f.sched.Deployments(), f.sched.RecentDeployments())}
 	f.mu.Unlock()
 
 	for _, k := range kills {
@@ -247,24 +248,40 @@ func (f *Framework) flush(ctx context.Context, lastPending []api.PendingApp) []a
 			f.mu.Unlock()
 		}
 	}
-	if lastPending != nil && slices.EqualFunc(pending, lastPending, samePending) {
-		return lastPending
+	if last != nil && reflect.DeepEqual(report, last) {
+		return last
 	}
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
-	err := f.client.ReportPending(cctx, api.ReportPending{FrameworkID: id, Pending: pending})
+	err := f.client.ReportPending(cctx, *report)
 	cancel()
 	if err != nil {
 		f.metrics.callErrors.WithLabelValues("pending").Inc()
 		f.log.Warn("reporting pending apps failed", "err", err)
 		return nil
 	}
-	return pending
+	return report
 }
 
-// samePending reports whether two reports of an app's pending instances
-// say the same.
-func samePending(a, b api.PendingApp) bool {
-	return a.AppID == b.AppID && a.Waiting == b.Waiting && a.Reason == b.Reason && slices.Equal(a.Rejections, b.Rejections)
+// deploymentReport is what the dashboard shows of deployments: those in
+// progress and those that ended lately.
+func deploymentReport(active, recent []DeploymentView) []api.Deployment {
+	out := []api.Deployment{}
+	for _, d := range append(recent, active...) {
+		started, _ := time.Parse(time.RFC3339Nano, d.Version)
+		r := api.Deployment{ID: d.ID, Started: started, Step: d.CurrentStep, Steps: d.TotalSteps, Result: d.Result, Actions: []api.DeploymentAction{}}
+		for _, a := range d.CurrentActions {
+			r.Actions = append(r.Actions, api.DeploymentAction{Action: a.Action, AppID: WireAppID(a.App), Instances: a.Instances, Ready: a.Ready, Old: a.Old})
+		}
+		if d.Result != "" {
+			for _, step := range d.Steps {
+				for _, a := range step.Actions {
+					r.Actions = append(r.Actions, api.DeploymentAction{Action: a.Action, AppID: WireAppID(a.App)})
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // pendingApps lists the apps with instances waiting, and why.
@@ -285,7 +302,7 @@ func (f *Framework) kill(ctx context.Context, k killOrder) {
 	f.metrics.kills.WithLabelValues(string(k.Cause)).Inc()
 	f.log.Info("killing", "task", k.TaskID, "app", k.AppID, "agent", k.AgentID, "reason", k.Reason)
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
-	err := f.client.Kill(cctx, api.Kill{FrameworkID: f.FrameworkID(), TaskID: k.TaskID, Reason: k.Reason})
+	err := f.client.Kill(cctx, api.Kill{FrameworkID: f.FrameworkID(), TaskID: k.TaskID, Reason: k.Reason, GraceSeconds: k.GraceSeconds})
 	cancel()
 	switch {
 	case errors.Is(err, api.ErrNotFound):

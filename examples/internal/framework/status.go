@@ -12,14 +12,27 @@ import (
 // the launch backoff and the last task failure.
 type AppStatus struct {
 	App
-	Version         string         `json:"version"`
-	TasksStaged     int            `json:"tasksStaged"`
-	TasksRunning    int            `json:"tasksRunning"`
+	Version      string          `json:"version"`
+	VersionInfo  VersionInfo     `json:"versionInfo"`
+	Deployments  []DeploymentRef `json:"deployments"`
+	TasksStaged  int             `json:"tasksStaged"`
+	TasksRunning int             `json:"tasksRunning"`
+	// TasksHealthy and TasksUnhealthy count the tasks whose latest health
+	// check passed or failed; both are 0 for an app without checks.
+	TasksHealthy    int            `json:"tasksHealthy"`
+	TasksUnhealthy  int            `json:"tasksUnhealthy"`
 	TasksKilling    int            `json:"tasksKilling"`
 	Pending         *PendingStatus `json:"pending,omitempty"`
 	Backoff         *BackoffStatus `json:"backoff,omitempty"`
 	LastTaskFailure *TaskFailure   `json:"lastTaskFailure,omitempty"`
 	Tasks           []TaskView     `json:"tasks"`
+}
+
+// VersionInfo says when an app last changed, as Marathon's: its
+// definition, and its instance count.
+type VersionInfo struct {
+	LastScalingAt      string `json:"lastScalingAt"`
+	LastConfigChangeAt string `json:"lastConfigChangeAt"`
 }
 
 // PendingStatus says how many instances of an app wait for a launch and
@@ -50,6 +63,16 @@ type TaskView struct {
 	StartedAt  time.Time     `json:"startedAt,omitzero"`
 	Version    string        `json:"version"`
 	KillReason string        `json:"killReason,omitempty"`
+	Ports      []uint64      `json:"ports"`
+	// HealthCheckResults has one entry once the agent judged the task's
+	// health, as Marathon's (alive is the latest verdict).
+	HealthCheckResults []HealthResult `json:"healthCheckResults,omitempty"`
+}
+
+// HealthResult is a task's health, as Marathon shows it.
+type HealthResult struct {
+	TaskID string `json:"taskId"`
+	Alive  bool   `json:"alive"`
 }
 
 // TaskFailure describes an app's latest unexpected task end, like
@@ -87,8 +110,21 @@ func (s *scheduler) App(id string) (AppStatus, error) {
 
 func (s *scheduler) status(st *appState) AppStatus {
 	now := s.cfg.Now()
-	as := AppStatus{App: st.app, Version: versionString(st.versioned), Tasks: []TaskView{}}
+	latest := st.versioned
+	if st.scaledAt.After(latest) {
+		latest = st.scaledAt
+	}
+	as := AppStatus{App: st.app, Version: versionString(latest), Tasks: []TaskView{},
+		VersionInfo: VersionInfo{LastScalingAt: versionString(latest), LastConfigChangeAt: versionString(st.versioned)},
+		Deployments: s.appDeployments(st.app.ID)}
 	for _, t := range s.appTasks(st.app.ID) {
+		if t.healthy != nil && t.killReason == "" {
+			if *t.healthy {
+				as.TasksHealthy++
+			} else {
+				as.TasksUnhealthy++
+			}
+		}
 		switch {
 		case t.killReason != "":
 			as.TasksKilling++
@@ -121,11 +157,18 @@ func (s *scheduler) status(st *appState) AppStatus {
 }
 
 func (t *task) view() TaskView {
-	return TaskView{
+	v := TaskView{
 		ID: t.id, AppID: t.appID, AgentID: t.agentID, Host: t.hostname, State: t.state,
 		StagedAt: t.stagedAt, StartedAt: t.runningSince, Version: versionString(t.versionAt),
-		KillReason: t.killReason,
+		KillReason: t.killReason, Ports: t.ports,
 	}
+	if v.Ports == nil {
+		v.Ports = []uint64{}
+	}
+	if t.healthy != nil {
+		v.HealthCheckResults = []HealthResult{{TaskID: t.id, Alive: *t.healthy}}
+	}
+	return v
 }
 
 // stateCounts is a summary of the scheduler's state, for metrics.

@@ -19,11 +19,14 @@ func (s *scheduler) StatusUpdate(u api.TaskStatus) (known bool) {
 		return false
 	}
 	now := s.cfg.Now()
+	st := s.apps[t.appID]
+	defer s.progress()
 	if !u.State.Terminal() {
 		t.setState(u.State, now)
+		t.healthy = u.Healthy
+		s.converge(st)
 		return true
 	}
-	st := s.apps[t.appID]
 	s.removeTask(st, t)
 	if st.deleted {
 		if len(st.tasks) == 0 {
@@ -32,6 +35,7 @@ func (s *scheduler) StatusUpdate(u api.TaskStatus) (known bool) {
 		return true
 	}
 	s.wantRevive = true
+	s.converge(st)
 	if t.killReason != "" {
 		return true
 	}
@@ -86,6 +90,7 @@ func (s *scheduler) LaunchFailed(taskIDs ...string) {
 			}
 		}
 	}
+	s.progress()
 }
 
 // setState takes a live task's state from a status, noting when it began

@@ -120,9 +120,10 @@ type frameworkRecord struct {
 }
 
 type framework struct {
-	rec     frameworkRecord
-	sub     *subscription // nil while disconnected
-	pending []api.PendingApp
+	rec         frameworkRecord
+	sub         *subscription // nil while disconnected
+	pending     []api.PendingApp
+	deployments []api.Deployment // as the framework last reported them
 }
 
 // taskRecord is what is kept of a task in etcd.

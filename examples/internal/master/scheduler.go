@@ -72,6 +72,10 @@ func (m *Master) accept(ctx context.Context, c *cluster, req *api.Accept) (any, 
 	if len(req.Tasks) > api.MaxTasksPerAccept {
 		return nil, badRequest("tasks: %d tasks, at most %d in one accept", len(req.Tasks), api.MaxTasksPerAccept)
 	}
+	f, err := c.framework(req.FrameworkID)
+	if err != nil {
+		return nil, err
+	}
 	byOffer := make(map[string]outstanding, len(offers))
 	used := make(map[string]offer.Resources, len(offers))
 	for i, id := range req.OfferIDs {
@@ -114,7 +118,7 @@ func (m *Master) accept(ctx context.Context, c *cluster, req *api.Accept) (any, 
 			return nil, badRequest("%s.resources: tasks on offer %s need %q, more than it holds (%q)",
 				field, ti.OfferID, used[ti.OfferID], o.offer.Resources)
 		}
-		ti.FrameworkID, ti.AgentID = req.FrameworkID, o.offer.AgentID
+		ti.FrameworkID, ti.AgentID, ti.Role = req.FrameworkID, o.offer.AgentID, f.rec.Role
 		t := &task{res: res, attributed: true, taskRecord: taskRecord{Info: ti, Hostname: o.offer.Hostname, Sent: now,
 			Status: api.TaskStatus{TaskID: ti.TaskID, FrameworkID: ti.FrameworkID, AgentID: ti.AgentID, AppID: ti.AppID,
 				State: api.TaskStaging, Time: now}}}
@@ -201,9 +205,12 @@ func (m *Master) kill(ctx context.Context, c *cluster, req *api.Kill) (any, erro
 	if len(req.Reason) > 1024 {
 		return nil, badRequest("reason: longer than 1024 bytes")
 	}
+	if !(req.GraceSeconds >= 0 && req.GraceSeconds <= 86400) {
+		return nil, badRequest("grace_seconds %v: want 0 to 86400", req.GraceSeconds)
+	}
 	t.KillReason = req.Reason
 	if a, ok := c.agents[t.Info.AgentID]; ok && a.up {
-		a.send(api.AgentCommand{Type: api.CommandKill, TaskID: t.Info.TaskID, Reason: req.Reason})
+		a.send(api.AgentCommand{Type: api.CommandKill, TaskID: t.Info.TaskID, Reason: req.Reason, GraceSeconds: req.GraceSeconds})
 	}
 	return nil, nil
 }
@@ -242,9 +249,29 @@ func (m *Master) reportPending(ctx context.Context, c *cluster, req *api.ReportP
 		p.FrameworkID = req.FrameworkID
 		out = append(out, p)
 	}
+	if len(req.Deployments) > maxDeployments {
+		return nil, badRequest("deployments: %d entries, at most %d", len(req.Deployments), maxDeployments)
+	}
+	deployments := make([]api.Deployment, 0, len(req.Deployments))
+	for i, d := range req.Deployments {
+		if d.ID == "" || len(d.ID) > 64 || len(d.Actions) > 1000 {
+			return nil, badRequest("deployments[%d]: id %q must be 1 to 64 bytes, with at most 1000 actions", i, d.ID)
+		}
+		for j, a := range d.Actions {
+			if err := validID(fmt.Sprintf("deployments[%d].actions[%d].app_id", i, j), a.AppID); err != nil {
+				return nil, err
+			}
+		}
+		d.FrameworkID = req.FrameworkID
+		deployments = append(deployments, d)
+	}
 	f.pending = out
+	f.deployments = deployments
 	return nil, nil
 }
+
+// maxDeployments bounds the deployments one framework may report.
+const maxDeployments = 1000
 
 // teardown kills a framework's tasks and forgets it.
 func (m *Master) teardown(ctx context.Context, c *cluster, req *api.Teardown) (any, error) {

@@ -35,7 +35,7 @@ func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 func (m *Master) state(c *cluster, history int) api.State {
 	st := api.State{MasterID: m.cfg.ID, Leader: m.url, Time: time.Now(),
 		Agents: []api.AgentState{}, Frameworks: []api.FrameworkState{}, Tasks: []api.TaskView{},
-		Pending: []api.PendingApp{}, Events: append([]api.ClusterEvent{}, c.events...)}
+		Pending: []api.PendingApp{}, Deployments: []api.Deployment{}, Events: append([]api.ClusterEvent{}, c.events...)}
 	live := make(map[string]int)
 	held := make(map[string]offer.Resources)
 	for _, t := range c.tasks {
@@ -75,6 +75,7 @@ func (m *Master) state(c *cluster, history int) api.State {
 			Weight: f.rec.Weight, Share: share, Connected: f.sub != nil, Tasks: live["fw:"+id],
 			Withheld: api.Rejections(withheld)})
 		st.Pending = append(st.Pending, f.pending...)
+		st.Deployments = append(st.Deployments, f.deployments...)
 	}
 	return st
 }

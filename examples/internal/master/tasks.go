@@ -24,7 +24,8 @@ func (m *Master) setStatus(ctx context.Context, c *cluster, t *task, st api.Task
 	if st.State == api.TaskKilled && st.Reason == "" {
 		st.Reason = t.KillReason
 	}
-	if st.State == t.Status.State && st.Reason == t.Status.Reason && st.Message == t.Status.Message {
+	if st.State == t.Status.State && st.Reason == t.Status.Reason && st.Message == t.Status.Message &&
+		sameHealth(st.Healthy, t.Status.Healthy) {
 		return nil
 	}
 	key := m.key("tasks", t.Info.TaskID)
@@ -57,6 +58,11 @@ func (m *Master) setStatus(ctx context.Context, c *cluster, t *task, st api.Task
 	}
 	c.notify(t.Info.FrameworkID, api.Event{Type: api.EventUpdate, Status: &st})
 	return nil
+}
+
+// sameHealth reports whether two health verdicts are the same.
+func sameHealth(a, b *bool) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }
 
 // endKind maps a terminal status to the dashboard event it makes, if any.

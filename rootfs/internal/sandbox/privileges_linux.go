@@ -1,0 +1,83 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// lastCapability reads the highest capability number this kernel knows;
+// it is read before the root is entered, while /proc is the host's.
+func lastCapability() (int, error) {
+	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(data)))
+}
+
+// dropPrivileges leaves the thread with the command's user and only the
+// capabilities cfg grants, in this order: the bounding set (which needs
+// CAP_SETPCAP, so first), the ambient set, the user and groups (a switch to
+// a non-zero UID clears every capability), the remaining sets for a root
+// command, no_new_privs (so that no setuid binary or file capability
+// raises anything again), and non-dumpable (no task process may open
+// /proc/<helper>/exe or ptrace the helper).
+func dropPrivileges(cfg Config, lastCap int) error {
+	keep := cfg.Capabilities
+	if cfg.UID != 0 {
+		keep = nil
+	}
+	for c := 0; c <= lastCap; c++ {
+		if slices.Contains(keep, c) {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+			return step("capability bounding set", fmt.Errorf("drop %d: %w", c, err))
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return step("ambient capabilities", err)
+	}
+	groups := make([]int, len(cfg.Groups))
+	for i, g := range cfg.Groups {
+		groups[i] = int(g)
+	}
+	// The syscall package applies these to every thread.
+	if err := syscall.Setgroups(groups); err != nil {
+		return step("user", fmt.Errorf("setgroups %v: %w", cfg.Groups, err))
+	}
+	if err := syscall.Setresgid(int(cfg.GID), int(cfg.GID), int(cfg.GID)); err != nil {
+		return step("user", fmt.Errorf("setgid %d: %w", cfg.GID, err))
+	}
+	if err := syscall.Setresuid(int(cfg.UID), int(cfg.UID), int(cfg.UID)); err != nil {
+		return step("user", fmt.Errorf("setuid %d: %w", cfg.UID, err))
+	}
+	if err := setCapabilities(keep); err != nil {
+		return step("capabilities", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return step("no_new_privs", err)
+	}
+	return step("non-dumpable", unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0))
+}
+
+// setCapabilities sets the permitted, effective and inheritable sets of
+// this thread to keep.
+func setCapabilities(keep []int) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	for _, c := range keep {
+		data[c/32].Permitted |= 1 << (uint(c) % 32)
+	}
+	for i := range data {
+		data[i].Effective = data[i].Permitted
+		data[i].Inheritable = data[i].Permitted
+	}
+	return unix.Capset(&hdr, &data[0])
+}
