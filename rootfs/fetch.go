@@ -218,7 +218,7 @@ func (f *Fetcher) Fetch(ctx context.Context, uri string, opts ...FetchOption) (O
 		return Object{}, err
 	}
 	if cfg.maxBytes < 0 {
-		return Object{}, fmt.Errorf("rootfs: fetch %s: WithMaxObjectBytes(%d): %w: must not be negative", uri, cfg.maxBytes, ErrInvalid)
+		return Object{}, fmt.Errorf("%w: fetch %s: WithMaxObjectBytes(%d): must not be negative", ErrInvalid, uri, cfg.maxBytes)
 	}
 	if err := f.allowed(src, cfg); err != nil {
 		return Object{}, err
@@ -228,8 +228,8 @@ func (f *Fetcher) Fetch(ctx context.Context, uri string, opts ...FetchOption) (O
 		key = fmt.Sprintf("%s max %d", uri, cfg.maxBytes)
 	}
 	if cfg.sha256 != "" {
-		if err := validDigest(cfg.sha256); err != nil {
-			return Object{}, fmt.Errorf("rootfs: fetch %s: WithSHA256: %w", uri, err)
+		if err := validDigest("fetch "+uri+": WithSHA256", cfg.sha256); err != nil {
+			return Object{}, err
 		}
 		if p, size, ok := f.cache.get(cfg.sha256); ok {
 			if cfg.maxBytes > 0 && size > cfg.maxBytes {
@@ -533,5 +533,5 @@ func (f *Fetcher) open(ctx context.Context, src source) (io.ReadCloser, int64, e
 	case "s3":
 		return f.s3.get(ctx, src)
 	}
-	return nil, 0, fmt.Errorf("rootfs: fetch %s: %w: scheme %q", src.uri, ErrInvalid, src.scheme)
+	return nil, 0, fmt.Errorf("%w: fetch %s: scheme %q", ErrInvalid, src.uri, src.scheme)
 }
