@@ -116,9 +116,9 @@ func defaultHTTPClient() *http.Client {
 	}}
 }
 
-// NewFetcher returns a Fetcher caching under dir (created if missing). A
-// bad option value gives an error wrapping ErrInvalid that names the
-// option.
+// NewFetcher returns a Fetcher caching under dir (created if missing). An
+// empty dir, or a bad option value, gives an error wrapping ErrInvalid that
+// names it.
 func NewFetcher(dir string, opts ...FetcherOption) (*Fetcher, error) {
 	cfg := fetcherConfig{
 		cacheSize: DefaultCacheSize,
@@ -129,6 +129,9 @@ func NewFetcher(dir string, opts ...FetcherOption) (*Fetcher, error) {
 		o(&cfg)
 	}
 	switch {
+	case dir == "":
+		// Else the cache would land in whatever the working directory is.
+		return nil, fmt.Errorf("%w: cache dir \"\": want a directory", ErrInvalid)
 	case cfg.cacheSize <= 0:
 		return nil, fmt.Errorf("%w: WithCacheSize(%d): must be positive", ErrInvalid, cfg.cacheSize)
 	case cfg.http == nil:
