@@ -84,6 +84,22 @@ func TestDashboardInBrowserShowsLiveCluster(t *testing.T) {
 		t.Errorf("a running batch task's state cell reads %q, want TASK_RUNNING", state)
 	}
 
+	// The batch app's health check passes on the agents, and its start
+	// is a deployment that finished.
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#tasks tr[data-app-id="`+batch+`"][data-healthy="true"] .task-health`))); err != nil {
+		t.Fatalf("no healthy batch task in the tasks table: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#deployments tr[data-result="finished"] .deployment-actions`))); err != nil {
+		t.Fatalf("no finished deployment in the deployments table: %v", err)
+	}
+	actions, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#deployments tr[data-result="finished"] .deployment-actions`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(actions, "Start") {
+		t.Errorf("a finished deployment reads %q, want it to name the app it started", actions)
+	}
+
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#pending tr[data-app-id="`+indexer+`"]`))); err != nil {
 		t.Fatalf("indexer app never shown pending: %v", err)
 	}

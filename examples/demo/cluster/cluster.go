@@ -38,6 +38,10 @@ type AgentSpec struct {
 	// the business's, instead of the host's usage minus its own (tests
 	// that make the business load themselves on a shared machine).
 	BusinessCgroup string
+	// Ports are the host ports the agent offers, as Mesos ranges; the
+	// agents of one cluster share the host's network, so each gets its
+	// own thousand from 31000 by default.
+	Ports string
 }
 
 // DefaultAgents are the demo's three agents, one per rack, over two zones.
@@ -83,6 +87,9 @@ type Config struct {
 	// Interval is the sampling, reporting and allocation interval
 	// (default 1 s).
 	Interval time.Duration
+	// InitHelper is the agents' launch helper (rootfs/cmd/gleaner-init);
+	// empty: the agents re-execute this program (slower launches).
+	InitHelper string
 	// Logger receives every component's log (default: discarded).
 	Logger *slog.Logger
 }
@@ -207,7 +214,10 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		}
 		c.cfg.Agents = cfg.Agents
 	}
-	for _, spec := range cfg.Agents {
+	for i, spec := range cfg.Agents {
+		if spec.Ports == "" {
+			spec.Ports = fmt.Sprintf("[%d-%d]", 31000+1000*i, 31999+1000*i)
+		}
 		if err := c.startAgent(spec); err != nil {
 			return nil, err
 		}
@@ -298,6 +308,7 @@ func AgentConfig(spec AgentSpec, dir string, masters, etcd []string, prefix, cgr
 		EtcdPrefix:     prefix,
 		Attributes:     as.String(),
 		Capacity:       spec.Capacity,
+		Ports:          spec.Ports,
 		Interval:       interval,
 		ReportInterval: interval,
 		CgroupParent:   cgroupRoot + "/" + spec.ID,
@@ -321,6 +332,7 @@ func (c *Cluster) startAgent(spec AgentSpec) error {
 	if err != nil {
 		return err
 	}
+	cfg.InitHelper = c.cfg.InitHelper
 	cfg.EtcdClient = c.cli
 	cfg.Logger = c.log.With("component", "agent", "agent", spec.ID)
 	c.agents = append(c.agents, c.run(func(ctx context.Context) error { return agent.Run(ctx, cfg) }))

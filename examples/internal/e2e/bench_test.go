@@ -12,6 +12,7 @@ import (
 	"github.com/gleaner/gleaner/attrs"
 	"github.com/gleaner/gleaner/examples/demo/cluster"
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/internal/testenv"
 )
 
 // BenchmarkSubmitToAllRunning measures the time from posting an app of 100
@@ -122,4 +123,58 @@ func BenchmarkAttributeMove(b *testing.B) {
 	slices.Sort(took)
 	b.ReportMetric(float64(took[(len(took)-1)/2].Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(took[len(took)-1].Milliseconds()), "max-ms")
+}
+
+// BenchmarkRollingRestart restarts an app of 100 instances with a COMMAND
+// health check (run by the agents inside each task's root and cgroup) on
+// three real agents, with minimumHealthCapacity 0.5 and no room above the
+// instance count: half the old tasks go at once, and each further one only
+// when a new one is healthy. It reports the seconds from the restart until
+// the deployment is done with every task new and healthy, and the least
+// number of healthy tasks the framework showed meanwhile, which must never
+// fall below 50. The check runs once at each task's start and then every
+// 30 s, so that the checks' launches do not crowd the two cores.
+func BenchmarkRollingRestart(b *testing.B) {
+	const instances, minHealthy = 100, 50
+	c := startCluster(b, cluster.Config{Agents: []cluster.AgentSpec{
+		{ID: "roll-1", Attributes: map[string]string{"rack": "r1"}, Capacity: "cpus:2;mem:3072"},
+		{ID: "roll-2", Attributes: map[string]string{"rack": "r2"}, Capacity: "cpus:2;mem:3072"},
+		{ID: "roll-3", Attributes: map[string]string{"rack": "r3"}, Capacity: "cpus:2;mem:3072"},
+	}})
+	url, id := c.FrameworkURL(), "/bench/rolling"
+	submit(b, url, fmt.Sprintf(`{"id": %q, "cmd": "sleep 100000", "cpus": 0.01, "mem": 48, "instances": %d,
+		"healthChecks": [{"protocol": "COMMAND", "command": {"value": "test -x /bin/sh"},
+			"gracePeriodSeconds": 60, "intervalSeconds": 30, "timeoutSeconds": 20, "maxConsecutiveFailures": 3}],
+		"upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0}}`, id, instances))
+	testenv.Eventually(b, 300*time.Second, func() bool { return settled(appStatus(b, url, id)) }, "%d healthy instances of %s", instances, id)
+
+	b.ReportAllocs()
+	var total time.Duration
+	least := instances
+	for b.Loop() {
+		before := appStatus(b, url, id).VersionInfo.LastConfigChangeAt
+		start := time.Now()
+		if code, body := call(b, http.MethodPost, url+"/v2/apps"+id+"/restart", ""); code != http.StatusOK {
+			b.Fatalf("restart: %d %s", code, body)
+		}
+		testenv.Eventually(b, 300*time.Second, func() bool {
+			a := appStatus(b, url, id)
+			least = min(least, a.TasksHealthy)
+			if a.VersionInfo.LastConfigChangeAt == before || !settled(a) {
+				return false
+			}
+			for _, t := range a.Tasks {
+				if t.Version != a.VersionInfo.LastConfigChangeAt {
+					return false
+				}
+			}
+			return true
+		}, "the restart of %s to end", id)
+		total += time.Since(start)
+	}
+	if least < minHealthy {
+		b.Fatalf("healthy tasks fell to %d during the restart, want at least %d", least, minHealthy)
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s-to-restart/app")
+	b.ReportMetric(float64(least), "min-healthy")
 }
