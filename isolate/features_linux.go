@@ -14,7 +14,7 @@ import (
 )
 
 // v1Controllers are the cgroup v1 controllers isolate uses.
-var v1Controllers = []string{"cpu", "cpuacct", "memory", "pids", "freezer"}
+var v1Controllers = []string{"cpu", "cpuacct", "memory", "pids", "freezer", "devices"}
 
 // Detect inspects the host: cgroups.Mode for the layout, then the mounted
 // hierarchies and their control files.

@@ -51,6 +51,8 @@ func v1Subsystems(feat Features) ([]cgroup1.Subsystem, error) {
 			subs = append(subs, cgroup1.NewPids(root))
 		case "freezer":
 			subs = append(subs, cgroup1.NewFreezer(root))
+		case "devices":
+			subs = append(subs, cgroup1.NewDevices(root))
 		}
 	}
 	return subs, nil
@@ -111,7 +113,12 @@ func newV1Group(feat Features, path string, l *Limits, mode CPUMode, parentQuota
 	}
 	res := &specs.LinuxResources{}
 	if l != nil {
+		// A task: its limits and, set once here (rewriting it later
+		// would deny every device for a moment), the device allowlist.
 		res = v1Resources(*l, mode, feat.SwapAccounting, parentQuotaUs)
+		if feat.Has("devices") {
+			res.Devices = deviceRules()
+		}
 	}
 	g.cg, err = cgroup1.New(cgroup1.StaticPath(path), res, g.hierarchy())
 	if err != nil {

@@ -51,7 +51,10 @@ func newV2Group(feat Features, path string, l *Limits, mode CPUMode, create bool
 		res.Pids = &cgroup2.Pids{}
 	}
 	if l != nil {
+		// A task: its limits and the device allowlist (an eBPF program
+		// attached once, here).
 		res = v2Resources(*l, mode, feat.SwapAccounting)
+		res.Devices = deviceRules()
 	}
 	// NewManager removes the directory it made when enabling controllers
 	// or writing limits fails.

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 )
 
@@ -33,12 +35,15 @@ type Isolator struct {
 // adopts it if it exists (its limits are kept until the next Resize). A bad
 // option value gives a *FieldError naming the option.
 func New(opts ...IsolatorOption) (*Isolator, error) {
-	c := isolatorConfig{parent: DefaultParent, logger: slog.New(slog.DiscardHandler)}
+	c := isolatorConfig{parent: DefaultParent, logger: slog.New(slog.DiscardHandler), parentPids: DefaultParentPidsMax}
 	for _, o := range opts {
 		o.applyIsolator(&c)
 	}
 	if c.parentErr != nil {
 		return nil, c.parentErr
+	}
+	if c.parentPids <= 0 {
+		return nil, invalid("WithParentPidsMax", c.parentPids, "must be positive")
 	}
 	if c.features == nil {
 		f, err := Detect()
@@ -67,6 +72,11 @@ func New(opts ...IsolatorOption) (*Isolator, error) {
 		return nil, err
 	}
 	i.pg = pg
+	if feat.Pids {
+		if err := writePidsMax(pg, c.parentPids); err != nil {
+			return nil, fmt.Errorf("isolate: parent %s: pids.max: %w", c.parent, err)
+		}
+	}
 	if feat.Mode.Version() == 1 {
 		q, err := readInt(filepath.Join(pg.(*v1Group).dir("cpu"), "cpu.cfs_quota_us"))
 		if err == nil && q > 0 {
@@ -293,4 +303,17 @@ func (i *Isolator) forget(name string) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	delete(i.tasks, name)
+}
+
+// writePidsMax sets a group's pids.max (containerd's managers only write it
+// along with other limits).
+func writePidsMax(g group, n int64) error {
+	var dir string
+	switch g := g.(type) {
+	case *v1Group:
+		dir = g.dir("pids")
+	case *v2Group:
+		dir = g.dir()
+	}
+	return os.WriteFile(filepath.Join(dir, "pids.max"), []byte(strconv.FormatInt(n, 10)), 0)
 }

@@ -121,3 +121,23 @@ func v2ParentResources(cpus float64, memoryBytes int64) *cgroup2.Resources {
 		Memory: &cgroup2.Memory{Max: &mem},
 	}
 }
+
+// deviceRules maps DefaultDevices to the runtime spec's device cgroup
+// entries: deny everything, then allow the list. Both containerd managers
+// take them: v1 writes devices.deny and devices.allow, v2 attaches an eBPF
+// device program.
+func deviceRules() []specs.LinuxDeviceCgroup {
+	out := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+	for _, d := range DefaultDevices {
+		major, minor := d.Major, d.Minor
+		var pmaj, pmin *int64
+		if major >= 0 {
+			pmaj = &major
+		}
+		if minor >= 0 {
+			pmin = &minor
+		}
+		out = append(out, specs.LinuxDeviceCgroup{Allow: true, Type: string(d.Type), Major: pmaj, Minor: pmin, Access: d.Access})
+	}
+	return out
+}

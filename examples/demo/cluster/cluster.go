@@ -87,6 +87,9 @@ type Config struct {
 	// Interval is the sampling, reporting and allocation interval
 	// (default 1 s).
 	Interval time.Duration
+	// InitHelper is the agents' launch helper (rootfs/cmd/gleaner-init);
+	// empty: the agents re-execute this program (slower launches).
+	InitHelper string
 	// Logger receives every component's log (default: discarded).
 	Logger *slog.Logger
 }
@@ -327,6 +330,7 @@ func (c *Cluster) startAgent(spec AgentSpec) error {
 	if err != nil {
 		return err
 	}
+	cfg.InitHelper = c.cfg.InitHelper
 	cfg.EtcdClient = c.cli
 	cfg.Logger = c.log.With("component", "agent", "agent", spec.ID)
 	c.agents = append(c.agents, c.run(func(ctx context.Context) error { return agent.Run(ctx, cfg) }))

@@ -184,7 +184,8 @@ func waitState(t testing.TB, a *Agent, id string, state api.TaskState, timeout t
 	testenv.Eventually(t, timeout, func() bool {
 		s, ok := status(a, id)
 		if ok && s.State != state && s.State.Terminal() {
-			t.Fatalf("task %s: want %s, have %+v", id, state, s)
+			stderr, _ := os.ReadFile(filepath.Join(a.cfg.sandboxDir(), id, "stderr"))
+			t.Fatalf("task %s: want %s, have %+v (stderr %q)", id, state, s, stderr)
 		}
 		got = s
 		return ok && s.State == state

@@ -57,6 +57,12 @@ func (a *Agent) observe(ctx context.Context, s monitor.Sample) {
 	}
 	a.mu.Lock()
 	a.capacity, a.business, a.own = rs.Capacity, rs.Business, ownUsage(s, a.ownDiskLocked())
+	if a.rt.ownCgroup() == "" {
+		// Without task cgroups the monitor measures the agent's own
+		// process tree, which holds the agent (and, in the demo, every
+		// other component): what is harvested is what the tasks use.
+		a.own.CPUCores, a.own.MemoryBytes = a.taskUsageLocked()
+	}
 	a.estimate = a.res.Current()
 	a.haveSample = true
 	a.samples++
@@ -75,6 +81,9 @@ func (a *Agent) apply() {
 		return
 	}
 	eff := bound(a.estimate, a.capacity, a.limit, a.floor)
+	if !a.rt.lends() {
+		eff = reserve.Resources{} // fail closed: no isolation, nothing lent
+	}
 	prev := a.effective
 	a.effective = eff
 	business := a.business
@@ -349,4 +358,16 @@ func (a *Agent) setReservation(o ReservationOverride) (ReservationInfo, error) {
 	a.log.Info("operator bounds set", "cap", limit.String(), "floor", floor.String())
 	a.apply()
 	return a.reservation(), nil
+}
+
+// taskUsageLocked sums the CPU (cores) and memory (bytes) the running tasks
+// used at the last reading; a.mu is held.
+func (a *Agent) taskUsageLocked() (cpu, mem float64) {
+	for _, t := range a.tasks {
+		if !t.terminal() {
+			cpu += t.cpuRate
+			mem += t.memBytes
+		}
+	}
+	return cpu, mem
 }

@@ -119,6 +119,16 @@ type TaskInfo struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	Priority    int               `json:"priority,omitempty"` // higher survives QoS eviction longer
 	Replaces    string            `json:"replaces,omitempty"` // task ID this one re-places (shown as rescheduling)
+	// User is the user the task runs as (the app's "user"): a name or
+	// "uid[:gid]"; empty means the agent's default unprivileged user. The
+	// agent enforces its own policy on it (root only for allowed roles).
+	User string `json:"user,omitempty"`
+	// Role is the launching framework's role, set by the master; the agent
+	// decides by it whether User may be root.
+	Role string `json:"role,omitempty"`
+	// Network is "host" (or empty: the host's network) or "none" (a
+	// network namespace with loopback only).
+	Network string `json:"network,omitempty"`
 	// HealthChecks are run by the agent; the results come back in
 	// TaskStatus.Healthy.
 	HealthChecks []HealthCheck `json:"health_checks,omitempty"`

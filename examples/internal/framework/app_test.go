@@ -147,6 +147,9 @@ func TestDecodeAppRejectsBadInput(t *testing.T) {
 		{"bad sha256", `{"id":"a","cmd":"x","container":{"rootfs":{"image":"file:///i.tar","sha256":"abc"}}}`, "container.rootfs.sha256", "64 lowercase hex"},
 		{"sha256 without image", `{"id":"a","cmd":"x","container":{"rootfs":{"sha256":"` + strings.Repeat("0", 64) + `"}}}`, "container.rootfs.sha256", "without an image"},
 		{"base version without base", `{"id":"a","cmd":"x","container":{"rootfs":{"baseVersion":"1"}}}`, "container.rootfs.baseVersion", "without a base"},
+		{"bridge network", `{"id":"a","cmd":"x","networks":[{"mode":"container/bridge"}]}`, "networks[0].mode", `"host" or "none"`},
+		{"two networks", `{"id":"a","cmd":"x","networks":[{"mode":"host"},{"mode":"none"}]}`, "networks", "at most one"},
+		{"user with a newline", `{"id":"a","cmd":"x","user":"a\nb"}`, "user", "user name"},
 		{"base with slash", `{"id":"a","cmd":"x","container":{"rootfs":{"base":"../x"}}}`, "container.rootfs.base", "letters"},
 		{"backoff factor below one", `{"id":"a","cmd":"x","backoffFactor":0.5}`, "backoffFactor", "between 1 and 100"},
 		{"negative backoff", `{"id":"a","cmd":"x","backoffSeconds":-1}`, "backoffSeconds", "between 0"},
@@ -233,5 +236,16 @@ func TestWriteAppFileLeavesNoTempFiles(t *testing.T) {
 	}
 	if err := removeAppFile(path); err != nil {
 		t.Fatalf("removing a removed file: %v", err)
+	}
+}
+
+func TestTaskInfoCarriesUserAndNetwork(t *testing.T) {
+	a, err := DecodeApp(strings.NewReader(`{"id":"/batch","cmd":"x","cpus":0.1,"mem":32,"user":"nobody","networks":[{"mode":"none"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti := taskInfo(&a, &task{id: "batch.1"}, "o1", "")
+	if ti.User != "nobody" || ti.Network != "none" {
+		t.Errorf("task info user %q network %q, want nobody and none", ti.User, ti.Network)
 	}
 }

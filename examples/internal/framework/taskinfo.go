@@ -31,9 +31,13 @@ func taskInfo(a *App, t *task, offerID, replaces string) api.TaskInfo {
 		Resources: t.resources.String(),
 		Labels:    a.Labels,
 		Replaces:  replaces,
+		User:      a.User,
 
 		KillGraceSeconds: a.TaskKillGracePeriodSeconds,
 		HealthChecks:     healthChecks(a, t.ports),
+	}
+	if len(a.Networks) > 0 {
+		ti.Network = a.Networks[0].Mode
 	}
 	for _, f := range a.Fetch {
 		ti.Fetch = append(ti.Fetch, api.FetchURI{URI: f.URI, Executable: f.Executable, Extract: f.Extract, Cache: f.Cache, DestPath: f.DestPath})

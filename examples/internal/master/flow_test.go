@@ -49,7 +49,8 @@ func TestRegisterOfferAcceptLaunchFlow(t *testing.T) {
 	require.NoError(t, sched.Accept(ctx, api.Accept{FrameworkID: fw, OfferIDs: []string{o.ID}, Tasks: []api.TaskInfo{{
 		TaskID: "web.1", AppID: "web", OfferID: o.ID, Cmd: "sleep 100", Resources: "cpus:1;mem:512",
 		Env: map[string]string{"A": "b"}, Labels: map[string]string{"l": "v"}, Priority: 3,
-		Image: &api.Image{Base: "busybox", Version: "1"}}}}))
+		Image: &api.Image{Base: "busybox", Version: "1"}, User: "nobody", Network: "none",
+		Role: "claimed-by-the-framework"}}}))
 
 	cmds, err := agent.Commands(ctx, "a1", 5*time.Second)
 	require.NoError(t, err)
@@ -58,7 +59,8 @@ func TestRegisterOfferAcceptLaunchFlow(t *testing.T) {
 	launched := *cmds[0].Task
 	require.Equal(t, api.TaskInfo{TaskID: "web.1", AppID: "web", FrameworkID: fw, AgentID: "a1", Cmd: "sleep 100",
 		Resources: "cpus:1;mem:512", Env: map[string]string{"A": "b"}, Labels: map[string]string{"l": "v"}, Priority: 3,
-		Image: &api.Image{Base: "busybox", Version: "1"}}, launched)
+		Image: &api.Image{Base: "busybox", Version: "1"}, User: "nobody", Network: "none",
+		Role: "*"}, launched, "the user and network travel to the agent, the role is the framework's")
 
 	// The agent reports the task running; the framework hears of it.
 	_, err = agent.Report(ctx, api.AgentReport{AgentID: "a1", Reservation: "cpus:4;mem:4096",

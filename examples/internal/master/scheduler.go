@@ -72,6 +72,10 @@ func (m *Master) accept(ctx context.Context, c *cluster, req *api.Accept) (any, 
 	if len(req.Tasks) > api.MaxTasksPerAccept {
 		return nil, badRequest("tasks: %d tasks, at most %d in one accept", len(req.Tasks), api.MaxTasksPerAccept)
 	}
+	f, err := c.framework(req.FrameworkID)
+	if err != nil {
+		return nil, err
+	}
 	byOffer := make(map[string]outstanding, len(offers))
 	used := make(map[string]offer.Resources, len(offers))
 	for i, id := range req.OfferIDs {
@@ -114,7 +118,7 @@ func (m *Master) accept(ctx context.Context, c *cluster, req *api.Accept) (any, 
 			return nil, badRequest("%s.resources: tasks on offer %s need %q, more than it holds (%q)",
 				field, ti.OfferID, used[ti.OfferID], o.offer.Resources)
 		}
-		ti.FrameworkID, ti.AgentID = req.FrameworkID, o.offer.AgentID
+		ti.FrameworkID, ti.AgentID, ti.Role = req.FrameworkID, o.offer.AgentID, f.rec.Role
 		t := &task{res: res, attributed: true, taskRecord: taskRecord{Info: ti, Hostname: o.offer.Hostname, Sent: now,
 			Status: api.TaskStatus{TaskID: ti.TaskID, FrameworkID: ti.FrameworkID, AgentID: ti.AgentID, AppID: ti.AppID,
 				State: api.TaskStaging, Time: now}}}
