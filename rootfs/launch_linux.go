@@ -306,7 +306,7 @@ func hasNamespace(ns string) bool {
 // launcher holds the helper command and the pipes of one Start.
 type launcher struct {
 	cmd            *exec.Cmd
-	cfgR, cfgW     *os.File // parent writes the config once the child is placed
+	cfgR, cfgW     *os.File // the config, then EOF once the child is placed
 	statR, statW   *os.File // the helper's messages; EOF without one means exec'd
 	stdout, stderr *os.File
 	childEnds      []*os.File
@@ -365,6 +365,17 @@ func newLauncher(spec Spec, cfg launchConfig) (l *launcher, err error) {
 	}
 	l.status = bufio.NewReader(l.statR)
 	l.childEnds = []*os.File{l.cfgR, l.statW}
+	// The config waits in the pipe, so the helper reads it at once and
+	// enters the root while the parent places it in its cgroups; closing
+	// the pipe then releases the command. (The pipe holds 64 KiB; a config
+	// is a few.)
+	data, err := json.Marshal(cfg.Config)
+	if err != nil {
+		return l, err
+	}
+	if _, err := l.cfgW.Write(append(data, '\n')); err != nil {
+		return l, fmt.Errorf("sending the config to the helper: %w", err)
+	}
 	if l.stdout = spec.StdoutFile; l.stdout == nil {
 		if l.stdout, err = openOutput(spec.Stdout); err != nil {
 			return l, err
@@ -468,13 +479,7 @@ func (l *launcher) handshake(ctx context.Context, pid int, cfg launchConfig) err
 			return fail(fmt.Errorf("rootfs: launch %q: placing pid %d in cgroup %s: %w", name, pid, filepath.Dir(procs), err))
 		}
 	}
-	data, err := json.Marshal(cfg.Config)
-	if err != nil {
-		return fail(err)
-	}
-	if _, err := l.cfgW.Write(data); err != nil {
-		return fail(fmt.Errorf("rootfs: launch %q: sending config to helper: %w", name, err))
-	}
+	// EOF on the config pipe: placed, the helper may run the command.
 	l.cfgW.Close()
 	l.cfgW = nil
 	// Cancelling ctx unblocks the read.
