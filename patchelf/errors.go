@@ -42,7 +42,7 @@ var (
 	// ErrExists: BuildResolutionCache found a resolution cache whose
 	// contents differ from what the file resolves to now; patchelf rebuilds
 	// only from a file without one.
-	ErrExists = errors.New("patchelf: a resolution cache note is already present; rebuild from an unpatched binary")
+	ErrExists = errors.New("patchelf: already exists")
 )
 
 // FormatError reports an inconsistency in an ELF file: patchelf's words
