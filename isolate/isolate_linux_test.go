@@ -503,3 +503,48 @@ func TestDestroyWhileForking(t *testing.T) {
 	}
 	h.wait()
 }
+
+// TestTaskDeviceAllowlist: a task may open the nodes of its minimal /dev
+// but not a disk, even as root with every capability; the parent caps the
+// processes of all tasks.
+func TestTaskDeviceAllowlist(t *testing.T) {
+	iso := newTestIsolator(t)
+	if !iso.feat.Has("devices") && iso.feat.Mode.Version() == 1 {
+		testenv.Missing(t, "test needs the cgroup v1 devices controller")
+	}
+	task, err := iso.Create("devices", Limits{CPUs: 0.2, MemoryBytes: 64 << 20})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	node := filepath.Join(dir, "kmsg")
+	// A node for the kernel log (c 1:11), which root reads outside the
+	// task cgroup; raw disks are refused the same way (no b rule at all),
+	// but some hosts refuse them to root too, which would prove nothing.
+	require.NoError(t, syscall.Mknod(node, syscall.S_IFCHR|0o600, 1<<8|11))
+	script := `read go; echo x > /dev/null && echo null-ok; dd if="$1" of=/dev/null bs=8192 count=1 2>/dev/null && echo disk-ok; echo done`
+	if control, err := exec.Command("/bin/sh", "-c", "echo | ("+script+")", "sh", node).Output(); err != nil || !strings.Contains(string(control), "disk-ok") {
+		testenv.Missing(t, "test needs /dev/kmsg readable by root (control read: %q %v)", control, err)
+	}
+	out := filepath.Join(dir, "out")
+	cmd := exec.Command("/bin/sh", "-c", script, "sh", node)
+	f, err := os.Create(out)
+	require.NoError(t, err)
+	defer f.Close()
+	cmd.Stdout = f
+	h := startCmd(t, cmd)
+	require.NoError(t, task.AddPID(h.pid()))
+	h.release(t)
+	require.NoError(t, h.wait())
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, "null-ok\ndone\n", string(got), "a task opened a device off the allowlist")
+
+	var pidsMax string
+	if iso.feat.Mode.Version() == 1 {
+		pidsMax = filepath.Join(iso.feat.Mounts["pids"], iso.parent, "pids.max")
+	} else {
+		pidsMax = filepath.Join(iso.feat.Mounts["unified"], iso.parent, "pids.max")
+	}
+	data, err := os.ReadFile(pidsMax)
+	require.NoError(t, err)
+	assert.Equal(t, strconv.Itoa(DefaultParentPidsMax), strings.TrimSpace(string(data)))
+}

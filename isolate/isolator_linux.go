@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 )
 
@@ -33,12 +35,15 @@ type Isolator struct {
 // adopts it if it exists (its limits are kept until the next Resize). A bad
 // option value gives a *FieldError naming the option.
 func New(opts ...IsolatorOption) (*Isolator, error) {
-	c := isolatorConfig{parent: DefaultParent, logger: slog.New(slog.DiscardHandler)}
+	c := isolatorConfig{parent: DefaultParent, logger: slog.New(slog.DiscardHandler), parentPids: DefaultParentPidsMax}
 	for _, o := range opts {
 		o.applyIsolator(&c)
 	}
 	if c.parentErr != nil {
 		return nil, c.parentErr
+	}
+	if c.parentPids <= 0 {
+		return nil, invalid("WithParentPidsMax", c.parentPids, "must be positive")
 	}
 	if c.features == nil {
 		f, err := Detect()
@@ -49,10 +54,10 @@ func New(opts ...IsolatorOption) (*Isolator, error) {
 	}
 	feat := *c.features
 	if feat.Mode.Version() == 0 {
-		return nil, fmt.Errorf("isolate: no cgroup file system mounted: %w", ErrNotSupported)
+		return nil, fmt.Errorf("%w: no cgroup file system mounted", ErrNotSupported)
 	}
 	if !feat.Memory || !feat.CPUShares {
-		return nil, fmt.Errorf("isolate: needs the cpu and memory controllers, host has %s: %w", feat, ErrNotSupported)
+		return nil, fmt.Errorf("%w: needs the cpu and memory controllers, host has %s", ErrNotSupported, feat)
 	}
 	i := &Isolator{
 		feat:          feat,
@@ -67,6 +72,11 @@ func New(opts ...IsolatorOption) (*Isolator, error) {
 		return nil, err
 	}
 	i.pg = pg
+	if feat.Pids {
+		if err := writePidsMax(pg, c.parentPids); err != nil {
+			return nil, fmt.Errorf("isolate: parent %s: pids.max: %w", c.parent, err)
+		}
+	}
 	if feat.Mode.Version() == 1 {
 		q, err := readInt(filepath.Join(pg.(*v1Group).dir("cpu"), "cpu.cfs_quota_us"))
 		if err == nil && q > 0 {
@@ -107,7 +117,7 @@ func (i *Isolator) Resize(cpus float64, memoryBytes int64) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.pg == nil {
-		return fmt.Errorf("isolate: parent %s destroyed: %w", i.parent, ErrNotFound)
+		return fmt.Errorf("%w: parent %s destroyed", ErrNotFound, i.parent)
 	}
 	oldQuota, newQuota := i.parentQuotaUs, quotaUs(cpus)
 	v1 := i.feat.Mode.Version() == 1
@@ -151,7 +161,7 @@ func (i *Isolator) recap(oldQuota, parentQuota int64, pick func(now, next int64)
 			if pick(now, next) {
 				if err := t.g.apply(t.limits, t.mode, parentQuota); err != nil {
 					t.mu.Unlock()
-					return fmt.Errorf("isolate: cap task %s to the parent's quota: %w", t.name, err)
+					return wrap(err, "cap task %s to the parent's quota", t.name)
 				}
 			}
 		}
@@ -183,19 +193,19 @@ func (i *Isolator) Create(name string, l Limits) (*Task, error) {
 		return nil, err
 	}
 	if l.PidsMax > 0 && !i.feat.Pids {
-		return nil, fmt.Errorf("isolate: PidsMax needs the pids controller: %w", ErrNotSupported)
+		return nil, fmt.Errorf("%w: PidsMax needs the pids controller", ErrNotSupported)
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.pg == nil {
-		return nil, fmt.Errorf("isolate: parent %s destroyed: %w", i.parent, ErrNotFound)
+		return nil, fmt.Errorf("%w: parent %s destroyed", ErrNotFound, i.parent)
 	}
 	if _, ok := i.tasks[name]; ok {
-		return nil, fmt.Errorf("isolate: task %q: %w", name, ErrExists)
+		return nil, fmt.Errorf("%w: task %q", ErrExists, name)
 	}
 	p := path.Join(i.parent, name)
 	if existing, err := i.newGroup(p, nil, mode, false); err == nil && existing.exists() {
-		return nil, fmt.Errorf("isolate: task %q: cgroup %s: %w", name, p, ErrExists)
+		return nil, fmt.Errorf("%w: task %q: cgroup %s", ErrExists, name, p)
 	}
 	g, err := i.newGroup(p, &l, mode, true)
 	if err != nil {
@@ -215,7 +225,7 @@ func (i *Isolator) Load() ([]*Task, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.pg == nil {
-		return nil, fmt.Errorf("isolate: parent %s destroyed: %w", i.parent, ErrNotFound)
+		return nil, fmt.Errorf("%w: parent %s destroyed", ErrNotFound, i.parent)
 	}
 	names, err := i.pg.children()
 	if err != nil {
@@ -233,7 +243,7 @@ func (i *Isolator) Load() ([]*Task, error) {
 		}
 		l, err := g.readLimits()
 		if err != nil {
-			errs = append(errs, fmt.Errorf("isolate: read limits of %s: %w", name, err))
+			errs = append(errs, wrap(err, "read limits of %s", name))
 			continue
 		}
 		i.tasks[name] = &Task{iso: i, name: name, g: g, limits: l, mode: l.CPUMode}
@@ -258,7 +268,7 @@ func (i *Isolator) Task(name string) (*Task, error) {
 	if t, ok := i.tasks[name]; ok {
 		return t, nil
 	}
-	return nil, fmt.Errorf("isolate: task %q: %w", name, ErrNotFound)
+	return nil, fmt.Errorf("%w: task %q", ErrNotFound, name)
 }
 
 // Destroy kills and removes every task (known or found under the parent)
@@ -293,4 +303,17 @@ func (i *Isolator) forget(name string) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	delete(i.tasks, name)
+}
+
+// writePidsMax sets a group's pids.max (containerd's managers only write it
+// along with other limits).
+func writePidsMax(g group, n int64) error {
+	var dir string
+	switch g := g.(type) {
+	case *v1Group:
+		dir = g.dir("pids")
+	case *v2Group:
+		dir = g.dir()
+	}
+	return os.WriteFile(filepath.Join(dir, "pids.max"), []byte(strconv.FormatInt(n, 10)), 0)
 }

@@ -18,7 +18,7 @@ import (
 func cpuMode(l Limits, feat Features, fallback bool) (mode CPUMode, fellBack bool, err error) {
 	if l.CPUMode == Soft {
 		if !feat.CPUShares {
-			return 0, false, fmt.Errorf("isolate: soft CPU limit needs cpu shares/weight: %w", ErrNotSupported)
+			return 0, false, fmt.Errorf("%w: soft CPU limit needs cpu shares/weight", ErrNotSupported)
 		}
 		return Soft, false, nil
 	}
@@ -28,7 +28,7 @@ func cpuMode(l Limits, feat Features, fallback bool) (mode CPUMode, fellBack boo
 	if fallback && feat.CPUShares {
 		return Soft, true, nil
 	}
-	return 0, false, fmt.Errorf("isolate: hard CPU limit needs CFS bandwidth control (cpu.cfs_quota_us / cpu.max), absent on this kernel: %w", ErrNotSupported)
+	return 0, false, fmt.Errorf("%w: hard CPU limit needs CFS bandwidth control (cpu.cfs_quota_us / cpu.max), absent on this kernel", ErrNotSupported)
 }
 
 // periodUs is CFSPeriod in microseconds, as the cgroup files take it.
@@ -120,4 +120,24 @@ func v2ParentResources(cpus float64, memoryBytes int64) *cgroup2.Resources {
 		CPU:    &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quota, &period)},
 		Memory: &cgroup2.Memory{Max: &mem},
 	}
+}
+
+// deviceRules maps DefaultDevices to the runtime spec's device cgroup
+// entries: deny everything, then allow the list. Both containerd managers
+// take them: v1 writes devices.deny and devices.allow, v2 attaches an eBPF
+// device program.
+func deviceRules() []specs.LinuxDeviceCgroup {
+	out := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+	for _, d := range DefaultDevices {
+		major, minor := d.Major, d.Minor
+		var pmaj, pmin *int64
+		if major >= 0 {
+			pmaj = &major
+		}
+		if minor >= 0 {
+			pmin = &minor
+		}
+		out = append(out, specs.LinuxDeviceCgroup{Allow: true, Type: string(d.Type), Major: pmaj, Minor: pmin, Access: d.Access})
+	}
+	return out
 }

@@ -22,11 +22,12 @@ type Option interface {
 }
 
 type isolatorConfig struct {
-	parent    string
-	parentErr error
-	fallback  bool
-	logger    *slog.Logger
-	features  *Features
+	parent     string
+	parentErr  error
+	fallback   bool
+	logger     *slog.Logger
+	features   *Features
+	parentPids int64
 }
 
 type diskWatcherConfig struct {
@@ -95,4 +96,11 @@ func (o loggerOption) applyDiskWatcher(c *diskWatcherConfig) {
 	if o.l != nil {
 		c.logger = o.l
 	}
+}
+
+// WithParentPidsMax caps the processes and threads of all tasks together
+// in the parent cgroup's pids.max (default DefaultParentPidsMax). New
+// takes it.
+func WithParentPidsMax(n int64) IsolatorOption {
+	return isolatorOption(func(c *isolatorConfig) { c.parentPids = n })
 }

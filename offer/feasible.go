@@ -1,6 +1,9 @@
 package offer
 
-import "slices"
+import (
+	"slices"
+	"strconv"
+)
 
 // prepared is a task compiled for the hot loop: its scalar demands as
 // columns, whether it needs the exact (slow) resource check, and its
@@ -37,6 +40,7 @@ func (m *matcher) prepare(t *Task, memos map[string]func(int32) bool) prepared {
 		m.apps[t.AppID] = app
 	}
 	p.app = app
+	p.exact = t.Ports > 0
 	for i := range t.Resources.rs {
 		e := &t.Resources.rs[i]
 		if e.Type != Scalar || e.Role != Unreserved {
@@ -86,6 +90,7 @@ func (m *matcher) prepare(t *Task, memos map[string]func(int32) bool) prepared {
 func classKey(t *Task) string {
 	key := make([]byte, 0, 128)
 	key = append(append(append(key, t.AppID...), 0), t.Resources.String()...)
+	key = strconv.AppendInt(append(key, 0), int64(t.Ports), 10)
 	for i := range t.Constraints {
 		key = append(append(key, 0), t.Constraints[i].String()...)
 	}
@@ -135,8 +140,12 @@ func (m *matcher) reject(t *Task, p *prepared, i int) int {
 	}
 	if p.exact {
 		m.materialize(i)
-		if _, _, short := take(m.slots[i].remaining, t.Resources); short != nil {
+		_, rest, short := take(m.slots[i].remaining, t.Resources)
+		if short != nil {
 			return m.shortage(m.slots[i].remaining, short)
+		}
+		if _, ok := takePorts(rest, t); !ok {
+			return m.reasons.id(ByResource, portsName)
 		}
 	}
 	values := m.values[i*m.nfields : (i+1)*m.nfields]

@@ -214,6 +214,9 @@ func (m *matcher) place(t *Task, p *prepared, i int, res *Result) {
 	if p.exact || !s.simple {
 		m.materialize(i)
 		used, s.remaining, _ = take(s.remaining, t.Resources)
+		if ports, ok := takePorts(s.remaining, t); ok && !ports.IsEmpty() {
+			used, s.remaining = used.Add(ports), s.remaining.Subtract(ports)
+		}
 	} else {
 		s.dirty = true
 	}

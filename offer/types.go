@@ -34,6 +34,13 @@ type Task struct {
 	Resources   Resources
 	Constraints []Constraint
 	Priority    int // higher is placed first
+	// Ports is how many ports the task takes from the offer's "ports"
+	// ranges besides any its Resources name: any free ones, the lowest
+	// first (Marathon's port 0), from the role its Resources are reserved
+	// for, or any role when they are unreserved. The Launch's Resources
+	// hold the ports taken; an offer with too few is rejected as a
+	// ByResource "ports" shortage.
+	Ports int
 }
 
 // Placement records that a task of an app runs (or was just placed) on an

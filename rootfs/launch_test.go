@@ -2,6 +2,7 @@ package rootfs_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"os/exec"
@@ -128,17 +129,20 @@ func TestLaunchProcessSettings(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.String(), func(t *testing.T) {
 			requireMode(t, m)
+			// A user of its own: RLIMIT_NPROC counts every process of the
+			// user on the host, and nobody's are many on a shared machine.
+			uid := uniqueUID()
 			spec := rootfs.Spec{
 				Root:       root,
 				Mode:       m,
 				Dir:        "/work",
 				Env:        []string{"PATH=/bin", "GREETING=hello"},
-				Credential: &rootfs.Credential{UID: 65534, GID: 65533, Groups: []uint32{65532}},
+				Credential: &rootfs.Credential{UID: uid, GID: 65533, Groups: []uint32{65532}},
 				Rlimits:    []rootfs.Rlimit{{Resource: unix.RLIMIT_NOFILE, Cur: 123, Max: 123}, {Resource: unix.RLIMIT_NPROC, Cur: 77, Max: 77}},
 			}
 			out, stderr, st := run(t, spec, `pwd; echo $GREETING; id -u; id -g; id -G; ulimit -n; ulimit -u; echo to-stderr >&2; exit 7`)
 			assert.Equal(t, rootfs.ExitStatus{Code: 7}, st)
-			assert.Equal(t, "/work\nhello\n65534\n65533\n65533 65532\n123\n77\n", out)
+			assert.Equal(t, fmt.Sprintf("/work\nhello\n%d\n65533\n65533 65532\n123\n77\n", uid), out)
 			assert.Equal(t, "to-stderr\n", stderr)
 		})
 	}
@@ -219,17 +223,15 @@ func TestLaunchBadInput(t *testing.T) {
 		testenv.RequireCgroupV1(t, "cpu")
 		requireMode(t, rootfs.ModePivotRoot)
 		cg := v1Cgroup(t, "cpu", uniqueName("gleaner-test-rootfs-"))
-		mounts, err := os.ReadFile("/proc/self/mountinfo")
-		require.NoError(t, err)
-		_, err = rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot, Args: []string{"/bin/absent"},
+		mounts := mountsUnder(t, root)
+		_, err := rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot, Args: []string{"/bin/absent"},
 			CgroupProcsFiles: []string{filepath.Join(cg, "cgroup.procs")}})
 		require.ErrorIs(t, err, rootfs.ErrNotFound)
 		assertNoChildren(t)
 		procs, err := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
 		require.NoError(t, err)
 		assert.Empty(t, string(procs), "the cgroup can be removed")
-		after, _ := os.ReadFile("/proc/self/mountinfo")
-		assert.Equal(t, string(mounts), string(after))
+		assert.Equal(t, mounts, mountsUnder(t, root))
 	})
 	t.Run("unwritable cgroup leaves no process", func(t *testing.T) {
 		_, err := rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: rootfs.ModeChroot, Args: []string{"true"},
@@ -254,6 +256,23 @@ func TestLaunchBadInput(t *testing.T) {
 			assert.ErrorIs(t, err, c.want)
 		})
 	}
+}
+
+// mountsUnder returns the lines of /proc/self/mountinfo whose mount point
+// is dir or below it: what a launch into dir could leak into the host's
+// namespace. (The whole table is no witness: other tests on the machine
+// mount and unmount meanwhile.)
+func mountsUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // v1Cgroup creates a cgroup in the named v1 hierarchy and removes it when
@@ -427,4 +446,11 @@ func TestLaunchInitForwardsSignalsAndReaps(t *testing.T) {
 		_, _, st = run(t, rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot}, "kill -USR1 $$; sleep 5")
 		assert.Equal(t, rootfs.ExitStatus{Code: -1, Signal: syscall.SIGUSR1}, st)
 	})
+}
+
+// uniqueUID returns a UID no other process on the host is likely to use.
+func uniqueUID() uint32 {
+	var b [2]byte
+	rand.Read(b[:])
+	return 3_000_000_000 + uint32(b[0])<<8 | uint32(b[1])
 }

@@ -11,8 +11,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gleaner/gleaner/examples/internal/atomicfile"
+	"github.com/gleaner/gleaner/internal/atomicfile"
 	"github.com/gleaner/gleaner/patchelf"
+	"github.com/gleaner/gleaner/rootfs"
 )
 
 // install copies the running agent, with its shared libraries and those of
@@ -54,6 +55,21 @@ func install(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "agent install:", err)
 		return 1
+	}
+	// The launch helper goes into bin/ beside the agent, where the agent
+	// looks for it. It is static (no libraries to bundle), so it is copied.
+	if helper := filepath.Join(filepath.Dir(exe), rootfs.HelperName); isFile(helper) {
+		data, err := os.ReadFile(helper)
+		if err == nil {
+			err = atomicfile.WriteFile(filepath.Join(dir, "bin", rootfs.HelperName), data, 0o755)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "agent install: launch helper:", err)
+			return 1
+		}
+	} else {
+		fmt.Fprintf(stderr, "agent install: no %s beside %s: tasks will start by re-executing the agent, several times slower; build it with\n  CGO_ENABLED=0 go build -o %s %s\n",
+			rootfs.HelperName, exe, helper, rootfs.HelperPackage)
 	}
 	fc := f.merged(fileConfig{})
 	if err := copyTLS(dir, &fc); err != nil {
@@ -110,4 +126,9 @@ func writeConfig(path string, fc fileConfig) error {
 		return err
 	}
 	return atomicfile.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }

@@ -19,11 +19,20 @@
 //
 // install copies the agent with the shared libraries it loads (and those of
 // any -helpers programs) into <dir>/bin and <dir>/lib, with $ORIGIN-relative
-// run paths (patchelf.Bundle), copies the CA, certificate and key into
-// <dir>/tls, and writes <dir>/agent.json from the flags. Paths in agent.json
-// are relative to <dir>. The certificate (examples/certs issue -principal
-// agent/<id>) is the agent's identity to the masters and etcd, and is read
-// again when its files change. -insecure speaks plaintext instead.
+// run paths (patchelf.Bundle), copies the static launch helper gleaner-init
+// found beside the agent's binary into <dir>/bin (build both first:
+// go build ./examples/agent; CGO_ENABLED=0 go build ./rootfs/cmd/gleaner-init),
+// copies the CA, certificate and key into <dir>/tls, and writes
+// <dir>/agent.json from the flags. Paths in agent.json are relative to
+// <dir>. The certificate (examples/certs issue -principal agent/<id>) is
+// the agent's identity to the masters and etcd, and is read again when its
+// files change. -insecure speaks plaintext instead.
+//
+// Tasks run isolated or not at all: an agent that cannot isolate (not root,
+// no cgroups) lends nothing and says why, unless started with
+// -isolation=none. They run as -task-user (default nobody), as root only
+// for the frameworks' roles in -root-roles, and fetch file:// URIs only from
+// -fetch-dirs and use the AWS credentials only for -s3-buckets.
 //
 // SIGINT and SIGTERM stop the agent and its tasks and remove their cgroups and
 // sandboxes. SIGUSR1 stops the agent leaving its tasks running; the next agent
@@ -81,6 +90,8 @@ type fileConfig struct {
 	CgroupParent string   `json:"cgroup_parent,omitempty"`
 	FetchDirs    []string `json:"fetch_dirs,omitempty"`
 	S3Buckets    []string `json:"s3_buckets,omitempty"`
+	TaskUser     string   `json:"task_user,omitempty"`
+	RootRoles    []string `json:"root_roles,omitempty"`
 	// TLS files; relative paths are relative to the agent's directory.
 	CA             string `json:"ca,omitempty"`
 	Cert           string `json:"cert,omitempty"`
@@ -102,6 +113,7 @@ type flags struct {
 	etcd       string
 	fetchDirs  string
 	s3Buckets  string
+	rootRoles  string
 	interval   time.Duration
 }
 
@@ -119,7 +131,7 @@ func newFlags(name string, stderr io.Writer) *flags {
 	fs.StringVar(&f.fc.Attributes, "attributes", "", "local attributes, e.g. 'rack:r1;zone:east'")
 	fs.StringVar(&f.fc.Capacity, "capacity", "", "resources to consider the machine's, e.g. 'cpus:2;mem:4096'")
 	fs.DurationVar(&f.interval, "interval", agent.DefaultInterval, "sampling interval")
-	fs.StringVar(&f.fc.Isolation, "isolation", agent.IsolationAuto, "auto or none")
+	fs.StringVar(&f.fc.Isolation, "isolation", agent.IsolationAuto, "auto (isolate every task, or lend nothing) or none (run tasks unisolated, reported to the master)")
 	fs.StringVar(&f.fc.CgroupParent, "cgroup-parent", "", "parent cgroup of the tasks (default /gleaner-<id>)")
 	fs.StringVar(&f.fc.CA, "ca", "", "PEM file of the cluster's CA")
 	fs.StringVar(&f.fc.Cert, "cert", "", "PEM file of the agent's certificate (agent/<id>; reloaded when it changes)")
@@ -128,6 +140,8 @@ func newFlags(name string, stderr io.Writer) *flags {
 	fs.StringVar(&f.fc.OperatorSocket, "operator-socket", "", "unix socket of GET/PUT /reservation (default <dir>/operator/agent.sock)")
 	fs.StringVar(&f.fetchDirs, "fetch-dirs", "", "comma-separated host directories tasks may fetch file:// URIs from (default none)")
 	fs.StringVar(&f.s3Buckets, "s3-buckets", "", "comma-separated S3 buckets the agent's AWS credentials are used for (default none: anonymous)")
+	fs.StringVar(&f.fc.TaskUser, "task-user", "", "user tasks run as when they name none (default nobody)")
+	fs.StringVar(&f.rootRoles, "root-roles", "", "comma-separated framework roles whose tasks may run as root ('*': any; default none)")
 	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
 	return f
 }
@@ -140,7 +154,7 @@ func (f *flags) parse(args []string) error {
 		return fmt.Errorf("unexpected argument %q", f.fs.Arg(0))
 	}
 	f.fc.Masters, f.fc.Etcd = split(f.masters), split(f.etcd)
-	f.fc.FetchDirs, f.fc.S3Buckets = split(f.fetchDirs), split(f.s3Buckets)
+	f.fc.FetchDirs, f.fc.S3Buckets, f.fc.RootRoles = split(f.fetchDirs), split(f.s3Buckets), split(f.rootRoles)
 	f.fc.Interval = f.interval.String()
 	return nil
 }
@@ -222,6 +236,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		CgroupParent:   fc.CgroupParent,
 		FetchFileDirs:  fc.FetchDirs,
 		FetchS3Buckets: fc.S3Buckets,
+		TaskUser:       fc.TaskUser,
+		RootRoles:      fc.RootRoles,
 		Logger:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	if fc.Interval != "" {

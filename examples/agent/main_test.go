@@ -31,13 +31,15 @@ import (
 	"github.com/gleaner/gleaner/examples/internal/metricstest"
 	"github.com/gleaner/gleaner/internal/etcdtest"
 	"github.com/gleaner/gleaner/internal/testenv"
+	"github.com/gleaner/gleaner/rootfs"
 )
 
 var built struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
+	once   sync.Once
+	dir    string
+	path   string
+	helper string
+	err    error
 }
 
 func TestMain(m *testing.M) {
@@ -60,7 +62,10 @@ func buildAgent(t *testing.T) string {
 		out, err := exec.Command(goTool, "build", "-o", built.path, ".").CombinedOutput()
 		if err != nil {
 			built.err = fmt.Errorf("go build: %w\n%s", err, out)
+			return
 		}
+		// The launch helper, beside the agent, where install takes it.
+		built.helper, built.err = testenv.BuildProgram(rootfs.HelperPackage, built.dir)
 	})
 	if built.err != nil {
 		t.Fatal(built.err)
@@ -241,14 +246,16 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 	if err := copyExecutable(buildAgent(t), build); err != nil {
 		t.Fatal(err)
 	}
+	if err := copyExecutable(built.helper, filepath.Join(filepath.Dir(build), rootfs.HelperName)); err != nil {
+		t.Fatal(err)
+	}
 	c := startCluster(t, name)
 	port := testenv.FreePort(t)
 	agentURL := fmt.Sprintf("https://127.0.0.1:%d", port)
-	opURL := operatorURL + filepath.Join(dir, "operator", "agent.sock") + "|"
+	opURL := operatorURL + agent.DefaultOperatorSocket(dir) + "|"
 	tf := authtest.Files(t, authtest.Principal(t, "agent/"+name))
 	install := exec.Command(build, "install", "-dir", dir, "-id", name, "-listen", fmt.Sprintf("127.0.0.1:%d", port),
-		"-ca", tf.CA, "-cert", tf.Cert, "-key", tf.Key,
-		"-masters", c.master.URL(), "-etcd", c.etcd.Endpoint(), "-prefix", c.prefix, "-attributes", "rack:r1",
+		"-ca", tf.CA, "-cert", tf.Cert, "-key", tf.Key, "-masters", c.master.URL(), "-etcd", c.etcd.Endpoint(), "-prefix", c.prefix, "-attributes", "rack:r1",
 		"-interval", "200ms", "-cgroup-parent", "/"+name)
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("agent install: %v\n%s", err, out)
@@ -259,7 +266,7 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "bin", "agent")
-	for _, p := range []string{bin, filepath.Join(dir, "lib"), filepath.Join(dir, configName), filepath.Join(dir, "tls", "agent-key.pem")} {
+	for _, p := range []string{bin, filepath.Join(dir, "bin", rootfs.HelperName), filepath.Join(dir, "lib"), filepath.Join(dir, configName), filepath.Join(dir, "tls", "agent-key.pem")} {
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("install did not make %s: %v", p, err)
 		}
@@ -457,7 +464,10 @@ func TestRunRefusesBadInput(t *testing.T) {
 // unprivileged user: it reports isolation unavailable and still runs the
 // master's tasks, as plain processes, and still evicts them when the
 // reservation drops below what they hold.
-func TestWithoutRootTasksRunAsPlainProcesses(t *testing.T) {
+// TestWithoutRootTheAgentFailsClosed: an agent that cannot isolate (here,
+// not root) lends nothing and says why; with -isolation=none, the
+// operator's choice, it runs tasks as plain processes and reports that.
+func TestWithoutRootTheAgentFailsClosed(t *testing.T) {
 	testenv.RequireRoot(t) // to become nobody
 	b := make([]byte, 4)
 	rand.Read(b)
@@ -480,7 +490,7 @@ func TestWithoutRootTasksRunAsPlainProcesses(t *testing.T) {
 	}
 	c := startCluster(t, name)
 	port := testenv.FreePort(t)
-	opURL := operatorURL + filepath.Join(dir, "operator", "agent.sock") + "|"
+	agentURL := operatorURL + agent.DefaultOperatorSocket(dir) + "|"
 	// The agent's TLS files, readable by the agent's user.
 	tf := authtest.Files(t, authtest.Principal(t, "agent/"+name))
 	for _, f := range []string{tf.CA, tf.Cert, tf.Key} {
@@ -496,34 +506,60 @@ func TestWithoutRootTasksRunAsPlainProcesses(t *testing.T) {
 		}
 	}
 	log := agentLog(filepath.Join(base, "agent.log"))
-	cmd := exec.Command(bin, "-id", name, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-masters", c.master.URL(),
-		"-interval", "200ms", "-ca", filepath.Base(tf.CA), "-cert", filepath.Base(tf.Cert), "-key", filepath.Base(tf.Key))
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir}
-	log.attach(t, cmd)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	proc := &agentProcess{cmd: cmd, log: log}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
+	startAs := func(extra ...string) *agentProcess {
+		cmd := exec.Command(bin, append([]string{"-id", name, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-masters", c.master.URL(),
+			"-interval", "200ms", "-ca", filepath.Base(tf.CA), "-cert", filepath.Base(tf.Cert), "-key", filepath.Base(tf.Key)}, extra...)...)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir}
+		log.attach(t, cmd)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+			}
+		})
+		return &agentProcess{cmd: cmd, log: log}
+	}
+	t.Cleanup(func() {
 		sweep(dir, name)
 		if t.Failed() {
 			t.Logf("agent log:\n%s", log)
 		}
 	})
+	ready := func() agent.ReservationInfo {
+		var info agent.ReservationInfo
+		testenv.Eventually(t, 30*time.Second, func() bool {
+			return httpJSON(t, http.MethodGet, agentURL+agent.PathReservation, "", &info) == http.StatusOK && info.Ready
+		}, "the agent's endpoint")
+		return info
+	}
+
+	// Fail closed: a floor asks it to lend, it still lends nothing.
+	proc := startAs()
+	ready()
+	if code := httpJSON(t, http.MethodPut, agentURL+agent.PathReservation, `{"floor":"cpus:1;mem:256"}`, nil); code != http.StatusOK {
+		t.Fatalf("PUT /reservation = %d", code)
+	}
 	var info agent.ReservationInfo
 	testenv.Eventually(t, 30*time.Second, func() bool {
-		return httpJSON(t, http.MethodGet, opURL+agent.PathReservation, "", &info) == http.StatusOK && info.Ready
-	}, "the agent's endpoint")
+		httpJSON(t, http.MethodGet, agentURL+agent.PathReservation, "", &info)
+		return info.Floor == "cpus:1;mem:256"
+	}, "the floor to apply")
 	if !strings.HasPrefix(info.Isolation, "unavailable: not root") {
 		t.Errorf("isolation = %q, want unavailable: not root", info.Isolation)
 	}
-	if code := httpJSON(t, http.MethodPut, opURL+agent.PathReservation, `{"floor":"cpus:1;mem:256"}`, nil); code != http.StatusOK {
-		t.Fatalf("PUT /reservation = %d", code)
+	if !strings.HasPrefix(info.Reservation, "cpus:0;mem:0;") {
+		t.Errorf("reservation = %q without isolation, want nothing lent", info.Reservation)
+	}
+	proc.signal(t, syscall.SIGTERM)
+
+	// The operator's explicit choice: plain processes, reported.
+	proc = startAs("-isolation", "none")
+	if info := ready(); !strings.HasPrefix(info.Isolation, "none: ") {
+		t.Errorf("isolation = %q, want none: the operator's choice", info.Isolation)
 	}
 	fw := subscribe(t, c)
 	fw.launch("an offer from the agent", func(o api.Offer) bool { return o.AgentID == name },
@@ -534,7 +570,7 @@ func TestWithoutRootTasksRunAsPlainProcesses(t *testing.T) {
 	}, "the task's output")
 	// An operator's cap below what the task holds evicts it, and the
 	// master and the framework learn why.
-	if code := httpJSON(t, http.MethodPut, opURL+agent.PathReservation, `{"cap":"cpus:1;mem:0"}`, nil); code != http.StatusOK {
+	if code := httpJSON(t, http.MethodPut, agentURL+agent.PathReservation, `{"cap":"cpus:1;mem:0"}`, nil); code != http.StatusOK {
 		t.Fatalf("PUT /reservation = %d", code)
 	}
 	if st := fw.ended("plain"); st.State != api.TaskKilled || !strings.HasPrefix(st.Reason, api.ReasonEvicted+": ") {

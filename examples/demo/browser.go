@@ -13,7 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gleaner/gleaner/examples/demo/cluster"
-	"github.com/gleaner/gleaner/examples/internal/atomicfile"
+	"github.com/gleaner/gleaner/internal/atomicfile"
 	"github.com/gleaner/gleaner/internal/pki"
 )
 

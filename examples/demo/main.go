@@ -59,7 +59,14 @@ func run(ctx context.Context, o options) (err error) {
 	if o.verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	c, err := cluster.Start(ctx, demoConfig(o.dir, o.listen, o.hostBusiness, o.insecure, logger))
+	cfg := demoConfig(o.dir, o.listen, o.hostBusiness, o.insecure, logger)
+	helperDir, err := os.MkdirTemp("", "gleaner-demo-helper-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(helperDir)
+	cfg.InitHelper = buildHelper(ctx, helperDir)
+	c, err := cluster.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -97,6 +97,9 @@ type Config struct {
 	CA *pki.CA
 	// Insecure runs every component plaintext, authenticating nobody.
 	Insecure bool
+	// InitHelper is the agents' launch helper (rootfs/cmd/gleaner-init);
+	// empty: the agents re-execute this program (slower launches).
+	InitHelper string
 	// Logger receives every component's log (default: discarded).
 	Logger *slog.Logger
 }
@@ -303,7 +306,9 @@ func (c *Cluster) startMaster() error {
 		SessionTTL:         2 * time.Second,
 		AgentGrace:         10 * c.cfg.Interval,
 		Insecure:           c.sec == nil,
-		Logger:             c.log.With("component", "master"),
+		// The demo's one framework may order its work by priority.
+		MaxPriority: map[string]int{"*": 100},
+		Logger:      c.log.With("component", "master"),
 	}
 	if mcfg.Etcd, err = c.etcdClientAs(masterPrincipal); err != nil {
 		ln.Close()
@@ -386,6 +391,7 @@ func (c *Cluster) startAgent(spec AgentSpec) error {
 	} else if cfg.TLS, err = c.sec.identity(AgentPrincipal(spec.ID)); err != nil {
 		return err
 	}
+	cfg.InitHelper = c.cfg.InitHelper
 	cfg.Logger = c.log.With("component", "agent", "agent", spec.ID)
 	c.agents = append(c.agents, c.run(func(ctx context.Context) error { return agent.Run(ctx, cfg) }))
 	return nil

@@ -14,8 +14,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
-	"github.com/gleaner/gleaner/examples/internal/atomicfile"
 	"github.com/gleaner/gleaner/examples/internal/auth"
+	"github.com/gleaner/gleaner/internal/atomicfile"
 	"github.com/gleaner/gleaner/internal/etcdauth"
 	"github.com/gleaner/gleaner/internal/pki"
 )

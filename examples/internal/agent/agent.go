@@ -136,11 +136,13 @@ func New(cfg Config) (_ *Agent, err error) {
 	}
 	cleanup = append(cleanup, func() { a.fetcher.Close() })
 
-	a.rt = &plainRuntime{reason: "disabled by configuration", fetcher: a.fetcher}
+	// Fail closed: without isolation the agent lends nothing unless the
+	// operator said -isolation=none.
+	a.rt = &plainRuntime{operator: true, fetcher: a.fetcher}
 	if cfg.Isolation == IsolationAuto && os.Geteuid() != 0 {
 		a.rt = &plainRuntime{reason: "not root", fetcher: a.fetcher}
 	} else if cfg.Isolation == IsolationAuto {
-		if err := seedBusybox(context.Background(), rootfs.Bases{Dir: cfg.basesDir()}, cfg.BaseName, cfg.BaseVersion, cfg.BusyboxPath); err != nil {
+		if err := seedBase(context.Background(), rootfs.Bases{Dir: cfg.basesDir()}, cfg.BaseName, cfg.BaseVersion, cfg.BasePrograms); err != nil {
 			a.rt = &plainRuntime{reason: "no base rootfs: " + why(err), fetcher: a.fetcher}
 		} else if iso, err := newIsolatedRuntime(cfg, a.fetcher); err != nil {
 			a.rt = &plainRuntime{reason: why(err), fetcher: a.fetcher}

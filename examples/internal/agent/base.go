@@ -4,6 +4,7 @@ package agent
 
 import (
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -12,22 +13,61 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/gleaner/gleaner/patchelf"
 	"github.com/gleaner/gleaner/rootfs"
 )
 
-// seedBusybox makes the base rootfs name/version from a static busybox
-// binary when it does not exist yet: bin/busybox with a symlink per applet,
-// and the directories a launch mounts over. It is built in a temporary
-// directory and renamed, so a half-made base is never seen.
-func seedBusybox(ctx context.Context, bases rootfs.Bases, name, version, busybox string) error {
+// defaultBasePrograms are the host programs the agent's default base root
+// file system holds: a shell and the usual tools a task command line uses.
+// sh, sleep and true are required; the others are taken when the host has
+// them.
+var defaultBasePrograms = []string{
+	"sh", "sleep", "true", "false", "cat", "echo", "printf", "ls", "env", "id",
+	"mkdir", "rm", "rmdir", "cp", "mv", "ln", "chmod", "touch", "stat", "head",
+	"tail", "wc", "tr", "cut", "sort", "uniq", "tee", "xargs", "basename",
+	"dirname", "expr", "test", "pwd", "readlink", "dd", "yes", "nproc", "kill",
+	"grep", "sed", "awk", "find", "ps", "date", "seq", "uname", "hostname",
+	// When the host has busybox, its applets fill in what the host's own
+	// programs lack (httpd, nc, wget, ...); it is not needed.
+	"busybox",
+}
+
+// requiredBasePrograms must be found for the base to be made.
+var requiredBasePrograms = []string{"sh", "sleep", "true"}
+
+// seedBase makes the base root file system name/version from the host's own
+// programs when it does not exist yet, as the seed of this project did: the
+// programs and their whole shared-library closure, C library and loader
+// included, are copied into bin/ and lib/ with $ORIGIN-relative run paths
+// (patchelf.Bundle), the loader is linked where the programs' PT_INTERP
+// names it, and the directories a launch mounts over are made. No package
+// (busybox or other) is needed. It is built in a temporary directory and
+// renamed, so a half-made base is never seen.
+func seedBase(ctx context.Context, bases rootfs.Bases, name, version string, programs []string) error {
 	if _, err := bases.Path(name, version); err == nil {
 		return nil
 	} else if !errors.Is(err, rootfs.ErrNotFound) {
 		return err
 	}
-	out, err := exec.CommandContext(ctx, busybox, "--list").Output()
-	if err != nil {
-		return fmt.Errorf("seed base %s/%s: %s --list: %w", name, version, busybox, err)
+	var paths, names []string
+	busybox := ""
+	for _, p := range programs {
+		path, err := exec.LookPath(p)
+		if err == nil && filepath.Base(p) == "busybox" {
+			busybox = path
+			continue
+		}
+		if err != nil {
+			for _, r := range requiredBasePrograms {
+				if r == p {
+					return fmt.Errorf("seed base %s/%s: %s: %w", name, version, p, err)
+				}
+			}
+			continue
+		}
+		paths, names = append(paths, path), append(names, filepath.Base(p))
 	}
 	parent := filepath.Join(bases.Dir, name)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -38,24 +78,53 @@ func seedBusybox(ctx context.Context, bases rootfs.Bases, name, version, busybox
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	for _, d := range []string{"bin", "proc", "dev", "tmp", "etc", "root"} {
+	if _, err := patchelf.Bundle(ctx, tmp, paths, patchelf.WithLibc()); err != nil {
+		return fmt.Errorf("seed base %s/%s: %w", name, version, err)
+	}
+	// A program bundles under its file's name (/bin/sh is dash on Debian):
+	// the names asked for link to it.
+	for i, n := range names {
+		if _, err := os.Lstat(filepath.Join(tmp, "bin", n)); err == nil {
+			continue
+		}
+		real, err := filepath.EvalSymlinks(paths[i])
+		if err != nil {
+			return err
+		}
+		if err := os.Symlink(filepath.Base(real), filepath.Join(tmp, "bin", n)); err != nil {
+			return err
+		}
+	}
+	if err := linkLoader(tmp, paths); err != nil {
+		return fmt.Errorf("seed base %s/%s: %w", name, version, err)
+	}
+	if busybox != "" {
+		if err := addBusybox(ctx, tmp, busybox); err != nil {
+			return fmt.Errorf("seed base %s/%s: %w", name, version, err)
+		}
+	}
+	for _, d := range []string{"proc", "dev", "tmp", "etc", "root", "usr"} {
 		if err := os.MkdirAll(filepath.Join(tmp, d), 0o755); err != nil {
 			return err
 		}
 	}
-	if err := os.Chmod(filepath.Join(tmp, "tmp"), 0o1777); err != nil {
-		return err
-	}
-	if err := copyFile(busybox, filepath.Join(tmp, "bin", "busybox"), 0o755); err != nil {
-		return fmt.Errorf("seed base %s/%s: %w", name, version, err)
-	}
-	for _, applet := range strings.Fields(string(out)) {
-		if applet == "busybox" || strings.Contains(applet, "/") {
-			continue
+	// The minimal /dev's nodes, for chroot mode, which mounts no /dev of
+	// its own (pivot_root mode mounts a fresh one over this).
+	for _, d := range rootfs.Devices {
+		p := filepath.Join(tmp, "dev", d.Name)
+		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(d.Major, d.Minor))); err != nil {
+			return fmt.Errorf("seed base %s/%s: mknod /dev/%s: %w", name, version, d.Name, err)
 		}
-		if err := os.Symlink("busybox", filepath.Join(tmp, "bin", applet)); err != nil && !os.IsExist(err) {
+		if err := os.Chmod(p, 0o666); err != nil {
 			return err
 		}
+	}
+	// Scripts name /usr/bin/env and /usr/bin/* as often as /bin/*.
+	if err := os.Symlink("../bin", filepath.Join(tmp, "usr", "bin")); err != nil {
+		return err
+	}
+	if err := os.Chmod(filepath.Join(tmp, "tmp"), 0o1777); err != nil {
+		return err
 	}
 	files := map[string]string{
 		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
@@ -75,6 +144,64 @@ func seedBusybox(ctx context.Context, bases rootfs.Bases, name, version, busybox
 	return nil
 }
 
+// linkLoader makes the dynamic loader the programs name in PT_INTERP
+// (/lib64/ld-linux-x86-64.so.2 on x86-64) reach the bundled one in lib/.
+func linkLoader(base string, programs []string) error {
+	for _, p := range programs {
+		interp, err := interpreter(p)
+		if err != nil || interp == "" {
+			continue // static
+		}
+		bundled := filepath.Join(base, "lib", filepath.Base(interp))
+		if _, err := os.Stat(bundled); err != nil {
+			return fmt.Errorf("loader %s of %s was not bundled: %w", interp, p, err)
+		}
+		// The loader must be the host's file as it is: glibc's ld.so
+		// refuses to start with a run path of its own, which Bundle gives
+		// every library it copies.
+		if err := copyFile(interp, bundled+".orig", 0o755); err != nil {
+			return err
+		}
+		if err := os.Rename(bundled+".orig", bundled); err != nil {
+			return err
+		}
+		at := filepath.Join(base, interp)
+		if _, err := os.Lstat(at); err == nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(at), 0o755); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(filepath.Dir(at), bundled)
+		if err != nil {
+			return err
+		}
+		if err := os.Symlink(rel, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// interpreter returns a program's PT_INTERP, or "" for a static program.
+func interpreter(path string) (string, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			data := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(data, 0); err != nil {
+				return "", err
+			}
+			return strings.TrimRight(string(data), "\x00"), nil
+		}
+	}
+	return "", nil
+}
+
 func copyFile(src, dst string, mode os.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -90,4 +217,34 @@ func copyFile(src, dst string, mode os.FileMode) error {
 		return err
 	}
 	return out.Close()
+}
+
+// addBusybox copies a static busybox into the base's bin/ and links each of
+// its applets that the host's programs did not already provide. A dynamic
+// busybox is left out (Bundle would handle it, but the applets are a
+// convenience, not a need).
+func addBusybox(ctx context.Context, base, busybox string) error {
+	if interp, err := interpreter(busybox); err != nil || interp != "" {
+		return nil
+	}
+	out, err := exec.CommandContext(ctx, busybox, "--list").Output()
+	if err != nil {
+		return nil // not a busybox that lists its applets
+	}
+	bin := filepath.Join(base, "bin")
+	if err := copyFile(busybox, filepath.Join(bin, "busybox"), 0o755); err != nil {
+		return err
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		if applet == "busybox" || strings.Contains(applet, "/") {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(bin, applet)); err == nil {
+			continue
+		}
+		if err := os.Symlink("busybox", filepath.Join(bin, applet)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -21,8 +21,15 @@ import (
 
 // Isolation choices for Config.Isolation.
 const (
-	IsolationAuto = "auto" // cgroups and rootfs when the host allows, else none
-	IsolationNone = "none" // plain child processes, even as root
+	// IsolationAuto isolates every task (cgroups, its own root, an
+	// unprivileged user, the rootfs sandbox); where the host does not
+	// allow that, the agent fails closed: it lends nothing, runs no task
+	// and says why.
+	IsolationAuto = "auto"
+	// IsolationNone runs tasks as plain child processes on the host's file
+	// system, by the operator's explicit choice, which the agent reports
+	// (the master shows it on the dashboard).
+	IsolationNone = "none"
 )
 
 // Defaults used when a Config field is zero.
@@ -34,14 +41,16 @@ const (
 	// defaultPorts is the ports resource an agent offers, as Mesos's
 	// default.
 	defaultPorts       = "[31000-32000]"
-	defaultBaseName    = "busybox"
+	defaultBaseName    = "base"
 	defaultBaseVersion = "1"
 	// defaultRetention is how long a task that ended stays listed when no
 	// master takes its final status.
 	defaultRetention = 5 * time.Minute
 	// defaultGrowAfter is how long the estimate must stay higher before the
 	// reservation grows.
-	defaultGrowAfter = 30 * time.Second
+	defaultGrowAfter   = 30 * time.Second
+	defaultTaskUser    = "nobody"
+	defaultTaskPidsMax = 1024
 )
 
 // ErrInvalid reports a bad configuration or request; the error names the
@@ -131,10 +140,27 @@ type Config struct {
 	// pivot_root where possible, else chroot).
 	LaunchMode rootfs.LaunchMode
 	// BaseName and BaseVersion name the base root file system tasks without
-	// an image run on (default "busybox", "1"). The busybox base is seeded
-	// from BusyboxPath (default /bin/busybox) when missing.
+	// an image run on (default "base", "1"). When missing it is made from
+	// the host's own BasePrograms (default: sh, sleep, true and the usual
+	// tools, and busybox's applets for the rest when the host has busybox)
+	// and their libraries with patchelf.Bundle: no package needed.
 	BaseName, BaseVersion string
-	BusyboxPath           string
+	BasePrograms          []string
+	// InitHelper is the launch helper (rootfs/cmd/gleaner-init); default
+	// bin/gleaner-init in Dir, as the install puts it, else the one next
+	// to the agent's binary, else the agent re-executes itself (slower).
+	InitHelper string
+
+	// TaskUser runs tasks that name no user (default "nobody"): a host
+	// user name or "uid[:gid]".
+	TaskUser string
+	// RootRoles are the framework roles whose tasks may run as root (a
+	// user of UID 0); "*" allows every role. Default none: a task asking
+	// for root fails with the reason.
+	RootRoles []string
+	// TaskPidsMax caps each task's processes and threads (pids.max;
+	// default 1024): a fork bomb stops there.
+	TaskPidsMax int64
 	// FetchFileDirs are the host directories a task's file:// URIs (image
 	// or fetch) may name files in; none by default, so a task cannot read
 	// the host's files ("file:///etc/shadow").
@@ -267,8 +293,23 @@ func (c Config) withDefaults() (Config, error) {
 	if c.CgroupRoot == "" {
 		c.CgroupRoot = "/sys/fs/cgroup"
 	}
-	if c.BusyboxPath == "" {
-		c.BusyboxPath = "/bin/busybox"
+	if c.BasePrograms == nil {
+		c.BasePrograms = defaultBasePrograms
+	}
+	if c.InitHelper == "" {
+		c.InitHelper = filepath.Join(c.Dir, "bin", rootfs.HelperName)
+		if _, err := os.Stat(c.InitHelper); err != nil {
+			c.InitHelper = "" // rootfs's default: next to the binary, else itself
+		}
+	}
+	if c.TaskUser == "" {
+		c.TaskUser = defaultTaskUser
+	}
+	if c.TaskPidsMax == 0 {
+		c.TaskPidsMax = defaultTaskPidsMax
+	}
+	if c.TaskPidsMax < 0 {
+		return c, fmt.Errorf("%w: Config.TaskPidsMax %d is negative", ErrInvalid, c.TaskPidsMax)
 	}
 	for _, d := range c.FetchFileDirs {
 		if !filepath.IsAbs(d) {

@@ -15,12 +15,19 @@
 //
 // A task runs as /bin/sh -c cmd (or its args) in a root file system layered
 // from its image (fetched through a content-addressed cache in the agent's
-// directory) on a versioned base kept there (a busybox base is seeded from
-// the host's /bin/busybox), entered with pivot_root or chroot, inside its own
-// cgroup, which the process joins before any of its code runs. Its fetch URIs
-// land in its working directory. A disk watcher fails tasks whose sandbox
-// outgrows their disk resources ("disk limit exceeded: ..."); a task the
-// kernel killed at its memory limit fails with "memory limit exceeded: ...".
+// directory) on a versioned base kept there (made from the host's own sh,
+// sleep, true and the usual tools with patchelf.Bundle, so no package is
+// needed), entered with pivot_root or chroot through the rootfs sandbox
+// (its own PID, mount, IPC, UTS and cgroup namespaces, a masked /proc, a
+// minimal /dev, no capabilities, no_new_privs, seccomp), inside its own
+// cgroup with a pids.max and a device allowlist, which the process joins
+// before any of its code runs. It runs as its user (the app's "user") or
+// Config.TaskUser (nobody), as root only for Config.RootRoles. Its fetch
+// URIs land in its working directory, through an os.Root, from the
+// directories and buckets the operator lists only, within its disk. A disk
+// watcher fails tasks whose sandbox outgrows their disk resources ("disk
+// limit exceeded: ..."); a task the kernel killed at its memory limit fails
+// with "memory limit exceeded: ...".
 //
 // Attributes come from etcd (attrs.Syncer); the configured ones are written
 // there at the agent's first start, and etcd is authoritative after that. An
@@ -44,11 +51,13 @@
 // directory adopts them; a task that ended meanwhile is reported failed with
 // its exit status unknown.
 //
-// Without root or cgroups the agent still runs: isolation is reported as
-// unavailable (AgentReport.Isolation, /reservation, /metrics) and tasks run
-// as plain child processes in their sandbox directories on the host's file
-// system, with disk limits and QoS evictions still enforced but no CPU or
-// memory limits.
+// Without root or cgroups the agent fails closed: it still runs and
+// reports, but says isolation is unavailable (AgentReport.Isolation,
+// /reservation, /metrics), lends nothing and refuses every task. Only
+// Config.Isolation = IsolationNone (-isolation=none) runs tasks unisolated,
+// as plain child processes of the agent's own user in their sandbox
+// directories, with disk limits and QoS evictions still enforced but no CPU
+// or memory limits, and says so.
 //
 // # Security
 //

@@ -125,7 +125,7 @@ func TestTaskImageIsLayeredOnTheBase(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(tree, "app"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(tree, "app", "run.sh"), []byte("#!/bin/sh\necho from the image; ls /bin/busybox\n"), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(tree, "app", "run.sh"), []byte("#!/bin/sh\necho from the image; ls /bin/sleep\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
@@ -142,7 +142,7 @@ func TestTaskImageIsLayeredOnTheBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, a.Agent, "img", api.TaskFinished, 20*time.Second)
-	if got := readSandbox(t, a.Agent, "img", "stdout"); got != "from the image\n/bin/busybox\n" {
+	if got := readSandbox(t, a.Agent, "img", "stdout"); got != "from the image\n/bin/sleep\n" {
 		t.Errorf("stdout = %q", got)
 	}
 

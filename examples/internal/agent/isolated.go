@@ -24,12 +24,15 @@ import (
 // cgroup, in a root file system layered on a base, entered with pivot_root
 // or chroot.
 type isolatedRuntime struct {
-	iso     *isolate.Isolator
-	log     *slog.Logger
-	bases   rootfs.Bases
-	fetcher *rootfs.Fetcher
-	mode    rootfs.LaunchMode
-	base    rootfs.Ref // default base
+	iso      *isolate.Isolator
+	log      *slog.Logger
+	bases    rootfs.Bases
+	fetcher  *rootfs.Fetcher
+	mode     rootfs.LaunchMode
+	base     rootfs.Ref // default base
+	helper   string
+	taskUser string
+	pidsMax  int64
 }
 
 func newIsolatedRuntime(cfg Config, fetcher *rootfs.Fetcher) (*isolatedRuntime, error) {
@@ -51,12 +54,15 @@ func newIsolatedRuntime(cfg Config, fetcher *rootfs.Fetcher) (*isolatedRuntime, 
 		cfg.Logger.Warn("list task cgroups", "err", err)
 	}
 	return &isolatedRuntime{
-		iso:     iso,
-		log:     cfg.Logger,
-		bases:   rootfs.Bases{Dir: cfg.basesDir()},
-		fetcher: fetcher,
-		mode:    cfg.LaunchMode,
-		base:    rootfs.Ref{Name: cfg.BaseName, Version: cfg.BaseVersion},
+		iso:      iso,
+		log:      cfg.Logger,
+		bases:    rootfs.Bases{Dir: cfg.basesDir()},
+		fetcher:  fetcher,
+		mode:     cfg.LaunchMode,
+		base:     rootfs.Ref{Name: cfg.BaseName, Version: cfg.BaseVersion},
+		helper:   cfg.InitHelper,
+		taskUser: cfg.TaskUser,
+		pidsMax:  cfg.TaskPidsMax,
 	}, nil
 }
 
@@ -68,10 +74,11 @@ func (r *isolatedRuntime) isolation() string {
 			mode = rootfs.ModePivotRoot
 		}
 	}
-	return fmt.Sprintf("cgroup v%d, %s", r.iso.Features().Mode.Version(), mode)
+	return fmt.Sprintf("cgroup v%d, %s, seccomp, no_new_privs, tasks as %s", r.iso.Features().Mode.Version(), mode, r.taskUser)
 }
 
 func (r *isolatedRuntime) ownCgroup() string { return r.iso.Parent() }
+func (r *isolatedRuntime) lends() bool       { return true }
 
 func limitsOf(res reserve.Resources, cpus float64) isolate.Limits {
 	return isolate.Limits{
@@ -87,13 +94,15 @@ func (r *isolatedRuntime) start(ctx context.Context, t *task) (*proc, error) {
 		return nil, err
 	}
 	t.root = root
-	cg, err := r.iso.Create(t.id, limitsOf(t.res, t.res.CPUCores))
+	limits := limitsOf(t.res, t.res.CPUCores)
+	limits.PidsMax = r.pidsMax
+	cg, err := r.iso.Create(t.id, limits)
 	if errors.Is(err, isolate.ErrExists) {
 		// A cgroup left by a task of the same ID that is not running.
 		if old, terr := r.iso.Task(t.id); terr == nil {
 			old.Destroy(ctx)
 		}
-		cg, err = r.iso.Create(t.id, limitsOf(t.res, t.res.CPUCores))
+		cg, err = r.iso.Create(t.id, limits)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("task cgroup: %w", err)
@@ -124,7 +133,13 @@ func (r *isolatedRuntime) start(ctx context.Context, t *task) (*proc, error) {
 // environment. The task's own command and its COMMAND health checks both
 // go through it and launch, so that a check sees what the task sees.
 func (r *isolatedRuntime) spec(t *task, args []string) rootfs.Spec {
-	return rootfs.Spec{Root: t.root, Args: args, Env: taskEnv(t), Mode: r.mode}
+	return rootfs.Spec{Root: t.root, Args: args, Env: taskEnv(t), Mode: r.mode,
+		// The user the policy chose; root keeps only rootfs's default
+		// capabilities, any other user none.
+		Credential: t.cred,
+		Network:    taskNetwork(t.rec.Info.Network),
+		Helper:     r.helper,
+	}
 }
 
 // launch starts spec in t's cgroup.
@@ -203,6 +218,15 @@ func (r *isolatedRuntime) prepareRoot(ctx context.Context, t *task) (string, err
 	tr, err := rootfs.Layer(ctx, basePath, bundle, filepath.Join(t.sandbox, "rootfs"), rootfs.LayerAuto)
 	if err != nil {
 		return "", fmt.Errorf("layer rootfs: %w", err)
+	}
+	// The top of the root is the task's working directory (where its
+	// artifacts were fetched): the task's user owns it, as Mesos's
+	// sandbox belongs to the task's user. Only the task's own layer
+	// changes; the base stays read-only below it.
+	if c := t.cred; c != nil {
+		if err := os.Lchown(tr.Path, int(c.UID), int(c.GID)); err != nil {
+			return "", fmt.Errorf("task root owner: %w", err)
+		}
 	}
 	return tr.Path, nil
 }
@@ -329,4 +353,4 @@ func (r *isolatedRuntime) close(ctx context.Context, keep bool) error {
 }
 
 // isolatedDescription is used in tests to recognise isolation.
-func isIsolated(s string) bool { return !strings.HasPrefix(s, "unavailable") }
+func isIsolated(s string) bool { return strings.HasPrefix(s, "cgroup") }

@@ -103,6 +103,7 @@ func (a *Agent) buildReport() api.AgentReport {
 		Harvested:   info.Harvested,
 		Attributes:  a.attributes(),
 		Isolation:   info.Isolation,
+		Guaranteed:  info.Guaranteed,
 		Tasks:       a.taskStatuses(),
 	}
 }

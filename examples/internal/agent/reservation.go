@@ -57,6 +57,12 @@ func (a *Agent) observe(ctx context.Context, s monitor.Sample) {
 	}
 	a.mu.Lock()
 	a.capacity, a.business, a.own = rs.Capacity, rs.Business, ownUsage(s, a.ownDiskLocked())
+	if a.rt.ownCgroup() == "" {
+		// Without task cgroups the monitor measures the agent's own
+		// process tree, which holds the agent (and, in the demo, every
+		// other component): what is harvested is what the tasks use.
+		a.own.CPUCores, a.own.MemoryBytes = a.taskUsageLocked()
+	}
 	a.estimate = a.res.Current()
 	a.haveSample = true
 	a.samples++
@@ -75,6 +81,9 @@ func (a *Agent) apply() {
 		return
 	}
 	eff := bound(a.estimate, a.capacity, a.limit, a.floor)
+	if !a.rt.lends() {
+		eff = reserve.Resources{} // fail closed: no isolation, nothing lent
+	}
 	prev := a.effective
 	a.effective = eff
 	business := a.business
@@ -105,8 +114,10 @@ func (a *Agent) apply() {
 				a.mu.Lock()
 				if t := a.tasks[act.TaskID]; t != nil && t.evictedAt == 0 {
 					t.evictedAt = a.samples
+					t.rec.Eviction = &api.Eviction{Resource: act.Resource, Priority: t.rec.Info.Priority, Winner: act.Winner}
 				}
 				a.mu.Unlock()
+				a.log.Info("task evicted", "task", act.TaskID, "reason", act.Reason, "winner", act.Winner)
 			}
 		case reserve.Throttle:
 			throttled[act.TaskID] = act.CPULimit
@@ -215,6 +226,7 @@ func (a *Agent) qosTasksLocked() []reserve.Task {
 		out = append(out, reserve.Task{
 			ID:          t.id,
 			Priority:    t.rec.Info.Priority,
+			Revocable:   t.rec.Info.Revocable,
 			Start:       t.rec.Started,
 			CPULimit:    t.res.CPUCores,
 			CPUUsage:    t.cpuRate,
@@ -281,6 +293,10 @@ type ReservationInfo struct {
 	// Cap and Floor are the operator's bounds ("" when unset).
 	Cap   string `json:"cap"`
 	Floor string `json:"floor"`
+	// Guaranteed is what the agent lends whatever the business does: the
+	// floor within capacity and cap, with the ports. Tasks placed within
+	// it are not revocable.
+	Guaranteed string `json:"guaranteed"`
 	// Policy names the estimator; LastChange says why the estimate last
 	// changed, at LastChangeTime.
 	Policy         string    `json:"policy"`
@@ -311,6 +327,7 @@ func (a *Agent) reservation() ReservationInfo {
 		Harvested:      mesos(a.own),
 		Cap:            a.limit.String(),
 		Floor:          a.floor.String(),
+		Guaranteed:     a.withPorts(mesos(guaranteed(a.capacity, a.limit, a.floor))),
 		Policy:         a.cfg.Policy.String(),
 		LastChange:     a.lastChange,
 		LastChangeTime: a.lastChangeAt,
@@ -349,4 +366,16 @@ func (a *Agent) setReservation(o ReservationOverride) (ReservationInfo, error) {
 	a.log.Info("operator bounds set", "cap", limit.String(), "floor", floor.String())
 	a.apply()
 	return a.reservation(), nil
+}
+
+// taskUsageLocked sums the CPU (cores) and memory (bytes) the running tasks
+// used at the last reading; a.mu is held.
+func (a *Agent) taskUsageLocked() (cpu, mem float64) {
+	for _, t := range a.tasks {
+		if !t.terminal() {
+			cpu += t.cpuRate
+			mem += t.memBytes
+		}
+	}
+	return cpu, mem
 }

@@ -25,9 +25,12 @@ import (
 // host allows it, plain child processes otherwise. Both implementations are
 // used: the second is what runs without root.
 type runtime interface {
-	// isolation describes the isolation for reports: "cgroup v1, pivot_root"
-	// or "unavailable: <why>".
+	// isolation describes the isolation for reports: "cgroup v1, pivot_root,
+	// ...", "none: ..." (the operator's choice) or "unavailable: <why>".
 	isolation() string
+	// lends reports whether the agent may lend the machine: not when
+	// isolation is unavailable (fail closed).
+	lends() bool
 	// ownCgroup is the cgroup the monitor measures as Gleaner's own usage;
 	// "" means the agent's process tree.
 	ownCgroup() string
@@ -154,17 +157,38 @@ func taskArgs(t *task) []string {
 }
 
 // plainRuntime runs tasks as child processes on the host's file system,
-// each in its own process group in its sandbox directory: what the agent
-// does when it may not create cgroups or enter roots.
+// each in its own process group in its sandbox directory, when the operator
+// chose -isolation=none (operator). Otherwise it stands for isolation that
+// is unavailable (reason): the agent then lends nothing and refuses every
+// task, failing closed.
 type plainRuntime struct {
-	reason  string
-	fetcher *rootfs.Fetcher
+	operator bool   // -isolation=none: run tasks unisolated
+	reason   string // why isolation is unavailable
+	fetcher  *rootfs.Fetcher
 }
 
-func (r *plainRuntime) isolation() string { return "unavailable: " + r.reason }
+// isolationNone is what an agent run with -isolation=none reports.
+const isolationNone = "none: tasks run unisolated as plain processes (-isolation=none)"
+
+func (r *plainRuntime) isolation() string {
+	if r.operator {
+		return isolationNone
+	}
+	return "unavailable: " + r.reason
+}
+
 func (r *plainRuntime) ownCgroup() string { return "" }
 
+// lends reports whether the agent may lend its machine.
+func (r *plainRuntime) lends() bool { return r.operator }
+
 func (r *plainRuntime) start(ctx context.Context, t *task) (*proc, error) {
+	if !r.operator {
+		return nil, fmt.Errorf("isolation unavailable (%s): this agent runs no task (its operator may start it with -isolation=none)", r.reason)
+	}
+	if t.rec.Info.Network == "none" {
+		return nil, fmt.Errorf("network none needs isolation; this agent runs tasks unisolated (-isolation=none)")
+	}
 	if _, err := fetchArtifacts(ctx, r.fetcher, t.rec.Info.Fetch, t.sandbox, int64(t.res.DiskBytes)); err != nil {
 		return nil, err
 	}
@@ -184,7 +208,8 @@ func (r *plainRuntime) start(ctx context.Context, t *task) (*proc, error) {
 	cmd.Env = taskEnv(t)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// Own process group, so that kill reaches the whole task; no
-	// parent-death signal, so that tasks outlive an agent restart.
+	// parent-death signal, so that tasks outlive an agent restart. The
+	// task runs as the agent's own user: the operator chose no isolation.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, err

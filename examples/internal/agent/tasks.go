@@ -14,6 +14,7 @@ import (
 	"github.com/gleaner/gleaner/isolate"
 	"github.com/gleaner/gleaner/monitor"
 	"github.com/gleaner/gleaner/reserve"
+	"github.com/gleaner/gleaner/rootfs"
 )
 
 // task is one task the agent holds. Its fields are guarded by Agent.mu,
@@ -25,7 +26,8 @@ type task struct {
 	sandbox string
 	proc    *proc
 	cg      *isolate.Task
-	root    string // the task's root directory, once prepared
+	cred    *rootfs.Credential // the user the policy chose
+	root    string             // the task's root directory, once prepared
 
 	cpuLimit float64         // current CPU quota: res.CPUCores unless throttled
 	cpu      monitor.CPURate // over the cumulative readings
@@ -58,6 +60,18 @@ func (a *Agent) launch(info api.TaskInfo) error {
 	if err != nil {
 		return fmt.Errorf("%w: task %s: resources: %w", ErrInvalid, info.TaskID, err)
 	}
+	if info.Network != "" && info.Network != "host" && info.Network != "none" {
+		return fmt.Errorf("%w: task %s: network %q: want host or none", ErrInvalid, info.TaskID, info.Network)
+	}
+	if !a.rt.lends() {
+		return fmt.Errorf("task %s: isolation %s: this agent lends nothing and runs no task", info.TaskID, a.rt.isolation())
+	}
+	var cred *rootfs.Credential
+	if isIsolated(a.rt.isolation()) {
+		if cred, err = a.taskCredential(info); err != nil {
+			return err
+		}
+	}
 	if err := validChecks(info.HealthChecks); err != nil {
 		return fmt.Errorf("%w: task %s: %w", ErrInvalid, info.TaskID, err)
 	}
@@ -75,6 +89,7 @@ func (a *Agent) launch(info api.TaskInfo) error {
 		res:      res,
 		sandbox:  filepath.Join(a.cfg.sandboxDir(), info.TaskID),
 		cpuLimit: res.CPUCores,
+		cred:     cred,
 		rec: record{Info: info, State: api.TaskStarting, Isolated: isIsolated(a.rt.isolation()),
 			Started: now, Updated: now},
 	}

@@ -90,13 +90,14 @@
 //	#frameworks tr[data-framework-id=ID]
 //	  .framework-withheld span.rejection[data-kind=filter|role][data-offers=N]
 //	#tasks tr[data-task-id=ID]             data-state="TASK_RUNNING" etc., data-agent-id, data-app-id
-//	  .task-state .task-reason
+//	  .task-state .task-reason .task-winner (evicted: who won) .task-priority
+//	  data-priority=N data-revocable="true|false"
 //	#tasks tr[data-healthy="true|false|"] .task-health  the agent's health verdict
 //	#deployments tr[data-deployment-id=ID][data-result="running|finished|cancelled|rolled back"]
 //	  .deployment-step .deployment-actions ("Restart app: 40/100 ready, 60 old") .deployment-result
 //	#pending tr[data-app-id=ID]            .pending-waiting .pending-reason (text for people)
 //	  .pending-rejections span.rejection[data-kind=resource|role|constraint|filter][data-name=NAME][data-offers=N]
-//	#events tr[data-event-kind=KIND]       newest first; .event-message
+//	#events tr[data-event-kind=KIND]       newest first; .event-message .event-winner
 //
 // # etcd layout
 //

@@ -117,9 +117,25 @@ type TaskInfo struct {
 	Image       *Image            `json:"image,omitempty"`
 	Fetch       []FetchURI        `json:"fetch,omitempty"` // fetched into the sandbox before start
 	Labels      map[string]string `json:"labels,omitempty"`
-	Priority    int               `json:"priority,omitempty"` // higher survives QoS eviction longer
-	User        string            `json:"user,omitempty"`     // run as (empty: the agent's default); needs a run_tasks grant
-	Replaces    string            `json:"replaces,omitempty"` // task ID this one re-places (shown as rescheduling)
+	// Priority orders QoS evictions on the agent: lower goes first. It is
+	// at least 0 and at most what the framework's role may use
+	// (Subscribed.MaxPriority).
+	Priority int `json:"priority,omitempty"`
+	// Revocable is set by the master when the offer the task used was
+	// revocable (Offer.Revocable): every revocable task on an agent is
+	// evicted before any task that is not.
+	Revocable bool   `json:"revocable,omitempty"`
+	Replaces  string `json:"replaces,omitempty"` // task ID this one re-places (shown as rescheduling)
+	// User is the user the task runs as (the app's "user"): a name or
+	// "uid[:gid]"; empty means the agent's default unprivileged user. The
+	// agent enforces its own policy on it (root only for allowed roles).
+	User string `json:"user,omitempty"`
+	// Role is the launching framework's role, set by the master; the agent
+	// decides by it whether User may be root.
+	Role string `json:"role,omitempty"`
+	// Network is "host" (or empty: the host's network) or "none" (a
+	// network namespace with loopback only).
+	Network string `json:"network,omitempty"`
 	// HealthChecks are run by the agent; the results come back in
 	// TaskStatus.Healthy.
 	HealthChecks []HealthCheck `json:"health_checks,omitempty"`
@@ -142,6 +158,25 @@ type TaskStatus struct {
 	// Healthy is the latest verdict of the task's health checks; nil
 	// without checks or before the first verdict.
 	Healthy *bool `json:"healthy,omitempty"`
+	// Revocable repeats TaskInfo.Revocable: the task runs on resources
+	// the business may take back.
+	Revocable bool `json:"revocable,omitempty"`
+	// Eviction is set when the agent's QoS evicted the task (Reason then
+	// starts with ReasonEvicted).
+	Eviction *Eviction `json:"eviction,omitempty"`
+}
+
+// Eviction says why the agent's QoS evicted a task and who got what it
+// freed.
+type Eviction struct {
+	// Resource is the resource whose shortage caused it: "memory" or "CPU".
+	Resource string `json:"resource"`
+	// Priority is the evicted task's.
+	Priority int `json:"priority"`
+	// Winner is who gets what the eviction frees: the business, whose
+	// usage rose, and the tasks kept over the victim, most important first
+	// ("business (memory 3.1 GiB); kept: web.1 (priority 10)").
+	Winner string `json:"winner"`
 }
 
 // ---- Agent API ----
@@ -178,7 +213,11 @@ type AgentReport struct {
 	Harvested   string            `json:"harvested,omitempty"`  // Mesos text: what Gleaner's tasks use
 	Attributes  map[string]string `json:"attributes,omitempty"` // informational; etcd is authoritative
 	Isolation   string            `json:"isolation,omitempty"`  // e.g. "cgroup v1" or "unavailable: not root"
-	Tasks       []TaskStatus      `json:"tasks"`
+	// Guaranteed is the part of Reservation the agent lends whatever the
+	// business does (Mesos text): the operator's floor. Offers within it
+	// are not revocable.
+	Guaranteed string       `json:"guaranteed,omitempty"`
+	Tasks      []TaskStatus `json:"tasks"`
 }
 
 // CommandType says what an AgentCommand asks.
@@ -260,6 +299,9 @@ type Event struct {
 type Subscribed struct {
 	FrameworkID              string  `json:"framework_id"`
 	HeartbeatIntervalSeconds float64 `json:"heartbeat_interval_seconds"`
+	// MaxPriority is the highest TaskInfo.Priority the framework's role
+	// may give its tasks.
+	MaxPriority int `json:"max_priority"`
 	// Tasks are the framework's non-terminal tasks the master knows, so that
 	// a framework that resumes after a disconnect or failover can reconcile:
 	// updates are not queued for a disconnected framework, so a task it
@@ -275,6 +317,10 @@ type Offer struct {
 	Hostname    string            `json:"hostname"`
 	Attributes  map[string]string `json:"attributes"`
 	Resources   string            `json:"resources"` // Mesos text
+	// Revocable says the business may take the resources back: they lie
+	// above what the agent guarantees (AgentReport.Guaranteed). Tasks
+	// launched on a revocable offer are revocable.
+	Revocable bool `json:"revocable,omitempty"`
 }
 
 // AgentChange tells frameworks that an agent's attributes changed (Attributes
@@ -461,6 +507,7 @@ type TaskView struct {
 	TaskStatus
 	Resources string `json:"resources"`
 	Hostname  string `json:"hostname,omitempty"`
+	Priority  int    `json:"priority"`
 }
 
 // EventKind names a ClusterEvent.
@@ -489,4 +536,7 @@ type ClusterEvent struct {
 	AppID       string    `json:"app_id,omitempty"`
 	TaskID      string    `json:"task_id,omitempty"`
 	Message     string    `json:"message"`
+	// Winner is, for EVICTED, who got what the eviction freed
+	// (Eviction.Winner).
+	Winner string `json:"winner,omitempty"`
 }

@@ -1,7 +1,7 @@
 // Package e2e holds Gleaner's end-to-end tests: an embedded etcd, masters,
 // agents and the Marathon-style framework composed as in the demo
 // (package examples/demo/cluster), with real cgroups and real task roots
-// (pivot_root into a busybox base):
+// (pivot_root into a base made from the host's own programs):
 //
 //   - an app of six instances with rack:GROUP_BY runs two per rack;
 //   - deleting an attribute in etcd moves the tasks that need it within

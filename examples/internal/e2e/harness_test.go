@@ -25,9 +25,9 @@ import (
 	"github.com/gleaner/gleaner/isolate"
 )
 
-// interval is the sampling, reporting and allocation interval of every
-// cluster the tests start: short, so that reactions the issue bounds (two
-// sampling intervals, two seconds) are measured at test speed.
+// interval is the sampling, reporting and allocation interval of the
+// clusters the tests start: short, so that the tests run fast. The
+// benchmarks use the cluster's default instead.
 const interval = 250 * time.Millisecond
 
 // uniqueName returns a name unique to this test run, for cgroups and etcd

@@ -104,7 +104,7 @@ func TestMarathonExamplesRunOrAreRefusedByField(t *testing.T) {
 		t.Fatalf("group: %d %s", code, body)
 	}
 	for _, id := range []string{"/basic-0", "/product/service/web", "/shop/db", "/shop/web"} {
-		testenv.Eventually(t, 120*time.Second, func() bool { return settled(appStatus(t, url, id)) }, "%s running", id)
+		testenv.Eventually(t, 300*time.Second, func() bool { return settled(appStatus(t, url, id)) }, "%s running", id)
 	}
 	web := appStatus(t, url, "/product/service/web")
 	for _, task := range web.Tasks {

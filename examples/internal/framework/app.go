@@ -80,6 +80,21 @@ type App struct {
 	Env       map[string]string `json:"env,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
 	Container *Container        `json:"container,omitempty"`
+	// Priority orders the app's tasks in the agents' QoS evictions: lower
+	// goes first (Gleaner's field; Marathon has none). The label
+	// GLEANER_PRIORITY (api.PriorityLabel) says the same for clients that
+	// cannot send unknown fields. The framework's role bounds it
+	// (api.Subscribed.MaxPriority); above that the app stays pending.
+	Priority int `json:"priority,omitempty"`
+	// User is the user the tasks run as (Marathon's "user"): a name or
+	// "uid[:gid]"; empty takes the agent's default, an unprivileged user.
+	// The agent refuses root unless its operator allows it for the
+	// framework's role.
+	User string `json:"user,omitempty"`
+	// Networks is Marathon's network list; Gleaner takes at most one, of
+	// mode "host" (the default) or "none" (Gleaner's extension: a network
+	// namespace with loopback only).
+	Networks []Network `json:"networks,omitempty"`
 
 	BackoffSeconds        float64 `json:"backoffSeconds"`
 	BackoffFactor         float64 `json:"backoffFactor"`
@@ -120,6 +135,11 @@ type Fetch struct {
 	Extract    bool   `json:"extract,omitempty"`
 	Cache      bool   `json:"cache,omitempty"`
 	DestPath   string `json:"destPath,omitempty"`
+}
+
+// Network is one entry of an app's networks.
+type Network struct {
+	Mode string `json:"mode"`
 }
 
 // Container says what the task's root filesystem is.
@@ -371,6 +391,17 @@ func (a *App) validate() error {
 			return fieldErr(fmt.Sprintf("fetch[%d].destPath", i), f.DestPath, "must be a relative path inside the sandbox")
 		}
 	}
+	if strings.ContainsAny(a.User, "\x00\n") || len(a.User) > 64 {
+		return fieldErr("user", a.User, "must be a user name or uid[:gid] of at most 64 bytes")
+	}
+	if len(a.Networks) > 1 {
+		return fieldErr("networks", fmt.Sprint(len(a.Networks)), "at most one network")
+	}
+	for i, n := range a.Networks {
+		if n.Mode != "host" && n.Mode != "none" {
+			return fieldErr(fmt.Sprintf("networks[%d].mode", i), n.Mode, `must be "host" or "none" (container and bridge networks are not implemented)`)
+		}
+	}
 	for _, k := range sortedKeys(a.Env) {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			return fieldErr("env", k, "variable names must be non-empty without '=' or NUL")
@@ -390,6 +421,11 @@ func (a *App) validate() error {
 	if err := a.Container.validate(); err != nil {
 		return err
 	}
+	p, err := api.ResolvePriority(a.Priority, a.Labels)
+	if re := (*api.RequestError)(nil); errors.As(err, &re) {
+		return fieldErr(re.Field, "", "%s", re.Reason)
+	}
+	a.Priority = p
 	if err := a.validateLifecycle(); err != nil {
 		return err
 	}

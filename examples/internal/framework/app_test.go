@@ -128,6 +128,9 @@ func TestDecodeAppRejectsBadInput(t *testing.T) {
 		{"cmd and args", `{"id":"a","cmd":"x","args":["y"]}`, "args", "not both"},
 		{"cpus as text", `{"id":"a","cmd":"x","cpus":"two"}`, "cpus", "want float64, got JSON string"},
 		{"negative mem", `{"id":"a","cmd":"x","mem":-1}`, "mem", "non-negative"},
+		{"negative priority", `{"id":"a","cmd":"x","priority":-1}`, "priority", "between 0 and 1000000"},
+		{"priority label not a number", `{"id":"a","cmd":"x","labels":{"GLEANER_PRIORITY":"high"}}`, "labels.GLEANER_PRIORITY", "whole number"},
+		{"priority and label disagree", `{"id":"a","cmd":"x","priority":3,"labels":{"GLEANER_PRIORITY":"4"}}`, "labels.GLEANER_PRIORITY", "give one"},
 		{"huge disk", `{"id":"a","cmd":"x","disk":1e300}`, "disk", "non-negative"},
 		{"no resources", `{"id":"a","cmd":"x","cpus":0,"mem":0}`, "cpus", "some cpus or mem"},
 		{"negative instances", `{"id":"a","cmd":"x","instances":-1}`, "instances", "between 0 and"},
@@ -147,6 +150,9 @@ func TestDecodeAppRejectsBadInput(t *testing.T) {
 		{"bad sha256", `{"id":"a","cmd":"x","container":{"rootfs":{"image":"file:///i.tar","sha256":"abc"}}}`, "container.rootfs.sha256", "64 lowercase hex"},
 		{"sha256 without image", `{"id":"a","cmd":"x","container":{"rootfs":{"sha256":"` + strings.Repeat("0", 64) + `"}}}`, "container.rootfs.sha256", "without an image"},
 		{"base version without base", `{"id":"a","cmd":"x","container":{"rootfs":{"baseVersion":"1"}}}`, "container.rootfs.baseVersion", "without a base"},
+		{"bridge network", `{"id":"a","cmd":"x","networks":[{"mode":"container/bridge"}]}`, "networks[0].mode", `"host" or "none"`},
+		{"two networks", `{"id":"a","cmd":"x","networks":[{"mode":"host"},{"mode":"none"}]}`, "networks", "at most one"},
+		{"user with a newline", `{"id":"a","cmd":"x","user":"a\nb"}`, "user", "user name"},
 		{"base with slash", `{"id":"a","cmd":"x","container":{"rootfs":{"base":"../x"}}}`, "container.rootfs.base", "letters"},
 		{"backoff factor below one", `{"id":"a","cmd":"x","backoffFactor":0.5}`, "backoffFactor", "between 1 and 100"},
 		{"negative backoff", `{"id":"a","cmd":"x","backoffSeconds":-1}`, "backoffSeconds", "between 0"},
@@ -233,5 +239,16 @@ func TestWriteAppFileLeavesNoTempFiles(t *testing.T) {
 	}
 	if err := removeAppFile(path); err != nil {
 		t.Fatalf("removing a removed file: %v", err)
+	}
+}
+
+func TestTaskInfoCarriesUserAndNetwork(t *testing.T) {
+	a, err := DecodeApp(strings.NewReader(`{"id":"/batch","cmd":"x","cpus":0.1,"mem":32,"user":"nobody","networks":[{"mode":"none"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti := taskInfo(&a, &task{id: "batch.1"}, "o1", "")
+	if ti.User != "nobody" || ti.Network != "none" {
+		t.Errorf("task info user %q network %q, want nobody and none", ti.User, ti.Network)
 	}
 }

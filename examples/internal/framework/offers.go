@@ -52,7 +52,7 @@ func (c offerCall) String() string {
 func (s *scheduler) wantsOffers() bool {
 	now := s.cfg.Now()
 	for _, st := range s.apps {
-		if st.launchable(now) && s.pendingCount(st) > 0 {
+		if st.launchable(now) && st.app.Priority <= s.maxPriority && s.pendingCount(st) > 0 {
 			return true
 		}
 	}
@@ -88,10 +88,7 @@ func (s *scheduler) ResourceOffers(offers []offer.Offer) offerPlan {
 		return offerPlan{Decline: offerIDs(offers)}
 	}
 	result := offer.Match(offers, pending, running, offer.WithStrategy(s.cfg.Strategy))
-	plan, portShort := s.launch(offers, result.Launches, now)
-	for appID, n := range portShort {
-		result.Pending = append(result.Pending, offer.Pending{AppID: appID, Rejections: []offer.Rejection{portRejection(n)}})
-	}
+	plan := s.launch(offers, result.Launches, now)
 	s.notePending(ids, result.Pending, now)
 	return plan
 }
@@ -132,13 +129,22 @@ func (s *scheduler) toPlace(ids []string, now time.Time, offers int) (pending []
 		if !st.launchable(now) {
 			continue
 		}
+		if st.app.Priority > s.maxPriority {
+			st.pendingReason = fmt.Sprintf("priority %d: the framework's role may use 0 to %d", st.app.Priority, s.maxPriority)
+			st.pendingRejections = nil
+			if st.pendingSince.IsZero() {
+				st.pendingSince = now
+			}
+			continue
+		}
 		res, err := st.app.demand()
 		if err != nil { // PutApp takes normalized apps only
 			st.pendingReason, st.pendingRejections = err.Error(), nil
 			continue
 		}
 		for i := range n {
-			pending = append(pending, offer.Task{ID: fmt.Sprintf("%s#%d", id, i), AppID: id, Resources: res, Constraints: st.app.Constraints})
+			pending = append(pending, offer.Task{ID: fmt.Sprintf("%s#%d", id, i), AppID: id, Resources: res,
+				Constraints: st.app.Constraints, Ports: st.app.dynamicPorts()})
 		}
 		st.offerStats.round(now, offers)
 	}
@@ -148,13 +154,8 @@ func (s *scheduler) toPlace(ids []string, now time.Time, offers int) (pending []
 // launch turns offer.Match's launches into STAGING tasks and the plan: one
 // accept per offer with at most api.MaxTasksPerAccept tasks, each naming
 // the instance it re-places, and a decline for every offer with none.
-// Ports picked by count are chosen here, from what each offer has left
-// (offer matches ranges exactly only); it returns, by app, the launches
-// dropped for want of ports.
-func (s *scheduler) launch(offers []offer.Offer, launches []offer.Launch, now time.Time) (offerPlan, map[string]int) {
+func (s *scheduler) launch(offers []offer.Offer, launches []offer.Launch, now time.Time) offerPlan {
 	byOffer := make(map[string]int)
-	ports := make(map[string]*offerPorts)
-	portShort := make(map[string]int)
 	var plan offerPlan
 	for _, l := range launches {
 		if i, ok := byOffer[l.OfferID]; ok && len(plan.Accept[i].Tasks) >= api.MaxTasksPerAccept {
@@ -164,28 +165,11 @@ func (s *scheduler) launch(offers []offer.Offer, launches []offer.Launch, now ti
 		}
 		st := s.apps[l.AppID]
 		o := offerByID(offers, l.OfferID)
-		if ports[o.ID] == nil {
-			ports[o.ID] = newOfferPorts(o)
-		}
-		ports[o.ID].take(l.Resources)
-		var picked []uint64
-		if n := st.app.dynamicPorts(); n > 0 {
-			var ok bool
-			if picked, ok = ports[o.ID].pick(n); !ok {
-				portShort[l.AppID]++
-				continue
-			}
-			pr, err := portResources(picked, st.app.demandRole())
-			if err != nil {
-				continue
-			}
-			l.Resources = l.Resources.Add(pr)
-		}
 		s.seq++
 		t := &task{
 			seq: s.seq, id: s.cfg.NewTaskID(l.AppID), appID: l.AppID, agentID: l.AgentID, hostname: l.Hostname,
 			attrs: o.Attributes, resources: l.Resources, state: api.TaskStaging, version: st.version, versionAt: st.versioned, stagedAt: now,
-			checked: st.app.hasHealthChecks(), ports: st.app.launchPorts(picked),
+			checked: st.app.hasHealthChecks(), ports: st.app.launchPorts(l.Resources),
 		}
 		s.addTask(st, t)
 		i, ok := byOffer[l.OfferID]
@@ -206,7 +190,7 @@ func (s *scheduler) launch(offers []offer.Offer, launches []offer.Launch, now ti
 			plan.Decline = append(plan.Decline, o.ID)
 		}
 	}
-	return plan, portShort
+	return plan
 }
 
 // notePending remembers, for each app (of ids) that offer.Match left with

@@ -35,8 +35,8 @@ func (a *App) dynamicPorts() int {
 }
 
 // demand is what one instance asks of an offer: cpus, mem and disk, its
-// fixed ports, all in the role it accepts. Dynamic ports are picked after
-// the match (pickPorts).
+// fixed ports, all in the role it accepts. Ports picked by count are
+// offer.Task.Ports.
 func (a *App) demand() (offer.Resources, error) {
 	res, err := a.resources()
 	if err != nil {
@@ -75,91 +75,26 @@ func (a *App) demandRole() string {
 	return a.AcceptedResourceRoles[0]
 }
 
-// offerPorts tracks the ports of one offer still free during a round of
-// launches.
-type offerPorts struct {
-	free []offer.Range
-}
-
-func newOfferPorts(o offer.Offer) *offerPorts {
-	var free []offer.Range
-	for _, r := range o.Resources.All() {
-		if r.Name == portsResource && r.Type == offer.Ranges {
-			free = append(free, r.Ranges...)
-		}
+// launchPorts returns the host ports of a launch in the order of the app's
+// port definitions: its fixed ports, or those offer.Match took for it
+// (Task.Ports), lowest first.
+func (a *App) launchPorts(used offer.Resources) []uint64 {
+	if fixed := a.fixedPorts(); len(fixed) > 0 {
+		return fixed
 	}
-	slices.SortFunc(free, func(a, b offer.Range) int { return int(a.Begin) - int(b.Begin) })
-	return &offerPorts{free: free}
-}
-
-// take removes the given ports (a launch's fixed ports) from the free ones.
-func (p *offerPorts) take(used offer.Resources) {
+	var out []uint64
 	for _, r := range used.All() {
 		if r.Name != portsResource || r.Type != offer.Ranges {
 			continue
 		}
-		for _, u := range r.Ranges {
-			for port := u.Begin; port <= u.End; port++ {
-				p.remove(port)
+		for _, rg := range r.Ranges {
+			for p := rg.Begin; p <= rg.End && len(out) < len(a.PortDefinitions); p++ {
+				out = append(out, p)
 			}
 		}
 	}
-}
-
-func (p *offerPorts) remove(port uint64) {
-	for i, r := range p.free {
-		if port < r.Begin || port > r.End {
-			continue
-		}
-		var repl []offer.Range
-		if r.Begin < port {
-			repl = append(repl, offer.Range{Begin: r.Begin, End: port - 1})
-		}
-		if port < r.End {
-			repl = append(repl, offer.Range{Begin: port + 1, End: r.End})
-		}
-		p.free = slices.Replace(p.free, i, i+1, repl...)
-		return
-	}
-}
-
-// pick takes the n lowest free ports, or reports false when fewer are free.
-func (p *offerPorts) pick(n int) ([]uint64, bool) {
-	var out []uint64
-	for _, r := range p.free {
-		for port := r.Begin; port <= r.End && len(out) < n; port++ {
-			out = append(out, port)
-		}
-		if len(out) == n {
-			break
-		}
-	}
-	if len(out) < n {
-		return nil, false
-	}
-	for _, port := range out {
-		p.remove(port)
-	}
-	return out, true
-}
-
-// portResources is ports as a ports resource of role, to add to a
-// launch's resources.
-func portResources(ports []uint64, role string) (offer.Resources, error) {
-	rs := make([]offer.Range, len(ports))
-	for i, p := range ports {
-		rs[i] = offer.Range{Begin: p, End: p}
-	}
-	return offer.NewResources(offer.Resource{Name: portsResource, Role: role, Type: offer.Ranges, Ranges: rs})
-}
-
-// launchPorts returns the host ports of a launch in the order of the app's
-// port definitions: its fixed ports, or those picked.
-func (a *App) launchPorts(picked []uint64) []uint64 {
-	if fixed := a.fixedPorts(); len(fixed) > 0 {
-		return fixed
-	}
-	return picked
+	slices.Sort(out)
+	return out
 }
 
 // portEnv sets Marathon's port variables: PORT0..N, PORT_<port> for each
@@ -186,9 +121,4 @@ func portEnv(env map[string]string, a *App, ports []uint64) {
 	}
 	env["PORT"] = all[0]
 	env["PORTS"] = strings.Join(all, ",")
-}
-
-// portRejection counts offers that had too few ports left for a launch.
-func portRejection(n int) offer.Rejection {
-	return offer.Rejection{Kind: offer.ByResource, Name: portsResource, Offers: n}
 }

@@ -47,7 +47,10 @@ type scheduler struct {
 
 	kills      []killOrder
 	wantRevive bool // new pending work since the last OfferCall
-	suppressed bool
+	// maxPriority is the highest task priority the framework's role may
+	// use, from the master's SUBSCRIBED; apps above it stay pending.
+	maxPriority int
+	suppressed  bool
 
 	deployments []*deployment          // in progress, oldest first
 	locks       map[string]*deployment // app ID → the deployment changing it

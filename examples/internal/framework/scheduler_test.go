@@ -752,3 +752,30 @@ func TestReconcileChecksTheConstraintsOfAdoptedTasks(t *testing.T) {
 		t.Fatalf("adopted task's host = %q, want h1", st.Tasks[0].Host)
 	}
 }
+
+// TestPriorityTravelsAndIsBoundedByTheRole: an app's priority (its field,
+// or the GLEANER_PRIORITY label) goes with its tasks; above what the
+// framework's role may use, the app stays pending saying so, and asks for
+// no offers.
+func TestPriorityTravelsAndIsBoundedByTheRole(t *testing.T) {
+	c := newTestCluster(t, schedulerConfig{})
+	c.addAgent("a1", "cpus:8;mem:8192")
+	c.s.maxPriority = 5
+	c.s.PutApp(mustApp(t, `{"id":"/urgent","cmd":"x","cpus":0.1,"mem":16,"labels":{"GLEANER_PRIORITY":"9"}}`))
+	c.s.PutApp(mustApp(t, `{"id":"/batch","cmd":"x","cpus":0.1,"mem":16,"priority":5}`))
+	ls := launches(c.offerAll())
+	if len(ls) != 1 || ls[0].AppID != "batch" || ls[0].Priority != 5 {
+		t.Fatalf("launches %+v, want one of batch at priority 5", ls)
+	}
+	st := c.appStatus("/urgent")
+	if st.Priority != 9 || st.Pending == nil || st.Pending.Reason != "priority 9: the framework's role may use 0 to 5" {
+		t.Fatalf("urgent: priority %d, pending %+v", st.Priority, st.Pending)
+	}
+	if c.s.wantsOffers() {
+		t.Error("an app above the role's priorities asks for offers")
+	}
+	c.s.maxPriority = 10
+	if ls := launches(c.offerAll()); len(ls) != 1 || ls[0].Priority != 9 {
+		t.Fatalf("launches %+v, want urgent at priority 9 once the role allows it", ls)
+	}
+}

@@ -104,6 +104,7 @@ func (f *Framework) handle(ctx context.Context, ev api.Event) {
 		f.frameworkID = s.FrameworkID
 		f.connected = true
 		f.sched.ResetOffers()
+		f.sched.maxPriority = s.MaxPriority
 		for _, a := range agents {
 			f.sched.AgentChanged(a.ID, a.Hostname, a.Attributes)
 		}

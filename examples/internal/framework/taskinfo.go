@@ -30,10 +30,15 @@ func taskInfo(a *App, t *task, offerID, replaces string) api.TaskInfo {
 		Env:       env,
 		Resources: t.resources.String(),
 		Labels:    a.Labels,
+		Priority:  a.Priority,
 		Replaces:  replaces,
+		User:      a.User,
 
 		KillGraceSeconds: a.TaskKillGracePeriodSeconds,
 		HealthChecks:     healthChecks(a, t.ports),
+	}
+	if len(a.Networks) > 0 {
+		ti.Network = a.Networks[0].Mode
 	}
 	for _, f := range a.Fetch {
 		ti.Fetch = append(ti.Fetch, api.FetchURI{URI: f.URI, Executable: f.Executable, Extract: f.Extract, Cache: f.Cache, DestPath: f.DestPath})

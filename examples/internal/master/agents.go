@@ -103,12 +103,13 @@ func (m *Master) report(ctx context.Context, c *cluster, req *api.AgentReport) (
 	if err != nil {
 		return nil, err
 	}
-	var capacity, business, harvested offer.Resources
+	var capacity, business, harvested, guaranteed offer.Resources
 	for _, f := range []struct {
 		name string
 		text string
 		dst  *offer.Resources
-	}{{"capacity", req.Capacity, &capacity}, {"business", req.Business, &business}, {"harvested", req.Harvested, &harvested}} {
+	}{{"capacity", req.Capacity, &capacity}, {"business", req.Business, &business}, {"harvested", req.Harvested, &harvested},
+		{"guaranteed", req.Guaranteed, &guaranteed}} {
 		if *f.dst, err = parseResources(f.name, f.text, true); err != nil {
 			return nil, err
 		}
@@ -146,6 +147,7 @@ func (m *Master) report(ctx context.Context, c *cluster, req *api.AgentReport) (
 		a.capacity = capacity
 	}
 	a.business, a.harvested, a.isolation, a.lastReport = business, harvested, req.Isolation, now
+	a.guaranteed = guaranteed
 	a.history = append(a.history, api.UsageSample{Time: now, Reservation: scalars(total),
 		Business: scalars(business), Harvested: scalars(harvested)})
 	if n := len(a.history) - m.cfg.History; n > 0 {

@@ -55,8 +55,9 @@ func (c *cluster) allocateSoon() {
 
 // outstanding is an offer sent to a framework and not yet answered.
 type outstanding struct {
-	allocID string // the allocator's offer ID
-	offer   offer.Offer
+	allocID   string // the allocator's offer ID
+	offer     offer.Offer
+	revocable bool // api.Offer.Revocable: tasks launched on it are revocable
 }
 
 // agentRecord is what is kept of an agent in etcd.
@@ -77,6 +78,7 @@ type agent struct {
 	capacity   offer.Resources
 	business   offer.Resources
 	harvested  offer.Resources
+	guaranteed offer.Resources // lent whatever the business does (AgentReport.Guaranteed)
 	isolation  string
 	inEtcd     bool // etcd has held attributes of the agent
 	lastReport time.Time

@@ -92,6 +92,12 @@ type Config struct {
 	// History is how many usage samples are kept per agent for the
 	// dashboard (default 300).
 	History int
+	// MaxPriority is the highest task priority (api.TaskInfo.Priority)
+	// the frameworks of each role may use, as Borg's priority bands are
+	// bounded by quota: a role not listed may use 0 only, so that no
+	// framework outlives others' tasks in QoS evictions unless an
+	// operator said so.
+	MaxPriority map[string]int
 	// Logger receives the master's log; default: discard.
 	Logger *slog.Logger
 }
@@ -136,6 +142,11 @@ func (c *Config) setDefaults() error {
 	}
 	if c.History <= 0 {
 		c.History = 300
+	}
+	for role, p := range c.MaxPriority {
+		if p < 0 {
+			return fmt.Errorf("master: Config.MaxPriority[%q] %d: must be 0 or more", role, p)
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -42,7 +42,7 @@ func (m *Master) state(c *cluster, history int) api.State {
 		live[t.Info.AgentID]++
 		held[t.Info.AgentID] = held[t.Info.AgentID].Add(t.res)
 		live["fw:"+t.Info.FrameworkID]++
-		st.Tasks = append(st.Tasks, api.TaskView{TaskStatus: t.Status, Resources: t.Info.Resources, Hostname: t.Hostname})
+		st.Tasks = append(st.Tasks, t.view(t.Status))
 	}
 	sort.Slice(st.Tasks, func(i, j int) bool { return st.Tasks[i].TaskID < st.Tasks[j].TaskID })
 	for i := len(c.ended) - 1; i >= 0; i-- { // newest ended first

@@ -13,7 +13,7 @@
 set -u
 M=${MARATHON:?set MARATHON to the framework URL}
 APP=${APP:-/compat/client}
-WAIT=${WAIT:-120}
+WAIT=${WAIT:-300}
 pass=0
 fail=0
 
