@@ -75,6 +75,7 @@ type Agent struct {
 	lastChange   string
 	lastChangeAt time.Time
 	registered   bool
+	draining     bool // the master said so in its last answer
 }
 
 // Run runs an agent with cfg until ctx ends; see New and Agent.Run.

@@ -18,6 +18,11 @@ const (
 	PathPending   = "/api/v1/scheduler/pending"   // ReportPending → Empty
 	PathTeardown  = "/api/v1/scheduler/teardown"  // Teardown → Empty
 
+	// Maintenance (operators: grant update_maintenance).
+	PathDrain    = "/api/v1/maintenance/drain"    // DrainAgent → AgentMaintenance
+	PathUp       = "/api/v1/maintenance/up"       // UpAgent → AgentMaintenance: end a drain
+	PathSchedule = "/api/v1/maintenance/schedule" // POST MaintenanceSchedule → Empty; GET → MaintenanceSchedule
+
 	// Read-only, GET.
 	PathState   = "/api/v1/state"  // State (the dashboard polls it); ?history=N keeps N usage samples per agent
 	PathLeader  = "/api/v1/leader" // LeaderInfo; answered by followers too

@@ -44,6 +44,9 @@ type scheduler struct {
 	apps   map[string]*appState
 	tasks  map[string]*task // by task ID, every live task of every app
 	agents map[string]agent // last known hostname and attributes
+	// draining are the agents being drained (the master's MAINTENANCE
+	// events): their tasks are moved elsewhere.
+	draining map[string]bool
 
 	kills      []killOrder
 	wantRevive bool // new pending work since the last OfferCall
@@ -122,11 +125,12 @@ func newScheduler(cfg schedulerConfig) *scheduler {
 		cfg.NewTaskID = randomTaskID
 	}
 	return &scheduler{
-		cfg:    cfg,
-		apps:   make(map[string]*appState),
-		tasks:  make(map[string]*task),
-		agents: make(map[string]agent),
-		locks:  make(map[string]*deployment),
+		cfg:      cfg,
+		apps:     make(map[string]*appState),
+		tasks:    make(map[string]*task),
+		agents:   make(map[string]agent),
+		draining: make(map[string]bool),
+		locks:    make(map[string]*deployment),
 	}
 }
 

@@ -59,6 +59,11 @@ func (m *Master) routes() http.Handler {
 	mux.HandleFunc("POST "+api.PathKill, handle(m, m.kill))
 	mux.HandleFunc("POST "+api.PathPending, handle(m, m.reportPending))
 	mux.HandleFunc("POST "+api.PathTeardown, handle(m, m.teardown))
+
+	mux.HandleFunc("POST "+api.PathDrain, handle(m, m.drain))
+	mux.HandleFunc("POST "+api.PathUp, handle(m, m.up))
+	mux.HandleFunc("POST "+api.PathSchedule, handle(m, m.setSchedule))
+	mux.HandleFunc("GET "+api.PathSchedule, m.handleSchedule)
 	return m.instrument(mux)
 }
 

@@ -58,7 +58,7 @@ func (m *Master) state(c *cluster, history int) api.State {
 			Attributes: copyMap(m.attributes(a)), Isolation: a.isolation,
 			Capacity: scalars(a.capacity), Reservation: scalars(a.total), Business: scalars(a.business),
 			Harvested: scalars(a.harvested), Allocated: scalars(held[a.rec.ID]),
-			Tasks: live[a.rec.ID], LastReport: a.lastReport,
+			Tasks: live[a.rec.ID], LastReport: a.lastReport, Maintenance: c.maintenanceOf(a.rec.ID),
 			History: append([]api.UsageSample{}, hist...),
 		})
 	}
