@@ -3,6 +3,7 @@ package isolate
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Every error this package returns for one of these causes
@@ -40,4 +41,22 @@ func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 func invalid(field string, value any, format string, args ...any) error {
 	return &FieldError{Field: field, Value: value, Reason: fmt.Sprintf(format, args...)}
+}
+
+// contextError puts what was being done in front of a cause that may come
+// from this package already, so that the message names the package once:
+// "isolate: destroy task "t": kill /gleaner/t: ...", not "...: isolate: kill".
+type contextError struct {
+	doing string
+	err   error
+}
+
+func (e *contextError) Error() string {
+	return "isolate: " + e.doing + ": " + strings.TrimPrefix(e.err.Error(), "isolate: ")
+}
+
+func (e *contextError) Unwrap() error { return e.err }
+
+func wrap(err error, format string, args ...any) error {
+	return &contextError{doing: fmt.Sprintf(format, args...), err: err}
 }

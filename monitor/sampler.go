@@ -152,7 +152,7 @@ func (s *Sampler) take(ctx context.Context) (Sample, error) {
 	}
 	u, err := s.own.Usage(ctx)
 	if err != nil {
-		sample.OwnErr = fmt.Errorf("monitor: own usage (%s): %w", s.source, err)
+		sample.OwnErr = err // it names the cgroup or process it could not read
 		s.ownRate.Reset()
 		return sample, nil
 	}

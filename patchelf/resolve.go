@@ -49,36 +49,41 @@ type searchConfig struct {
 
 func newSearchConfig() searchConfig { return searchConfig{cache: "/etc/ld.so.cache"} }
 
-// SearchOption says how Resolve and Bundle search for libraries; it is
-// both a ResolveOption and a BundleOption.
-type SearchOption func(*searchConfig)
+// A SearchOption says how Resolve and Bundle search for libraries; both
+// take it.
+type SearchOption interface {
+	ResolveOption
+	BundleOption
+}
 
-func (o SearchOption) applyResolve(c *searchConfig) { o(c) }
-func (o SearchOption) applyBundle(c *bundleConfig)  { o(&c.search) }
+type searchOption func(*searchConfig)
+
+func (o searchOption) applyResolve(c *searchConfig) { o(c) }
+func (o searchOption) applyBundle(c *bundleConfig)  { o(&c.search) }
 
 // WithLibraryPath searches dirs where the loader searches
 // LD_LIBRARY_PATH. For Resolve and Bundle.
 func WithLibraryPath(dirs ...string) SearchOption {
-	return func(c *searchConfig) { c.libraryPath = dirs }
+	return searchOption(func(c *searchConfig) { c.libraryPath = dirs })
 }
 
 // WithCache reads the ld.so cache from path instead of /etc/ld.so.cache;
 // "" reads none. For Resolve and Bundle.
 func WithCache(path string) SearchOption {
-	return func(c *searchConfig) { c.cache = path }
+	return searchOption(func(c *searchConfig) { c.cache = path })
 }
 
 // WithDefaultDirs replaces the loader's built-in directories (Debian's:
 // /lib/<triplet>, /usr/lib/<triplet>, /lib64 or /lib32, /lib, /usr/lib).
 // With no directories, none is searched. For Resolve and Bundle.
 func WithDefaultDirs(dirs ...string) SearchOption {
-	return func(c *searchConfig) { c.defaultDirs = append([]string{}, dirs...) }
+	return searchOption(func(c *searchConfig) { c.defaultDirs = append([]string{}, dirs...) })
 }
 
 // WithLibc also resolves (and bundles) the C library and the loader, which
 // are otherwise left to the host. For Resolve and Bundle.
 func WithLibc() SearchOption {
-	return func(c *searchConfig) { c.includeLibc = true }
+	return searchOption(func(c *searchConfig) { c.includeLibc = true })
 }
 
 // libcPattern matches the libraries glibc ships together with its loader:

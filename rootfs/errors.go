@@ -3,6 +3,7 @@ package rootfs
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Every error this package returns that falls into one of
@@ -64,7 +65,11 @@ type FetchError struct {
 	Err error
 }
 
-func (e *FetchError) Error() string { return fmt.Sprintf("rootfs: %s %s: %v", e.Op, e.URI, e.Err) }
+func (e *FetchError) Error() string {
+	// The cause is often one of this package's sentinels: its own
+	// "rootfs: " would only repeat the prefix.
+	return fmt.Sprintf("rootfs: %s %s: %s", e.Op, e.URI, strings.TrimPrefix(e.Err.Error(), "rootfs: "))
+}
 
 // Unwrap returns the cause.
 func (e *FetchError) Unwrap() error { return e.Err }

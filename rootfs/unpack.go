@@ -203,7 +203,7 @@ func UnpackInto(ctx context.Context, archive string, dst *os.Root, opts ...Unpac
 func openArchive(archive string) (*os.File, error) {
 	f, err := os.Open(archive)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("rootfs: unpack: archive %s: %w", archive, ErrNotFound)
+		return nil, fmt.Errorf("%w: unpack: archive %s", ErrNotFound, archive)
 	}
 	return f, err
 }

@@ -126,7 +126,8 @@ type Config struct {
 	// BaseName and BaseVersion name the base root file system tasks without
 	// an image run on (default "base", "1"). When missing it is made from
 	// the host's own BasePrograms (default: sh, sleep, true and the usual
-	// tools) and their libraries with patchelf.Bundle: no package needed.
+	// tools, and busybox's applets for the rest when the host has busybox)
+	// and their libraries with patchelf.Bundle: no package needed.
 	BaseName, BaseVersion string
 	BasePrograms          []string
 	// InitHelper is the launch helper (rootfs/cmd/gleaner-init); default

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -29,8 +30,27 @@ func TestMain(m *testing.M) {
 	if mbs := os.Getenv(memoryHogEnv); mbs != "" {
 		memoryHog(mbs)
 	}
-	os.Exit(m.Run())
+	// The launch helper the agent installs beside itself, and the escape
+	// suite's probe.
+	dir, err := os.MkdirTemp("", "gleaner-test-agent-programs-")
+	if err == nil {
+		programsDir = dir
+		if helperPath, err = testenv.BuildProgram(rootfs.HelperPackage, dir); err == nil {
+			probePath, err = testenv.BuildProgram("github.com/gleaner/gleaner/rootfs/internal/probe", dir)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
+
+// programsDir holds the programs TestMain built: helperPath, the launch
+// helper every test agent uses, and probePath, the escape suite's probe.
+var programsDir, helperPath, probePath string
 
 // memoryHogEnv makes the test binary a business process that holds the
 // given number of MiB of memory until it is killed.
@@ -81,6 +101,7 @@ func testConfig(t testing.TB, dir string) Config {
 		Hysteresis:   &h,
 		DiskInterval: 200 * time.Millisecond,
 		KillGrace:    300 * time.Millisecond,
+		InitHelper:   helperPath,
 		Logger:       slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }

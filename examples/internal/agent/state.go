@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
-	"github.com/gleaner/gleaner/examples/internal/atomicfile"
+	"github.com/gleaner/gleaner/internal/atomicfile"
 	"github.com/gleaner/gleaner/reserve"
 )
 
