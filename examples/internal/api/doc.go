@@ -103,6 +103,8 @@
 //	  .task-state .task-reason .task-winner (evicted: who won) .task-priority
 //	  data-priority=N data-revocable="true|false"
 //	#tasks tr[data-healthy="true|false|"] .task-health  the agent's health verdict
+//	#tasks a.task-logs                     shows the task's last stderr lines in
+//	  #task-log-box pre#task-log[data-task-id=ID][data-loaded="true"]
 //	#deployments tr[data-deployment-id=ID][data-result="running|finished|cancelled|rolled back"]
 //	  .deployment-step .deployment-actions ("Restart app: 40/100 ready, 60 old") .deployment-result
 //	#pending tr[data-app-id=ID]            .pending-waiting .pending-reason (text for people)

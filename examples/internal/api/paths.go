@@ -29,6 +29,9 @@ const (
 	PathMetrics = "/metrics"       // Prometheus text format; answered by followers too
 	PathHealth  = "/healthz"       // 200 "ok"; answered by followers too
 	PathUI      = "/"              // the dashboard page
+	// PathTaskLogs is a task's stdout or stderr, proxied from its agent;
+	// see LogQuery for the parameters.
+	PathTaskLogs = "/api/v1/tasks/{id}/logs"
 )
 
 // MaxBodyBytes is the largest request body the master reads; a larger one is

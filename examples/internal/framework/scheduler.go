@@ -53,7 +53,10 @@ type scheduler struct {
 	// maxPriority is the highest task priority the framework's role may
 	// use, from the master's SUBSCRIBED; apps above it stay pending.
 	maxPriority int
-	suppressed  bool
+	// masterURL is the master the framework subscribed to, for links to
+	// task logs.
+	masterURL  string
+	suppressed bool
 
 	deployments []*deployment          // in progress, oldest first
 	locks       map[string]*deployment // app ID → the deployment changing it

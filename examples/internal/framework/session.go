@@ -105,6 +105,7 @@ func (f *Framework) handle(ctx context.Context, ev api.Event) {
 		f.connected = true
 		f.sched.ResetOffers()
 		f.sched.maxPriority = s.MaxPriority
+		f.sched.masterURL = f.client.Leader()
 		for _, a := range agents {
 			f.sched.AgentChanged(a.ID, a.Hostname, a.Attributes)
 			f.sched.AgentDraining(a.ID, a.Maintenance != nil && a.Maintenance.Draining)

@@ -40,9 +40,9 @@ type cluster struct {
 	// maintenance holds the agents' drains and maintenance windows, by
 	// agent ID (maintenance.go).
 	maintenance map[string]*maintenanceState
-	ended      []api.TaskView         // recently ended tasks, oldest first
-	events     []api.ClusterEvent     // recent, oldest first
-	nextFwID   int
+	ended       []api.TaskView     // recently ended tasks, oldest first
+	events      []api.ClusterEvent // recent, oldest first
+	nextFwID    int
 }
 
 // allocateSoon asks for an allocation round now rather than at the next

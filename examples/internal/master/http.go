@@ -45,6 +45,7 @@ func (m *Master) routes() http.Handler {
 	mux.HandleFunc("GET "+api.PathHealth, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET "+api.PathLeader, m.handleLeader)
 	mux.HandleFunc("GET "+api.PathState, m.handleState)
+	mux.HandleFunc("GET "+api.PathTaskLogs, m.handleTaskLogs)
 	mux.Handle("GET "+api.PathUI+"{$}", dashboardHandler())
 
 	mux.HandleFunc("POST "+api.PathAgentRegister, handle(m, m.register))
