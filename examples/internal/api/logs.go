@@ -38,6 +38,9 @@ type LogQuery struct {
 	Stream string // StreamStdout or StreamStderr
 	Offset int64  // from the start; negative: from the end
 	Follow bool
+	// AgentID names the agent holding the sandbox, for the master, of a
+	// task it no longer lists; agents ignore it.
+	AgentID string
 }
 
 // Values encodes q as a query string's values.
@@ -51,6 +54,9 @@ func (q LogQuery) Values() url.Values {
 	}
 	if q.Follow {
 		v.Set("follow", "true")
+	}
+	if q.AgentID != "" {
+		v.Set("agent_id", q.AgentID)
 	}
 	return v
 }
@@ -81,7 +87,7 @@ func (c *Client) Logs(ctx context.Context, taskID string, q LogQuery) (body io.R
 // ParseLogQuery reads a logs request's query. Its error is a *RequestError
 // naming the parameter and the value.
 func ParseLogQuery(v url.Values) (LogQuery, error) {
-	q := LogQuery{Stream: StreamStdout}
+	q := LogQuery{Stream: StreamStdout, AgentID: v.Get("agent_id")}
 	bad := func(name, value, why string) error {
 		return &RequestError{Code: http.StatusBadRequest, Field: name, Reason: fmt.Sprintf("%q: %s", value, why)}
 	}

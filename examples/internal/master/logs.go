@@ -20,7 +20,8 @@ func (m *Master) handleTaskLogs(w http.ResponseWriter, r *http.Request) {
 		m.writeError(w, err)
 		return
 	}
-	if _, err := api.ParseLogQuery(r.URL.Query()); err != nil {
+	lq, err := api.ParseLogQuery(r.URL.Query())
+	if err != nil {
 		m.writeError(w, err)
 		return
 	}
@@ -28,7 +29,7 @@ func (m *Master) handleTaskLogs(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	agentID := r.URL.Query().Get("agent_id")
+	agentID := lq.AgentID
 	if agentID == "" {
 		agentID = c.taskAgent(id)
 	}
@@ -50,8 +51,8 @@ func (m *Master) handleTaskLogs(w http.ResponseWriter, r *http.Request) {
 		m.writeError(w, fmt.Errorf("agent %s endpoint %q: %w", agentID, endpoint, err))
 		return
 	}
-	q := r.URL.Query()
-	q.Del("agent_id")
+	lq.AgentID = ""
+	q := lq.Values()
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
