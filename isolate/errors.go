@@ -3,7 +3,8 @@ package isolate
 import (
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/gleaner/gleaner/internal/pkgerr"
 )
 
 // Sentinel errors. Every error this package returns for one of these causes
@@ -43,20 +44,9 @@ func invalid(field string, value any, format string, args ...any) error {
 	return &FieldError{Field: field, Value: value, Reason: fmt.Sprintf(format, args...)}
 }
 
-// contextError puts what was being done in front of a cause that may come
-// from this package already, so that the message names the package once:
-// "isolate: destroy task "t": kill /gleaner/t: ...", not "...: isolate: kill".
-type contextError struct {
-	doing string
-	err   error
-}
-
-func (e *contextError) Error() string {
-	return "isolate: " + e.doing + ": " + strings.TrimPrefix(e.err.Error(), "isolate: ")
-}
-
-func (e *contextError) Unwrap() error { return e.err }
-
+// wrap puts what was being done in front of err, which may come from this
+// package already, naming the package once: "isolate: destroy task "t":
+// kill /gleaner/t: ...".
 func wrap(err error, format string, args ...any) error {
-	return &contextError{doing: fmt.Sprintf(format, args...), err: err}
+	return pkgerr.Wrap("isolate", err, format, args...)
 }

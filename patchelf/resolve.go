@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/gleaner/gleaner/internal/pkgerr"
 )
 
 // Source says where the loader would find a library.
@@ -274,7 +276,7 @@ func (r *resolver) closure(ctx context.Context, programs []string) ([]*object, e
 			lib := Library{Name: name, Path: path, From: from, By: o.path}
 			dep, err := loadObject(path, o)
 			if err != nil {
-				return nil, fmt.Errorf("loading %s (needed by %s): %w", path, o.path, err)
+				return nil, pkgerr.Wrap("patchelf", err, "loading %s (needed by %s)", path, o.path)
 			}
 			if dep.soname != "" {
 				r.seen[dep.soname] = true
@@ -292,7 +294,7 @@ func (r *resolver) find(name string, o *object) (string, Source, error) {
 		if r.usable(name, o) {
 			return name, FromPath, nil
 		}
-		return "", "", fmt.Errorf("%s (needed by %s): %w", name, o.path, ErrNotFound)
+		return "", "", fmt.Errorf("%w: %s (needed by %s)", ErrNotFound, name, o.path)
 	}
 	try := func(dirs []string) (string, bool) {
 		for _, d := range dirs {
@@ -330,7 +332,7 @@ func (r *resolver) find(name string, o *object) (string, Source, error) {
 			return p, FromDefault, nil
 		}
 	}
-	return "", "", fmt.Errorf("%s (needed by %s): %w", name, o.path, ErrNotFound)
+	return "", "", fmt.Errorf("%w: %s (needed by %s)", ErrNotFound, name, o.path)
 }
 
 func (r *resolver) loadCache() []CacheEntry {

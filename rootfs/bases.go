@@ -77,7 +77,7 @@ func (b Bases) Add(ctx context.Context, name, version, archive string, opts ...U
 		return "", fmt.Errorf("%w: base %q version %q (versions are immutable)", ErrExists, name, version)
 	}
 	if err := Unpack(ctx, archive, dst, opts...); err != nil {
-		return "", fmt.Errorf("rootfs: base %q version %q: %w", name, version, err)
+		return "", wrap(err, "base %q version %q", name, version)
 	}
 	return dst, nil
 }

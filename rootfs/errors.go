@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/gleaner/gleaner/internal/pkgerr"
 )
 
 // Sentinel errors. Every error this package returns that falls into one of
@@ -73,3 +75,10 @@ func (e *FetchError) Error() string {
 
 // Unwrap returns the cause.
 func (e *FetchError) Unwrap() error { return e.Err }
+
+// wrap puts what was being done in front of err, which may come from this
+// package already, naming the package once: "rootfs: unpack a.tar: archive
+// entry "x": invalid input: short content".
+func wrap(err error, format string, args ...any) error {
+	return pkgerr.Wrap("rootfs", err, format, args...)
+}

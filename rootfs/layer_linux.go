@@ -72,11 +72,11 @@ func (r *TaskRoot) build(ctx context.Context, base, bundle string, mode LayerMod
 	}
 	defer root.Close()
 	if err := copyTree(ctx, base, root); err != nil {
-		return fmt.Errorf("rootfs: layer: copying base %s: %w", base, err)
+		return wrap(err, "layer: copying base %s", base)
 	}
 	if bundle != "" {
 		if err := copyTree(ctx, bundle, root); err != nil {
-			return fmt.Errorf("rootfs: layer: copying bundle %s: %w", bundle, err)
+			return wrap(err, "layer: copying bundle %s", bundle)
 		}
 	}
 	return nil

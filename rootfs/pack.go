@@ -88,7 +88,7 @@ func ReadManifest(path string) (Manifest, error) {
 		return Manifest{}, fmt.Errorf("%w: manifest %s: %v", ErrInvalid, path, err)
 	}
 	if err := m.Validate(); err != nil {
-		return Manifest{}, fmt.Errorf("rootfs: manifest %s: %w", path, err)
+		return Manifest{}, wrap(err, "manifest %s", path)
 	}
 	return m, nil
 }
@@ -133,7 +133,7 @@ func Pack(ctx context.Context, dir string, w io.Writer) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("rootfs: pack %s: %w", dir, err)
+		return wrap(err, "pack %s", dir)
 	}
 	return nil
 }
@@ -165,7 +165,7 @@ func packEntry(tw *tar.Writer, root *os.Root, rel string, d fs.DirEntry) error {
 	case fi.Mode().IsRegular():
 		hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
 	default:
-		return fmt.Errorf("%s: %w: unsupported file type %s", rel, ErrInvalid, fi.Mode().Type())
+		return fmt.Errorf("%w: %s: unsupported file type %s", ErrInvalid, rel, fi.Mode().Type())
 	}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
@@ -213,7 +213,7 @@ func PackBundle(ctx context.Context, dir, outDir string, m Manifest) (Manifest, 
 	pr.CloseWithError(err) // unblocks Pack when writing failed
 	<-packed
 	if err != nil {
-		return Manifest{}, fmt.Errorf("rootfs: pack %s: %w", m.Name, err)
+		return Manifest{}, wrap(err, "pack %s", m.Name)
 	}
 	m.SHA256 = hex.EncodeToString(h.Sum(nil))
 	m.Size = cw.n

@@ -49,6 +49,7 @@ func escapeSuite(t *testing.T, mode rootfs.LaunchMode) {
 	cfg.LaunchMode = mode
 	cfg.FetchFileDirs = []string{programsDir, artifacts}
 	cfg.DiskInterval = 100 * time.Millisecond
+	idleBusiness(t, &cfg)
 	a := start(t, cfg)
 	hostBefore := snapshotDir(t, host)
 	helperSum := fileSum(t, helperPath)

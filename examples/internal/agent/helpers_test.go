@@ -21,6 +21,7 @@ import (
 
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/internal/testenv"
+	"github.com/gleaner/gleaner/isolate"
 	"github.com/gleaner/gleaner/reserve"
 	"github.com/gleaner/gleaner/rootfs"
 )
@@ -81,6 +82,23 @@ func memoryHog(mbs string) {
 
 // uniqueName is a per-test name for agents and cgroups, so that tests of
 // other packages running on the same machine never meet ours.
+// idleBusiness gives cfg a business cgroup of its own with nothing in it:
+// the machine runs other work (other tests, other checkouts' suites) that
+// the agent must not take for its business, or it would lend nothing and
+// evict what it runs. A test that wants business load puts it there.
+func idleBusiness(t testing.TB, cfg *Config) {
+	t.Helper()
+	iso, err := isolate.New(isolate.WithParent("/" + uniqueName(t) + "-business"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { iso.Destroy(context.Background()) })
+	if _, err := iso.Create("business", isolate.Limits{CPUs: 1, MemoryBytes: 64 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	cfg.BusinessCgroup = iso.Parent() + "/business"
+}
+
 func uniqueName(t testing.TB) string {
 	b := make([]byte, 4)
 	rand.Read(b)

@@ -271,15 +271,7 @@ func TestEvictionOrderFollowsPriority(t *testing.T) {
 	cfg.Capacity = "cpus:2;mem:1024"
 	// A floor of the whole quota: QoS cannot throttle, only evict.
 	cfg.QoS = reserve.QoS{CPUFloorPercent: 100}
-	iso, err := isolate.New(isolate.WithParent("/" + uniqueName(t) + "-business"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { iso.Destroy(context.Background()) })
-	if _, err := iso.Create("business", isolate.Limits{CPUs: 1, MemoryBytes: 64 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	cfg.BusinessCgroup = iso.Parent() + "/business"
+	idleBusiness(t, &cfg)
 	a := start(t, cfg)
 
 	tasks := []api.TaskInfo{
