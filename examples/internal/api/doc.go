@@ -91,6 +91,10 @@
 // a second. Its elements have stable ids and data attributes for tests:
 //
 //	body[data-loaded="true"]              set after the first successful poll
+//	#cluster tr[data-resource=cpus|mem|disk]  the cluster's totals, with units
+//	  .cluster-capacity .cluster-lent .cluster-harvested .cluster-business .cluster-idle-not-lent
+//	  .cluster-ratio-hour .cluster-ratio-day   the harvest ratio, "41.7%"
+//	canvas[data-cluster-chart=cpus|mem]    the totals over time, axes with units
 //	#leader                                the leader's URL
 //	#agents tr[data-agent-id=ID]           one row per agent, data-up="true|false"
 //	  .agent-reservation .agent-business .agent-harvested .agent-capacity .agent-attributes

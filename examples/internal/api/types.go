@@ -528,9 +528,11 @@ type Scalars map[string]float64
 
 // State answers GET PathState.
 type State struct {
-	MasterID   string           `json:"master_id"`
-	Leader     string           `json:"leader"`
-	Time       time.Time        `json:"time"`
+	MasterID string    `json:"master_id"`
+	Leader   string    `json:"leader"`
+	Time     time.Time `json:"time"`
+	// Cluster is the whole cluster's figures, first on the dashboard.
+	Cluster    ClusterView      `json:"cluster"`
 	Agents     []AgentState     `json:"agents"`
 	Frameworks []FrameworkState `json:"frameworks"`
 	Tasks      []TaskView       `json:"tasks"`   // non-terminal ones, then recently ended ones
@@ -538,6 +540,45 @@ type State struct {
 	// Deployments are the frameworks' deployments, as they reported them.
 	Deployments []Deployment   `json:"deployments"`
 	Events      []ClusterEvent `json:"events"` // recent, newest last
+}
+
+// ClusterView is what the whole cluster lends and what batch work makes of
+// it: sums over the agents that are up, cpus in cores, mem and disk in
+// MiB.
+type ClusterView struct {
+	Agents   int `json:"agents"`
+	AgentsUp int `json:"agents_up"`
+	// Capacity is the machines' resources; Lent what the agents lend
+	// (their reservations); Harvested what the harvested tasks use;
+	// Business what the business uses; IdleNotLent what neither the
+	// business uses nor the agents lend (capacity − business − lent).
+	Capacity    Scalars `json:"capacity"`
+	Lent        Scalars `json:"lent"`
+	Harvested   Scalars `json:"harvested"`
+	Business    Scalars `json:"business"`
+	IdleNotLent Scalars `json:"idle_not_lent"`
+	// HarvestRatio is what harvested work used of the idle capacity
+	// (capacity − business), over the last hour and day, by resource
+	// (0 to 1).
+	HarvestRatio HarvestRatios `json:"harvest_ratio"`
+	// History is the totals averaged over ten-second buckets, oldest
+	// first, for the dashboard's chart.
+	History []ClusterSample `json:"history"`
+}
+
+// HarvestRatios is the harvest ratio over two windows.
+type HarvestRatios struct {
+	Hour Scalars `json:"hour"`
+	Day  Scalars `json:"day"`
+}
+
+// ClusterSample is the cluster's totals averaged over a short time.
+type ClusterSample struct {
+	Time      time.Time `json:"time"`
+	Capacity  Scalars   `json:"capacity"`
+	Lent      Scalars   `json:"lent"`
+	Harvested Scalars   `json:"harvested"`
+	Business  Scalars   `json:"business"`
 }
 
 // AgentState is one agent in State.

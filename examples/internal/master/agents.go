@@ -146,7 +146,9 @@ func (m *Master) report(ctx context.Context, c *cluster, req *api.AgentReport) (
 	if !capacity.IsEmpty() {
 		a.capacity = capacity
 	}
+	prevReport := a.lastReport
 	a.business, a.harvested, a.isolation, a.lastReport = business, harvested, req.Isolation, now
+	m.record(a, prevReport, now)
 	a.guaranteed = guaranteed
 	a.history = append(a.history, api.UsageSample{Time: now, Reservation: scalars(total),
 		Business: scalars(business), Harvested: scalars(harvested)})

@@ -134,6 +134,9 @@ type Master struct {
 	handler http.Handler
 	// agentTransport carries the task logs the master proxies from agents.
 	agentTransport *http.Transport
+	// ledger integrates the agents' reports for the cluster view; guarded
+	// by mu. It outlives terms: this master's reports of a day.
+	ledger *ledger
 
 	mu       sync.Mutex
 	cur      *cluster // non-nil while leading
@@ -170,6 +173,7 @@ func New(cfg Config) (*Master, error) {
 		m.url = "http://" + ln.Addr().String()
 	}
 	m.agentTransport = http.DefaultTransport.(*http.Transport).Clone()
+	m.ledger = new(ledger)
 	m.metrics = newMetrics(m)
 	m.handler = m.routes()
 	return m, nil
