@@ -169,6 +169,7 @@ func exitStatus(err error) (ExitStatus, error) {
 type launchConfig struct {
 	sandbox.Config
 	cloneflags, unshareflags uintptr
+	userNS                   *IDMap
 }
 
 func (s Spec) config() (launchConfig, error) {
@@ -267,6 +268,21 @@ func (s Spec) config() (launchConfig, error) {
 		}
 		lc.CgroupNS = hasNamespace("cgroup")
 		lc.Init = true
+	}
+	if m := s.UserNamespace; m != nil {
+		switch {
+		case mode != ModePivotRoot:
+			return launchConfig{}, fmt.Errorf("rootfs: launch: spec UserNamespace: %w: needs ModePivotRoot (mode %s)", ErrInvalid, mode)
+		case lc.UID != 0 || lc.GID != 0 || len(lc.Groups) > 0:
+			return launchConfig{}, fmt.Errorf("rootfs: launch: spec UserNamespace with Credential %d:%d: %w: the command is root inside", lc.UID, lc.GID, ErrInvalid)
+		case m.HostUID == 0:
+			return launchConfig{}, fmt.Errorf("rootfs: launch: spec UserNamespace HostUID 0: %w: want an unprivileged host user", ErrInvalid)
+		case !hasNamespace("user"):
+			return launchConfig{}, fmt.Errorf("rootfs: launch: spec UserNamespace: %w: no user namespaces", ErrNotSupported)
+		}
+		lc.cloneflags |= unix.CLONE_NEWUSER
+		lc.userNS = m
+		lc.UserNS = true
 	}
 	return lc, nil
 }
@@ -401,6 +417,17 @@ func newLauncher(spec Spec, cfg launchConfig) (l *launcher, err error) {
 			Cloneflags:   cfg.cloneflags,
 			Unshareflags: cfg.unshareflags,
 		},
+	}
+	if m := cfg.userNS; m != nil {
+		// Go writes the maps between clone and exec; setgroups stays
+		// denied, as an unprivileged map needs.
+		l.cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(m.HostUID), Size: 1}}
+		l.cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(m.HostGID), Size: 1}}
+		l.cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+		// The helper is cloned as the host's root, which the map leaves
+		// out: it becomes the mapped root (the host user) before exec,
+		// and so gets root's capabilities within its namespace only.
+		l.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
 	if spec.CgroupDir != nil {
 		l.cmd.SysProcAttr.UseCgroupFD = true

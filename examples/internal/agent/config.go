@@ -138,9 +138,11 @@ type Config struct {
 	// TaskUser runs tasks that name no user (default "nobody"): a host
 	// user name or "uid[:gid]".
 	TaskUser string
-	// RootRoles are the framework roles whose tasks may run as root (a
-	// user of UID 0); "*" allows every role. Default none: a task asking
-	// for root fails with the reason.
+	// RootRoles are the framework roles whose tasks may run as the host's
+	// root (a user of UID 0); "*" allows every role. Default none: a task
+	// of another role asking for root runs as root inside a user namespace
+	// of its own that is TaskUser on the host (pivot_root mode, where the
+	// kernel has user namespaces), and fails with the reason elsewhere.
 	RootRoles []string
 	// TaskPidsMax caps each task's processes and threads (pids.max;
 	// default 1024): a fork bomb stops there.

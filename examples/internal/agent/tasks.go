@@ -27,6 +27,7 @@ type task struct {
 	proc    *proc
 	cg      *isolate.Task
 	cred    *rootfs.Credential // the user the policy chose
+	userNS  *rootfs.IDMap      // root mapped to an unprivileged host user
 	root    string             // the task's root directory, once prepared
 
 	cpuLimit float64         // current CPU quota: res.CPUCores unless throttled
@@ -73,8 +74,9 @@ func (a *Agent) launch(info api.TaskInfo) error {
 		return fmt.Errorf("task %s: isolation %s: this agent lends nothing and runs no task", info.TaskID, a.rt.isolation())
 	}
 	var cred *rootfs.Credential
+	var userNS *rootfs.IDMap
 	if isIsolated(a.rt.isolation()) {
-		if cred, err = a.taskCredential(info); err != nil {
+		if cred, userNS, err = a.taskCredential(info); err != nil {
 			return err
 		}
 	}
@@ -99,6 +101,7 @@ func (a *Agent) launch(info api.TaskInfo) error {
 		sandbox:  filepath.Join(a.cfg.sandboxDir(), info.TaskID),
 		cpuLimit: res.CPUCores,
 		cred:     cred,
+		userNS:   userNS,
 		rec: record{Info: info, State: api.TaskStarting, Isolated: isIsolated(a.rt.isolation()),
 			Started: now, Updated: now},
 	}

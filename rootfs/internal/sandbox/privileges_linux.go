@@ -82,8 +82,12 @@ func setUser(cfg Config) error {
 		groups[i] = int(g)
 	}
 	if cfg.Init {
-		if err := syscall.Setgroups(groups); err != nil {
-			return step("user", fmt.Errorf("setgroups %v: %w", cfg.Groups, err))
+		// In a user namespace setgroups is denied (its gid map was
+		// written without it) and the groups are already none.
+		if !cfg.UserNS {
+			if err := syscall.Setgroups(groups); err != nil {
+				return step("user", fmt.Errorf("setgroups %v: %w", cfg.Groups, err))
+			}
 		}
 		if err := syscall.Setresgid(int(cfg.GID), int(cfg.GID), int(cfg.GID)); err != nil {
 			return step("user", fmt.Errorf("setgid %d: %w", cfg.GID, err))
