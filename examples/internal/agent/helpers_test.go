@@ -180,6 +180,12 @@ func clientFor(t testing.TB, u *url.URL) *http.Client {
 	return c
 }
 
+// operatorHTTP is the operator's HTTPS client of the test.
+func operatorHTTP(t testing.TB) *http.Client {
+	t.Helper()
+	return clientFor(t, &url.URL{})
+}
+
 // closeIdleClients closes the idle connections of clientFor's clients.
 func closeIdleClients() {
 	socketsMu.Lock()

@@ -17,17 +17,22 @@ import (
 const (
 	PathReservation = "/reservation" // operator socket only. GET: ReservationInfo; PUT: ReservationOverride → ReservationInfo
 	PathTasks       = "/tasks"       // GET: []api.TaskStatus
-	PathMetrics     = "/metrics"
-	PathHealth      = "/healthz"
+	// PathTaskLogs serves a task's stdout or stderr, while it runs and
+	// after (api.PathTaskLogs on the master proxies it).
+	PathTaskLogs = "/tasks/{id}/logs"
+	PathMetrics  = "/metrics"
+	PathHealth   = "/healthz"
 )
 
-// handler serves the HTTPS endpoint: /tasks and /metrics to operators and
-// masters (certificates of the cluster's CA), /healthz to anyone.
+// handler serves the HTTPS endpoint: /tasks, the tasks' logs and /metrics
+// to operators and masters (certificates of the cluster's CA), /healthz to
+// anyone.
 func (a *Agent) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathTasks, func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, a.taskStatuses())
 	})
+	mux.HandleFunc("GET "+PathTaskLogs, a.serveLogs)
 	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET "+PathHealth, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
@@ -49,8 +54,8 @@ func operatorsAndMasters(insecure bool, next http.Handler) http.Handler {
 	})
 }
 
-// operatorHandler serves the operator socket: the reservation's bounds, and
-// the task list.
+// operatorHandler serves the operator socket: the reservation's bounds,
+// the task list and the tasks' logs.
 func (a *Agent) operatorHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathReservation, func(w http.ResponseWriter, r *http.Request) {
@@ -60,6 +65,7 @@ func (a *Agent) operatorHandler() http.Handler {
 	mux.HandleFunc("GET "+PathTasks, func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, a.taskStatuses())
 	})
+	mux.HandleFunc("GET "+PathTaskLogs, a.serveLogs)
 	return mux
 }
 

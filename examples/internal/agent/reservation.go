@@ -305,6 +305,9 @@ type ReservationInfo struct {
 	Isolation      string    `json:"isolation"`
 	// Ready is false until the first two samples have been read.
 	Ready bool `json:"ready"`
+	// Draining is the master's word that the agent is being drained: it
+	// gets no new tasks and reports itself drained once it holds none.
+	Draining bool `json:"draining"`
 }
 
 // ReservationOverride is the body of PUT /reservation: an operator's cap and
@@ -333,6 +336,7 @@ func (a *Agent) reservation() ReservationInfo {
 		LastChangeTime: a.lastChangeAt,
 		Isolation:      a.rt.isolation(),
 		Ready:          a.haveSample,
+		Draining:       a.draining,
 	}
 }
 

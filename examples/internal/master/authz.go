@@ -145,6 +145,37 @@ func ownerOrGrant(m *Master, who auth.Principal, c *cluster, frameworkID string,
 	return m.cfg.ACL.Allow(who, auth.Request{Action: action, Owner: p})
 }
 
+// granted lets through principals a grant allows the action, which has no
+// object (update_maintenance: drains and maintenance windows).
+func granted[Req any](action auth.Action) check[Req] {
+	return func(m *Master, who auth.Principal, _ *cluster, _ *Req) error {
+		return m.cfg.ACL.Allow(who, auth.Request{Action: action})
+	}
+}
+
+// mayReadLogs: a task's logs go to its framework's principal, and to
+// principals granted get_state (operators, the dashboard).
+func (m *Master) mayReadLogs(who auth.Principal, c *cluster, taskID string) error {
+	if m.cfg.Insecure {
+		return nil
+	}
+	fwID := ""
+	if t, ok := c.tasks[taskID]; ok {
+		fwID = t.Info.FrameworkID
+	} else {
+		for i := len(c.ended) - 1; i >= 0; i-- {
+			if c.ended[i].TaskID == taskID {
+				fwID = c.ended[i].FrameworkID
+				break
+			}
+		}
+	}
+	if f, ok := c.frameworks[fwID]; ok && f.rec.Principal == owner(who) {
+		return nil
+	}
+	return m.cfg.ACL.Allow(who, auth.Request{Action: auth.GetState})
+}
+
 // allow serves next to principals granted action (get_state: the state and
 // /metrics), and 403 to others.
 func (m *Master) allow(action auth.Action, next http.Handler) http.Handler {

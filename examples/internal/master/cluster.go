@@ -37,8 +37,11 @@ type cluster struct {
 	frameworks map[string]*framework
 	tasks      map[string]*task       // non-terminal tasks
 	offers     map[string]outstanding // by wire offer ID
-	ended      []api.TaskView         // recently ended tasks, oldest first
-	events     []api.ClusterEvent     // recent, oldest first
+	// maintenance holds the agents' drains and maintenance windows, by
+	// agent ID (maintenance.go).
+	maintenance map[string]*maintenanceState
+	ended       []api.TaskView     // recently ended tasks, oldest first
+	events      []api.ClusterEvent // recent, oldest first
 }
 
 // allocateSoon asks for an allocation round now rather than at the next
@@ -164,6 +167,8 @@ func (m *Master) loadCluster(ctx context.Context, el *concurrency.Election) (*cl
 		frameworks: make(map[string]*framework),
 		tasks:      make(map[string]*task),
 		offers:     make(map[string]outstanding),
+
+		maintenance: make(map[string]*maintenanceState),
 	}
 	resp, err := m.cfg.Etcd.Get(ctx, m.cfg.Prefix+"/master/", clientv3.WithPrefix())
 	if err != nil {
@@ -205,6 +210,13 @@ func (m *Master) loadCluster(ctx context.Context, el *concurrency.Election) (*cl
 			t.res, _ = offer.ParseResources(rec.Info.Resources)
 			t.Sent = now // give the agents a grace period to report the task
 			c.tasks[id] = t
+		case "maintenance":
+			var rec maintenanceRecord
+			if err := json.Unmarshal(kv.Value, &rec); err != nil || rec.AgentID != id {
+				m.log.Warn("skip unreadable maintenance record", "key", string(kv.Key), "err", err)
+				continue
+			}
+			c.maintenance[id] = &maintenanceState{rec: rec}
 		}
 	}
 	for _, f := range c.frameworks {
@@ -215,8 +227,9 @@ func (m *Master) loadCluster(ctx context.Context, el *concurrency.Election) (*cl
 		_ = c.alloc.Suppress(f.rec.ID)
 	}
 	for id, a := range c.agents {
-		if err := c.alloc.AddAgent(offer.Agent{ID: id, Hostname: a.rec.Hostname, Total: a.total,
-			Free: a.total.Subtract(c.heldOn(id))}); err != nil {
+		total := c.offerable(a)
+		if err := c.alloc.AddAgent(offer.Agent{ID: id, Hostname: a.rec.Hostname, Total: total,
+			Free: total.Subtract(c.heldOn(id))}); err != nil {
 			return nil, err
 		}
 	}

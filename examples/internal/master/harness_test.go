@@ -108,6 +108,12 @@ func as(t testing.TB, principal string) api.ClientOption {
 	return api.WithHTTPClient(client(t, principal))
 }
 
+// agentAs is a client of the master at url authenticated as agent id.
+func agentAs(t testing.TB, url, id string) *api.AgentClient {
+	t.Helper()
+	return api.NewAgentClient([]string{url}, as(t, "agent/"+id))
+}
+
 // operator is an HTTP client of an operator, for plain GETs and POSTs.
 func operator(t testing.TB) *http.Client {
 	t.Helper()

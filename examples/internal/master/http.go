@@ -48,6 +48,7 @@ func (m *Master) routes() http.Handler {
 	mux.HandleFunc("GET "+api.PathHealth, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET "+api.PathLeader, m.handleLeader)
 	mux.Handle("GET "+api.PathState, m.allow(auth.GetState, http.HandlerFunc(m.handleState)))
+	mux.HandleFunc("GET "+api.PathTaskLogs, m.handleTaskLogs)
 	mux.Handle("GET "+api.PathUI+"{$}", dashboardHandler())
 
 	mux.HandleFunc("POST "+api.PathAgentRegister, handle(m, asAgent(func(r *api.RegisterAgent) string { return r.AgentID }), m.register))
@@ -62,6 +63,11 @@ func (m *Master) routes() http.Handler {
 	mux.HandleFunc("POST "+api.PathKill, handle(m, mayKill, m.kill))
 	mux.HandleFunc("POST "+api.PathPending, handle(m, ownFramework(func(r *api.ReportPending) string { return r.FrameworkID }), m.reportPending))
 	mux.HandleFunc("POST "+api.PathTeardown, handle(m, mayTeardown, m.teardown))
+
+	mux.HandleFunc("POST "+api.PathDrain, handle(m, granted[api.DrainAgent](auth.UpdateMaintenance), m.drain))
+	mux.HandleFunc("POST "+api.PathUp, handle(m, granted[api.UpAgent](auth.UpdateMaintenance), m.up))
+	mux.HandleFunc("POST "+api.PathSchedule, handle(m, granted[api.MaintenanceSchedule](auth.UpdateMaintenance), m.setSchedule))
+	mux.Handle("GET "+api.PathSchedule, m.allow(auth.GetState, http.HandlerFunc(m.handleSchedule)))
 	guard := &auth.Guard{TLS: m.cfg.TLS, Insecure: m.cfg.Insecure, Tokens: m.cfg.Tokens,
 		Hosts:  []string{hostOf(m.url)},
 		Public: []string{api.PathHealth, api.PathLeader, api.PathUI}}

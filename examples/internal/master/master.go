@@ -163,6 +163,11 @@ type Master struct {
 	view    *attrs.ClusterView
 	metrics *metrics
 	handler http.Handler
+	// agentTransport carries the task logs the master proxies from agents.
+	agentTransport *http.Transport
+	// ledger integrates the agents' reports for the cluster view; guarded
+	// by mu. It outlives terms: this master's reports of a day.
+	ledger *ledger
 
 	mu       sync.Mutex
 	cur      *cluster // non-nil while leading
@@ -207,6 +212,13 @@ func New(cfg Config) (*Master, error) {
 		// refuses a request with neither.
 		m.ln = tls.NewListener(ln, cfg.TLS.ServerConfig(tls.VerifyClientCertIfGiven))
 	}
+	m.agentTransport = http.DefaultTransport.(*http.Transport).Clone()
+	if cfg.TLS != nil {
+		// Agents answer masters' certificates; the master expects an
+		// agent's.
+		m.agentTransport = cfg.TLS.Transport(auth.KindAgent)
+	}
+	m.ledger = new(ledger)
 	m.metrics = newMetrics(m)
 	m.handler = m.routes()
 	return m, nil
@@ -280,6 +292,7 @@ func (m *Master) Run(ctx context.Context) error {
 	_ = srv.Shutdown(shutdownCtx)
 	_ = m.view.Close()
 	wg.Wait()
+	m.agentTransport.CloseIdleConnections()
 	select {
 	case err := <-errc:
 		return err
