@@ -84,7 +84,7 @@ func TestCommandHealthCheckRunsInTheTaskRoot(t *testing.T) {
 		return []api.HealthCheck{{Protocol: api.CheckCommand, Command: cmd, IntervalSeconds: 0.1, TimeoutSeconds: 10, MaxConsecutiveFailures: 2}}
 	}
 	for id, cmd := range map[string]string{
-		"in-root": `test -x /bin/busybox && ! test -e /work && test "$GLEANER_TASK_ID" = in-root`,
+		"in-root": `test -e /bin/sh && ! test -e /work && test "$GLEANER_TASK_ID" = in-root`,
 		"host":    `test -e /work`,
 	} {
 		if err := a.launch(api.TaskInfo{TaskID: id, Cmd: "sleep 100", Resources: "cpus:0.2;mem:256", HealthChecks: checks(cmd)}); err != nil {
