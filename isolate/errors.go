@@ -3,6 +3,8 @@ package isolate
 import (
 	"errors"
 	"fmt"
+
+	"github.com/gleaner/gleaner/internal/pkgerr"
 )
 
 // Sentinel errors. Every error this package returns for one of these causes
@@ -40,4 +42,11 @@ func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 func invalid(field string, value any, format string, args ...any) error {
 	return &FieldError{Field: field, Value: value, Reason: fmt.Sprintf(format, args...)}
+}
+
+// wrap puts what was being done in front of err, which may come from this
+// package already, naming the package once: "isolate: destroy task "t":
+// kill /gleaner/t: ...".
+func wrap(err error, format string, args ...any) error {
+	return pkgerr.Wrap("isolate", err, format, args...)
 }

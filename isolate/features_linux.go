@@ -59,7 +59,7 @@ func detect(mode Mode, mountinfo io.Reader) (Features, error) {
 		}
 	case 2:
 		if v2 == "" {
-			return feat, fmt.Errorf("isolate: detect: mode %s but no cgroup2 mount: %w", mode, ErrNotSupported)
+			return feat, fmt.Errorf("%w: detect: mode %s but no cgroup2 mount", ErrNotSupported, mode)
 		}
 		feat.Mounts["unified"] = v2
 		data, err := os.ReadFile(filepath.Join(v2, "cgroup.controllers"))

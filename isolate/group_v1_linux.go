@@ -35,8 +35,8 @@ func v1Subsystems(feat Features) ([]cgroup1.Subsystem, error) {
 		}
 		root := filepath.Dir(mnt)
 		if filepath.Base(mnt) != name && !exists(filepath.Join(root, name)) {
-			return nil, fmt.Errorf("isolate: cgroup v1 %s is mounted at %s, not reachable as %s: %w",
-				name, mnt, filepath.Join(root, name), ErrNotSupported)
+			return nil, fmt.Errorf("%w: cgroup v1 %s is mounted at %s, not reachable as %s",
+				ErrNotSupported, name, mnt, filepath.Join(root, name))
 		}
 		switch name {
 		case "cpu":
@@ -100,7 +100,7 @@ func newV1Group(feat Features, path string, l *Limits, mode CPUMode, parentQuota
 	if !create {
 		g.cg, err = cgroup1.Load(cgroup1.StaticPath(path), g.hierarchy())
 		if errors.Is(err, cgroup1.ErrCgroupDeleted) {
-			return nil, fmt.Errorf("isolate: cgroup %s: %w", path, ErrNotFound)
+			return nil, fmt.Errorf("%w: cgroup %s", ErrNotFound, path)
 		}
 		return g, err
 	}
@@ -225,7 +225,7 @@ func (g *v1Group) readLimits() (Limits, error) {
 func (g *v1Group) addProc(pid int) error {
 	if err := g.cg.AddProc(uint64(pid)); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			err = fmt.Errorf("%w: %w", ErrNotFound, err)
+			return fmt.Errorf("%w: add pid %d to %s: %w", ErrNotFound, pid, g.path, err)
 		}
 		return fmt.Errorf("isolate: add pid %d to %s: %w", pid, g.path, err)
 	}
@@ -286,7 +286,7 @@ func (g *v1Group) procsFiles() []string {
 }
 
 func (g *v1Group) openDir() (*os.File, error) {
-	return nil, fmt.Errorf("isolate: a cgroup directory FD (CLONE_INTO_CGROUP) needs cgroup v2; on v1 write the PID into ProcsFiles: %w", ErrNotSupported)
+	return nil, fmt.Errorf("%w: a cgroup directory FD (CLONE_INTO_CGROUP) needs cgroup v2; on v1 write the PID into ProcsFiles", ErrNotSupported)
 }
 
 func (g *v1Group) stats() (Stats, error) { return g.sr.read() }
@@ -502,7 +502,7 @@ func readInt(path string) (int64, error) {
 		if u, uerr := strconv.ParseUint(s, 10, 64); uerr == nil {
 			return int64(min(u, 1<<63-1)), nil
 		}
-		return 0, fmt.Errorf("isolate: %s: %w", path, err)
+		return 0, fmt.Errorf("%s: %w", path, err) // unprefixed, as os.ReadFile's: the callers say "isolate:"
 	}
 	return v, nil
 }

@@ -32,7 +32,7 @@ func newV2Group(feat Features, path string, l *Limits, mode CPUMode, create bool
 	g.sr.files = v2StatFiles(g.dir(), feat)
 	if !create {
 		if !exists(g.dir()) {
-			return nil, fmt.Errorf("isolate: cgroup %s: %w", path, ErrNotFound)
+			return nil, fmt.Errorf("%w: cgroup %s", ErrNotFound, path)
 		}
 		m, err := cgroup2.Load(path, cgroup2.WithMountpoint(g.mount))
 		g.m = m
@@ -144,7 +144,7 @@ func sharesForWeight(w uint64) uint64 {
 func (g *v2Group) addProc(pid int) error {
 	if err := g.m.AddProc(uint64(pid)); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			err = fmt.Errorf("%w: %w", ErrNotFound, err)
+			return fmt.Errorf("%w: add pid %d to %s: %w", ErrNotFound, pid, g.path, err)
 		}
 		return fmt.Errorf("isolate: add pid %d to %s: %w", pid, g.path, err)
 	}

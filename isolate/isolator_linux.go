@@ -54,10 +54,10 @@ func New(opts ...IsolatorOption) (*Isolator, error) {
 	}
 	feat := *c.features
 	if feat.Mode.Version() == 0 {
-		return nil, fmt.Errorf("isolate: no cgroup file system mounted: %w", ErrNotSupported)
+		return nil, fmt.Errorf("%w: no cgroup file system mounted", ErrNotSupported)
 	}
 	if !feat.Memory || !feat.CPUShares {
-		return nil, fmt.Errorf("isolate: needs the cpu and memory controllers, host has %s: %w", feat, ErrNotSupported)
+		return nil, fmt.Errorf("%w: needs the cpu and memory controllers, host has %s", ErrNotSupported, feat)
 	}
 	i := &Isolator{
 		feat:          feat,
@@ -117,7 +117,7 @@ func (i *Isolator) Resize(cpus float64, memoryBytes int64) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.pg == nil {
-		return fmt.Errorf("isolate: parent %s destroyed: %w", i.parent, ErrNotFound)
+		return fmt.Errorf("%w: parent %s destroyed", ErrNotFound, i.parent)
 	}
 	oldQuota, newQuota := i.parentQuotaUs, quotaUs(cpus)
 	v1 := i.feat.Mode.Version() == 1
@@ -161,7 +161,7 @@ func (i *Isolator) recap(oldQuota, parentQuota int64, pick func(now, next int64)
 			if pick(now, next) {
 				if err := t.g.apply(t.limits, t.mode, parentQuota); err != nil {
 					t.mu.Unlock()
-					return fmt.Errorf("isolate: cap task %s to the parent's quota: %w", t.name, err)
+					return wrap(err, "cap task %s to the parent's quota", t.name)
 				}
 			}
 		}
@@ -193,19 +193,19 @@ func (i *Isolator) Create(name string, l Limits) (*Task, error) {
 		return nil, err
 	}
 	if l.PidsMax > 0 && !i.feat.Pids {
-		return nil, fmt.Errorf("isolate: PidsMax needs the pids controller: %w", ErrNotSupported)
+		return nil, fmt.Errorf("%w: PidsMax needs the pids controller", ErrNotSupported)
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.pg == nil {
-		return nil, fmt.Errorf("isolate: parent %s destroyed: %w", i.parent, ErrNotFound)
+		return nil, fmt.Errorf("%w: parent %s destroyed", ErrNotFound, i.parent)
 	}
 	if _, ok := i.tasks[name]; ok {
-		return nil, fmt.Errorf("isolate: task %q: %w", name, ErrExists)
+		return nil, fmt.Errorf("%w: task %q", ErrExists, name)
 	}
 	p := path.Join(i.parent, name)
 	if existing, err := i.newGroup(p, nil, mode, false); err == nil && existing.exists() {
-		return nil, fmt.Errorf("isolate: task %q: cgroup %s: %w", name, p, ErrExists)
+		return nil, fmt.Errorf("%w: task %q: cgroup %s", ErrExists, name, p)
 	}
 	g, err := i.newGroup(p, &l, mode, true)
 	if err != nil {
@@ -225,7 +225,7 @@ func (i *Isolator) Load() ([]*Task, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.pg == nil {
-		return nil, fmt.Errorf("isolate: parent %s destroyed: %w", i.parent, ErrNotFound)
+		return nil, fmt.Errorf("%w: parent %s destroyed", ErrNotFound, i.parent)
 	}
 	names, err := i.pg.children()
 	if err != nil {
@@ -243,7 +243,7 @@ func (i *Isolator) Load() ([]*Task, error) {
 		}
 		l, err := g.readLimits()
 		if err != nil {
-			errs = append(errs, fmt.Errorf("isolate: read limits of %s: %w", name, err))
+			errs = append(errs, wrap(err, "read limits of %s", name))
 			continue
 		}
 		i.tasks[name] = &Task{iso: i, name: name, g: g, limits: l, mode: l.CPUMode}
@@ -268,7 +268,7 @@ func (i *Isolator) Task(name string) (*Task, error) {
 	if t, ok := i.tasks[name]; ok {
 		return t, nil
 	}
-	return nil, fmt.Errorf("isolate: task %q: %w", name, ErrNotFound)
+	return nil, fmt.Errorf("%w: task %q", ErrNotFound, name)
 }
 
 // Destroy kills and removes every task (known or found under the parent)

@@ -18,7 +18,7 @@ import (
 func cpuMode(l Limits, feat Features, fallback bool) (mode CPUMode, fellBack bool, err error) {
 	if l.CPUMode == Soft {
 		if !feat.CPUShares {
-			return 0, false, fmt.Errorf("isolate: soft CPU limit needs cpu shares/weight: %w", ErrNotSupported)
+			return 0, false, fmt.Errorf("%w: soft CPU limit needs cpu shares/weight", ErrNotSupported)
 		}
 		return Soft, false, nil
 	}
@@ -28,7 +28,7 @@ func cpuMode(l Limits, feat Features, fallback bool) (mode CPUMode, fellBack boo
 	if fallback && feat.CPUShares {
 		return Soft, true, nil
 	}
-	return 0, false, fmt.Errorf("isolate: hard CPU limit needs CFS bandwidth control (cpu.cfs_quota_us / cpu.max), absent on this kernel: %w", ErrNotSupported)
+	return 0, false, fmt.Errorf("%w: hard CPU limit needs CFS bandwidth control (cpu.cfs_quota_us / cpu.max), absent on this kernel", ErrNotSupported)
 }
 
 // periodUs is CFSPeriod in microseconds, as the cgroup files take it.

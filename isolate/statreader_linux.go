@@ -51,7 +51,7 @@ func (r *statReader) read() (Stats, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return Stats{}, fmt.Errorf("isolate: stats: cgroup removed: %w", ErrNotFound)
+		return Stats{}, fmt.Errorf("%w: stats: cgroup removed", ErrNotFound)
 	}
 	if r.open == nil {
 		if err := r.openAll(); err != nil {
@@ -102,7 +102,7 @@ func (r *statReader) openAll() error {
 			}
 			closeAll(open)
 			if errors.Is(err, os.ErrNotExist) {
-				err = fmt.Errorf("%w: %w", ErrNotFound, err)
+				return fmt.Errorf("%w: stats: %w", ErrNotFound, err)
 			}
 			return fmt.Errorf("isolate: stats: %w", err)
 		}

@@ -58,14 +58,14 @@ func (t *Task) Update(l Limits) error {
 		return err
 	}
 	if l.PidsMax > 0 && !i.feat.Pids {
-		return fmt.Errorf("isolate: PidsMax needs the pids controller: %w", ErrNotSupported)
+		return fmt.Errorf("%w: PidsMax needs the pids controller", ErrNotSupported)
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.destroyed {
-		return fmt.Errorf("isolate: task %q destroyed: %w", t.name, ErrNotFound)
+		return fmt.Errorf("%w: task %q destroyed", ErrNotFound, t.name)
 	}
 	if err := t.g.apply(l, mode, i.parentQuotaUs); err != nil {
 		return err
@@ -129,7 +129,7 @@ func (t *Task) Destroy(ctx context.Context) error {
 	}
 	t.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("isolate: destroy task %q: %w", t.name, err)
+		return wrap(err, "destroy task %q", t.name)
 	}
 	t.iso.forget(t.name)
 	t.iso.log.Debug("isolate: destroyed task", "task", t.name)

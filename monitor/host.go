@@ -215,12 +215,13 @@ func (h *Host) pressure() (Pressure, error) {
 	return p, nil
 }
 
-// readErr marks a kernel file that is missing as ErrNotFound.
+// readErr words a failed read of a kernel file with the package's name
+// once; a file that is missing is ErrNotFound.
 func readErr(err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	return err
+	return fmt.Errorf("monitor: %w", err)
 }
 
 // isWholeDiskCandidate drops devices that are not real storage.

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gleaner/gleaner/internal/pkgerr"
 )
 
 // A Sampler reads the host, and Gleaner's own usage if a target is set,
@@ -152,7 +154,7 @@ func (s *Sampler) take(ctx context.Context) (Sample, error) {
 	}
 	u, err := s.own.Usage(ctx)
 	if err != nil {
-		sample.OwnErr = fmt.Errorf("monitor: own usage (%s): %w", s.source, err)
+		sample.OwnErr = pkgerr.Wrap("monitor", err, "own usage (%s)", s.source)
 		s.ownRate.Reset()
 		return sample, nil
 	}

@@ -32,7 +32,7 @@ func wholeDisks(procRoot, sysRoot string) (map[string]bool, error) {
 	}
 	devs, err := fs.SysBlockDevices()
 	if err != nil {
-		return nil, fmt.Errorf("monitor: list block devices: %w", readErr(err))
+		return nil, readErr(fmt.Errorf("list block devices: %w", err))
 	}
 	out := map[string]bool{}
 	for _, d := range devs {
@@ -47,7 +47,7 @@ func wholeDisks(procRoot, sysRoot string) (map[string]bool, error) {
 func statfs(path string) (FilesystemSpace, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
-		return FilesystemSpace{}, fmt.Errorf("monitor: statfs %s: %w", path, readErr(err))
+		return FilesystemSpace{}, readErr(fmt.Errorf("statfs %s: %w", path, err))
 	}
 	bs := uint64(st.Bsize)
 	fs := FilesystemSpace{

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+
+	"github.com/gleaner/gleaner/internal/pkgerr"
 )
 
 // bundleConfig is what Bundle's options collected.
@@ -105,10 +107,10 @@ func copyWithRunPath(ctx context.Context, src, dst, runpath string, rename map[s
 		return err
 	}
 	if err := f.ReplaceNeeded(rename); err != nil {
-		return fmt.Errorf("bundling %s: %w", src, err)
+		return pkgerr.Wrap("patchelf", err, "bundling %s", src)
 	}
 	if err := f.SaveAs(dst); err != nil {
-		return fmt.Errorf("bundling %s: %w", src, err)
+		return pkgerr.Wrap("patchelf", err, "bundling %s", src)
 	}
 	return nil
 }

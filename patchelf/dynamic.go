@@ -3,6 +3,7 @@ package patchelf
 import (
 	"bytes"
 	"debug/elf"
+	"fmt"
 	"slices"
 )
 
@@ -87,7 +88,7 @@ func (f *File) readDynamic() error {
 		return ErrStatic
 	}
 	if s.Type == elf.SHT_NOBITS {
-		return ErrNoBits
+		return fmt.Errorf("%w: .dynamic", ErrNoBits)
 	}
 	if f.strSec == nil {
 		return formatErr(msgNoDynstr, ".dynstr", 0, 0)

@@ -77,7 +77,7 @@ func (f *File) RPath() (string, error) {
 // and the needed libraries.
 func (f *File) rpathTable() error {
 	if f.dynSec != nil && f.dynSec.Type == elf.SHT_NOBITS {
-		return ErrNoBits
+		return fmt.Errorf("%w: .dynamic", ErrNoBits)
 	}
 	return f.dynTable(elf.DT_RPATH, elf.DT_RUNPATH, elf.DT_NEEDED)
 }
@@ -108,10 +108,15 @@ func checkString(field, s string) error {
 }
 
 // SetInterpreter sets the interpreter (.interp and PT_INTERP). Setting the
-// current value changes nothing.
+// current value changes nothing. A separate debug file, whose .interp takes
+// no room, gives ErrNoBits, as patchelf refuses it too (an interpreter
+// written there would land in bytes nothing reads).
 func (f *File) SetInterpreter(path string) error {
 	if err := f.loadInterp(); err != nil {
 		return err
+	}
+	if f.interpSec.Type == elf.SHT_NOBITS {
+		return fmt.Errorf("%w: .interp", ErrNoBits)
 	}
 	if err := checkString("interpreter", path); err != nil {
 		return err

@@ -19,10 +19,12 @@ var (
 	// ErrNoInterpreter: the file has no .interp section (a shared library
 	// or a static program).
 	ErrNoInterpreter = errors.New("patchelf: cannot find section '.interp'. The input file is most likely statically linked")
-	// ErrNoBits: .dynamic takes no room in this file (SHT_NOBITS, as in a
-	// separate debug file), so there is nothing to read or edit. patchelf
-	// treats the rpath of such a file as absent and leaves it alone.
-	ErrNoBits = errors.New("patchelf: .dynamic has no contents in this file (SHT_NOBITS)")
+	// ErrNoBits: a section the edit needs (.dynamic, .interp) takes no
+	// room in this file (SHT_NOBITS, as in a separate debug file), so there
+	// is nothing to read or edit; the wrapping message names the section.
+	// patchelf treats the rpath of such a file as absent and leaves it
+	// alone.
+	ErrNoBits = errors.New("patchelf: section has no contents in this file (SHT_NOBITS)")
 	// ErrMalformed: the file is an ELF file whose contents are
 	// inconsistent (offsets out of bounds, unterminated tables). It is
 	// wrapped by *FormatError, which says what and where.
@@ -40,7 +42,7 @@ var (
 	// ErrExists: BuildResolutionCache found a resolution cache whose
 	// contents differ from what the file resolves to now; patchelf rebuilds
 	// only from a file without one.
-	ErrExists = errors.New("patchelf: a resolution cache note is already present; rebuild from an unpatched binary")
+	ErrExists = errors.New("patchelf: already exists")
 )
 
 // FormatError reports an inconsistency in an ELF file: patchelf's words

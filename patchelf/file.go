@@ -10,6 +10,8 @@ import (
 	"math/bits"
 	"os"
 	"slices"
+
+	"github.com/gleaner/gleaner/internal/pkgerr"
 )
 
 // File is an ELF executable or shared library opened for reading and
@@ -119,7 +121,7 @@ func Open(name string) (*File, error) {
 	f, err := NewFile(fd, st.Size())
 	if err != nil {
 		fd.Close()
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, pkgerr.Wrap("patchelf", err, "%s", name)
 	}
 	f.closer = fd
 	f.name = name

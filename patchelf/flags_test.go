@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -295,6 +296,24 @@ func TestBuildResolutionCache(t *testing.T) {
 			}
 			if ch, _ := f.Changed(); ch {
 				t.Fatal("rebuilding an up-to-date cache changes the file")
+			}
+			// A tool that knows no note rewrote the run path in place: the
+			// note is stale, and patchelf rebuilds only from a file
+			// without one.
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stale := bytes.Replace(data, []byte(":$ORIGIN/x\x00"), []byte(":$ORIGIN/y\x00"), 1)
+			if bytes.Equal(stale, data) {
+				t.Fatal("the run path is not in the file")
+			}
+			if err := os.WriteFile(p, stale, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			err = reopen(t, p).BuildResolutionCache()
+			if !errors.Is(err, patchelf.ErrExists) || !strings.Contains(err.Error(), "a resolution cache note is already present") {
+				t.Fatalf("a stale note: %v, want ErrExists saying a note is already present", err)
 			}
 			// A new run path makes the note stale: it goes.
 			edit(t, p, func(f *patchelf.File) error { return f.SetRPath(lib) })

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -52,13 +53,14 @@ func (f *File) dropResolutionCache() {
 // note. A note already in the file is kept when it says the same, and is
 // ErrExists otherwise.
 func (f *File) BuildResolutionCache() error {
+	errStale := fmt.Errorf("%w: a resolution cache note is already present; rebuild from an unpatched binary", ErrExists)
 	existing := f.section(resolutionCacheSection)
 	if f.noteEdit != nil && f.noteEdit.drop != nil {
 		existing = nil
 	}
 	stale := func(warning string) error {
 		if existing != nil {
-			return ErrExists
+			return errStale
 		}
 		f.warnings = append(f.warnings, "--build-resolution-cache: "+warning)
 		return nil
@@ -86,7 +88,7 @@ func (f *File) BuildResolutionCache() error {
 		if old, err := f.noteDesc(existing); err == nil && bytes.Equal(old, desc) {
 			return nil
 		}
-		return ErrExists
+		return errStale
 	}
 	ne := &noteEdit{desc: desc}
 	if f.noteEdit != nil {

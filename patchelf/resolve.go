@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/gleaner/gleaner/internal/pkgerr"
 )
 
 // Source says where the loader would find a library.
@@ -49,36 +51,41 @@ type searchConfig struct {
 
 func newSearchConfig() searchConfig { return searchConfig{cache: "/etc/ld.so.cache"} }
 
-// SearchOption says how Resolve and Bundle search for libraries; it is
-// both a ResolveOption and a BundleOption.
-type SearchOption func(*searchConfig)
+// A SearchOption says how Resolve and Bundle search for libraries; both
+// take it.
+type SearchOption interface {
+	ResolveOption
+	BundleOption
+}
 
-func (o SearchOption) applyResolve(c *searchConfig) { o(c) }
-func (o SearchOption) applyBundle(c *bundleConfig)  { o(&c.search) }
+type searchOption func(*searchConfig)
+
+func (o searchOption) applyResolve(c *searchConfig) { o(c) }
+func (o searchOption) applyBundle(c *bundleConfig)  { o(&c.search) }
 
 // WithLibraryPath searches dirs where the loader searches
 // LD_LIBRARY_PATH. For Resolve and Bundle.
 func WithLibraryPath(dirs ...string) SearchOption {
-	return func(c *searchConfig) { c.libraryPath = dirs }
+	return searchOption(func(c *searchConfig) { c.libraryPath = dirs })
 }
 
 // WithCache reads the ld.so cache from path instead of /etc/ld.so.cache;
 // "" reads none. For Resolve and Bundle.
 func WithCache(path string) SearchOption {
-	return func(c *searchConfig) { c.cache = path }
+	return searchOption(func(c *searchConfig) { c.cache = path })
 }
 
 // WithDefaultDirs replaces the loader's built-in directories (Debian's:
 // /lib/<triplet>, /usr/lib/<triplet>, /lib64 or /lib32, /lib, /usr/lib).
 // With no directories, none is searched. For Resolve and Bundle.
 func WithDefaultDirs(dirs ...string) SearchOption {
-	return func(c *searchConfig) { c.defaultDirs = append([]string{}, dirs...) }
+	return searchOption(func(c *searchConfig) { c.defaultDirs = append([]string{}, dirs...) })
 }
 
 // WithLibc also resolves (and bundles) the C library and the loader, which
 // are otherwise left to the host. For Resolve and Bundle.
 func WithLibc() SearchOption {
-	return func(c *searchConfig) { c.includeLibc = true }
+	return searchOption(func(c *searchConfig) { c.includeLibc = true })
 }
 
 // libcPattern matches the libraries glibc ships together with its loader:
@@ -269,7 +276,7 @@ func (r *resolver) closure(ctx context.Context, programs []string) ([]*object, e
 			lib := Library{Name: name, Path: path, From: from, By: o.path}
 			dep, err := loadObject(path, o)
 			if err != nil {
-				return nil, fmt.Errorf("loading %s (needed by %s): %w", path, o.path, err)
+				return nil, pkgerr.Wrap("patchelf", err, "loading %s (needed by %s)", path, o.path)
 			}
 			if dep.soname != "" {
 				r.seen[dep.soname] = true
@@ -287,7 +294,7 @@ func (r *resolver) find(name string, o *object) (string, Source, error) {
 		if r.usable(name, o) {
 			return name, FromPath, nil
 		}
-		return "", "", fmt.Errorf("%s (needed by %s): %w", name, o.path, ErrNotFound)
+		return "", "", fmt.Errorf("%w: %s (needed by %s)", ErrNotFound, name, o.path)
 	}
 	try := func(dirs []string) (string, bool) {
 		for _, d := range dirs {
@@ -325,7 +332,7 @@ func (r *resolver) find(name string, o *object) (string, Source, error) {
 			return p, FromDefault, nil
 		}
 	}
-	return "", "", fmt.Errorf("%s (needed by %s): %w", name, o.path, ErrNotFound)
+	return "", "", fmt.Errorf("%w: %s (needed by %s)", ErrNotFound, name, o.path)
 }
 
 func (r *resolver) loadCache() []CacheEntry {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/gleaner/gleaner/internal/atomicfile"
 )
 
 // Changed reports whether the edits so far change the file.
@@ -91,12 +93,11 @@ func (f *File) SaveAs(name string) error {
 	return f.write(name, l)
 }
 
-// write replaces name with the output atomically, the way
-// examples/internal/atomicfile does (this package may not import it): a
-// temporary file with a unique name in the same directory is written,
-// given the owner and mode, fsynced, renamed over name, and the directory
-// is fsynced. On any error the temporary file is removed and name is left
-// as it was.
+// write replaces name with the output through the module's one atomic
+// write: a temporary file with a unique name in the same directory is
+// written, given the owner and mode, fsynced, renamed over name, and the
+// directory is fsynced. On any error the temporary file is removed and
+// name is left as it was.
 func (f *File) write(name string, l *layout) (err error) {
 	// Like patchelf, which opens the file for writing, edit what a symlink
 	// points to (libfoo.so -> libfoo.so.1.2) rather than replace the link.
@@ -110,46 +111,20 @@ func (f *File) write(name string, l *layout) (err error) {
 		// patchelf writes; renaming over it would replace the device.
 		return f.writeThrough(name, l)
 	}
-	dir, base := filepath.Split(name)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, ".tmp-"+base+"-")
-	if err != nil {
-		return err
-	}
-	renamed := false
-	defer func() {
-		if err != nil && !renamed {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = f.copyInto(tmp, l); err != nil {
-		return err
-	}
-	for _, p := range l.patches {
-		if _, err = tmp.WriteAt(p.data, int64(p.off)); err != nil {
+	return atomicfile.Write(name, f.mode, func(tmp *os.File) error {
+		if err := f.copyInto(tmp, l); err != nil {
 			return err
 		}
-	}
-	if err = keepOwner(tmp, name); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(f.mode); err != nil { // after chown, which clears setuid
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), name); err != nil {
-		return err
-	}
-	renamed = true
-	return syncDir(dir)
+		for _, p := range l.patches {
+			if _, err := tmp.WriteAt(p.data, int64(p.off)); err != nil {
+				return err
+			}
+		}
+		if err := keepOwner(tmp, name); err != nil {
+			return err
+		}
+		return tmp.Chmod(f.mode) // after chown, which clears setuid
+	})
 }
 
 // writeThrough writes the output to an existing file that is not a
@@ -168,20 +143,6 @@ func (f *File) writeThrough(name string, l *layout) error {
 		err = cerr
 	}
 	return err
-}
-
-// syncDir makes a rename in dir durable: the rename is an update of the
-// directory, which fsync of the file does not cover.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	serr := d.Sync()
-	if cerr := d.Close(); serr == nil {
-		serr = cerr
-	}
-	return serr
 }
 
 // copyInto copies the kept input range into the output and sizes it. When

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gleaner/gleaner/internal/pkgerr"
 )
 
 // ReadCSV reads a machine-utilisation trace in the simplest form: one row
@@ -27,7 +29,7 @@ import (
 func ReadCSV(r io.Reader, name string, capacity Resources) (Trace, error) {
 	tr := Trace{Name: name}
 	if err := (Sample{Time: time.Unix(1, 0), Capacity: capacity}).Validate(); err != nil {
-		return tr, fmt.Errorf("capacity for %s: %w", name, err)
+		return tr, pkgerr.Wrap("reserve", err, "capacity for %s", name)
 	}
 	c := csv.NewReader(r)
 	c.Comment = '#'

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/gleaner/gleaner/internal/pkgerr"
 )
 
 // Policy estimates how much of each resource is idle and may be lent to
@@ -243,7 +245,7 @@ func (p Min) Validate() error {
 	}
 	for i, q := range p {
 		if err := validatePolicy(q); err != nil {
-			return fmt.Errorf("policy %d of Min: %w", i, err)
+			return pkgerr.Wrap("reserve", err, "policy %d of Min", i)
 		}
 	}
 	return nil
@@ -277,7 +279,7 @@ func (p PerResource) Validate() error {
 		p     Policy
 	}{{"CPU", p.CPU}, {"Memory", p.Memory}, {"Disk", p.Disk}} {
 		if err := validatePolicy(m.p); err != nil {
-			return fmt.Errorf("PerResource.%s: %w", m.field, err)
+			return pkgerr.Wrap("reserve", err, "PerResource.%s", m.field)
 		}
 	}
 	return nil

@@ -13,6 +13,12 @@ type Task struct {
 	ID       string
 	Priority int       // higher is more important; evicted last
 	Start    time.Time // younger tasks are evicted first within a priority
+	// Revocable marks a task placed on resources the business may take
+	// back, as Mesos's oversubscription marks revocable resources. Every
+	// revocable task is evicted before any task that is not (one placed
+	// within what the operator guarantees to lend), whatever their
+	// priorities.
+	Revocable bool
 	// CPULimit is the task's CFS quota in cores; 0 means no quota, and the
 	// task then holds what it uses.
 	CPULimit, CPUUsage float64
@@ -56,6 +62,10 @@ type Action struct {
 	CPULimit float64 // Throttle: the new CFS quota in cores
 	Resource string  // "memory" or "CPU": which shortage caused it
 	Reason   string  // for a person: what rose, what is held, why this task
+	// Winner says, for an eviction, who gets what it frees: the business,
+	// whose usage rose, and the tasks kept running over the victim
+	// ("business (memory 3.1 GiB); kept: web.1 (priority 10)").
+	Winner string
 }
 
 // QoS decides what to do when harvested tasks hold more than the
@@ -63,9 +73,10 @@ type Action struct {
 // suppression and memory eviction:
 //
 //   - memory cannot be throttled: while tasks hold more memory than
-//     reserved, evict the lowest priority first, and within a priority the
-//     youngest (least work lost); a task that holds none is not evicted
-//     for memory, nor one that holds no CPU for CPU;
+//     reserved, evict revocable tasks before the others, then the lowest
+//     priority first, and within a priority the youngest (least work
+//     lost); a task that holds none is not evicted for memory, nor one
+//     that holds no CPU for CPU;
 //   - CPU: lower every remaining task's CFS quota by the same factor, but
 //     not below CPUFloorPercent of its quota (nor MinCPUCores), so that
 //     throttled tasks still progress; only if the floors together still
@@ -105,6 +116,7 @@ func (q QoS) Decide(reservation, business Resources, tasks []Task) ([]Action, er
 	if held, reason := d.evictForCPU(); held > reservation.CPUCores {
 		d.throttle(reason)
 	}
+	d.nameWinners()
 	return d.actions, nil
 }
 
@@ -127,8 +139,9 @@ func (q QoS) cpuFloors() (pct, cores float64, err error) {
 }
 
 // evictionOrder checks the tasks and returns their indexes in the order
-// they are evicted: lowest priority, then youngest (least work lost), then
-// by ID so that the order is deterministic.
+// they are evicted: revocable ones first, then lowest priority, then
+// youngest (least work lost), then by ID so that the order is
+// deterministic.
 func evictionOrder(tasks []Task) ([]int, error) {
 	order := make([]int, len(tasks))
 	seen := make(map[string]bool, len(tasks))
@@ -150,6 +163,12 @@ func evictionOrder(tasks []Task) ([]int, error) {
 	}
 	slices.SortFunc(order, func(i, j int) int {
 		a, b := &tasks[i], &tasks[j]
+		if a.Revocable != b.Revocable {
+			if a.Revocable {
+				return -1
+			}
+			return 1
+		}
 		if a.Priority != b.Priority {
 			return a.Priority - b.Priority
 		}
@@ -178,18 +197,61 @@ func (d *decision) evict(k int, r resource, reason string) {
 	d.evicted[i] = true
 	t := &d.tasks[i]
 	// Say why this task: it has the lowest priority left, or shares it
-	// with the next candidate and is younger.
+	// with the next candidate and is younger; or it is revocable and the
+	// next is not.
 	why := "lowest"
-	for _, j := range d.order[k+1:] {
-		if !d.evicted[j] {
-			if d.tasks[j].Priority == t.Priority {
-				why = "youngest"
-			}
-			break
+	if next, ok := d.nextCandidate(k); ok {
+		switch {
+		case t.Revocable && !next.Revocable:
+			why = "revocable"
+		case next.Priority == t.Priority:
+			why = "youngest"
 		}
 	}
-	d.actions = append(d.actions, Action{Kind: Evict, TaskID: t.ID, Resource: r.String(),
+	if t.Revocable && why != "revocable" {
+		why = "revocable, " + why
+	}
+	winner := "business (" + r.String() + " " + formatAmount(r, d.business.get(r)) + ")"
+	d.actions = append(d.actions, Action{Kind: Evict, TaskID: t.ID, Resource: r.String(), Winner: winner,
 		Reason: reason + fmt.Sprintf("evict task %s (priority %d, %s)", t.ID, t.Priority, why)})
+}
+
+// nextCandidate returns the task after position k of the eviction order
+// that is not evicted yet.
+func (d *decision) nextCandidate(k int) (*Task, bool) {
+	for _, j := range d.order[k+1:] {
+		if !d.evicted[j] {
+			return &d.tasks[j], true
+		}
+	}
+	return nil, false
+}
+
+// maxKept bounds the kept tasks an eviction's Winner names.
+const maxKept = 3
+
+// nameWinners completes each eviction's Winner with the tasks the decision
+// keeps running, most important first: those the victim gave way to.
+func (d *decision) nameWinners() {
+	var kept []string
+	for k := len(d.order) - 1; k >= 0 && len(kept) <= maxKept; k-- {
+		if i := d.order[k]; !d.evicted[i] {
+			kept = append(kept, fmt.Sprintf("%s (priority %d)", d.tasks[i].ID, d.tasks[i].Priority))
+		}
+	}
+	if len(kept) == 0 {
+		return
+	}
+	more := ""
+	if len(kept) > maxKept {
+		kept = kept[:maxKept]
+		more = " and others"
+	}
+	for i := range d.actions {
+		if d.actions[i].Kind == Evict {
+			d.actions[i].Winner += "; kept: " + strings.Join(kept, ", ") + more
+		}
+	}
 }
 
 // evictForMemory evicts until what the remaining tasks hold fits the

@@ -46,6 +46,55 @@ func TestQoSMemoryEvictsLowestPriorityThenYoungest(t *testing.T) {
 	}
 }
 
+// TestQoSEvictsRevocableFirstAndNamesTheWinner: a revocable task goes
+// before a task within the guaranteed floor even at a higher priority, and
+// each eviction says who gets what it frees: the business and the tasks
+// kept, most important first.
+func TestQoSEvictsRevocableFirstAndNamesTheWinner(t *testing.T) {
+	tasks := []Task{
+		{ID: "guaranteed", Priority: 0, Start: t0, MemoryUsage: 1 * gib},
+		{ID: "urgent", Priority: 9, Start: t0, MemoryUsage: 1 * gib, Revocable: true},
+		{ID: "batch", Priority: 1, Start: t0, MemoryUsage: 1 * gib, Revocable: true},
+		{ID: "web", Priority: 5, Start: t0.Add(time.Hour), MemoryUsage: 1 * gib, Revocable: true},
+	}
+	business := Resources{MemoryBytes: 20 * gib}
+	got, err := QoS{}.Decide(Resources{CPUCores: 8, MemoryBytes: 1.5 * gib}, business, tasks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range got {
+		ids = append(ids, a.TaskID)
+	}
+	if strings.Join(ids, ",") != "batch,web,urgent" {
+		t.Fatalf("eviction order %v, want batch,web,urgent (revocable by priority, the guaranteed task kept)", ids)
+	}
+	if !strings.HasSuffix(got[2].Reason, "evict task urgent (priority 9, revocable)") {
+		t.Errorf("last reason %q: want it to say the task is revocable and the next is not", got[2].Reason)
+	}
+	if !strings.HasSuffix(got[0].Reason, "(priority 1, revocable, lowest)") {
+		t.Errorf("first reason %q", got[0].Reason)
+	}
+	want := "business (memory 20.0 GiB); kept: guaranteed (priority 0)"
+	for _, a := range got {
+		if a.Winner != want {
+			t.Errorf("%s: winner %q, want %q", a.TaskID, a.Winner, want)
+		}
+	}
+
+	// With room for three, the two most important stay and are named.
+	got, err = QoS{}.Decide(Resources{CPUCores: 8, MemoryBytes: 3 * gib}, business, tasks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].TaskID != "batch" {
+		t.Fatalf("actions %+v, want batch evicted", got)
+	}
+	if w := "business (memory 20.0 GiB); kept: guaranteed (priority 0), urgent (priority 9), web (priority 5)"; got[0].Winner != w {
+		t.Errorf("winner %q, want %q", got[0].Winner, w)
+	}
+}
+
 // TestQoSEvictsOnlyTasksThatFreeTheShortResource: the lowest-priority
 // task holds no memory and no CPU, so evicting it would free nothing; the
 // tasks that do hold them go instead.

@@ -1,8 +1,9 @@
 package reserve
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/gleaner/gleaner/internal/pkgerr"
 )
 
 // Score is how well a policy with a hysteresis would have harvested a trace.
@@ -117,7 +118,7 @@ func Replay(tr Trace, p Policy, h Hysteresis, opts ...ReplayOption) (Score, erro
 		}
 		_, changed, err := e.observe(s)
 		if err != nil {
-			return sc, fmt.Errorf("trace %s sample %d: %w", tr.Name, i, err)
+			return sc, pkgerr.Wrap("reserve", err, "trace %s sample %d", tr.Name, i)
 		}
 		if changed {
 			sc.Changes++

@@ -34,7 +34,7 @@ func (b Bases) Path(name, version string) (string, error) {
 	}
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		have, _ := b.Versions(name)
-		return "", fmt.Errorf("rootfs: base %q version %q (have %v): %w", name, version, have, ErrNotFound)
+		return "", fmt.Errorf("%w: base %q version %q (have %v)", ErrNotFound, name, version, have)
 	}
 	return "", fmt.Errorf("rootfs: base %q version %q: %w", name, version, err)
 }
@@ -74,10 +74,10 @@ func (b Bases) Add(ctx context.Context, name, version, archive string, opts ...U
 	}
 	dst := filepath.Join(dir, version)
 	if _, err := os.Lstat(dst); err == nil {
-		return "", fmt.Errorf("rootfs: base %q version %q: %w (versions are immutable)", name, version, ErrExists)
+		return "", fmt.Errorf("%w: base %q version %q (versions are immutable)", ErrExists, name, version)
 	}
 	if err := Unpack(ctx, archive, dst, opts...); err != nil {
-		return "", fmt.Errorf("rootfs: base %q version %q: %w", name, version, err)
+		return "", wrap(err, "base %q version %q", name, version)
 	}
 	return dst, nil
 }

@@ -58,7 +58,7 @@ func openCache(dir string, max int64) (*cache, error) {
 	}
 	var all []found
 	for _, de := range des {
-		if validDigest(de.Name()) != nil {
+		if validDigest("sha256", de.Name()) != nil {
 			continue
 		}
 		fi, err := de.Info()
@@ -149,13 +149,13 @@ func (c *cache) remove(el *list.Element) {
 	c.size -= e.size
 }
 
-// validDigest checks a hex sha256.
-func validDigest(d string) error {
+// validDigest checks a hex sha256; field names it in the error.
+func validDigest(field, d string) error {
 	if len(d) != 64 {
-		return fmt.Errorf("%w: sha256 %q: want 64 hex digits", ErrInvalid, d)
+		return fmt.Errorf("%w: %s %q: want 64 hex digits", ErrInvalid, field, d)
 	}
 	if _, err := hex.DecodeString(d); err != nil {
-		return fmt.Errorf("%w: sha256 %q: %v", ErrInvalid, d, err)
+		return fmt.Errorf("%w: %s %q: %v", ErrInvalid, field, d, err)
 	}
 	return nil
 }

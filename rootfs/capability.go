@@ -41,7 +41,7 @@ func capabilities(names []string) ([]int, error) {
 		}
 		c, ok := capabilityNumbers[name]
 		if !ok {
-			return nil, fmt.Errorf("rootfs: launch: spec Capabilities %q: %w: unknown capability", n, ErrInvalid)
+			return nil, fmt.Errorf("%w: launch: spec Capabilities %q: unknown capability", ErrInvalid, n)
 		}
 		out = append(out, c)
 	}

@@ -44,7 +44,7 @@ func copyTree(ctx context.Context, src string, dst *os.Root) error {
 			return dst.Chmod(".", fi.Mode()&(fs.ModePerm|fs.ModeSticky|fs.ModeSetuid|fs.ModeSetgid))
 		}
 		if err := copyEntry(from, rel, fi, dst); err != nil {
-			return fmt.Errorf("%s: %w", rel, err)
+			return wrap(err, "%s", rel)
 		}
 		if fi.IsDir() {
 			dirs = append(dirs, dirMeta{name: rel, mode: fi.Mode() & (fs.ModePerm | fs.ModeSticky | fs.ModeSetuid | fs.ModeSetgid), mtime: fi.ModTime()})

@@ -3,6 +3,9 @@ package rootfs
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/gleaner/gleaner/internal/pkgerr"
 )
 
 // Sentinel errors. Every error this package returns that falls into one of
@@ -64,7 +67,18 @@ type FetchError struct {
 	Err error
 }
 
-func (e *FetchError) Error() string { return fmt.Sprintf("rootfs: %s %s: %v", e.Op, e.URI, e.Err) }
+func (e *FetchError) Error() string {
+	// The cause is often one of this package's sentinels: its own
+	// "rootfs: " would only repeat the prefix.
+	return fmt.Sprintf("rootfs: %s %s: %s", e.Op, e.URI, strings.TrimPrefix(e.Err.Error(), "rootfs: "))
+}
 
 // Unwrap returns the cause.
 func (e *FetchError) Unwrap() error { return e.Err }
+
+// wrap puts what was being done in front of err, which may come from this
+// package already, naming the package once: "rootfs: unpack a.tar: archive
+// entry "x": invalid input: short content".
+func wrap(err error, format string, args ...any) error {
+	return pkgerr.Wrap("rootfs", err, format, args...)
+}

@@ -47,5 +47,5 @@ func ExampleFetcher_Fetch() {
 func ExampleBases_Path() {
 	_, err := rootfs.Bases{Dir: "/nonexistent"}.Path("busybox", "2")
 	fmt.Println(err)
-	// Output: rootfs: base "busybox" version "2" (have []): rootfs: not found
+	// Output: rootfs: not found: base "busybox" version "2" (have [])
 }

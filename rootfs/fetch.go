@@ -116,9 +116,9 @@ func defaultHTTPClient() *http.Client {
 	}}
 }
 
-// NewFetcher returns a Fetcher caching under dir (created if missing). A
-// bad option value gives an error wrapping ErrInvalid that names the
-// option.
+// NewFetcher returns a Fetcher caching under dir (created if missing). An
+// empty dir, or a bad option value, gives an error wrapping ErrInvalid that
+// names it.
 func NewFetcher(dir string, opts ...FetcherOption) (*Fetcher, error) {
 	cfg := fetcherConfig{
 		cacheSize: DefaultCacheSize,
@@ -129,6 +129,9 @@ func NewFetcher(dir string, opts ...FetcherOption) (*Fetcher, error) {
 		o(&cfg)
 	}
 	switch {
+	case dir == "":
+		// Else the cache would land in whatever the working directory is.
+		return nil, fmt.Errorf("%w: cache dir \"\": want a directory", ErrInvalid)
 	case cfg.cacheSize <= 0:
 		return nil, fmt.Errorf("%w: WithCacheSize(%d): must be positive", ErrInvalid, cfg.cacheSize)
 	case cfg.http == nil:
@@ -218,7 +221,7 @@ func (f *Fetcher) Fetch(ctx context.Context, uri string, opts ...FetchOption) (O
 		return Object{}, err
 	}
 	if cfg.maxBytes < 0 {
-		return Object{}, fmt.Errorf("rootfs: fetch %s: WithMaxObjectBytes(%d): %w: must not be negative", uri, cfg.maxBytes, ErrInvalid)
+		return Object{}, fmt.Errorf("%w: fetch %s: WithMaxObjectBytes(%d): must not be negative", ErrInvalid, uri, cfg.maxBytes)
 	}
 	if err := f.allowed(src, cfg); err != nil {
 		return Object{}, err
@@ -228,8 +231,8 @@ func (f *Fetcher) Fetch(ctx context.Context, uri string, opts ...FetchOption) (O
 		key = fmt.Sprintf("%s max %d", uri, cfg.maxBytes)
 	}
 	if cfg.sha256 != "" {
-		if err := validDigest(cfg.sha256); err != nil {
-			return Object{}, fmt.Errorf("rootfs: fetch %s: WithSHA256: %w", uri, err)
+		if err := validDigest("fetch "+uri+": WithSHA256", cfg.sha256); err != nil {
+			return Object{}, err
 		}
 		if p, size, ok := f.cache.get(cfg.sha256); ok {
 			if cfg.maxBytes > 0 && size > cfg.maxBytes {
@@ -533,5 +536,5 @@ func (f *Fetcher) open(ctx context.Context, src source) (io.ReadCloser, int64, e
 	case "s3":
 		return f.s3.get(ctx, src)
 	}
-	return nil, 0, fmt.Errorf("rootfs: fetch %s: %w: scheme %q", src.uri, ErrInvalid, src.scheme)
+	return nil, 0, fmt.Errorf("%w: fetch %s: scheme %q", ErrInvalid, src.uri, src.scheme)
 }

@@ -314,6 +314,16 @@ func TestNewFetcherRefusesBadOptions(t *testing.T) {
 	}
 }
 
+func TestNewFetcherRefusesAnEmptyCacheDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	_, err := rootfs.NewFetcher("")
+	require.ErrorIs(t, err, rootfs.ErrInvalid)
+	assert.Contains(t, err.Error(), `cache dir ""`)
+	entries, err := os.ReadDir(".")
+	require.NoError(t, err)
+	assert.Empty(t, entries, "nothing is created in the working directory")
+}
+
 func TestFetchHTTPSTrustsTheClientGiven(t *testing.T) {
 	body := []byte("behind TLS")
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(body) }))

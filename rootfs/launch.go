@@ -55,6 +55,11 @@ const HelperName = "gleaner-init"
 // HelperPackage is the import path of the launch helper's main package.
 const HelperPackage = "github.com/gleaner/gleaner/rootfs/cmd/gleaner-init"
 
+// IDMap is the host user that root inside a user namespace is.
+type IDMap struct {
+	HostUID, HostGID uint32
+}
+
 // Credential is the user the command runs as.
 type Credential struct {
 	UID    uint32
@@ -85,6 +90,13 @@ type Spec struct {
 	// capability bounding set of Capabilities (root) or empty (any other
 	// user).
 	Credential *Credential
+	// UserNamespace, when set (ModePivotRoot), runs the command in a user
+	// namespace of its own where root (the only user there) is this
+	// unprivileged host user: a task that needs to be root inside gets
+	// root's powers over its own root file system only, and whatever it
+	// does reaches the host as that user. Credential must then be root
+	// (nil or UID 0).
+	UserNamespace *IDMap
 	// Capabilities are what a root command keeps ("CAP_CHOWN" or
 	// "chown"); nil means DefaultCapabilities, an empty slice none.
 	Capabilities []string

@@ -169,28 +169,29 @@ func exitStatus(err error) (ExitStatus, error) {
 type launchConfig struct {
 	sandbox.Config
 	cloneflags, unshareflags uintptr
+	userNS                   *IDMap
 }
 
 func (s Spec) config() (launchConfig, error) {
 	if len(s.Args) == 0 || s.Args[0] == "" {
-		return launchConfig{}, fmt.Errorf("rootfs: launch: spec Args: %w: empty command", ErrInvalid)
+		return launchConfig{}, fmt.Errorf("%w: launch: spec Args: empty command", ErrInvalid)
 	}
 	if !filepath.IsAbs(s.Root) {
-		return launchConfig{}, fmt.Errorf("rootfs: launch: spec Root %q: %w: want an absolute path", s.Root, ErrInvalid)
+		return launchConfig{}, fmt.Errorf("%w: launch: spec Root %q: want an absolute path", ErrInvalid, s.Root)
 	}
 	if fi, err := os.Stat(s.Root); err != nil || !fi.IsDir() {
-		return launchConfig{}, fmt.Errorf("rootfs: launch: root %s: %w", s.Root, ErrNotFound)
+		return launchConfig{}, fmt.Errorf("%w: launch: root %s", ErrNotFound, s.Root)
 	}
 	dir := s.Dir
 	if dir == "" {
 		dir = "/"
 	}
 	if !filepath.IsAbs(dir) {
-		return launchConfig{}, fmt.Errorf("rootfs: launch: spec Dir %q: %w: want an absolute path inside the root", s.Dir, ErrInvalid)
+		return launchConfig{}, fmt.Errorf("%w: launch: spec Dir %q: want an absolute path inside the root", ErrInvalid, s.Dir)
 	}
 	for _, f := range s.CgroupProcsFiles {
 		if !filepath.IsAbs(f) || filepath.Base(f) != "cgroup.procs" {
-			return launchConfig{}, fmt.Errorf("rootfs: launch: spec CgroupProcsFiles %q: %w: want an absolute path to cgroup.procs", f, ErrInvalid)
+			return launchConfig{}, fmt.Errorf("%w: launch: spec CgroupProcsFiles %q: want an absolute path to cgroup.procs", ErrInvalid, f)
 		}
 	}
 	capNames := s.Capabilities
@@ -211,10 +212,10 @@ func (s Spec) config() (launchConfig, error) {
 	case ModeChroot:
 	case ModePivotRoot:
 		if !PivotRootSupported() {
-			return launchConfig{}, fmt.Errorf("rootfs: launch: mode %s: %w: no mount/PID namespaces or no CAP_SYS_ADMIN", mode, ErrNotSupported)
+			return launchConfig{}, fmt.Errorf("%w: launch: mode %s: no mount/PID namespaces or no CAP_SYS_ADMIN", ErrNotSupported, mode)
 		}
 	default:
-		return launchConfig{}, fmt.Errorf("rootfs: launch: spec Mode %d: %w", int(s.Mode), ErrInvalid)
+		return launchConfig{}, fmt.Errorf("%w: launch: spec Mode %d", ErrInvalid, int(s.Mode))
 	}
 	sig := s.ParentDeathSignal
 	if sig == 0 {
@@ -222,7 +223,7 @@ func (s Spec) config() (launchConfig, error) {
 	}
 	filters, err := seccompFilters()
 	if err != nil {
-		return launchConfig{}, fmt.Errorf("rootfs: launch: %w: %w", ErrNotSupported, err)
+		return launchConfig{}, fmt.Errorf("%w: launch: %w", ErrNotSupported, err)
 	}
 	lc := launchConfig{Config: sandbox.Config{Root: s.Root, Mode: int(mode), Args: s.Args, Env: s.Env, Dir: dir,
 		Capabilities: caps, Pdeathsig: int(sig), Parent: os.Getpid(), Seccomp: filters,
@@ -240,12 +241,12 @@ func (s Spec) config() (launchConfig, error) {
 	case NetworkHost:
 	case NetworkNone:
 		if !hasNamespace("net") {
-			return launchConfig{}, fmt.Errorf("rootfs: launch: network %q: %w: no network namespaces", s.Network, ErrNotSupported)
+			return launchConfig{}, fmt.Errorf("%w: launch: network %q: no network namespaces", ErrNotSupported, s.Network)
 		}
 		lc.cloneflags |= unix.CLONE_NEWNET
 		lc.LoopbackUp = true
 	default:
-		return launchConfig{}, fmt.Errorf("rootfs: launch: spec Network %q: %w: want %q (host) or %q", s.Network, ErrInvalid, NetworkHost, NetworkNone)
+		return launchConfig{}, fmt.Errorf("%w: launch: spec Network %q: want %q (host) or %q", ErrInvalid, s.Network, NetworkHost, NetworkNone)
 	}
 	if mode == ModePivotRoot {
 		// Cloneflags for the PID, IPC and UTS namespaces (the helper
@@ -267,6 +268,21 @@ func (s Spec) config() (launchConfig, error) {
 		}
 		lc.CgroupNS = hasNamespace("cgroup")
 		lc.Init = true
+	}
+	if m := s.UserNamespace; m != nil {
+		switch {
+		case mode != ModePivotRoot:
+			return launchConfig{}, fmt.Errorf("rootfs: launch: spec UserNamespace: %w: needs ModePivotRoot (mode %s)", ErrInvalid, mode)
+		case lc.UID != 0 || lc.GID != 0 || len(lc.Groups) > 0:
+			return launchConfig{}, fmt.Errorf("rootfs: launch: spec UserNamespace with Credential %d:%d: %w: the command is root inside", lc.UID, lc.GID, ErrInvalid)
+		case m.HostUID == 0:
+			return launchConfig{}, fmt.Errorf("rootfs: launch: spec UserNamespace HostUID 0: %w: want an unprivileged host user", ErrInvalid)
+		case !hasNamespace("user"):
+			return launchConfig{}, fmt.Errorf("rootfs: launch: spec UserNamespace: %w: no user namespaces", ErrNotSupported)
+		}
+		lc.cloneflags |= unix.CLONE_NEWUSER
+		lc.userNS = m
+		lc.UserNS = true
 	}
 	return lc, nil
 }
@@ -306,7 +322,7 @@ func hasNamespace(ns string) bool {
 // launcher holds the helper command and the pipes of one Start.
 type launcher struct {
 	cmd            *exec.Cmd
-	cfgR, cfgW     *os.File // parent writes the config once the child is placed
+	cfgR, cfgW     *os.File // the config, then EOF once the child is placed
 	statR, statW   *os.File // the helper's messages; EOF without one means exec'd
 	stdout, stderr *os.File
 	childEnds      []*os.File
@@ -365,6 +381,17 @@ func newLauncher(spec Spec, cfg launchConfig) (l *launcher, err error) {
 	}
 	l.status = bufio.NewReader(l.statR)
 	l.childEnds = []*os.File{l.cfgR, l.statW}
+	// The config waits in the pipe, so the helper reads it at once and
+	// enters the root while the parent places it in its cgroups; closing
+	// the pipe then releases the command. (The pipe holds 64 KiB; a config
+	// is a few.)
+	data, err := json.Marshal(cfg.Config)
+	if err != nil {
+		return l, err
+	}
+	if _, err := l.cfgW.Write(append(data, '\n')); err != nil {
+		return l, fmt.Errorf("sending the config to the helper: %w", err)
+	}
 	if l.stdout = spec.StdoutFile; l.stdout == nil {
 		if l.stdout, err = openOutput(spec.Stdout); err != nil {
 			return l, err
@@ -390,6 +417,17 @@ func newLauncher(spec Spec, cfg launchConfig) (l *launcher, err error) {
 			Cloneflags:   cfg.cloneflags,
 			Unshareflags: cfg.unshareflags,
 		},
+	}
+	if m := cfg.userNS; m != nil {
+		// Go writes the maps between clone and exec; setgroups stays
+		// denied, as an unprivileged map needs.
+		l.cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(m.HostUID), Size: 1}}
+		l.cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(m.HostGID), Size: 1}}
+		l.cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+		// The helper is cloned as the host's root, which the map leaves
+		// out: it becomes the mapped root (the host user) before exec,
+		// and so gets root's capabilities within its namespace only.
+		l.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
 	if spec.CgroupDir != nil {
 		l.cmd.SysProcAttr.UseCgroupFD = true
@@ -468,13 +506,7 @@ func (l *launcher) handshake(ctx context.Context, pid int, cfg launchConfig) err
 			return fail(fmt.Errorf("rootfs: launch %q: placing pid %d in cgroup %s: %w", name, pid, filepath.Dir(procs), err))
 		}
 	}
-	data, err := json.Marshal(cfg.Config)
-	if err != nil {
-		return fail(err)
-	}
-	if _, err := l.cfgW.Write(data); err != nil {
-		return fail(fmt.Errorf("rootfs: launch %q: sending config to helper: %w", name, err))
-	}
+	// EOF on the config pipe: placed, the helper may run the command.
 	l.cfgW.Close()
 	l.cfgW = nil
 	// Cancelling ctx unblocks the read.

@@ -17,7 +17,7 @@ type Process struct{}
 
 // Start needs Linux.
 func Start(ctx context.Context, spec Spec) (*Process, error) {
-	return nil, fmt.Errorf("rootfs: launch: %w on this platform", ErrNotSupported)
+	return nil, fmt.Errorf("%w: launch on this platform", ErrNotSupported)
 }
 
 // Pid returns 0.

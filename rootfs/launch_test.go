@@ -2,6 +2,7 @@ package rootfs_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"os/exec"
@@ -128,17 +129,20 @@ func TestLaunchProcessSettings(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.String(), func(t *testing.T) {
 			requireMode(t, m)
+			// A user of its own: RLIMIT_NPROC counts every process of the
+			// user on the host, and nobody's are many on a shared machine.
+			uid := uniqueUID()
 			spec := rootfs.Spec{
 				Root:       root,
 				Mode:       m,
 				Dir:        "/work",
 				Env:        []string{"PATH=/bin", "GREETING=hello"},
-				Credential: &rootfs.Credential{UID: 65534, GID: 65533, Groups: []uint32{65532}},
+				Credential: &rootfs.Credential{UID: uid, GID: 65533, Groups: []uint32{65532}},
 				Rlimits:    []rootfs.Rlimit{{Resource: unix.RLIMIT_NOFILE, Cur: 123, Max: 123}, {Resource: unix.RLIMIT_NPROC, Cur: 77, Max: 77}},
 			}
 			out, stderr, st := run(t, spec, `pwd; echo $GREETING; id -u; id -g; id -G; ulimit -n; ulimit -u; echo to-stderr >&2; exit 7`)
 			assert.Equal(t, rootfs.ExitStatus{Code: 7}, st)
-			assert.Equal(t, "/work\nhello\n65534\n65533\n65533 65532\n123\n77\n", out)
+			assert.Equal(t, fmt.Sprintf("/work\nhello\n%d\n65533\n65533 65532\n123\n77\n", uid), out)
 			assert.Equal(t, "to-stderr\n", stderr)
 		})
 	}
@@ -442,4 +446,11 @@ func TestLaunchInitForwardsSignalsAndReaps(t *testing.T) {
 		_, _, st = run(t, rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot}, "kill -USR1 $$; sleep 5")
 		assert.Equal(t, rootfs.ExitStatus{Code: -1, Signal: syscall.SIGUSR1}, st)
 	})
+}
+
+// uniqueUID returns a UID no other process on the host is likely to use.
+func uniqueUID() uint32 {
+	var b [2]byte
+	rand.Read(b[:])
+	return 3_000_000_000 + uint32(b[0])<<8 | uint32(b[1])
 }

@@ -33,12 +33,12 @@ func Layer(ctx context.Context, base, bundle, dir string, mode LayerMode) (*Task
 			continue
 		}
 		if fi, err := os.Stat(d.path); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("rootfs: layer: %s directory %s: %w", d.what, d.path, ErrNotFound)
+			return nil, fmt.Errorf("%w: layer: %s directory %s", ErrNotFound, d.what, d.path)
 		}
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("rootfs: layer: %s: %w", dir, ErrExists)
+			return nil, fmt.Errorf("%w: layer: %s", ErrExists, dir)
 		}
 		return nil, fmt.Errorf("rootfs: layer: %w", err)
 	}
@@ -72,11 +72,11 @@ func (r *TaskRoot) build(ctx context.Context, base, bundle string, mode LayerMod
 	}
 	defer root.Close()
 	if err := copyTree(ctx, base, root); err != nil {
-		return fmt.Errorf("rootfs: layer: copying base %s: %w", base, err)
+		return wrap(err, "layer: copying base %s", base)
 	}
 	if bundle != "" {
 		if err := copyTree(ctx, bundle, root); err != nil {
-			return fmt.Errorf("rootfs: layer: copying bundle %s: %w", bundle, err)
+			return wrap(err, "layer: copying bundle %s", bundle)
 		}
 	}
 	return nil
@@ -90,7 +90,7 @@ func (r *TaskRoot) overlay(base, bundle string) error {
 	}
 	for _, p := range []string{base, bundle, upper, work} {
 		if strings.ContainsAny(p, ",:") {
-			return fmt.Errorf("rootfs: overlay: path %q has ',' or ':': %w", p, ErrNotSupported)
+			return fmt.Errorf("%w: overlay: path %q has ',' or ':'", ErrNotSupported, p)
 		}
 	}
 	for _, d := range []string{upper, work} {
@@ -102,7 +102,7 @@ func (r *TaskRoot) overlay(base, bundle string) error {
 	if err := unix.Mount("overlay", r.Path, "overlay", 0, data); err != nil {
 		os.Remove(upper)
 		os.Remove(work)
-		return fmt.Errorf("rootfs: overlay mount on %s: %w: %w", r.Path, ErrNotSupported, err)
+		return fmt.Errorf("%w: overlay mount on %s: %w", ErrNotSupported, r.Path, err)
 	}
 	return nil
 }

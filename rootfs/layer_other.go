@@ -10,7 +10,7 @@ import (
 
 // Layer needs Linux (overlayfs or Linux file metadata).
 func Layer(ctx context.Context, base, bundle, dir string, mode LayerMode) (*TaskRoot, error) {
-	return nil, fmt.Errorf("rootfs: layer: %w on this platform", ErrNotSupported)
+	return nil, fmt.Errorf("%w: layer on this platform", ErrNotSupported)
 }
 
 // Remove deletes the task root directory.

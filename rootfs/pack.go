@@ -44,7 +44,7 @@ func (m Manifest) ManifestFile() string { return m.Name + "-" + m.Version + ".ma
 // checkLabel validates a name or version: non-empty, one path element.
 func checkLabel(field, v string) error {
 	if v == "" || v == "." || v == ".." || strings.ContainsAny(v, "/\\\x00") || strings.HasPrefix(v, ".") {
-		return fmt.Errorf("rootfs: %s %q: %w: want a non-empty name without '/' or a leading '.'", field, v, ErrInvalid)
+		return fmt.Errorf("%w: %s %q: want a non-empty name without '/' or a leading '.'", ErrInvalid, field, v)
 	}
 	return nil
 }
@@ -67,8 +67,8 @@ func (m Manifest) Validate() error {
 		}
 	}
 	if m.SHA256 != "" {
-		if err := validDigest(m.SHA256); err != nil {
-			return fmt.Errorf("rootfs: manifest sha256: %w", err)
+		if err := validDigest("manifest sha256", m.SHA256); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -79,16 +79,16 @@ func ReadManifest(path string) (Manifest, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return Manifest{}, fmt.Errorf("rootfs: manifest %s: %w", path, ErrNotFound)
+			return Manifest{}, fmt.Errorf("%w: manifest %s", ErrNotFound, path)
 		}
 		return Manifest{}, fmt.Errorf("rootfs: manifest: %w", err)
 	}
 	var m Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
-		return Manifest{}, fmt.Errorf("rootfs: manifest %s: %w: %v", path, ErrInvalid, err)
+		return Manifest{}, fmt.Errorf("%w: manifest %s: %v", ErrInvalid, path, err)
 	}
 	if err := m.Validate(); err != nil {
-		return Manifest{}, fmt.Errorf("rootfs: manifest %s: %w", path, err)
+		return Manifest{}, wrap(err, "manifest %s", path)
 	}
 	return m, nil
 }
@@ -133,7 +133,7 @@ func Pack(ctx context.Context, dir string, w io.Writer) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("rootfs: pack %s: %w", dir, err)
+		return wrap(err, "pack %s", dir)
 	}
 	return nil
 }
@@ -165,7 +165,7 @@ func packEntry(tw *tar.Writer, root *os.Root, rel string, d fs.DirEntry) error {
 	case fi.Mode().IsRegular():
 		hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
 	default:
-		return fmt.Errorf("%s: %w: unsupported file type %s", rel, ErrInvalid, fi.Mode().Type())
+		return fmt.Errorf("%w: %s: unsupported file type %s", ErrInvalid, rel, fi.Mode().Type())
 	}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
@@ -194,7 +194,7 @@ func PackBundle(ctx context.Context, dir, outDir string, m Manifest) (Manifest, 
 		return Manifest{}, err
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return Manifest{}, fmt.Errorf("rootfs: pack: bundle directory %s: %w", dir, ErrNotFound)
+		return Manifest{}, fmt.Errorf("%w: pack: bundle directory %s", ErrNotFound, dir)
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return Manifest{}, fmt.Errorf("rootfs: pack %s: %w", m.Name, err)
@@ -213,7 +213,7 @@ func PackBundle(ctx context.Context, dir, outDir string, m Manifest) (Manifest, 
 	pr.CloseWithError(err) // unblocks Pack when writing failed
 	<-packed
 	if err != nil {
-		return Manifest{}, fmt.Errorf("rootfs: pack %s: %w", m.Name, err)
+		return Manifest{}, wrap(err, "pack %s", m.Name)
 	}
 	m.SHA256 = hex.EncodeToString(h.Sum(nil))
 	m.Size = cw.n

@@ -22,7 +22,7 @@ func (f *Fetcher) Push(ctx context.Context, src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("rootfs: push %s: %w", src, ErrNotFound)
+			return fmt.Errorf("%w: push %s", ErrNotFound, src)
 		}
 		return fmt.Errorf("rootfs: push: %w", err)
 	}
@@ -45,7 +45,7 @@ func (f *Fetcher) Push(ctx context.Context, src, dst string) error {
 	case "s3":
 		return f.s3.put(ctx, d, r, fi.Size())
 	}
-	return fmt.Errorf("rootfs: push %s: %w: scheme %q (want file or s3)", dst, ErrInvalid, d.scheme)
+	return fmt.Errorf("%w: push %s: scheme %q (want file or s3)", ErrInvalid, dst, d.scheme)
 }
 
 // PushBundle uploads the bundle a manifest (written by PackBundle) names,
@@ -58,7 +58,7 @@ func (f *Fetcher) PushBundle(ctx context.Context, manifestPath, destPrefix strin
 		return "", err
 	}
 	if m.Bundle == "" || m.SHA256 == "" {
-		return "", fmt.Errorf("rootfs: push %s: %w: manifest has no bundle or sha256 (write it with PackBundle)", manifestPath, ErrInvalid)
+		return "", fmt.Errorf("%w: push %s: manifest has no bundle or sha256 (write it with PackBundle)", ErrInvalid, manifestPath)
 	}
 	prefix := strings.TrimSuffix(destPrefix, "/") + "/"
 	if err := f.Push(ctx, filepath.Join(filepath.Dir(manifestPath), m.Bundle), prefix+m.Bundle); err != nil {

@@ -88,7 +88,7 @@ func (s *s3Store) connect(bucket string, upload bool) (*minio.Client, error) {
 		cfg := s.cfg.withEnv()
 		u, err := url.Parse(cfg.Endpoint)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			s.err = fmt.Errorf("rootfs: S3 endpoint %q: %w: want http(s)://host[:port]", cfg.Endpoint, ErrInvalid)
+			s.err = fmt.Errorf("%w: S3 endpoint %q: want http(s)://host[:port]", ErrInvalid, cfg.Endpoint)
 			return
 		}
 		lookup := minio.BucketLookupPath

@@ -1,10 +1,12 @@
 package rootfs_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -124,4 +126,36 @@ func TestSandboxNetworkNone(t *testing.T) {
 			assert.Contains(t, probe(rootfs.NetworkNone), "refused", "the host's loopback is reachable from network none")
 		})
 	}
+}
+
+// TestSandboxUserNamespaceRoot: root inside a user namespace of its own is
+// an unprivileged host user outside: what it writes belongs to that user,
+// and the sandbox's refusals hold as for any task.
+func TestSandboxUserNamespaceRoot(t *testing.T) {
+	requireMode(t, rootfs.ModePivotRoot)
+	testenv.RequireUserNamespaces(t)
+	root := probeRoot(t)
+	uid := uniqueUID()
+	require.NoError(t, os.Chown(root, int(uid), int(uid)))
+	// The helper runs as the host user from its first instruction: it must
+	// reach its own program and the root, as from an agent's 0755 tree.
+	for _, p := range []string{filepath.Dir(helperPath), filepath.Dir(root), filepath.Dir(filepath.Dir(root))} {
+		require.NoError(t, os.Chmod(p, 0o755))
+	}
+	spec := rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot, UserNamespace: &rootfs.IDMap{HostUID: uid, HostGID: uid}}
+	out, stderr, st := run(t, spec, "id -u; touch /made-by-root; echo x > /dev/null && echo null-ok; cat /proc/self/uid_map")
+	require.True(t, st.Success(), "%v %s", st, stderr)
+	assert.Contains(t, out, "0\nnull-ok\n", "root inside, with a working /dev")
+	assert.Regexp(t, fmt.Sprintf(`\s+0\s+%d\s+1`, uid), out)
+	fi, err := os.Stat(filepath.Join(root, "made-by-root"))
+	require.NoError(t, err)
+	assert.Equal(t, uid, fi.Sys().(*syscall.Stat_t).Uid, "the host sees the unprivileged user as the owner")
+	for _, attack := range [][]string{{"mount-proc", "/tmp/p"}, {"unshare-user"}, {"mknod-read", "/tmp/sda", "8:0"}, {"ptrace", fmt.Sprint(os.Getpid())}} {
+		spec.Args = append([]string{"/probe"}, attack...)
+		out, _, _ := run(t, spec, "")
+		assert.Contains(t, out, ": refused:", "root in a user namespace: %v", attack)
+	}
+	_, err = rootfs.Start(context.Background(), rootfs.Spec{Root: root, Mode: rootfs.ModePivotRoot, Args: []string{"true"},
+		Credential: &rootfs.Credential{UID: 5}, UserNamespace: &rootfs.IDMap{HostUID: uid, HostGID: uid}})
+	assert.ErrorIs(t, err, rootfs.ErrInvalid, "only root is mapped")
 }

@@ -109,7 +109,7 @@ func Unpack(ctx context.Context, archive, dst string, opts ...UnpackOption) erro
 	}
 	defer f.Close()
 	if err := unpack(ctx, f, dst, opts); err != nil {
-		return fmt.Errorf("rootfs: unpack %s: %w", archive, err)
+		return wrap(err, "unpack %s", archive)
 	}
 	return nil
 }
@@ -117,7 +117,7 @@ func Unpack(ctx context.Context, archive, dst string, opts ...UnpackOption) erro
 // UnpackReader is Unpack reading the archive from r.
 func UnpackReader(ctx context.Context, r io.Reader, dst string, opts ...UnpackOption) error {
 	if err := unpack(ctx, r, dst, opts); err != nil {
-		return fmt.Errorf("rootfs: unpack into %s: %w", dst, err)
+		return wrap(err, "unpack into %s", dst)
 	}
 	return nil
 }
@@ -129,7 +129,7 @@ func unpack(ctx context.Context, r io.Reader, dst string, opts []UnpackOption) e
 	}
 	dst = filepath.Clean(dst)
 	if _, err := os.Lstat(dst); err == nil {
-		return fmt.Errorf("destination %s: %w", dst, ErrExists)
+		return fmt.Errorf("%w: destination %s", ErrExists, dst)
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
@@ -191,11 +191,11 @@ func UnpackInto(ctx context.Context, archive string, dst *os.Root, opts ...Unpac
 	defer f.Close()
 	stream, closeStream, err := decompress(f)
 	if err != nil {
-		return fmt.Errorf("rootfs: unpack %s: %w", archive, err)
+		return wrap(err, "unpack %s", archive)
 	}
 	defer closeStream()
 	if err := newUnpacker(ctx, dst, cfg).run(tar.NewReader(stream)); err != nil {
-		return fmt.Errorf("rootfs: unpack %s into %s: %w", archive, dst.Name(), err)
+		return wrap(err, "unpack %s into %s", archive, dst.Name())
 	}
 	return nil
 }
@@ -203,7 +203,7 @@ func UnpackInto(ctx context.Context, archive string, dst *os.Root, opts ...Unpac
 func openArchive(archive string) (*os.File, error) {
 	f, err := os.Open(archive)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("rootfs: unpack: archive %s: %w", archive, ErrNotFound)
+		return nil, fmt.Errorf("%w: unpack: archive %s", ErrNotFound, archive)
 	}
 	return f, err
 }
@@ -225,13 +225,13 @@ func decompress(r io.Reader) (io.Reader, func(), error) {
 	case bytes.HasPrefix(head, gzipMagic):
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, nil, fmt.Errorf("gzip: %w: %w", ErrInvalid, err)
+			return nil, nil, fmt.Errorf("%w: gzip: %w", ErrInvalid, err)
 		}
 		return zr, func() { zr.Close() }, nil
 	case bytes.HasPrefix(head, zstdMagic):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
 		if err != nil {
-			return nil, nil, fmt.Errorf("zstd: %w: %w", ErrInvalid, err)
+			return nil, nil, fmt.Errorf("%w: zstd: %w", ErrInvalid, err)
 		}
 		return zr, zr.Close, nil
 	}
@@ -267,7 +267,7 @@ func (u *unpacker) run(tr *tar.Reader) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("reading archive: %w: %w", ErrInvalid, err)
+			return fmt.Errorf("%w: reading archive: %w", ErrInvalid, err)
 		}
 		if err := u.entry(hdr, tr); err != nil {
 			return err
@@ -517,7 +517,7 @@ func (u *unpacker) file(name string, hdr *tar.Header, mode fs.FileMode, tr *tar.
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("archive entry %q: %w", hdr.Name, err)
+		return wrap(err, "archive entry %q", hdr.Name)
 	}
 	if err := u.root.Chtimes(name, hdr.ModTime, hdr.ModTime); err != nil {
 		return u.fail(hdr.Name, err)

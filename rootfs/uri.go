@@ -24,26 +24,26 @@ func parseURI(uri string) (source, error) {
 	}
 	u, err := url.Parse(uri)
 	if err != nil {
-		return source{}, fmt.Errorf("rootfs: URI %q: %w: %v", uri, ErrInvalid, err)
+		return source{}, fmt.Errorf("%w: URI %q: %v", ErrInvalid, uri, err)
 	}
 	s := source{uri: uri, scheme: u.Scheme}
 	switch u.Scheme {
 	case "file":
 		if u.Host != "" && u.Host != "localhost" || !strings.HasPrefix(u.Path, "/") {
-			return source{}, fmt.Errorf("rootfs: URI %q: %w: want file:///absolute/path", uri, ErrInvalid)
+			return source{}, fmt.Errorf("%w: URI %q: want file:///absolute/path", ErrInvalid, uri)
 		}
 		s.path = filepath.Clean(u.Path)
 	case "http", "https":
 		if u.Host == "" {
-			return source{}, fmt.Errorf("rootfs: URI %q: %w: no host", uri, ErrInvalid)
+			return source{}, fmt.Errorf("%w: URI %q: no host", ErrInvalid, uri)
 		}
 	case "s3":
 		s.bucket, s.key = u.Host, strings.TrimPrefix(u.Path, "/")
 		if s.bucket == "" || s.key == "" {
-			return source{}, fmt.Errorf("rootfs: URI %q: %w: want s3://bucket/key", uri, ErrInvalid)
+			return source{}, fmt.Errorf("%w: URI %q: want s3://bucket/key", ErrInvalid, uri)
 		}
 	default:
-		return source{}, fmt.Errorf("rootfs: URI %q: %w: scheme %q (want file, http, https or s3)", uri, ErrInvalid, u.Scheme)
+		return source{}, fmt.Errorf("%w: URI %q: scheme %q (want file, http, https or s3)", ErrInvalid, uri, u.Scheme)
 	}
 	return s, nil
 }

@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gleaner/gleaner/examples/internal/atomicfile"
+	"github.com/gleaner/gleaner/internal/atomicfile"
 	"github.com/gleaner/gleaner/patchelf"
 	"github.com/gleaner/gleaner/rootfs"
 )

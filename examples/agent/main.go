@@ -85,6 +85,12 @@ type fileConfig struct {
 	S3Buckets    []string `json:"s3_buckets,omitempty"`
 	TaskUser     string   `json:"task_user,omitempty"`
 	RootRoles    []string `json:"root_roles,omitempty"`
+	// LogMaxMB, SandboxRetention and SandboxWatermark bound what task
+	// sandboxes keep: agent.Config's LogMaxBytes (in MiB here),
+	// SandboxRetention and SandboxDiskWatermark.
+	LogMaxMB         int64   `json:"log_max_mb,omitempty"`
+	SandboxRetention string  `json:"sandbox_retention,omitempty"`
+	SandboxWatermark float64 `json:"sandbox_watermark,omitempty"`
 }
 
 // flags are the command line: the directory, the configuration file and
@@ -102,6 +108,7 @@ type flags struct {
 	s3Buckets  string
 	rootRoles  string
 	interval   time.Duration
+	retention  time.Duration
 }
 
 func newFlags(name string, stderr io.Writer) *flags {
@@ -125,6 +132,9 @@ func newFlags(name string, stderr io.Writer) *flags {
 	fs.StringVar(&f.s3Buckets, "s3-buckets", "", "comma-separated S3 buckets the agent's AWS credentials are used for (default none: anonymous)")
 	fs.StringVar(&f.fc.TaskUser, "task-user", "", "user tasks run as when they name none (default nobody)")
 	fs.StringVar(&f.rootRoles, "root-roles", "", "comma-separated framework roles whose tasks may run as root ('*': any; default none)")
+	fs.Int64Var(&f.fc.LogMaxMB, "log-max-mb", 0, "MiB each of a task's stdout and stderr keeps, rotated (default 8)")
+	fs.DurationVar(&f.retention, "sandbox-retention", 0, "how long an ended task's sandbox and logs are kept (default 24h)")
+	fs.Float64Var(&f.fc.SandboxWatermark, "sandbox-watermark", 0, "fraction of the disk above which kept sandboxes go sooner, oldest first (default 0.9)")
 	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
 	return f
 }
@@ -139,6 +149,9 @@ func (f *flags) parse(args []string) error {
 	f.fc.Masters, f.fc.Etcd = split(f.masters), split(f.etcd)
 	f.fc.FetchDirs, f.fc.S3Buckets, f.fc.RootRoles = split(f.fetchDirs), split(f.s3Buckets), split(f.rootRoles)
 	f.fc.Interval = f.interval.String()
+	if f.retention > 0 {
+		f.fc.SandboxRetention = f.retention.String()
+	}
 	return nil
 }
 
@@ -212,7 +225,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		FetchS3Buckets: fc.S3Buckets,
 		TaskUser:       fc.TaskUser,
 		RootRoles:      fc.RootRoles,
-		Logger:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		LogMaxBytes:    fc.LogMaxMB << 20,
+
+		SandboxDiskWatermark: fc.SandboxWatermark,
+		Logger:               slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	if fc.Interval != "" {
 		d, err := time.ParseDuration(fc.Interval)
@@ -221,6 +237,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 			return 2
 		}
 		cfg.Interval = d
+	}
+	if fc.SandboxRetention != "" {
+		d, err := time.ParseDuration(fc.SandboxRetention)
+		if err != nil {
+			fmt.Fprintf(stderr, "agent: sandbox_retention %q: %v\n", fc.SandboxRetention, err)
+			return 2
+		}
+		cfg.SandboxRetention = d
 	}
 	a, err := agent.New(cfg)
 	if err != nil {

@@ -40,8 +40,8 @@ import (
 	"time"
 
 	"github.com/gleaner/gleaner/attrs"
-	"github.com/gleaner/gleaner/examples/internal/atomicfile"
 	"github.com/gleaner/gleaner/examples/internal/auth"
+	"github.com/gleaner/gleaner/internal/atomicfile"
 	"github.com/gleaner/gleaner/internal/etcdauth"
 	"github.com/gleaner/gleaner/internal/pki"
 )

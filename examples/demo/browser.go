@@ -10,7 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/gleaner/gleaner/examples/internal/atomicfile"
+	"github.com/gleaner/gleaner/internal/atomicfile"
 )
 
 // newBrowser starts a headless chromium (the Debian package's binary at

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,6 +52,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Refuse, "refuse", 5*time.Second, "default refuse time of declined offers")
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", 5*time.Second, "TTL of the leader's etcd session")
 	fs.DurationVar(&cfg.AgentGrace, "agent-grace", 10*time.Second, "how long a silent agent or unreported task is waited for")
+	fs.Func("max-priority", "highest task priority a role's frameworks may use, role=N (repeat the flag for more roles; unlisted roles: 0)", func(s string) error {
+		role, n, ok := strings.Cut(s, "=")
+		p, err := strconv.Atoi(n)
+		if !ok || role == "" || err != nil || p < 0 {
+			return fmt.Errorf("%q: want role=N with N 0 or more", s)
+		}
+		if cfg.MaxPriority == nil {
+			cfg.MaxPriority = map[string]int{}
+		}
+		cfg.MaxPriority[role] = p
+		return nil
+	})
 	verbose := fs.Bool("v", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
 		return err

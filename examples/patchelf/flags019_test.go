@@ -179,8 +179,13 @@ func TestTablesFoundBySection(t *testing.T) {
 				t.Fatalf("%v: %+v (0.19 prints nothing and succeeds)", args, r)
 			}
 		}
+		// Its .interp takes no room either: 0.19 refuses a new interpreter
+		// (its words differ: "cannot find section '.hash'").
+		if r := ours("--set-interpreter", "/lib/ld-other.so.2", dbg); r.code != 1 || !strings.Contains(r.stderr, ".interp") {
+			t.Fatalf("--set-interpreter: %+v, want exit 1 naming .interp (0.19 refuses it)", r)
+		}
 		if after, _ := os.ReadFile(dbg); !bytes.Equal(before, after) {
-			t.Fatal("--set-rpath changed the debug file")
+			t.Fatal("--set-rpath or --set-interpreter changed the debug file")
 		}
 	})
 }
@@ -228,6 +233,16 @@ func TestNewFlags(t *testing.T) {
 	if !strings.Contains(readelfOut(t, "-n", p), "NixOS") {
 		t.Fatal("no NixOS note after --build-resolution-cache")
 	}
+	// A copy whose run path a note-unaware tool rewrote in place: 0.19
+	// refuses to rebuild its stale note.
+	data, _ := os.ReadFile(p)
+	staleData := bytes.Replace(data, []byte(libdir+"\x00"), []byte(libdir[:len(libdir)-1]+"X\x00"), 1)
+	if bytes.Equal(staleData, data) {
+		t.Fatal("the run path is not in the file")
+	}
+	stale := filepath.Join(dir, "stale")
+	os.WriteFile(stale, staleData, 0o755)
+	check(result{"", "patchelf: --build-resolution-cache: a resolution cache note is already present; rebuild from an unpatched binary\n", 1}, "--build-resolution-cache", stale)
 	// Removing the run path drops the note; there is then nothing to cache.
 	check(result{"", "warning: --build-resolution-cache: no DT_NEEDED entries or run path to resolve; no cache written\n", 0}, "--remove-rpath", "--build-resolution-cache", p)
 	if strings.Contains(readelfOut(t, "-S", p), ".note.nixos.ldcache") {

@@ -496,7 +496,7 @@ func (o *options) dynamicEdits(f *patchelf.File, stdout io.Writer) error {
 	if o.buildResolutionCache {
 		if err := f.BuildResolutionCache(); err != nil {
 			if errors.Is(err, patchelf.ErrExists) {
-				return usageError("--build-resolution-cache: " + strings.TrimPrefix(err.Error(), "patchelf: "))
+				return usageError("--build-resolution-cache: " + strings.TrimPrefix(err.Error(), patchelf.ErrExists.Error()+": "))
 			}
 			return err
 		}

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"runtime"
 )
 
 // BuildProgram builds the main package pkg (an import path of this module,
@@ -23,9 +22,10 @@ import (
 //
 // The binary is static (CGO_ENABLED=0), as the agent's install ships it.
 func BuildProgram(pkg, dir string) (string, error) {
+	// go test puts the go tool that runs it first on the test's PATH.
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return "", fmt.Errorf("testenv: no go tool on PATH to build %s: %w", pkg, err)
 	}
 	out := filepath.Join(dir, path.Base(pkg))
 	cmd := exec.Command(goTool, "build", "-o", out, pkg)

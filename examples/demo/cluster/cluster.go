@@ -265,7 +265,9 @@ func (c *Cluster) startMaster() error {
 		ReportInterval:     c.cfg.Interval,
 		SessionTTL:         2 * time.Second,
 		AgentGrace:         10 * c.cfg.Interval,
-		Logger:             c.log.With("component", "master"),
+		// The demo's one framework may order its work by priority.
+		MaxPriority: map[string]int{"*": 100},
+		Logger:      c.log.With("component", "master"),
 	})
 	if err != nil {
 		ln.Close()

@@ -29,6 +29,9 @@ var defaultBasePrograms = []string{
 	"tail", "wc", "tr", "cut", "sort", "uniq", "tee", "xargs", "basename",
 	"dirname", "expr", "test", "pwd", "readlink", "dd", "yes", "nproc", "kill",
 	"grep", "sed", "awk", "find", "ps", "date", "seq", "uname", "hostname",
+	// When the host has busybox, its applets fill in what the host's own
+	// programs lack (httpd, nc, wget, ...); it is not needed.
+	"busybox",
 }
 
 // requiredBasePrograms must be found for the base to be made.
@@ -49,8 +52,13 @@ func seedBase(ctx context.Context, bases rootfs.Bases, name, version string, pro
 		return err
 	}
 	var paths, names []string
+	busybox := ""
 	for _, p := range programs {
 		path, err := exec.LookPath(p)
+		if err == nil && filepath.Base(p) == "busybox" {
+			busybox = path
+			continue
+		}
 		if err != nil {
 			for _, r := range requiredBasePrograms {
 				if r == p {
@@ -89,6 +97,11 @@ func seedBase(ctx context.Context, bases rootfs.Bases, name, version string, pro
 	}
 	if err := linkLoader(tmp, paths); err != nil {
 		return fmt.Errorf("seed base %s/%s: %w", name, version, err)
+	}
+	if busybox != "" {
+		if err := addBusybox(ctx, tmp, busybox); err != nil {
+			return fmt.Errorf("seed base %s/%s: %w", name, version, err)
+		}
 	}
 	for _, d := range []string{"proc", "dev", "tmp", "etc", "root", "usr"} {
 		if err := os.MkdirAll(filepath.Join(tmp, d), 0o755); err != nil {
@@ -204,4 +217,34 @@ func copyFile(src, dst string, mode os.FileMode) error {
 		return err
 	}
 	return out.Close()
+}
+
+// addBusybox copies a static busybox into the base's bin/ and links each of
+// its applets that the host's programs did not already provide. A dynamic
+// busybox is left out (Bundle would handle it, but the applets are a
+// convenience, not a need).
+func addBusybox(ctx context.Context, base, busybox string) error {
+	if interp, err := interpreter(busybox); err != nil || interp != "" {
+		return nil
+	}
+	out, err := exec.CommandContext(ctx, busybox, "--list").Output()
+	if err != nil {
+		return nil // not a busybox that lists its applets
+	}
+	bin := filepath.Join(base, "bin")
+	if err := copyFile(busybox, filepath.Join(bin, "busybox"), 0o755); err != nil {
+		return err
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		if applet == "busybox" || strings.Contains(applet, "/") {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(bin, applet)); err == nil {
+			continue
+		}
+		if err := os.Symlink("busybox", filepath.Join(bin, applet)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -20,7 +20,14 @@ func TestBaseFromTheHostsOwnPrograms(t *testing.T) {
 	testenv.RequireRoot(t)
 	bases := rootfs.Bases{Dir: filepath.Join(t.TempDir(), "bases")}
 	ctx := context.Background()
-	if err := seedBase(ctx, bases, "host", "1", defaultBasePrograms); err != nil {
+	// Without busybox: the host's own programs are enough.
+	var programs []string
+	for _, p := range defaultBasePrograms {
+		if p != "busybox" {
+			programs = append(programs, p)
+		}
+	}
+	if err := seedBase(ctx, bases, "host", "1", programs); err != nil {
 		t.Fatal(err)
 	}
 	dir, err := bases.Path("host", "1")

@@ -126,7 +126,8 @@ type Config struct {
 	// BaseName and BaseVersion name the base root file system tasks without
 	// an image run on (default "base", "1"). When missing it is made from
 	// the host's own BasePrograms (default: sh, sleep, true and the usual
-	// tools) and their libraries with patchelf.Bundle: no package needed.
+	// tools, and busybox's applets for the rest when the host has busybox)
+	// and their libraries with patchelf.Bundle: no package needed.
 	BaseName, BaseVersion string
 	BasePrograms          []string
 	// InitHelper is the launch helper (rootfs/cmd/gleaner-init); default
@@ -137,9 +138,11 @@ type Config struct {
 	// TaskUser runs tasks that name no user (default "nobody"): a host
 	// user name or "uid[:gid]".
 	TaskUser string
-	// RootRoles are the framework roles whose tasks may run as root (a
-	// user of UID 0); "*" allows every role. Default none: a task asking
-	// for root fails with the reason.
+	// RootRoles are the framework roles whose tasks may run as the host's
+	// root (a user of UID 0); "*" allows every role. Default none: a task
+	// of another role asking for root runs as root inside a user namespace
+	// of its own that is TaskUser on the host (pivot_root mode, where the
+	// kernel has user namespaces), and fails with the reason elsewhere.
 	RootRoles []string
 	// TaskPidsMax caps each task's processes and threads (pids.max;
 	// default 1024): a fork bomb stops there.
@@ -165,6 +168,16 @@ type Config struct {
 	// Retention bounds how long ended tasks are kept when no master takes
 	// their final status (default 5 min).
 	Retention time.Duration
+	// LogMaxBytes bounds what each of a task's stdout and stderr keeps in
+	// its sandbox: the current file and the one rotated out before it
+	// (default 8 MiB).
+	LogMaxBytes int64
+	// SandboxRetention is how long the sandbox of an ended task is kept
+	// (Mesos's gc_delay; default 24 h), and SandboxDiskWatermark the
+	// fraction of the disk holding Dir above which kept sandboxes go
+	// sooner, oldest first (default 0.9).
+	SandboxRetention     time.Duration
+	SandboxDiskWatermark float64
 
 	// Logger receives the agent's logs (default: discarded).
 	Logger *slog.Logger
@@ -219,6 +232,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"DiskInterval", &c.DiskInterval, defaultDiskInterval},
 		{"KillGrace", &c.KillGrace, defaultKillGrace},
 		{"Retention", &c.Retention, defaultRetention},
+		{"SandboxRetention", &c.SandboxRetention, defaultSandboxRetention},
 		{"LeaseTTL", &c.LeaseTTL, attrs.DefaultLeaseTTL},
 	}
 	for _, d := range durations {
@@ -228,6 +242,18 @@ func (c Config) withDefaults() (Config, error) {
 		if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	switch {
+	case c.LogMaxBytes < 0:
+		return c, fmt.Errorf("%w: Config.LogMaxBytes %d is negative", ErrInvalid, c.LogMaxBytes)
+	case c.LogMaxBytes == 0:
+		c.LogMaxBytes = defaultLogMaxBytes
+	}
+	switch w := c.SandboxDiskWatermark; {
+	case w == 0:
+		c.SandboxDiskWatermark = defaultDiskWatermark
+	case !(w > 0 && w <= 1):
+		return c, fmt.Errorf("%w: Config.SandboxDiskWatermark %v: want a fraction in (0, 1]", ErrInvalid, w)
 	}
 	if c.Policy == nil {
 		c.Policy = reserve.DefaultPolicy()

@@ -76,7 +76,7 @@ func TestHTTPAndTCPHealthChecksFromTheAgent(t *testing.T) {
 func TestCommandHealthCheckRunsInTheTaskRoot(t *testing.T) {
 	requireIsolation(t)
 	a := start(t, testConfig(t, testenv.TempDirOnDisk(t)))
-	// The check sees the task's busybox root, not the host (whose /work
+	// The check sees the task's root (the base made from the host's programs), not the host (whose /work
 	// this test runs in): the first passes, the second fails there. The
 	// check's launch counts against the task's memory (its cgroup), so
 	// the tasks get room for the launcher under -race.
@@ -84,7 +84,7 @@ func TestCommandHealthCheckRunsInTheTaskRoot(t *testing.T) {
 		return []api.HealthCheck{{Protocol: api.CheckCommand, Command: cmd, IntervalSeconds: 0.1, TimeoutSeconds: 10, MaxConsecutiveFailures: 2}}
 	}
 	for id, cmd := range map[string]string{
-		"in-root": `test -e /bin/sh && ! test -e /work && test "$GLEANER_TASK_ID" = in-root`,
+		"in-root": `test -x /bin/sleep && ! test -e /etc/debian_version && ! test -e /work && test "$GLEANER_TASK_ID" = in-root`,
 		"host":    `test -e /work`,
 	} {
 		if err := a.launch(api.TaskInfo{TaskID: id, Cmd: "sleep 100", Resources: "cpus:0.2;mem:256", HealthChecks: checks(cmd)}); err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/internal/testenv"
+	"github.com/gleaner/gleaner/isolate"
 	"github.com/gleaner/gleaner/reserve"
 	"github.com/gleaner/gleaner/rootfs"
 )
@@ -29,8 +31,27 @@ func TestMain(m *testing.M) {
 	if mbs := os.Getenv(memoryHogEnv); mbs != "" {
 		memoryHog(mbs)
 	}
-	os.Exit(m.Run())
+	// The launch helper the agent installs beside itself, and the escape
+	// suite's probe.
+	dir, err := os.MkdirTemp("", "gleaner-test-agent-programs-")
+	if err == nil {
+		programsDir = dir
+		if helperPath, err = testenv.BuildProgram(rootfs.HelperPackage, dir); err == nil {
+			probePath, err = testenv.BuildProgram("github.com/gleaner/gleaner/rootfs/internal/probe", dir)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
+
+// programsDir holds the programs TestMain built: helperPath, the launch
+// helper every test agent uses, and probePath, the escape suite's probe.
+var programsDir, helperPath, probePath string
 
 // memoryHogEnv makes the test binary a business process that holds the
 // given number of MiB of memory until it is killed.
@@ -61,6 +82,23 @@ func memoryHog(mbs string) {
 
 // uniqueName is a per-test name for agents and cgroups, so that tests of
 // other packages running on the same machine never meet ours.
+// idleBusiness gives cfg a business cgroup of its own with nothing in it:
+// the machine runs other work (other tests, other checkouts' suites) that
+// the agent must not take for its business, or it would lend nothing and
+// evict what it runs. A test that wants business load puts it there.
+func idleBusiness(t testing.TB, cfg *Config) {
+	t.Helper()
+	iso, err := isolate.New(isolate.WithParent("/" + uniqueName(t) + "-business"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { iso.Destroy(context.Background()) })
+	if _, err := iso.Create("business", isolate.Limits{CPUs: 1, MemoryBytes: 64 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	cfg.BusinessCgroup = iso.Parent() + "/business"
+}
+
 func uniqueName(t testing.TB) string {
 	b := make([]byte, 4)
 	rand.Read(b)
@@ -81,6 +119,7 @@ func testConfig(t testing.TB, dir string) Config {
 		Hysteresis:   &h,
 		DiskInterval: 200 * time.Millisecond,
 		KillGrace:    300 * time.Millisecond,
+		InitHelper:   helperPath,
 		Logger:       slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }

@@ -109,8 +109,7 @@ func (r *isolatedRuntime) start(ctx context.Context, t *task) (*proc, error) {
 	}
 	t.cg = cg
 	spec := r.spec(t, taskArgs(t))
-	spec.Stdout = filepath.Join(t.sandbox, "stdout")
-	spec.Stderr = filepath.Join(t.sandbox, "stderr")
+	spec.StdoutFile, spec.StderrFile = t.stdout, t.stderr
 	// SIGCONT does nothing to a running task: tasks outlive the agent, so
 	// that the next agent adopts them.
 	spec.ParentDeathSignal = syscall.SIGCONT
@@ -136,9 +135,10 @@ func (r *isolatedRuntime) spec(t *task, args []string) rootfs.Spec {
 	return rootfs.Spec{Root: t.root, Args: args, Env: taskEnv(t), Mode: r.mode,
 		// The user the policy chose; root keeps only rootfs's default
 		// capabilities, any other user none.
-		Credential: t.cred,
-		Network:    taskNetwork(t.rec.Info.Network),
-		Helper:     r.helper,
+		Credential:    t.cred,
+		UserNamespace: t.userNS,
+		Network:       taskNetwork(t.rec.Info.Network),
+		Helper:        r.helper,
 	}
 }
 
@@ -224,7 +224,16 @@ func (r *isolatedRuntime) prepareRoot(ctx context.Context, t *task) (string, err
 	// sandbox belongs to the task's user. Only the task's own layer
 	// changes; the base stays read-only below it.
 	if c := t.cred; c != nil {
-		if err := os.Lchown(tr.Path, int(c.UID), int(c.GID)); err != nil {
+		uid, gid := int(c.UID), int(c.GID)
+		if m := t.userNS; m != nil {
+			// Root inside is this host user; its launch helper runs as
+			// it from the start and must reach the root.
+			uid, gid = int(m.HostUID), int(m.HostGID)
+			if err := os.Chmod(tr.Dir(), 0o711); err != nil {
+				return "", fmt.Errorf("task root directory: %w", err)
+			}
+		}
+		if err := os.Lchown(tr.Path, uid, gid); err != nil {
 			return "", fmt.Errorf("task root owner: %w", err)
 		}
 	}

@@ -258,3 +258,60 @@ func maxLag(businessCgroup bool) uint64 {
 	}
 	return 3
 }
+
+// TestEvictionOrderFollowsPriority runs four tasks on a real agent with
+// real cgroups and shrinks what the agent lends below what they hold:
+// revocable tasks go before the one placed within the guarantee, the
+// lowest priority first and, within it, the youngest; each eviction names
+// who won. The business is an empty cgroup, so that the machine's other
+// load cannot evict anything first; the operator's cap does the shrinking.
+func TestEvictionOrderFollowsPriority(t *testing.T) {
+	requireIsolation(t)
+	cfg := testConfig(t, testenv.TempDirOnDisk(t))
+	cfg.Capacity = "cpus:2;mem:1024"
+	// A floor of the whole quota: QoS cannot throttle, only evict.
+	cfg.QoS = reserve.QoS{CPUFloorPercent: 100}
+	idleBusiness(t, &cfg)
+	a := start(t, cfg)
+
+	tasks := []api.TaskInfo{
+		{TaskID: "guaranteed", Priority: 0, Revocable: false},
+		{TaskID: "high", Priority: 9, Revocable: true},
+		{TaskID: "low-old", Priority: 1, Revocable: true},
+		{TaskID: "low-young", Priority: 1, Revocable: true},
+	}
+	for _, ti := range tasks {
+		ti.Cmd, ti.Resources = "sleep 1000", "cpus:0.1;mem:16"
+		if err := a.launch(ti); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, a.Agent, ti.TaskID, api.TaskRunning, 30*time.Second)
+	}
+	// Four tasks hold 0.4 cores; a cap of 0.25 leaves room for two.
+	if _, err := a.setReservation(ReservationOverride{Cap: "cpus:0.25"}); err != nil {
+		t.Fatal(err)
+	}
+	young := waitState(t, a.Agent, "low-young", api.TaskKilled, 30*time.Second)
+	old := waitState(t, a.Agent, "low-old", api.TaskKilled, 30*time.Second)
+	for _, id := range []string{"guaranteed", "high"} {
+		if s, _ := status(a.Agent, id); s.State != api.TaskRunning {
+			t.Errorf("task %s: %s %q, want it kept running", id, s.State, s.Reason)
+		}
+	}
+	a.mu.Lock()
+	youngAt, oldAt := a.tasks["low-young"].evictedAt, a.tasks["low-old"].evictedAt
+	a.mu.Unlock()
+	if youngAt > oldAt || !strings.HasSuffix(young.Reason, "(priority 1, revocable, youngest)") {
+		t.Errorf("low-old evicted at sample %d, low-young at %d with reason %q: want the youngest first", oldAt, youngAt, young.Reason)
+	}
+	for _, s := range []api.TaskStatus{young, old} {
+		if !strings.HasPrefix(s.Reason, api.ReasonEvicted+": ") {
+			t.Errorf("%s: reason %q, want an eviction", s.TaskID, s.Reason)
+		}
+		e := s.Eviction
+		if e == nil || e.Priority != 1 || e.Resource != "CPU" ||
+			!strings.Contains(e.Winner, "kept: guaranteed (priority 0), high (priority 9)") || !s.Revocable {
+			t.Errorf("%s: eviction %+v (revocable %v), want CPU, priority 1, won by the business and the kept tasks", s.TaskID, e, s.Revocable)
+		}
+	}
+}

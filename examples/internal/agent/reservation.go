@@ -114,8 +114,10 @@ func (a *Agent) apply() {
 				a.mu.Lock()
 				if t := a.tasks[act.TaskID]; t != nil && t.evictedAt == 0 {
 					t.evictedAt = a.samples
+					t.rec.Eviction = &api.Eviction{Resource: act.Resource, Priority: t.rec.Info.Priority, Winner: act.Winner}
 				}
 				a.mu.Unlock()
+				a.log.Info("task evicted", "task", act.TaskID, "reason", act.Reason, "winner", act.Winner)
 			}
 		case reserve.Throttle:
 			throttled[act.TaskID] = act.CPULimit
@@ -224,6 +226,7 @@ func (a *Agent) qosTasksLocked() []reserve.Task {
 		out = append(out, reserve.Task{
 			ID:          t.id,
 			Priority:    t.rec.Info.Priority,
+			Revocable:   t.rec.Info.Revocable,
 			Start:       t.rec.Started,
 			CPULimit:    t.res.CPUCores,
 			CPUUsage:    t.cpuRate,
@@ -290,6 +293,10 @@ type ReservationInfo struct {
 	// Cap and Floor are the operator's bounds ("" when unset).
 	Cap   string `json:"cap"`
 	Floor string `json:"floor"`
+	// Guaranteed is what the agent lends whatever the business does: the
+	// floor within capacity and cap, with the ports. Tasks placed within
+	// it are not revocable.
+	Guaranteed string `json:"guaranteed"`
 	// Policy names the estimator; LastChange says why the estimate last
 	// changed, at LastChangeTime.
 	Policy         string    `json:"policy"`
@@ -298,6 +305,9 @@ type ReservationInfo struct {
 	Isolation      string    `json:"isolation"`
 	// Ready is false until the first two samples have been read.
 	Ready bool `json:"ready"`
+	// Draining is the master's word that the agent is being drained: it
+	// gets no new tasks and reports itself drained once it holds none.
+	Draining bool `json:"draining"`
 }
 
 // ReservationOverride is the body of PUT /reservation: an operator's cap and
@@ -320,11 +330,13 @@ func (a *Agent) reservation() ReservationInfo {
 		Harvested:      mesos(a.own),
 		Cap:            a.limit.String(),
 		Floor:          a.floor.String(),
+		Guaranteed:     a.withPorts(mesos(guaranteed(a.capacity, a.limit, a.floor)), true),
 		Policy:         a.cfg.Policy.String(),
 		LastChange:     a.lastChange,
 		LastChangeTime: a.lastChangeAt,
 		Isolation:      a.rt.isolation(),
 		Ready:          a.haveSample,
+		Draining:       a.draining,
 	}
 }
 

@@ -153,6 +153,27 @@ func bound(r, capacity reserve.Resources, limit, floor partial) reserve.Resource
 	}
 }
 
+// guaranteed is what the floor makes the agent lend whatever the business
+// does: per resource, the floor within capacity and cap; nothing where no
+// floor is set.
+func guaranteed(capacity reserve.Resources, limit, floor partial) reserve.Resources {
+	one := func(c float64, hi, lo *float64) float64 {
+		if lo == nil {
+			return 0
+		}
+		v := min(*lo, c)
+		if hi != nil {
+			v = min(v, *hi)
+		}
+		return max(v, 0)
+	}
+	return reserve.Resources{
+		CPUCores:    one(capacity.CPUCores, limit.CPU, floor.CPU),
+		MemoryBytes: one(capacity.MemoryBytes, limit.Mem, floor.Mem),
+		DiskBytes:   one(capacity.DiskBytes, limit.Disk, floor.Disk),
+	}
+}
+
 // toReserve converts a monitor sample into reserve's input. ownDisk is what
 // the sandboxes hold, which the file system's usage includes. It returns
 // false while the sample has no CPU rate yet (the first one).

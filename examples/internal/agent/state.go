@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
-	"github.com/gleaner/gleaner/examples/internal/atomicfile"
+	"github.com/gleaner/gleaner/internal/atomicfile"
 	"github.com/gleaner/gleaner/reserve"
 )
 
@@ -28,6 +28,8 @@ type record struct {
 	Started    time.Time     `json:"started"`
 	Updated    time.Time     `json:"updated"`
 	Healthy    *bool         `json:"healthy,omitempty"`
+	// Eviction is why QoS evicted the task, and who won.
+	Eviction *api.Eviction `json:"eviction,omitempty"`
 }
 
 func (r record) status(agentID string) api.TaskStatus {
@@ -41,6 +43,8 @@ func (r record) status(agentID string) api.TaskStatus {
 		Message:     r.Message,
 		Time:        r.Updated,
 		Healthy:     r.Healthy,
+		Revocable:   r.Info.Revocable,
+		Eviction:    r.Eviction,
 	}
 }
 

@@ -4,6 +4,7 @@ package agent
 
 import (
 	"fmt"
+	"os"
 	"os/user"
 	"slices"
 	"strconv"
@@ -20,20 +21,43 @@ import (
 // master's ACL; this is the machine owner's word, applied whatever the
 // master sent. Users are the host's (as Mesos's --switch_user): a name from
 // its user database, or "uid[:gid]".
-func (a *Agent) taskCredential(info api.TaskInfo) (*rootfs.Credential, error) {
+//
+// A root task of a role not allowed host root runs, where the kernel has
+// user namespaces and the task its own mount namespace (pivot_root mode),
+// as root inside a user namespace of its own that maps it to the agent's
+// TaskUser: root in its own root file system, that unprivileged user on
+// the host. Elsewhere it is refused, with the reason.
+func (a *Agent) taskCredential(info api.TaskInfo) (*rootfs.Credential, *rootfs.IDMap, error) {
 	name := info.User
 	if name == "" {
 		name = a.cfg.TaskUser
 	}
 	cred, err := lookupUser(name)
 	if err != nil {
-		return nil, fmt.Errorf("%w: task %s: user %q: %w", ErrInvalid, info.TaskID, name, err)
+		return nil, nil, fmt.Errorf("%w: task %s: user %q: %w", ErrInvalid, info.TaskID, name, err)
 	}
-	if cred.UID == 0 && !slices.Contains(a.cfg.RootRoles, "*") && !slices.Contains(a.cfg.RootRoles, info.Role) {
-		return nil, fmt.Errorf("%w: task %s: user %q is root, and this agent runs root tasks only for the roles %q (-root-roles), not for role %q",
-			ErrInvalid, info.TaskID, name, a.cfg.RootRoles, info.Role)
+	if cred.UID != 0 || slices.Contains(a.cfg.RootRoles, "*") || slices.Contains(a.cfg.RootRoles, info.Role) {
+		return cred, nil, nil
 	}
-	return cred, nil
+	refusal := fmt.Errorf("%w: task %s: user %q is root, and this agent runs root tasks on the host only for the roles %q (-root-roles), not for role %q",
+		ErrInvalid, info.TaskID, name, a.cfg.RootRoles, info.Role)
+	if !a.userNamespaces() {
+		return nil, nil, fmt.Errorf("%w; nor can it map root to an unprivileged user here (no user namespaces, or chroot mode)", refusal)
+	}
+	host, err := lookupUser(a.cfg.TaskUser)
+	if err != nil || host.UID == 0 {
+		return nil, nil, fmt.Errorf("%w; TaskUser %q cannot stand for it (%v)", refusal, a.cfg.TaskUser, err)
+	}
+	return &rootfs.Credential{}, &rootfs.IDMap{HostUID: host.UID, HostGID: host.GID}, nil
+}
+
+// userNamespaces reports whether tasks can be given user namespaces: the
+// kernel has them and tasks enter their roots with pivot_root.
+func (a *Agent) userNamespaces() bool {
+	if _, err := os.Stat("/proc/self/ns/user"); err != nil {
+		return false
+	}
+	return a.cfg.LaunchMode == rootfs.ModePivotRoot || (a.cfg.LaunchMode == rootfs.ModeAuto && rootfs.PivotRootSupported())
 }
 
 // lookupUser resolves "uid[:gid]" or a host user name.

@@ -80,6 +80,12 @@ type App struct {
 	Env       map[string]string `json:"env,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
 	Container *Container        `json:"container,omitempty"`
+	// Priority orders the app's tasks in the agents' QoS evictions: lower
+	// goes first (Gleaner's field; Marathon has none). The label
+	// GLEANER_PRIORITY (api.PriorityLabel) says the same for clients that
+	// cannot send unknown fields. The framework's role bounds it
+	// (api.Subscribed.MaxPriority); above that the app stays pending.
+	Priority int `json:"priority,omitempty"`
 	// User is the user the tasks run as (Marathon's "user"): a name or
 	// "uid[:gid]"; empty takes the agent's default, an unprivileged user.
 	// The agent refuses root unless its operator allows it for the
@@ -415,6 +421,11 @@ func (a *App) validate() error {
 	if err := a.Container.validate(); err != nil {
 		return err
 	}
+	p, err := api.ResolvePriority(a.Priority, a.Labels)
+	if re := (*api.RequestError)(nil); errors.As(err, &re) {
+		return fieldErr(re.Field, "", "%s", re.Reason)
+	}
+	a.Priority = p
 	if err := a.validateLifecycle(); err != nil {
 		return err
 	}

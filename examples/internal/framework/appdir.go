@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gleaner/gleaner/examples/internal/atomicfile"
+	"github.com/gleaner/gleaner/internal/atomicfile"
 )
 
 // loadApps reads every *.json file in dir as one app definition (see

@@ -52,7 +52,7 @@ func (c offerCall) String() string {
 func (s *scheduler) wantsOffers() bool {
 	now := s.cfg.Now()
 	for _, st := range s.apps {
-		if st.launchable(now) && s.pendingCount(st) > 0 {
+		if st.launchable(now) && st.app.Priority <= s.maxPriority && s.pendingCount(st) > 0 {
 			return true
 		}
 	}
@@ -127,6 +127,14 @@ func (s *scheduler) toPlace(ids []string, now time.Time, offers int) (pending []
 			continue
 		}
 		if !st.launchable(now) {
+			continue
+		}
+		if st.app.Priority > s.maxPriority {
+			st.pendingReason = fmt.Sprintf("priority %d: the framework's role may use 0 to %d", st.app.Priority, s.maxPriority)
+			st.pendingRejections = nil
+			if st.pendingSince.IsZero() {
+				st.pendingSince = now
+			}
 			continue
 		}
 		res, err := st.app.demand()

@@ -30,6 +30,7 @@ func taskInfo(a *App, t *task, offerID, replaces string) api.TaskInfo {
 		Env:       env,
 		Resources: t.resources.String(),
 		Labels:    a.Labels,
+		Priority:  a.Priority,
 		Replaces:  replaces,
 		User:      a.User,
 

@@ -27,7 +27,9 @@ func newPrefix(t testing.TB) string {
 func TestRegisterOfferAcceptLaunchFlow(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
-	m := startMaster(t, testConfig(cli, newPrefix(t)))
+	cfg := testConfig(cli, newPrefix(t))
+	cfg.MaxPriority = map[string]int{"*": 3}
+	m := startMaster(t, cfg)
 	waitLeader(t, m.Master)
 	ctx := context.Background()
 
@@ -59,7 +61,7 @@ func TestRegisterOfferAcceptLaunchFlow(t *testing.T) {
 	launched := *cmds[0].Task
 	require.Equal(t, api.TaskInfo{TaskID: "web.1", AppID: "web", FrameworkID: fw, AgentID: "a1", Cmd: "sleep 100",
 		Resources: "cpus:1;mem:512", Env: map[string]string{"A": "b"}, Labels: map[string]string{"l": "v"}, Priority: 3,
-		Image: &api.Image{Base: "busybox", Version: "1"}, User: "nobody", Network: "none",
+		Revocable: true, Image: &api.Image{Base: "busybox", Version: "1"}, User: "nobody", Network: "none",
 		Role: "*"}, launched, "the user and network travel to the agent, the role is the framework's")
 
 	// The agent reports the task running; the framework hears of it.
@@ -331,4 +333,65 @@ func TestTeardownKillsTheFrameworksTasks(t *testing.T) {
 	state, err := agent.State(ctx)
 	require.NoError(t, err)
 	require.Empty(t, state.Frameworks)
+}
+
+// TestPriorityIsBoundedByRoleAndRevocableIsMarked: a task above the
+// priority its framework's role may use is refused, naming the field; an
+// offer within what the agent guarantees is not revocable, one beyond it
+// is, and tasks launched on them carry the mark to the agent, the
+// framework and the dashboard.
+func TestPriorityIsBoundedByRoleAndRevocableIsMarked(t *testing.T) {
+	f := newFixture(t, "cpus:4;mem:4096", func(c *Config) { c.MaxPriority = map[string]int{"*": 10, "prod": 100} })
+	ctx := context.Background()
+	o := f.s.offerOn("a1")
+	require.True(t, o.Revocable, "an agent that guarantees nothing makes revocable offers")
+	err := f.sched.Accept(ctx, api.Accept{FrameworkID: f.fw, OfferIDs: []string{o.ID}, Tasks: []api.TaskInfo{{
+		TaskID: "t1", AppID: "app", OfferID: o.ID, Cmd: "sleep 1", Resources: "cpus:1;mem:128", Priority: 11}}})
+	require.ErrorIs(t, err, api.ErrInvalid)
+	require.ErrorContains(t, err, `tasks[0].priority 11: role "*" may use priorities 0 to 10`)
+
+	// The agent guarantees cpus:2;mem:2048; it holds nothing yet.
+	_, err = f.agent.Report(ctx, api.AgentReport{AgentID: "a1", Reservation: "cpus:2;mem:2048", Guaranteed: "cpus:2;mem:2048", Tasks: []api.TaskStatus{}})
+	require.NoError(t, err)
+	o = f.s.offerOn("a1")
+	require.Equal(t, "cpus:2;mem:2048", o.Resources)
+	require.False(t, o.Revocable, "an offer within the guarantee is not revocable")
+	require.NoError(t, f.sched.Accept(ctx, api.Accept{FrameworkID: f.fw, OfferIDs: []string{o.ID}, Tasks: []api.TaskInfo{{
+		TaskID: "t2", AppID: "app", OfferID: o.ID, Cmd: "sleep 1", Resources: "cpus:1;mem:128", Priority: 10}}}))
+	cmds, err := f.agent.Commands(ctx, "a1", 5*time.Second)
+	require.NoError(t, err)
+	require.Len(t, cmds, 1)
+	require.False(t, cmds[0].Task.Revocable)
+	require.Equal(t, 10, cmds[0].Task.Priority)
+
+	// The reservation grows beyond the guarantee: what is offered now is
+	// more than the guarantee leaves beside t2.
+	_, err = f.agent.Report(ctx, api.AgentReport{AgentID: "a1", Reservation: "cpus:4;mem:4096", Guaranteed: "cpus:2;mem:2048",
+		Tasks: []api.TaskStatus{{TaskID: "t2", State: api.TaskRunning}}})
+	require.NoError(t, err)
+	st := f.s.update("t2", api.TaskRunning)
+	require.False(t, st.Revocable)
+	o = f.s.offerOn("a1")
+	require.True(t, o.Revocable, "offer %s beside t2 exceeds the guarantee", o.Resources)
+	require.NoError(t, f.sched.Accept(ctx, api.Accept{FrameworkID: f.fw, OfferIDs: []string{o.ID}, Tasks: []api.TaskInfo{{
+		TaskID: "t3", AppID: "app", OfferID: o.ID, Cmd: "sleep 1", Resources: "cpus:1;mem:128", Priority: 2}}}))
+	cmds, err = f.agent.Commands(ctx, "a1", 5*time.Second)
+	require.NoError(t, err)
+	require.Len(t, cmds, 1)
+	require.True(t, cmds[0].Task.Revocable)
+
+	state, err := f.agent.State(ctx)
+	require.NoError(t, err)
+	got := map[string]api.TaskView{}
+	for _, tv := range state.Tasks {
+		got[tv.TaskID] = tv
+	}
+	require.Equal(t, 10, got["t2"].Priority)
+	require.False(t, got["t2"].Revocable)
+	require.Equal(t, 2, got["t3"].Priority)
+	require.True(t, got["t3"].Revocable)
+
+	// A framework of role prod learns it may use up to 100.
+	_, sub := subscribe2(t, f.sched, api.Subscribe{Name: "prod-fw", Role: "prod"})
+	require.Equal(t, 100, sub.MaxPriority)
 }

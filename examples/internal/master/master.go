@@ -69,6 +69,12 @@ type Config struct {
 	// History is how many usage samples are kept per agent for the
 	// dashboard (default 300).
 	History int
+	// MaxPriority is the highest task priority (api.TaskInfo.Priority)
+	// the frameworks of each role may use, as Borg's priority bands are
+	// bounded by quota: a role not listed may use 0 only, so that no
+	// framework outlives others' tasks in QoS evictions unless an
+	// operator said so.
+	MaxPriority map[string]int
 	// Logger receives the master's log; default: discard.
 	Logger *slog.Logger
 }
@@ -106,6 +112,11 @@ func (c *Config) setDefaults() error {
 	if c.History <= 0 {
 		c.History = 300
 	}
+	for role, p := range c.MaxPriority {
+		if p < 0 {
+			return fmt.Errorf("master: Config.MaxPriority[%q] %d: must be 0 or more", role, p)
+		}
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -121,6 +132,11 @@ type Master struct {
 	view    *attrs.ClusterView
 	metrics *metrics
 	handler http.Handler
+	// agentTransport carries the task logs the master proxies from agents.
+	agentTransport *http.Transport
+	// ledger integrates the agents' reports for the cluster view; guarded
+	// by mu. It outlives terms: this master's reports of a day.
+	ledger *ledger
 
 	mu       sync.Mutex
 	cur      *cluster // non-nil while leading
@@ -156,6 +172,8 @@ func New(cfg Config) (*Master, error) {
 	if m.url == "" {
 		m.url = "http://" + ln.Addr().String()
 	}
+	m.agentTransport = http.DefaultTransport.(*http.Transport).Clone()
+	m.ledger = new(ledger)
 	m.metrics = newMetrics(m)
 	m.handler = m.routes()
 	return m, nil
@@ -229,6 +247,7 @@ func (m *Master) Run(ctx context.Context) error {
 	_ = srv.Shutdown(shutdownCtx)
 	_ = m.view.Close()
 	wg.Wait()
+	m.agentTransport.CloseIdleConnections()
 	select {
 	case err := <-errc:
 		return err

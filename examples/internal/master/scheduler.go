@@ -113,6 +113,10 @@ func (m *Master) accept(ctx context.Context, c *cluster, req *api.Accept) (any, 
 		if ti.AgentID != "" && ti.AgentID != o.offer.AgentID {
 			return nil, badRequest("%s.agent_id %q: offer %s is on agent %s", field, ti.AgentID, ti.OfferID, o.offer.AgentID)
 		}
+		if err := m.checkPriority(field+".priority", ti.Priority, c.frameworks[req.FrameworkID].rec.Role); err != nil {
+			return nil, err
+		}
+		ti.Revocable = o.revocable
 		used[ti.OfferID] = used[ti.OfferID].Add(res)
 		if !o.offer.Resources.Contains(used[ti.OfferID]) {
 			return nil, badRequest("%s.resources: tasks on offer %s need %q, more than it holds (%q)",
@@ -121,7 +125,7 @@ func (m *Master) accept(ctx context.Context, c *cluster, req *api.Accept) (any, 
 		ti.FrameworkID, ti.AgentID, ti.Role = req.FrameworkID, o.offer.AgentID, f.rec.Role
 		t := &task{res: res, attributed: true, taskRecord: taskRecord{Info: ti, Hostname: o.offer.Hostname, Sent: now,
 			Status: api.TaskStatus{TaskID: ti.TaskID, FrameworkID: ti.FrameworkID, AgentID: ti.AgentID, AppID: ti.AppID,
-				State: api.TaskStaging, Time: now}}}
+				State: api.TaskStaging, Time: now, Revocable: ti.Revocable}}}
 		t.Info.OfferID = ""
 		tasks = append(tasks, t)
 	}
@@ -214,6 +218,18 @@ func (m *Master) kill(ctx context.Context, c *cluster, req *api.Kill) (any, erro
 	}
 	return nil, nil
 }
+
+// checkPriority refuses a task priority below 0 or above what the
+// framework's role may use (Config.MaxPriority).
+func (m *Master) checkPriority(field string, p int, role string) error {
+	if top := m.maxPriority(role); p < 0 || p > top {
+		return badRequest("%s %d: role %q may use priorities 0 to %d", field, p, role, top)
+	}
+	return nil
+}
+
+// maxPriority is the highest task priority the frameworks of role may use.
+func (m *Master) maxPriority(role string) int { return m.cfg.MaxPriority[role] }
 
 // maxRejections bounds the reasons one pending app may report: one per
 // resource, role and constraint of an app is far fewer.
@@ -316,17 +332,29 @@ func (m *Master) allocate(ctx context.Context, c *cluster) {
 	start := time.Now()
 	offers := c.alloc.Allocate()
 	byFw := make(map[string][]api.Offer)
+	held := make(map[string]offer.Resources) // by agent: live tasks and offers made this round
+	if len(offers) > 0 {
+		for _, t := range c.tasks {
+			held[t.Info.AgentID] = held[t.Info.AgentID].Add(t.res)
+		}
+	}
 	for _, o := range offers {
 		wire := c.wireID(o.ID)
 		var as map[string]string
+		revocable := true
 		if a := c.agents[o.AgentID]; a != nil {
 			as = m.attributes(a)
 			o.Hostname = a.rec.Hostname
+			// Only what fits in the agent's guarantee beside what is held
+			// there already is safe from the business.
+			held[o.AgentID] = held[o.AgentID].Add(o.Resources)
+			revocable = !a.guaranteed.Contains(held[o.AgentID])
 		}
 		o.Attributes = as
-		c.offers[wire] = outstanding{allocID: o.ID, offer: o}
+		c.offers[wire] = outstanding{allocID: o.ID, offer: o, revocable: revocable}
 		byFw[o.FrameworkID] = append(byFw[o.FrameworkID], api.Offer{ID: wire, FrameworkID: o.FrameworkID,
-			AgentID: o.AgentID, Hostname: o.Hostname, Attributes: copyMap(as), Resources: o.Resources.String()})
+			AgentID: o.AgentID, Hostname: o.Hostname, Attributes: copyMap(as), Resources: o.Resources.String(),
+			Revocable: revocable, Unavailability: c.nextWindow(o.AgentID)})
 	}
 	for fw, list := range byFw {
 		c.notify(fw, api.Event{Type: api.EventOffers, Offers: list})

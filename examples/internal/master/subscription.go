@@ -170,7 +170,7 @@ func (m *Master) subscribe(r *http.Request, c *cluster, req *api.Subscribe) (*fr
 		}
 	}
 	sub.push(api.Event{Type: api.EventSubscribed, Subscribed: &api.Subscribed{FrameworkID: rec.ID,
-		HeartbeatIntervalSeconds: m.cfg.HeartbeatInterval.Seconds(), Tasks: tasks}})
+		HeartbeatIntervalSeconds: m.cfg.HeartbeatInterval.Seconds(), MaxPriority: m.maxPriority(rec.Role), Tasks: tasks}})
 	m.log.Info("framework subscribed", "framework", rec.ID, "name", rec.Name, "resumed", ok)
 	return f, sub, nil
 }

@@ -18,6 +18,7 @@ import (
 // identifying fields are filled from the task.
 func (m *Master) setStatus(ctx context.Context, c *cluster, t *task, st api.TaskStatus) error {
 	st.TaskID, st.FrameworkID, st.AgentID, st.AppID = t.Info.TaskID, t.Info.FrameworkID, t.Info.AgentID, t.Info.AppID
+	st.Revocable = t.Info.Revocable
 	if st.Time.IsZero() {
 		st.Time = time.Now()
 	}
@@ -35,7 +36,7 @@ func (m *Master) setStatus(ctx context.Context, c *cluster, t *task, st api.Task
 		}
 		delete(c.tasks, t.Info.TaskID)
 		m.release(c, t)
-		c.ended = append(c.ended, api.TaskView{TaskStatus: st, Resources: t.Info.Resources, Hostname: t.Hostname})
+		c.ended = append(c.ended, t.view(st))
 		if n := len(c.ended) - keepEnded; n > 0 {
 			c.ended = append(c.ended[:0], c.ended[n:]...)
 		}
@@ -45,8 +46,12 @@ func (m *Master) setStatus(ctx context.Context, c *cluster, t *task, st api.Task
 			if msg == "" {
 				msg = st.Message
 			}
-			c.event(api.ClusterEvent{Kind: kind, AgentID: st.AgentID, FrameworkID: st.FrameworkID,
-				AppID: st.AppID, TaskID: st.TaskID, Message: msg})
+			ev := api.ClusterEvent{Kind: kind, AgentID: st.AgentID, FrameworkID: st.FrameworkID,
+				AppID: st.AppID, TaskID: st.TaskID, Message: msg}
+			if kind == api.KindEvicted && st.Eviction != nil {
+				ev.Winner = st.Eviction.Winner
+			}
+			c.event(ev)
 		}
 	} else {
 		rec := t.taskRecord
@@ -58,6 +63,11 @@ func (m *Master) setStatus(ctx context.Context, c *cluster, t *task, st api.Task
 	}
 	c.notify(t.Info.FrameworkID, api.Event{Type: api.EventUpdate, Status: &st})
 	return nil
+}
+
+// view is the task with status st as the dashboard shows it.
+func (t *task) view(st api.TaskStatus) api.TaskView {
+	return api.TaskView{TaskStatus: st, Resources: t.Info.Resources, Hostname: t.Hostname, Priority: t.Info.Priority}
 }
 
 // sameHealth reports whether two health verdicts are the same.
@@ -111,8 +121,8 @@ func (m *Master) resyncAgent(c *cluster, a *agent) {
 			t.attributed = false
 		}
 	}
-	free := a.total.Subtract(held)
-	if err := c.alloc.AddAgent(offer.Agent{ID: a.rec.ID, Hostname: a.rec.Hostname, Total: a.total, Free: free}); err != nil {
+	total := c.offerable(a)
+	if err := c.alloc.AddAgent(offer.Agent{ID: a.rec.ID, Hostname: a.rec.Hostname, Total: total, Free: total.Subtract(held)}); err != nil {
 		m.log.Error("re-add agent to allocator", "agent", a.rec.ID, "err", err)
 	}
 }
@@ -167,4 +177,5 @@ func (m *Master) checkAgents(ctx context.Context, c *cluster) {
 		}
 		m.agentGone(ctx, c, a, fmt.Sprintf("no report for %s and no liveness lease in etcd", now.Sub(last).Round(time.Second)))
 	}
+	m.maintain(ctx, c, now)
 }

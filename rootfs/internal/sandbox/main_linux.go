@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,7 +61,10 @@ func send(w io.Writer, m Message) {
 }
 
 func run(status *os.File) error {
-	cfg, err := readConfig(os.NewFile(ConfigFD, "config"))
+	pipe := os.NewFile(ConfigFD, "config")
+	defer pipe.Close()
+	in := bufio.NewReader(pipe)
+	cfg, err := readConfig(in)
 	if err != nil {
 		return err
 	}
@@ -68,6 +72,8 @@ func run(status *os.File) error {
 	if err != nil {
 		return step("capabilities", err)
 	}
+	// The root is entered while the parent places the helper in the
+	// task's cgroups: nothing of the command runs before it is placed.
 	if err := enterNamespaces(cfg); err != nil {
 		return err
 	}
@@ -86,10 +92,20 @@ func run(status *os.File) error {
 	if err != nil {
 		return err
 	}
+	if err := awaitPlacement(in); err != nil {
+		return err
+	}
+	// The cgroup namespace, made once placed, is rooted at the task's
+	// cgroups.
+	if cfg.CgroupNS {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return step("cgroup namespace", err)
+		}
+	}
 	if err := dropPrivileges(cfg, lastCap); err != nil {
 		return err
 	}
-	if err := loadSeccomp(cfg.Seccomp); err != nil {
+	if err := loadSeccomp(cfg.Seccomp, cfg.Init); err != nil {
 		return step("seccomp", err)
 	}
 	// A credential change clears the parent-death signal: set it again.
@@ -108,15 +124,12 @@ func run(status *os.File) error {
 	return &stepError{step: "exec", err: fmt.Errorf("%s: %w", path, err), notFound: errors.Is(err, unix.ENOENT)}
 }
 
-func readConfig(pipe *os.File) (Config, error) {
-	// Blocks until the parent has placed us in our cgroups.
-	data, err := io.ReadAll(pipe)
-	pipe.Close()
+// readConfig reads the Config, one line of JSON the parent wrote before
+// starting the helper.
+func readConfig(in *bufio.Reader) (Config, error) {
+	data, err := in.ReadBytes('\n')
 	if err != nil {
-		return Config{}, step("config", err)
-	}
-	if len(data) == 0 {
-		return Config{}, step("config", errors.New("parent closed the config pipe without releasing the helper"))
+		return Config{}, step("config", fmt.Errorf("%w (%d bytes)", err, len(data)))
 	}
 	var cfg Config
 	if err := json.Unmarshal(data, &cfg); err != nil {
@@ -128,15 +141,23 @@ func readConfig(pipe *os.File) (Config, error) {
 	return cfg, nil
 }
 
-// enterNamespaces finishes the namespaces the helper was cloned into: the
-// cgroup namespace is made here, once the parent has placed the helper in
-// the task's cgroups, so that its root is the task's cgroup.
-func enterNamespaces(cfg Config) error {
-	if cfg.CgroupNS {
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			return step("cgroup namespace", err)
-		}
+// awaitPlacement blocks until the parent has placed the helper in every
+// cgroup of the task and closed the config pipe; a byte before EOF means it
+// gave up.
+func awaitPlacement(in *bufio.Reader) error {
+	rest, err := io.ReadAll(in)
+	if err != nil {
+		return step("cgroup placement", err)
 	}
+	if len(rest) > 0 {
+		return step("cgroup placement", fmt.Errorf("the launcher sent %q instead of closing the pipe", rest))
+	}
+	return nil
+}
+
+// enterNamespaces finishes the UTS and network namespaces the helper was
+// cloned into.
+func enterNamespaces(cfg Config) error {
 	if cfg.Hostname != "" {
 		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 			return step("hostname", err)

@@ -55,7 +55,7 @@ func enterPivotRoot(cfg Config) error {
 	if err := maskProc(filepath.Join(root, "proc"), cfg.MaskedPaths, cfg.ReadonlyPaths); err != nil {
 		return err
 	}
-	if err := populateDev(filepath.Join(root, "dev"), cfg.Devices); err != nil {
+	if err := populateDev(filepath.Join(root, "dev"), cfg.Devices, cfg.UserNS); err != nil {
 		return step("populate /dev", err)
 	}
 	if err := unix.Chdir(root); err != nil {
@@ -127,10 +127,21 @@ func maskProc(proc string, masked, readonly []string) error {
 }
 
 // populateDev fills the fresh /dev tmpfs with devices, a private devpts,
-// /dev/shm and the usual links.
-func populateDev(dev string, devices []Device) error {
+// /dev/shm and the usual links. In a user namespace, where mknod of a
+// device is refused, the host's nodes are bound onto empty files instead,
+// as runc does for rootless containers.
+func populateDev(dev string, devices []Device, userNS bool) error {
 	for _, n := range devices {
 		p := filepath.Join(dev, n.Name)
+		if userNS {
+			if err := os.WriteFile(p, nil, 0o666); err != nil {
+				return err
+			}
+			if err := unix.Mount(filepath.Join("/dev", n.Name), p, "", unix.MS_BIND, ""); err != nil {
+				return fmt.Errorf("bind /dev/%s: %w", n.Name, err)
+			}
+			continue
+		}
 		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(n.Major, n.Minor))); err != nil {
 			return fmt.Errorf("mknod /dev/%s: %w", n.Name, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -44,19 +45,8 @@ func dropPrivileges(cfg Config, lastCap int) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return step("ambient capabilities", err)
 	}
-	groups := make([]int, len(cfg.Groups))
-	for i, g := range cfg.Groups {
-		groups[i] = int(g)
-	}
-	// The syscall package applies these to every thread.
-	if err := syscall.Setgroups(groups); err != nil {
-		return step("user", fmt.Errorf("setgroups %v: %w", cfg.Groups, err))
-	}
-	if err := syscall.Setresgid(int(cfg.GID), int(cfg.GID), int(cfg.GID)); err != nil {
-		return step("user", fmt.Errorf("setgid %d: %w", cfg.GID, err))
-	}
-	if err := syscall.Setresuid(int(cfg.UID), int(cfg.UID), int(cfg.UID)); err != nil {
-		return step("user", fmt.Errorf("setuid %d: %w", cfg.UID, err))
+	if err := setUser(cfg); err != nil {
+		return err
 	}
 	if err := setCapabilities(keep); err != nil {
 		return step("capabilities", err)
@@ -80,4 +70,49 @@ func setCapabilities(keep []int) error {
 		data[i].Inheritable = data[i].Permitted
 	}
 	return unix.Capset(&hdr, &data[0])
+}
+
+// setUser switches to the command's user and groups. An init (which stays
+// running) switches every thread, as the syscall package does; a helper that
+// execs the command switches only this thread, the one that execs, which
+// saves stopping the others three times.
+func setUser(cfg Config) error {
+	groups := make([]int, len(cfg.Groups))
+	for i, g := range cfg.Groups {
+		groups[i] = int(g)
+	}
+	if cfg.Init {
+		// In a user namespace setgroups is denied (its gid map was
+		// written without it) and the groups are already none.
+		if !cfg.UserNS {
+			if err := syscall.Setgroups(groups); err != nil {
+				return step("user", fmt.Errorf("setgroups %v: %w", cfg.Groups, err))
+			}
+		}
+		if err := syscall.Setresgid(int(cfg.GID), int(cfg.GID), int(cfg.GID)); err != nil {
+			return step("user", fmt.Errorf("setgid %d: %w", cfg.GID, err))
+		}
+		if err := syscall.Setresuid(int(cfg.UID), int(cfg.UID), int(cfg.UID)); err != nil {
+			return step("user", fmt.Errorf("setuid %d: %w", cfg.UID, err))
+		}
+		return nil
+	}
+	var gp unsafe.Pointer
+	gs := make([]uint32, len(cfg.Groups))
+	copy(gs, cfg.Groups)
+	if len(gs) > 0 {
+		gp = unsafe.Pointer(&gs[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gs)), uintptr(gp), 0); e != 0 {
+		return step("user", fmt.Errorf("setgroups %v: %w", cfg.Groups, e))
+	}
+	g := uintptr(cfg.GID)
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, g, g, g); e != 0 {
+		return step("user", fmt.Errorf("setgid %d: %w", cfg.GID, e))
+	}
+	u := uintptr(cfg.UID)
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, u, u, u); e != 0 {
+		return step("user", fmt.Errorf("setuid %d: %w", cfg.UID, e))
+	}
+	return nil
 }

@@ -1,10 +1,13 @@
 // Package atomicfile replaces a file so that a reader, or the program after a
 // crash, finds either the old contents or the new ones, never a part.
 //
-// Every example program that writes a file it may later read back, or that
-// another program reads (agent state, app definitions, configuration, plots,
-// screenshots), writes it with WriteFile. The library packages, which may not
-// import this one, keep one private copy written the same way.
+// It is the module's one atomic write: every example program that writes a
+// file it may later read back, or that another program reads (agent state,
+// app definitions, configuration, plots, screenshots), writes it with
+// WriteFile, and the library packages (rootfs's pushed objects and bundles,
+// patchelf's Save) with Write. It lives under the module's internal/, as
+// internal/cgroupstat does, so that a library package that imports it is
+// still usable alone.
 package atomicfile
 
 import (
@@ -31,13 +34,22 @@ const tempPrefix = ".tmp-"
 // replaced keeps its permission bits, as with os.WriteFile. A symbolic link
 // at path is replaced, not followed.
 func WriteFile(path string, data []byte, perm fs.FileMode) error {
-	if err := writeFile(path, data, perm); err != nil {
+	err := Write(path, perm, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("atomicfile: write %s: %w", path, err)
 	}
 	return nil
 }
 
-func writeFile(path string, data []byte, perm fs.FileMode) (err error) {
+// Write is WriteFile for contents that are streamed or patched in place:
+// fill writes them into the temporary file, which already has its mode, so
+// fill may change the mode or the owner last (chown clears setuid). Its
+// error is returned as it is, and the file system's are *fs.PathErrors, so
+// that the caller's own words for what it was writing lead.
+func Write(path string, perm fs.FileMode, fill func(*os.File) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -58,10 +70,10 @@ func writeFile(path string, data []byte, perm fs.FileMode) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err = tmp.Write(data); err != nil {
+	if err = tmp.Chmod(perm.Perm()); err != nil {
 		return err
 	}
-	if err = tmp.Chmod(perm.Perm()); err != nil {
+	if err = fill(tmp); err != nil {
 		return err
 	}
 	if err = tmp.Sync(); err != nil {

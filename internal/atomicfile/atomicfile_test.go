@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/gleaner/gleaner/examples/internal/atomicfile"
+	"github.com/gleaner/gleaner/internal/atomicfile"
 )
 
 func ExampleWriteFile() {
@@ -98,6 +98,50 @@ func TestFailedRenameLeavesTargetAndNoTemporaryFile(t *testing.T) {
 	}
 	if left := tempFiles(t, dir); len(left) != 0 {
 		t.Errorf("temporary files left behind: %v", left)
+	}
+}
+
+func TestFailedFillLeavesTargetAndNoTemporaryFile(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "bundle.tar")
+	if err := os.WriteFile(target, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("the stream broke")
+	err := atomicfile.Write(target, 0o644, func(f *os.File) error {
+		if _, err := f.Write([]byte("half of the new")); err != nil {
+			return err
+		}
+		return stop
+	})
+	if err != stop {
+		t.Errorf("err = %v, want fill's own error as it is", err)
+	}
+	if data, err := os.ReadFile(target); err != nil || string(data) != "old" {
+		t.Errorf("target = %q, %v; want \"old\"", data, err)
+	}
+	if left := tempFiles(t, dir); len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+}
+
+func TestFillSetsTheModeLast(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "prog")
+	err := atomicfile.Write(path, 0o644, func(f *os.File) error {
+		if _, err := f.Write([]byte("#!/bin/sh\n")); err != nil {
+			return err
+		}
+		return f.Chmod(0o755 | fs.ModeSetuid) // as patchelf's Save does after chown
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode() & (fs.ModePerm | fs.ModeSetuid); got != 0o755|fs.ModeSetuid {
+		t.Errorf("mode %v, want the one fill set, -rwsr-xr-x", got)
 	}
 }
 
