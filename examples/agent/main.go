@@ -85,6 +85,7 @@ type fileConfig struct {
 	Prefix       string   `json:"prefix,omitempty"`
 	Attributes   string   `json:"attributes,omitempty"`
 	Capacity     string   `json:"capacity,omitempty"`
+	Ports        string   `json:"ports,omitempty"`
 	Interval     string   `json:"interval,omitempty"`
 	Isolation    string   `json:"isolation,omitempty"`
 	CgroupParent string   `json:"cgroup_parent,omitempty"`
@@ -137,6 +138,7 @@ func newFlags(name string, stderr io.Writer) *flags {
 	fs.StringVar(&f.fc.Prefix, "prefix", "", "etcd key prefix (default /gleaner)")
 	fs.StringVar(&f.fc.Attributes, "attributes", "", "local attributes, e.g. 'rack:r1;zone:east'")
 	fs.StringVar(&f.fc.Capacity, "capacity", "", "resources to consider the machine's, e.g. 'cpus:2;mem:4096'")
+	fs.StringVar(&f.fc.Ports, "ports", "", "host ports offered to tasks, as Mesos ranges (default [31000-32000])")
 	fs.DurationVar(&f.interval, "interval", agent.DefaultInterval, "sampling interval")
 	fs.StringVar(&f.fc.Isolation, "isolation", agent.IsolationAuto, "auto (isolate every task, or lend nothing) or none (run tasks unisolated, reported to the master)")
 	fs.StringVar(&f.fc.CgroupParent, "cgroup-parent", "", "parent cgroup of the tasks (default /gleaner-<id>)")
@@ -245,6 +247,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		EtcdPrefix:     fc.Prefix,
 		Attributes:     fc.Attributes,
 		Capacity:       fc.Capacity,
+		Ports:          fc.Ports,
 		Isolation:      fc.Isolation,
 		CgroupParent:   fc.CgroupParent,
 		FetchFileDirs:  fc.FetchDirs,

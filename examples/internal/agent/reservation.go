@@ -323,14 +323,14 @@ func (a *Agent) reservation() ReservationInfo {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return ReservationInfo{
-		Reservation:    a.withPorts(mesos(a.effective)),
+		Reservation:    a.withPorts(mesos(a.effective), a.effective.CPUCores > 0 || a.effective.MemoryBytes > 0),
 		Estimate:       mesos(a.estimate),
-		Capacity:       a.withPorts(mesos(a.capacity)),
+		Capacity:       a.withPorts(mesos(a.capacity), true),
 		Business:       mesos(a.business),
 		Harvested:      mesos(a.own),
 		Cap:            a.limit.String(),
 		Floor:          a.floor.String(),
-		Guaranteed:     a.withPorts(mesos(guaranteed(a.capacity, a.limit, a.floor))),
+		Guaranteed:     a.withPorts(mesos(guaranteed(a.capacity, a.limit, a.floor)), true),
 		Policy:         a.cfg.Policy.String(),
 		LastChange:     a.lastChange,
 		LastChangeTime: a.lastChangeAt,
