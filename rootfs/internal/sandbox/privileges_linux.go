@@ -2,25 +2,12 @@ package sandbox
 
 import (
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
-
-// lastCapability reads the highest capability number this kernel knows;
-// it is read before the root is entered, while /proc is the host's.
-func lastCapability() (int, error) {
-	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(string(data)))
-}
 
 // dropPrivileges leaves the thread with the command's user and only the
 // capabilities cfg grants, in this order: the bounding set (which needs
@@ -29,12 +16,12 @@ func lastCapability() (int, error) {
 // command, no_new_privs (so that no setuid binary or file capability
 // raises anything again), and non-dumpable (no task process may open
 // /proc/<helper>/exe or ptrace the helper).
-func dropPrivileges(cfg Config, lastCap int) error {
+func dropPrivileges(cfg Config) error {
 	keep := cfg.Capabilities
 	if cfg.UID != 0 {
 		keep = nil
 	}
-	for c := 0; c <= lastCap; c++ {
+	for c := 0; c <= cfg.LastCapability; c++ {
 		if slices.Contains(keep, c) {
 			continue
 		}
