@@ -431,15 +431,25 @@ func newLauncher(spec Spec, cfg launchConfig) (l *launcher, err error) {
 		},
 	}
 	if m := cfg.userNS; m != nil {
-		// Go writes the maps between clone and exec; setgroups stays
-		// denied, as an unprivileged map needs.
+		// Go writes the maps between clone and exec.
 		l.cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(m.HostUID), Size: 1}}
 		l.cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(m.HostGID), Size: 1}}
-		l.cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+		// setgroups is allowed, so that the launcher's own supplementary
+		// groups (root's) do not follow the task into its namespace: only
+		// a map written by an unprivileged user must deny it, and with
+		// one group mapped there is nothing else to join.
+		l.cmd.SysProcAttr.GidMappingsEnableSetgroups = true
 		// The helper is cloned as the host's root, which the map leaves
-		// out: it becomes the mapped root (the host user) before exec,
-		// and so gets root's capabilities within its namespace only.
-		l.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+		// out: it becomes the mapped root (the host user) with no
+		// supplementary groups before exec, and so gets root's
+		// capabilities within its namespace only.
+		l.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	} else {
+		// The helper starts with the command's group and groups (Go sets
+		// them between fork and exec) and switches only its user: an
+		// init switches every thread it has by then, and each switch
+		// stops them all.
+		l.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(os.Getuid()), Gid: cfg.GID, Groups: cfg.Groups}
 	}
 	if spec.CgroupDir != nil {
 		l.cmd.SysProcAttr.UseCgroupFD = true

@@ -56,7 +56,7 @@ type Config struct {
 	Hostname   string // set in the new UTS namespace (pivot_root mode)
 	CgroupNS   bool   // unshare the cgroup namespace once placed in the cgroups
 	LoopbackUp bool   // a new network namespace: bring lo up
-	UserNS     bool   // in a user namespace of its own: device nodes are bound, not made; no setgroups
+	UserNS     bool   // in a user namespace of its own: device nodes are bound, not made
 	Init       bool   // stay as PID 1 of the namespace and run the command as its child
 
 	// MaskedPaths and ReadonlyPaths are below /proc (pivot_root mode);

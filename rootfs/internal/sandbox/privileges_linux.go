@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,47 +58,48 @@ func setCapabilities(keep []int) error {
 	return unix.Capset(&hdr, &data[0])
 }
 
-// setUser switches to the command's user and groups. An init (which stays
-// running) switches every thread, as the syscall package does; a helper that
-// execs the command switches only this thread, the one that execs, which
-// saves stopping the others three times.
+// setUser switches to the command's user. The launcher started the helper
+// with the command's group and supplementary groups already (so that an
+// init, which must switch every thread, switches only the user); they are
+// checked here. An init switches every thread, as the syscall package does;
+// a helper that execs the command switches only this thread, the one that
+// execs, which saves stopping the others.
 func setUser(cfg Config) error {
-	groups := make([]int, len(cfg.Groups))
-	for i, g := range cfg.Groups {
-		groups[i] = int(g)
+	if err := checkGroups(cfg); err != nil {
+		return step("user", err)
 	}
 	if cfg.Init {
-		// In a user namespace setgroups is denied (its gid map was
-		// written without it) and the groups are already none.
-		if !cfg.UserNS {
-			if err := syscall.Setgroups(groups); err != nil {
-				return step("user", fmt.Errorf("setgroups %v: %w", cfg.Groups, err))
-			}
-		}
-		if err := syscall.Setresgid(int(cfg.GID), int(cfg.GID), int(cfg.GID)); err != nil {
-			return step("user", fmt.Errorf("setgid %d: %w", cfg.GID, err))
-		}
 		if err := syscall.Setresuid(int(cfg.UID), int(cfg.UID), int(cfg.UID)); err != nil {
 			return step("user", fmt.Errorf("setuid %d: %w", cfg.UID, err))
 		}
 		return nil
 	}
-	var gp unsafe.Pointer
-	gs := make([]uint32, len(cfg.Groups))
-	copy(gs, cfg.Groups)
-	if len(gs) > 0 {
-		gp = unsafe.Pointer(&gs[0])
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gs)), uintptr(gp), 0); e != 0 {
-		return step("user", fmt.Errorf("setgroups %v: %w", cfg.Groups, e))
-	}
-	g := uintptr(cfg.GID)
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, g, g, g); e != 0 {
-		return step("user", fmt.Errorf("setgid %d: %w", cfg.GID, e))
-	}
 	u := uintptr(cfg.UID)
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, u, u, u); e != 0 {
 		return step("user", fmt.Errorf("setuid %d: %w", cfg.UID, e))
+	}
+	return nil
+}
+
+// checkGroups makes sure the helper runs with the command's group and
+// supplementary groups (in a user namespace: group 0 and none).
+func checkGroups(cfg Config) error {
+	rgid, egid, sgid := unix.Getresgid()
+	if rgid != int(cfg.GID) || egid != int(cfg.GID) || sgid != int(cfg.GID) {
+		return fmt.Errorf("started with group %d/%d/%d, want %d", rgid, egid, sgid, cfg.GID)
+	}
+	groups, err := unix.Getgroups()
+	if err != nil {
+		return fmt.Errorf("getgroups: %w", err)
+	}
+	want := make([]int, len(cfg.Groups))
+	for i, g := range cfg.Groups {
+		want[i] = int(g)
+	}
+	slices.Sort(groups)
+	slices.Sort(want)
+	if !slices.Equal(groups, want) {
+		return fmt.Errorf("started with groups %v, want %v", groups, want)
 	}
 	return nil
 }
