@@ -77,6 +77,7 @@ type fileConfig struct {
 	Prefix       string   `json:"prefix,omitempty"`
 	Attributes   string   `json:"attributes,omitempty"`
 	Capacity     string   `json:"capacity,omitempty"`
+	Ports        string   `json:"ports,omitempty"`
 	Interval     string   `json:"interval,omitempty"`
 	Isolation    string   `json:"isolation,omitempty"`
 	CgroupParent string   `json:"cgroup_parent,omitempty"`
@@ -84,6 +85,12 @@ type fileConfig struct {
 	S3Buckets    []string `json:"s3_buckets,omitempty"`
 	TaskUser     string   `json:"task_user,omitempty"`
 	RootRoles    []string `json:"root_roles,omitempty"`
+	// LogMaxMB, SandboxRetention and SandboxWatermark bound what task
+	// sandboxes keep: agent.Config's LogMaxBytes (in MiB here),
+	// SandboxRetention and SandboxDiskWatermark.
+	LogMaxMB         int64   `json:"log_max_mb,omitempty"`
+	SandboxRetention string  `json:"sandbox_retention,omitempty"`
+	SandboxWatermark float64 `json:"sandbox_watermark,omitempty"`
 }
 
 // flags are the command line: the directory, the configuration file and
@@ -101,6 +108,7 @@ type flags struct {
 	s3Buckets  string
 	rootRoles  string
 	interval   time.Duration
+	retention  time.Duration
 }
 
 func newFlags(name string, stderr io.Writer) *flags {
@@ -116,6 +124,7 @@ func newFlags(name string, stderr io.Writer) *flags {
 	fs.StringVar(&f.fc.Prefix, "prefix", "", "etcd key prefix (default /gleaner)")
 	fs.StringVar(&f.fc.Attributes, "attributes", "", "local attributes, e.g. 'rack:r1;zone:east'")
 	fs.StringVar(&f.fc.Capacity, "capacity", "", "resources to consider the machine's, e.g. 'cpus:2;mem:4096'")
+	fs.StringVar(&f.fc.Ports, "ports", "", "host ports offered to tasks, as Mesos ranges (default [31000-32000])")
 	fs.DurationVar(&f.interval, "interval", agent.DefaultInterval, "sampling interval")
 	fs.StringVar(&f.fc.Isolation, "isolation", agent.IsolationAuto, "auto (isolate every task, or lend nothing) or none (run tasks unisolated, reported to the master)")
 	fs.StringVar(&f.fc.CgroupParent, "cgroup-parent", "", "parent cgroup of the tasks (default /gleaner-<id>)")
@@ -123,6 +132,9 @@ func newFlags(name string, stderr io.Writer) *flags {
 	fs.StringVar(&f.s3Buckets, "s3-buckets", "", "comma-separated S3 buckets the agent's AWS credentials are used for (default none: anonymous)")
 	fs.StringVar(&f.fc.TaskUser, "task-user", "", "user tasks run as when they name none (default nobody)")
 	fs.StringVar(&f.rootRoles, "root-roles", "", "comma-separated framework roles whose tasks may run as root ('*': any; default none)")
+	fs.Int64Var(&f.fc.LogMaxMB, "log-max-mb", 0, "MiB each of a task's stdout and stderr keeps, rotated (default 8)")
+	fs.DurationVar(&f.retention, "sandbox-retention", 0, "how long an ended task's sandbox and logs are kept (default 24h)")
+	fs.Float64Var(&f.fc.SandboxWatermark, "sandbox-watermark", 0, "fraction of the disk above which kept sandboxes go sooner, oldest first (default 0.9)")
 	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
 	return f
 }
@@ -137,6 +149,9 @@ func (f *flags) parse(args []string) error {
 	f.fc.Masters, f.fc.Etcd = split(f.masters), split(f.etcd)
 	f.fc.FetchDirs, f.fc.S3Buckets, f.fc.RootRoles = split(f.fetchDirs), split(f.s3Buckets), split(f.rootRoles)
 	f.fc.Interval = f.interval.String()
+	if f.retention > 0 {
+		f.fc.SandboxRetention = f.retention.String()
+	}
 	return nil
 }
 
@@ -203,13 +218,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		EtcdPrefix:     fc.Prefix,
 		Attributes:     fc.Attributes,
 		Capacity:       fc.Capacity,
+		Ports:          fc.Ports,
 		Isolation:      fc.Isolation,
 		CgroupParent:   fc.CgroupParent,
 		FetchFileDirs:  fc.FetchDirs,
 		FetchS3Buckets: fc.S3Buckets,
 		TaskUser:       fc.TaskUser,
 		RootRoles:      fc.RootRoles,
-		Logger:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		LogMaxBytes:    fc.LogMaxMB << 20,
+
+		SandboxDiskWatermark: fc.SandboxWatermark,
+		Logger:               slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	if fc.Interval != "" {
 		d, err := time.ParseDuration(fc.Interval)
@@ -218,6 +237,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 			return 2
 		}
 		cfg.Interval = d
+	}
+	if fc.SandboxRetention != "" {
+		d, err := time.ParseDuration(fc.SandboxRetention)
+		if err != nil {
+			fmt.Fprintf(stderr, "agent: sandbox_retention %q: %v\n", fc.SandboxRetention, err)
+			return 2
+		}
+		cfg.SandboxRetention = d
 	}
 	a, err := agent.New(cfg)
 	if err != nil {

@@ -123,4 +123,20 @@ func TestDashboardInBrowserShowsLiveCluster(t *testing.T) {
 	if n, err := strconv.Atoi(counted.Value); err != nil || n < 1 {
 		t.Errorf("ssd constraint turned down %q offers, want a positive count", counted.Value)
 	}
+
+	// The cluster view leads, every figure with its unit.
+	for res, unit := range map[string]string{"cpus": " cores", "mem": "iB"} {
+		for _, col := range []string{"capacity", "lent", "harvested", "idle-not-lent"} {
+			text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#cluster tr[data-resource="`+res+`"] .cluster-`+col)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasSuffix(strings.TrimSpace(text), unit) {
+				t.Errorf("cluster %s %s reads %q, want a figure in%s", res, col, text, unit)
+			}
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`canvas[data-cluster-chart="cpus"]`))); err != nil {
+		t.Fatalf("no cluster chart: %v", err)
+	}
 }

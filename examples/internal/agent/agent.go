@@ -75,6 +75,7 @@ type Agent struct {
 	lastChange   string
 	lastChangeAt time.Time
 	registered   bool
+	draining     bool // the master said so in its last answer
 }
 
 // Run runs an agent with cfg until ctx ends; see New and Agent.Run.
@@ -287,8 +288,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	goRun(func() { a.sampler.Run(ctx) })
 	goRun(func() { a.sampleLoop(ctx, sub) })
 	goRun(func() { a.disk.Run(ctx) })
+	goRun(func() { a.sandboxGC(ctx) })
 
-	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+	// Followed logs end with ctx, rather than hold the shutdown up.
+	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 	goRun(func() {
 		if err := srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server", "err", err)
@@ -340,6 +344,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.mu.Lock()
 		for _, t := range a.tasks {
 			a.persistLocked(t)
+			if t.logs != nil {
+				t.logs.close() // the FIFOs hold what comes until the next agent
+			}
 		}
 		a.mu.Unlock()
 	} else {

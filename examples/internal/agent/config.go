@@ -168,6 +168,16 @@ type Config struct {
 	// Retention bounds how long ended tasks are kept when no master takes
 	// their final status (default 5 min).
 	Retention time.Duration
+	// LogMaxBytes bounds what each of a task's stdout and stderr keeps in
+	// its sandbox: the current file and the one rotated out before it
+	// (default 8 MiB).
+	LogMaxBytes int64
+	// SandboxRetention is how long the sandbox of an ended task is kept
+	// (Mesos's gc_delay; default 24 h), and SandboxDiskWatermark the
+	// fraction of the disk holding Dir above which kept sandboxes go
+	// sooner, oldest first (default 0.9).
+	SandboxRetention     time.Duration
+	SandboxDiskWatermark float64
 
 	// Logger receives the agent's logs (default: discarded).
 	Logger *slog.Logger
@@ -222,6 +232,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"DiskInterval", &c.DiskInterval, defaultDiskInterval},
 		{"KillGrace", &c.KillGrace, defaultKillGrace},
 		{"Retention", &c.Retention, defaultRetention},
+		{"SandboxRetention", &c.SandboxRetention, defaultSandboxRetention},
 		{"LeaseTTL", &c.LeaseTTL, attrs.DefaultLeaseTTL},
 	}
 	for _, d := range durations {
@@ -231,6 +242,18 @@ func (c Config) withDefaults() (Config, error) {
 		if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	switch {
+	case c.LogMaxBytes < 0:
+		return c, fmt.Errorf("%w: Config.LogMaxBytes %d is negative", ErrInvalid, c.LogMaxBytes)
+	case c.LogMaxBytes == 0:
+		c.LogMaxBytes = defaultLogMaxBytes
+	}
+	switch w := c.SandboxDiskWatermark; {
+	case w == 0:
+		c.SandboxDiskWatermark = defaultDiskWatermark
+	case !(w > 0 && w <= 1):
+		return c, fmt.Errorf("%w: Config.SandboxDiskWatermark %v: want a fraction in (0, 1]", ErrInvalid, w)
 	}
 	if c.Policy == nil {
 		c.Policy = reserve.DefaultPolicy()

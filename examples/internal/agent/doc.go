@@ -29,6 +29,13 @@
 // limit exceeded: ..."); a task the kernel killed at its memory limit fails
 // with "memory limit exceeded: ...".
 //
+// A task's stdout and stderr go through a FIFO each into files in its
+// sandbox, rotated so that each keeps at most Config.LogMaxBytes, and
+// survive agent restarts; GET /tasks/{id}/logs serves them, followed while
+// the task runs (the master proxies it). The sandbox outlives the task:
+// it is collected after Config.SandboxRetention, or sooner, oldest first,
+// when the disk is fuller than Config.SandboxDiskWatermark (sandbox.go).
+//
 // Attributes come from etcd (attrs.Syncer); the configured ones are written
 // there at the agent's first start, and etcd is authoritative after that. An
 // attrs.Registrar keeps the agent's liveness lease.

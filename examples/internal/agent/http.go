@@ -15,8 +15,11 @@ import (
 const (
 	PathReservation = "/reservation" // GET: ReservationInfo; PUT: ReservationOverride → ReservationInfo
 	PathTasks       = "/tasks"       // GET: []api.TaskStatus
-	PathMetrics     = "/metrics"
-	PathHealth      = "/healthz"
+	// PathTaskLogs serves a task's stdout or stderr, while it runs and
+	// after (api.PathTaskLogs on the master proxies it).
+	PathTaskLogs = "/tasks/{id}/logs"
+	PathMetrics  = "/metrics"
+	PathHealth   = "/healthz"
 )
 
 func (a *Agent) handler() http.Handler {
@@ -28,6 +31,7 @@ func (a *Agent) handler() http.Handler {
 	mux.HandleFunc("GET "+PathTasks, func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, a.taskStatuses())
 	})
+	mux.HandleFunc("GET "+PathTaskLogs, a.serveLogs)
 	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET "+PathHealth, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")

@@ -109,8 +109,7 @@ func (r *isolatedRuntime) start(ctx context.Context, t *task) (*proc, error) {
 	}
 	t.cg = cg
 	spec := r.spec(t, taskArgs(t))
-	spec.Stdout = filepath.Join(t.sandbox, "stdout")
-	spec.Stderr = filepath.Join(t.sandbox, "stderr")
+	spec.StdoutFile, spec.StderrFile = t.stdout, t.stderr
 	// SIGCONT does nothing to a running task: tasks outlive the agent, so
 	// that the next agent adopts them.
 	spec.ParentDeathSignal = syscall.SIGCONT

@@ -67,7 +67,7 @@ func (a *Agent) report(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	cmds, err := a.client.Report(rctx, rep)
+	resp, err := a.client.SendReport(rctx, rep)
 	if err != nil {
 		a.m.reports.WithLabelValues("error").Inc()
 		if ctx.Err() == nil {
@@ -77,7 +77,8 @@ func (a *Agent) report(ctx context.Context) error {
 	}
 	a.m.reports.WithLabelValues("ok").Inc()
 	a.dropReported(sent)
-	a.handle(cmds)
+	a.setDraining(resp.Draining)
+	a.handle(resp.Commands)
 	return nil
 }
 
@@ -95,6 +96,11 @@ func (a *Agent) registration() api.RegisterAgent {
 
 func (a *Agent) buildReport() api.AgentReport {
 	info := a.reservation()
+	tasks := a.taskStatuses()
+	holding := false
+	for _, t := range tasks {
+		holding = holding || !t.State.Terminal()
+	}
 	return api.AgentReport{
 		AgentID:     a.cfg.ID,
 		Reservation: info.Reservation,
@@ -104,7 +110,20 @@ func (a *Agent) buildReport() api.AgentReport {
 		Attributes:  a.attributes(),
 		Isolation:   info.Isolation,
 		Guaranteed:  info.Guaranteed,
-		Tasks:       a.taskStatuses(),
+		Tasks:       tasks,
+		Drained:     info.Draining && !holding,
+	}
+}
+
+// setDraining takes the master's word on whether the agent drains.
+func (a *Agent) setDraining(v bool) {
+	a.mu.Lock()
+	changed := a.draining != v
+	a.draining = v
+	a.mu.Unlock()
+	if changed {
+		a.log.Info("draining", "draining", v)
+		a.kickReport()
 	}
 }
 

@@ -22,6 +22,9 @@ type metrics struct {
 	adopted     prometheus.Counter
 	changes     prometheus.Counter
 	reports     *prometheus.CounterVec
+	// sandboxesRemoved counts kept sandboxes collected, by why: "age"
+	// or "disk".
+	sandboxesRemoved *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, a *Agent) *metrics {
@@ -48,9 +51,12 @@ func newMetrics(reg *prometheus.Registry, a *Agent) *metrics {
 			Name: "gleaner_agent_reservation_changes_total", Help: "Changes of the estimated reservation."}),
 		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gleaner_agent_master_reports_total", Help: "Reports sent to the master, by result."}, []string{"result"}),
+		sandboxesRemoved: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gleaner_agent_sandboxes_collected_total",
+			Help: "Sandboxes of ended tasks removed, by why: age (older than the retention) or disk (above the watermark)."}, []string{"why"}),
 	}
 	reg.MustRegister(m.reservation, m.launches, m.ended, m.evictions, m.throttles, m.diskKills, m.healthKills,
-		m.adopted, m.changes, m.reports,
+		m.adopted, m.changes, m.reports, m.sandboxesRemoved,
 		collectors.NewGoCollector(),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "gleaner_agent_isolation_available",

@@ -305,6 +305,9 @@ type ReservationInfo struct {
 	Isolation      string    `json:"isolation"`
 	// Ready is false until the first two samples have been read.
 	Ready bool `json:"ready"`
+	// Draining is the master's word that the agent is being drained: it
+	// gets no new tasks and reports itself drained once it holds none.
+	Draining bool `json:"draining"`
 }
 
 // ReservationOverride is the body of PUT /reservation: an operator's cap and
@@ -320,19 +323,20 @@ func (a *Agent) reservation() ReservationInfo {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return ReservationInfo{
-		Reservation:    a.withPorts(mesos(a.effective)),
+		Reservation:    a.withPorts(mesos(a.effective), a.effective.CPUCores > 0 || a.effective.MemoryBytes > 0),
 		Estimate:       mesos(a.estimate),
-		Capacity:       a.withPorts(mesos(a.capacity)),
+		Capacity:       a.withPorts(mesos(a.capacity), true),
 		Business:       mesos(a.business),
 		Harvested:      mesos(a.own),
 		Cap:            a.limit.String(),
 		Floor:          a.floor.String(),
-		Guaranteed:     a.withPorts(mesos(guaranteed(a.capacity, a.limit, a.floor))),
+		Guaranteed:     a.withPorts(mesos(guaranteed(a.capacity, a.limit, a.floor)), true),
 		Policy:         a.cfg.Policy.String(),
 		LastChange:     a.lastChange,
 		LastChangeTime: a.lastChangeAt,
 		Isolation:      a.rt.isolation(),
 		Ready:          a.haveSample,
+		Draining:       a.draining,
 	}
 }
 

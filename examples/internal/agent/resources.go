@@ -80,9 +80,10 @@ func parseCapacity(text string) (partial, error) {
 	return p, nil
 }
 
-// withPorts adds the agent's ports resource to Mesos text.
-func (a *Agent) withPorts(text string) string {
-	if a.cfg.Ports == "[]" {
+// withPorts adds the agent's ports resource to Mesos text, when lending:
+// an agent that lends nothing lends no ports either.
+func (a *Agent) withPorts(text string, lending bool) string {
+	if a.cfg.Ports == "[]" || !lending {
 		return text
 	}
 	return text + ";ports:" + a.cfg.Ports

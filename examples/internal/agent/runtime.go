@@ -6,9 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -192,21 +190,11 @@ func (r *plainRuntime) start(ctx context.Context, t *task) (*proc, error) {
 	if _, err := fetchArtifacts(ctx, r.fetcher, t.rec.Info.Fetch, t.sandbox, int64(t.res.DiskBytes)); err != nil {
 		return nil, err
 	}
-	stdout, err := os.Create(filepath.Join(t.sandbox, "stdout"))
-	if err != nil {
-		return nil, err
-	}
-	defer stdout.Close()
-	stderr, err := os.Create(filepath.Join(t.sandbox, "stderr"))
-	if err != nil {
-		return nil, err
-	}
-	defer stderr.Close()
 	args := taskArgs(t)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = t.sandbox
 	cmd.Env = taskEnv(t)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stdout, cmd.Stderr = t.stdout, t.stderr
 	// Own process group, so that kill reaches the whole task; no
 	// parent-death signal, so that tasks outlive an agent restart. The
 	// task runs as the agent's own user: the operator chose no isolation.

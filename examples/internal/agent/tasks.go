@@ -39,6 +39,12 @@ type task struct {
 	// that first throttled and evicted the task, for tests.
 	throttledAt, evictedAt uint64
 
+	// logs are the task's stdout and stderr (logs.go); set once before the
+	// task starts, or at adoption. stdout and stderr are the FIFOs' ends
+	// the runtime gives the task, closed once it started.
+	logs           *taskLogs
+	stdout, stderr *os.File
+
 	killState  api.TaskState // set when the agent kills the task: its final state
 	killReason string
 	killGrace  time.Duration // between SIGTERM and SIGKILL, once killState is set
@@ -85,6 +91,9 @@ func (a *Agent) launch(info api.TaskInfo) error {
 		}
 		a.dropLocked(old)
 	}
+	// A sandbox kept from an earlier task of the same ID goes: its logs
+	// would mix with this one's.
+	a.removeSandbox(info.TaskID)
 	now := time.Now()
 	t := &task{
 		id:       info.TaskID,
@@ -113,7 +122,14 @@ func (a *Agent) runTask(t *task) {
 		a.ended(t, exitStatus{}, fmt.Errorf("sandbox: %w", err))
 		return
 	}
+	if err := a.openLogs(t, logsStart); err != nil {
+		a.ended(t, exitStatus{}, fmt.Errorf("sandbox logs: %w", err))
+		return
+	}
 	p, err := a.rt.start(a.starts, t)
+	// The task holds the FIFOs now, or never will.
+	t.stdout.Close()
+	t.stderr.Close()
 	if err != nil {
 		a.ended(t, exitStatus{}, err)
 		return
@@ -173,9 +189,13 @@ func (a *Agent) ended(t *task, st exitStatus, startErr error) {
 		a.log.Warn("release task", "task", t.id, "err", err)
 	}
 	// The root and the image are no longer needed; stdout and stderr stay
-	// until the task is dropped.
+	// with the sandbox until its garbage collection.
 	os.RemoveAll(filepath.Join(t.sandbox, "rootfs"))
 	os.RemoveAll(filepath.Join(t.sandbox, "bundle"))
+	// What the task wrote last is in the files before its end is told.
+	if t.logs != nil {
+		t.logs.drain(logDrainWait)
+	}
 
 	a.mu.Lock()
 	state, reason, msg := api.TaskFinished, "", st.String()
@@ -268,14 +288,19 @@ func (a *Agent) persistLocked(t *task) {
 	}
 }
 
-// dropLocked forgets an ended task: its record and sandbox; a.mu is held.
+// dropLocked forgets an ended task, whose final status the master took:
+// its record goes, its sandbox stays for the garbage collection
+// (sandboxGC), marked with the time the task ended; a.mu is held.
 func (a *Agent) dropLocked(t *task) {
 	delete(a.tasks, t.id)
 	if err := removeRecord(a.cfg.stateDir(), t.id); err != nil {
 		a.log.Warn("remove task state", "task", t.id, "err", err)
 	}
-	if err := os.RemoveAll(t.sandbox); err != nil {
-		a.log.Warn("remove sandbox", "task", t.id, "err", err)
+	if t.logs != nil {
+		t.logs.close()
+	}
+	if err := markEnded(a.cfg.sandboxDir(), t.id, t.ended); err != nil {
+		a.log.Warn("keep sandbox", "task", t.id, "err", err)
 	}
 }
 
@@ -319,7 +344,15 @@ func (a *Agent) adopt() {
 		a.tasks[t.id] = t
 		if t.terminal() {
 			t.ended = r.Updated
+			if err := a.openLogs(t, logsEnded); err != nil {
+				a.log.Warn("task logs", "task", t.id, "err", err)
+			}
 			continue
+		}
+		// Copy the task's output again from where the last agent left it
+		// in the FIFOs; a task that ended meanwhile leaves them empty.
+		if err := a.openLogs(t, logsAdopt); err != nil {
+			a.log.Warn("task logs", "task", t.id, "err", err)
 		}
 		var p *proc
 		ok := false
@@ -347,10 +380,11 @@ func (a *Agent) adopt() {
 		}()
 	}
 	a.rt.sweep(a.bg, known)
-	// Sandboxes nobody records are what an interrupted drop left.
+	// Sandboxes nobody records are kept ones (marked ended) or what an
+	// interrupted launch or drop left.
 	if entries, err := os.ReadDir(a.cfg.sandboxDir()); err == nil {
 		for _, e := range entries {
-			if !known[e.Name()] {
+			if _, kept := endedAt(a.cfg.sandboxDir(), e.Name()); !known[e.Name()] && !kept {
 				p := filepath.Join(a.cfg.sandboxDir(), e.Name())
 				if err := unmountRoot(p); err != nil {
 					a.log.Warn("stale sandbox", "dir", p, "err", err)

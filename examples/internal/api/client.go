@@ -63,6 +63,33 @@ func (c *Client) State(ctx context.Context) (State, error) {
 	return s, err
 }
 
+// Drain marks an agent draining (an operator's call, grant
+// update_maintenance).
+func (c *Client) Drain(ctx context.Context, d DrainAgent) (AgentMaintenance, error) {
+	var out AgentMaintenance
+	err := c.call(ctx, http.MethodPost, PathDrain, d, &out)
+	return out, err
+}
+
+// Up ends an agent's drain.
+func (c *Client) Up(ctx context.Context, agentID string) (AgentMaintenance, error) {
+	var out AgentMaintenance
+	err := c.call(ctx, http.MethodPost, PathUp, UpAgent{AgentID: agentID}, &out)
+	return out, err
+}
+
+// SetSchedule replaces the maintenance schedule.
+func (c *Client) SetSchedule(ctx context.Context, s MaintenanceSchedule) error {
+	return c.call(ctx, http.MethodPost, PathSchedule, s, nil)
+}
+
+// Schedule returns the maintenance schedule.
+func (c *Client) Schedule(ctx context.Context) (MaintenanceSchedule, error) {
+	var out MaintenanceSchedule
+	err := c.call(ctx, http.MethodGet, PathSchedule, nil, &out)
+	return out, err
+}
+
 // call sends one request to the leader and decodes a 2xx answer into out.
 // It tries each master at most twice.
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
@@ -197,9 +224,16 @@ func (c *AgentClient) Register(ctx context.Context, r RegisterAgent) (RegisterAg
 // An error matching ErrNotFound means the master does not know the agent:
 // register again.
 func (c *AgentClient) Report(ctx context.Context, r AgentReport) ([]AgentCommand, error) {
+	out, err := c.SendReport(ctx, r)
+	return out.Commands, err
+}
+
+// SendReport is Report returning the whole answer: the commands, and
+// whether the agent is draining.
+func (c *AgentClient) SendReport(ctx context.Context, r AgentReport) (ReportResponse, error) {
 	var out ReportResponse
 	err := c.call(ctx, http.MethodPost, PathAgentReport, r, &out)
-	return out.Commands, err
+	return out, err
 }
 
 // Commands waits up to wait (at most 30 s) for commands for the agent.

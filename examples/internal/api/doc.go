@@ -65,15 +65,41 @@
 // 404 and launches nothing; wait for the next offers. After a master
 // failover offers are gone too; resubscribe with the same FrameworkID.
 //
+// # Maintenance
+//
+// An operator drains an agent (PathDrain, with an optional deadline) as
+// Nomad's node drain and Mesos's maintenance primitives do: the master
+// makes no more offers of it and sends frameworks a MAINTENANCE event; the
+// frameworks move the tasks there (apps start a replacement elsewhere
+// before the old task goes; jobs may finish); at the deadline the master
+// kills what is left, with a reason starting ReasonDrained, which
+// frameworks do not count against the task. The agent hears it drains in
+// the report's answer (ReportResponse.Draining) and reports Drained once it
+// holds no task. PathUp ends the drain. A maintenance schedule
+// (PathSchedule, Mesos's /maintenance/schedule) plans windows per agent:
+// offers carry the agent's next window (Offer.Unavailability), so that
+// work that would not finish before it goes elsewhere, and each window
+// drains its agents from its start (the deadline) to its end.
+//
+//	c := api.NewClient(masters)
+//	c.Drain(ctx, api.DrainAgent{AgentID: "a1", DeadlineSeconds: &tenMinutes})
+//	c.Up(ctx, "a1")
+//
 // # Dashboard
 //
 // The master serves the dashboard at PathUI; it polls PathState (State) once
 // a second. Its elements have stable ids and data attributes for tests:
 //
 //	body[data-loaded="true"]              set after the first successful poll
+//	#cluster tr[data-resource=cpus|mem|disk]  the cluster's totals, with units
+//	  .cluster-capacity .cluster-lent .cluster-harvested .cluster-business .cluster-idle-not-lent
+//	  .cluster-ratio-hour .cluster-ratio-day   the harvest ratio, "41.7%"
+//	canvas[data-cluster-chart=cpus|mem]    the totals over time, axes with units
 //	#leader                                the leader's URL
 //	#agents tr[data-agent-id=ID]           one row per agent, data-up="true|false"
 //	  .agent-reservation .agent-business .agent-harvested .agent-capacity .agent-attributes
+//	  data-draining="true|false" .agent-maintenance (draining, drained, windows)
+//	  button.agent-drain[data-action=drain|up]  an operator's drain or up (grant update_maintenance)
 //	  canvas[data-agent-chart=ID][data-resource=cpus|mem]  reservation, business and harvested over time
 //	#frameworks tr[data-framework-id=ID]
 //	  .framework-withheld span.rejection[data-kind=filter|role][data-offers=N]
@@ -81,6 +107,8 @@
 //	  .task-state .task-reason .task-winner (evicted: who won) .task-priority
 //	  data-priority=N data-revocable="true|false"
 //	#tasks tr[data-healthy="true|false|"] .task-health  the agent's health verdict
+//	#tasks a.task-logs                     shows the task's last stderr lines in
+//	  #task-log-box pre#task-log[data-task-id=ID][data-loaded="true"]
 //	#deployments tr[data-deployment-id=ID][data-result="running|finished|cancelled|rolled back"]
 //	  .deployment-step .deployment-actions ("Restart app: 40/100 ready, 60 old") .deployment-result
 //	#pending tr[data-app-id=ID]            .pending-waiting .pending-reason (text for people)
@@ -92,6 +120,7 @@
 // Under the cluster prefix (default "/gleaner"): attrs's keys
 // (<prefix>/agents/<id>/attributes/<name>, <prefix>/agents/<id>/alive), the
 // master's state as JSON in <prefix>/master/agents/<id>,
-// <prefix>/master/frameworks/<id> and <prefix>/master/tasks/<id>, and the
+// <prefix>/master/frameworks/<id>, <prefix>/master/tasks/<id> and
+// <prefix>/master/maintenance/<agent-id> (drains and windows), and the
 // leader election under <prefix>/master/election.
 package api

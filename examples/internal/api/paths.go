@@ -18,12 +18,20 @@ const (
 	PathPending   = "/api/v1/scheduler/pending"   // ReportPending → Empty
 	PathTeardown  = "/api/v1/scheduler/teardown"  // Teardown → Empty
 
+	// Maintenance (operators: grant update_maintenance).
+	PathDrain    = "/api/v1/maintenance/drain"    // DrainAgent → AgentMaintenance
+	PathUp       = "/api/v1/maintenance/up"       // UpAgent → AgentMaintenance: end a drain
+	PathSchedule = "/api/v1/maintenance/schedule" // POST MaintenanceSchedule → Empty; GET → MaintenanceSchedule
+
 	// Read-only, GET.
 	PathState   = "/api/v1/state"  // State (the dashboard polls it); ?history=N keeps N usage samples per agent
 	PathLeader  = "/api/v1/leader" // LeaderInfo; answered by followers too
 	PathMetrics = "/metrics"       // Prometheus text format; answered by followers too
 	PathHealth  = "/healthz"       // 200 "ok"; answered by followers too
 	PathUI      = "/"              // the dashboard page
+	// PathTaskLogs is a task's stdout or stderr, proxied from its agent;
+	// see LogQuery for the parameters.
+	PathTaskLogs = "/api/v1/tasks/{id}/logs"
 )
 
 // MaxBodyBytes is the largest request body the master reads; a larger one is

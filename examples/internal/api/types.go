@@ -54,6 +54,11 @@ const (
 	// ReasonUnhealthy starts the reason of a task the agent killed because
 	// it failed its health check MaxConsecutiveFailures times in a row.
 	ReasonUnhealthy = "unhealthy"
+	// ReasonDrained starts the reason of a task the master killed because
+	// its agent was drained and the drain's deadline (or a maintenance
+	// window's start) came while it still ran. Like an eviction, it is not
+	// the task's fault: frameworks place it again without backoff.
+	ReasonDrained = "drained"
 )
 
 // Health check protocols.
@@ -218,6 +223,9 @@ type AgentReport struct {
 	// are not revocable.
 	Guaranteed string       `json:"guaranteed,omitempty"`
 	Tasks      []TaskStatus `json:"tasks"`
+	// Drained says the agent was told it is draining (ReportResponse)
+	// and holds no task that has not ended.
+	Drained bool `json:"drained,omitempty"`
 }
 
 // CommandType says what an AgentCommand asks.
@@ -242,6 +250,9 @@ type AgentCommand struct {
 // ReportResponse answers AgentReport with the commands queued for the agent.
 type ReportResponse struct {
 	Commands []AgentCommand `json:"commands"`
+	// Draining tells the agent it is being drained: it gets no new tasks,
+	// and reports Drained once it holds none.
+	Draining bool `json:"draining,omitempty"`
 }
 
 // PollCommands is the body of PathAgentCommands: wait up to WaitSeconds
@@ -279,6 +290,7 @@ const (
 	EventRescind      EventType = "RESCIND"
 	EventUpdate       EventType = "UPDATE"
 	EventAgentChanged EventType = "AGENT_CHANGED" // attributes changed or agent gone
+	EventMaintenance  EventType = "MAINTENANCE"   // an agent's drain or maintenance windows changed
 	EventHeartbeat    EventType = "HEARTBEAT"
 	EventError        EventType = "ERROR"
 )
@@ -292,7 +304,10 @@ type Event struct {
 	OfferID    string       `json:"offer_id,omitempty"` // RESCIND
 	Status     *TaskStatus  `json:"status,omitempty"`   // UPDATE
 	Agent      *AgentChange `json:"agent,omitempty"`    // AGENT_CHANGED
-	Message    string       `json:"message,omitempty"`  // ERROR
+	// Maintenance is the agent's whole maintenance after the change
+	// (MAINTENANCE).
+	Maintenance *AgentMaintenance `json:"maintenance,omitempty"`
+	Message     string            `json:"message,omitempty"` // ERROR
 }
 
 // Subscribed is the first event of a stream.
@@ -321,6 +336,73 @@ type Offer struct {
 	// above what the agent guarantees (AgentReport.Guaranteed). Tasks
 	// launched on a revocable offer are revocable.
 	Revocable bool `json:"revocable,omitempty"`
+	// Unavailability is the agent's next maintenance window, as Mesos
+	// puts it in offers: work that would not finish before its start
+	// should go elsewhere.
+	Unavailability *MaintenanceWindow `json:"unavailability,omitempty"`
+}
+
+// ---- Maintenance ----
+
+// AgentMaintenance is an agent's maintenance, as Mesos's maintenance
+// primitives and Nomad's node drain: while Draining the agent gets no new
+// tasks, frameworks move its tasks elsewhere (apps are re-placed first,
+// then killed; jobs may finish), and at Deadline the master kills what
+// is left (ReasonDrained). A maintenance window drains the agent from its
+// start to its end, with the start as the deadline.
+type AgentMaintenance struct {
+	AgentID  string `json:"agent_id"`
+	Draining bool   `json:"draining"`
+	// DrainSince is when the drain began.
+	DrainSince time.Time `json:"drain_since,omitzero"`
+	// Deadline is when the master kills the tasks still on the draining
+	// agent; zero means never (frameworks move them in their own time).
+	Deadline time.Time `json:"deadline,omitzero"`
+	// Drained is true once the draining agent reported it holds no task.
+	Drained bool `json:"drained"`
+	// Windows are the agent's planned windows of unavailability that have
+	// not ended, earliest first.
+	Windows []MaintenanceWindow `json:"windows,omitempty"`
+}
+
+// MaintenanceWindow is a planned unavailability: from Start for
+// DurationSeconds.
+type MaintenanceWindow struct {
+	Start           time.Time `json:"start"`
+	DurationSeconds float64   `json:"duration_seconds"`
+}
+
+// End is when the window ends.
+func (w MaintenanceWindow) End() time.Time {
+	return w.Start.Add(time.Duration(w.DurationSeconds * float64(time.Second)))
+}
+
+// DrainAgent is the body of PathDrain.
+type DrainAgent struct {
+	AgentID string `json:"agent_id"`
+	// DeadlineSeconds is how long the agent's tasks may still run (jobs
+	// finish) before the master kills them; nil means none.
+	DeadlineSeconds *float64 `json:"deadline_seconds,omitempty"`
+}
+
+// UpAgent is the body of PathUp: the drain ends and the agent is offered
+// again.
+type UpAgent struct {
+	AgentID string `json:"agent_id"`
+}
+
+// MaintenanceSchedule is the body of PathSchedule, as Mesos's
+// /maintenance/schedule: every window planned, replacing the schedule
+// before.
+type MaintenanceSchedule struct {
+	Windows []ScheduledWindow `json:"windows"`
+}
+
+// ScheduledWindow is one window of a MaintenanceSchedule, for the agents it
+// names.
+type ScheduledWindow struct {
+	AgentIDs []string `json:"agent_ids"`
+	MaintenanceWindow
 }
 
 // AgentChange tells frameworks that an agent's attributes changed (Attributes
@@ -446,9 +528,11 @@ type Scalars map[string]float64
 
 // State answers GET PathState.
 type State struct {
-	MasterID   string           `json:"master_id"`
-	Leader     string           `json:"leader"`
-	Time       time.Time        `json:"time"`
+	MasterID string    `json:"master_id"`
+	Leader   string    `json:"leader"`
+	Time     time.Time `json:"time"`
+	// Cluster is the whole cluster's figures, first on the dashboard.
+	Cluster    ClusterView      `json:"cluster"`
 	Agents     []AgentState     `json:"agents"`
 	Frameworks []FrameworkState `json:"frameworks"`
 	Tasks      []TaskView       `json:"tasks"`   // non-terminal ones, then recently ended ones
@@ -456,6 +540,45 @@ type State struct {
 	// Deployments are the frameworks' deployments, as they reported them.
 	Deployments []Deployment   `json:"deployments"`
 	Events      []ClusterEvent `json:"events"` // recent, newest last
+}
+
+// ClusterView is what the whole cluster lends and what batch work makes of
+// it: sums over the agents that are up, cpus in cores, mem and disk in
+// MiB.
+type ClusterView struct {
+	Agents   int `json:"agents"`
+	AgentsUp int `json:"agents_up"`
+	// Capacity is the machines' resources; Lent what the agents lend
+	// (their reservations); Harvested what the harvested tasks use;
+	// Business what the business uses; IdleNotLent what neither the
+	// business uses nor the agents lend (capacity − business − lent).
+	Capacity    Scalars `json:"capacity"`
+	Lent        Scalars `json:"lent"`
+	Harvested   Scalars `json:"harvested"`
+	Business    Scalars `json:"business"`
+	IdleNotLent Scalars `json:"idle_not_lent"`
+	// HarvestRatio is what harvested work used of the idle capacity
+	// (capacity − business), over the last hour and day, by resource
+	// (0 to 1).
+	HarvestRatio HarvestRatios `json:"harvest_ratio"`
+	// History is the totals averaged over ten-second buckets, oldest
+	// first, for the dashboard's chart.
+	History []ClusterSample `json:"history"`
+}
+
+// HarvestRatios is the harvest ratio over two windows.
+type HarvestRatios struct {
+	Hour Scalars `json:"hour"`
+	Day  Scalars `json:"day"`
+}
+
+// ClusterSample is the cluster's totals averaged over a short time.
+type ClusterSample struct {
+	Time      time.Time `json:"time"`
+	Capacity  Scalars   `json:"capacity"`
+	Lent      Scalars   `json:"lent"`
+	Harvested Scalars   `json:"harvested"`
+	Business  Scalars   `json:"business"`
 }
 
 // AgentState is one agent in State.
@@ -473,6 +596,8 @@ type AgentState struct {
 	Allocated   Scalars           `json:"allocated"` // resources of the tasks the master placed there
 	Tasks       int               `json:"tasks"`     // non-terminal tasks
 	LastReport  time.Time         `json:"last_report,omitzero"`
+	// Maintenance is the agent's drain and windows; nil when it has none.
+	Maintenance *AgentMaintenance `json:"maintenance,omitempty"`
 	History     []UsageSample     `json:"history"` // oldest first, a few minutes
 }
 
@@ -521,7 +646,10 @@ const (
 	KindAttributesChanged EventKind = "ATTRIBUTES_CHANGED"
 	KindAgentRegistered   EventKind = "AGENT_REGISTERED"
 	KindAgentGone         EventKind = "AGENT_GONE"
-	KindLeader            EventKind = "LEADER" // this master became leader
+	KindDraining          EventKind = "DRAINING" // an agent began draining (an operator, or a maintenance window)
+	KindDrained           EventKind = "DRAINED"  // a draining agent holds no task
+	KindUp                EventKind = "UP"       // an agent's drain ended
+	KindLeader            EventKind = "LEADER"   // this master became leader
 )
 
 // ClusterEvent is one entry of State.Events.

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gleaner/gleaner/examples/internal/api"
 )
 
 // Action names what a principal asks the master to do, as in Mesos's ACLs.
@@ -286,7 +288,7 @@ func (p *Policy) Validate() error {
 // ParsePolicy reads a policy from JSON, refusing unknown fields.
 func ParsePolicy(data []byte) (*Policy, error) {
 	var p Policy
-	if err := decodeStrict(data, &p); err != nil {
+	if err := api.DecodeStrict(data, &p); err != nil {
 		return nil, fmt.Errorf("%w: policy: %w", ErrInvalid, err)
 	}
 	if err := p.Validate(); err != nil {

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -142,7 +141,5 @@ func WriteError(w http.ResponseWriter, err error) {
 	if code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gleaner"`)
 	}
-	w.Header().Set("Content-Type", api.ContentTypeJSON)
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(api.ErrorResponse{Error: err.Error()})
+	api.WriteJSON(w, code, api.ErrorResponse{Error: err.Error()})
 }

@@ -4,10 +4,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
+
+	"github.com/gleaner/gleaner/examples/internal/api"
 )
 
 // TokenPrefix starts every token NewToken makes, so that one pasted into a
@@ -92,7 +92,7 @@ func LoadTokens(path string) (*Tokens, error) {
 		return nil, fmt.Errorf("auth: tokens: %w", err)
 	}
 	var f TokenFile
-	if err := decodeStrict(data, &f); err != nil {
+	if err := api.DecodeStrict(data, &f); err != nil {
 		return nil, fmt.Errorf("%w: tokens %s: %w", ErrInvalid, path, err)
 	}
 	t, err := ParseTokens(f)
@@ -110,17 +110,4 @@ func (t *Tokens) Lookup(token string) (Principal, bool) {
 	}
 	p, ok := t.byHash[sha256.Sum256([]byte(token))]
 	return p, ok
-}
-
-// decodeStrict decodes one JSON object refusing unknown fields.
-func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return fmt.Errorf("data after the JSON object")
-	}
-	return nil
 }

@@ -22,7 +22,7 @@ import (
 )
 
 // compatAgents are three agents with room for the compatibility tests.
-func compatAgents() []cluster.AgentSpec {
+func compatAgents(testing.TB) []cluster.AgentSpec {
 	return []cluster.AgentSpec{
 		{ID: "compat-1", Attributes: map[string]string{"rack": "r1"}, Capacity: "cpus:2;mem:2048"},
 		{ID: "compat-2", Attributes: map[string]string{"rack": "r2"}, Capacity: "cpus:2;mem:2048"},
@@ -75,11 +75,11 @@ func settled(a framework.AppStatus) bool {
 
 // TestMarathonExamplesRunOrAreRefusedByField posts Marathon's documented
 // example definitions (our copies, in testdata/marathon) unchanged: those
-// whose fields Gleaner supports run (ports, HTTP health checks from the
-// agent, upgrade strategy, a group with dependencies), the others are
+// whose fields Gleaner supports run (ports and their variables, health
+// checks, upgrade strategy, a group with dependencies), the others are
 // refused naming the field and value that Gleaner does not support.
 func TestMarathonExamplesRunOrAreRefusedByField(t *testing.T) {
-	c := startCluster(t, cluster.Config{Agents: compatAgents()})
+	c := startCluster(t, cluster.Config{Agents: compatAgents(t)})
 	url := c.FrameworkURL()
 	refused := map[string]string{
 		"docker.json":      `field "container.type": value "DOCKER"`,
@@ -104,7 +104,11 @@ func TestMarathonExamplesRunOrAreRefusedByField(t *testing.T) {
 		t.Fatalf("group: %d %s", code, body)
 	}
 	for _, id := range []string{"/basic-0", "/product/service/web", "/shop/db", "/shop/web"} {
-		testenv.Eventually(t, 300*time.Second, func() bool { return settled(appStatus(t, url, id)) }, "%s running", id)
+		var last framework.AppStatus
+		testenv.Eventually(t, 300*time.Second, func() bool {
+			last = appStatus(t, url, id)
+			return settled(last)
+		}, "%s running (last seen %+v)", id, &last)
 	}
 	web := appStatus(t, url, "/product/service/web")
 	for _, task := range web.Tasks {
@@ -149,7 +153,7 @@ func readExample(t testing.TB, name string) string {
 // codes, deploymentId and version.
 func TestMarathonClientScriptDrivesTheLifecycle(t *testing.T) {
 	curl := testenv.RequireBinary(t, "curl")
-	c := startCluster(t, cluster.Config{Agents: compatAgents()})
+	c := startCluster(t, cluster.Config{Agents: compatAgents(t)})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", filepath.Join("testdata", "marathon", "client.sh"))

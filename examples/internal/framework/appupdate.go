@@ -54,6 +54,7 @@ const (
 	killConstraint killCause = "constraint" // a placement constraint no longer holds
 	killUnknown    killCause = "unknown"    // the task belongs to no app
 	killRequest    killCause = "request"    // DELETE /v2/apps/{id}/tasks/{taskId}
+	killDrain      killCause = "drain"      // its agent drains; a replacement runs elsewhere
 )
 
 func (s *scheduler) kill(t *task, cause killCause, reason string) {
@@ -63,7 +64,7 @@ func (s *scheduler) kill(t *task, cause killCause, reason string) {
 		if st := s.apps[t.appID]; st != nil && !st.deleted {
 			t.killGrace = st.app.TaskKillGracePeriodSeconds
 		}
-		if cause == killConstraint || cause == killUpdate || cause == killRequest {
+		if cause == killConstraint || cause == killUpdate || cause == killRequest || cause == killDrain {
 			st := s.apps[t.appID]
 			st.replaces = append(st.replaces, t.id)
 		}

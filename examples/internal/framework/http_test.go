@@ -264,3 +264,52 @@ func TestParseStrategy(t *testing.T) {
 		t.Error("ParseStrategy(random) succeeded")
 	}
 }
+
+func TestHTTPGroupsQueueAndPatch(t *testing.T) {
+	_, srv := newTestFramework(t, Config{})
+	const js = "application/json"
+	r := request(t, "POST", srv.URL+"/v2/groups", js, `{"id":"/shop","apps":[
+		{"id":"db","cmd":"db","cpus":0.1,"mem":16},
+		{"id":"web","cmd":"web","cpus":0.1,"mem":16,"instances":2,"dependencies":["/shop/db"]}]}`)
+	if r.code != http.StatusCreated || !strings.Contains(r.body, "deploymentId") {
+		t.Fatalf("POST /v2/groups: %d %s", r.code, r.body)
+	}
+	if r := request(t, "POST", srv.URL+"/v2/groups", js, `{"id":"/shop","apps":[]}`); r.code != http.StatusConflict {
+		t.Fatalf("POST of an existing group: %d %s", r.code, r.body)
+	}
+	var deployments []DeploymentView
+	r = request(t, "GET", srv.URL+"/v2/deployments", "", "")
+	if json.Unmarshal([]byte(r.body), &deployments) != nil || len(deployments) != 1 || deployments[0].TotalSteps != 2 ||
+		deployments[0].Steps[0].Actions[0].App != "/shop/db" || deployments[0].CurrentActions[0].App != "/shop/db" {
+		t.Fatalf("deployments: %s", r.body)
+	}
+	// web waits for db: only db is defined, and queued, so far.
+	var g GroupView
+	r = request(t, "GET", srv.URL+"/v2/groups/shop", "", "")
+	if json.Unmarshal([]byte(r.body), &g) != nil || g.ID != "/shop" || len(g.Apps) != 1 || g.Apps[0].ID != "/shop/db" {
+		t.Fatalf("GET /v2/groups/shop: %s", r.body)
+	}
+	var q struct{ Queue []QueueEntry }
+	r = request(t, "GET", srv.URL+"/v2/queue", "", "")
+	if json.Unmarshal([]byte(r.body), &q) != nil || len(q.Queue) != 1 || q.Queue[0].App.ID != "/shop/db" || q.Queue[0].Count != 1 || !q.Queue[0].Delay.Overdue {
+		t.Fatalf("GET /v2/queue: %s", r.body)
+	}
+	if r := request(t, "DELETE", srv.URL+"/v2/queue/shop/db/delay", "", ""); r.code != http.StatusNoContent {
+		t.Fatalf("DELETE delay: %d %s", r.code, r.body)
+	}
+	if r := request(t, "PATCH", srv.URL+"/v2/apps/shop/db", js, `{"instances":2}`); r.code != http.StatusConflict {
+		t.Fatalf("PATCH while deploying: %d %s", r.code, r.body)
+	}
+	if r := request(t, "PATCH", srv.URL+"/v2/apps/shop/db?force=true", js, `{"instances":2}`); r.code != http.StatusOK {
+		t.Fatalf("PATCH: %d %s", r.code, r.body)
+	}
+	if r := request(t, "PATCH", srv.URL+"/v2/apps/nope", js, `{"instances":2}`); r.code != http.StatusNotFound {
+		t.Fatalf("PATCH of an unknown app: %d %s", r.code, r.body)
+	}
+	if r := request(t, "DELETE", srv.URL+"/v2/groups/shop?force=true", "", ""); r.code != http.StatusOK {
+		t.Fatalf("DELETE /v2/groups/shop: %d %s", r.code, r.body)
+	}
+	if r := request(t, "GET", srv.URL+"/v2/groups/shop", "", ""); r.code != http.StatusNotFound {
+		t.Fatalf("GET after DELETE: %d %s", r.code, r.body)
+	}
+}

@@ -36,7 +36,7 @@ func (s *scheduler) KillTasks(appID string, taskIDs []string, scale bool) ([]Tas
 		} else {
 			s.kill(t, killRequest, "killed by request")
 		}
-		views = append(views, t.view())
+		views = append(views, t.view(s.masterURL))
 	}
 	if !scale {
 		return views, nil, nil

@@ -49,6 +49,26 @@ func (s *scheduler) AgentGone(agentID string) {
 	s.progress()
 }
 
+// AgentDraining tells the scheduler whether an agent drains, as the
+// master's MAINTENANCE events do. The apps' tasks there are replaced
+// elsewhere, each new task ready before an old one goes, within the apps'
+// upgrade strategies.
+func (s *scheduler) AgentDraining(agentID string, draining bool) {
+	if s.draining[agentID] == draining {
+		return
+	}
+	if draining {
+		s.draining[agentID] = true
+	} else {
+		delete(s.draining, agentID)
+	}
+	for _, id := range s.appIDs() {
+		s.converge(s.apps[id])
+	}
+	s.wantRevive = true
+	s.progress()
+}
+
 // learnAgent records an agent's hostname and attributes and reports whether
 // they differ from what its tasks were placed (or last checked) with.
 func (s *scheduler) learnAgent(agentID, hostname string, attrs map[string]string) bool {

@@ -21,7 +21,9 @@ func (t *task) ready() bool {
 // within that bound). Tasks of an older version that are not ready go at
 // once; ready ones go one by one as long as enough ready tasks remain,
 // which is as new ones become ready. Tasks of the current version beyond
-// the instance count are killed by the app's killSelection.
+// the instance count are killed by the app's killSelection. Tasks on a
+// draining agent are moved the same way: they count as old, so that their
+// replacements start elsewhere before they go.
 func (s *scheduler) converge(st *appState) {
 	if st.deleted {
 		return
@@ -32,7 +34,7 @@ func (s *scheduler) converge(st *appState) {
 	for _, t := range s.appTasks(st.app.ID) {
 		switch {
 		case t.killReason != "":
-		case t.version == st.version:
+		case t.version == st.version && !s.draining[t.agentID]:
 			cur = append(cur, t)
 		default:
 			old = append(old, t)
@@ -53,7 +55,14 @@ func (s *scheduler) converge(st *appState) {
 			ready++
 		}
 	}
-	reason := fmt.Sprintf("replaced by version %s", versionString(st.versioned))
+	updated := fmt.Sprintf("replaced by version %s", versionString(st.versioned))
+	kill := func(t *task) {
+		if t.version == st.version {
+			s.kill(t, killDrain, fmt.Sprintf("%s: agent %s drains; replaced elsewhere", api.ReasonDrained, t.agentID))
+			return
+		}
+		s.kill(t, killUpdate, updated)
+	}
 	sort.SliceStable(old, func(i, j int) bool { return !old[i].ready() && old[j].ready() })
 	old = s.ordered(st, old)
 	for _, t := range old {
@@ -63,13 +72,13 @@ func (s *scheduler) converge(st *appState) {
 			}
 			ready--
 		}
-		s.kill(t, killUpdate, reason)
+		kill(t)
 	}
 	// With no room above the instance count and every ready task needed,
 	// nothing could move: make room with one old task, as Marathon does.
 	old = liveOf(old)
 	if len(old) > 0 && s.pendingCount(st) == 0 && !s.killing(st) && allReady(cur) {
-		s.kill(old[0], killUpdate, reason)
+		kill(old[0])
 	}
 }
 
@@ -171,7 +180,7 @@ func (s *scheduler) pendingCount(st *appState) int {
 	_, capacity := st.app.UpgradeStrategy.bounds(n)
 	cur := 0
 	for _, t := range st.tasks {
-		if t.killReason == "" && t.version == st.version {
+		if t.killReason == "" && t.version == st.version && !s.draining[t.agentID] {
 			cur++
 		}
 	}

@@ -44,13 +44,19 @@ type scheduler struct {
 	apps   map[string]*appState
 	tasks  map[string]*task // by task ID, every live task of every app
 	agents map[string]agent // last known hostname and attributes
+	// draining are the agents being drained (the master's MAINTENANCE
+	// events): their tasks are moved elsewhere.
+	draining map[string]bool
 
 	kills      []killOrder
 	wantRevive bool // new pending work since the last OfferCall
 	// maxPriority is the highest task priority the framework's role may
 	// use, from the master's SUBSCRIBED; apps above it stay pending.
 	maxPriority int
-	suppressed  bool
+	// masterURL is the master the framework subscribed to, for links to
+	// task logs.
+	masterURL  string
+	suppressed bool
 
 	deployments []*deployment          // in progress, oldest first
 	locks       map[string]*deployment // app ID → the deployment changing it
@@ -122,11 +128,12 @@ func newScheduler(cfg schedulerConfig) *scheduler {
 		cfg.NewTaskID = randomTaskID
 	}
 	return &scheduler{
-		cfg:    cfg,
-		apps:   make(map[string]*appState),
-		tasks:  make(map[string]*task),
-		agents: make(map[string]agent),
-		locks:  make(map[string]*deployment),
+		cfg:      cfg,
+		apps:     make(map[string]*appState),
+		tasks:    make(map[string]*task),
+		agents:   make(map[string]agent),
+		draining: make(map[string]bool),
+		locks:    make(map[string]*deployment),
 	}
 }
 

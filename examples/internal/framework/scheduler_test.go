@@ -779,3 +779,56 @@ func TestPriorityTravelsAndIsBoundedByTheRole(t *testing.T) {
 		t.Fatalf("launches %+v, want urgent at priority 9 once the role allows it", ls)
 	}
 }
+
+// TestDrainingAgentsTasksMoveReplacementFirst: when an agent drains, each
+// of an app's tasks there gets a replacement on another agent, and goes
+// only once that replacement runs, so that the app never has fewer
+// instances running; a drain ended meanwhile moves nothing more.
+func TestDrainingAgentsTasksMoveReplacementFirst(t *testing.T) {
+	c := newTestCluster(t, schedulerConfig{})
+	c.addAgent("a1", "cpus:1;mem:1024")
+	app := mustApp(t, `{"id":"/web","cmd":"x","cpus":0.4,"mem":16,"instances":2}`)
+	c.s.PutApp(app)
+	first := launches(c.offerAll())
+	if len(first) != 2 {
+		t.Fatalf("launches %+v", first)
+	}
+	c.run(first)
+	c.addAgent("a2", "cpus:1;mem:1024")
+
+	c.s.AgentDraining("a1", true)
+	if k := c.s.TakeKills(); len(k) != 0 {
+		t.Fatalf("kills %+v before any replacement runs", k)
+	}
+	// The draining agent offers nothing: the master withholds it.
+	c.agents[0].Free = offer.Resources{}
+	moved := launches(c.offerAll())
+	if len(moved) != 2 || moved[0].AgentID != "a2" || moved[1].AgentID != "a2" {
+		t.Fatalf("launches %+v, want two replacements on a2", moved)
+	}
+	c.status(moved[0].TaskID, api.TaskRunning, "")
+	kills := c.s.TakeKills()
+	if len(kills) != 1 || kills[0].AgentID != "a1" || kills[0].Cause != killDrain ||
+		!strings.HasPrefix(kills[0].Reason, api.ReasonDrained) {
+		t.Fatalf("kills %+v, want one task of a1 killed for the drain once one replacement runs", kills)
+	}
+	if n := c.appStatus("/web").TasksRunning; n < 2 {
+		t.Errorf("%d tasks running while moving, want at least 2", n)
+	}
+	c.status(kills[0].TaskID, api.TaskKilled, kills[0].Reason)
+	c.status(moved[1].TaskID, api.TaskRunning, "")
+	kills = c.s.TakeKills()
+	if len(kills) != 1 || kills[0].AgentID != "a1" {
+		t.Fatalf("kills %+v, want the second task of a1", kills)
+	}
+	c.status(kills[0].TaskID, api.TaskKilled, kills[0].Reason)
+	st := c.appStatus("/web")
+	if st.TasksRunning != 2 || st.LastTaskFailure != nil || st.Backoff != nil {
+		t.Errorf("after the move: %d running, failure %+v, backoff %+v; want 2 and neither", st.TasksRunning, st.LastTaskFailure, st.Backoff)
+	}
+	for _, tv := range st.Tasks {
+		if tv.AgentID != "a2" {
+			t.Errorf("task %s still on %s", tv.ID, tv.AgentID)
+		}
+	}
+}

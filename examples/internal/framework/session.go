@@ -105,8 +105,10 @@ func (f *Framework) handle(ctx context.Context, ev api.Event) {
 		f.connected = true
 		f.sched.ResetOffers()
 		f.sched.maxPriority = s.MaxPriority
+		f.sched.masterURL = f.client.Leader()
 		for _, a := range agents {
 			f.sched.AgentChanged(a.ID, a.Hostname, a.Attributes)
+			f.sched.AgentDraining(a.ID, a.Maintenance != nil && a.Maintenance.Draining)
 		}
 		f.sched.Reconcile(s.Tasks)
 		f.mu.Unlock()
@@ -138,6 +140,12 @@ func (f *Framework) handle(ctx context.Context, ev api.Event) {
 			f.sched.AgentChanged(a.AgentID, a.Hostname, a.Attributes)
 		}
 		f.mu.Unlock()
+	case api.EventMaintenance:
+		if m := ev.Maintenance; m != nil {
+			f.mu.Lock()
+			f.sched.AgentDraining(m.AgentID, m.Draining)
+			f.mu.Unlock()
+		}
 	case api.EventError:
 		f.log.Error("master reports an error", "message", ev.Message)
 	}

@@ -67,6 +67,25 @@ type TaskView struct {
 	// HealthCheckResults has one entry once the agent judged the task's
 	// health, as Marathon's (alive is the latest verdict).
 	HealthCheckResults []HealthResult `json:"healthCheckResults,omitempty"`
+	// Logs link to the task's stdout and stderr through the master
+	// (Gleaner's field), once the framework has subscribed.
+	Logs *LogLinks `json:"logs,omitempty"`
+}
+
+// LogLinks are the URLs of a task's logs on the master (api.PathTaskLogs);
+// add follow=true to follow them, offset=-N for the last N bytes.
+type LogLinks struct {
+	Stdout string `json:"stdout"`
+	Stderr string `json:"stderr"`
+}
+
+// logLinks returns the links to a task's logs on the master at base.
+func logLinks(base, taskID string) *LogLinks {
+	if base == "" {
+		return nil
+	}
+	return &LogLinks{Stdout: base + api.TaskLogsURL(taskID, api.LogQuery{Stream: api.StreamStdout}),
+		Stderr: base + api.TaskLogsURL(taskID, api.LogQuery{Stream: api.StreamStderr})}
 }
 
 // HealthResult is a task's health, as Marathon shows it.
@@ -133,7 +152,7 @@ func (s *scheduler) status(st *appState) AppStatus {
 		default:
 			as.TasksStaged++
 		}
-		as.Tasks = append(as.Tasks, t.view())
+		as.Tasks = append(as.Tasks, t.view(s.masterURL))
 	}
 	if n := s.pendingCount(st); n > 0 {
 		p := &PendingStatus{Instances: n, Reason: st.pendingReason, Rejections: api.Rejections(st.pendingRejections), Since: st.pendingSince}
@@ -156,11 +175,11 @@ func (s *scheduler) status(st *appState) AppStatus {
 	return as
 }
 
-func (t *task) view() TaskView {
+func (t *task) view(masterURL string) TaskView {
 	v := TaskView{
 		ID: t.id, AppID: t.appID, AgentID: t.agentID, Host: t.hostname, State: t.state,
 		StagedAt: t.stagedAt, StartedAt: t.runningSince, Version: versionString(t.versionAt),
-		KillReason: t.killReason, Ports: t.ports,
+		KillReason: t.killReason, Ports: t.ports, Logs: logLinks(masterURL, t.id),
 	}
 	if v.Ports == nil {
 		v.Ports = []uint64{}

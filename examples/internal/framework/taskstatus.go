@@ -58,7 +58,7 @@ func (s *scheduler) StatusUpdate(u api.TaskStatus) (known bool) {
 // notTheAppsFault reports whether a task's end reason says that the task
 // did nothing wrong: its agent is gone, or it was evicted for the business.
 func notTheAppsFault(reason string) bool {
-	for _, r := range []string{api.ReasonAgentGone, api.ReasonEvicted, api.ReasonUnknownToAgent} {
+	for _, r := range []string{api.ReasonAgentGone, api.ReasonEvicted, api.ReasonUnknownToAgent, api.ReasonDrained} {
 		if strings.HasPrefix(reason, r) {
 			return true
 		}

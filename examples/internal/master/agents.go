@@ -64,14 +64,14 @@ func (m *Master) register(ctx context.Context, c *cluster, req *api.RegisterAgen
 		c.agents[rec.ID] = a
 	}
 	a.rec, a.capacity = rec, capacity
+	a.total = total
 	if a.up {
-		a.total = total
-		rescinded, _ := c.alloc.UpdateAgent(rec.ID, total)
+		rescinded, _ := c.alloc.UpdateAgent(rec.ID, c.offerable(a))
 		c.rescinded(rescinded, "agent registered again")
 	} else {
-		a.total = total
-		if err := c.alloc.AddAgent(offer.Agent{ID: rec.ID, Hostname: rec.Hostname, Total: total,
-			Free: total.Subtract(c.heldOn(rec.ID))}); err != nil {
+		offerable := c.offerable(a)
+		if err := c.alloc.AddAgent(offer.Agent{ID: rec.ID, Hostname: rec.Hostname, Total: offerable,
+			Free: offerable.Subtract(c.heldOn(rec.ID))}); err != nil {
 			return nil, fmt.Errorf("add agent %s: %w", rec.ID, err)
 		}
 		a.up = true
@@ -130,12 +130,12 @@ func (m *Master) report(ctx context.Context, c *cluster, req *api.AgentReport) (
 
 	now := time.Now()
 	if !total.Equal(a.total) {
-		rescinded, err := c.alloc.UpdateAgent(a.rec.ID, total)
+		shrank := !total.Contains(a.total)
+		a.total = total
+		rescinded, err := c.alloc.UpdateAgent(a.rec.ID, c.offerable(a))
 		if err != nil {
 			return nil, err
 		}
-		shrank := !total.Contains(a.total)
-		a.total = total
 		why := "reservation changed to " + total.String()
 		if shrank {
 			why = "reservation shrank to " + total.String()
@@ -146,7 +146,9 @@ func (m *Master) report(ctx context.Context, c *cluster, req *api.AgentReport) (
 	if !capacity.IsEmpty() {
 		a.capacity = capacity
 	}
+	prevReport := a.lastReport
 	a.business, a.harvested, a.isolation, a.lastReport = business, harvested, req.Isolation, now
+	m.record(a, prevReport, now)
 	a.guaranteed = guaranteed
 	a.history = append(a.history, api.UsageSample{Time: now, Reservation: scalars(total),
 		Business: scalars(business), Harvested: scalars(harvested)})
@@ -175,7 +177,8 @@ func (m *Master) report(ctx context.Context, c *cluster, req *api.AgentReport) (
 			}
 		}
 	}
-	return api.ReportResponse{Commands: a.take()}, nil
+	m.reportedDrained(c, a.rec.ID, req.Drained)
+	return api.ReportResponse{Commands: a.take(), Draining: c.draining(a.rec.ID)}, nil
 }
 
 // scalars converts resources to the dashboard's map of scalar amounts.

@@ -37,9 +37,12 @@ type cluster struct {
 	frameworks map[string]*framework
 	tasks      map[string]*task       // non-terminal tasks
 	offers     map[string]outstanding // by wire offer ID
-	ended      []api.TaskView         // recently ended tasks, oldest first
-	events     []api.ClusterEvent     // recent, oldest first
-	nextFwID   int
+	// maintenance holds the agents' drains and maintenance windows, by
+	// agent ID (maintenance.go).
+	maintenance map[string]*maintenanceState
+	ended       []api.TaskView     // recently ended tasks, oldest first
+	events      []api.ClusterEvent // recent, oldest first
+	nextFwID    int
 }
 
 // allocateSoon asks for an allocation round now rather than at the next
@@ -162,6 +165,8 @@ func (m *Master) loadCluster(ctx context.Context, el *concurrency.Election) (*cl
 		frameworks: make(map[string]*framework),
 		tasks:      make(map[string]*task),
 		offers:     make(map[string]outstanding),
+
+		maintenance: make(map[string]*maintenanceState),
 	}
 	resp, err := m.cfg.Etcd.Get(ctx, m.cfg.Prefix+"/master/", clientv3.WithPrefix())
 	if err != nil {
@@ -206,6 +211,13 @@ func (m *Master) loadCluster(ctx context.Context, el *concurrency.Election) (*cl
 			t.res, _ = offer.ParseResources(rec.Info.Resources)
 			t.Sent = now // give the agents a grace period to report the task
 			c.tasks[id] = t
+		case "maintenance":
+			var rec maintenanceRecord
+			if err := json.Unmarshal(kv.Value, &rec); err != nil || rec.AgentID != id {
+				m.log.Warn("skip unreadable maintenance record", "key", string(kv.Key), "err", err)
+				continue
+			}
+			c.maintenance[id] = &maintenanceState{rec: rec}
 		}
 	}
 	for _, f := range c.frameworks {
@@ -216,8 +228,9 @@ func (m *Master) loadCluster(ctx context.Context, el *concurrency.Election) (*cl
 		_ = c.alloc.Suppress(f.rec.ID)
 	}
 	for id, a := range c.agents {
-		if err := c.alloc.AddAgent(offer.Agent{ID: id, Hostname: a.rec.Hostname, Total: a.total,
-			Free: a.total.Subtract(c.heldOn(id))}); err != nil {
+		total := c.offerable(a)
+		if err := c.alloc.AddAgent(offer.Agent{ID: id, Hostname: a.rec.Hostname, Total: total,
+			Free: total.Subtract(c.heldOn(id))}); err != nil {
 			return nil, err
 		}
 	}

@@ -45,6 +45,7 @@ func (m *Master) routes() http.Handler {
 	mux.HandleFunc("GET "+api.PathHealth, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET "+api.PathLeader, m.handleLeader)
 	mux.HandleFunc("GET "+api.PathState, m.handleState)
+	mux.HandleFunc("GET "+api.PathTaskLogs, m.handleTaskLogs)
 	mux.Handle("GET "+api.PathUI+"{$}", dashboardHandler())
 
 	mux.HandleFunc("POST "+api.PathAgentRegister, handle(m, m.register))
@@ -59,6 +60,11 @@ func (m *Master) routes() http.Handler {
 	mux.HandleFunc("POST "+api.PathKill, handle(m, m.kill))
 	mux.HandleFunc("POST "+api.PathPending, handle(m, m.reportPending))
 	mux.HandleFunc("POST "+api.PathTeardown, handle(m, m.teardown))
+
+	mux.HandleFunc("POST "+api.PathDrain, handle(m, m.drain))
+	mux.HandleFunc("POST "+api.PathUp, handle(m, m.up))
+	mux.HandleFunc("POST "+api.PathSchedule, handle(m, m.setSchedule))
+	mux.HandleFunc("GET "+api.PathSchedule, m.handleSchedule)
 	return m.instrument(mux)
 }
 

@@ -132,6 +132,11 @@ type Master struct {
 	view    *attrs.ClusterView
 	metrics *metrics
 	handler http.Handler
+	// agentTransport carries the task logs the master proxies from agents.
+	agentTransport *http.Transport
+	// ledger integrates the agents' reports for the cluster view; guarded
+	// by mu. It outlives terms: this master's reports of a day.
+	ledger *ledger
 
 	mu       sync.Mutex
 	cur      *cluster // non-nil while leading
@@ -167,6 +172,8 @@ func New(cfg Config) (*Master, error) {
 	if m.url == "" {
 		m.url = "http://" + ln.Addr().String()
 	}
+	m.agentTransport = http.DefaultTransport.(*http.Transport).Clone()
+	m.ledger = new(ledger)
 	m.metrics = newMetrics(m)
 	m.handler = m.routes()
 	return m, nil
@@ -240,6 +247,7 @@ func (m *Master) Run(ctx context.Context) error {
 	_ = srv.Shutdown(shutdownCtx)
 	_ = m.view.Close()
 	wg.Wait()
+	m.agentTransport.CloseIdleConnections()
 	select {
 	case err := <-errc:
 		return err

@@ -58,6 +58,7 @@ func newMetrics(m *Master) *metrics {
 	reg.MustRegister(x.leader, x.offered, x.accepted, x.declined, x.rescinds, x.launched, x.taskEnded,
 		x.requests, x.allocation,
 		collectors.NewGoCollector(),
+		newClusterCollector(m),
 		state("agents_up", "Registered agents that are up.", func(c *cluster) float64 {
 			n := 0
 			for _, a := range c.agents {

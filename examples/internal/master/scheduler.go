@@ -354,7 +354,7 @@ func (m *Master) allocate(ctx context.Context, c *cluster) {
 		c.offers[wire] = outstanding{allocID: o.ID, offer: o, revocable: revocable}
 		byFw[o.FrameworkID] = append(byFw[o.FrameworkID], api.Offer{ID: wire, FrameworkID: o.FrameworkID,
 			AgentID: o.AgentID, Hostname: o.Hostname, Attributes: copyMap(as), Resources: o.Resources.String(),
-			Revocable: revocable})
+			Revocable: revocable, Unavailability: c.nextWindow(o.AgentID)})
 	}
 	for fw, list := range byFw {
 		c.notify(fw, api.Event{Type: api.EventOffers, Offers: list})

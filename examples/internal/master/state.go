@@ -33,7 +33,8 @@ func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 // state builds the dashboard's view with at most history samples per
 // agent (all when negative); called under m.mu.
 func (m *Master) state(c *cluster, history int) api.State {
-	st := api.State{MasterID: m.cfg.ID, Leader: m.url, Time: time.Now(),
+	now := time.Now()
+	st := api.State{MasterID: m.cfg.ID, Leader: m.url, Time: now, Cluster: m.clusterView(c, now, history),
 		Agents: []api.AgentState{}, Frameworks: []api.FrameworkState{}, Tasks: []api.TaskView{},
 		Pending: []api.PendingApp{}, Deployments: []api.Deployment{}, Events: append([]api.ClusterEvent{}, c.events...)}
 	live := make(map[string]int)
@@ -58,7 +59,7 @@ func (m *Master) state(c *cluster, history int) api.State {
 			Attributes: copyMap(m.attributes(a)), Isolation: a.isolation,
 			Capacity: scalars(a.capacity), Reservation: scalars(a.total), Business: scalars(a.business),
 			Harvested: scalars(a.harvested), Allocated: scalars(held[a.rec.ID]),
-			Tasks: live[a.rec.ID], LastReport: a.lastReport,
+			Tasks: live[a.rec.ID], LastReport: a.lastReport, Maintenance: c.maintenanceOf(a.rec.ID),
 			History: append([]api.UsageSample{}, hist...),
 		})
 	}

@@ -121,8 +121,8 @@ func (m *Master) resyncAgent(c *cluster, a *agent) {
 			t.attributed = false
 		}
 	}
-	free := a.total.Subtract(held)
-	if err := c.alloc.AddAgent(offer.Agent{ID: a.rec.ID, Hostname: a.rec.Hostname, Total: a.total, Free: free}); err != nil {
+	total := c.offerable(a)
+	if err := c.alloc.AddAgent(offer.Agent{ID: a.rec.ID, Hostname: a.rec.Hostname, Total: total, Free: total.Subtract(held)}); err != nil {
 		m.log.Error("re-add agent to allocator", "agent", a.rec.ID, "err", err)
 	}
 }
@@ -177,4 +177,5 @@ func (m *Master) checkAgents(ctx context.Context, c *cluster) {
 		}
 		m.agentGone(ctx, c, a, fmt.Sprintf("no report for %s and no liveness lease in etcd", now.Sub(last).Round(time.Second)))
 	}
+	m.maintain(ctx, c, now)
 }
