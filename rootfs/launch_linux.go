@@ -3,7 +3,6 @@ package rootfs
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -225,8 +224,12 @@ func (s Spec) config() (launchConfig, error) {
 	if err != nil {
 		return launchConfig{}, fmt.Errorf("%w: launch: %w", ErrNotSupported, err)
 	}
+	lastCap, err := lastCapability()
+	if err != nil {
+		return launchConfig{}, fmt.Errorf("%w: launch: %w", ErrNotSupported, err)
+	}
 	lc := launchConfig{Config: sandbox.Config{Root: s.Root, Mode: int(mode), Args: s.Args, Env: s.Env, Dir: dir,
-		Capabilities: caps, Pdeathsig: int(sig), Parent: os.Getpid(), Seccomp: filters,
+		Capabilities: caps, LastCapability: lastCap, Pdeathsig: int(sig), Parent: os.Getpid(), Seccomp: filters,
 		MaskedPaths: MaskedPaths, ReadonlyPaths: ReadonlyPaths}}
 	for _, d := range Devices {
 		lc.Devices = append(lc.Devices, sandbox.Device{Name: d.Name, Major: d.Major, Minor: d.Minor})
@@ -286,6 +289,16 @@ func (s Spec) config() (launchConfig, error) {
 	}
 	return lc, nil
 }
+
+// lastCapability is the highest capability number the kernel knows, read
+// once for every launch's helper.
+var lastCapability = sync.OnceValues(func() (int, error) {
+	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return 0, fmt.Errorf("highest capability: %w", err)
+	}
+	return strconv.Atoi(strings.TrimSpace(string(data)))
+})
 
 var pivotOnce = sync.OnceValue(probePivotRoot)
 
@@ -385,11 +398,7 @@ func newLauncher(spec Spec, cfg launchConfig) (l *launcher, err error) {
 	// enters the root while the parent places it in its cgroups; closing
 	// the pipe then releases the command. (The pipe holds 64 KiB; a config
 	// is a few.)
-	data, err := json.Marshal(cfg.Config)
-	if err != nil {
-		return l, err
-	}
-	if _, err := l.cfgW.Write(append(data, '\n')); err != nil {
+	if _, err := l.cfgW.Write(sandbox.AppendConfig(nil, &cfg.Config)); err != nil {
 		return l, fmt.Errorf("sending the config to the helper: %w", err)
 	}
 	if l.stdout = spec.StdoutFile; l.stdout == nil {
@@ -405,9 +414,12 @@ func newLauncher(spec Spec, cfg launchConfig) (l *launcher, err error) {
 		l.childEnds = append(l.childEnds, l.stderr)
 	}
 	l.cmd = &exec.Cmd{
-		Path:       path,
-		Args:       []string{HelperName},
-		Env:        []string{sandbox.Env + "=1"},
+		Path: path,
+		Args: []string{HelperName},
+		// One P: the helper runs one goroutine at a time anyway, and
+		// each further P is a thread to start, and for an init to switch
+		// user on.
+		Env:        []string{sandbox.Env + "=1", "GOMAXPROCS=1"},
 		Stdout:     l.stdout,
 		Stderr:     l.stderr,
 		ExtraFiles: []*os.File{l.cfgR, l.statW}, // fds 3 and 4
@@ -419,15 +431,25 @@ func newLauncher(spec Spec, cfg launchConfig) (l *launcher, err error) {
 		},
 	}
 	if m := cfg.userNS; m != nil {
-		// Go writes the maps between clone and exec; setgroups stays
-		// denied, as an unprivileged map needs.
+		// Go writes the maps between clone and exec.
 		l.cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(m.HostUID), Size: 1}}
 		l.cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(m.HostGID), Size: 1}}
-		l.cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+		// setgroups is allowed, so that the launcher's own supplementary
+		// groups (root's) do not follow the task into its namespace: only
+		// a map written by an unprivileged user must deny it, and with
+		// one group mapped there is nothing else to join.
+		l.cmd.SysProcAttr.GidMappingsEnableSetgroups = true
 		// The helper is cloned as the host's root, which the map leaves
-		// out: it becomes the mapped root (the host user) before exec,
-		// and so gets root's capabilities within its namespace only.
-		l.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+		// out: it becomes the mapped root (the host user) with no
+		// supplementary groups before exec, and so gets root's
+		// capabilities within its namespace only.
+		l.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	} else {
+		// The helper starts with the command's group and groups (Go sets
+		// them between fork and exec) and switches only its user: an
+		// init switches every thread it has by then, and each switch
+		// stops them all.
+		l.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(os.Getuid()), Gid: cfg.GID, Groups: cfg.Groups}
 	}
 	if spec.CgroupDir != nil {
 		l.cmd.SysProcAttr.UseCgroupFD = true
@@ -478,18 +500,7 @@ func (l *launcher) finalStatus() *sandbox.Exit {
 
 // readMessage reads the helper's next message; io.EOF when there is none.
 func (l *launcher) readMessage() (sandbox.Message, error) {
-	line, err := l.status.ReadBytes('\n')
-	if len(line) == 0 {
-		if err == nil {
-			err = io.EOF
-		}
-		return sandbox.Message{}, err
-	}
-	var m sandbox.Message
-	if jerr := json.Unmarshal(line, &m); jerr != nil {
-		return m, fmt.Errorf("malformed message from the helper: %q", line)
-	}
-	return m, nil
+	return sandbox.ReadMessage(l.status)
 }
 
 // handshake places the child in its cgroups, releases it with the config

@@ -331,6 +331,39 @@ func TestLaunchCgroupV2UseCgroupFD(t *testing.T) {
 	assert.Contains(t, out, "0::/"+name+"\n")
 }
 
+// TestLaunchLeavesTheLaunchersGroupsBehind starts a launcher with a
+// supplementary group of its own (as an agent run by a service manager with
+// extra groups is): the command has only the groups its spec names, in a
+// user namespace too.
+func TestLaunchLeavesTheLaunchersGroupsBehind(t *testing.T) {
+	root := taskRoot(t)
+	self, err := os.Executable()
+	require.NoError(t, err)
+	for _, c := range []struct {
+		mode   rootfs.LaunchMode
+		userns bool
+	}{{rootfs.ModeChroot, false}, {rootfs.ModePivotRoot, false}, {rootfs.ModePivotRoot, true}} {
+		t.Run(fmt.Sprintf("%s/userns=%v", c.mode, c.userns), func(t *testing.T) {
+			requireMode(t, c.mode)
+			uid, want := uint32(0), "65534\n" // nobody's group alone
+			if c.userns {
+				want = "0\n" // root's group alone, inside
+				testenv.RequireUserNamespaces(t)
+				uid = uniqueUID()
+				for _, p := range []string{filepath.Dir(helperPath), filepath.Dir(root), filepath.Dir(filepath.Dir(root))} {
+					require.NoError(t, os.Chmod(p, 0o755))
+				}
+			}
+			cmd := exec.Command(self, "-test.run=^$")
+			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d:%d:%s", groupsEnv, int(c.mode), uid, root), "GLEANER_ROOTFS_TEST_HELPER="+helperPath)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{4242}}}
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			assert.Equal(t, want, string(out), "the launcher's group 4242 (65534 in a user namespace) followed the command")
+		})
+	}
+}
+
 func TestLaunchParentDeathKillsTheCommand(t *testing.T) {
 	root := taskRoot(t)
 	for _, m := range modes {

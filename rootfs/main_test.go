@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	if root := os.Getenv(pid1Env); root != "" {
 		pid1Main(root)
 	}
+	if arg := os.Getenv(groupsEnv); arg != "" {
+		groupsMain(arg)
+	}
 	dir, err := os.MkdirTemp("", "gleaner-test-rootfs-helper-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -83,6 +86,34 @@ func pid1Main(root string) {
 	st, err := p.Wait(context.Background())
 	if err != nil || !st.Success() {
 		fmt.Fprintf(os.Stderr, "true: %v %v\n", st, err)
+		os.Exit(3)
+	}
+	os.Exit(0)
+}
+
+// groupsEnv makes the test binary, started with a supplementary group of
+// its own, print the groups of a command it launches: none of its own
+// groups may follow the command.
+const groupsEnv = "GLEANER_ROOTFS_TEST_GROUPS"
+
+func groupsMain(arg string) {
+	mode, rest, _ := strings.Cut(arg, ":")
+	userns, root, _ := strings.Cut(rest, ":")
+	m, _ := strconv.Atoi(mode)
+	spec := rootfs.Spec{Root: root, Mode: rootfs.LaunchMode(m), Helper: os.Getenv("GLEANER_ROOTFS_TEST_HELPER"),
+		Args: []string{"/bin/id", "-G"}, StdoutFile: os.Stdout, StderrFile: os.Stderr}
+	if uid, _ := strconv.Atoi(userns); uid != 0 {
+		spec.UserNamespace = &rootfs.IDMap{HostUID: uint32(uid), HostGID: uint32(uid)}
+	} else {
+		spec.Credential = &rootfs.Credential{UID: 65534, GID: 65534}
+	}
+	p, err := rootfs.Start(context.Background(), spec)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if st, err := p.Wait(context.Background()); err != nil || !st.Success() {
+		fmt.Fprintln(os.Stderr, st, err)
 		os.Exit(3)
 	}
 	os.Exit(0)

@@ -75,6 +75,11 @@ func TestSandboxRefusesPrivilegedOperations(t *testing.T) {
 				refused("bpf")
 				refused("perf")
 				refused("keyctl")
+				t.Run("32-bit system calls", func(t *testing.T) {
+					testenv.RequireExec32(t)
+					assert.Equal(t, "syscall32: refused: function not implemented", probe("syscall32"),
+						"a filter written for x86-64 numbers refuses the 32-bit entry point")
+				})
 				if m == rootfs.ModePivotRoot {
 					refused("write", "/proc/sys/kernel/hostname", "owned")
 					refused("write", "/proc/sysrq-trigger", "h")

@@ -65,35 +65,33 @@ func Policy() seccomp.Policy {
 	}
 }
 
-// seccompFilters assembles, once per process, the filters every launch
-// sends to its helper: Policy, then a filter refusing system calls of any
-// other architecture (Policy is written for this one, and the 32-bit entry
-// points of an x86-64 kernel would otherwise go around it). The helper only
-// loads them, so a launch does not pay for the assembly.
+// seccompFilters assembles, once per process, the filter every launch
+// sends to its helper: a prefix refusing system calls of any other
+// architecture (Policy is written for this one, and the 32-bit entry points
+// of an x86-64 kernel would otherwise go around it), then Policy. One
+// program rather than two: each filter the helper loads is compiled by the
+// kernel on every launch. The helper only loads it, so a launch does not
+// pay for the assembly.
 var seccompFilters = sync.OnceValues(func() ([][]byte, error) {
 	p := Policy()
 	insts, err := p.Assemble()
 	if err != nil {
 		return nil, fmt.Errorf("rootfs: seccomp policy: %w", err)
 	}
-	policy, err := sockFilter(insts)
-	if err != nil {
-		return nil, err
-	}
-	filters := [][]byte{sandbox.EncodeFilter(policy)}
 	if arch, ok := auditArch(); ok {
-		native, err := sockFilter([]bpf.Instruction{
+		// The policy's jumps are relative, so a prefix leaves them right.
+		native := []bpf.Instruction{
 			bpf.LoadAbsolute{Off: 4, Size: 4}, // seccomp_data.arch
 			bpf.JumpIf{Cond: bpf.JumpEqual, Val: arch, SkipTrue: 1},
 			bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
-			bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW},
-		})
-		if err != nil {
-			return nil, err
 		}
-		filters = append(filters, sandbox.EncodeFilter(native))
+		insts = append(native, insts...)
 	}
-	return filters, nil
+	filter, err := sockFilter(insts)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{sandbox.EncodeFilter(filter)}, nil
 })
 
 func sockFilter(insts []bpf.Instruction) ([]unix.SockFilter, error) {

@@ -3,8 +3,9 @@
 // task's command, and, when the command is PID 1 of its own namespace, it
 // stays as the command's init (it forwards signals and reaps orphans).
 //
-// It is a separate, small program so that a launch pays for its start, about
-// a millisecond, rather than for re-executing the whole agent. Install it
+// It is a separate, small program so that a launch pays for its start (the
+// Go runtime's, half a millisecond on a slow virtual machine) rather than
+// for re-executing the whole agent. Install it
 // next to the program that calls rootfs.Start (rootfs.HelperName; the agent's
 // install does) or name it in rootfs.Spec.Helper:
 //

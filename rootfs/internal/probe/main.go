@@ -6,7 +6,7 @@
 // that a test reads the verdict from its output. The escape suites of rootfs
 // and of the agent copy it into task images (it is static: CGO_ENABLED=0).
 //
-//	probe caps | nnp | seccomp | setuid0
+//	probe caps | nnp | seccomp | setuid0 | syscall32
 //	probe mount-cgroup DIR | mount-proc DIR | unshare-user | clone-newuser
 //	probe mknod-read PATH | write FILE TEXT | read FILE | write-exe PID
 //	probe kill PID | ptrace PID | bpf | perf | keyctl
@@ -69,6 +69,8 @@ func try(attack string, arg func(int) string) (string, error) {
 	case "seccomp":
 		r, err := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0)
 		return fmt.Sprintf("seccomp=%d", r), err
+	case "syscall32":
+		return getpid32()
 	case "setuid0":
 		if err := syscall.Setuid(0); err != nil {
 			return "", err

@@ -1,21 +1,16 @@
 // Package sandbox is the code that runs between fork and exec of a task: in
 // the launch helper (rootfs/cmd/gleaner-init, or the running program
 // re-executed through rootfs.Init). It receives a Config from rootfs.Start
-// on a pipe, enters the task root, drops every privilege the Config does not
+// on a pipe (a binary record, see AppendConfig), enters the task root, drops every privilege the Config does not
 // grant and execs the command, or, when the command is PID 1 of its own PID
 // namespace, stays as its init: it forwards signals, reaps orphans and
 // reports the command's exit status.
 //
-// It imports nothing but the standard library and golang.org/x/sys, so that
-// the helper starts in well under a millisecond: the launch cost is this
-// program's start, not the agent's.
+// It imports nothing but the small core of the standard library and
+// golang.org/x/sys (no encoding/json, fmt, os/exec or reflection), so that
+// the helper's start, which every launch pays, is little more than the Go
+// runtime's own.
 package sandbox
-
-import (
-	"unsafe"
-
-	"golang.org/x/sys/unix"
-)
 
 // Env is set in the helper's environment by rootfs.Start; rootfs.Init acts
 // only when it is present.
@@ -23,7 +18,7 @@ const Env = "_GLEANER_ROOTFS_INIT"
 
 // File descriptors the helper is started with.
 const (
-	ConfigFD = 3 // the parent writes the Config once the helper is in its cgroups
+	ConfigFD = 3 // the Config's record, then EOF once the helper is in its cgroups
 	StatusFD = 4 // the helper writes Messages; close-on-exec
 )
 
@@ -49,6 +44,10 @@ type Config struct {
 	// bounding, permitted and effective sets; only a command running as
 	// UID 0 can use them.
 	Capabilities []int
+	// LastCapability is the highest capability number the kernel knows
+	// (/proc/sys/kernel/cap_last_cap, read once by rootfs): the helper
+	// drops every other one up to it from the bounding set.
+	LastCapability int
 
 	Rlimits   []Rlimit
 	Pdeathsig int
@@ -57,7 +56,7 @@ type Config struct {
 	Hostname   string // set in the new UTS namespace (pivot_root mode)
 	CgroupNS   bool   // unshare the cgroup namespace once placed in the cgroups
 	LoopbackUp bool   // a new network namespace: bring lo up
-	UserNS     bool   // in a user namespace of its own: device nodes are bound, not made; no setgroups
+	UserNS     bool   // in a user namespace of its own: device nodes are bound, not made
 	Init       bool   // stay as PID 1 of the namespace and run the command as its child
 
 	// MaskedPaths and ReadonlyPaths are below /proc (pivot_root mode);
@@ -83,40 +82,22 @@ type Rlimit struct {
 	Cur, Max uint64
 }
 
-// Message is one line the helper writes on StatusFD. EOF without any
-// message means the command was exec'd (chroot mode).
+// Message is one record the helper writes on StatusFD (see
+// AppendMessage). EOF without any message means the command was exec'd
+// (chroot mode).
 type Message struct {
 	// Error: the command could not be started; Step names what failed.
-	Error    string `json:"error,omitempty"`
-	Step     string `json:"step,omitempty"`
-	NotFound bool   `json:"not_found,omitempty"`
+	Error    string
+	Step     string
+	NotFound bool
 	// Started: init mode, the command runs with this PID (in its namespace).
-	Started int `json:"started,omitempty"`
+	Started int
 	// Exited: init mode, how the command ended.
-	Exited *Exit `json:"exited,omitempty"`
+	Exited *Exit
 }
 
 // Exit is how the command ended: a code, or the signal that killed it.
 type Exit struct {
-	Code   int `json:"code"`
-	Signal int `json:"signal,omitempty"`
-}
-
-// EncodeFilter turns a BPF program into the bytes Config.Seccomp holds.
-func EncodeFilter(f []unix.SockFilter) []byte {
-	if len(f) == 0 {
-		return nil
-	}
-	return append([]byte(nil), unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), len(f)*int(unsafe.Sizeof(f[0])))...)
-}
-
-// decodeFilter is EncodeFilter's inverse.
-func decodeFilter(b []byte) []unix.SockFilter {
-	n := len(b) / int(unsafe.Sizeof(unix.SockFilter{}))
-	if n == 0 {
-		return nil
-	}
-	out := make([]unix.SockFilter, n)
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), len(b)), b)
-	return out
+	Code   int
+	Signal int
 }

@@ -2,12 +2,10 @@ package sandbox
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -56,8 +54,7 @@ func step(name string, err error) error {
 }
 
 func send(w io.Writer, m Message) {
-	data, _ := json.Marshal(m)
-	w.Write(append(data, '\n'))
+	w.Write(AppendMessage(nil, m))
 }
 
 func run(status *os.File) error {
@@ -67,10 +64,6 @@ func run(status *os.File) error {
 	cfg, err := readConfig(in)
 	if err != nil {
 		return err
-	}
-	lastCap, err := lastCapability()
-	if err != nil {
-		return step("capabilities", err)
 	}
 	// The root is entered while the parent places the helper in the
 	// task's cgroups: nothing of the command runs before it is placed.
@@ -102,7 +95,7 @@ func run(status *os.File) error {
 			return step("cgroup namespace", err)
 		}
 	}
-	if err := dropPrivileges(cfg, lastCap); err != nil {
+	if err := dropPrivileges(cfg); err != nil {
 		return err
 	}
 	if err := loadSeccomp(cfg.Seccomp, cfg.Init); err != nil {
@@ -124,15 +117,15 @@ func run(status *os.File) error {
 	return &stepError{step: "exec", err: fmt.Errorf("%s: %w", path, err), notFound: errors.Is(err, unix.ENOENT)}
 }
 
-// readConfig reads the Config, one line of JSON the parent wrote before
+// readConfig reads the Config's record, which the parent wrote before
 // starting the helper.
 func readConfig(in *bufio.Reader) (Config, error) {
-	data, err := in.ReadBytes('\n')
+	body, err := readRecord(in)
 	if err != nil {
-		return Config{}, step("config", fmt.Errorf("%w (%d bytes)", err, len(data)))
+		return Config{}, step("config", err)
 	}
-	var cfg Config
-	if err := json.Unmarshal(data, &cfg); err != nil {
+	cfg, err := decodeConfig(body)
+	if err != nil {
 		return Config{}, step("config", err)
 	}
 	if len(cfg.Args) == 0 {
@@ -213,7 +206,7 @@ func lookPath(name string, env []string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", notFound("%q not in PATH %s: %v", name, pathEnv, exec.ErrNotFound)
+	return "", notFound("%q not in PATH %s: executable file not found", name, pathEnv)
 }
 
 // waitStatus turns a wait status into an Exit.

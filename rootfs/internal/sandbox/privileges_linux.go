@@ -2,25 +2,11 @@ package sandbox
 
 import (
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
-
-// lastCapability reads the highest capability number this kernel knows;
-// it is read before the root is entered, while /proc is the host's.
-func lastCapability() (int, error) {
-	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(string(data)))
-}
 
 // dropPrivileges leaves the thread with the command's user and only the
 // capabilities cfg grants, in this order: the bounding set (which needs
@@ -29,12 +15,12 @@ func lastCapability() (int, error) {
 // command, no_new_privs (so that no setuid binary or file capability
 // raises anything again), and non-dumpable (no task process may open
 // /proc/<helper>/exe or ptrace the helper).
-func dropPrivileges(cfg Config, lastCap int) error {
+func dropPrivileges(cfg Config) error {
 	keep := cfg.Capabilities
 	if cfg.UID != 0 {
 		keep = nil
 	}
-	for c := 0; c <= lastCap; c++ {
+	for c := 0; c <= cfg.LastCapability; c++ {
 		if slices.Contains(keep, c) {
 			continue
 		}
@@ -72,47 +58,48 @@ func setCapabilities(keep []int) error {
 	return unix.Capset(&hdr, &data[0])
 }
 
-// setUser switches to the command's user and groups. An init (which stays
-// running) switches every thread, as the syscall package does; a helper that
-// execs the command switches only this thread, the one that execs, which
-// saves stopping the others three times.
+// setUser switches to the command's user. The launcher started the helper
+// with the command's group and supplementary groups already (so that an
+// init, which must switch every thread, switches only the user); they are
+// checked here. An init switches every thread, as the syscall package does;
+// a helper that execs the command switches only this thread, the one that
+// execs, which saves stopping the others.
 func setUser(cfg Config) error {
-	groups := make([]int, len(cfg.Groups))
-	for i, g := range cfg.Groups {
-		groups[i] = int(g)
+	if err := checkGroups(cfg); err != nil {
+		return step("user", err)
 	}
 	if cfg.Init {
-		// In a user namespace setgroups is denied (its gid map was
-		// written without it) and the groups are already none.
-		if !cfg.UserNS {
-			if err := syscall.Setgroups(groups); err != nil {
-				return step("user", fmt.Errorf("setgroups %v: %w", cfg.Groups, err))
-			}
-		}
-		if err := syscall.Setresgid(int(cfg.GID), int(cfg.GID), int(cfg.GID)); err != nil {
-			return step("user", fmt.Errorf("setgid %d: %w", cfg.GID, err))
-		}
 		if err := syscall.Setresuid(int(cfg.UID), int(cfg.UID), int(cfg.UID)); err != nil {
 			return step("user", fmt.Errorf("setuid %d: %w", cfg.UID, err))
 		}
 		return nil
 	}
-	var gp unsafe.Pointer
-	gs := make([]uint32, len(cfg.Groups))
-	copy(gs, cfg.Groups)
-	if len(gs) > 0 {
-		gp = unsafe.Pointer(&gs[0])
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gs)), uintptr(gp), 0); e != 0 {
-		return step("user", fmt.Errorf("setgroups %v: %w", cfg.Groups, e))
-	}
-	g := uintptr(cfg.GID)
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, g, g, g); e != 0 {
-		return step("user", fmt.Errorf("setgid %d: %w", cfg.GID, e))
-	}
 	u := uintptr(cfg.UID)
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, u, u, u); e != 0 {
 		return step("user", fmt.Errorf("setuid %d: %w", cfg.UID, e))
+	}
+	return nil
+}
+
+// checkGroups makes sure the helper runs with the command's group and
+// supplementary groups (in a user namespace: group 0 and none).
+func checkGroups(cfg Config) error {
+	rgid, egid, sgid := unix.Getresgid()
+	if rgid != int(cfg.GID) || egid != int(cfg.GID) || sgid != int(cfg.GID) {
+		return fmt.Errorf("started with group %d/%d/%d, want %d", rgid, egid, sgid, cfg.GID)
+	}
+	groups, err := unix.Getgroups()
+	if err != nil {
+		return fmt.Errorf("getgroups: %w", err)
+	}
+	want := make([]int, len(cfg.Groups))
+	for i, g := range cfg.Groups {
+		want[i] = int(g)
+	}
+	slices.Sort(groups)
+	slices.Sort(want)
+	if !slices.Equal(groups, want) {
+		return fmt.Errorf("started with groups %v, want %v", groups, want)
 	}
 	return nil
 }
