@@ -36,7 +36,11 @@ type BundleReport struct {
 // (libraries), so the bundle runs from any directory on a machine where
 // the libraries are not installed. A DT_NEEDED that names a path is
 // rewritten to the bundled file's name. The C library and the loader stay
-// on the host unless WithLibc is given.
+// on the host unless WithLibc is given; the loader is then copied as it
+// is (glibc's ld.so refuses to start with a run path). A static program
+// (no loader, nothing needed) is copied as it is too. Programs keep their
+// PT_INTERP: a bundle that carries its loader is run through it, or from
+// a root where the loader sits at that path.
 func Bundle(ctx context.Context, dest string, programs []string, opts ...BundleOption) (*BundleReport, error) {
 	cfg := bundleConfig{search: newSearchConfig(), logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
@@ -46,7 +50,7 @@ func Bundle(ctx context.Context, dest string, programs []string, opts ...BundleO
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &resolver{opts: cfg.search, seen: map[string]bool{}}
+	r := newResolver(cfg.search)
 	progs, err := r.closure(ctx, programs)
 	if err != nil {
 		return nil, err
@@ -74,10 +78,14 @@ func Bundle(ctx context.Context, dest string, programs []string, opts ...BundleO
 			return nil, fmt.Errorf("%w: programs %s and %s both bundle to %s", ErrInvalid, prev, p.path, out)
 		}
 		names[out] = p.path
-		if err := copyWithRunPath(ctx, p.path, out, "$ORIGIN/../lib", rename); err != nil {
+		runpath := "$ORIGIN/../lib"
+		if p.static {
+			runpath = ""
+		}
+		if err := copyWithRunPath(ctx, p.path, out, runpath, rename); err != nil {
 			return nil, err
 		}
-		log.Info("bundled program", "src", p.path, "dst", out)
+		log.Info("bundled program", "src", p.path, "dst", out, "static", p.static)
 		rep.Programs = append(rep.Programs, out)
 	}
 	for _, l := range r.libs {
@@ -86,14 +94,21 @@ func Bundle(ctx context.Context, dest string, programs []string, opts ...BundleO
 			continue
 		}
 		out := filepath.Join(lib, filepath.Base(l.Name))
-		if err := copyWithRunPath(ctx, l.Path, out, "$ORIGIN", rename); err != nil {
+		runpath := "$ORIGIN"
+		if l.Loader {
+			runpath = ""
+		}
+		if err := copyWithRunPath(ctx, l.Path, out, runpath, rename); err != nil {
 			return nil, err
 		}
-		log.Info("bundled library", "lib", l.Name, "src", l.Path, "from", string(l.From), "dst", out)
+		log.Info("bundled library", "lib", l.Name, "src", l.Path, "from", string(l.From), "dst", out, "loader", l.Loader)
 	}
 	return rep, nil
 }
 
+// copyWithRunPath writes src to dst with the run path set and the DT_NEEDED
+// paths renamed; with runpath "" it writes src as it is (the loader, a
+// static program).
 func copyWithRunPath(ctx context.Context, src, dst, runpath string, rename map[string]string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -103,11 +118,13 @@ func copyWithRunPath(ctx context.Context, src, dst, runpath string, rename map[s
 		return err
 	}
 	defer f.Close()
-	if err := f.SetRPath(runpath); err != nil {
-		return err
-	}
-	if err := f.ReplaceNeeded(rename); err != nil {
-		return pkgerr.Wrap("patchelf", err, "bundling %s", src)
+	if runpath != "" {
+		if err := f.SetRPath(runpath); err != nil {
+			return err
+		}
+		if err := f.ReplaceNeeded(rename); err != nil {
+			return pkgerr.Wrap("patchelf", err, "bundling %s", src)
+		}
 	}
 	if err := f.SaveAs(dst); err != nil {
 		return pkgerr.Wrap("patchelf", err, "bundling %s", src)

@@ -1,6 +1,7 @@
 package patchelf_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"os"
@@ -199,5 +200,88 @@ func TestBundleLibraryNeededByPath(t *testing.T) {
 	}
 	if n := needed(t, reopen(t, filepath.Join(dest, "bin", "prog"))); !slices.Contains(n, "nosoname.so") {
 		t.Fatalf("bundled DT_NEEDED %q", n)
+	}
+}
+
+// The dynamic loader comes along with WithLibc as the host's file, byte for
+// byte: glibc's ld.so refuses to start with a run path of its own, which
+// every other bundled library gets. Started by hand, the bundled loader
+// runs the bundled program with the bundled C library.
+func TestBundleCopiesTheLoaderAsIs(t *testing.T) {
+	fx := getFixtures(t)
+	work := t.TempDir()
+	prog := copyFile(t, fx.progs["pie64"], work, "prog")
+	edit(t, prog, func(f *patchelf.File) error { return f.SetRPath(fx.lib["pie64"]) })
+	interp, err := reopen(t, prog).Interpreter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(work, "bundle")
+	rep, err := patchelf.Bundle(context.Background(), dest, []string{prog}, patchelf.WithLibc())
+	if err != nil {
+		t.Fatal(err)
+	}
+	loader := filepath.Join(dest, "lib", filepath.Base(interp))
+	want, err := os.ReadFile(interp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(loader)
+	if err != nil {
+		t.Fatalf("the loader %s was not bundled: %v", interp, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("the bundled loader differs from %s (run path %q)", interp, rpathOf(t, reopen(t, loader)))
+	}
+	if !slices.ContainsFunc(rep.Libraries, func(l patchelf.Library) bool { return filepath.Base(l.Name) == filepath.Base(interp) && !l.Skipped }) {
+		t.Fatalf("the loader is not in the report: %+v", rep.Libraries)
+	}
+	out, err := exec.Command(loader, filepath.Join(dest, "bin", "prog")).CombinedOutput()
+	if err != nil || string(out) != "foo=42\n" {
+		t.Fatalf("the bundled loader running the bundled program: %q, %v", out, err)
+	}
+}
+
+// A static program needs no library and has no dynamic section to give a
+// run path: it is bundled as a plain copy, beside dynamic ones.
+func TestBundleCopiesStaticPrograms(t *testing.T) {
+	fx := getFixtures(t)
+	work := t.TempDir()
+	src := filepath.Join(work, "hello.c")
+	if err := os.WriteFile(src, []byte("#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, flag string }{{"static", "-static"}, {"static-pie", "-static-pie"}} {
+		out := filepath.Join(work, c.name)
+		if err := gcc(c.flag, "-o", out, src); err != nil {
+			testenv.Missing(t, "gcc %s cannot link (scripts/test installs libc6-dev, which holds the static C library): %v", c.flag, err)
+		}
+	}
+	dyn := copyFile(t, fx.progs["pie64"], work, "prog")
+	edit(t, dyn, func(f *patchelf.File) error { return f.SetRPath(fx.lib["pie64"]) })
+	dest := filepath.Join(work, "bundle")
+	rep, err := patchelf.Bundle(context.Background(), dest, []string{filepath.Join(work, "static"), filepath.Join(work, "static-pie"), dyn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Programs) != 3 {
+		t.Fatalf("programs %v", rep.Programs)
+	}
+	for _, name := range []string{"static", "static-pie"} {
+		want, _ := os.ReadFile(filepath.Join(work, name))
+		got, err := os.ReadFile(filepath.Join(dest, "bin", name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s is not a plain copy (%v)", name, err)
+		}
+		fi, err := os.Stat(filepath.Join(dest, "bin", name))
+		if err != nil || fi.Mode().Perm()&0o111 == 0 {
+			t.Fatalf("%s is not executable: %v %v", name, fi.Mode(), err)
+		}
+		if out, err := runProg(t, filepath.Join(dest, "bin", name)); err != nil || out != "hello" {
+			t.Fatalf("bundled %s: %q, %v", name, out, err)
+		}
+	}
+	if out, err := runProg(t, filepath.Join(dest, "bin", "prog")); err != nil || out != "foo=42" {
+		t.Fatalf("bundled dynamic program: %q, %v", out, err)
 	}
 }

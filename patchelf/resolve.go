@@ -3,6 +3,7 @@ package patchelf
 import (
 	"context"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,6 +33,10 @@ type Library struct {
 	From    Source
 	By      string // the object that needs it (first one, in load order)
 	Skipped bool   // part of the C library or the loader, left out
+	// Loader: this is the dynamic loader a program names in PT_INTERP
+	// (ld-linux-x86-64.so.2), which glibc's C library also lists as
+	// needed. Bundle copies it as it is: it must not get a run path.
+	Loader bool
 }
 
 // ResolveOption configures Resolve. The search options (WithLibraryPath,
@@ -105,6 +110,10 @@ type object struct {
 	runpath  []string
 	nodeflib bool
 	soname   string
+	interp   string // PT_INTERP, "" for none
+	// static: a program that no loader starts and that needs nothing
+	// (no dynamic section, or a static PIE's without DT_NEEDED).
+	static bool
 }
 
 func loadObject(path string, parent *object) (*object, error) {
@@ -113,11 +122,19 @@ func loadObject(path string, parent *object) (*object, error) {
 		return nil, err
 	}
 	defer f.Close()
+	interp, err := f.Interpreter()
+	if err != nil && !errors.Is(err, ErrNoInterpreter) {
+		return nil, err
+	}
 	needed, err := f.Needed()
+	if errors.Is(err, ErrStatic) && parent == nil && interp == "" {
+		return &object{path: path, class: f.class, machine: f.machine, static: true}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	o := &object{path: path, parent: parent, class: f.class, machine: f.machine, needed: needed}
+	o := &object{path: path, parent: parent, class: f.class, machine: f.machine, needed: needed, interp: interp,
+		static: parent == nil && interp == "" && len(needed) == 0}
 	origin := path
 	if parent == nil { // the program: the kernel resolves symlinks
 		if r, err := filepath.EvalSymlinks(path); err == nil {
@@ -223,11 +240,12 @@ func defaultDirs(c elf.Class, m elf.Machine) []string {
 
 // resolver finds the DT_NEEDED closure of programs the way ld.so does.
 type resolver struct {
-	opts   searchConfig
-	cache  []CacheEntry
-	cached bool
-	seen   map[string]bool // needed names and sonames already resolved
-	libs   []Library
+	opts    searchConfig
+	cache   []CacheEntry
+	cached  bool
+	seen    map[string]bool // needed names and sonames already resolved
+	libs    []Library
+	loaders map[string]bool // file names of the PT_INTERPs seen
 }
 
 // Resolve returns the shared libraries the programs load, in the loader's
@@ -237,9 +255,13 @@ func Resolve(ctx context.Context, programs []string, opts ...ResolveOption) ([]L
 	for _, o := range opts {
 		o.applyResolve(&cfg)
 	}
-	r := &resolver{opts: cfg, seen: map[string]bool{}}
+	r := newResolver(cfg)
 	_, err := r.closure(ctx, programs)
 	return r.libs, err
+}
+
+func newResolver(cfg searchConfig) *resolver {
+	return &resolver{opts: cfg, seen: map[string]bool{}, loaders: map[string]bool{}}
 }
 
 // closure resolves everything and returns the objects to bundle.
@@ -250,9 +272,13 @@ func (r *resolver) closure(ctx context.Context, programs []string) ([]*object, e
 		if err != nil {
 			return nil, err
 		}
+		if o.interp != "" {
+			r.loaders[filepath.Base(o.interp)] = true
+		}
 		progs = append(progs, o)
 		queue = append(queue, o)
 	}
+	defer r.markLoaders()
 	for len(queue) > 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -281,11 +307,21 @@ func (r *resolver) closure(ctx context.Context, programs []string) ([]*object, e
 			if dep.soname != "" {
 				r.seen[dep.soname] = true
 			}
+			if dep.interp != "" {
+				r.loaders[filepath.Base(dep.interp)] = true
+			}
 			r.libs = append(r.libs, lib)
 			queue = append(queue, dep)
 		}
 	}
 	return progs, nil
+}
+
+// markLoaders flags the libraries that are a loader some object names.
+func (r *resolver) markLoaders() {
+	for i, l := range r.libs {
+		r.libs[i].Loader = r.loaders[filepath.Base(l.Name)] || l.Path != "" && r.loaders[filepath.Base(l.Path)]
+	}
 }
 
 // find searches for one needed library of o.

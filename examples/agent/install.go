@@ -51,25 +51,19 @@ func install(ctx context.Context, args []string, stderr io.Writer) int {
 		opts = append(opts, patchelf.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))))
 	}
 	programs := append([]string{exe}, split(f.helpers)...)
+	// The launch helper goes into bin/ beside the agent, where the agent
+	// looks for it (static, Bundle copies it as it is).
+	helper := filepath.Join(filepath.Dir(exe), rootfs.HelperName)
+	if isFile(helper) {
+		programs = append(programs, helper)
+	} else {
+		fmt.Fprintf(stderr, "agent install: no %s beside %s: tasks will start by re-executing the agent, several times slower; build it with\n  CGO_ENABLED=0 go build -o %s %s\n",
+			rootfs.HelperName, exe, helper, rootfs.HelperPackage)
+	}
 	rep, err := patchelf.Bundle(ctx, dir, programs, opts...)
 	if err != nil {
 		fmt.Fprintln(stderr, "agent install:", err)
 		return 1
-	}
-	// The launch helper goes into bin/ beside the agent, where the agent
-	// looks for it. It is static (no libraries to bundle), so it is copied.
-	if helper := filepath.Join(filepath.Dir(exe), rootfs.HelperName); isFile(helper) {
-		data, err := os.ReadFile(helper)
-		if err == nil {
-			err = atomicfile.WriteFile(filepath.Join(dir, "bin", rootfs.HelperName), data, 0o755)
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "agent install: launch helper:", err)
-			return 1
-		}
-	} else {
-		fmt.Fprintf(stderr, "agent install: no %s beside %s: tasks will start by re-executing the agent, several times slower; build it with\n  CGO_ENABLED=0 go build -o %s %s\n",
-			rootfs.HelperName, exe, helper, rootfs.HelperPackage)
 	}
 	fc := f.merged(fileConfig{})
 	if err := copyTLS(dir, &fc); err != nil {

@@ -19,8 +19,8 @@
 //
 // install copies the agent with the shared libraries it loads (and those of
 // any -helpers programs) into <dir>/bin and <dir>/lib, with $ORIGIN-relative
-// run paths (patchelf.Bundle), copies the static launch helper gleaner-init
-// found beside the agent's binary into <dir>/bin (build both first:
+// run paths (patchelf.Bundle), bundles the launch helper gleaner-init found
+// beside the agent's binary into <dir>/bin too (static: as it is; build both first:
 // go build ./examples/agent; CGO_ENABLED=0 go build ./rootfs/cmd/gleaner-init),
 // copies the CA, certificate and key into <dir>/tls, and writes
 // <dir>/agent.json from the flags. Paths in agent.json are relative to

@@ -4,10 +4,8 @@ package agent
 
 import (
 	"context"
-	"debug/elf"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,10 +53,6 @@ func seedBase(ctx context.Context, bases rootfs.Bases, name, version string, pro
 	busybox := ""
 	for _, p := range programs {
 		path, err := exec.LookPath(p)
-		if err == nil && filepath.Base(p) == "busybox" {
-			busybox = path
-			continue
-		}
 		if err != nil {
 			for _, r := range requiredBasePrograms {
 				if r == p {
@@ -66,6 +60,9 @@ func seedBase(ctx context.Context, bases rootfs.Bases, name, version string, pro
 				}
 			}
 			continue
+		}
+		if filepath.Base(p) == "busybox" {
+			busybox = path
 		}
 		paths, names = append(paths, path), append(names, filepath.Base(p))
 	}
@@ -99,7 +96,7 @@ func seedBase(ctx context.Context, bases rootfs.Bases, name, version string, pro
 		return fmt.Errorf("seed base %s/%s: %w", name, version, err)
 	}
 	if busybox != "" {
-		if err := addBusybox(ctx, tmp, busybox); err != nil {
+		if err := linkApplets(ctx, tmp, busybox); err != nil {
 			return fmt.Errorf("seed base %s/%s: %w", name, version, err)
 		}
 	}
@@ -145,7 +142,8 @@ func seedBase(ctx context.Context, bases rootfs.Bases, name, version string, pro
 }
 
 // linkLoader makes the dynamic loader the programs name in PT_INTERP
-// (/lib64/ld-linux-x86-64.so.2 on x86-64) reach the bundled one in lib/.
+// (/lib64/ld-linux-x86-64.so.2 on x86-64) reach the one Bundle copied into
+// lib/ (as it is: a loader takes no run path).
 func linkLoader(base string, programs []string) error {
 	for _, p := range programs {
 		interp, err := interpreter(p)
@@ -155,15 +153,6 @@ func linkLoader(base string, programs []string) error {
 		bundled := filepath.Join(base, "lib", filepath.Base(interp))
 		if _, err := os.Stat(bundled); err != nil {
 			return fmt.Errorf("loader %s of %s was not bundled: %w", interp, p, err)
-		}
-		// The loader must be the host's file as it is: glibc's ld.so
-		// refuses to start with a run path of its own, which Bundle gives
-		// every library it copies.
-		if err := copyFile(interp, bundled+".orig", 0o755); err != nil {
-			return err
-		}
-		if err := os.Rename(bundled+".orig", bundled); err != nil {
-			return err
 		}
 		at := filepath.Join(base, interp)
 		if _, err := os.Lstat(at); err == nil {
@@ -185,56 +174,26 @@ func linkLoader(base string, programs []string) error {
 
 // interpreter returns a program's PT_INTERP, or "" for a static program.
 func interpreter(path string) (string, error) {
-	f, err := elf.Open(path)
+	f, err := patchelf.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			data := make([]byte, p.Filesz)
-			if _, err := p.ReadAt(data, 0); err != nil {
-				return "", err
-			}
-			return strings.TrimRight(string(data), "\x00"), nil
-		}
+	interp, err := f.Interpreter()
+	if errors.Is(err, patchelf.ErrNoInterpreter) {
+		return "", nil
 	}
-	return "", nil
+	return interp, err
 }
 
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-// addBusybox copies a static busybox into the base's bin/ and links each of
-// its applets that the host's programs did not already provide. A dynamic
-// busybox is left out (Bundle would handle it, but the applets are a
-// convenience, not a need).
-func addBusybox(ctx context.Context, base, busybox string) error {
-	if interp, err := interpreter(busybox); err != nil || interp != "" {
-		return nil
-	}
+// linkApplets links each applet of the bundled busybox that the host's
+// programs did not already provide.
+func linkApplets(ctx context.Context, base, busybox string) error {
 	out, err := exec.CommandContext(ctx, busybox, "--list").Output()
 	if err != nil {
 		return nil // not a busybox that lists its applets
 	}
 	bin := filepath.Join(base, "bin")
-	if err := copyFile(busybox, filepath.Join(bin, "busybox"), 0o755); err != nil {
-		return err
-	}
 	for _, applet := range strings.Fields(string(out)) {
 		if applet == "busybox" || strings.Contains(applet, "/") {
 			continue

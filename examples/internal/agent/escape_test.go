@@ -149,7 +149,11 @@ func escapeSuite(t *testing.T, mode rootfs.LaunchMode) {
 		t.Fatal(err)
 	}
 	suid := filepath.Join(base, "bin", "suid-probe")
-	if err := copyFile(probePath, suid, 0o755); err != nil && !os.IsExist(err) {
+	data, err := os.ReadFile(probePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(suid, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(suid, 0o4755); err != nil {
