@@ -44,7 +44,8 @@
 // the report's answer and, with less delay, from a long poll
 // (PathAgentCommands); each command is delivered once, by one or the other.
 //
-//	c := api.NewAgentClient([]string{"http://127.0.0.1:5050"})
+//	// id is the agent's *auth.TLS; only a master's certificate is trusted.
+//	c := api.NewAgentClient([]string{"https://127.0.0.1:5050"}, api.WithHTTPClient(id.HTTPClient(auth.KindMaster)))
 //	c.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:2048"})
 //	cmds, err := c.Report(ctx, api.AgentReport{AgentID: "a1", Reservation: "cpus:1;mem:2048", Tasks: statuses})
 //	if errors.Is(err, api.ErrNotFound) { /* register again */ }

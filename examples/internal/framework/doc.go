@@ -2,20 +2,31 @@
 // (Marathon's JSON app definitions) running on a Gleaner master's offers.
 //
 // The shortest use runs it against a master, with apps from a directory and
-// its Marathon-style HTTP API on a loopback port:
+// its Marathon-style HTTP API on a loopback port, with the framework
+// principal's certificate (package auth):
 //
+//	id, err := auth.LoadTLS(pki.Files{CA: "ca.pem", Cert: "framework-marathon.pem", Key: "framework-marathon-key.pem"})
 //	f, err := framework.New(framework.Config{
-//		Masters: []string{"http://127.0.0.1:5050"},
+//		Masters: []string{"https://127.0.0.1:5050"},
+//		TLS:     id,
 //		AppsDir: "/etc/gleaner/apps",
 //		Listen:  "127.0.0.1:8080",
 //	})
 //	if err != nil { ... }
 //	err = f.Run(ctx)
 //
-// and then
+// and then, as an operator (a certificate of the same CA, or a bearer token
+// of Config.APITokens):
 //
-//	curl -X POST -H 'Content-Type: application/json' -d @web.json http://127.0.0.1:8080/v2/apps
-//	curl http://127.0.0.1:8080/v2/apps/web     # tasks, pending reasons, lastTaskFailure
+//	curl --cacert ca.pem --cert ops.pem --key ops-key.pem -H 'Content-Type: application/json' -d @web.json https://127.0.0.1:8080/v2/apps
+//	curl --cacert ca.pem --cert ops.pem --key ops-key.pem https://127.0.0.1:8080/v2/apps/web
+//
+// The certificate authenticates the framework to the masters, whose ACL
+// grants its principal roles, weights, task users and reading the state
+// (from which it learns the agents). The API answers only operators'
+// certificates and its tokens, takes writes only as application/json and
+// refuses a Host that is not one of its names (no CSRF, no DNS
+// rebinding); /ping answers anyone.
 //
 // # App definitions
 //

@@ -6,15 +6,26 @@ import (
 	"os"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
+	"github.com/gleaner/gleaner/examples/internal/auth"
 	"github.com/gleaner/gleaner/examples/internal/master"
+	"github.com/gleaner/gleaner/internal/pki"
 )
 
 // Run a master until ctx ends; start a second one with the same etcd and
-// prefix on another address to have a follower that takes over.
+// prefix on another address to have a follower that takes over. Its
+// certificate (examples/certs issue -principal master/m1) serves TLS and
+// authenticates it to etcd; the policy says what frameworks and operators
+// may do.
 func ExampleRun() {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{"127.0.0.1:2379"}, DialTimeout: 5 * time.Second})
+	id, err := auth.LoadTLS(pki.Files{CA: "pki/ca.pem", Cert: "pki/master-m1.pem", Key: "pki/master-m1-key.pem"})
+	if err != nil {
+		return
+	}
+	policy, err := auth.LoadPolicy("acls.json")
+	if err != nil {
+		return
+	}
+	cli, err := auth.NewEtcdClient([]string{"https://127.0.0.1:2379"}, id)
 	if err != nil {
 		return
 	}
@@ -23,7 +34,10 @@ func ExampleRun() {
 	defer cancel()
 	_ = master.Run(ctx, master.Config{
 		Etcd:   cli,
-		Listen: "127.0.0.1:5050", // dashboard at http://127.0.0.1:5050/
+		ID:     "m1",
+		TLS:    id,
+		ACL:    policy,
+		Listen: "127.0.0.1:5050", // dashboard at https://127.0.0.1:5050/
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 }
