@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth"
+	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 	"github.com/gleaner/gleaner/internal/testenv"
 )
 
@@ -217,5 +219,40 @@ func TestMetricsExposeAgentAndHost(t *testing.T) {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// TestEndpointAnswersOperatorsAndMastersOnly: the agent's HTTPS endpoint
+// takes no connection without a certificate of the cluster's CA, answers
+// another principal (a framework, another agent) 403, and does not serve
+// /reservation at all: only the operator socket does.
+func TestEndpointAnswersOperatorsAndMastersOnly(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Isolation = IsolationNone
+	a := start(t, cfg)
+	get := func(c *http.Client, path string) (int, error) {
+		resp, err := c.Get(a.URL() + path)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	for principal, want := range map[string]int{"operator/ops": 200, "master/m1": 200, "framework/f": 403, "agent/other": 403} {
+		if code, err := get(authtest.Client(t, authtest.Principal(t, principal), auth.KindAgent), PathTasks); err != nil || code != want {
+			t.Errorf("%s GET /tasks: %d %v, want %d", principal, code, err, want)
+		}
+	}
+	if _, err := get(authtest.Anonymous(t), PathHealth); err == nil {
+		t.Error("a client without a certificate completed a handshake")
+	}
+	if code, err := get(operatorHTTP(t), PathReservation); err != nil || code != http.StatusNotFound {
+		t.Errorf("GET /reservation over HTTPS: %d %v, want 404", code, err)
+	}
+	if fi, err := os.Stat(filepath.Dir(a.OperatorSocket())); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("operator socket directory: %v %v, want mode 0700", fi.Mode(), err)
+	}
+	if fi, err := os.Stat(a.OperatorSocket()); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("operator socket: %v %v, want mode 0600", fi.Mode(), err)
 	}
 }
