@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth"
+	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 )
 
 // testFramework is a minimal framework on the real master's scheduler API.
@@ -22,7 +24,8 @@ func subscribe(t *testing.T, c *cluster) *testFramework {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	f := &testFramework{t: t, sched: api.NewSchedulerClient([]string{c.master.URL()}), events: make(chan api.Event, 64)}
+	f := &testFramework{t: t, sched: api.NewSchedulerClient([]string{c.master.URL()},
+		api.WithHTTPClient(authtest.Client(t, authtest.Principal(t, "framework/test"), auth.KindMaster))), events: make(chan api.Event, 64)}
 	stream, err := f.sched.Subscribe(ctx, api.Subscribe{Name: "test"})
 	if err != nil {
 		t.Fatal(err)

@@ -65,7 +65,12 @@ func install(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "agent install:", err)
 		return 1
 	}
-	if err := writeConfig(filepath.Join(dir, configName), f.merged(fileConfig{})); err != nil {
+	fc := f.merged(fileConfig{})
+	if err := copyTLS(dir, &fc); err != nil {
+		fmt.Fprintln(stderr, "agent install:", err)
+		return 1
+	}
+	if err := writeConfig(filepath.Join(dir, configName), fc); err != nil {
 		fmt.Fprintln(stderr, "agent install:", err)
 		return 1
 	}
@@ -78,6 +83,33 @@ func install(ctx context.Context, args []string, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "agent installed in %s (%d programs, %d libraries bundled)\nrun:       %s\nuninstall: stop it, then rm -rf %s\n",
 		dir, len(rep.Programs), bundled, filepath.Join(dir, "bin", "agent"), dir)
 	return 0
+}
+
+// copyTLS copies the TLS files fc names into dir/tls (the key with mode
+// 0600), so that the installed directory holds everything, and points fc
+// at the copies, relative to dir.
+func copyTLS(dir string, fc *fileConfig) error {
+	for _, f := range []struct {
+		path *string
+		name string
+		perm os.FileMode
+	}{{&fc.CA, "ca.pem", 0o644}, {&fc.Cert, "agent.pem", 0o644}, {&fc.Key, "agent-key.pem", 0o600}} {
+		if *f.path == "" {
+			continue
+		}
+		data, err := os.ReadFile(*f.path)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "tls"), 0o755); err != nil {
+			return err
+		}
+		if err := atomicfile.WriteFile(filepath.Join(dir, "tls", f.name), data, f.perm); err != nil {
+			return err
+		}
+		*f.path = filepath.Join("tls", f.name)
+	}
+	return nil
 }
 
 // writeConfig replaces the configuration with fc; an operator's mode on an

@@ -11,8 +11,10 @@
 // parent when the binary sits in a bundle's bin/). It writes nothing else but
 // its cgroups. Install, run, uninstall:
 //
-//	./agent install -dir /opt/gleaner-agent -masters http://10.0.0.1:5050 -etcd 10.0.0.1:2379 -attributes 'rack:r1'
+//	./agent install -dir /opt/gleaner-agent -masters https://10.0.0.1:5050 -etcd https://10.0.0.1:2379 \
+//	    -ca pki/ca.pem -cert pki/agent-node7.pem -key pki/agent-node7-key.pem -attributes 'rack:r1'
 //	/opt/gleaner-agent/bin/agent
+//	curl --unix-socket /opt/gleaner-agent/operator/agent.sock http://agent/reservation
 //	kill -TERM <pid>; rm -rf /opt/gleaner-agent
 //
 // install copies the agent with the shared libraries it loads (and those of
@@ -20,7 +22,11 @@
 // run paths (patchelf.Bundle), bundles the launch helper gleaner-init found
 // beside the agent's binary into <dir>/bin too (static: as it is; build both first:
 // go build ./examples/agent; CGO_ENABLED=0 go build ./rootfs/cmd/gleaner-init),
-// and writes <dir>/agent.json from the flags.
+// copies the CA, certificate and key into <dir>/tls, and writes
+// <dir>/agent.json from the flags. Paths in agent.json are relative to
+// <dir>. The certificate (examples/certs issue -principal agent/<id>) is
+// the agent's identity to the masters and etcd, and is read again when its
+// files change. -insecure speaks plaintext instead.
 //
 // Tasks run isolated or not at all: an agent that cannot isolate (not root,
 // no cgroups) lends nothing and says why, unless started with
@@ -49,6 +55,8 @@ import (
 	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/agent"
+	"github.com/gleaner/gleaner/examples/internal/auth"
+	"github.com/gleaner/gleaner/internal/pki"
 	"github.com/gleaner/gleaner/rootfs"
 )
 
@@ -91,6 +99,12 @@ type fileConfig struct {
 	LogMaxMB         int64   `json:"log_max_mb,omitempty"`
 	SandboxRetention string  `json:"sandbox_retention,omitempty"`
 	SandboxWatermark float64 `json:"sandbox_watermark,omitempty"`
+	// TLS files; relative paths are relative to the agent's directory.
+	CA             string `json:"ca,omitempty"`
+	Cert           string `json:"cert,omitempty"`
+	Key            string `json:"key,omitempty"`
+	Insecure       bool   `json:"insecure,omitempty"`
+	OperatorSocket string `json:"operator_socket,omitempty"`
 }
 
 // flags are the command line: the directory, the configuration file and
@@ -128,6 +142,11 @@ func newFlags(name string, stderr io.Writer) *flags {
 	fs.DurationVar(&f.interval, "interval", agent.DefaultInterval, "sampling interval")
 	fs.StringVar(&f.fc.Isolation, "isolation", agent.IsolationAuto, "auto (isolate every task, or lend nothing) or none (run tasks unisolated, reported to the master)")
 	fs.StringVar(&f.fc.CgroupParent, "cgroup-parent", "", "parent cgroup of the tasks (default /gleaner-<id>)")
+	fs.StringVar(&f.fc.CA, "ca", "", "PEM file of the cluster's CA")
+	fs.StringVar(&f.fc.Cert, "cert", "", "PEM file of the agent's certificate (agent/<id>; reloaded when it changes)")
+	fs.StringVar(&f.fc.Key, "key", "", "PEM file of the agent's private key")
+	fs.BoolVar(&f.fc.Insecure, "insecure", false, "speak plaintext to the masters and etcd and on -listen, authenticating nobody")
+	fs.StringVar(&f.fc.OperatorSocket, "operator-socket", "", "unix socket of GET/PUT /reservation (default <dir>/operator/agent.sock)")
 	fs.StringVar(&f.fetchDirs, "fetch-dirs", "", "comma-separated host directories tasks may fetch file:// URIs from (default none)")
 	fs.StringVar(&f.s3Buckets, "s3-buckets", "", "comma-separated S3 buckets the agent's AWS credentials are used for (default none: anonymous)")
 	fs.StringVar(&f.fc.TaskUser, "task-user", "", "user tasks run as when they name none (default nobody)")
@@ -209,10 +228,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if f.verbose {
 		level = slog.LevelDebug
 	}
+	tlsFlags := auth.Flags{Insecure: fc.Insecure,
+		Files: pki.Files{CA: inDir(f.dir, fc.CA), Cert: inDir(f.dir, fc.Cert), Key: inDir(f.dir, fc.Key)}}
+	tl, err := tlsFlags.Load()
+	if err != nil {
+		fmt.Fprintln(stderr, "agent:", err)
+		return 2
+	}
 	cfg := agent.Config{
 		Dir:            f.dir,
 		ID:             fc.ID,
 		Listen:         fc.Listen,
+		TLS:            tl,
+		Insecure:       fc.Insecure,
+		OperatorSocket: inDir(f.dir, fc.OperatorSocket),
 		Masters:        fc.Masters,
 		Etcd:           fc.Etcd,
 		EtcdPrefix:     fc.Prefix,
@@ -254,7 +283,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return 1
 	}
-	fmt.Fprintf(stderr, "agent: serving %s (isolation: %s)\n", a.URL(), a.Isolation())
+	fmt.Fprintf(stderr, "agent: serving %s, operator socket %s (isolation: %s)\n", a.URL(), a.OperatorSocket(), a.Isolation())
 	if err := a.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "agent:", err)
 		return 1
@@ -303,6 +332,14 @@ func readConfig(name, def string, fc *fileConfig) error {
 		return fmt.Errorf("config %s: %w", name, err)
 	}
 	return nil
+}
+
+// inDir resolves a path of agent.json against the agent's directory.
+func inDir(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
 }
 
 func split(s string) []string {

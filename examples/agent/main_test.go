@@ -25,6 +25,8 @@ import (
 	"github.com/gleaner/gleaner/attrs"
 	"github.com/gleaner/gleaner/examples/internal/agent"
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth"
+	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 	"github.com/gleaner/gleaner/examples/internal/master"
 	"github.com/gleaner/gleaner/examples/internal/metricstest"
 	"github.com/gleaner/gleaner/internal/etcdtest"
@@ -108,9 +110,14 @@ type cluster struct {
 
 func startCluster(t *testing.T, name string) *cluster {
 	t.Helper()
-	c := &cluster{etcd: etcdtest.StartInsecure(t), prefix: "/" + name} // until the agent takes TLS flags
+	c := &cluster{etcd: etcdtest.Start(t), prefix: "/" + name}
 	c.cli = c.etcd.Client(t)
-	m, err := master.New(master.Config{Etcd: c.cli, Prefix: c.prefix, Listen: "127.0.0.1:0",
+	// The master and the agent reach etcd as themselves, limited to their
+	// key prefixes.
+	m1, a := authtest.Principal(t, "master/m1"), authtest.Principal(t, "agent/"+name)
+	mcli := authtest.Etcd(t, c.etcd, c.prefix, m1, a)
+	m, err := master.New(master.Config{Etcd: mcli, Prefix: c.prefix, Listen: "127.0.0.1:0", ID: "m1",
+		TLS: authtest.Master(t, "m1"), ACL: auth.AllowAll(),
 		AllocationInterval: 200 * time.Millisecond, ReportInterval: 200 * time.Millisecond, SessionTTL: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -159,13 +166,25 @@ func (p *agentProcess) signal(t *testing.T, sig syscall.Signal) {
 	}
 }
 
+// operatorURL is the base URL of requests to an agent's operator socket,
+// which httpJSON sends through the socket named after the prefix.
+const operatorURL = "unix:"
+
+// httpJSON sends a request as an operator: over the operator socket of
+// operatorURL+socket+"|"+path, else over HTTPS with an operator's
+// certificate.
 func httpJSON(t *testing.T, method, url, body string, out any) int {
 	t.Helper()
+	client := authtest.Client(t, authtest.Principal(t, "operator/ops"))
+	if rest, ok := strings.CutPrefix(url, operatorURL); ok {
+		socket, path, _ := strings.Cut(rest, "|")
+		client, url = agent.OperatorClient(socket), agent.OperatorURL+path
+	}
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0
 	}
@@ -232,9 +251,11 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 	}
 	c := startCluster(t, name)
 	port := testenv.FreePort(t)
-	agentURL := fmt.Sprintf("http://127.0.0.1:%d", port)
+	agentURL := fmt.Sprintf("https://127.0.0.1:%d", port)
+	opURL := operatorURL + agent.DefaultOperatorSocket(dir) + "|"
+	tf := authtest.Files(t, authtest.Principal(t, "agent/"+name))
 	install := exec.Command(build, "install", "-dir", dir, "-id", name, "-listen", fmt.Sprintf("127.0.0.1:%d", port),
-		"-masters", c.master.URL(), "-etcd", c.etcd.Endpoint(), "-prefix", c.prefix, "-attributes", "rack:r1",
+		"-ca", tf.CA, "-cert", tf.Cert, "-key", tf.Key, "-masters", c.master.URL(), "-etcd", c.etcd.Endpoint(), "-prefix", c.prefix, "-attributes", "rack:r1",
 		"-interval", "200ms", "-cgroup-parent", "/"+name)
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("agent install: %v\n%s", err, out)
@@ -245,7 +266,7 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "bin", "agent")
-	for _, p := range []string{bin, filepath.Join(dir, "bin", rootfs.HelperName), filepath.Join(dir, "lib"), filepath.Join(dir, configName)} {
+	for _, p := range []string{bin, filepath.Join(dir, "bin", rootfs.HelperName), filepath.Join(dir, "lib"), filepath.Join(dir, configName), filepath.Join(dir, "tls", "agent-key.pem")} {
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("install did not make %s: %v", p, err)
 		}
@@ -268,11 +289,11 @@ func TestInstallRunRestartUninstall(t *testing.T) {
 	})
 	testenv.Eventually(t, 30*time.Second, func() bool {
 		var info agent.ReservationInfo
-		return httpJSON(t, http.MethodGet, agentURL+agent.PathReservation, "", &info) == http.StatusOK && info.Ready
+		return httpJSON(t, http.MethodGet, opURL+agent.PathReservation, "", &info) == http.StatusOK && info.Ready
 	}, "the agent's endpoint")
 	// The other tests on this machine are business too; a floor makes sure
 	// the agent lends something to offer.
-	if code := httpJSON(t, http.MethodPut, agentURL+agent.PathReservation, `{"floor":"cpus:1;mem:256;disk:64"}`, nil); code != http.StatusOK {
+	if code := httpJSON(t, http.MethodPut, opURL+agent.PathReservation, `{"floor":"cpus:1;mem:256;disk:64"}`, nil); code != http.StatusOK {
 		t.Fatalf("PUT /reservation = %d", code)
 	}
 
@@ -416,11 +437,12 @@ func TestRunRefusesBadInput(t *testing.T) {
 	}{
 		{"unknown flag", []string{"-dir", dir, "-nope"}, "", "flag provided but not defined"},
 		{"extra argument", []string{"-dir", dir, "extra"}, "", `unexpected argument "extra"`},
-		{"bad capacity", []string{"-dir", dir, "-capacity", "cpus:x"}, "", "Config.Capacity"},
-		{"bad isolation", []string{"-dir", dir, "-isolation", "maybe"}, "", `Config.Isolation "maybe"`},
+		{"bad capacity", []string{"-dir", dir, "-capacity", "cpus:x", "-insecure"}, "", "Config.Capacity"},
+		{"bad isolation", []string{"-dir", dir, "-isolation", "maybe", "-insecure"}, "", `Config.Isolation "maybe"`},
 		{"unknown field in the file", []string{"-dir", dir}, `{"id":"a","colour":"red"}`, `unknown field "colour"`},
 		{"malformed file", []string{"-dir", dir}, `{"id":`, "agent.json"},
-		{"bad interval in the file", []string{"-dir", dir}, `{"interval":"soon"}`, `interval "soon"`},
+		{"bad interval in the file", []string{"-dir", dir}, `{"interval":"soon","insecure":true}`, `interval "soon"`},
+		{"neither TLS files nor insecure", []string{"-dir", dir}, "", "-insecure"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -468,11 +490,25 @@ func TestWithoutRootTheAgentFailsClosed(t *testing.T) {
 	}
 	c := startCluster(t, name)
 	port := testenv.FreePort(t)
-	agentURL := fmt.Sprintf("http://127.0.0.1:%d", port)
+	agentURL := operatorURL + agent.DefaultOperatorSocket(dir) + "|"
+	// The agent's TLS files, readable by the agent's user.
+	tf := authtest.Files(t, authtest.Principal(t, "agent/"+name))
+	for _, f := range []string{tf.CA, tf.Cert, tf.Key} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(filepath.Join(dir, filepath.Base(f)), nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+	}
 	log := agentLog(filepath.Join(base, "agent.log"))
 	startAs := func(extra ...string) *agentProcess {
 		cmd := exec.Command(bin, append([]string{"-id", name, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-masters", c.master.URL(),
-			"-interval", "200ms"}, extra...)...)
+			"-interval", "200ms", "-ca", filepath.Base(tf.CA), "-cert", filepath.Base(tf.Cert), "-key", filepath.Base(tf.Key)}, extra...)...)
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir}
 		log.attach(t, cmd)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 // closes it when the test ends.
 func startDemo(t *testing.T) *cluster.Cluster {
 	t.Helper()
-	c, err := cluster.Start(t.Context(), demoConfig(t.TempDir(), "127.0.0.1:0", false, nil))
+	c, err := cluster.Start(t.Context(), demoConfig(t.TempDir(), "127.0.0.1:0", false, false, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,10 @@ func startDemo(t *testing.T) *cluster.Cluster {
 func TestDashboardInBrowserShowsLiveCluster(t *testing.T) {
 	browser := testenv.RequireBinary(t, "chromium")
 	c := startDemo(t)
-	ctx, cancel := newBrowser(t.Context(), browser, t.TempDir())
+	ctx, cancel, err := newBrowser(t.Context(), browser, t.TempDir(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer cancel()
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
 	defer cancelTimeout()
@@ -59,6 +62,9 @@ func TestDashboardInBrowserShowsLiveCluster(t *testing.T) {
 		t.Fatalf("dashboard at %s never showed a running task: %v", c.DashboardURL(), err)
 	}
 
+	if insecure, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`#insecure`), "hidden")); err != nil || !insecure.Exists {
+		t.Errorf("the INSECURE banner shows on a secure demo (%v)", err)
+	}
 	agents, err := chromedp.Run(ctx, chromedp.AttributesAll(chromedp.CSSAll(`#agents tr[data-agent-id]`)))
 	if err != nil {
 		t.Fatal(err)

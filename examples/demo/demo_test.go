@@ -224,7 +224,7 @@ func TestDemoRunsWithoutRoot(t *testing.T) {
 	}
 	d := startDemoProcess(t, binary, &syscall.Credential{Uid: 65534, Gid: 65534},
 		"-listen", "127.0.0.1:0", "-summary", "250ms", "-dir", filepath.Join(home, "demo"))
-	d.waitLine(t, regexp.MustCompile(`dashboard at http://127\.0\.0\.1:\d+/`), 60*time.Second)
+	d.waitLine(t, regexp.MustCompile(`dashboard at https://127\.0\.0\.1:\d+/#token=`), 60*time.Second)
 	d.waitLine(t, regexp.MustCompile(`^\s+agent-1 .*isolation: unavailable`), 60*time.Second)
 	d.interrupt(t)
 }

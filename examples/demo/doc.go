@@ -6,7 +6,19 @@
 //
 //	go run ./examples/demo
 //
-// It prints the dashboard's URL and a summary whenever the cluster changes.
+// It is secured as a real cluster is: at start it mints a throwaway CA and
+// a certificate for every component into <dir>/pki (Go's crypto/x509), runs
+// the embedded etcd with TLS and its authentication (each component an etcd
+// user limited to its key prefixes), and the master, agents and framework
+// speak TLS 1.3 with client certificates, under the master's ACL
+// (cluster.Policy). -insecure runs it all plaintext; the dashboard then
+// says so in red.
+//
+// It prints the dashboard's URL (with a read-only bearer token in its
+// fragment), the framework API's URL, the curl commands that post an app
+// to the framework and read the master's state with the demo's operator
+// certificate, the attrctl command that sets an attribute, and a summary
+// whenever the cluster changes.
 // Each agent lends a slice of this machine (1 cpu, 512 MB) minus what its
 // business uses. Where it can make cgroups, the demo gives each agent a
 // simulated business (CPU rising and falling in a slow wave, in a cgroup of

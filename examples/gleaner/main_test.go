@@ -81,7 +81,9 @@ func TestCommandsAgainstACluster(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	flags := []string{"-insecure", "-master", strings.Join(c.Masters(), ","), "-framework", c.FrameworkURL()}
+	admin, _ := c.Files(cluster.Admin)
+	flags := []string{"-ca", admin.CA, "-cert", admin.Cert, "-key", admin.Key,
+		"-master", strings.Join(c.Masters(), ","), "-framework", c.FrameworkURL()}
 	cmd := func(args ...string) string {
 		t.Helper()
 		code, out, errOut := gleaner(t, t.Context(), append(flags, args...)...)
@@ -92,7 +94,7 @@ func TestCommandsAgainstACluster(t *testing.T) {
 	}
 
 	testenv.Eventually(t, 30*time.Second, func() bool {
-		_, err := api.NewClient(c.Masters()).State(t.Context())
+		_, err := c.Client().State(t.Context())
 		return err == nil
 	}, "a leading master")
 	var tasks []api.TaskView

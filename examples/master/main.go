@@ -2,10 +2,23 @@
 // reservations to frameworks by weighted DRF, keeps its state in etcd and
 // elects a leader with the other masters of the cluster.
 //
-//	master --etcd 127.0.0.1:2379 --listen 127.0.0.1:5050
+//	master --etcd https://10.0.0.1:2379 --listen 10.0.0.1:5050 \
+//	    --ca pki/ca.pem --cert pki/master-m1.pem --key pki/master-m1-key.pem \
+//	    --acls acls.json --tokens tokens.json
 //
-// Open http://127.0.0.1:5050/ for the dashboard and /metrics for Prometheus.
-// The API is described in package examples/internal/api.
+// It serves TLS 1.3 with its certificate (one naming master/<id>, made with
+// examples/certs), which also authenticates it to etcd as the etcd user
+// master/<id>. Agents, frameworks and operators authenticate with their
+// certificates of the same CA, or frameworks and operators with a bearer
+// token of -tokens; -acls is the ACL policy (package examples/internal/auth)
+// saying which framework and operator principals may do what: without it
+// they may do nothing. -insecure serves plaintext and authenticates
+// nobody; the dashboard then says so in red.
+//
+// Open https://10.0.0.1:5050/ for the dashboard (with a client certificate
+// in the browser, or /#token=<token> with a read-only operator token) and
+// /metrics for Prometheus. The API is described in package
+// examples/internal/api.
 package main
 
 import (
@@ -21,10 +34,8 @@ import (
 	"syscall"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
-
 	"github.com/gleaner/gleaner/attrs"
+	"github.com/gleaner/gleaner/examples/internal/auth"
 	"github.com/gleaner/gleaner/examples/internal/master"
 )
 
@@ -46,7 +57,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.Prefix, "prefix", attrs.DefaultPrefix, "etcd key prefix of the cluster")
 	fs.StringVar(&cfg.ID, "id", "", "this master's ID (default: random)")
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:5050", "address to serve the API, dashboard and /metrics on")
-	fs.StringVar(&cfg.URL, "url", "", "URL other parties reach this master at (default: http://<listen>)")
+	fs.StringVar(&cfg.URL, "url", "", "URL other parties reach this master at (default: https://<listen>)")
+	var tlsFlags auth.Flags
+	tlsFlags.Register(fs, "the master")
+	acls := fs.String("acls", "", "ACL policy file (JSON); without it frameworks and operators may do nothing")
+	tokens := fs.String("tokens", "", "bearer token file of frameworks and operators (certs token makes them)")
 	fs.DurationVar(&cfg.AllocationInterval, "allocation-interval", time.Second, "how often offers are made")
 	fs.DurationVar(&cfg.ReportInterval, "report-interval", time.Second, "how often agents report")
 	fs.DurationVar(&cfg.Refuse, "refuse", 5*time.Second, "default refuse time of declined offers")
@@ -73,13 +88,29 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		level = slog.LevelDebug
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   strings.Split(*endpoints, ","),
-		DialTimeout: 5 * time.Second,
-		Logger:      zap.NewNop(),
-	})
+	var err error
+	if cfg.TLS, err = tlsFlags.Load(); err != nil {
+		return err
+	}
+	cfg.Insecure = tlsFlags.Insecure
+	if *acls != "" {
+		if cfg.ACL, err = auth.LoadPolicy(*acls); err != nil {
+			return err
+		}
+	} else if !cfg.Insecure {
+		cfg.Logger.Warn("no -acls policy: every framework and operator action is denied")
+	}
+	if *tokens != "" {
+		if cfg.Tokens, err = auth.LoadTokens(*tokens); err != nil {
+			return err
+		}
+	}
+	if cfg.Insecure {
+		cfg.Logger.Warn("-insecure: serving plaintext, authenticating and authorizing nobody")
+	}
+	cli, err := auth.NewEtcdClient(strings.Split(*endpoints, ","), cfg.TLS)
 	if err != nil {
-		return fmt.Errorf("etcd client: %w", err)
+		return err
 	}
 	defer cli.Close()
 	cfg.Etcd = cli

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -22,8 +23,10 @@ import (
 	"github.com/gleaner/gleaner/attrs"
 	"github.com/gleaner/gleaner/examples/internal/agent"
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth"
 	"github.com/gleaner/gleaner/examples/internal/framework"
 	"github.com/gleaner/gleaner/examples/internal/master"
+	"github.com/gleaner/gleaner/internal/pki"
 	"github.com/gleaner/gleaner/reserve"
 )
 
@@ -87,6 +90,13 @@ type Config struct {
 	// Interval is the sampling, reporting and allocation interval
 	// (default 1 s).
 	Interval time.Duration
+	// CA signs the certificate of every component, written with them to
+	// <Dir>/pki (default: a new throwaway CA). With MasterURLs or Etcd, the
+	// caller's masters and etcd trust it, and the caller gives the cluster's
+	// principals (Admin, agent/<id>) their etcd users (auth.ProvisionEtcd).
+	CA *pki.CA
+	// Insecure runs every component plaintext, authenticating nobody.
+	Insecure bool
 	// InitHelper is the agents' launch helper (rootfs/cmd/gleaner-init);
 	// empty: the agents re-execute this program (slower launches).
 	InitHelper string
@@ -113,6 +123,9 @@ type Cluster struct {
 	business []*business
 	agents   []*component
 	closed   bool
+
+	sec  *security          // nil when insecure
+	clis []*clientv3.Client // etcd clients the cluster made, c.cli first
 }
 
 // component is one running part, stopped by cancelling its context.
@@ -177,15 +190,36 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		}
 		c.ownDir = true
 	}
+	if !cfg.Insecure {
+		if c.sec, err = newSecurity(cfg.CA, filepath.Join(c.dir, "pki")); err != nil {
+			return nil, err
+		}
+	}
 	endpoints := cfg.Etcd
 	if len(endpoints) == 0 {
 		var ep string
-		if c.etcd, ep, err = startEtcd(filepath.Join(c.dir, "etcd")); err != nil {
+		var root pki.Files
+		if c.etcd, ep, root, err = startEtcd(filepath.Join(c.dir, "etcd"), c.sec); err != nil {
 			return nil, err
 		}
 		endpoints = []string{ep}
+		if c.sec != nil {
+			// etcd's users: each component limited to its key prefixes.
+			principals := []auth.Principal{masterPrincipal, Admin}
+			for _, a := range cfg.Agents {
+				principals = append(principals, AgentPrincipal(a.ID))
+			}
+			rootCli, err := c.etcdClient(endpoints, root)
+			if err != nil {
+				return nil, err
+			}
+			if err := provision(ctx, rootCli, cfg.Prefix, principals...); err != nil {
+				return nil, err
+			}
+		}
 	}
-	if c.cli, err = NewEtcdClient(endpoints); err != nil {
+	c.etcdURL = endpoints
+	if c.cli, err = c.etcdClientAs(Admin); err != nil {
 		return nil, err
 	}
 	c.urls = append(c.urls, cfg.MasterURLs...)
@@ -194,7 +228,6 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 			return nil, err
 		}
 	}
-	c.etcdURL = endpoints
 	if err := c.startFramework(); err != nil {
 		return nil, err
 	}
@@ -234,15 +267,23 @@ func (c *Cluster) startFramework() error {
 		}
 		apps = append(apps, a)
 	}
-	f, err := framework.New(framework.Config{
-		Masters: c.urls,
-		Name:    "marathon",
-		Listen:  "127.0.0.1:0",
-		Apps:    apps,
-		Refuse:  2 * c.cfg.Interval,
-		Tick:    c.cfg.Interval / 4,
-		Logger:  c.log.With("component", "framework"),
-	})
+	fcfg := framework.Config{
+		Masters:  c.urls,
+		Name:     "marathon",
+		Listen:   "127.0.0.1:0",
+		Apps:     apps,
+		Refuse:   2 * c.cfg.Interval,
+		Tick:     c.cfg.Interval / 4,
+		Insecure: c.sec == nil,
+		Logger:   c.log.With("component", "framework"),
+	}
+	if c.sec != nil {
+		var err error
+		if fcfg.TLS, err = c.sec.identity(frameworkPrincipal); err != nil {
+			return err
+		}
+	}
+	f, err := framework.New(fcfg)
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
@@ -256,8 +297,7 @@ func (c *Cluster) startMaster() error {
 	if err != nil {
 		return fmt.Errorf("cluster: master: %w", err)
 	}
-	m, err := master.New(master.Config{
-		Etcd:               c.cli,
+	mcfg := master.Config{
 		Prefix:             c.cfg.Prefix,
 		ID:                 "master-1",
 		Listener:           ln,
@@ -265,10 +305,23 @@ func (c *Cluster) startMaster() error {
 		ReportInterval:     c.cfg.Interval,
 		SessionTTL:         2 * time.Second,
 		AgentGrace:         10 * c.cfg.Interval,
+		Insecure:           c.sec == nil,
 		// The demo's one framework may order its work by priority.
 		MaxPriority: map[string]int{"*": 100},
 		Logger:      c.log.With("component", "master"),
-	})
+	}
+	if mcfg.Etcd, err = c.etcdClientAs(masterPrincipal); err != nil {
+		ln.Close()
+		return err
+	}
+	if c.sec != nil {
+		if mcfg.TLS, err = c.sec.identity(masterPrincipal); err != nil {
+			ln.Close()
+			return err
+		}
+		mcfg.ACL, mcfg.Tokens = Policy(), c.sec.tokens
+	}
+	m, err := master.New(mcfg)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("cluster: %w", err)
@@ -291,7 +344,8 @@ func (c *Cluster) run(fn func(context.Context) error) *component {
 
 // AgentConfig is the configuration of the agent spec describes, in a
 // cluster with the given masters, etcd and cgroup root, keeping its files
-// in dir. The end-to-end tests use it for agents they run as processes.
+// in dir; the caller gives it its TLS identity (or Insecure). The
+// end-to-end tests use it for agents they run as processes.
 // The agent writes spec's attributes into etcd when it first starts; from
 // then on etcd holds them, where operators change them (attrctl).
 func AgentConfig(spec AgentSpec, dir string, masters, etcd []string, prefix, cgroupRoot string, interval time.Duration) (agent.Config, error) {
@@ -328,22 +382,96 @@ func AgentConfig(spec AgentSpec, dir string, masters, etcd []string, prefix, cgr
 
 // startAgent starts the agent spec describes, in-process.
 func (c *Cluster) startAgent(spec AgentSpec) error {
-	cfg, err := AgentConfig(spec, filepath.Join(c.dir, "agents", spec.ID), c.urls, nil, c.cfg.Prefix, c.cfg.CgroupRoot, c.cfg.Interval)
+	cfg, err := AgentConfig(spec, c.agentDir(spec.ID), c.urls, c.etcdURL, c.cfg.Prefix, c.cfg.CgroupRoot, c.cfg.Interval)
 	if err != nil {
 		return err
 	}
+	if c.sec == nil {
+		cfg.Insecure = true
+	} else if cfg.TLS, err = c.sec.identity(AgentPrincipal(spec.ID)); err != nil {
+		return err
+	}
 	cfg.InitHelper = c.cfg.InitHelper
-	cfg.EtcdClient = c.cli
 	cfg.Logger = c.log.With("component", "agent", "agent", spec.ID)
 	c.agents = append(c.agents, c.run(func(ctx context.Context) error { return agent.Run(ctx, cfg) }))
 	return nil
 }
 
-// DashboardURL is the first master's dashboard.
-func (c *Cluster) DashboardURL() string { return c.urls[0] + api.PathUI }
+// DashboardURL is the first master's dashboard, with a read-only bearer
+// token in its fragment when the cluster is secure.
+func (c *Cluster) DashboardURL() string {
+	if c.sec == nil {
+		return c.urls[0] + api.PathUI
+	}
+	return c.urls[0] + api.PathUI + "#token=" + c.sec.dashToken
+}
 
 // Masters are the masters' URLs.
 func (c *Cluster) Masters() []string { return append([]string(nil), c.urls...) }
+
+// Client is a client of the masters as Admin, who may read the state.
+func (c *Cluster) Client() *api.Client { return c.apiClient() }
+
+// HTTPClient is an HTTP client of Admin, for the framework's API (and the
+// masters'); plaintext when the cluster is insecure.
+func (c *Cluster) HTTPClient() *http.Client {
+	if c.sec == nil {
+		return &http.Client{}
+	}
+	return c.sec.admin
+}
+
+// Files are the TLS files of a principal the cluster issued a certificate
+// to (Admin, agent/<id>, ...), and whether it did.
+func (c *Cluster) Files(p auth.Principal) (pki.Files, bool) {
+	if c.sec == nil {
+		return pki.Files{}, false
+	}
+	f, ok := c.sec.files[p]
+	return f, ok
+}
+
+func (c *Cluster) agentDir(id string) string { return filepath.Join(c.dir, "agents", id) }
+
+// AgentSocket is the operator socket (GET/PUT /reservation) of the agent
+// the cluster runs with the given ID.
+func (c *Cluster) AgentSocket(id string) string {
+	return agent.DefaultOperatorSocket(c.agentDir(id))
+}
+
+// Secure reports whether the cluster runs with TLS and authentication.
+func (c *Cluster) Secure() bool { return c.sec != nil }
+
+// etcdClientAs returns a new etcd client of the cluster's etcd with p's
+// certificate, closed by Close.
+func (c *Cluster) etcdClientAs(p auth.Principal) (*clientv3.Client, error) {
+	var files pki.Files
+	if c.sec != nil {
+		if _, err := c.sec.identity(p); err != nil {
+			return nil, err
+		}
+		files = c.sec.files[p]
+	}
+	return c.etcdClient(c.etcdURL, files)
+}
+
+// etcdClient returns a new etcd client of endpoints with files (none:
+// plaintext), closed by Close.
+func (c *Cluster) etcdClient(endpoints []string, files pki.Files) (*clientv3.Client, error) {
+	var id *auth.TLS
+	if files.CA != "" {
+		var err error
+		if id, err = auth.LoadTLS(files); err != nil {
+			return nil, err
+		}
+	}
+	cli, err := auth.NewEtcdClient(endpoints, id)
+	if err != nil {
+		return nil, err
+	}
+	c.clis = append(c.clis, cli)
+	return cli, nil
+}
 
 // Business says where the agents' business usage comes from.
 func (c *Cluster) Business() string {
@@ -359,7 +487,7 @@ func (c *Cluster) FrameworkURL() string { return c.fwURL }
 // EtcdEndpoint is the first etcd endpoint, for attrctl.
 func (c *Cluster) EtcdEndpoint() string { return c.etcdURL[0] }
 
-// Etcd is the cluster's etcd client, owned by the cluster.
+// Etcd is the cluster's etcd client, as Admin, owned by the cluster.
 func (c *Cluster) Etcd() *clientv3.Client { return c.cli }
 
 // Prefix is the cluster's etcd key prefix.
@@ -416,8 +544,8 @@ func (c *Cluster) Close(ctx context.Context) error {
 		}
 	}
 	c.cancel()
-	if c.cli != nil {
-		c.cli.Close()
+	for _, cli := range c.clis {
+		cli.Close()
 	}
 	if c.etcd != nil {
 		c.etcd.Close()

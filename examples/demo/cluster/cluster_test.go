@@ -39,7 +39,7 @@ func TestCloseStopsEverythingAndLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir, root := c.Dir(), c.CgroupRoot()
-	client := api.NewClient(c.Masters())
+	client := c.Client()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st, err := client.State(t.Context())

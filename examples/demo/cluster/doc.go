@@ -10,4 +10,9 @@
 //
 // Close stops everything and removes every cgroup, mount and directory the
 // cluster made. Without root the agents run with isolation unavailable.
+//
+// The cluster is secure unless Config.Insecure: every component gets a
+// certificate of Config.CA (default: a throwaway CA), written to <dir>/pki,
+// etcd serves TLS with its authentication and a user per component, and
+// the master enforces Policy. Client and HTTPClient act as Admin.
 package cluster

@@ -11,26 +11,36 @@ import (
 	"path/filepath"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
-	"go.uber.org/zap"
+
+	"github.com/gleaner/gleaner/internal/etcdauth"
+	"github.com/gleaner/gleaner/internal/pki"
 )
 
 // etcdStartTimeout bounds how long the embedded etcd may take to be ready.
 const etcdStartTimeout = 30 * time.Second
 
 // startEtcd starts a single-member etcd with its data in dir, listening on
-// loopback ports picked free, and logging errors only to dir/etcd.log.
-func startEtcd(dir string) (*embed.Etcd, string, error) {
+// loopback ports picked free, and logging errors only to dir/etcd.log. With
+// sec it serves TLS and takes only clients of sec's CA; it returns the root
+// user's files then, to turn authentication on with.
+func startEtcd(dir string, sec *security) (*embed.Etcd, string, pki.Files, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, "", fmt.Errorf("cluster: %w", err)
+		return nil, "", pki.Files{}, fmt.Errorf("cluster: %w", err)
+	}
+	var server, root pki.Files
+	if sec != nil {
+		var err error
+		if server, root, err = sec.etcdServer([]string{"127.0.0.1"}); err != nil {
+			return nil, "", pki.Files{}, err
+		}
 	}
 	var errs []error
 	// A port picked free may be taken before etcd binds it; pick again.
 	for range 5 {
 		client, peer, err := freeURL(), freeURL(), error(nil)
 		if client.Host == "" || peer.Host == "" {
-			return nil, "", errors.New("cluster: no free loopback port for etcd")
+			return nil, "", pki.Files{}, errors.New("cluster: no free loopback port for etcd")
 		}
 		cfg := embed.NewConfig()
 		cfg.Name = "demo"
@@ -42,6 +52,10 @@ func startEtcd(dir string) (*embed.Etcd, string, error) {
 		cfg.InitialCluster = cfg.Name + "=" + peer.String()
 		cfg.LogLevel = "error"
 		cfg.LogOutputs = []string{filepath.Join(dir, "etcd.log")}
+		if sec != nil {
+			etcdauth.ServeTLS(cfg, server)
+			client.Scheme = "https"
+		}
 		e, err := embed.StartEtcd(cfg)
 		if err != nil {
 			errs = append(errs, err)
@@ -49,16 +63,16 @@ func startEtcd(dir string) (*embed.Etcd, string, error) {
 		}
 		select {
 		case <-e.Server.ReadyNotify():
-			return e, client.String(), nil
+			return e, client.String(), root, nil
 		case err := <-e.Err():
 			e.Close()
 			errs = append(errs, err)
 		case <-time.After(etcdStartTimeout):
 			e.Close()
-			return nil, "", fmt.Errorf("cluster: embedded etcd not ready after %v", etcdStartTimeout)
+			return nil, "", pki.Files{}, fmt.Errorf("cluster: embedded etcd not ready after %v", etcdStartTimeout)
 		}
 	}
-	return nil, "", fmt.Errorf("cluster: starting embedded etcd in %s: %w", dir, errors.Join(errs...))
+	return nil, "", pki.Files{}, fmt.Errorf("cluster: starting embedded etcd in %s: %w", dir, errors.Join(errs...))
 }
 
 func freeURL() url.URL {
@@ -68,17 +82,4 @@ func freeURL() url.URL {
 	}
 	defer l.Close()
 	return url.URL{Scheme: "http", Host: l.Addr().String()}
-}
-
-// NewEtcdClient returns a client of endpoints that logs nothing.
-func NewEtcdClient(endpoints []string) (*clientv3.Client, error) {
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   endpoints,
-		DialTimeout: 5 * time.Second,
-		Logger:      zap.NewNop(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cluster: etcd client of %v: %w", endpoints, err)
-	}
-	return cli, nil
 }

@@ -4,6 +4,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,10 +17,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/gleaner/gleaner/attrs"
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth"
 	"github.com/gleaner/gleaner/isolate"
 	"github.com/gleaner/gleaner/monitor"
 	"github.com/gleaner/gleaner/reserve"
@@ -35,7 +36,9 @@ type Agent struct {
 	sampler     *monitor.Sampler
 	res         *reserve.Reservation
 	disk        *isolate.DiskWatcher
-	ln          net.Listener
+	ln          net.Listener // HTTPS (or plaintext, insecure)
+	opLn        net.Listener // the operator socket
+	url         string       // of ln
 	reg         *prometheus.Registry
 	m           *metrics
 	capOverride partial
@@ -188,16 +191,29 @@ func New(cfg Config) (_ *Agent, err error) {
 		return nil, fmt.Errorf("agent: listen: %w", err)
 	}
 	cleanup = append(cleanup, func() { a.ln.Close() })
+	a.url = "http://" + a.ln.Addr().String()
+	if cfg.TLS != nil {
+		a.url = "https://" + a.ln.Addr().String()
+		a.ln = tls.NewListener(a.ln, cfg.TLS.ServerConfig(tls.RequireAndVerifyClientCert))
+	}
+	if a.opLn, err = listenOperator(cfg.OperatorSocket); err != nil {
+		return nil, fmt.Errorf("%w: Config.OperatorSocket %q: %w", ErrInvalid, cfg.OperatorSocket, err)
+	}
+	cleanup = append(cleanup, func() { a.opLn.Close() })
 	a.m = newMetrics(a.reg, a)
 	a.reg.MustRegister(monitor.NewCollector(a.sampler))
 
 	if len(cfg.Masters) > 0 {
-		a.client = api.NewAgentClient(cfg.Masters)
+		var opts []api.ClientOption
+		if cfg.TLS != nil {
+			// Only a master's certificate makes a master.
+			opts = append(opts, api.WithHTTPClient(cfg.TLS.HTTPClient(auth.KindMaster)))
+		}
+		a.client = api.NewAgentClient(cfg.Masters, opts...)
 	}
 	a.etcd = cfg.EtcdClient
 	if a.etcd == nil && len(cfg.Etcd) > 0 {
-		a.etcd, err = clientv3.New(clientv3.Config{Endpoints: cfg.Etcd, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-		if err != nil {
+		if a.etcd, err = auth.NewEtcdClient(cfg.Etcd, cfg.TLS); err != nil {
 			return nil, fmt.Errorf("agent: etcd: %w", err)
 		}
 		a.ownEtcd = true
@@ -218,8 +234,11 @@ func New(cfg Config) (_ *Agent, err error) {
 	return a, nil
 }
 
-// URL is the base URL of the agent's HTTP endpoint.
-func (a *Agent) URL() string { return "http://" + a.ln.Addr().String() }
+// URL is the base URL of the agent's HTTPS endpoint.
+func (a *Agent) URL() string { return a.url }
+
+// OperatorSocket is the path of the unix socket serving /reservation.
+func (a *Agent) OperatorSocket() string { return a.cfg.OperatorSocket }
 
 // Isolation describes how tasks are isolated, or why they are not.
 func (a *Agent) Isolation() string { return a.rt.isolation() }
@@ -298,6 +317,12 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.log.Error("http server", "err", err)
 		}
 	})
+	opSrv := &http.Server{Handler: a.operatorHandler(), ReadHeaderTimeout: 5 * time.Second}
+	goRun(func() {
+		if err := opSrv.Serve(a.opLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("operator socket", "err", err)
+		}
+	})
 	if a.syncer != nil {
 		goRun(func() { a.seedAttributes(ctx) })
 		changes := a.syncer.Subscribe()
@@ -325,13 +350,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	} else {
 		goRun(func() { a.janitor(ctx) })
 	}
-	a.log.Info("agent running", "url", a.URL(), "dir", a.cfg.Dir)
+	a.log.Info("agent running", "url", a.URL(), "operator-socket", a.cfg.OperatorSocket, "dir", a.cfg.Dir)
 
 	<-ctx.Done()
 	a.stopStarts() // a launch still fetching its image fails rather than hold the stop up
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
+	opSrv.Shutdown(shutdownCtx)
 	wg.Wait()
 	sub.Close()
 

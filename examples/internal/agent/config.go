@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gleaner/gleaner/attrs"
+	"github.com/gleaner/gleaner/examples/internal/auth"
 	"github.com/gleaner/gleaner/offer"
 	"github.com/gleaner/gleaner/reserve"
 	"github.com/gleaner/gleaner/rootfs"
@@ -65,13 +66,28 @@ var ErrRestart = errors.New("agent: restart, keep tasks running")
 type Config struct {
 	// Dir holds all the agent's files: state, sandboxes, bases, cache.
 	Dir string
-	// ID names the agent to the master and in etcd; default: the host name.
+	// ID names the agent to the master and in etcd; default: the agent ID
+	// in the TLS certificate, else the host name. With TLS it must be the
+	// certificate's.
 	ID string
 	// Hostname is reported to the master; default: the host name.
 	Hostname string
-	// Listen is the address of the agent's HTTP endpoint
-	// (/reservation, /metrics, /healthz); default "127.0.0.1:0".
+	// Listen is the address of the agent's HTTPS endpoint (/tasks,
+	// /metrics, /healthz); default "127.0.0.1:0".
 	Listen string
+	// TLS is the agent's identity, a certificate naming agent/<ID>: it
+	// authenticates the agent to the masters and etcd (as etcd user
+	// agent/<ID>), and serves Listen, which takes operators' and masters'
+	// certificates of the same CA. Required unless Insecure.
+	TLS *auth.TLS
+	// Insecure speaks plaintext to the masters and etcd and on Listen,
+	// authenticating nobody.
+	Insecure bool
+	// OperatorSocket is the unix socket of GET and PUT /reservation
+	// (default <Dir>/operator/agent.sock): it is in a directory of mode
+	// 0700 and answers only root and the agent's own user, so tasks, which
+	// run as other users, cannot lend the machine.
+	OperatorSocket string
 
 	// Masters are the masters' base URLs; none runs the agent standalone.
 	Masters []string
@@ -194,6 +210,23 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: Config.Dir %q: %w", ErrInvalid, c.Dir, err)
 	}
 	c.Dir = dir
+	switch {
+	case c.TLS == nil && !c.Insecure:
+		return c, fmt.Errorf("%w: %w: Config.TLS is required (or Insecure for plaintext)", ErrInvalid, auth.ErrNoTLS)
+	case c.TLS != nil && c.Insecure:
+		return c, fmt.Errorf("%w: Config.TLS and Config.Insecure: choose one", ErrInvalid)
+	case c.TLS != nil:
+		p := c.TLS.Principal()
+		if p.Kind != auth.KindAgent {
+			return c, fmt.Errorf("%w: Config.TLS: certificate %s names %s, not agent/<id>", ErrInvalid, c.TLS.Files().Cert, p)
+		}
+		if c.ID == "" {
+			c.ID = p.Name
+		}
+		if c.ID != p.Name {
+			return c, fmt.Errorf("%w: Config.ID %q: the certificate is agent %q's; an agent acts only as the ID in its certificate", ErrInvalid, c.ID, p.Name)
+		}
+	}
 	host, _ := os.Hostname()
 	if c.Hostname == "" {
 		c.Hostname = host
@@ -206,6 +239,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:0"
+	}
+	if c.OperatorSocket == "" {
+		c.OperatorSocket = DefaultOperatorSocket(c.Dir)
 	}
 	if c.EtcdPrefix == "" {
 		c.EtcdPrefix = attrs.DefaultPrefix
@@ -310,6 +346,10 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	return c, nil
 }
+
+// DefaultOperatorSocket is the operator socket of an agent in dir when
+// Config.OperatorSocket is not set.
+func DefaultOperatorSocket(dir string) string { return filepath.Join(dir, "operator", "agent.sock") }
 
 // Paths inside Config.Dir.
 func (c Config) stateDir() string   { return filepath.Join(c.Dir, "state", "tasks") }

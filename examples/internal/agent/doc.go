@@ -6,7 +6,7 @@
 // of the agent's parent cgroup: the business's usage; or, with
 // Config.BusinessCgroup, one cgroup's usage) is fed to a reserve
 // Reservation. The estimate, bounded by an operator's cap and floor (GET/PUT
-// /reservation), is what the agent lends. reserve's QoS throttles tasks (a
+// /reservation on the operator socket), is what the agent lends. reserve's QoS throttles tasks (a
 // lower CFS quota) or evicts them (TASK_KILLED, reason "evicted: ...") when
 // they hold more than that, and the parent cgroup of all tasks is resized to
 // it online. The agent reports it to the master with its usage, attributes
@@ -48,7 +48,8 @@
 //
 // The shortest use, in a program whose main calls rootfs.Init first:
 //
-//	err := agent.Run(ctx, agent.Config{Dir: "/opt/gleaner-agent", Masters: []string{"http://10.0.0.1:5050"}})
+//	id, _ := auth.LoadTLS(pki.Files{CA: "ca.pem", Cert: "agent-node7.pem", Key: "agent-node7-key.pem"})
+//	err := agent.Run(ctx, agent.Config{Dir: "/opt/gleaner-agent", TLS: id, Masters: []string{"https://10.0.0.1:5050"}})
 //
 // When ctx ends, the agent kills its tasks, reports them and removes their
 // cgroups, mounts and sandboxes and its parent cgroup. When ctx is cancelled
@@ -65,6 +66,21 @@
 // directories, with disk limits and QoS evictions still enforced but no CPU
 // or memory limits, and says so.
 //
-// The HTTP endpoint has no authentication: keep it on loopback or behind
-// something that has.
+// # Security
+//
+// The agent's identity is its certificate (Config.TLS, naming
+// agent/<ID>): the masters let it register, report and poll only as that
+// ID, and etcd lets it write only its own attributes and liveness key. It
+// talks only to masters whose certificates name a master, and follows only
+// leaders among its configured master URLs. Its HTTPS endpoint (/tasks,
+// /metrics) answers operators' and masters' certificates. GET and PUT
+// /reservation, which decide how much of the machine is lent, are served
+// only on the operator socket (Config.OperatorSocket, in a 0700 directory,
+// answering root and the agent's own user), out of reach of tasks, which
+// run as other users in their own root file systems:
+//
+//	curl --unix-socket /opt/gleaner-agent/operator/agent.sock http://agent/reservation
+//
+// Without isolation (not root, or -isolation=none) tasks run as the
+// agent's user and this does not hold.
 package agent

@@ -13,11 +13,12 @@ import (
 
 // An agent without a master, running a task itself, as a master's LAUNCH
 // command would. Without root (or with IsolationNone, as here) tasks run as
-// plain processes in their sandboxes.
+// plain processes in their sandboxes. Without a master or etcd to talk to
+// it may run insecure; a cluster's agent has Config.TLS.
 func Example_withoutMaster() {
 	dir, _ := os.MkdirTemp("", "gleaner-example-agent-")
 	defer os.RemoveAll(dir)
-	a, err := New(Config{Dir: dir, ID: "example", Isolation: IsolationNone})
+	a, err := New(Config{Dir: dir, ID: "example", Isolation: IsolationNone, Insecure: true})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -10,16 +10,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 	"github.com/gleaner/gleaner/internal/testenv"
 	"github.com/gleaner/gleaner/isolate"
 	"github.com/gleaner/gleaner/reserve"
@@ -113,6 +117,7 @@ func testConfig(t testing.TB, dir string) Config {
 	return Config{
 		Dir:          dir,
 		ID:           name,
+		TLS:          authtest.Agent(t, name),
 		CgroupParent: "/" + name,
 		Interval:     200 * time.Millisecond,
 		Policy:       reserve.Headroom{},
@@ -140,6 +145,54 @@ type running struct {
 	cancel context.CancelCauseFunc
 	done   chan error
 	kept   bool // stopped with ErrRestart: tasks may still run
+}
+
+// opURL is the base URL of the agent's operator socket, for do.
+func (r *running) opURL() string {
+	socketsMu.Lock()
+	defer socketsMu.Unlock()
+	sockets[r.cfg.ID] = r.OperatorSocket()
+	return "http://" + r.cfg.ID
+}
+
+// sockets are the operator sockets of opURL's hosts; clients the
+// operator's HTTPS clients of each test.
+var (
+	socketsMu sync.Mutex
+	sockets   = map[string]string{}
+	clients   = map[string]*http.Client{}
+)
+
+// clientFor returns the client for u: the operator socket of an opURL,
+// else an operator's HTTPS client, one per test.
+func clientFor(t testing.TB, u *url.URL) *http.Client {
+	t.Helper()
+	socketsMu.Lock()
+	defer socketsMu.Unlock()
+	if path, ok := sockets[u.Host]; ok {
+		return OperatorClient(path)
+	}
+	c, ok := clients[t.Name()]
+	if !ok {
+		c = authtest.Client(t, authtest.Principal(t, "operator/ops"))
+		clients[t.Name()] = c
+	}
+	return c
+}
+
+// operatorHTTP is the operator's HTTPS client of the test.
+func operatorHTTP(t testing.TB) *http.Client {
+	t.Helper()
+	return clientFor(t, &url.URL{})
+}
+
+// closeIdleClients closes the idle connections of clientFor's clients.
+func closeIdleClients() {
+	socketsMu.Lock()
+	defer socketsMu.Unlock()
+	for _, c := range clients {
+		c.CloseIdleConnections()
+	}
 }
 
 // start runs an agent with cfg until the test ends (or stop is called).

@@ -18,7 +18,8 @@ import (
 	"github.com/gleaner/gleaner/internal/testenv"
 )
 
-// do sends body, when there is one, as JSON.
+// do sends body, when there is one, as JSON: to an agent's operator socket
+// for a URL of running.opURL, else over HTTPS as an operator.
 func do(t *testing.T, method, url, body string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
@@ -28,7 +29,7 @@ func do(t *testing.T, method, url, body string) (int, []byte) {
 	if body != "" {
 		req.Header.Set("Content-Type", api.ContentTypeJSON)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := clientFor(t, req.URL).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func do(t *testing.T, method, url, body string) (int, []byte) {
 
 func getReservation(t *testing.T, a *running) ReservationInfo {
 	t.Helper()
-	code, body := do(t, http.MethodGet, a.URL()+PathReservation, "")
+	code, body := do(t, http.MethodGet, a.opURL()+PathReservation, "")
 	if code != http.StatusOK {
 		t.Fatalf("GET /reservation = %d %s", code, body)
 	}
@@ -75,7 +76,7 @@ func TestPutReservationAppliesOnline(t *testing.T) {
 	waitState(t, a.Agent, "busy", api.TaskRunning, 20*time.Second)
 
 	// A floor lends even what the estimate says is busy; a cap bounds it.
-	code, body := do(t, http.MethodPut, a.URL()+PathReservation, `{"floor":"cpus:1.5;mem:512","cap":"cpus:1.5"}`)
+	code, body := do(t, http.MethodPut, a.opURL()+PathReservation, `{"floor":"cpus:1.5;mem:512","cap":"cpus:1.5"}`)
 	if code != http.StatusOK {
 		t.Fatalf("PUT = %d %s", code, body)
 	}
@@ -89,7 +90,7 @@ func TestPutReservationAppliesOnline(t *testing.T) {
 
 	// Cap and floor at 0.4 cores, below what the task holds, throttle it,
 	// online.
-	if code, body := do(t, http.MethodPut, a.URL()+PathReservation, `{"cap":"cpus:0.4","floor":"cpus:0.4;mem:512"}`); code != http.StatusOK {
+	if code, body := do(t, http.MethodPut, a.opURL()+PathReservation, `{"cap":"cpus:0.4","floor":"cpus:0.4;mem:512"}`); code != http.StatusOK {
 		t.Fatalf("PUT = %d %s", code, body)
 	}
 	if q := cfsQuota(t, cfg.CgroupParent); q != 0.4 {
@@ -106,7 +107,7 @@ func TestPutReservationAppliesOnline(t *testing.T) {
 	}
 
 	// Raising the bounds again gives the task its quota back.
-	if code, body := do(t, http.MethodPut, a.URL()+PathReservation, `{"cap":"cpus:1.5","floor":"cpus:1.5;mem:512"}`); code != http.StatusOK {
+	if code, body := do(t, http.MethodPut, a.opURL()+PathReservation, `{"cap":"cpus:1.5","floor":"cpus:1.5;mem:512"}`); code != http.StatusOK {
 		t.Fatalf("PUT = %d %s", code, body)
 	}
 	a.mu.Lock()
@@ -120,7 +121,7 @@ func TestPutReservationAppliesOnline(t *testing.T) {
 	}
 
 	// Clearing the bounds gives the estimate back.
-	if code, body := do(t, http.MethodPut, a.URL()+PathReservation, `{}`); code != http.StatusOK {
+	if code, body := do(t, http.MethodPut, a.opURL()+PathReservation, `{}`); code != http.StatusOK {
 		t.Fatalf("PUT {} = %d %s", code, body)
 	}
 	if info := getReservation(t, a); info.Cap != "" || info.Floor != "" {
@@ -132,7 +133,7 @@ func TestHTTPBadInputKeepsState(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Isolation = IsolationNone
 	a := start(t, cfg)
-	if code, body := do(t, http.MethodPut, a.URL()+PathReservation, `{"cap":"cpus:1;mem:512","floor":"cpus:0.5"}`); code != http.StatusOK {
+	if code, body := do(t, http.MethodPut, a.opURL()+PathReservation, `{"cap":"cpus:1;mem:512","floor":"cpus:0.5"}`); code != http.StatusOK {
 		t.Fatalf("PUT = %d %s", code, body)
 	}
 	before := getReservation(t, a)
@@ -158,7 +159,7 @@ func TestHTTPBadInputKeepsState(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			code, body := do(t, c.method, a.URL()+c.path, c.body)
+			code, body := do(t, c.method, a.opURL()+c.path, c.body)
 			if code != c.code {
 				t.Fatalf("%s %s = %d %s, want %d", c.method, c.path, code, body, c.code)
 			}
@@ -172,14 +173,14 @@ func TestHTTPBadInputKeepsState(t *testing.T) {
 		})
 	}
 	for _, ct := range []string{"", "text/plain"} {
-		req, err := http.NewRequest(http.MethodPut, a.URL()+PathReservation, strings.NewReader(`{"cap":"cpus:0.1"}`))
+		req, err := http.NewRequest(http.MethodPut, a.opURL()+PathReservation, strings.NewReader(`{"cap":"cpus:0.1"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if ct != "" {
 			req.Header.Set("Content-Type", ct)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := clientFor(t, req.URL).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -24,7 +24,7 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 	if err := a.stop(t, nil); err != nil {
 		t.Fatal(err)
 	}
-	http.DefaultClient.CloseIdleConnections()
+	closeIdleClients()
 	deadline := time.Now().Add(5 * time.Second)
 	for goruntime.NumGoroutine() > before {
 		if time.Now().After(deadline) {

@@ -24,7 +24,7 @@ import (
 // getLogs reads a task's logs from the agent's HTTP endpoint.
 func getLogs(t *testing.T, a *Agent, id string, q api.LogQuery) (body string, offset int64) {
 	t.Helper()
-	resp, err := http.Get(a.URL() + "/tasks/" + id + "/logs?" + q.Values().Encode())
+	resp, err := operatorHTTP(t).Get(a.URL() + "/tasks/" + id + "/logs?" + q.Values().Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestLogsAreFollowedWhileTheTaskWritesAndReadAfter(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.URL()+"/tasks/talker/logs?follow=true", nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := operatorHTTP(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestLogsAreFollowedWhileTheTaskWritesAndReadAfter(t *testing.T) {
 		t.Errorf("stderr of a forgotten task: %q", out)
 	}
 	for _, q := range []string{"stream=stdin", "offset=x", "follow=maybe"} {
-		resp, err := http.Get(a.URL() + "/tasks/talker/logs?" + q)
+		resp, err := operatorHTTP(t).Get(a.URL() + "/tasks/talker/logs?" + q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +120,7 @@ func TestLogsAreFollowedWhileTheTaskWritesAndReadAfter(t *testing.T) {
 			t.Errorf("%s: %d, want 400", q, resp.StatusCode)
 		}
 	}
-	resp2, err := http.Get(a.URL() + "/tasks/nobody/logs")
+	resp2, err := operatorHTTP(t).Get(a.URL() + "/tasks/nobody/logs")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 	"github.com/gleaner/gleaner/internal/testenv"
 	"github.com/gleaner/gleaner/rootfs"
 )
@@ -80,6 +81,7 @@ func TestTaskUserPolicy(t *testing.T) {
 	chroot := cfg
 	chroot.Dir = testenv.TempDirOnDisk(t)
 	chroot.ID += "-chroot"
+	chroot.TLS = authtest.Agent(t, chroot.ID)
 	chroot.CgroupParent += "-chroot"
 	chroot.LaunchMode = rootfs.ModeChroot
 	b := start(t, chroot)

@@ -15,11 +15,14 @@ import (
 )
 
 // Client calls the master's HTTP API. It is given every master's URL and
-// follows the leader: a 503 naming the leader switches to it, a connection
-// error moves on to the next master. It is safe for concurrent use.
+// follows the leader: a 503 naming the leader switches to it, if it is one
+// of those URLs (the leader a follower names comes from etcd, which is only
+// a hint), and a connection error moves on to the next master. It is safe
+// for concurrent use.
 type Client struct {
 	http    *http.Client
 	masters []string
+	token   string
 
 	mu     sync.Mutex
 	leader string
@@ -32,6 +35,10 @@ type ClientOption func(*Client)
 // since subscribe streams and command polls are long; calls take their
 // deadline from ctx).
 func WithHTTPClient(h *http.Client) ClientOption { return func(c *Client) { c.http = h } }
+
+// WithBearerToken authenticates every call with token ("Authorization:
+// Bearer"), for a framework or operator without a client certificate.
+func WithBearerToken(token string) ClientOption { return func(c *Client) { c.token = token } }
 
 // NewClient returns a client of the masters at the given base URLs
 // ("http://127.0.0.1:5050").
@@ -130,6 +137,9 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 		if in != nil {
 			req.Header.Set("Content-Type", ContentTypeJSON)
 		}
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
 		resp, err := c.http.Do(req)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -147,8 +157,8 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 			return nil, serr
 		}
 		lastErr = serr
-		if serr.Leader != "" && serr.Leader != base {
-			c.setLeader(serr.Leader)
+		if leader, ok := c.known(serr.Leader); ok && leader != base {
+			c.setLeader(leader)
 		} else {
 			c.next(base)
 			if err := sleep(ctx, 50*time.Millisecond); err != nil {
@@ -170,6 +180,17 @@ func decodeError(resp *http.Response) *StatusError {
 		e.Message = strings.TrimSpace(string(data))
 	}
 	return e
+}
+
+// known returns u as one of the configured masters' URLs, if it is one.
+func (c *Client) known(u string) (string, bool) {
+	u = strings.TrimRight(u, "/")
+	for _, m := range c.masters {
+		if m == u {
+			return m, true
+		}
+	}
+	return "", false
 }
 
 func (c *Client) setLeader(u string) {

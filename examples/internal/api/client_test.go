@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 )
 
@@ -31,7 +32,7 @@ func TestClientFollowsTheLeader(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close() // connections to it are refused
 
-	c := NewAgentClient([]string{dead.URL, follower.URL + "/"})
+	c := NewAgentClient([]string{dead.URL, follower.URL + "/", leader.URL})
 	resp, err := c.Register(context.Background(), RegisterAgent{AgentID: "a1"})
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +43,48 @@ func TestClientFollowsTheLeader(t *testing.T) {
 	want := []string{"follower " + PathAgentRegister, "leader " + PathAgentRegister}
 	if len(calls) != 2 || calls[0] != want[0] || calls[1] != want[1] {
 		t.Fatalf("calls %q, want %q", calls, want)
+	}
+}
+
+func TestClientFollowsOnlyLeadersAmongItsMasters(t *testing.T) {
+	var rogueCalls atomic.Int64
+	rogue := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rogueCalls.Add(1)
+		_ = json.NewEncoder(w).Encode(RegisterAgentResponse{AgentID: "a1"})
+	}))
+	defer rogue.Close()
+	// A follower whose election value in etcd was overwritten names a
+	// rogue master.
+	follower := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(ErrorResponse{Error: "this master is not the leader", Leader: rogue.URL})
+	}))
+	defer follower.Close()
+	c := NewAgentClient([]string{follower.URL})
+	_, err := c.Register(context.Background(), RegisterAgent{AgentID: "a1"})
+	if !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("error %v, want the follower's 503", err)
+	}
+	if n := rogueCalls.Load(); n != 0 || c.Leader() != follower.URL {
+		t.Fatalf("the client called the rogue master %d times and now follows %s", n, c.Leader())
+	}
+}
+
+func TestBearerTokenIsSent(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer s3cret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			_ = json.NewEncoder(w).Encode(ErrorResponse{Error: "no valid credential"})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(State{MasterID: "m1"})
+	}))
+	defer srv.Close()
+	if _, err := NewClient([]string{srv.URL}).State(context.Background()); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("without the token: %v, want ErrUnauthenticated", err)
+	}
+	if st, err := NewClient([]string{srv.URL}, WithBearerToken("s3cret")).State(context.Background()); err != nil || st.MasterID != "m1" {
+		t.Fatalf("with the token: %+v %v", st, err)
 	}
 }
 
@@ -56,6 +99,8 @@ func TestStatusErrorMatchesSentinels(t *testing.T) {
 		{"404 is not found", 404, ErrNotFound},
 		{"409 is a conflict", 409, ErrConflict},
 		{"503 is not the leader", 503, ErrNotLeader},
+		{"401 is unauthenticated", 401, ErrUnauthenticated},
+		{"403 is forbidden", 403, ErrForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,7 +117,7 @@ func TestStatusErrorMatchesSentinels(t *testing.T) {
 			if !errors.Is(err, tt.target) {
 				t.Fatalf("errors.Is(%v, %v) is false", err, tt.target)
 			}
-			for _, other := range []error{ErrInvalid, ErrNotFound, ErrConflict, ErrNotLeader} {
+			for _, other := range []error{ErrInvalid, ErrNotFound, ErrConflict, ErrNotLeader, ErrUnauthenticated, ErrForbidden} {
 				if other != tt.target && errors.Is(err, other) {
 					t.Fatalf("%v also matches %v", err, other)
 				}

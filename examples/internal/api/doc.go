@@ -3,15 +3,21 @@
 //
 // # Conventions
 //
-// Every call is JSON over HTTP. Request bodies are one JSON object sent with
+// Every call is JSON over HTTPS (TLS 1.3; plaintext only with -insecure),
+// authenticated by a client certificate of the cluster's CA or, for
+// frameworks and operators, a bearer token (package auth). Request bodies are one JSON object sent with
 // Content-Type application/json, read with unknown fields refused and at most
 // MaxBodyBytes (1 MiB) long. Bad input is answered with a 4xx and an
 // ErrorResponse naming the field or ID:
 //
 //	400 malformed JSON, unknown field, invalid value   (ErrInvalid)
+//	401 no valid client certificate or bearer token    (ErrUnauthenticated)
+//	403 the principal may not: the message names the   (ErrForbidden)
+//	    missing ACL grant, or the identity it may act as
 //	404 unknown agent, framework, offer or task         (ErrNotFound)
 //	413 body larger than MaxBodyBytes                  (ErrInvalid)
 //	415 Content-Type missing or not application/json   (ErrInvalid)
+//	421 the Host header is not a name of the server
 //	503 this master is not the leader; "leader" names it (ErrNotLeader)
 //
 // The servers (the master, the agent's /reservation, the framework's
@@ -20,7 +26,9 @@
 // apply these rules alike.
 //
 // Clients see these as *StatusError, which matches the sentinels with
-// errors.Is. The Go clients follow the leader by themselves.
+// errors.Is. The Go clients follow the leader by themselves, but only to
+// URLs among the masters they were given: the leader a follower names is
+// read from etcd, a hint, not a credential.
 //
 // Resources travel in Mesos's text syntax ("cpus:2;mem:1024;disk:512",
 // offer.ParseResources / offer.Resources.String); attributes as
@@ -88,9 +96,13 @@
 // # Dashboard
 //
 // The master serves the dashboard at PathUI; it polls PathState (State) once
-// a second. Its elements have stable ids and data attributes for tests:
+// a second, authenticated by the browser's client certificate or by a
+// read-only bearer token given in the address's fragment (PathUI +
+// "#token=..."; a principal with a get_state grant). Its elements have
+// stable ids and data attributes for tests:
 //
 //	body[data-loaded="true"]              set after the first successful poll
+//	#insecure                              shown (red) when the master runs -insecure
 //	#cluster tr[data-resource=cpus|mem|disk]  the cluster's totals, with units
 //	  .cluster-capacity .cluster-lent .cluster-harvested .cluster-business .cluster-idle-not-lent
 //	  .cluster-ratio-hour .cluster-ratio-day   the harvest ratio, "41.7%"

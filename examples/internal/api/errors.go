@@ -12,6 +12,11 @@ var (
 	ErrNotFound  = errors.New("not found")            // 404: unknown agent, framework, offer or task
 	ErrConflict  = errors.New("conflict")             // 409
 	ErrNotLeader = errors.New("master is not leader") // 503: ask the leader (StatusError.Leader)
+	// ErrUnauthenticated: 401, no valid client certificate or bearer token.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrForbidden: 403, the principal may not do this; the message names
+	// the missing grant or the identity it may act as.
+	ErrForbidden = errors.New("forbidden")
 )
 
 // StatusError is a non-2xx answer from the master.
@@ -40,6 +45,10 @@ func (e *StatusError) Is(target error) bool {
 		return e.Code == http.StatusConflict
 	case ErrNotLeader:
 		return e.Code == http.StatusServiceUnavailable
+	case ErrUnauthenticated:
+		return e.Code == http.StatusUnauthorized
+	case ErrForbidden:
+		return e.Code == http.StatusForbidden
 	}
 	return false
 }

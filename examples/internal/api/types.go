@@ -192,7 +192,7 @@ type Eviction struct {
 type RegisterAgent struct {
 	AgentID     string            `json:"agent_id"`
 	Hostname    string            `json:"hostname"`
-	Endpoint    string            `json:"endpoint,omitempty"` // the agent's own HTTP URL (GET/PUT /reservation)
+	Endpoint    string            `json:"endpoint,omitempty"` // the agent's own HTTPS URL (/tasks, /metrics)
 	Capacity    string            `json:"capacity,omitempty"` // Mesos text: the machine's total
 	Reservation string            `json:"reservation"`        // Mesos text: what the agent lends now
 	Attributes  map[string]string `json:"attributes,omitempty"`
@@ -540,6 +540,9 @@ type State struct {
 	// Deployments are the frameworks' deployments, as they reported them.
 	Deployments []Deployment   `json:"deployments"`
 	Events      []ClusterEvent `json:"events"` // recent, newest last
+	// Insecure says the master serves plaintext and authenticates and
+	// authorizes nobody (-insecure); the dashboard shows it in red.
+	Insecure bool `json:"insecure,omitempty"`
 }
 
 // ClusterView is what the whole cluster lends and what batch work makes of

@@ -78,6 +78,20 @@ func LoadTLS(files pki.Files) (*TLS, error) {
 	return t, nil
 }
 
+// TLSFromPEM returns an identity held in memory, never reloaded: the CA
+// certificates, and a certificate and key (both nil for a client that
+// authenticates by token). For tests and tools that mint throwaway
+// identities.
+func TLSFromPEM(caPEM, certPEM, keyPEM []byte) (*TLS, error) {
+	id, err := parseIdentity(caPEM, certPEM, keyPEM, "in memory")
+	if err != nil {
+		return nil, err
+	}
+	t := &TLS{}
+	t.cur.Store(id)
+	return t, nil
+}
+
 // Files returns the files t reads.
 func (t *TLS) Files() pki.Files { return t.files }
 
@@ -104,6 +118,9 @@ func (t *TLS) paths() []string {
 
 // current returns the identity, read again first if a file changed.
 func (t *TLS) current() *identity {
+	if t.files.CA == "" {
+		return t.cur.Load() // held in memory
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	stamps := statAll(t.paths())
@@ -142,32 +159,42 @@ func (t *TLS) read() (*identity, []stamp, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("auth: CA file: %w", err)
 	}
+	var certPEM, keyPEM []byte
+	if t.files.Cert != "" {
+		if certPEM, err = os.ReadFile(t.files.Cert); err != nil {
+			return nil, nil, fmt.Errorf("auth: certificate file: %w", err)
+		}
+		if keyPEM, err = os.ReadFile(t.files.Key); err != nil {
+			return nil, nil, fmt.Errorf("auth: key file: %w", err)
+		}
+	}
+	id, err := parseIdentity(caPEM, certPEM, keyPEM, t.files.Cert)
+	if err != nil {
+		return nil, nil, err
+	}
+	return id, stamps, nil
+}
+
+// parseIdentity reads PEM; where names the certificate in errors.
+func parseIdentity(caPEM, certPEM, keyPEM []byte, where string) (*identity, error) {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, nil, fmt.Errorf("%w: CA file %s: no PEM certificate", ErrInvalid, t.files.CA)
+		return nil, fmt.Errorf("%w: CA of %s: no PEM certificate", ErrInvalid, where)
 	}
 	id := &identity{pool: pool}
-	if t.files.Cert == "" {
-		return id, stamps, nil
-	}
-	certPEM, err := os.ReadFile(t.files.Cert)
-	if err != nil {
-		return nil, nil, fmt.Errorf("auth: certificate file: %w", err)
-	}
-	keyPEM, err := os.ReadFile(t.files.Key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("auth: key file: %w", err)
+	if certPEM == nil && keyPEM == nil {
+		return id, nil
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: certificate %s with key %s: %w", ErrInvalid, t.files.Cert, t.files.Key, err)
+		return nil, fmt.Errorf("%w: certificate %s with its key: %w", ErrInvalid, where, err)
 	}
 	id.cert, id.leaf = &cert, cert.Leaf
 	id.principal, err = PrincipalOf(cert.Leaf)
 	if err != nil && !errors.Is(err, ErrNoPrincipal) {
-		return nil, nil, fmt.Errorf("certificate %s: %w", t.files.Cert, err)
+		return nil, fmt.Errorf("certificate %s: %w", where, err)
 	}
-	return id, stamps, nil
+	return id, nil
 }
 
 // ServerConfig returns a server configuration presenting the current

@@ -26,9 +26,9 @@ func TestDeletedAttributeMovesDependentTasks(t *testing.T) {
 	}})
 	// Both instances fit on one agent, so after the move they share the
 	// agent that still has ssd.
-	submit(t, c.FrameworkURL(), `{"id": "/db", "cmd": "sleep 100000", "cpus": 0.05, "mem": 16, "disk": 8,
+	submit(t, c, `{"id": "/db", "cmd": "sleep 100000", "cpus": 0.05, "mem": 16, "disk": 8,
 		"instances": 2, "constraints": [["ssd", "IS", "true"]]}`)
-	client := api.NewClient(c.Masters())
+	client := c.Client()
 	st := waitState(t, client, 30*time.Second, "2 running instances of /db", func(st api.State) bool {
 		return len(running(st, "/db")) == 2
 	})

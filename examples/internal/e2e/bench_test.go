@@ -27,13 +27,13 @@ func BenchmarkSubmitToAllRunning(b *testing.B) {
 		{ID: "bench-2", Attributes: map[string]string{"rack": "r2"}, Capacity: "cpus:2;mem:1024"},
 		{ID: "bench-3", Attributes: map[string]string{"rack": "r3"}, Capacity: "cpus:2;mem:1024"},
 	}})
-	client := api.NewClient(c.Masters())
+	client := c.Client()
 	b.ReportAllocs()
 	var total time.Duration
 	for i := 0; b.Loop(); i++ {
 		id := fmt.Sprintf("/bench/app%d", i)
 		start := time.Now()
-		submit(b, c.FrameworkURL(), fmt.Sprintf(`{"id": %q, "cmd": "sleep 100000", "cpus": 0.01, "mem": 8, "disk": 1, "instances": %d}`, id, instances))
+		submit(b, c, fmt.Sprintf(`{"id": %q, "cmd": "sleep 100000", "cpus": 0.01, "mem": 8, "disk": 1, "instances": %d}`, id, instances))
 		waitState(b, client, 120*time.Second, fmt.Sprintf("%d running instances of %s", instances, id), func(st api.State) bool {
 			return len(running(st, id)) == instances
 		})
@@ -41,7 +41,7 @@ func BenchmarkSubmitToAllRunning(b *testing.B) {
 
 		b.StopTimer()
 		req, _ := http.NewRequestWithContext(b.Context(), http.MethodDelete, c.FrameworkURL()+"/v2/apps"+id, nil)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := c.HTTPClient().Do(req)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -76,7 +76,7 @@ func BenchmarkAttributeMove(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	client := api.NewClient(c.Masters())
+	client := c.Client()
 	// on returns the agent running every instance of /db, or "".
 	on := func(st api.State) string {
 		r := running(st, "/db")
@@ -93,7 +93,7 @@ func BenchmarkAttributeMove(b *testing.B) {
 		}
 		return false
 	}
-	submit(b, c.FrameworkURL(), `{"id": "/db", "cmd": "sleep 100000", "cpus": 0.05, "mem": 16, "disk": 8,
+	submit(b, c, `{"id": "/db", "cmd": "sleep 100000", "cpus": 0.05, "mem": 16, "disk": 8,
 		"instances": 2, "constraints": [["ssd", "IS", "true"]]}`)
 	waitState(b, client, 60*time.Second, "/db running on ssd-1", func(st api.State) bool { return on(st) == "ssd-1" })
 	if _, err := store.Set(b.Context(), "ssd-2", "ssd", attrs.Text("true")); err != nil {
@@ -142,7 +142,7 @@ func BenchmarkRollingRestart(b *testing.B) {
 		{ID: "roll-3", Attributes: map[string]string{"rack": "r3"}, Capacity: "cpus:2;mem:3072"},
 	}})
 	url, id := c.FrameworkURL(), "/bench/rolling"
-	submit(b, url, fmt.Sprintf(`{"id": %q, "cmd": "sleep 100000", "cpus": 0.01, "mem": 48, "instances": %d,
+	submit(b, c, fmt.Sprintf(`{"id": %q, "cmd": "sleep 100000", "cpus": 0.01, "mem": 48, "instances": %d,
 		"healthChecks": [{"protocol": "COMMAND", "command": {"value": "test -x /bin/sh"},
 			"gracePeriodSeconds": 60, "intervalSeconds": 30, "timeoutSeconds": 20, "maxConsecutiveFailures": 3}],
 		"upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0}}`, id, instances))

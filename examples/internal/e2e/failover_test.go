@@ -22,9 +22,9 @@ func TestMasterLeaderKilledFollowerTakesOverNoTaskLost(t *testing.T) {
 			Capacity: "cpus:1;mem:512"})
 	}
 	fw := h.framework()
-	submit(t, fw.FrameworkURL(), `{"id": "/steady", "cmd": "sleep 100000", "cpus": 0.05, "mem": 16, "disk": 8,
+	submit(t, fw, `{"id": "/steady", "cmd": "sleep 100000", "cpus": 0.05, "mem": 16, "disk": 8,
 		"instances": 6, "constraints": [["rack", "GROUP_BY", "3"]]}`)
-	client := api.NewClient(h.MasterURLs())
+	client := h.client(h.MasterURLs()...)
 	st := waitState(t, client, 60*time.Second, "6 running instances of /steady", func(st api.State) bool {
 		return len(running(st, "/steady")) == 6
 	})
@@ -39,7 +39,7 @@ func TestMasterLeaderKilledFollowerTakesOverNoTaskLost(t *testing.T) {
 	killed := time.Now()
 	leader.kill()
 
-	followerOnly := api.NewClient([]string{follower.url})
+	followerOnly := h.client(follower.url)
 	waitState(t, followerOnly, 30*time.Second, "the follower to lead", func(st api.State) bool {
 		return st.Leader == follower.url
 	})

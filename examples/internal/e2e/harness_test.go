@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/gleaner/gleaner/examples/internal/framework"
 	"github.com/gleaner/gleaner/examples/internal/metricstest"
+	"github.com/gleaner/gleaner/internal/pki/pkitest"
 	"github.com/gleaner/gleaner/internal/testenv"
 	"github.com/gleaner/gleaner/isolate"
 )
@@ -51,6 +54,10 @@ func startCluster(t testing.TB, cfg cluster.Config) *cluster.Cluster {
 	if cfg.Agents == nil {
 		cfg.Agents = cluster.DefaultAgents()
 	}
+	if cfg.CA == nil && !cfg.Insecure {
+		// The test CA: identities authtest makes are of the cluster.
+		cfg.CA = pkitest.CA(t)
+	}
 	for i := range cfg.Agents {
 		idleBusiness(t, &cfg.Agents[i])
 	}
@@ -58,6 +65,9 @@ func startCluster(t testing.TB, cfg cluster.Config) *cluster.Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clientsMu.Lock()
+	clients[c.FrameworkURL()] = c.HTTPClient()
+	clientsMu.Unlock()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -90,10 +100,39 @@ func idleBusiness(t testing.TB, spec *cluster.AgentSpec) {
 	})
 }
 
-// submit posts a Marathon app definition to the framework.
-func submit(t testing.TB, frameworkURL, app string) {
+// clients are the admin clients of the clusters' framework APIs, by URL.
+var (
+	clientsMu sync.Mutex
+	clients   = map[string]*http.Client{}
+)
+
+// clientFor returns the admin's client of the cluster whose framework
+// serves url.
+func clientFor(url string) *http.Client {
+	clientsMu.Lock()
+	defer clientsMu.Unlock()
+	for prefix, c := range clients {
+		if strings.HasPrefix(url, prefix) {
+			return c
+		}
+	}
+	return http.DefaultClient
+}
+
+// curlOpts are the curl options that present the admin's certificate of
+// c and trust its CA (none when c is insecure).
+func curlOpts(c *cluster.Cluster) string {
+	f, ok := c.Files(cluster.Admin)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("--cacert %s --cert %s --key %s", f.CA, f.Cert, f.Key)
+}
+
+// submit posts a Marathon app definition to c's framework, as its admin.
+func submit(t testing.TB, c *cluster.Cluster, app string) {
 	t.Helper()
-	resp, err := http.Post(frameworkURL+"/v2/apps", "application/json", bytes.NewBufferString(app))
+	resp, err := c.HTTPClient().Post(c.FrameworkURL()+"/v2/apps", "application/json", bytes.NewBufferString(app))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,8 +23,13 @@ import (
 
 	"github.com/gleaner/gleaner/examples/demo/cluster"
 	"github.com/gleaner/gleaner/examples/internal/agent"
+	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth"
+	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 	"github.com/gleaner/gleaner/examples/internal/master"
 	"github.com/gleaner/gleaner/internal/etcdtest"
+	"github.com/gleaner/gleaner/internal/pki"
+	"github.com/gleaner/gleaner/internal/pki/pkitest"
 	"github.com/gleaner/gleaner/internal/testenv"
 	"github.com/gleaner/gleaner/isolate"
 )
@@ -36,6 +41,7 @@ import (
 // it again, as a machine failure or an operator would.
 type hosts struct {
 	t          *testing.T
+	srv        *etcdtest.Server
 	net        *network
 	etcd       string // etcd's endpoint on the bridge
 	prefix     string
@@ -67,6 +73,7 @@ type roleConfig struct {
 	Dir        string
 	CgroupRoot string
 	Interval   time.Duration
+	TLS        pki.Files // the master's or agent's identity
 }
 
 const roleConfigEnv = "GLEANER_E2E_CONFIG"
@@ -80,24 +87,35 @@ func newHosts(t *testing.T, masters int) *hosts {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bridgeURL := url.URL{Scheme: "http", Host: l.Addr().String()}
+	bridgeURL := url.URL{Scheme: "https", Host: l.Addr().String()}
 	l.Close()
-	etcdtest.StartInsecure(t, func(cfg *embed.Config) { // until masters and agents take TLS
+	srv := etcdtest.Start(t, func(cfg *embed.Config) {
 		cfg.ListenClientUrls = append(cfg.ListenClientUrls, bridgeURL)
 	})
-	h := &hosts{
+	h := &hosts{srv: srv,
 		t: t, net: n, etcd: bridgeURL.String(), prefix: "/" + uniqueName("hosts"),
 		cgroupRoot: "/" + uniqueName("cg"), dir: t.TempDir(),
 		agents: map[string]*proc{}, specs: map[string]cluster.AgentSpec{}, machines: map[string]host{},
 	}
 	t.Cleanup(h.close)
+	// The framework's cluster reads etcd as its admin.
+	authtest.Etcd(t, srv, h.prefix, cluster.Admin)
 	for i := range masters {
+		id := fmt.Sprintf("master-%d", i+1)
+		p := auth.Principal{Kind: auth.KindMaster, Name: id}
+		authtest.Etcd(t, srv, h.prefix, p)
 		h.masters = append(h.masters, h.start(nil, roleConfig{
-			ID: fmt.Sprintf("master-%d", i+1), Listen: n.Addr() + ":0",
+			ID: id, Listen: n.Addr() + ":0",
 			Etcd: []string{h.etcd}, Prefix: h.prefix, Interval: interval,
+			TLS: authtest.Files(t, p, n.Addr()),
 		}, "master"))
 	}
 	return h
+}
+
+// client is a client of the given masters as the cluster's admin.
+func (h *hosts) client(masters ...string) *api.Client {
+	return api.NewClient(masters, api.WithHTTPClient(authtest.Client(h.t, cluster.Admin, auth.KindMaster)))
 }
 
 // MasterURLs are the masters' URLs, in start order.
@@ -115,7 +133,7 @@ func (h *hosts) framework() *cluster.Cluster {
 	h.t.Helper()
 	return startCluster(h.t, cluster.Config{
 		MasterURLs: h.MasterURLs(), Etcd: []string{h.etcd}, Prefix: h.prefix,
-		CgroupRoot: h.cgroupRoot, Agents: []cluster.AgentSpec{},
+		CgroupRoot: h.cgroupRoot, Agents: []cluster.AgentSpec{}, CA: pkitest.CA(h.t),
 	})
 }
 
@@ -136,8 +154,10 @@ func (h *hosts) startAgent(spec cluster.AgentSpec) {
 		h.t.Cleanup(h.stopAgents)
 	}
 	h.specs[spec.ID] = spec
+	p := cluster.AgentPrincipal(spec.ID)
+	authtest.Etcd(h.t, h.srv, h.prefix, p)
 	h.agents[spec.ID] = h.start(&m, roleConfig{
-		ID: spec.ID, Etcd: []string{h.etcd}, Prefix: h.prefix, Masters: h.MasterURLs(),
+		ID: spec.ID, Etcd: []string{h.etcd}, Prefix: h.prefix, Masters: h.MasterURLs(), TLS: authtest.Files(h.t, p),
 		Agent: spec, Dir: filepath.Join(h.dir, spec.ID), CgroupRoot: h.cgroupRoot, Interval: interval,
 	}, "agent")
 }
@@ -256,12 +276,17 @@ func runMaster() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	cli, err := cluster.NewEtcdClient(cfg.Etcd)
+	id, err := auth.LoadTLS(cfg.TLS)
+	if err != nil {
+		return err
+	}
+	cli, err := auth.NewEtcdClient(cfg.Etcd, id)
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
 	m, err := master.New(master.Config{
+		TLS: id, ACL: cluster.Policy(),
 		Etcd: cli, Prefix: cfg.Prefix, ID: cfg.ID, Listen: cfg.Listen,
 		AllocationInterval: cfg.Interval, ReportInterval: cfg.Interval,
 		SessionTTL: 2 * time.Second, AgentGrace: 20 * cfg.Interval,
@@ -282,6 +307,9 @@ func runAgent() error {
 	defer stop()
 	acfg, err := cluster.AgentConfig(cfg.Agent, cfg.Dir, cfg.Masters, cfg.Etcd, cfg.Prefix, cfg.CgroupRoot, cfg.Interval)
 	if err != nil {
+		return err
+	}
+	if acfg.TLS, err = auth.LoadTLS(cfg.TLS); err != nil {
 		return err
 	}
 	fmt.Println("url agent")

@@ -40,6 +40,8 @@ func runRole(role string) error {
 		return runAgent()
 	case "hog":
 		return hog()
+	case "reservation":
+		return putReservation()
 	case "dial":
 		c, err := net.Dial("tcp", os.Getenv("GLEANER_E2E_ADDR"))
 		if err != nil {

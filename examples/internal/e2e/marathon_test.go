@@ -40,7 +40,7 @@ func call(t testing.TB, method, url, body string) (int, []byte) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := clientFor(url).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestMarathonExamplesRunOrAreRefusedByField(t *testing.T) {
 	}
 	// The master's dashboard state shows the tasks' health and the
 	// deployments that ran.
-	st, err := api.NewClient(c.Masters()).State(t.Context())
+	st, err := c.Client().State(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,8 @@ func TestMarathonClientScriptDrivesTheLifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", filepath.Join("testdata", "marathon", "client.sh"))
-	cmd.Env = append(os.Environ(), "MARATHON="+c.FrameworkURL(), "PATH="+filepath.Dir(curl)+":"+os.Getenv("PATH"))
+	cmd.Env = append(os.Environ(), "MARATHON="+c.FrameworkURL(), "PATH="+filepath.Dir(curl)+":"+os.Getenv("PATH"),
+		"CURL_OPTS="+curlOpts(c))
 	out, err := cmd.CombinedOutput()
 	t.Logf("client.sh:\n%s", out)
 	if err != nil {

@@ -26,8 +26,8 @@ func TestAgentRestartKeepsRunningTasks(t *testing.T) {
 	spec := cluster.AgentSpec{ID: "restarted", Attributes: map[string]string{"rack": "r1"}, Capacity: "cpus:1;mem:512"}
 	h.startAgent(spec)
 	fw := h.framework()
-	submit(t, fw.FrameworkURL(), `{"id": "/keep", "cmd": "exec sleep 100000", "cpus": 0.05, "mem": 16, "disk": 8, "instances": 3}`)
-	client := api.NewClient(h.MasterURLs())
+	submit(t, fw, `{"id": "/keep", "cmd": "exec sleep 100000", "cpus": 0.05, "mem": 16, "disk": 8, "instances": 3}`)
+	client := h.client(h.MasterURLs()...)
 	st := waitState(t, client, 60*time.Second, "3 running instances of /keep", func(st api.State) bool {
 		return len(running(st, "/keep")) == 3
 	})

@@ -58,9 +58,9 @@ func TestBusinessSpikeThrottlesThenEvicts(t *testing.T) {
 	// Each task holds 100 MB (a shell variable) and spins; like any
 	// well-behaved task it exits on SIGTERM (it is PID 1 of its namespace,
 	// which the kernel spares from signals it does not handle).
-	submit(t, c.FrameworkURL(), `{"id": "/crunch", "cmd": "trap 'exit 143' TERM; x=$(head -c 100000000 /dev/zero | tr '\\0' a); while :; do :; done",
+	submit(t, c, `{"id": "/crunch", "cmd": "trap 'exit 143' TERM; x=$(head -c 100000000 /dev/zero | tr '\\0' a); while :; do :; done",
 		"cpus": 0.9, "mem": 256, "disk": 8, "instances": 2}`)
-	client := api.NewClient(c.Masters())
+	client := c.Client()
 	st := waitState(t, client, 30*time.Second, "2 running instances of /crunch holding 200 MB", func(st api.State) bool {
 		return len(running(st, "/crunch")) == 2 && len(st.Agents) == 1 && st.Agents[0].Harvested["mem"] >= 190
 	})

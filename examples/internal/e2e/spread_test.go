@@ -15,9 +15,9 @@ import (
 // rack runs two of them.
 func TestGroupBySpreadsInstancesOverRacks(t *testing.T) {
 	c := startCluster(t, cluster.Config{})
-	submit(t, c.FrameworkURL(), `{"id": "/spread", "cmd": "sleep 100000", "cpus": 0.05, "mem": 16, "disk": 8,
+	submit(t, c, `{"id": "/spread", "cmd": "sleep 100000", "cpus": 0.05, "mem": 16, "disk": 8,
 		"instances": 6, "constraints": [["rack", "GROUP_BY", "3"]]}`)
-	client := api.NewClient(c.Masters())
+	client := c.Client()
 	st := waitState(t, client, 30*time.Second, "6 running instances of /spread", func(st api.State) bool {
 		return len(running(st, "/spread")) == 6
 	})

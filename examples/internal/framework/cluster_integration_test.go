@@ -12,6 +12,7 @@ import (
 
 	"github.com/gleaner/gleaner/attrs"
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 	"github.com/gleaner/gleaner/examples/internal/framework"
 	"github.com/gleaner/gleaner/examples/internal/metricstest"
 	"github.com/gleaner/gleaner/internal/testenv"
@@ -76,7 +77,7 @@ func TestAppSpreadsAndMovesOffADeletedAttribute(t *testing.T) {
 		st := c.app("/web")
 		return st.TasksRunning == 6 && st.TasksKilling == 0 && st.Pending == nil
 	}, "the app to settle")
-	ms, err := api.NewClient([]string{c.master.URL()}).State(context.Background())
+	ms, err := api.NewClient([]string{c.master.URL()}, asPrincipal(t, "operator/ops")).State(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestFailingAppBacksOffAndPendingReasonsReachTheMaster(t *testing.T) {
 		t.Fatalf("/big pending = %+v, want reason %q", big.Pending, "cpus: 1")
 	}
 	testenv.Eventually(t, 30*time.Second, func() bool {
-		ms, err := api.NewClient([]string{c.master.URL()}).State(context.Background())
+		ms, err := api.NewClient([]string{c.master.URL()}, asPrincipal(t, "operator/ops")).State(context.Background())
 		if err != nil {
 			return false
 		}
@@ -151,7 +152,7 @@ func TestRestartedFrameworkAdoptsItsTasks(t *testing.T) {
 	dir := t.TempDir()
 	ctx, stop := context.WithCancel(context.Background())
 	f1, err := framework.New(framework.Config{Masters: []string{c.master.URL()}, Listen: "127.0.0.1:0",
-		AppsDir: dir, Tick: 50 * time.Millisecond, Logger: testLogger(t, "framework-1")})
+		TLS: authtest.Framework(t, "marathon"), AppsDir: dir, Tick: 50 * time.Millisecond, Logger: testLogger(t, "framework-1")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,19 +203,20 @@ func TestRunStopsEverything(t *testing.T) {
 	before := runtime.NumGoroutine()
 	ctx, stop := context.WithCancel(context.Background())
 	f, err := framework.New(framework.Config{Masters: []string{c.master.URL()}, Listen: "127.0.0.1:0",
-		Apps: []framework.App{{ID: "x", Cmd: "sleep 1", Cpus: 0.1, Instances: 2}}})
+		TLS: authtest.Framework(t, "marathon"), Apps: []framework.App{{ID: "x", Cmd: "sleep 1", Cpus: 0.1, Instances: 2}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
 	testenv.Eventually(t, 30*time.Second, func() bool { return f.FrameworkID() != "" }, "subscription")
-	resp, err := http.Get(f.Addr() + "/v2/apps")
+	ops := operator(t)
+	resp, err := ops.Get(f.Addr() + "/v2/apps")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	http.DefaultClient.CloseIdleConnections()
+	ops.CloseIdleConnections()
 	stop()
 	select {
 	case err := <-done:
@@ -224,7 +226,7 @@ func TestRunStopsEverything(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return")
 	}
-	if _, err := http.Get(f.Addr() + "/ping"); err == nil {
+	if _, err := ops.Get(f.Addr() + "/ping"); err == nil {
 		t.Fatal("the API still answers after Run returned")
 	}
 	testenv.Eventually(t, 30*time.Second, func() bool {

@@ -17,6 +17,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth"
+	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 	"github.com/gleaner/gleaner/examples/internal/framework"
 	"github.com/gleaner/gleaner/examples/internal/master"
 	"github.com/gleaner/gleaner/internal/etcdtest"
@@ -70,7 +72,9 @@ func (c *cluster) addMaster() *master.Master {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	id := fmt.Sprintf("m%d", len(c.masters)+1)
 	m, err := master.New(master.Config{
+		ID: id, TLS: authtest.Master(c.t, id), ACL: auth.AllowAll(),
 		Etcd: c.cli, Prefix: c.prefix, Listener: ln,
 		AllocationInterval: c.alloc, ReportInterval: 50 * time.Millisecond,
 		HeartbeatInterval: time.Second, SessionTTL: 2 * time.Second, AgentGrace: 3 * time.Second,
@@ -111,6 +115,9 @@ func (c *cluster) startFramework(cfg framework.Config) {
 	c.t.Helper()
 	cfg.Masters = c.masters
 	cfg.Listen = "127.0.0.1:0"
+	if cfg.TLS == nil && !cfg.Insecure {
+		cfg.TLS = authtest.Framework(c.t, "marathon")
+	}
 	if cfg.Tick == 0 {
 		cfg.Tick = 50 * time.Millisecond
 	}
@@ -150,7 +157,7 @@ type simAgent struct {
 func (c *cluster) addAgent(id, reservation string, attrs map[string]string) *simAgent {
 	c.t.Helper()
 	a := &simAgent{id: id, reservation: reservation, attrs: attrs, tasks: map[string]api.TaskStatus{},
-		client: api.NewAgentClient(c.masters)}
+		client: api.NewAgentClient(c.masters, asPrincipal(c.t, "agent/"+id))}
 	if _, err := a.client.Register(c.ctx, api.RegisterAgent{AgentID: id, Hostname: "host-" + id,
 		Reservation: reservation, Capacity: reservation, Attributes: attrs}); err != nil {
 		c.t.Fatalf("register %s: %v", id, err)
@@ -227,6 +234,19 @@ func (a *simAgent) launch(taskID string) (api.TaskInfo, bool) {
 	return api.TaskInfo{}, false
 }
 
+// operator is an HTTP client of an operator, who may use the framework's
+// API and read the master's state.
+func operator(t testing.TB) *http.Client {
+	t.Helper()
+	return authtest.Client(t, authtest.Principal(t, "operator/ops"))
+}
+
+// asPrincipal authenticates an API client of the masters as principal.
+func asPrincipal(t testing.TB, principal string) api.ClientOption {
+	t.Helper()
+	return api.WithHTTPClient(authtest.Client(t, authtest.Principal(t, principal), auth.KindMaster))
+}
+
 // do sends an HTTP request to the framework's API and decodes the answer.
 func do(t testing.TB, method, url, body string, out any) int {
 	t.Helper()
@@ -237,7 +257,7 @@ func do(t testing.TB, method, url, body string, out any) int {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := operator(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package framework
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth"
+	"github.com/gleaner/gleaner/internal/pki"
 	"github.com/gleaner/gleaner/offer"
 )
 
@@ -59,9 +62,29 @@ type Config struct {
 	// (default defaultTick).
 	Tick time.Duration
 
+	// TLS is the framework's identity, a certificate naming
+	// framework/<principal>: it authenticates the framework to the masters
+	// (the frameworks it subscribes are bound to that principal) and serves
+	// the HTTP API over TLS 1.3. Required unless Insecure.
+	TLS *auth.TLS
+	// MasterToken, when set, authenticates the framework to the masters
+	// with this bearer token instead of its certificate.
+	MasterToken string
+	// APITokens are the bearer tokens the HTTP API accepts, besides
+	// operators' certificates of the CA (nil: none).
+	APITokens *auth.Tokens
+	// Hosts are names the HTTP API is reached at besides its certificate's
+	// and IP addresses: a request naming another Host is refused (DNS
+	// rebinding).
+	Hosts []string
+	// Insecure speaks plaintext to the masters and on the HTTP API, and
+	// authenticates nobody.
+	Insecure bool
+
 	// Logger receives the framework's logs (default: discarded).
 	Logger *slog.Logger
-	// HTTPClient calls the masters (default: api's).
+	// HTTPClient calls the masters (default: one holding TLS, expecting
+	// masters' certificates).
 	HTTPClient *http.Client
 }
 
@@ -72,6 +95,7 @@ type Framework struct {
 	log     *slog.Logger
 	client  *api.SchedulerClient
 	ln      net.Listener
+	url     string // of ln
 	srv     *http.Server
 	metrics *metrics
 	wake    chan struct{}
@@ -107,6 +131,14 @@ func New(cfg Config) (*Framework, error) {
 	if cfg.Weight < 0 {
 		return nil, fmt.Errorf("%w: weight %v is negative", errInvalid, cfg.Weight)
 	}
+	switch {
+	case cfg.TLS == nil && !cfg.Insecure:
+		return nil, fmt.Errorf("%w: %w: Config.TLS is required (or Insecure for plaintext)", errInvalid, auth.ErrNoTLS)
+	case cfg.TLS != nil && cfg.Insecure:
+		return nil, fmt.Errorf("%w: Config.TLS and Config.Insecure: choose one", errInvalid)
+	case cfg.TLS != nil && cfg.TLS.Certificate() == nil:
+		return nil, fmt.Errorf("%w: Config.TLS: no certificate to serve the API with", errInvalid)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -123,10 +155,17 @@ func New(cfg Config) (*Framework, error) {
 	if hc == nil {
 		// A transport of its own, so that Run can close its idle
 		// connections (and their goroutines) when it ends.
-		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-		f.ownTransport = hc.Transport.(*http.Transport)
+		var err error
+		if f.ownTransport, err = masterTransport(cfg); err != nil {
+			return nil, err
+		}
+		hc = &http.Client{Transport: f.ownTransport}
 	}
-	f.client = api.NewSchedulerClient(cfg.Masters, api.WithHTTPClient(hc))
+	opts := []api.ClientOption{api.WithHTTPClient(hc)}
+	if cfg.MasterToken != "" {
+		opts = append(opts, api.WithBearerToken(cfg.MasterToken))
+	}
+	f.client = api.NewSchedulerClient(cfg.Masters, opts...)
 
 	var apps []App
 	if cfg.AppsDir != "" {
@@ -154,8 +193,31 @@ func New(cfg Config) (*Framework, error) {
 	if err != nil {
 		return nil, fmt.Errorf("framework API: %w", err)
 	}
+	f.url = "http://" + ln.Addr().String()
+	if cfg.TLS != nil {
+		f.url = "https://" + ln.Addr().String()
+		// A bearer token may stand in for a certificate.
+		ln = tls.NewListener(ln, cfg.TLS.ServerConfig(tls.VerifyClientCertIfGiven))
+	}
 	f.ln = ln
 	return f, nil
+}
+
+// masterTransport is the transport to the masters: TLS expecting a
+// master's certificate, presenting the framework's unless a token stands
+// in for it.
+func masterTransport(cfg Config) (*http.Transport, error) {
+	switch {
+	case cfg.TLS == nil:
+		return http.DefaultTransport.(*http.Transport).Clone(), nil
+	case cfg.MasterToken != "":
+		caOnly, err := auth.LoadTLS(pki.Files{CA: cfg.TLS.Files().CA})
+		if err != nil {
+			return nil, fmt.Errorf("framework: %w", err)
+		}
+		return caOnly.Transport(auth.KindMaster), nil
+	}
+	return cfg.TLS.Transport(auth.KindMaster), nil
 }
 
 func slicesContainsID(apps []App, id string) bool {
@@ -167,10 +229,8 @@ func slicesContainsID(apps []App, id string) bool {
 	return false
 }
 
-// Addr returns the base URL of the HTTP API, "http://127.0.0.1:8080".
-func (f *Framework) Addr() string {
-	return "http://" + f.ln.Addr().String()
-}
+// Addr returns the base URL of the HTTP API, "https://127.0.0.1:8080".
+func (f *Framework) Addr() string { return f.url }
 
 // FrameworkID returns the ID the master gave, or "" before the first
 // subscription.

@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/gleaner/gleaner/examples/internal/api"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth"
 )
 
 // Handler returns the HTTP API (see the package documentation).
@@ -31,7 +33,23 @@ func (f *Framework) handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusNotFound, errNoEndpoint(r))
 	})
-	return mux
+	guard := &auth.Guard{TLS: f.cfg.TLS, Insecure: f.cfg.Insecure, Tokens: f.cfg.APITokens,
+		Hosts: f.cfg.Hosts, Public: []string{"/ping"}}
+	return guard.Wrap(f.operators(mux))
+}
+
+// operators lets through operators' certificates and bearer tokens of
+// APITokens; other principals (an agent's certificate, say) get 403.
+func (f *Framework) operators(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := auth.PrincipalFrom(r.Context())
+		byToken := r.TLS != nil && len(r.TLS.PeerCertificates) == 0
+		if f.cfg.Insecure || r.URL.Path == "/ping" || p.Kind == auth.KindOperator || (byToken && p != auth.Anonymous) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		api.WriteError(w, http.StatusForbidden, fmt.Errorf("principal %s: the app API answers operators and holders of its tokens", p))
+	})
 }
 
 func (f *Framework) serveApps(w http.ResponseWriter, r *http.Request) {

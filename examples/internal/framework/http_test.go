@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,20 +10,25 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 )
 
 // newTestFramework returns a framework that is not running (no master is
 // needed for its HTTP API) and a test server for its handler.
 func newTestFramework(t *testing.T, cfg Config) (*Framework, *httptest.Server) {
 	t.Helper()
-	cfg.Masters = []string{"http://127.0.0.1:1"}
+	cfg.Masters = []string{"https://127.0.0.1:1"}
 	cfg.Listen = "127.0.0.1:0"
+	cfg.TLS = authtest.Framework(t, "marathon")
 	f, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	srv := httptest.NewServer(f.handler())
+	srv := httptest.NewUnstartedServer(f.handler())
+	srv.TLS = cfg.TLS.ServerConfig(tls.VerifyClientCertIfGiven)
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return f, srv
 }
@@ -42,7 +48,7 @@ func request(t *testing.T, method, url, contentType, body string) response {
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := authtest.Client(t, authtest.Principal(t, "operator/ops")).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,11 +239,12 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		says string
 	}{
 		{"no master", Config{Listen: "127.0.0.1:0"}, "no master"},
-		{"negative weight", Config{Masters: []string{"http://m"}, Weight: -1, Listen: "127.0.0.1:0"}, "weight"},
-		{"invalid app", Config{Masters: []string{"http://m"}, Listen: "127.0.0.1:0", Apps: []App{{ID: "x"}}}, "cmd"},
-		{"app twice", Config{Masters: []string{"http://m"}, Listen: "127.0.0.1:0", Apps: []App{{ID: "x", Cmd: "y", Cpus: 1}, {ID: "/x", Cmd: "y", Cpus: 1}}}, "given twice"},
-		{"bad apps dir", Config{Masters: []string{"http://m"}, Listen: "127.0.0.1:0", AppsDir: "testdata/nope"}, "apps directory"},
-		{"bad listen address", Config{Masters: []string{"http://m"}, Listen: "256.0.0.1:x"}, "framework API"},
+		{"neither TLS nor insecure", Config{Masters: []string{"https://m"}, Listen: "127.0.0.1:0"}, "Config.TLS is required"},
+		{"negative weight", Config{Insecure: true, Masters: []string{"http://m"}, Weight: -1, Listen: "127.0.0.1:0"}, "weight"},
+		{"invalid app", Config{Insecure: true, Masters: []string{"http://m"}, Listen: "127.0.0.1:0", Apps: []App{{ID: "x"}}}, "cmd"},
+		{"app twice", Config{Insecure: true, Masters: []string{"http://m"}, Listen: "127.0.0.1:0", Apps: []App{{ID: "x", Cmd: "y", Cpus: 1}, {ID: "/x", Cmd: "y", Cpus: 1}}}, "given twice"},
+		{"bad apps dir", Config{Insecure: true, Masters: []string{"http://m"}, Listen: "127.0.0.1:0", AppsDir: "testdata/nope"}, "apps directory"},
+		{"bad listen address", Config{Insecure: true, Masters: []string{"http://m"}, Listen: "256.0.0.1:x"}, "framework API"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

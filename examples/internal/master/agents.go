@@ -210,6 +210,11 @@ func (m *Master) handleCommands(w http.ResponseWriter, r *http.Request) {
 		m.writeError(w, badRequest("wait_seconds %v: must be between 0 and %v", req.WaitSeconds, maxPoll.Seconds()))
 		return
 	}
+	// An agent's identity depends on no state: checked once.
+	if err := authorize(m, r, asAgent(func(r *api.PollCommands) string { return r.AgentID }), nil, &req); err != nil {
+		m.writeError(w, err)
+		return
+	}
 	timer := time.NewTimer(time.Duration(req.WaitSeconds * float64(time.Second)))
 	defer timer.Stop()
 	for {

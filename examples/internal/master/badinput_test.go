@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth"
 )
 
 // TestBadInputIsRefusedAndStateStaysIntact sends every endpoint malformed,
@@ -130,7 +131,7 @@ func TestBadInputIsRefusedAndStateStaysIntact(t *testing.T) {
 	}
 	code, msg := post(t, m.URL()+api.PathAccept, "text/plain", `{}`)
 	require.Equal(t, http.StatusUnsupportedMediaType, code, msg)
-	resp, err := http.Get(m.URL() + api.PathAccept)
+	resp, err := operator(t).Get(m.URL() + api.PathAccept)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
@@ -142,10 +143,24 @@ func TestBadInputIsRefusedAndStateStaysIntact(t *testing.T) {
 		TaskID: "t2", AppID: "a", OfferID: o.ID, Cmd: "true", Resources: "cpus:1"}}}))
 }
 
-// post sends body and returns the status and the error message.
+// post sends body and returns the status and the error message. It posts
+// as the principal that may: the agent the body names on the agents' paths
+// (an agent acts only as itself), the framework principal elsewhere.
 func post(t *testing.T, url, contentType, body string) (int, string) {
 	t.Helper()
-	resp, err := http.Post(url, contentType, strings.NewReader(body))
+	principal := "framework/batch"
+	if strings.Contains(url, "/api/v1/agents/") {
+		principal = "agent/a1"
+		var named struct {
+			AgentID string `json:"agent_id"`
+		}
+		if len(body) < 4096 && json.Unmarshal([]byte(body), &named) == nil && named.AgentID != "" {
+			if _, err := auth.ParsePrincipal("agent/" + named.AgentID); err == nil {
+				principal = "agent/" + named.AgentID
+			}
+		}
+	}
+	resp, err := client(t, principal).Post(url, contentType, strings.NewReader(body))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)

@@ -42,7 +42,6 @@ type cluster struct {
 	maintenance map[string]*maintenanceState
 	ended       []api.TaskView     // recently ended tasks, oldest first
 	events      []api.ClusterEvent // recent, oldest first
-	nextFwID    int
 }
 
 // allocateSoon asks for an allocation round now rather than at the next
@@ -122,6 +121,9 @@ type frameworkRecord struct {
 	Name   string  `json:"name"`
 	Role   string  `json:"role"`
 	Weight float64 `json:"weight"`
+	// Principal subscribed the framework ("kind/name"; empty on an insecure
+	// master); only it may subscribe it again and act for it.
+	Principal string `json:"principal,omitempty"`
 }
 
 type framework struct {
@@ -198,9 +200,6 @@ func (m *Master) loadCluster(ctx context.Context, el *concurrency.Election) (*cl
 				continue
 			}
 			c.frameworks[id] = &framework{rec: rec}
-			if n := fwSeq(id); n >= c.nextFwID {
-				c.nextFwID = n + 1
-			}
 		case "tasks":
 			var rec taskRecord
 			if err := json.Unmarshal(kv.Value, &rec); err != nil {
@@ -236,15 +235,6 @@ func (m *Master) loadCluster(ctx context.Context, el *concurrency.Election) (*cl
 	}
 	m.log.Info("state loaded", "agents", len(c.agents), "frameworks", len(c.frameworks), "tasks", len(c.tasks))
 	return c, nil
-}
-
-// fwSeq returns n for a framework ID "fw-n" the master made, or -1.
-func fwSeq(id string) int {
-	var n int
-	if _, err := fmt.Sscanf(id, "fw-%d", &n); err != nil {
-		return -1
-	}
-	return n
 }
 
 // heldOn sums the resources of the live tasks on an agent.

@@ -3,7 +3,6 @@ package master
 import (
 	"context"
 	"io"
-	"net/http"
 	"testing"
 	"time"
 
@@ -20,7 +19,7 @@ import (
 func TestClusterViewSumsTheAgentsAndTheHarvestRatio(t *testing.T) {
 	f := newFixture(t, "cpus:2;mem:1024")
 	ctx := context.Background()
-	_, err := f.agent.Register(ctx, api.RegisterAgent{AgentID: "a2", Hostname: "h2", Reservation: "cpus:1;mem:512"})
+	_, err := agentAs(t, f.m.URL(), "a2").Register(ctx, api.RegisterAgent{AgentID: "a2", Hostname: "h2", Reservation: "cpus:1;mem:512"})
 	require.NoError(t, err)
 	// a1: 8 cores, 4 used by the business, 2 lent, 1 used by batch work;
 	// a2: 4 cores, none used by the business, 1 lent, 1 used. Both use a
@@ -32,7 +31,7 @@ func TestClusterViewSumsTheAgentsAndTheHarvestRatio(t *testing.T) {
 	}
 	for range 3 {
 		for _, r := range reports {
-			_, err := f.agent.Report(ctx, r)
+			_, err := agentAs(t, f.m.URL(), r.AgentID).Report(ctx, r)
 			require.NoError(t, err)
 		}
 	}
@@ -51,7 +50,7 @@ func TestClusterViewSumsTheAgentsAndTheHarvestRatio(t *testing.T) {
 	require.InDelta(t, 0.25, c.HarvestRatio.Day["cpus"], 1e-9)
 	require.InDelta(t, 0.125, c.HarvestRatio.Hour["mem"], 1e-9)
 
-	resp, err := http.Get(f.m.URL() + api.PathMetrics)
+	resp, err := operator(t).Get(f.m.URL() + api.PathMetrics)
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -67,7 +66,7 @@ func TestClusterViewSumsTheAgentsAndTheHarvestRatio(t *testing.T) {
 	// The chart's history fills as buckets close.
 	testenv.Eventually(t, 30*time.Second, func() bool {
 		for _, r := range reports {
-			if _, err := f.agent.Report(ctx, r); err != nil {
+			if _, err := agentAs(t, f.m.URL(), r.AgentID).Report(ctx, r); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -33,14 +33,14 @@ func TestRegisterOfferAcceptLaunchFlow(t *testing.T) {
 	waitLeader(t, m.Master)
 	ctx := context.Background()
 
-	agent := api.NewAgentClient([]string{m.URL()})
+	agent := api.NewAgentClient([]string{m.URL()}, as(t, "agent/a1"))
 	reg, err := agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "host1",
 		Reservation: "cpus:4;mem:4096", Capacity: "cpus:8;mem:16384", Attributes: map[string]string{"rack": "r1"}})
 	require.NoError(t, err)
 	require.Equal(t, "a1", reg.AgentID)
 	require.InDelta(t, 0.1, reg.ReportIntervalSeconds, 1e-9)
 
-	sched := api.NewSchedulerClient([]string{m.URL()})
+	sched := api.NewSchedulerClient([]string{m.URL()}, as(t, "framework/batch"))
 	s, fw := subscribe(t, sched, api.Subscribe{Name: "marathon"})
 	require.NotEmpty(t, fw)
 	o := s.offerOn("a1")
@@ -160,12 +160,13 @@ func TestDeclineRefusesForTheGivenTime(t *testing.T) {
 	m := startMaster(t, testConfig(srv.Client(t), newPrefix(t)))
 	waitLeader(t, m.Master)
 	ctx := context.Background()
-	agent := api.NewAgentClient([]string{m.URL()})
+	agent := api.NewAgentClient([]string{m.URL()}, as(t, "agent/a1"))
 	for _, id := range []string{"a1", "a2"} {
-		_, err := agent.Register(ctx, api.RegisterAgent{AgentID: id, Hostname: id, Reservation: "cpus:2;mem:1024"})
+		c := api.NewAgentClient([]string{m.URL()}, as(t, "agent/"+id))
+		_, err := c.Register(ctx, api.RegisterAgent{AgentID: id, Hostname: id, Reservation: "cpus:2;mem:1024"})
 		require.NoError(t, err)
 	}
-	sched := api.NewSchedulerClient([]string{m.URL()})
+	sched := api.NewSchedulerClient([]string{m.URL()}, as(t, "framework/batch"))
 	s, fw := subscribe(t, sched, api.Subscribe{Name: "batch"})
 	o1 := s.offerOn("a1")
 	require.NoError(t, sched.Decline(ctx, api.Decline{FrameworkID: fw, OfferIDs: []string{o1.ID}, RefuseSeconds: ptr(60.0)}))
@@ -217,10 +218,10 @@ func TestAgentGoneMakesItsTasksLost(t *testing.T) {
 	require.NoError(t, err)
 	regDone := make(chan error, 1)
 	go func() { regDone <- reg.Run(ctx) }()
-	agent := api.NewAgentClient([]string{m.URL()})
+	agent := api.NewAgentClient([]string{m.URL()}, as(t, "agent/a1"))
 	_, err = agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024"})
 	require.NoError(t, err)
-	sched := api.NewSchedulerClient([]string{m.URL()})
+	sched := api.NewSchedulerClient([]string{m.URL()}, as(t, "framework/batch"))
 	s, fw := subscribe(t, sched, api.Subscribe{Name: "batch"})
 	launch(t, sched, agent, s, fw, "a1", "t1")
 
@@ -267,11 +268,11 @@ func TestAttributeChangeIsAnnouncedAndOffered(t *testing.T) {
 	require.NoError(t, err)
 	_, err = store.SetAgent(ctx, "a1", mustAttrs(t, "rack:r1;zone:east"))
 	require.NoError(t, err)
-	agent := api.NewAgentClient([]string{m.URL()})
+	agent := api.NewAgentClient([]string{m.URL()}, as(t, "agent/a1"))
 	_, err = agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024",
 		Attributes: map[string]string{"rack": "from-config"}})
 	require.NoError(t, err)
-	sched := api.NewSchedulerClient([]string{m.URL()})
+	sched := api.NewSchedulerClient([]string{m.URL()}, as(t, "framework/batch"))
 	s, fw := subscribe(t, sched, api.Subscribe{Name: "batch"})
 	testenv.Eventually(t, 30*time.Second, func() bool {
 		o := s.offerOn("a1")

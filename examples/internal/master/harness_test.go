@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth"
+	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 	"github.com/gleaner/gleaner/internal/etcdtest"
 	"github.com/gleaner/gleaner/internal/testenv"
 )
@@ -53,11 +56,24 @@ func (r *running) stop(t testing.TB) {
 }
 
 // startMaster runs a master on a free loopback port until the test ends.
+// Unless cfg says otherwise it is secure, as in production: TLS with a
+// certificate of the test CA, and an ACL granting every principal
+// everything (tests of refusals give their own).
 func startMaster(t testing.TB, cfg Config) *running {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	cfg.Listener = ln
+	if cfg.TLS == nil && !cfg.Insecure {
+		name := cfg.ID
+		if name == "" {
+			name = "test"
+		}
+		cfg.TLS = authtest.Master(t, name)
+	}
+	if cfg.ACL == nil {
+		cfg.ACL = auth.AllowAll()
+	}
 	m, err := New(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -74,6 +90,59 @@ func startMaster(t testing.TB, cfg Config) *running {
 		}
 	})
 	return r
+}
+
+// clients are the HTTP clients as and operator made, one per principal
+// and test, so that a test counting goroutines can close their idle
+// connections.
+var (
+	clientsMu sync.Mutex
+	clients   = map[[2]string]*http.Client{}
+)
+
+// as authenticates an API client as principal ("agent/a1",
+// "framework/batch") with a certificate of the test CA; it expects to talk
+// to a master.
+func as(t testing.TB, principal string) api.ClientOption {
+	t.Helper()
+	return api.WithHTTPClient(client(t, principal))
+}
+
+// agentAs is a client of the master at url authenticated as agent id.
+func agentAs(t testing.TB, url, id string) *api.AgentClient {
+	t.Helper()
+	return api.NewAgentClient([]string{url}, as(t, "agent/"+id))
+}
+
+// operator is an HTTP client of an operator, for plain GETs and POSTs.
+func operator(t testing.TB) *http.Client {
+	t.Helper()
+	return client(t, "operator/ops")
+}
+
+// client returns the client of principal in t's top-level test.
+func client(t testing.TB, principal string) *http.Client {
+	t.Helper()
+	test, _, _ := strings.Cut(t.Name(), "/")
+	key := [2]string{test, principal}
+	clientsMu.Lock()
+	defer clientsMu.Unlock()
+	if c, ok := clients[key]; ok {
+		return c
+	}
+	c := authtest.Client(t, authtest.Principal(t, principal), auth.KindMaster)
+	clients[key] = c
+	return c
+}
+
+// closeIdleClients closes the idle connections of every client as and
+// operator made.
+func closeIdleClients() {
+	clientsMu.Lock()
+	defer clientsMu.Unlock()
+	for _, c := range clients {
+		c.CloseIdleConnections()
+	}
 }
 
 // waitLeader waits until m leads.
@@ -222,10 +291,10 @@ func newFixture(t *testing.T, reservation string, configure ...func(*Config)) *f
 	}
 	f := &fixture{m: startMaster(t, cfg)}
 	waitLeader(t, f.m.Master)
-	f.agent = api.NewAgentClient([]string{f.m.URL()})
+	f.agent = api.NewAgentClient([]string{f.m.URL()}, as(t, "agent/a1"))
 	_, err := f.agent.Register(context.Background(), api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: reservation})
 	require.NoError(t, err)
-	f.sched = api.NewSchedulerClient([]string{f.m.URL()})
+	f.sched = api.NewSchedulerClient([]string{f.m.URL()}, as(t, "framework/batch"))
 	f.s, f.fw = subscribe(t, f.sched, api.Subscribe{Name: "batch"})
 	return f
 }

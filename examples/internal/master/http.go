@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth"
 )
 
 // httpError is an answer other than 200, with a message for the caller.
@@ -38,34 +39,39 @@ func conflict(format string, args ...any) error {
 	return &httpError{http.StatusConflict, fmt.Sprintf(format, args...)}
 }
 
-// routes builds the HTTP handler.
+// routes builds the HTTP handler: the Guard (Host check, the caller's
+// principal) in front of every route, and each route's authorization
+// (authz.go) before its handler.
 func (m *Master) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET "+api.PathMetrics, promhttp.HandlerFor(m.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET "+api.PathMetrics, m.allow(auth.GetState, promhttp.HandlerFor(m.metrics.reg, promhttp.HandlerOpts{})))
 	mux.HandleFunc("GET "+api.PathHealth, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET "+api.PathLeader, m.handleLeader)
-	mux.HandleFunc("GET "+api.PathState, m.handleState)
+	mux.Handle("GET "+api.PathState, m.allow(auth.GetState, http.HandlerFunc(m.handleState)))
 	mux.HandleFunc("GET "+api.PathTaskLogs, m.handleTaskLogs)
 	mux.Handle("GET "+api.PathUI+"{$}", dashboardHandler())
 
-	mux.HandleFunc("POST "+api.PathAgentRegister, handle(m, m.register))
-	mux.HandleFunc("POST "+api.PathAgentReport, handle(m, m.report))
+	mux.HandleFunc("POST "+api.PathAgentRegister, handle(m, asAgent(func(r *api.RegisterAgent) string { return r.AgentID }), m.register))
+	mux.HandleFunc("POST "+api.PathAgentReport, handle(m, asAgent(func(r *api.AgentReport) string { return r.AgentID }), m.report))
 	mux.HandleFunc("POST "+api.PathAgentCommands, m.handleCommands)
 
 	mux.HandleFunc("POST "+api.PathSubscribe, m.handleSubscribe)
-	mux.HandleFunc("POST "+api.PathAccept, handle(m, m.accept))
-	mux.HandleFunc("POST "+api.PathDecline, handle(m, m.decline))
-	mux.HandleFunc("POST "+api.PathRevive, handle(m, m.revive))
-	mux.HandleFunc("POST "+api.PathSuppress, handle(m, m.suppress))
-	mux.HandleFunc("POST "+api.PathKill, handle(m, m.kill))
-	mux.HandleFunc("POST "+api.PathPending, handle(m, m.reportPending))
-	mux.HandleFunc("POST "+api.PathTeardown, handle(m, m.teardown))
+	mux.HandleFunc("POST "+api.PathAccept, handle(m, mayAccept, m.accept))
+	mux.HandleFunc("POST "+api.PathDecline, handle(m, ownFramework(func(r *api.Decline) string { return r.FrameworkID }), m.decline))
+	mux.HandleFunc("POST "+api.PathRevive, handle(m, ownFramework(func(r *api.Revive) string { return r.FrameworkID }), m.revive))
+	mux.HandleFunc("POST "+api.PathSuppress, handle(m, ownFramework(func(r *api.Suppress) string { return r.FrameworkID }), m.suppress))
+	mux.HandleFunc("POST "+api.PathKill, handle(m, mayKill, m.kill))
+	mux.HandleFunc("POST "+api.PathPending, handle(m, ownFramework(func(r *api.ReportPending) string { return r.FrameworkID }), m.reportPending))
+	mux.HandleFunc("POST "+api.PathTeardown, handle(m, mayTeardown, m.teardown))
 
-	mux.HandleFunc("POST "+api.PathDrain, handle(m, m.drain))
-	mux.HandleFunc("POST "+api.PathUp, handle(m, m.up))
-	mux.HandleFunc("POST "+api.PathSchedule, handle(m, m.setSchedule))
-	mux.HandleFunc("GET "+api.PathSchedule, m.handleSchedule)
-	return m.instrument(mux)
+	mux.HandleFunc("POST "+api.PathDrain, handle(m, granted[api.DrainAgent](auth.UpdateMaintenance), m.drain))
+	mux.HandleFunc("POST "+api.PathUp, handle(m, granted[api.UpAgent](auth.UpdateMaintenance), m.up))
+	mux.HandleFunc("POST "+api.PathSchedule, handle(m, granted[api.MaintenanceSchedule](auth.UpdateMaintenance), m.setSchedule))
+	mux.Handle("GET "+api.PathSchedule, m.allow(auth.GetState, http.HandlerFunc(m.handleSchedule)))
+	guard := &auth.Guard{TLS: m.cfg.TLS, Insecure: m.cfg.Insecure, Tokens: m.cfg.Tokens,
+		Hosts:  []string{hostOf(m.url)},
+		Public: []string{api.PathHealth, api.PathLeader, api.PathUI}}
+	return guard.Wrap(m.instrument(mux))
 }
 
 // instrument counts requests by route and status.
@@ -105,22 +111,21 @@ func (w *statusWriter) Flush() {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // handle adapts a call that takes one decoded request and runs under the
-// master's lock while leading.
-func handle[Req any](m *Master, fn func(ctx context.Context, c *cluster, req *Req) (any, error)) http.HandlerFunc {
+// master's lock while leading, once chk allowed it.
+func handle[Req any](m *Master, chk check[Req], fn func(ctx context.Context, c *cluster, req *Req) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req Req
 		if err := api.DecodeRequest(w, r, &req); err != nil {
 			m.writeError(w, err)
 			return
 		}
-		c := m.lockLeading(w)
-		if c == nil {
-			return
-		}
-		// Not the request's context: once begun, a change is written to
-		// etcd and applied in memory even if the caller goes away.
-		out, err := fn(context.WithoutCancel(r.Context()), c, &req)
-		m.mu.Unlock()
+		var out any
+		err := locked(m, r, chk, &req, func(c *cluster) (err error) {
+			// Not the request's context: once begun, a change is written
+			// to etcd and applied in memory even if the caller goes away.
+			out, err = fn(context.WithoutCancel(r.Context()), c, &req)
+			return err
+		})
 		if err != nil {
 			m.writeError(w, err)
 			return
@@ -150,6 +155,8 @@ func (m *Master) writeError(w http.ResponseWriter, err error) {
 	var he *httpError
 	var re *api.RequestError
 	switch {
+	case auth.Status(err) != 0:
+		auth.WriteError(w, err)
 	case errors.As(err, &he):
 		api.WriteError(w, he.code, he)
 	case errors.As(err, &re):

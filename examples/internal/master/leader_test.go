@@ -23,11 +23,11 @@ func TestRestartedMasterKeepsState(t *testing.T) {
 	m1 := startMaster(t, cfg)
 	waitLeader(t, m1.Master)
 	ctx := context.Background()
-	agent := api.NewAgentClient([]string{m1.URL()})
+	agent := api.NewAgentClient([]string{m1.URL()}, as(t, "agent/a1"))
 	_, err := agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024",
 		Attributes: map[string]string{"rack": "r1"}})
 	require.NoError(t, err)
-	sched := api.NewSchedulerClient([]string{m1.URL()})
+	sched := api.NewSchedulerClient([]string{m1.URL()}, as(t, "framework/batch"))
 	s, fw := subscribe(t, sched, api.Subscribe{Name: "batch", Weight: 2})
 	launch(t, sched, agent, s, fw, "a1", "t1")
 	m1.stop(t)
@@ -37,7 +37,7 @@ func TestRestartedMasterKeepsState(t *testing.T) {
 	// framework and the running task.
 	m2 := startMaster(t, cfg)
 	waitLeader(t, m2.Master)
-	agent = api.NewAgentClient([]string{m2.URL()})
+	agent = api.NewAgentClient([]string{m2.URL()}, as(t, "agent/a1"))
 	state, err := agent.State(ctx)
 	require.NoError(t, err)
 	require.Len(t, state.Agents, 1)
@@ -51,7 +51,7 @@ func TestRestartedMasterKeepsState(t *testing.T) {
 
 	// The framework resumes with its ID and learns its task; the agent
 	// reports without registering again; what the task holds stays taken.
-	sched = api.NewSchedulerClient([]string{m2.URL()})
+	sched = api.NewSchedulerClient([]string{m2.URL()}, as(t, "framework/batch"))
 	s2, fw2 := subscribe2(t, sched, api.Subscribe{FrameworkID: fw, Name: "batch", Weight: 2})
 	require.Equal(t, fw, fw2.FrameworkID)
 	require.Equal(t, []string{"t1"}, taskIDs(fw2.Tasks))
@@ -94,18 +94,18 @@ func TestFollowerRedirectsAndTakesOver(t *testing.T) {
 	var er api.ErrorResponse
 	require.Equal(t, http.StatusServiceUnavailable, getJSON(t, m2.URL()+api.PathState, &er))
 	require.Equal(t, m1.URL(), er.Leader)
-	resp, err := http.Get(m2.URL() + api.PathMetrics)
+	resp, err := operator(t).Get(m2.URL() + api.PathMetrics)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
 	// Clients given both masters, follower first, find the leader.
 	masters := []string{m2.URL(), m1.URL()}
-	agent := api.NewAgentClient(masters)
+	agent := api.NewAgentClient(masters, as(t, "agent/a1"))
 	_, err = agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024"})
 	require.NoError(t, err)
 	require.Equal(t, m1.URL(), agent.Leader())
-	sched := api.NewSchedulerClient(masters)
+	sched := api.NewSchedulerClient(masters, as(t, "framework/batch"))
 	s, fw := subscribe(t, sched, api.Subscribe{Name: "batch"})
 	launch(t, sched, agent, s, fw, "a1", "t1")
 
@@ -141,7 +141,7 @@ func TestFollowerTakesOverWhenLeaderLosesEtcd(t *testing.T) {
 	cfg.Etcd = srv.Client(t)
 	m2 := startMaster(t, cfg)
 	ctx := context.Background()
-	agent := api.NewAgentClient([]string{m1.URL(), m2.URL()})
+	agent := api.NewAgentClient([]string{m1.URL(), m2.URL()}, as(t, "agent/a1"))
 	_, err := agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024"})
 	require.NoError(t, err)
 
@@ -161,7 +161,7 @@ func TestFollowerTakesOverWhenLeaderLosesEtcd(t *testing.T) {
 // getJSON GETs url, decodes the body into v and returns the status.
 func getJSON(t *testing.T, url string, v any) int {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := operator(t).Get(url)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.NoError(t, jsonDecode(resp, v))
@@ -187,10 +187,10 @@ func TestStoppedMasterLeavesNoGoroutine(t *testing.T) {
 	m := startMaster(t, testConfig(cli, newPrefix(t)))
 	waitLeader(t, m.Master)
 	ctx := context.Background()
-	agent := api.NewAgentClient([]string{m.URL()})
+	agent := api.NewAgentClient([]string{m.URL()}, as(t, "agent/a1"))
 	_, err = agent.Register(ctx, api.RegisterAgent{AgentID: "a1", Hostname: "h1", Reservation: "cpus:2;mem:1024"})
 	require.NoError(t, err)
-	sched := api.NewSchedulerClient([]string{m.URL()})
+	sched := api.NewSchedulerClient([]string{m.URL()}, as(t, "framework/batch"))
 	s, fw := subscribe(t, sched, api.Subscribe{Name: "batch"})
 	launch(t, sched, agent, s, fw, "a1", "t1")
 	poll := make(chan error, 1)
@@ -199,8 +199,7 @@ func TestStoppedMasterLeavesNoGoroutine(t *testing.T) {
 	m.stop(t)
 	require.True(t, s.closed(5*time.Second))
 	require.Error(t, <-poll)
-	http.DefaultClient.CloseIdleConnections()
-	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	closeIdleClients()
 	// Polled by hand: assert.Eventually runs goroutines of its own.
 	after := runtime.NumGoroutine()
 	for deadline := time.Now().Add(10 * time.Second); after > before && time.Now().Before(deadline); after = runtime.NumGoroutine() {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth"
 )
 
 // handleTaskLogs answers GET api.PathTaskLogs by proxying the request to
@@ -27,6 +28,11 @@ func (m *Master) handleTaskLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	c := m.lockLeading(w)
 	if c == nil {
+		return
+	}
+	if err := m.mayReadLogs(auth.PrincipalFrom(r.Context()), c, id); err != nil {
+		m.mu.Unlock()
+		m.writeError(w, err)
 		return
 	}
 	agentID := lq.AgentID

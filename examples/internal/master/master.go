@@ -7,7 +7,15 @@
 //	err := master.Run(ctx, master.Config{Etcd: cli, Listen: "127.0.0.1:5050"})
 //
 // Only the leader serves the API; a follower answers 503 naming the leader
-// and takes over when the leader's etcd session ends. Everything the leader
+// and takes over when the leader's etcd session ends.
+//
+// The master serves TLS 1.3 with Config.TLS and knows who calls from the
+// client certificate or bearer token (auth.Guard): an agent may register,
+// report and poll only as the agent ID in its certificate, a framework is
+// bound to the principal that subscribed it, and everything else is
+// decided by the ACL policy (Config.ACL), denying what it does not grant.
+// Plaintext with no authentication needs Config.Insecure, which the
+// dashboard shows in red. Everything the leader
 // must not forget (agents, frameworks, tasks) is written to etcd under
 // <prefix>/master/ before it is acted on, so a new leader, or a restarted
 // master, carries on where the old one stopped. Offers are not kept: a new
@@ -17,6 +25,7 @@ package master
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -30,6 +39,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gleaner/gleaner/attrs"
+	"github.com/gleaner/gleaner/examples/internal/auth"
 	"github.com/gleaner/gleaner/offer"
 )
 
@@ -46,8 +56,21 @@ type Config struct {
 	Listen   string
 	Listener net.Listener
 	// URL is the URL other parties reach this master at, published when it
-	// leads (default "http://" + the listener's address).
+	// leads (default "https://" + the listener's address, or "http://"
+	// when Insecure).
 	URL string
+	// TLS is the master's identity (a certificate naming master/<id>): the
+	// master serves TLS 1.3 with it and takes clients' certificates of its
+	// CA. Required unless Insecure.
+	TLS *auth.TLS
+	// Insecure serves plaintext, authenticating and authorizing nobody.
+	Insecure bool
+	// Tokens are the bearer tokens frameworks and operators may present
+	// instead of a certificate (nil: none).
+	Tokens *auth.Tokens
+	// ACL says what frameworks and operators may do; what it does not
+	// grant is refused with 403 (nil: nothing is granted).
+	ACL *auth.Policy
 	// AllocationInterval is how often offers are made (default 1 s).
 	AllocationInterval time.Duration
 	// ReportInterval is how often agents are asked to report (default 1 s).
@@ -82,6 +105,14 @@ type Config struct {
 func (c *Config) setDefaults() error {
 	if c.Etcd == nil {
 		return errors.New("master: Config.Etcd is required")
+	}
+	switch {
+	case c.TLS == nil && !c.Insecure:
+		return fmt.Errorf("master: %w: Config.TLS is required (or Insecure for plaintext)", auth.ErrNoTLS)
+	case c.TLS != nil && c.Insecure:
+		return errors.New("master: Config.TLS and Config.Insecure: choose one")
+	case c.TLS != nil && c.TLS.Principal().Kind != auth.KindMaster:
+		return fmt.Errorf("master: Config.TLS: certificate %s names %s, not a master/<id>", c.TLS.Files().Cert, c.TLS.Principal())
 	}
 	if c.Prefix == "" {
 		c.Prefix = attrs.DefaultPrefix
@@ -170,9 +201,23 @@ func New(cfg Config) (*Master, error) {
 		leaderCh: make(chan struct{}),
 	}
 	if m.url == "" {
-		m.url = "http://" + ln.Addr().String()
+		scheme := "https://"
+		if cfg.Insecure {
+			scheme = "http://"
+		}
+		m.url = scheme + ln.Addr().String()
+	}
+	if cfg.TLS != nil {
+		// A bearer token may stand in for a certificate: the Guard
+		// refuses a request with neither.
+		m.ln = tls.NewListener(ln, cfg.TLS.ServerConfig(tls.VerifyClientCertIfGiven))
 	}
 	m.agentTransport = http.DefaultTransport.(*http.Transport).Clone()
+	if cfg.TLS != nil {
+		// Agents answer masters' certificates; the master expects an
+		// agent's.
+		m.agentTransport = cfg.TLS.Transport(auth.KindAgent)
+	}
 	m.ledger = new(ledger)
 	m.metrics = newMetrics(m)
 	m.handler = m.routes()

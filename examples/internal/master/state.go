@@ -34,7 +34,7 @@ func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 // agent (all when negative); called under m.mu.
 func (m *Master) state(c *cluster, history int) api.State {
 	now := time.Now()
-	st := api.State{MasterID: m.cfg.ID, Leader: m.url, Time: now, Cluster: m.clusterView(c, now, history),
+	st := api.State{MasterID: m.cfg.ID, Leader: m.url, Time: now, Insecure: m.cfg.Insecure, Cluster: m.clusterView(c, now, history),
 		Agents: []api.AgentState{}, Frameworks: []api.FrameworkState{}, Tasks: []api.TaskView{},
 		Pending: []api.PendingApp{}, Deployments: []api.Deployment{}, Events: append([]api.ClusterEvent{}, c.events...)}
 	live := make(map[string]int)

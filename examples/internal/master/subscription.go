@@ -1,6 +1,8 @@
 package master
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gleaner/gleaner/examples/internal/api"
+	"github.com/gleaner/gleaner/examples/internal/auth"
 	"github.com/gleaner/gleaner/offer"
 )
 
@@ -67,12 +70,16 @@ func (m *Master) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 		m.writeError(w, fmt.Errorf("response writer cannot stream"))
 		return
 	}
-	c := m.lockLeading(w)
-	if c == nil {
-		return
-	}
-	f, sub, err := m.subscribe(r, c, &req)
-	m.mu.Unlock()
+	var (
+		c   *cluster
+		f   *framework
+		sub *subscription
+	)
+	err := locked(m, r, maySubscribe, &req, func(cur *cluster) (err error) {
+		c = cur
+		f, sub, err = m.subscribe(r, c, &req)
+		return err
+	})
 	if err != nil {
 		m.writeError(w, err)
 		return
@@ -118,19 +125,15 @@ func (m *Master) subscribe(r *http.Request, c *cluster, req *api.Subscribe) (*fr
 	if req.Weight < 0 || req.Weight > 1e6 {
 		return nil, nil, badRequest("weight %v: must be between 0 and 1e6", req.Weight)
 	}
-	if req.Weight == 0 {
-		req.Weight = 1
-	}
-	if req.Role == "" {
-		req.Role = offer.Unreserved
-	}
+	normalizeSubscribe(req)
 	if err := validID("role", req.Role); err != nil {
 		return nil, nil, err
 	}
 	if req.FrameworkID == "" {
 		for {
-			req.FrameworkID = fmt.Sprintf("fw-%d", c.nextFwID)
-			c.nextFwID++
+			// Random, so that an ID tells nothing and cannot be guessed
+			// (it is bound to its principal all the same).
+			req.FrameworkID = newFrameworkID()
 			if _, taken := c.frameworks[req.FrameworkID]; !taken {
 				break
 			}
@@ -142,7 +145,7 @@ func (m *Master) subscribe(r *http.Request, c *cluster, req *api.Subscribe) (*fr
 	if ok && (f.rec.Role != req.Role) {
 		return nil, nil, conflict("framework %q: role %q cannot change to %q", req.FrameworkID, f.rec.Role, req.Role)
 	}
-	rec := frameworkRecord{ID: req.FrameworkID, Name: req.Name, Role: req.Role, Weight: req.Weight}
+	rec := frameworkRecord{ID: req.FrameworkID, Name: req.Name, Role: req.Role, Weight: req.Weight, Principal: owner(auth.PrincipalFrom(r.Context()))}
 	if !ok || f.rec != rec {
 		if err := m.save(r.Context(), c, putJSON(m.key("frameworks", rec.ID), rec)); err != nil {
 			return nil, nil, err
@@ -173,6 +176,24 @@ func (m *Master) subscribe(r *http.Request, c *cluster, req *api.Subscribe) (*fr
 		HeartbeatIntervalSeconds: m.cfg.HeartbeatInterval.Seconds(), MaxPriority: m.maxPriority(rec.Role), Tasks: tasks}})
 	m.log.Info("framework subscribed", "framework", rec.ID, "name", rec.Name, "resumed", ok)
 	return f, sub, nil
+}
+
+// normalizeSubscribe fills in the default role and weight, before the
+// request is authorized and applied.
+func normalizeSubscribe(req *api.Subscribe) {
+	if req.Weight == 0 {
+		req.Weight = 1
+	}
+	if req.Role == "" {
+		req.Role = offer.Unreserved
+	}
+}
+
+// newFrameworkID returns "fw-" and 16 random hex digits.
+func newFrameworkID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "fw-" + hex.EncodeToString(b[:])
 }
 
 // unsubscribe marks a framework disconnected when its stream ends: its

@@ -13,27 +13,36 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/gleaner/gleaner/examples/internal/auth/authtest"
 )
 
 // Value returns the sum of the named metric's series whose labels include
 // labels (name, value pairs) as scraped from url now; 0 when no series
 // matches yet, as a counter that was never incremented is not exported. A
 // name ending in _count or _sum reads that part of a histogram or summary.
-// A failed scrape fails t.
+// An https URL is scraped as an operator with a certificate of the test
+// CA. A failed scrape fails t.
 func Value(t testing.TB, url, name string, labels ...string) float64 {
 	t.Helper()
-	v, err := scrape(url, name, labels)
+	client := http.DefaultClient
+	if strings.HasPrefix(url, "https://") {
+		// Secured servers answer /metrics to operators granted get_state:
+		// an operator of the test CA, named as the demo cluster's admin.
+		client = authtest.Client(t, authtest.Principal(t, "operator/admin"))
+	}
+	v, err := scrape(client, url, name, labels)
 	if err != nil {
 		t.Fatalf("metric %s from %s: %v", name, url, err)
 	}
 	return v
 }
 
-func scrape(url, name string, labels []string) (float64, error) {
+func scrape(client *http.Client, url, name string, labels []string) (float64, error) {
 	if len(labels)%2 != 0 {
 		return 0, fmt.Errorf("labels %q are not name, value pairs", labels)
 	}
-	resp, err := http.Get(url)
+	resp, err := client.Get(url)
 	if err != nil {
 		return 0, err
 	}

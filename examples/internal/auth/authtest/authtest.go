@@ -11,6 +11,7 @@ package authtest
 import (
 	"context"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,12 +83,36 @@ func Operator(t testing.TB, name string) *auth.TLS {
 	return Identity(t, auth.Principal{Kind: auth.KindOperator, Name: name})
 }
 
+// identities are client identities held in memory, one per principal for
+// the whole process: a test makes many clients, and minting a key and
+// writing files for each would slow it for nothing.
+var (
+	identitiesMu sync.Mutex
+	identities   = map[auth.Principal]*auth.TLS{}
+)
+
 // Client returns an HTTP client holding p's identity, checking that
 // servers name a principal of one of the kinds expect (none: any). Its
 // idle connections are closed when the test ends.
 func Client(t testing.TB, p auth.Principal, expect ...auth.Kind) *http.Client {
 	t.Helper()
-	c := Identity(t, p).HTTPClient(expect...)
+	identitiesMu.Lock()
+	id, ok := identities[p]
+	if !ok {
+		req, err := auth.CertRequest(p, loopback, 0)
+		if err != nil {
+			identitiesMu.Unlock()
+			t.Fatalf("authtest: %v", err)
+		}
+		pair := pkitest.Issue(t, req)
+		if id, err = auth.TLSFromPEM(pkitest.CA(t).CertPEM(), pair.CertPEM, pair.KeyPEM); err != nil {
+			identitiesMu.Unlock()
+			t.Fatalf("authtest: %v", err)
+		}
+		identities[p] = id
+	}
+	identitiesMu.Unlock()
+	c := id.HTTPClient(expect...)
 	t.Cleanup(c.CloseIdleConnections)
 	return c
 }
@@ -96,7 +121,7 @@ func Client(t testing.TB, p auth.Principal, expect ...auth.Kind) *http.Client {
 // no certificate (a stranger, or a caller with a bearer token).
 func Anonymous(t testing.TB) *http.Client {
 	t.Helper()
-	tl, err := auth.LoadTLS(pki.Files{CA: pkitest.Write(t, pkitest.Issue(t, pki.Request{CommonName: "unused"})).CA})
+	tl, err := auth.TLSFromPEM(pkitest.CA(t).CertPEM(), nil, nil)
 	if err != nil {
 		t.Fatalf("authtest: %v", err)
 	}
