@@ -137,12 +137,13 @@ func TestLaunchProcessSettings(t *testing.T) {
 				Mode:       m,
 				Dir:        "/work",
 				Env:        []string{"PATH=/bin", "GREETING=hello"},
-				Credential: &rootfs.Credential{UID: uid, GID: 65533, Groups: []uint32{65532}},
+				// A group above 2^31: IDs are unsigned 32 bits all along.
+				Credential: &rootfs.Credential{UID: uid, GID: uid, Groups: []uint32{65532}},
 				Rlimits:    []rootfs.Rlimit{{Resource: unix.RLIMIT_NOFILE, Cur: 123, Max: 123}, {Resource: unix.RLIMIT_NPROC, Cur: 77, Max: 77}},
 			}
 			out, stderr, st := run(t, spec, `pwd; echo $GREETING; id -u; id -g; id -G; ulimit -n; ulimit -u; echo to-stderr >&2; exit 7`)
 			assert.Equal(t, rootfs.ExitStatus{Code: 7}, st)
-			assert.Equal(t, fmt.Sprintf("/work\nhello\n%d\n65533\n65533 65532\n123\n77\n", uid), out)
+			assert.Equal(t, fmt.Sprintf("/work\nhello\n%d\n%d\n%d 65532\n123\n77\n", uid, uid, uid), out)
 			assert.Equal(t, "to-stderr\n", stderr)
 		})
 	}

@@ -82,20 +82,23 @@ func setUser(cfg Config) error {
 }
 
 // checkGroups makes sure the helper runs with the command's group and
-// supplementary groups (in a user namespace: group 0 and none).
+// supplementary groups (in a user namespace: group 0 and none). IDs are
+// compared as the kernel's unsigned 32 bits: x/sys returns them as C ints,
+// negative from 2^31 on.
 func checkGroups(cfg Config) error {
 	rgid, egid, sgid := unix.Getresgid()
-	if rgid != int(cfg.GID) || egid != int(cfg.GID) || sgid != int(cfg.GID) {
-		return fmt.Errorf("started with group %d/%d/%d, want %d", rgid, egid, sgid, cfg.GID)
+	if uint32(rgid) != cfg.GID || uint32(egid) != cfg.GID || uint32(sgid) != cfg.GID {
+		return fmt.Errorf("started with group %d/%d/%d, want %d", uint32(rgid), uint32(egid), uint32(sgid), cfg.GID)
 	}
-	groups, err := unix.Getgroups()
+	list, err := unix.Getgroups()
 	if err != nil {
 		return fmt.Errorf("getgroups: %w", err)
 	}
-	want := make([]int, len(cfg.Groups))
-	for i, g := range cfg.Groups {
-		want[i] = int(g)
+	groups := make([]uint32, len(list))
+	for i, g := range list {
+		groups[i] = uint32(g)
 	}
+	want := slices.Clone(cfg.Groups)
 	slices.Sort(groups)
 	slices.Sort(want)
 	if !slices.Equal(groups, want) {
