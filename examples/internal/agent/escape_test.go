@@ -219,25 +219,31 @@ func escapeSuite(t *testing.T, mode rootfs.LaunchMode) {
 	if err := a.kill("victim", "done"); err != nil {
 		t.Fatal(err)
 	}
-	// The operator endpoint: a task on the host network reaches loopback;
-	// what keeps it out is the endpoint's credential (auth, issue 15).
-	st, out = launch(api.TaskInfo{Args: []string{"/probe", "http", "PUT", a.URL() + PathReservation, `{"cap":"cpus:1"}`}, Network: "none"})
-	if !strings.Contains(out, ": refused: ") {
-		t.Errorf("operator endpoint from network none: %+v %s", st, out)
-	}
-	verdict("reach the agent's operator endpoint (network none)", "refused: "+strings.SplitN(strings.TrimSpace(out), ": refused: ", 2)[len(strings.SplitN(strings.TrimSpace(out), ": refused: ", 2))-1])
+	// The operator endpoint: a task on the host network reaches the
+	// agent's port on loopback, where only a client certificate of the
+	// cluster's CA gets an answer, and /reservation is not served there at
+	// all but on a unix socket in a 0700 directory outside every task root.
 	bounds := a.reservation()
-	out = probe("http", "PUT", a.URL()+PathReservation, `{"cap":"cpus:1"}`)
-	if strings.Contains(out, ": refused: ") {
-		verdict("reach the agent's operator endpoint (host network)", "refused: "+out)
-	} else {
-		verdict("reach the agent's operator endpoint (host network)", "NOT REFUSED until the endpoint takes a credential (issue 15): "+out)
-		t.Run("operator endpoint on the host network", func(t *testing.T) {
-			testenv.Unsupported(t, "the agent's operator endpoint takes no credential yet (auth, issue 15): a task on the host network changed the reservation")
-		})
-		if _, err := a.setReservation(ReservationOverride{Cap: bounds.Cap, Floor: bounds.Floor}); err != nil {
-			t.Fatal(err)
+	operatorRefused := func(attack string, info api.TaskInfo) {
+		t.Helper()
+		st, out := launch(info)
+		out = strings.TrimSpace(out)
+		if st.State != api.TaskFinished || !strings.Contains(out, ": refused: ") {
+			t.Errorf("%s: %+v %s", attack, st, out)
+			verdict(attack, "NOT REFUSED: "+out)
+			return
 		}
+		verdict(attack, "refused ("+firstLine(strings.SplitN(out, ": refused: ", 2)[1])+")")
+	}
+	put := []string{"PUT", a.URL() + PathReservation, `{"cap":"cpus:1"}`}
+	operatorRefused("reach the agent's operator endpoint (network none)",
+		api.TaskInfo{Args: append([]string{"/probe", "http"}, put...), Network: "none"})
+	operatorRefused("reach the agent's operator endpoint (host network, no client certificate)",
+		api.TaskInfo{Args: append([]string{"/probe", "http"}, put...)})
+	operatorRefused("reach the agent's operator socket",
+		api.TaskInfo{Args: []string{"/probe", "http-unix", a.OperatorSocket(), "PUT", PathReservation, `{"cap":"cpus:1"}`}})
+	if now := a.reservation(); now.Cap != bounds.Cap || now.Floor != bounds.Floor {
+		t.Errorf("a task changed the operator's bounds: cap %q floor %q, were %q %q", now.Cap, now.Floor, bounds.Cap, bounds.Floor)
 	}
 
 	// Limits.
