@@ -131,13 +131,13 @@ func TestLaunchProcessSettings(t *testing.T) {
 			requireMode(t, m)
 			// A user of its own: RLIMIT_NPROC counts every process of the
 			// user on the host, and nobody's are many on a shared machine.
+			// Its group is above 2^31: IDs are unsigned 32 bits all along.
 			uid := uniqueUID()
 			spec := rootfs.Spec{
 				Root:       root,
 				Mode:       m,
 				Dir:        "/work",
 				Env:        []string{"PATH=/bin", "GREETING=hello"},
-				// A group above 2^31: IDs are unsigned 32 bits all along.
 				Credential: &rootfs.Credential{UID: uid, GID: uid, Groups: []uint32{65532}},
 				Rlimits:    []rootfs.Rlimit{{Resource: unix.RLIMIT_NOFILE, Cur: 123, Max: 123}, {Resource: unix.RLIMIT_NPROC, Cur: 77, Max: 77}},
 			}

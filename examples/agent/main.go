@@ -30,7 +30,9 @@
 //
 // Tasks run isolated or not at all: an agent that cannot isolate (not root,
 // no cgroups) lends nothing and says why, unless started with
-// -isolation=none. They run as -task-user (default nobody), as root only
+// -isolation=none. They run as a UID of their own from -task-uids when the
+// operator reserves a range (no host process or other task then shares a
+// task's user), else as -task-user (default nobody), as root only
 // for the frameworks' roles in -root-roles, and fetch file:// URIs only from
 // -fetch-dirs and use the AWS credentials only for -s3-buckets.
 //
@@ -92,6 +94,7 @@ type fileConfig struct {
 	FetchDirs    []string `json:"fetch_dirs,omitempty"`
 	S3Buckets    []string `json:"s3_buckets,omitempty"`
 	TaskUser     string   `json:"task_user,omitempty"`
+	TaskUIDs     string   `json:"task_uids,omitempty"`
 	RootRoles    []string `json:"root_roles,omitempty"`
 	// LogMaxMB, SandboxRetention and SandboxWatermark bound what task
 	// sandboxes keep: agent.Config's LogMaxBytes (in MiB here),
@@ -149,7 +152,8 @@ func newFlags(name string, stderr io.Writer) *flags {
 	fs.StringVar(&f.fc.OperatorSocket, "operator-socket", "", "unix socket of GET/PUT /reservation (default <dir>/operator/agent.sock)")
 	fs.StringVar(&f.fetchDirs, "fetch-dirs", "", "comma-separated host directories tasks may fetch file:// URIs from (default none)")
 	fs.StringVar(&f.s3Buckets, "s3-buckets", "", "comma-separated S3 buckets the agent's AWS credentials are used for (default none: anonymous)")
-	fs.StringVar(&f.fc.TaskUser, "task-user", "", "user tasks run as when they name none (default nobody)")
+	fs.StringVar(&f.fc.TaskUser, "task-user", "", "user tasks run as when they name none and -task-uids is unset (default nobody)")
+	fs.StringVar(&f.fc.TaskUIDs, "task-uids", "", "range of host UIDs no account uses, e.g. 200000-265535: each task that names no user runs as one of its own (default unset: -task-user)")
 	fs.StringVar(&f.rootRoles, "root-roles", "", "comma-separated framework roles whose tasks may run as root ('*': any; default none)")
 	fs.Int64Var(&f.fc.LogMaxMB, "log-max-mb", 0, "MiB each of a task's stdout and stderr keeps, rotated (default 8)")
 	fs.DurationVar(&f.retention, "sandbox-retention", 0, "how long an ended task's sandbox and logs are kept (default 24h)")
@@ -275,6 +279,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		cfg.SandboxRetention = d
 	}
+	uids, err := agent.ParseUIDRange(fc.TaskUIDs)
+	if err != nil {
+		fmt.Fprintln(stderr, "agent:", err)
+		return 2
+	}
+	cfg.TaskUIDs = uids
 	a, err := agent.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "agent:", err)

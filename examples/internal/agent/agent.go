@@ -32,6 +32,7 @@ type Agent struct {
 	cfg         Config
 	log         *slog.Logger
 	rt          runtime
+	uids        *uidPool // Config.TaskUIDs; nil when unset
 	fetcher     *rootfs.Fetcher
 	sampler     *monitor.Sampler
 	res         *reserve.Reservation
@@ -110,6 +111,7 @@ func New(cfg Config) (_ *Agent, err error) {
 		reg:      prometheus.NewRegistry(),
 		tasks:    map[string]*task{},
 		stopping: make(chan struct{}),
+		uids:     poolOf(cfg.TaskUIDs),
 		kick:     make(chan struct{}, 1),
 		seeded:   make(chan struct{}),
 	}

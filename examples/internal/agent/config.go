@@ -152,8 +152,19 @@ type Config struct {
 	InitHelper string
 
 	// TaskUser runs tasks that name no user (default "nobody"): a host
-	// user name or "uid[:gid]".
+	// user name or "uid[:gid]". Every such task then shares that user with
+	// the others and with whatever of the host runs as it: in chroot mode,
+	// which shares the host's PID namespace, a task can signal and trace
+	// their processes. TaskUIDs closes that.
 	TaskUser string
+	// TaskUIDs, when set, is a range of host user IDs that no account of
+	// the machine uses, reserved by the operator (as for systemd's
+	// DynamicUser): a task that names no user runs as an ID of the range
+	// of its own (group: the same number), held until its processes are
+	// gone, instead of as TaskUser; so does the host side of a root task
+	// mapped into a user namespace. No host process and no other task then
+	// shares a task's user. Default: unset.
+	TaskUIDs UIDRange
 	// RootRoles are the framework roles whose tasks may run as the host's
 	// root (a user of UID 0); "*" allows every role. Default none: a task
 	// of another role asking for root runs as root inside a user namespace
@@ -329,6 +340,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.TaskUser == "" {
 		c.TaskUser = defaultTaskUser
+	}
+	if err := c.TaskUIDs.validate(); err != nil {
+		return c, fmt.Errorf("Config.TaskUIDs: %w", err)
 	}
 	if c.TaskPidsMax == 0 {
 		c.TaskPidsMax = defaultTaskPidsMax

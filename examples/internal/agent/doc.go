@@ -21,8 +21,12 @@
 // (its own PID, mount, IPC, UTS and cgroup namespaces, a masked /proc, a
 // minimal /dev, no capabilities, no_new_privs, seccomp), inside its own
 // cgroup with a pids.max and a device allowlist, which the process joins
-// before any of its code runs. It runs as its user (the app's "user") or
-// Config.TaskUser (nobody), as root only for Config.RootRoles. Its fetch
+// before any of its code runs. It runs as its user (the app's "user"),
+// else as a user ID of its own from Config.TaskUIDs when the operator
+// reserves a range, else as Config.TaskUser (nobody, shared by every such
+// task: in chroot mode, where tasks share the host's PID namespace, they
+// can signal each other and the host's processes of that user, which a
+// range of their own prevents); as root only for Config.RootRoles. Its fetch
 // URIs land in its working directory, through an os.Root, from the
 // directories and buckets the operator lists only, within its disk. A disk
 // watcher fails tasks whose sandbox outgrows their disk resources ("disk

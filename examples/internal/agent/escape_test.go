@@ -8,8 +8,11 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,6 +52,10 @@ func escapeSuite(t *testing.T, mode rootfs.LaunchMode) {
 	cfg.LaunchMode = mode
 	cfg.FetchFileDirs = []string{programsDir, artifacts}
 	cfg.DiskInterval = 100 * time.Millisecond
+	// Every task runs as a user of its own, which no host process shares:
+	// in chroot mode (the host's PID namespace) that is what keeps a task
+	// from signalling the host's processes and the other tasks.
+	cfg.TaskUIDs = testUIDs()
 	idleBusiness(t, &cfg)
 	a := start(t, cfg)
 	hostBefore := snapshotDir(t, host)
@@ -131,8 +138,8 @@ func escapeSuite(t *testing.T, mode rootfs.LaunchMode) {
 		api.TaskInfo{Args: []string{"/probe", "nnp"}, Fetch: []api.FetchURI{{URI: "file://" + filepath.Join(artifacts, "innocent")}}})
 
 	// Privileges.
-	if out := probe("caps"); !strings.HasPrefix(out, "caps: DONE effective=0,0 bounding-count=0 uid=65534") {
-		t.Errorf("caps: %s", out)
+	if out := probe("caps"); !strings.HasPrefix(out, "caps: DONE effective=0,0 bounding-count=0 uid=") || !inRange(cfg.TaskUIDs, out) {
+		t.Errorf("caps: %s, want none, as a user of %s", out, cfg.TaskUIDs)
 	}
 	verdict("capabilities of a task", "none: "+probe("caps"))
 	// A setuid-root program in the image (Unpack strips the bit) and in the
@@ -184,25 +191,59 @@ func escapeSuite(t *testing.T, mode rootfs.LaunchMode) {
 	self := fmt.Sprint(os.Getpid())
 	refused("kill a host process", "kill", self)
 	refused("ptrace a host process", "ptrace", self)
-	// The operator endpoint: a task on the host network reaches loopback;
-	// what keeps it out is the endpoint's credential (auth, issue 15).
-	st, out = launch(api.TaskInfo{Args: []string{"/probe", "http", "PUT", a.URL() + PathReservation, `{"cap":"cpus:1"}`}, Network: "none"})
-	if !strings.Contains(out, ": refused: ") {
-		t.Errorf("operator endpoint from network none: %+v %s", st, out)
+	// A business process running as the default task user (nobody), and
+	// another task: neither shares a task's user.
+	business := exec.Command("/bin/sleep", "60")
+	business.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if err := business.Start(); err != nil {
+		t.Fatal(err)
 	}
-	verdict("reach the agent's operator endpoint (network none)", "refused: "+strings.SplitN(strings.TrimSpace(out), ": refused: ", 2)[len(strings.SplitN(strings.TrimSpace(out), ": refused: ", 2))-1])
+	t.Cleanup(func() { business.Process.Kill(); business.Wait() })
+	if err := a.launch(api.TaskInfo{TaskID: "victim", Args: []string{"/bin/sleep", "60"}, Resources: "cpus:0.1;mem:32"}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, a.Agent, "victim", api.TaskRunning, 30*time.Second)
+	a.mu.Lock()
+	victim := fmt.Sprint(a.tasks["victim"].proc.pid)
+	a.mu.Unlock()
+	refused("kill a host process of the default task user (nobody)", "kill", fmt.Sprint(business.Process.Pid))
+	refused("ptrace a host process of the default task user (nobody)", "ptrace", fmt.Sprint(business.Process.Pid))
+	refused("kill another task", "kill", victim)
+	refused("ptrace another task", "ptrace", victim)
+	if s, _ := status(a.Agent, "victim"); s.State != api.TaskRunning {
+		t.Errorf("the victim task: %+v", s)
+	}
+	if err := business.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the business process: %v", err)
+	}
+	if err := a.kill("victim", "done"); err != nil {
+		t.Fatal(err)
+	}
+	// The operator endpoint: a task on the host network reaches the
+	// agent's port on loopback, where only a client certificate of the
+	// cluster's CA gets an answer, and /reservation is not served there at
+	// all but on a unix socket in a 0700 directory outside every task root.
 	bounds := a.reservation()
-	out = probe("http", "PUT", a.URL()+PathReservation, `{"cap":"cpus:1"}`)
-	if strings.Contains(out, ": refused: ") {
-		verdict("reach the agent's operator endpoint (host network)", "refused: "+out)
-	} else {
-		verdict("reach the agent's operator endpoint (host network)", "NOT REFUSED until the endpoint takes a credential (issue 15): "+out)
-		t.Run("operator endpoint on the host network", func(t *testing.T) {
-			testenv.Unsupported(t, "the agent's operator endpoint takes no credential yet (auth, issue 15): a task on the host network changed the reservation")
-		})
-		if _, err := a.setReservation(ReservationOverride{Cap: bounds.Cap, Floor: bounds.Floor}); err != nil {
-			t.Fatal(err)
+	operatorRefused := func(attack string, info api.TaskInfo) {
+		t.Helper()
+		st, out := launch(info)
+		out = strings.TrimSpace(out)
+		if st.State != api.TaskFinished || !strings.Contains(out, ": refused: ") {
+			t.Errorf("%s: %+v %s", attack, st, out)
+			verdict(attack, "NOT REFUSED: "+out)
+			return
 		}
+		verdict(attack, "refused ("+firstLine(strings.SplitN(out, ": refused: ", 2)[1])+")")
+	}
+	put := []string{"PUT", a.URL() + PathReservation, `{"cap":"cpus:1"}`}
+	operatorRefused("reach the agent's operator endpoint (network none)",
+		api.TaskInfo{Args: append([]string{"/probe", "http"}, put...), Network: "none"})
+	operatorRefused("reach the agent's operator endpoint (host network, no client certificate)",
+		api.TaskInfo{Args: append([]string{"/probe", "http"}, put...)})
+	operatorRefused("reach the agent's operator socket",
+		api.TaskInfo{Args: []string{"/probe", "http-unix", a.OperatorSocket(), "PUT", PathReservation, `{"cap":"cpus:1"}`}})
+	if now := a.reservation(); now.Cap != bounds.Cap || now.Floor != bounds.Floor {
+		t.Errorf("a task changed the operator's bounds: cap %q floor %q, were %q %q", now.Cap, now.Floor, bounds.Cap, bounds.Floor)
 	}
 
 	// Limits.
@@ -322,6 +363,13 @@ func rootDevice(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+}
+
+// inRange reports whether the probe's "uid=N" is an ID of r.
+func inRange(r UIDRange, out string) bool {
+	_, after, _ := strings.Cut(out, "uid=")
+	uid, err := strconv.ParseUint(strings.Fields(after + " ")[0], 10, 32)
+	return err == nil && uint32(uid) >= r.First && uint32(uid) <= r.Last
 }
 
 func firstLine(s string) string {

@@ -61,9 +61,17 @@ func newIsolatedRuntime(cfg Config, fetcher *rootfs.Fetcher) (*isolatedRuntime, 
 		mode:     cfg.LaunchMode,
 		base:     rootfs.Ref{Name: cfg.BaseName, Version: cfg.BaseVersion},
 		helper:   cfg.InitHelper,
-		taskUser: cfg.TaskUser,
+		taskUser: taskUserText(cfg),
 		pidsMax:  cfg.TaskPidsMax,
 	}, nil
+}
+
+// taskUserText says who tasks that name no user run as.
+func taskUserText(cfg Config) string {
+	if !cfg.TaskUIDs.IsZero() {
+		return "UIDs " + cfg.TaskUIDs.String() + ", one each"
+	}
+	return cfg.TaskUser
 }
 
 func (r *isolatedRuntime) isolation() string {
@@ -158,6 +166,10 @@ func (r *isolatedRuntime) launch(ctx context.Context, t *task, spec rootfs.Spec)
 func (r *isolatedRuntime) exec(ctx context.Context, t *task, args []string) (bool, error) {
 	if t.cg == nil || t.root == "" {
 		return false, errors.New("the task has no root yet")
+	}
+	if t.cred == nil {
+		// Not the launcher's root: a check runs as the task does.
+		return false, errors.New("the task's user is not known")
 	}
 	p, err := r.launch(ctx, t, r.spec(t, args))
 	if err != nil {

@@ -30,6 +30,8 @@ type record struct {
 	Healthy    *bool         `json:"healthy,omitempty"`
 	// Eviction is why QoS evicted the task, and who won.
 	Eviction *api.Eviction `json:"eviction,omitempty"`
+	// User is who the task runs as (isolated tasks).
+	User *taskUser `json:"user,omitempty"`
 }
 
 func (r record) status(agentID string) api.TaskStatus {

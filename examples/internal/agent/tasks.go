@@ -28,6 +28,7 @@ type task struct {
 	cg      *isolate.Task
 	cred    *rootfs.Credential // the user the policy chose
 	userNS  *rootfs.IDMap      // root mapped to an unprivileged host user
+	poolUID uint32             // the ID of Config.TaskUIDs it holds, or 0
 	root    string             // the task's root directory, once prepared
 
 	cpuLimit float64         // current CPU quota: res.CPUCores unless throttled
@@ -53,6 +54,29 @@ type task struct {
 
 func (t *task) terminal() bool { return t.rec.State.Terminal() }
 
+// setUser sets who t runs as; nil leaves it as the runtime's default (a
+// task that is not isolated).
+func (t *task) setUser(u *taskUser) {
+	if u != nil {
+		t.cred, t.userNS, t.poolUID = u.Cred, u.UserNS, u.PoolUID
+	}
+}
+
+// poolUID is the ID of Config.TaskUIDs u holds, 0 for none or a nil u.
+func (u *taskUser) poolUID() uint32 {
+	if u == nil {
+		return 0
+	}
+	return u.PoolUID
+}
+
+// releaseUID gives back an ID of Config.TaskUIDs; 0 is none.
+func (a *Agent) releaseUID(uid uint32) {
+	if uid != 0 && a.uids != nil {
+		a.uids.release(uid)
+	}
+}
+
 // launch starts a task, as a LAUNCH command from the master does. It returns
 // an error matching ErrInvalid, naming the field, for a task that cannot be
 // run; a task that fails to start is reported as TASK_FAILED instead.
@@ -73,20 +97,22 @@ func (a *Agent) launch(info api.TaskInfo) error {
 	if !a.rt.lends() {
 		return fmt.Errorf("task %s: isolation %s: this agent lends nothing and runs no task", info.TaskID, a.rt.isolation())
 	}
-	var cred *rootfs.Credential
-	var userNS *rootfs.IDMap
-	if isIsolated(a.rt.isolation()) {
-		if cred, userNS, err = a.taskCredential(info); err != nil {
-			return err
-		}
-	}
 	if err := validChecks(info.HealthChecks); err != nil {
 		return fmt.Errorf("%w: task %s: %w", ErrInvalid, info.TaskID, err)
+	}
+	var user *taskUser
+	if isIsolated(a.rt.isolation()) {
+		u, err := a.taskCredential(info, a.uids)
+		if err != nil {
+			return err
+		}
+		user = &u
 	}
 	a.mu.Lock()
 	if old, ok := a.tasks[info.TaskID]; ok {
 		if !old.terminal() {
 			a.mu.Unlock()
+			a.releaseUID(user.poolUID())
 			return fmt.Errorf("%w: task_id %q: already running", ErrInvalid, info.TaskID)
 		}
 		a.dropLocked(old)
@@ -100,11 +126,10 @@ func (a *Agent) launch(info api.TaskInfo) error {
 		res:      res,
 		sandbox:  filepath.Join(a.cfg.sandboxDir(), info.TaskID),
 		cpuLimit: res.CPUCores,
-		cred:     cred,
-		userNS:   userNS,
 		rec: record{Info: info, State: api.TaskStarting, Isolated: isIsolated(a.rt.isolation()),
-			Started: now, Updated: now},
+			Started: now, Updated: now, User: user},
 	}
+	t.setUser(user)
 	a.tasks[t.id] = t
 	a.persistLocked(t)
 	a.m.launches.Inc()
@@ -186,7 +211,10 @@ func (a *Agent) ended(t *task, st exitStatus, startErr error) {
 	a.disk.Unwatch(t.id)
 	oom := startErr == nil && a.rt.oomKilled(t)
 	if err := a.rt.release(a.bg, t); err != nil {
+		// Something of the task may still run: its ID stays taken.
 		a.log.Warn("release task", "task", t.id, "err", err)
+	} else {
+		a.releaseUID(t.poolUID)
 	}
 	// The root and the image are no longer needed; stdout and stderr stay
 	// with the sandbox until its garbage collection.
@@ -340,6 +368,17 @@ func (a *Agent) adopt() {
 		}
 		t := &task{id: r.Info.TaskID, rec: r, res: res, cpuLimit: res.CPUCores,
 			sandbox: filepath.Join(a.cfg.sandboxDir(), r.Info.TaskID)}
+		if r.User == nil && r.Isolated && !t.terminal() {
+			// A record from before users were recorded: the policy
+			// without Config.TaskUIDs chose its user then.
+			if u, err := a.taskCredential(r.Info, nil); err == nil {
+				r.User = &u
+			}
+		}
+		t.setUser(r.User)
+		if a.uids != nil && t.poolUID != 0 && !t.terminal() {
+			a.uids.hold(t.poolUID, t.id)
+		}
 		known[t.id] = true
 		a.tasks[t.id] = t
 		if t.terminal() {

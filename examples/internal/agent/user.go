@@ -14,9 +14,21 @@ import (
 	"github.com/gleaner/gleaner/rootfs"
 )
 
+// taskUser is who a task runs as: the user the policy chose, root inside a
+// user namespace mapped to an unprivileged host user, and the ID of
+// Config.TaskUIDs the task holds (0 for none). It is kept in the task's
+// record, so that a restarted agent runs the task's health checks as the
+// same user and keeps its ID taken.
+type taskUser struct {
+	Cred    *rootfs.Credential `json:"cred,omitempty"`
+	UserNS  *rootfs.IDMap      `json:"userns,omitempty"`
+	PoolUID uint32             `json:"pool_uid,omitempty"`
+}
+
 // taskCredential applies the agent's user policy to a launch: the task runs
-// as its User (Marathon's app field) or the agent's TaskUser, and as root
-// only when the operator allows root for the framework's role
+// as its User (Marathon's app field), else as an ID of its own from pool
+// (Config.TaskUIDs) when there is one, else as the agent's TaskUser; and as
+// root only when the operator allows root for the framework's role
 // (Config.RootRoles). Which principal may ask for which user is the
 // master's ACL; this is the machine owner's word, applied whatever the
 // master sent. Users are the host's (as Mesos's --switch_user): a name from
@@ -24,31 +36,61 @@ import (
 //
 // A root task of a role not allowed host root runs, where the kernel has
 // user namespaces and the task its own mount namespace (pivot_root mode),
-// as root inside a user namespace of its own that maps it to the agent's
-// TaskUser: root in its own root file system, that unprivileged user on
-// the host. Elsewhere it is refused, with the reason.
-func (a *Agent) taskCredential(info api.TaskInfo) (*rootfs.Credential, *rootfs.IDMap, error) {
+// as root inside a user namespace of its own that maps it to an ID of its
+// own from pool, or else to the agent's TaskUser: root in its own root file
+// system, that unprivileged user on the host. Elsewhere it is refused, with
+// the reason. An ID taken from pool is the caller's to give back
+// (uidPool.release) when the task is gone, or at once if it never runs.
+func (a *Agent) taskCredential(info api.TaskInfo, pool *uidPool) (taskUser, error) {
+	own := func() (*rootfs.Credential, uint32, error) {
+		if pool == nil {
+			return nil, 0, nil
+		}
+		uid, err := pool.take(info.TaskID)
+		if err != nil {
+			return nil, 0, fmt.Errorf("task %s: %w", info.TaskID, err)
+		}
+		return &rootfs.Credential{UID: uid, GID: uid}, uid, nil
+	}
 	name := info.User
 	if name == "" {
+		cred, uid, err := own()
+		if err != nil || cred != nil {
+			return taskUser{Cred: cred, PoolUID: uid}, err
+		}
 		name = a.cfg.TaskUser
 	}
 	cred, err := lookupUser(name)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: task %s: user %q: %w", ErrInvalid, info.TaskID, name, err)
+		return taskUser{}, fmt.Errorf("%w: task %s: user %q: %w", ErrInvalid, info.TaskID, name, err)
 	}
 	if cred.UID != 0 || slices.Contains(a.cfg.RootRoles, "*") || slices.Contains(a.cfg.RootRoles, info.Role) {
-		return cred, nil, nil
+		return taskUser{Cred: cred}, nil
 	}
 	refusal := fmt.Errorf("%w: task %s: user %q is root, and this agent runs root tasks on the host only for the roles %q (-root-roles), not for role %q",
 		ErrInvalid, info.TaskID, name, a.cfg.RootRoles, info.Role)
 	if !a.userNamespaces() {
-		return nil, nil, fmt.Errorf("%w; nor can it map root to an unprivileged user here (no user namespaces, or chroot mode)", refusal)
+		return taskUser{}, fmt.Errorf("%w; nor can it map root to an unprivileged user here (no user namespaces, or chroot mode)", refusal)
 	}
-	host, err := lookupUser(a.cfg.TaskUser)
-	if err != nil || host.UID == 0 {
-		return nil, nil, fmt.Errorf("%w; TaskUser %q cannot stand for it (%v)", refusal, a.cfg.TaskUser, err)
+	host, uid, err := own()
+	if err != nil {
+		return taskUser{}, err
 	}
-	return &rootfs.Credential{}, &rootfs.IDMap{HostUID: host.UID, HostGID: host.GID}, nil
+	if host == nil {
+		host, err = lookupUser(a.cfg.TaskUser)
+		if err != nil || host.UID == 0 {
+			return taskUser{}, fmt.Errorf("%w; TaskUser %q cannot stand for it (%v)", refusal, a.cfg.TaskUser, err)
+		}
+	}
+	return taskUser{Cred: &rootfs.Credential{}, UserNS: &rootfs.IDMap{HostUID: host.UID, HostGID: host.GID}, PoolUID: uid}, nil
+}
+
+// poolOf is the pool of r, nil for the zero range.
+func poolOf(r UIDRange) *uidPool {
+	if r.IsZero() {
+		return nil
+	}
+	return newUIDPool(r)
 }
 
 // userNamespaces reports whether tasks can be given user namespaces: the

@@ -10,10 +10,13 @@
 //	probe mount-cgroup DIR | mount-proc DIR | unshare-user | clone-newuser
 //	probe mknod-read PATH | write FILE TEXT | read FILE | write-exe PID
 //	probe kill PID | ptrace PID | bpf | perf | keyctl
-//	probe connect HOST:PORT | http METHOD URL BODY | forks N | fill FILE MB
+//	probe connect HOST:PORT | http METHOD URL BODY | http-unix SOCKET METHOD PATH BODY
+//	probe forks N | fill FILE MB
 package main
 
 import (
+	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -168,13 +171,28 @@ func try(attack string, arg func(int) string) (string, error) {
 		}
 		c.Close()
 		return "connected to " + arg(0), nil
-	case "http":
-		req, err := http.NewRequest(arg(0), arg(1), strings.NewReader(arg(2)))
+	case "http", "http-unix":
+		// An attacker does not check whose server answers: only what the
+		// server asks of the client can keep it out.
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+		if attack == "http-unix" {
+			socket := arg(0)
+			tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+			}
+			all := arg
+			arg = func(i int) string { return all(i + 1) }
+		}
+		url := arg(1)
+		if attack == "http-unix" {
+			url = "http://operator" + url
+		}
+		req, err := http.NewRequest(arg(0), url, strings.NewReader(arg(2)))
 		if err != nil {
 			return "", err
 		}
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
 		if err != nil {
 			return "", err
 		}
